@@ -1,0 +1,121 @@
+// MobileNetV2 (Sandler et al., arXiv 1801.04381): the paper's Table 2 as data, built with Keras layer
+// names and torchvision state-dict names. Rounding, last-channel and padding rules follow the chosen convention.
+
+import { ConfigError } from '../errors.js';
+import type { PaddingMode } from '../ops/geometry.js';
+import { convBN } from '../blocks/conv-bn.js';
+import { invertedResidual } from '../blocks/inverted-residual.js';
+import { input } from '../nn/core.js';
+import { Model } from '../graph/model.js';
+import { head } from './head.js';
+import type { CommonModelOptions } from './options.js';
+import { checkDropout, checkResolution, resolveCommon } from './options.js';
+import { makeDivisible, scaledChannels } from './rounding.js';
+
+/** One row of Table 2: expansion factor t, output channels c, repeats n, first stride s. */
+export type BottleneckRow = readonly [t: number, c: number, n: number, s: number];
+
+/** MobileNetV2's Table 2 (the 17 bottlenecks between the 32-channel stem and the 1280-channel conv). */
+export const MOBILENET_V2_BLOCKS: readonly BottleneckRow[] = [
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 4, 2],
+  [6, 96, 3, 1],
+  [6, 160, 3, 2],
+  [6, 320, 1, 1],
+];
+
+export interface MobileNetV2Options extends CommonModelOptions {
+  /** The (t, c, n, s) table; default Table 2. */
+  blocks?: readonly BottleneckRow[];
+  /** Channel counts are multiples of this (torchvision's `round_nearest`). */
+  roundNearest?: number;
+  /** Channels of the stem conv before α. */
+  firstChannel?: number;
+  /** Channels of the last 1×1 conv before α; α scales it only when α > 1. */
+  lastChannel?: number;
+  /** Stride of the stem conv (2 in the paper; 1 suits small inputs such as 28×28). */
+  stemStride?: number;
+}
+
+export function mobilenetV2(options: MobileNetV2Options = {}): Model {
+  const arch = 'mobilenet_v2';
+  const c = resolveCommon(options, arch, 'torchvision');
+  const blocks = options.blocks ?? MOBILENET_V2_BLOCKS;
+  const divisor = options.roundNearest ?? 8;
+  if (!Number.isInteger(divisor) || divisor < 1) throw new ConfigError(`${arch}: roundNearest must be a positive integer, got ${divisor}`);
+  const stemStride = options.stemStride ?? 2;
+  if (stemStride !== 1 && stemStride !== 2) throw new ConfigError(`${arch}: stemStride must be 1 or 2, got ${stemStride}`);
+  checkBlocks(blocks, arch);
+  const outputStride = blocks.reduce((s, [, , , stride]) => s * stride, stemStride);
+  checkResolution(c, outputStride, arch);
+  const dropout = checkDropout(options.dropout ?? (c.convention === 'keras' ? 0 : 0.2), arch);
+  const padding: PaddingMode = options.padding ?? (c.convention === 'keras' ? 'same' : 'torch');
+  const norm = { bnEpsilon: c.bnEpsilon, bnMomentum: c.bnMomentum };
+
+  const firstChannels = makeDivisible((options.firstChannel ?? 32) * c.alpha, divisor);
+  const lastBase = options.lastChannel ?? 1280;
+  const lastChannels = c.alpha > 1 ? makeDivisible(lastBase * c.alpha, divisor) : lastBase;
+
+  const x = input([c.height, c.width, c.inputChannels], 'input');
+  let y = convBN(x, {
+    ...norm,
+    filters: firstChannels,
+    kernelSize: 3,
+    strides: stemStride,
+    padding,
+    activation: 'relu6',
+    names: { conv: 'Conv1', bn: 'bn_Conv1', activation: 'Conv1_relu' },
+    torch: { conv: 'features.0.0', bn: 'features.0.1' },
+  });
+  let index = 0;
+  for (const [t, channels, n, s] of blocks) {
+    const outputChannels = scaledChannels(channels, c.alpha, divisor, c.convention);
+    for (let i = 0; i < n; i++) {
+      y = invertedResidual(y, {
+        ...norm,
+        outputChannels,
+        stride: (i === 0 ? s : 1) as 1 | 2,
+        expansion: t,
+        name: index === 0 ? 'expanded_conv' : `block_${index}`,
+        padding,
+        torchPrefix: `features.${index + 1}`,
+      });
+      index++;
+    }
+  }
+  y = convBN(y, {
+    ...norm,
+    filters: lastChannels,
+    kernelSize: 1,
+    padding: 'valid',
+    activation: 'relu6',
+    names: { conv: 'Conv_1', bn: 'Conv_1_bn', activation: 'out_relu' },
+    torch: { conv: `features.${index + 1}.0`, bn: `features.${index + 1}.1` },
+  });
+  y = head(y, c, dropout, 'classifier.1');
+  const model = new Model(x, y, { name: options.name ?? `${arch}_${c.alpha}_${c.height}`, seed: options.seed });
+  model.metadata = {
+    architecture: arch,
+    alpha: c.alpha,
+    resolution: [c.height, c.width],
+    inputChannels: c.inputChannels,
+    classes: c.includeTop ? c.classes : null,
+    convention: c.convention,
+    padding,
+    blocks: blocks.map((r) => [...r]),
+    stemStride,
+  };
+  return model;
+}
+
+function checkBlocks(blocks: readonly BottleneckRow[], arch: string): void {
+  if (!Array.isArray(blocks) || blocks.length === 0) throw new ConfigError(`${arch}: blocks must be a non-empty list of [t, c, n, s] rows`);
+  blocks.forEach((row, i) => {
+    const [t, ch, n, s] = row;
+    if (row.length !== 4 || !(t > 0) || !Number.isInteger(ch) || ch < 1 || !Number.isInteger(n) || n < 1 || (s !== 1 && s !== 2)) {
+      throw new ConfigError(`${arch}: blocks row ${i} [${row.join(', ')}] must be [t > 0, c ≥ 1, n ≥ 1, s ∈ {1, 2}]`);
+    }
+  });
+}

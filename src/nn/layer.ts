@@ -1,0 +1,140 @@
+// The Layer base class: a named op with parameters, shape inference before data, and execution on a backend.
+// Parameters are named like Keras (`kernel`, `gamma`, `moving_mean`); each layer may also carry its torchvision prefix.
+
+import { ConfigError, ShapeError } from '../errors.js';
+import type { Backend } from '../backend/backend.js';
+import type { GraphNode } from '../graph/symbolic.js';
+import { SymbolicTensor } from '../graph/symbolic.js';
+import type { Random } from '../tensor/random.js';
+import { Tensor, formatShape, sizeOf } from '../tensor/tensor.js';
+import type { Shape } from '../tensor/tensor.js';
+
+/** What a parameter is, which decides how it is counted, initialised and converted between frameworks. */
+export type ParamRole = 'kernel' | 'bias' | 'gamma' | 'beta' | 'movingMean' | 'movingVariance';
+
+export interface ParamSpec {
+  name: string;
+  shape: Shape;
+  role: ParamRole;
+}
+
+export interface CallContext {
+  backend: Backend;
+}
+
+export abstract class Layer {
+  abstract readonly kind: string;
+  /** torchvision `state_dict` prefix of this layer (e.g. `features.1.conv.0.0`), when it has one. */
+  torchName: string | undefined;
+  readonly params = new Map<string, Tensor>();
+  private specs: ParamSpec[] = [];
+  private shapesIn: Shape[] | null = null;
+  private shapeOut: Shape | null = null;
+  node: GraphNode | null = null;
+
+  constructor(readonly name: string) {
+    if (!/^[A-Za-z0-9_.\-/]+$/.test(name)) throw new ConfigError(`invalid layer name ${JSON.stringify(name)}: use letters, digits, '_', '-', '.', '/'`);
+  }
+
+  /** Per-sample output shape for per-sample input shapes; throws ShapeError naming this layer. */
+  protected abstract inferShape(inputShapes: Shape[]): Shape;
+
+  /** Parameters this layer needs for the given input shapes. */
+  protected paramSpecsFor(_inputShapes: Shape[]): ParamSpec[] {
+    return [];
+  }
+
+  /** Runs the layer on a batch; inputs have a leading batch axis. */
+  abstract call(inputs: Tensor[], ctx: CallContext): Tensor;
+
+  /** Multiply-adds per image (conv and dense layers; zero elsewhere). */
+  macs(): number {
+    return 0;
+  }
+
+  /** The layer's settings, as plain data (for summaries and model files). */
+  abstract config(): Record<string, unknown>;
+
+  /** How many inputs the layer takes. */
+  protected arity(): number {
+    return 1;
+  }
+
+  get inputShapes(): Shape[] {
+    if (!this.shapesIn) throw new ConfigError(`layer ${this.name} has not been applied to an input yet`);
+    return this.shapesIn;
+  }
+
+  get outputShape(): Shape {
+    if (!this.shapeOut) throw new ConfigError(`layer ${this.name} has not been applied to an input yet`);
+    return this.shapeOut;
+  }
+
+  get paramSpecs(): readonly ParamSpec[] {
+    return this.specs;
+  }
+
+  /** Connects the layer into a graph: infers the output shape and allocates parameters. */
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    if (this.node) throw new ConfigError(`layer ${this.name} is already part of a graph; create a new layer to apply it again`);
+    if (list.length !== this.arity()) throw new ShapeError(`layer ${this.name} (${this.kind}) takes ${this.arity()} input(s), got ${list.length}`);
+    const shapes = list.map((t) => t.shape);
+    const out = this.inferShape(shapes);
+    this.shapesIn = shapes;
+    this.shapeOut = out;
+    this.specs = this.paramSpecsFor(shapes);
+    for (const spec of this.specs) this.params.set(spec.name, new Tensor(spec.shape));
+    const output = new SymbolicTensor(out, this.name);
+    this.node = { layer: this, inputs: list, output };
+    output.node = this.node;
+    return output;
+  }
+
+  /** Fills parameters with their default initialisers (He-normal kernels, BN at identity). */
+  initialize(rng: Random): void {
+    for (const spec of this.specs) {
+      const t = this.params.get(spec.name)!;
+      initialise(spec, t.data, rng);
+    }
+  }
+
+  param(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new ConfigError(`layer ${this.name} has no parameter ${name}`);
+    return t;
+  }
+
+  /** Replaces a parameter's values; the shape must match exactly. */
+  setParam(name: string, value: Tensor): void {
+    const spec = this.specs.find((s) => s.name === name);
+    if (!spec) throw new ConfigError(`layer ${this.name} has no parameter ${name}`);
+    if (value.size !== sizeOf(spec.shape) || value.shape.length !== spec.shape.length || value.shape.some((d, i) => d !== spec.shape[i])) {
+      throw new ShapeError(`${this.name}.${name}: expected shape ${formatShape(spec.shape)}, got ${formatShape(value.shape)}`);
+    }
+    this.params.set(name, new Tensor(spec.shape, value.data));
+  }
+}
+
+function initialise(spec: ParamSpec, out: Float32Array, rng: Random): void {
+  switch (spec.role) {
+    case 'kernel': {
+      // He-normal over fan-out, as torchvision initialises MobileNets; dense kernels N(0, 0.01)
+      if (spec.shape.length === 2) rng.fillNormal(out, 0.01);
+      else {
+        const [kh, kw, , cOut] = spec.shape as [number, number, number, number];
+        rng.fillNormal(out, Math.sqrt(2 / (kh * kw * cOut)));
+      }
+      return;
+    }
+    case 'gamma':
+    case 'movingVariance':
+      out.fill(1);
+      return;
+    case 'bias':
+    case 'beta':
+    case 'movingMean':
+      out.fill(0);
+      return;
+  }
+}
