@@ -3,7 +3,7 @@
 
 import { FormatError } from '../errors.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
-import { decodeUtf8, readElements, writeFloat32LittleEndian, type ElementType } from './npy.js';
+import { decodeUtf8, readElements, writeFloat32LittleEndian, type ElementType } from './elements.js';
 
 export interface SafetensorsContents {
   /** Tensors in the order their data lies in the file. */
