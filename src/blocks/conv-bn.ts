@@ -7,6 +7,7 @@ import { ActivationLayer } from '../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../nn/conv.js';
 import { BatchNormalization } from '../nn/normalization.js';
 import type { SymbolicTensor } from '../graph/symbolic.js';
+import type { Layer } from '../nn/layer.js';
 
 /** BatchNorm settings shared by a whole network. */
 export interface NormOptions {
@@ -27,6 +28,8 @@ export interface ConvBNSpec extends NormOptions {
   names: { conv: string; bn: string; activation?: string };
   /** torchvision prefixes of the conv and BN modules. */
   torch?: { conv: string; bn: string };
+  /** Block tag given to every layer made here. */
+  block?: string;
 }
 
 export function convBN(x: SymbolicTensor, s: ConvBNSpec): SymbolicTensor {
@@ -40,8 +43,13 @@ export function convBN(x: SymbolicTensor, s: ConvBNSpec): SymbolicTensor {
     conv.torchName = s.torch.conv;
     bn.torchName = s.torch.bn;
   }
-  let y = bn.apply(conv.apply(x));
-  if (s.activation !== 'linear') y = new ActivationLayer(s.names.activation ?? `${s.names.conv}_${s.activation}`, s.activation).apply(y);
+  const layers: Layer[] = [conv, bn];
+  if (s.activation !== 'linear') layers.push(new ActivationLayer(s.names.activation ?? `${s.names.conv}_${s.activation}`, s.activation));
+  let y = x;
+  for (const layer of layers) {
+    layer.block = s.block;
+    y = layer.apply(y);
+  }
   return y;
 }
 

@@ -33,7 +33,7 @@ export function invertedResidual(x: SymbolicTensor, o: InvertedResidualOptions):
   if (!Number.isInteger(o.outputChannels) || o.outputChannels < 1) throw new ConfigError(`${o.name}: outputChannels must be a positive integer, got ${o.outputChannels}`);
   const hidden = Math.round(inputChannels * o.expansion);
   const padding = o.padding ?? 'torch';
-  const norm = { bnEpsilon: o.bnEpsilon, bnMomentum: o.bnMomentum };
+  const norm = { bnEpsilon: o.bnEpsilon, bnMomentum: o.bnMomentum, block: o.name };
   const torch = (i: string, j: string): { conv: string; bn: string } | undefined =>
     o.torchPrefix === undefined ? undefined : { conv: `${o.torchPrefix}.conv.${i}`, bn: `${o.torchPrefix}.conv.${j}` };
   let y = x;
@@ -68,6 +68,10 @@ export function invertedResidual(x: SymbolicTensor, o: InvertedResidualOptions):
     names: { conv: `${o.name}_project`, bn: `${o.name}_project_BN` },
     torch: torch(`${next + 1}`, `${next + 2}`),
   });
-  if (o.stride === 1 && inputChannels === o.outputChannels) y = new Add(`${o.name}_add`).apply([x, y]);
+  if (o.stride === 1 && inputChannels === o.outputChannels) {
+    const add = new Add(`${o.name}_add`);
+    add.block = o.name;
+    y = add.apply([x, y]);
+  }
   return y;
 }

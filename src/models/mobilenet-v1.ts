@@ -64,6 +64,7 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
     padding: paddingFor(2),
     activation,
     names: { conv: 'conv1', bn: 'conv1_bn', activation: 'conv1_relu' },
+    block: 'conv1',
   });
   MOBILENET_V1_BLOCKS.forEach(([channels, stride], i) => {
     const id = i + 1;
@@ -75,6 +76,7 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
       padding: paddingFor(stride),
       activation,
       names: { conv: `conv_dw_${id}`, bn: `conv_dw_${id}_bn`, activation: `conv_dw_${id}_relu` },
+      block: `conv_dw_${id}`,
     });
     y = convBN(y, {
       ...norm,
@@ -83,6 +85,7 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
       padding: 'valid',
       activation,
       names: { conv: `conv_pw_${id}`, bn: `conv_pw_${id}_bn`, activation: `conv_pw_${id}_relu` },
+      block: `conv_pw_${id}`,
     });
   });
   y = head(y, c, dropout);

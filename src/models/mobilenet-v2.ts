@@ -67,6 +67,7 @@ export function mobilenetV2(options: MobileNetV2Options = {}): Model {
     padding,
     activation: 'relu6',
     names: { conv: 'Conv1', bn: 'bn_Conv1', activation: 'Conv1_relu' },
+    block: 'Conv1',
     torch: { conv: 'features.0.0', bn: 'features.0.1' },
   });
   let index = 0;
@@ -92,6 +93,7 @@ export function mobilenetV2(options: MobileNetV2Options = {}): Model {
     padding: 'valid',
     activation: 'relu6',
     names: { conv: 'Conv_1', bn: 'Conv_1_bn', activation: 'out_relu' },
+    block: 'Conv_1',
     torch: { conv: `features.${index + 1}.0`, bn: `features.${index + 1}.1` },
   });
   y = head(y, c, dropout, 'classifier.1');

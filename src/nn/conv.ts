@@ -29,7 +29,7 @@ export interface ConvOptions {
 }
 
 /** Shared planning and execution of standard and depthwise convolution. */
-abstract class ConvBase extends Layer {
+export abstract class ConvLayer extends Layer {
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
   readonly dilations: [number, number];
@@ -119,7 +119,7 @@ export interface Conv2DOptions extends ConvOptions {
   groups?: number;
 }
 
-export class Conv2D extends ConvBase {
+export class Conv2D extends ConvLayer {
   readonly kind = 'Conv2D';
   readonly filters: number;
   readonly groups: number;
@@ -156,7 +156,7 @@ export interface DepthwiseConv2DOptions extends ConvOptions {
   depthMultiplier?: number;
 }
 
-export class DepthwiseConv2D extends ConvBase {
+export class DepthwiseConv2D extends ConvLayer {
   readonly kind = 'DepthwiseConv2D';
   readonly depthMultiplier: number;
 

@@ -26,6 +26,8 @@ export abstract class Layer {
   abstract readonly kind: string;
   /** torchvision `state_dict` prefix of this layer (e.g. `features.1.conv.0.0`), when it has one. */
   torchName: string | undefined;
+  /** The block this layer belongs to (e.g. `block_3`): an operator boundary for fused execution and cost reports. */
+  block: string | undefined;
   readonly params = new Map<string, Tensor>();
   private specs: ParamSpec[] = [];
   private shapesIn: Shape[] | null = null;

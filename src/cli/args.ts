@@ -1,0 +1,87 @@
+// Command-line parsing on Node's built-in `util.parseArgs`, with typed errors for unknown flags
+// and bad values, and the architecture flags shared by several commands.
+
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
+import type { ArchitectureOptions } from '../models/registry.js';
+import { ARCHITECTURES, isArchitecture } from '../models/registry.js';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | undefined>;
+
+export function parse(argv: string[], options: OptionSpec, command: string): { values: Values; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    return { values: values as Values, positionals };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new UsageError(`${message.replace(/\. To specify a positional argument.*$/s, '')} (see mobilenet ${command} --help)`);
+  }
+}
+
+export function numberFlag(values: Values, name: string, check: (v: number) => boolean = Number.isFinite, what = 'a number'): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!check(v)) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+export const positiveInteger = (v: number): boolean => Number.isInteger(v) && v >= 1;
+
+export function stringFlag<T extends string>(values: Values, name: string, allowed: readonly T[]): T | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (!allowed.includes(raw as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  return raw as T;
+}
+
+/** Flags that choose and shape an architecture. */
+export const ARCHITECTURE_FLAGS: OptionSpec = {
+  arch: { type: 'string' },
+  alpha: { type: 'string' },
+  resolution: { type: 'string' },
+  classes: { type: 'string' },
+  'input-channels': { type: 'string' },
+  'depth-multiplier': { type: 'string' },
+  convention: { type: 'string' },
+  'no-top': { type: 'boolean' },
+  pooling: { type: 'string' },
+};
+
+export const ARCHITECTURE_HELP = `  --arch mobilenet_v2|mobilenet_v1   architecture (default mobilenet_v2)
+  --alpha A                          width multiplier α > 0 (default 1.0)
+  --resolution R | HxW               input size (default 224)
+  --classes K                        classifier outputs (default 1000)
+  --input-channels C                 3 for RGB, 1 for grey (default 3)
+  --depth-multiplier D               MobileNetV1 depthwise multiplier (default 1)
+  --convention torchvision|keras     padding, BN epsilon and rounding rules
+  --no-top                           no classifier: pooled features (or --pooling none: the feature map)
+  --pooling avg|max|none             global pooling after the last conv`;
+
+export function architectureFlags(values: Values): { arch: string; options: ArchitectureOptions } {
+  const arch = (values.arch as string | undefined) ?? 'mobilenet_v2';
+  if (!isArchitecture(arch)) throw new UsageError(`--arch must be one of ${ARCHITECTURES.join(', ')}, got ${JSON.stringify(arch)}`);
+  const options: ArchitectureOptions = {};
+  const alpha = numberFlag(values, 'alpha', (v) => Number.isFinite(v) && v > 0, 'a number > 0');
+  if (alpha !== undefined) options.alpha = alpha;
+  const resolution = values.resolution;
+  if (resolution !== undefined) {
+    const m = /^(\d+)(?:x(\d+))?$/.exec(String(resolution));
+    if (!m) throw new UsageError(`--resolution must be a size like 224 or 192x256, got ${JSON.stringify(resolution)}`);
+    options.resolution = m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
+  }
+  const classes = numberFlag(values, 'classes', positiveInteger, 'a positive integer');
+  if (classes !== undefined) options.classes = classes;
+  const channels = numberFlag(values, 'input-channels', positiveInteger, 'a positive integer');
+  if (channels !== undefined) options.inputChannels = channels;
+  const dm = numberFlag(values, 'depth-multiplier', positiveInteger, 'a positive integer');
+  if (dm !== undefined) options.depthMultiplier = dm;
+  const convention = stringFlag(values, 'convention', ['torchvision', 'keras'] as const);
+  if (convention) options.convention = convention;
+  if (values['no-top']) options.includeTop = false;
+  const pooling = stringFlag(values, 'pooling', ['avg', 'max', 'none'] as const);
+  if (pooling) options.pooling = pooling === 'none' ? null : pooling;
+  return { arch, options };
+}

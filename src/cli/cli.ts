@@ -1,0 +1,59 @@
+// The `mobilenet` command: dispatches to subcommands and turns library errors into one clear line
+// and exit code 2 (usage and input errors); anything unexpected propagates.
+
+import { MobileNetError, UsageError } from '../errors.js';
+import { DEMO_HELP, demoCommand } from './demo.js';
+import { INFER_HELP, inferCommand } from './infer.js';
+import type { CommandIO } from './io.js';
+import { processIO } from './io.js';
+import { SUMMARY_HELP, summaryCommand } from './summary.js';
+
+interface Command {
+  brief: string;
+  help: string;
+  run(argv: string[], io: CommandIO): Promise<void>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  summary: { brief: 'per-layer shapes, parameters, MACs and activation memory of an architecture', help: SUMMARY_HELP, run: summaryCommand },
+  infer: { brief: 'run a .npy batch through .safetensors weights, write the logits as .npy', help: INFER_HELP, run: inferCommand },
+  demo: { brief: 'what `npm start` runs: summary, the papers\' cost comparisons, a timed batch', help: DEMO_HELP, run: demoCommand },
+};
+
+export const HELP = `mobilenet — MobileNetV1 and V2 in TypeScript
+
+Usage: mobilenet <command> [flags]     (mobilenet <command> --help for its flags)
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(9)} ${c.brief}`)
+  .join('\n')}
+
+${Object.values(COMMANDS)
+  .map((c) => c.help)
+  .join('\n\n')}`;
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')} (mobilenet --help)`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(command.help);
+      return 0;
+    }
+    await command.run(rest, io);
+    return 0;
+  } catch (e) {
+    if (e instanceof MobileNetError) {
+      io.err(`mobilenet ${name}: ${e.name}: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
