@@ -4,7 +4,8 @@
 import { WeightsError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import type { ParamRole } from '../nn/layer.js';
-import { Tensor, formatShape, sameShape, transpose } from '../tensor/tensor.js';
+import { formatShape, sameShape, transpose } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 const TORCH_PARAM: Record<ParamRole, string> = {
   kernel: 'weight',
@@ -77,7 +78,7 @@ export function loadTorchStateDict(model: Model, state: Map<string, Tensor>): vo
   const weights = new Map<string, Tensor>();
   for (const p of params) {
     const t = state.get(p.torch)!;
-    weights.set(p.ours, p.fromTorch ? transpose(t, p.fromTorch) : new Tensor(t.shape, t.data.slice()));
+    weights.set(p.ours, p.fromTorch ? transpose(t, p.fromTorch) : t);
   }
   model.setWeights(weights);
 }

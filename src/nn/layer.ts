@@ -107,14 +107,14 @@ export abstract class Layer {
     return t;
   }
 
-  /** Replaces a parameter's values; the shape must match exactly. */
+  /** Replaces a parameter's values with a copy of `value`; the shape must match exactly. */
   setParam(name: string, value: Tensor): void {
     const spec = this.specs.find((s) => s.name === name);
     if (!spec) throw new ConfigError(`layer ${this.name} has no parameter ${name}`);
     if (value.size !== sizeOf(spec.shape) || value.shape.length !== spec.shape.length || value.shape.some((d, i) => d !== spec.shape[i])) {
       throw new ShapeError(`${this.name}.${name}: expected shape ${formatShape(spec.shape)}, got ${formatShape(value.shape)}`);
     }
-    this.params.set(name, new Tensor(spec.shape, value.data));
+    this.params.set(name, new Tensor(spec.shape, value.data.slice()));
   }
 }
 

@@ -3,7 +3,7 @@
 import { ShapeError } from '../errors.js';
 import type { PaddingMode } from '../ops/geometry.js';
 import type { Pool2DParams } from '../ops/pool.js';
-import { checkWindow, resolvePadding, windowOutputSize } from '../ops/geometry.js';
+import { checkPoolPadding, checkWindow, resolvePadding, windowOutputSize } from '../ops/geometry.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
 import type { Pair } from './conv.js';
@@ -75,6 +75,7 @@ abstract class Pooling2D extends Layer {
     const win = { kernel: size, strides, dilations: [1, 1] as const };
     checkWindow(win, this.name);
     const padding = resolvePadding(this.options.padding ?? 'valid', h, w, win);
+    checkPoolPadding(padding, win, `${this.name} (${this.kind})`);
     const [oh, ow] = windowOutputSize(h, w, padding, win, `${this.name} (${this.kind})`);
     this.plan = { ...win, padding, countIncludePad: this.options.countIncludePad ?? false };
     return [oh, ow, c];

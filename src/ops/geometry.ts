@@ -8,7 +8,7 @@ export type Padding4 = readonly [number, number, number, number];
 
 /**
  * How a layer pads its input:
- * - `torch`: symmetric (k − 1)/2 · dilation on every side (PyTorch's `padding=k//2`);
+ * - `torch`: symmetric ⌊(k − 1)/2⌋ · dilation on every side (torchvision's `Conv2dNormActivation`);
  * - `same`: TF/Keras "SAME": output = ceil(in / stride), the odd pixel of padding at the bottom/right;
  * - `valid`: none;
  * - explicit `[top, bottom, left, right]`.
@@ -43,8 +43,8 @@ export function resolvePadding(mode: PaddingMode, inH: number, inW: number, win:
     case 'valid':
       return [0, 0, 0, 0];
     case 'torch': {
-      const ph = Math.floor(((kh - 1) * dh) / 2);
-      const pw = Math.floor(((kw - 1) * dw) / 2);
+      const ph = Math.floor((kh - 1) / 2) * dh;
+      const pw = Math.floor((kw - 1) / 2) * dw;
       return [ph, ph, pw, pw];
     }
     case 'same': {
@@ -77,5 +77,13 @@ export function checkWindow(win: Window2D, what: string): void {
     throw new ConfigError(
       `${what}: kernel, strides and dilations must be positive integers, got kernel [${win.kernel.join(', ')}], strides [${win.strides.join(', ')}], dilations [${win.dilations.join(', ')}]`,
     );
+  }
+}
+
+/** Pooling windows must each overlap the input: padding on any side smaller than the window (torch and Keras agree). */
+export function checkPoolPadding(pad: Padding4, win: Window2D, what: string): void {
+  const [kh, kw] = win.kernel.map((k, i) => (k - 1) * win.dilations[i] + 1);
+  if (pad[0] >= kh || pad[1] >= kh || pad[2] >= kw || pad[3] >= kw) {
+    throw new ConfigError(`${what}: padding [${pad.join(', ')}] leaves whole ${win.kernel[0]}×${win.kernel[1]} windows outside the input; each side must be smaller than the window`);
   }
 }

@@ -4,7 +4,7 @@
 import { ShapeError } from '../errors.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
 import type { Padding4, Window2D } from './geometry.js';
-import { windowOutputSize } from './geometry.js';
+import { checkPoolPadding, windowOutputSize } from './geometry.js';
 
 function spatial(x: Tensor, what: string): [number, number, number, number] {
   if (x.rank !== 4) throw new ShapeError(`${what}: input must be NHWC rank 4, got ${formatShape(x.shape)}`);
@@ -53,6 +53,7 @@ export interface Pool2DParams extends Window2D {
 function pool2d(x: Tensor, p: Pool2DParams, mode: 'avg' | 'max'): Tensor {
   const what = mode === 'avg' ? 'avgPool2d' : 'maxPool2d';
   const [n, h, w, c] = spatial(x, what);
+  checkPoolPadding(p.padding, p, what);
   const [oh, ow] = windowOutputSize(h, w, p.padding, p, what);
   const [kh, kw] = p.kernel;
   const [sh, sw] = p.strides;
