@@ -37,7 +37,7 @@ function checkAgainstCounts(folder: string, model: ReturnType<typeof mobilenetV2
   const byTorch = new Map(model.layers.filter((l) => l.torchName).map((l) => [l.torchName!, cost.layers.find((c) => c.name === l.name)!]));
   for (const ref of counts.layers) {
     const ours = byTorch.get(ref.name);
-    assert.ok(ours, `no layer for ${ref.name}`);
+    if (!ours) throw new Error(`no layer for ${ref.name}`);
     assert.equal(ours.macs, ref.macs, `${ref.name} MACs`);
     assert.equal(ours.params.weights, ref.params, `${ref.name} params`);
     assert.equal(ours.costKind, ref.type, `${ref.name} kind`);

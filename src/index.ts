@@ -1,0 +1,47 @@
+// The library's public API for Node and browsers alike: tensors, layers, graph, blocks, models,
+// cost model and byte-level file formats. File and image I/O live in `mobilenet-ts/node`.
+
+export * from './errors.js';
+export { Tensor, toLayout, transpose, formatShape, sizeOf } from './tensor/tensor.js';
+export type { Shape, Layout } from './tensor/tensor.js';
+export { Random } from './tensor/random.js';
+
+export type { Backend } from './backend/backend.js';
+export { referenceBackend } from './backend/reference.js';
+export { resolvePadding } from './ops/geometry.js';
+export type { Padding4, PaddingMode } from './ops/geometry.js';
+export type { Activation } from './ops/activation.js';
+
+export { Layer } from './nn/layer.js';
+export type { ParamSpec, ParamRole } from './nn/layer.js';
+export { Conv2D, DepthwiseConv2D, ConvLayer } from './nn/conv.js';
+export { BatchNormalization } from './nn/normalization.js';
+export { ActivationLayer, ReLU, ReLU6, Softmax } from './nn/activation.js';
+export { GlobalAveragePooling2D, GlobalMaxPooling2D, AveragePooling2D, MaxPooling2D } from './nn/pooling.js';
+export { input, InputLayer, Dense, Dropout, Add, ZeroPadding2D, Flatten, Reshape } from './nn/core.js';
+
+export { SymbolicTensor } from './graph/symbolic.js';
+export { Model } from './graph/model.js';
+export type { RunOptions } from './graph/model.js';
+
+export { convBN } from './blocks/conv-bn.js';
+export { invertedResidual } from './blocks/inverted-residual.js';
+export { residualBlock, invertedResidualBlock, invertedLinearResidualBlock, bottleneckBlock } from './blocks/seed-blocks.js';
+export { resnetBottleneck } from './blocks/resnet-bottleneck.js';
+
+export { mobilenetV2, MOBILENET_V2_BLOCKS } from './models/mobilenet-v2.js';
+export type { MobileNetV2Options, BottleneckRow } from './models/mobilenet-v2.js';
+export { mobilenetV1, MOBILENET_V1_BLOCKS } from './models/mobilenet-v1.js';
+export type { MobileNetV1Options } from './models/mobilenet-v1.js';
+export { makeDivisible } from './models/rounding.js';
+export { buildModel, ARCHITECTURES } from './models/registry.js';
+
+export { modelCost, layerCost } from './cost/model-cost.js';
+export type { ModelCost, LayerCost, ParamCounts } from './cost/model-cost.js';
+export { separableVsStandard, residualVsInverted } from './cost/compare.js';
+export { formatSummary } from './cost/format.js';
+
+export { decodeNpy, encodeNpy } from './io/npy.js';
+export { decodeSafetensors, encodeSafetensors } from './io/safetensors.js';
+export { loadTorchStateDict, torchStateDict } from './io/torch-names.js';
+export { loadWeights } from './io/named-weights.js';

@@ -1,0 +1,3 @@
+// `mobilenet-ts/node`: the Node-only edge: reading model and tensor files, writing them atomically.
+
+export * from './files.js';
