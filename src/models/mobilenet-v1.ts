@@ -9,7 +9,7 @@ import { input } from '../nn/core.js';
 import { Model } from '../graph/model.js';
 import { head } from './head.js';
 import type { CommonModelOptions } from './options.js';
-import { checkDropout, checkResolution, resolveCommon } from './options.js';
+import { checkDropout, checkResolution, commonMetadata, resolveCommon } from './options.js';
 
 /** Table 1 as data: pointwise output channels and stride of each depthwise-separable block. */
 export const MOBILENET_V1_BLOCKS: readonly (readonly [channels: number, stride: number])[] = [
@@ -91,12 +91,7 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
   y = head(y, c, dropout);
   const model = new Model(x, y, { name: options.name ?? `${arch}_${c.alpha}_${c.height}`, seed: options.seed });
   model.metadata = {
-    architecture: arch,
-    alpha: c.alpha,
-    resolution: [c.height, c.width],
-    inputChannels: c.inputChannels,
-    classes: c.includeTop ? c.classes : null,
-    convention: c.convention,
+    ...commonMetadata(arch, c),
     padding: paddingName,
     depthMultiplier,
     activation,

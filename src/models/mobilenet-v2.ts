@@ -9,7 +9,7 @@ import { input } from '../nn/core.js';
 import { Model } from '../graph/model.js';
 import { head } from './head.js';
 import type { CommonModelOptions } from './options.js';
-import { checkDropout, checkResolution, resolveCommon } from './options.js';
+import { checkDropout, checkResolution, commonMetadata, resolveCommon } from './options.js';
 import { makeDivisible, scaledChannels } from './rounding.js';
 
 /** One row of Table 2: expansion factor t, output channels c, repeats n, first stride s. */
@@ -99,12 +99,7 @@ export function mobilenetV2(options: MobileNetV2Options = {}): Model {
   y = head(y, c, dropout, 'classifier.1');
   const model = new Model(x, y, { name: options.name ?? `${arch}_${c.alpha}_${c.height}`, seed: options.seed });
   model.metadata = {
-    architecture: arch,
-    alpha: c.alpha,
-    resolution: [c.height, c.width],
-    inputChannels: c.inputChannels,
-    classes: c.includeTop ? c.classes : null,
-    convention: c.convention,
+    ...commonMetadata(arch, c),
     padding,
     blocks: blocks.map((r) => [...r]),
     stemStride,

@@ -93,3 +93,16 @@ export function checkDropout(rate: number, arch: string): number {
   if (!(rate >= 0 && rate < 1)) throw new ConfigError(`${arch}: dropout must be in [0, 1), got ${rate}`);
   return rate;
 }
+
+/** Model metadata every architecture records: enough to rebuild the model from a file. */
+export function commonMetadata(arch: string, c: ResolvedCommon): Record<string, unknown> {
+  return {
+    architecture: arch,
+    alpha: c.alpha,
+    resolution: [c.height, c.width],
+    inputChannels: c.inputChannels,
+    classes: c.includeTop ? c.classes : null,
+    pooling: c.pooling,
+    convention: c.convention,
+  };
+}
