@@ -1,0 +1,111 @@
+// Loops over the output pixels of a sliding-window op with the padding resolved at emit time: border
+// rows and columns get their own code with only the in-bounds taps, so the inner loops have no bounds tests.
+
+import type { FunctionBuilder, Local } from '../assembler.js';
+import type { Padding4 } from '../../../ops/geometry.js';
+import { windowOutputSize } from '../../../ops/geometry.js';
+import { advance, offsetPointer, repeat, repeatWhile } from './common.js';
+
+export interface WindowGeometry {
+  height: number;
+  width: number;
+  kernel: readonly [number, number];
+  strides: readonly [number, number];
+  padding: Padding4;
+  /** Bytes from one input / output pixel to the next (channels · 4 for dense NHWC). */
+  inPixelBytes: number;
+  outPixelBytes: number;
+}
+
+/** In-bounds window taps [ky0, ky1) × [kx0, kx1) for a run of output pixels; empty when a range is. */
+export interface Taps {
+  ky0: number;
+  ky1: number;
+  kx0: number;
+  kx1: number;
+}
+
+/**
+ * Emits code for `pixels` horizontally adjacent output pixels. `input` points at the first pixel's tap
+ * (ky0, kx0); tap (ky, kx) of pixel i sits at ((ky − ky0)·width + kx − kx0)·inPixelBytes + i·inputStep.
+ * `output` points at the first output pixel. Neither pointer may be changed.
+ */
+export type PixelEmitter = (taps: Taps, input: Local, output: Local, pixels: number, inputStep: number) => void;
+
+export function windowOutput(g: WindowGeometry, what: string): [number, number] {
+  return windowOutputSize(g.height, g.width, g.padding, { kernel: g.kernel, strides: g.strides, dilations: [1, 1] }, what);
+}
+
+/** The in-bounds tap range along one axis for output index o. */
+function validTaps(o: number, stride: number, before: number, size: number, k: number): [number, number, number] {
+  const start = o * stride - before;
+  const lo = Math.max(0, -start);
+  const hi = Math.min(k, size - start);
+  return hi > lo ? [start, lo, hi] : [start, 0, 0];
+}
+
+/** Consecutive output indices sharing one tap range: [first, count, start of first, lo, hi]. */
+function runs(outSize: number, stride: number, before: number, size: number, k: number): [number, number, number, number, number][] {
+  const out: [number, number, number, number, number][] = [];
+  for (let o = 0; o < outSize; o++) {
+    const [start, lo, hi] = validTaps(o, stride, before, size, k);
+    const last = out[out.length - 1];
+    if (last && last[3] === lo && last[4] === hi) last[1]++;
+    else out.push([o, 1, start, lo, hi]);
+  }
+  return out;
+}
+
+/**
+ * Emits the loops over `batch` images of the NHWC input at `x` into the output at `y` (byte pointers;
+ * both are consumed). Interior pixels go to `pixel` in groups of `group`, borders one at a time.
+ */
+export function emitWindowLoops(fn: FunctionBuilder, g: WindowGeometry, x: Local, y: Local, batch: Local, group: number, pixel: PixelEmitter): void {
+  const [oh, ow] = windowOutput(g, 'window');
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.strides;
+  const rowBytes = g.width * g.inPixelBytes;
+  const outRowBytes = ow * g.outPixelBytes;
+  const rowRuns = runs(oh, sh, g.padding[0], g.height, kh);
+  const colRuns = runs(ow, sw, g.padding[2], g.width, kw);
+  const rowX = fn.local('i32');
+  const rowY = fn.local('i32');
+  const xp = fn.local('i32');
+  const yp = fn.local('i32');
+
+  const emitRow = (ky0: number, ky1: number): void => {
+    for (const [ox, count, start, kx0, kx1] of colRuns) {
+      const taps = { ky0, ky1, kx0, kx1 };
+      offsetPointer(fn, xp, rowX, kx1 > kx0 ? (start + kx0) * g.inPixelBytes : 0);
+      offsetPointer(fn, yp, rowY, ox * g.outPixelBytes);
+      // only interior runs (every tap in bounds) are long; a border run is one pixel, or a window wholly in padding
+      const interior = kx0 === 0 && kx1 === kw;
+      const step = interior ? group : 1;
+      const stepBytes = sw * g.inPixelBytes;
+      repeat(fn, Math.floor(count / step), () => {
+        pixel(taps, xp, yp, step, stepBytes);
+        advance(fn, xp, kx1 > kx0 ? step * stepBytes : 0);
+        advance(fn, yp, step * g.outPixelBytes);
+      });
+      for (let i = 0; i < count % step; i++) {
+        pixel(taps, xp, yp, 1, stepBytes);
+        advance(fn, xp, stepBytes);
+        advance(fn, yp, g.outPixelBytes);
+      }
+    }
+  };
+
+  repeatWhile(fn, batch, () => {
+    for (const [oy, count, start, ky0, ky1] of rowRuns) {
+      offsetPointer(fn, rowX, x, ky1 > ky0 ? (start + ky0) * rowBytes : 0);
+      offsetPointer(fn, rowY, y, oy * outRowBytes);
+      repeat(fn, count, () => {
+        emitRow(ky0, ky1);
+        advance(fn, rowX, ky1 > ky0 ? sh * rowBytes : 0);
+        advance(fn, rowY, outRowBytes);
+      });
+    }
+    advance(fn, x, g.height * rowBytes);
+    advance(fn, y, oh * outRowBytes);
+  });
+}
