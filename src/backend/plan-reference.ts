@@ -1,0 +1,71 @@
+// Runs a lowered Plan with the reference kernels, one step at a time (chains stage by stage): the
+// semantics every plan engine must reproduce, and the check that lowering (folding, fusion) is exact.
+
+import { ConfigError } from '../errors.js';
+import type { ConvStep, Plan, Step } from '../graph/plan.js';
+import { clip, softmax } from '../ops/activation.js';
+import { conv2d } from '../ops/conv2d.js';
+import { dense } from '../ops/dense.js';
+import { add } from '../ops/elementwise.js';
+import { zeroPad2d } from '../ops/pad.js';
+import { avgPool2d, globalAvgPool, globalMaxPool, maxPool2d } from '../ops/pool.js';
+import { Tensor } from '../tensor/tensor.js';
+
+function runConv(s: ConvStep, x: Tensor, residual: Tensor | null): Tensor {
+  let y = conv2d(x, new Tensor(s.kernelShape, s.kernel), s.bias, s.conv);
+  if (residual) y = add(y, residual);
+  return s.clamp ? clip(y, s.clamp[0], s.clamp[1]) : y;
+}
+
+function runStep(s: Step, v: (t: number) => Tensor): Tensor {
+  const x = v(s.inputs[0]);
+  switch (s.op) {
+    case 'conv':
+      return runConv(s, x, s.residual === null ? null : v(s.residual));
+    case 'chain': {
+      let y = x;
+      s.stages.forEach((stage, i) => (y = runConv(stage, y, i === s.stages.length - 1 && stage.residual !== null ? x : null)));
+      return y;
+    }
+    case 'dense': {
+      const y = dense(x.reshape([x.shape[0], x.size / x.shape[0]]), new Tensor([x.size / x.shape[0], s.units], s.kernel), s.bias);
+      return s.clamp ? clip(y, s.clamp[0], s.clamp[1]) : y;
+    }
+    case 'globalAvgPool':
+      return globalAvgPool(x);
+    case 'globalMaxPool':
+      return globalMaxPool(x);
+    case 'avgPool':
+      return avgPool2d(x, s.pool);
+    case 'maxPool':
+      return maxPool2d(x, s.pool);
+    case 'affine': {
+      const c = s.scale.length;
+      const out = new Float32Array(x.size);
+      for (let i = 0; i < out.length; i++) out[i] = x.data[i] * s.scale[i % c] + s.shift[i % c];
+      return new Tensor(x.shape, out);
+    }
+    case 'clamp':
+      return clip(x, s.clamp[0], s.clamp[1]);
+    case 'add':
+      return add(x, v(s.inputs[1]));
+    case 'pad':
+      return zeroPad2d(x, s.padding);
+    case 'softmax':
+      return softmax(x);
+  }
+}
+
+/** Runs `plan` on an NHWC batch; returns the output with per-sample shape `outputShape`. */
+export function runPlanReference(plan: Plan, x: Tensor, outputShape: readonly number[]): Tensor {
+  const values = new Map<number, Tensor>([[plan.input, x]]);
+  const batch = x.shape[0];
+  const v = (t: number): Tensor => {
+    const value = values.get(t);
+    if (!value) throw new ConfigError(`plan reads tensor ${t} (${plan.tensors[t]?.name}) before any step wrote it`);
+    // views (dropout, flatten, keepDims pooling) share a tensor id; give each step the shape it planned
+    return value.reshape([batch, ...plan.tensors[t].shape]);
+  };
+  for (const s of plan.steps) values.set(s.output, runStep(s, v));
+  return v(plan.output).reshape([batch, ...outputShape]);
+}

@@ -1,0 +1,103 @@
+// The execution plan a model lowers to: numbered tensors and a list of steps whose weights are final
+// (BatchNorm folded, activations and residual adds fused into conv epilogues), ready for any engine.
+
+import type { Conv2DParams } from '../ops/conv2d.js';
+import type { Padding4 } from '../ops/geometry.js';
+import type { Pool2DParams } from '../ops/pool.js';
+
+/** A fused activation: y = min(max(y, lo), hi). ReLU is [0, ∞), ReLU6 [0, 6]. */
+export type Clamp = readonly [lo: number, hi: number];
+
+export interface PlanTensor {
+  id: number;
+  /** Per-sample shape, e.g. [H, W, C]. */
+  shape: number[];
+  /** Elements per sample. */
+  size: number;
+  /** The layer whose output this is (the last one fused into it). */
+  name: string;
+}
+
+interface StepBase {
+  /** Layer names fused into this step, first to last. */
+  layers: string[];
+  inputs: number[];
+  output: number;
+}
+
+/** Convolution (standard, pointwise, grouped or depthwise): y = clamp(conv(x) + bias + residual). */
+export interface ConvStep extends StepBase {
+  op: 'conv';
+  /** HWIO [kh, kw, Cin/groups, Cout], BatchNorm folded in. */
+  kernel: Float32Array;
+  kernelShape: [number, number, number, number];
+  bias: Float32Array;
+  conv: Conv2DParams;
+  inShape: [number, number, number];
+  outShape: [number, number, number];
+  clamp: Clamp | null;
+  /** Tensor added before the clamp (inputs[1]), or null. */
+  residual: number | null;
+}
+
+/**
+ * A chain of convolutions run row by row, so that only the chain's input and output are ever whole
+ * (paper §5.1): an inverted residual block, optionally preceded by the stem. The residual, if any, is
+ * the chain's input added to the last stage.
+ */
+export interface ChainStep extends StepBase {
+  op: 'chain';
+  stages: ConvStep[];
+}
+
+export interface DenseStep extends StepBase {
+  op: 'dense';
+  /** [in, out] */
+  kernel: Float32Array;
+  bias: Float32Array;
+  units: number;
+  clamp: Clamp | null;
+}
+
+export interface GlobalPoolStep extends StepBase {
+  op: 'globalAvgPool' | 'globalMaxPool';
+}
+
+export interface PoolStep extends StepBase {
+  op: 'avgPool' | 'maxPool';
+  pool: Pool2DParams;
+}
+
+export interface AffineStep extends StepBase {
+  /** A BatchNorm that could not be folded: y = x·scale + shift per channel. */
+  op: 'affine';
+  scale: Float32Array;
+  shift: Float32Array;
+}
+
+export interface ClampStep extends StepBase {
+  op: 'clamp';
+  clamp: Clamp;
+}
+
+export interface AddStep extends StepBase {
+  op: 'add';
+}
+
+export interface PadStep extends StepBase {
+  op: 'pad';
+  padding: Padding4;
+}
+
+export interface SoftmaxStep extends StepBase {
+  op: 'softmax';
+}
+
+export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep;
+
+export interface Plan {
+  tensors: PlanTensor[];
+  steps: Step[];
+  input: number;
+  output: number;
+}
