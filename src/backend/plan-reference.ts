@@ -17,7 +17,8 @@ function runConv(s: ConvStep, x: Tensor, residual: Tensor | null): Tensor {
   return s.clamp ? clip(y, s.clamp[0], s.clamp[1]) : y;
 }
 
-function runStep(s: Step, v: (t: number) => Tensor): Tensor {
+/** One step on reference kernels; `v` gives the tensor of an id, batch axis first, shaped as planned. */
+export function runStep(s: Step, v: (t: number) => Tensor): Tensor {
   const x = v(s.inputs[0]);
   switch (s.op) {
     case 'conv':
