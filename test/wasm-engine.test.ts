@@ -1,6 +1,7 @@
 // The WebAssembly engine end to end: golden PyTorch models and awkward shapes (odd sizes, channels not a
 // multiple of 4, both paddings, batch 1 and 5), fused and unfused, against the golden files and the reference.
 
+import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { goldenCase, assertClose } from './helpers.js';
@@ -12,6 +13,10 @@ import { BatchNormalization } from '../src/nn/normalization.js';
 import type { Model } from '../src/graph/model.js';
 import { Random } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { relaxedSimdSupported } from '../src/backend/wasm/assembler.js';
+
+// relaxed SIMD (Node 20: behind a V8 flag) must be on before the first wasm validation in this process
+enableWasmFeatures();
 
 const skip = WasmEngine.supported() ? false : 'WebAssembly SIMD is not available in this runtime';
 
@@ -29,12 +34,14 @@ function randomiseBatchNorm(model: Model, seed = 5): void {
 const batchOf = (shape: number[], seed: number): Tensor => new Tensor(shape, new Random(seed).fillUniform(new Float32Array(shape.reduce((a, b) => a * b)), -1, 1));
 
 describe('wasm engine', { skip }, () => {
-  for (const fuseBlocks of [true, false]) {
-    it(`tiny MobileNetV2 vs PyTorch, every step native (fuseBlocks ${fuseBlocks})`, async () => {
+  const simd = relaxedSimdSupported() ? [false, true] : [false];
+  for (const fuseBlocks of [true, false]) for (const relaxedSimd of simd) {
+    it(`tiny MobileNetV2 vs PyTorch, every step native (fuseBlocks ${fuseBlocks}, ${relaxedSimd ? 'relaxed' : 'plain'} SIMD)`, async () => {
       const c = goldenCase('models/mnv2_035_32_c10');
       const model = mobilenetV2({ alpha: 0.35, resolution: 32, classes: 10 });
       loadTorchStateDict(model, c.weights);
-      const engine = await WasmEngine.create(model, { fuseBlocks });
+      const engine = await WasmEngine.create(model, { fuseBlocks, relaxedSimd });
+      assert.equal(engine.relaxedSimd, relaxedSimd);
       assert.deepEqual(engine.coverage.fallback, []);
       assertClose(engine.predict(c.input, { layout: 'NCHW' }), c.output, 5e-5);
     });

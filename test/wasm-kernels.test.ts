@@ -4,6 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertClose } from './helpers.js';
+import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { ModuleBuilder, relaxedSimdSupported, simdSupported, type Label, type Local } from '../src/backend/wasm/assembler.js';
 import { WasmRuntime, type Kernel } from '../src/backend/wasm/runtime.js';
 import { type Clamp } from '../src/backend/wasm/kernels/common.js';
@@ -19,6 +20,9 @@ import { globalAvgPool } from '../src/ops/pool.js';
 import { resolvePadding, type PaddingMode } from '../src/ops/geometry.js';
 import { Random } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
+
+// relaxed SIMD (Node 20: behind a V8 flag) must be on before the first wasm validation in this process
+enableWasmFeatures();
 
 const TOL = 1e-5;
 const noSimd = simdSupported() ? false : 'WebAssembly SIMD is not supported by this runtime';

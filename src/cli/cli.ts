@@ -2,6 +2,7 @@
 // and exit code 2 (usage and input errors); anything unexpected propagates.
 
 import { MobileNetError, UsageError } from '../errors.js';
+import { BENCH_HELP, benchCommand } from './bench.js';
 import { DEMO_HELP, demoCommand } from './demo.js';
 import { INFER_HELP, inferCommand } from './infer.js';
 import type { CommandIO } from './io.js';
@@ -17,6 +18,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   summary: { brief: 'per-layer shapes, parameters, MACs and activation memory of an architecture', help: SUMMARY_HELP, run: summaryCommand },
   infer: { brief: 'run a .npy batch through .safetensors weights, write the logits as .npy', help: INFER_HELP, run: inferCommand },
+  bench: { brief: 'latency, images/s, planned arena and peak RSS of an engine', help: BENCH_HELP, run: benchCommand },
   demo: { brief: 'what `npm start` runs: summary, the papers\' cost comparisons, a timed batch', help: DEMO_HELP, run: demoCommand },
 };
 

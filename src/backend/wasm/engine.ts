@@ -23,6 +23,8 @@ export interface WasmEngineOptions {
   fuseBlocks?: boolean;
   /** Use relaxed-SIMD fused multiply-add where the runtime validates it. Default: detect. */
   relaxedSimd?: boolean;
+  /** Threads sharing the work of each step. Default 1. */
+  threads?: number;
 }
 
 /** Pointers of a step's tensors in the arena, for one batch size. */
@@ -64,6 +66,7 @@ export class WasmEngine {
     if (!simdSupported()) throw new ConfigError('the wasm backend needs WebAssembly SIMD, which this runtime does not validate; use the reference backend');
     const relaxedSimd = options.relaxedSimd ?? relaxedSimdSupported();
     if (relaxedSimd && !relaxedSimdSupported()) throw new ConfigError('relaxed SIMD was requested but this runtime does not validate it (Node 20 needs --experimental-wasm-relaxed-simd)');
+    if ((options.threads ?? 1) !== 1) throw new ConfigError(`threads: only 1 is implemented so far, got ${options.threads}`);
     const plan = lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true });
     const runtime = new WasmRuntime();
     const mod = runtime.module({ relaxedSimd });
