@@ -5,6 +5,7 @@ import { modelCost } from '../cost/model-cost.js';
 import { formatBytes } from '../cost/format.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
 import { buildModel } from '../models/registry.js';
+import { peakRssBytes } from '../node/memory.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger, stringFlag } from './args.js';
@@ -89,7 +90,7 @@ export async function benchCommand(argv: string[], io: CommandIO): Promise<void>
     p90Ms: quantile(times, 0.9),
     imagesPerSecond: (1000 * batch) / medianMs,
     arenaBytes,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRssBytes(),
     relaxedSimd,
   };
   if (values.json) {

@@ -2,3 +2,4 @@
 
 export * from './files.js';
 export { enableWasmFeatures } from './wasm-features.js';
+export { peakRssBytes } from './memory.js';
