@@ -1,0 +1,349 @@
+// Runs a fused chain — [stem conv] [expand 1×1] → depthwise → project 1×1 (+ residual) — row by row, so the
+// expanded tensor and the stem's output never exist whole (MobileNetV2 §5.1). Plan once, pack once, a runner per thread.
+
+import type { ModuleBuilder } from '../assembler.js';
+import type { Kernel, WasmRuntime } from '../runtime.js';
+import type { ChainStep } from '../../../graph/plan.js';
+import { type Conv2DParams, conv2dOutputShape } from '../../../ops/conv2d.js';
+import { ConfigError, ShapeError } from '../../../errors.js';
+import { type Clamp, F32, roundUp } from './common.js';
+import { type ConvSpec, packConvWeights } from './conv.js';
+import { type GemmSpec, emitGemm, packGemmWeights } from './gemm.js';
+import { type DepthwiseRowSpec, emitConvRows, emitDepthwiseRow, packDepthwiseRowWeights } from './rows.js';
+
+/** One convolution of a chain, BatchNorm folded: the fields of a plan's ConvStep that the chain needs. */
+export interface ChainStage {
+  /** HWIO [kh, kw, Cin/groups, Cout]. */
+  kernel: Float32Array;
+  kernelShape: readonly [number, number, number, number];
+  bias: Float32Array | null;
+  conv: Conv2DParams;
+  /** Per-sample [H, W, C]. */
+  inShape: readonly [number, number, number];
+  outShape: readonly [number, number, number];
+  clamp: Clamp | null;
+}
+
+export interface ChainSpec {
+  /** [stem]? [expand 1×1]? depthwise, project 1×1. */
+  stages: readonly ChainStage[];
+  /** Add the chain's input to the project stage's output (before its clamp). */
+  residual: boolean;
+}
+
+/** A plan's ChainStep as a ChainSpec: the residual, when there is one, is the chain's input. */
+export function chainSpecOf(step: ChainStep): ChainSpec {
+  return { stages: step.stages, residual: step.stages[step.stages.length - 1].residual !== null };
+}
+
+/**
+ * Everything decided before data flows: kernel specs and export names, row geometry and the per-runner
+ * scratch layout. Plain data (no weights, no functions), so it can be posted to workers.
+ */
+export interface ChainPlan {
+  /** Export names of the chain's kernels in the module `emitChainKernels` filled. */
+  names: { stem: string | null; expand: string | null; depthwise: string; project: string };
+  stem: ConvSpec | null;
+  expand: GemmSpec | null;
+  depthwise: DepthwiseRowSpec;
+  project: GemmSpec;
+  residual: boolean;
+  /** The chain's per-sample input (the stem's, if any) and output, [H, W, C]. */
+  inShape: [number, number, number];
+  outShape: [number, number, number];
+  /** The depthwise stage's input rows: [height, width, channels], and how output rows map onto them. */
+  rows: { height: number; width: number; channels: number; kernelHeight: number; stride: number; padTop: number };
+  /** Output rows made per step: their expand and project each run as one GEMM over all their pixels. */
+  rowsPerStep: number;
+  /** Expanded (or stem) rows kept in the ring, min(kh + (rowsPerStep − 1)·stride, height); 0 when the depthwise reads the chain's input rows. */
+  ringRows: number;
+  /**
+   * Byte offsets into a runner's scratch, each 64-byte aligned; -1 where a chain has no such buffer. Rows
+   * inside a buffer are packed with no gap, so consecutive rows are one run of pixels for the GEMM.
+   */
+  scratch: { ring: number; stemRows: number; depthwiseRows: number };
+  /** Bytes each runner needs for its row buffers (a multiple of 64). */
+  scratchBytes: number;
+  /** Floats of the shared zero row that stands for rows in the vertical padding. */
+  zeroRowFloats: number;
+}
+
+const ALIGN = 64;
+
+/**
+ * The GEMM runs 4-pixel tiles and then single pixels, which cost about as much as a tile each: a step
+ * gets at least this many output pixels, and a multiple of 4 where the image has the rows for it.
+ */
+const STEP_PIXELS = 32;
+const TILE_PIXELS = 4;
+
+function defaultRowsPerStep(outHeight: number, outWidth: number): number {
+  let rows = Math.ceil(STEP_PIXELS / outWidth);
+  while ((rows * outWidth) % TILE_PIXELS !== 0 && rows < outHeight) rows++;
+  return Math.min(rows, outHeight);
+}
+
+export interface ChainOptions {
+  /** Prefix of the kernels' export names, unique within a module. Default 'chain'. */
+  prefix?: string;
+  /** Output rows per step; default: enough rows for 32 output pixels, a multiple of 4 where possible. */
+  rowsPerStep?: number;
+}
+
+function isPointwise(s: ChainStage): boolean {
+  const [kh, kw] = s.kernelShape;
+  return kh === 1 && kw === 1 && s.conv.groups === 1 && s.conv.strides.every((v) => v === 1) && s.conv.padding.every((v) => v === 0);
+}
+
+function isDepthwise(s: ChainStage): boolean {
+  return s.kernelShape[2] === 1 && s.conv.groups === s.inShape[2] && s.kernelShape[3] === s.inShape[2];
+}
+
+/** Checks one stage's shapes against its geometry; the chain allows no dilation. */
+function checkStage(s: ChainStage, what: string): void {
+  if (s.conv.dilations.some((d) => d !== 1)) throw new ConfigError(`chain ${what}: dilations must be 1, got [${s.conv.dilations.join(', ')}]`);
+  const [, oh, ow, oc] = conv2dOutputShape([1, ...s.inShape], s.kernelShape, s.bias, s.conv, `chain ${what}`);
+  if (oh !== s.outShape[0] || ow !== s.outShape[1] || oc !== s.outShape[2]) {
+    throw new ShapeError(`chain ${what}: output shape [${s.outShape.join(', ')}] disagrees with its geometry, which gives [${oh}, ${ow}, ${oc}]`);
+  }
+}
+
+/**
+ * Checks a chain and plans it: which kernels, their names (`prefix` + stage), the rows and the scratch.
+ * Throws ConfigError for a chain these kernels do not run, ShapeError for inconsistent shapes.
+ */
+export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPlan {
+  const stages = spec.stages;
+  if (stages.length < 2 || stages.length > 4) throw new ConfigError(`chain: expected 2 to 4 stages ([stem] [expand] depthwise project), got ${stages.length}`);
+  const project = stages[stages.length - 1];
+  const depthwise = stages[stages.length - 2];
+  const before = stages.slice(0, -2);
+  const expand = before.length > 0 && isPointwise(before[before.length - 1]) ? before[before.length - 1] : null;
+  const stem = before.length - (expand ? 1 : 0) === 1 ? before[0] : null;
+  if (before.length - (expand ? 1 : 0) - (stem ? 1 : 0) !== 0) throw new ConfigError('chain: only a stem conv and an expand 1×1 may come before the depthwise stage');
+  if (!isPointwise(project)) throw new ConfigError('chain: the last stage must be a 1×1 stride-1 unpadded projection');
+  if (!isDepthwise(depthwise)) throw new ConfigError('chain: the next-to-last stage must be depthwise (groups = channels, depth multiplier 1)');
+  if (stem && stem.conv.groups !== 1) throw new ConfigError(`chain: the stem must be a standard conv (groups 1), got groups ${stem.conv.groups}`);
+  stages.forEach((s, i) => checkStage(s, `stage ${i}`));
+  for (let i = 1; i < stages.length; i++) {
+    if (stages[i].inShape.join() !== stages[i - 1].outShape.join()) {
+      throw new ShapeError(`chain: stage ${i} reads [${stages[i].inShape.join(', ')}] but stage ${i - 1} makes [${stages[i - 1].outShape.join(', ')}]`);
+    }
+  }
+  const inShape = [...stages[0].inShape] as [number, number, number];
+  const outShape = [...project.outShape] as [number, number, number];
+  if (spec.residual && inShape.join() !== outShape.join()) {
+    throw new ShapeError(`chain: a residual needs equal input and output shapes, got [${inShape.join(', ')}] and [${outShape.join(', ')}]`);
+  }
+
+  const [height, width, channels] = depthwise.inShape;
+  const [kh, kw] = depthwise.kernelShape;
+  const [padTop, , padLeft, padRight] = depthwise.conv.padding;
+  const dwSpec: DepthwiseRowSpec = { width, channels, kernel: [kh, kw], stride: depthwise.conv.strides[1], padLeft, padRight, clamp: depthwise.clamp };
+
+  const stemSpec: ConvSpec | null = stem && {
+    height: stem.inShape[0],
+    width: stem.inShape[1],
+    cin: stem.inShape[2],
+    cout: stem.outShape[2],
+    kernel: [stem.kernelShape[0], stem.kernelShape[1]],
+    strides: stem.conv.strides,
+    padding: stem.conv.padding,
+    clamp: stem.clamp,
+  };
+  const expandSpec: GemmSpec | null = expand && { cin: expand.inShape[2], cout: channels, clamp: expand.clamp };
+  const projectSpec: GemmSpec = { cin: channels, cout: outShape[2], clamp: project.clamp, residual: spec.residual };
+
+  const [outHeight, outWidth] = outShape;
+  const rowsPerStep = options.rowsPerStep ?? defaultRowsPerStep(outHeight, outWidth);
+  if (!Number.isInteger(rowsPerStep) || rowsPerStep < 1) throw new ConfigError(`chain: rowsPerStep must be a positive integer, got ${rowsPerStep}`);
+  const stride = depthwise.conv.strides[0];
+  const ringRows = stem || expand ? Math.min(kh + (rowsPerStep - 1) * stride, height) : 0;
+  let top = 0;
+  const take = (bytes: number): number => {
+    const at = top;
+    top += roundUp(bytes, ALIGN);
+    return at;
+  };
+  const ring = ringRows > 0 ? take(ringRows * width * channels * F32) : -1;
+  const stemRows = stem && expand ? take(ringRows * width * stem.outShape[2] * F32) : -1;
+  const depthwiseRows = take(rowsPerStep * outWidth * channels * F32);
+  const prefix = options.prefix ?? 'chain';
+
+  return {
+    names: {
+      stem: stem && `${prefix}_stem`,
+      expand: expand && `${prefix}_expand`,
+      depthwise: `${prefix}_depthwise`,
+      project: `${prefix}_project`,
+    },
+    stem: stemSpec,
+    expand: expandSpec,
+    depthwise: dwSpec,
+    project: projectSpec,
+    residual: spec.residual,
+    inShape,
+    outShape,
+    rows: { height, width, channels, kernelHeight: kh, stride, padTop },
+    rowsPerStep,
+    ringRows,
+    scratch: { ring, stemRows, depthwiseRows },
+    scratchBytes: top,
+    zeroRowFloats: width * channels,
+  };
+}
+
+/** Emits the chain's kernels into `mod` (which may hold other kernels too), under `plan.names`. */
+export function emitChainKernels(mod: ModuleBuilder, plan: ChainPlan): void {
+  if (plan.stem && plan.names.stem) emitConvRows(mod, plan.names.stem, plan.stem);
+  if (plan.expand && plan.names.expand) emitGemm(mod, plan.names.expand, plan.expand);
+  emitDepthwiseRow(mod, plan.names.depthwise, plan.depthwise);
+  emitGemm(mod, plan.names.project, plan.project);
+}
+
+/** Packed weights and the zero row in the runtime's memory, shared read-only by every runner of the chain. Plain data. */
+export interface ChainWeights {
+  plan: ChainPlan;
+  /** Byte pointers; 0 for a stage the chain lacks. */
+  stem: number;
+  expand: number;
+  depthwise: number;
+  project: number;
+  zeroRow: number;
+  /** Bytes these take in the memory (alignment included). */
+  bytes: number;
+}
+
+/** Packs the stages' weights into `runtime`'s memory for the kernels `plan` names. */
+export function packChain(runtime: WasmRuntime, plan: ChainPlan, spec: ChainSpec): ChainWeights {
+  const start = runtime.used;
+  const stages = spec.stages;
+  const at = (fromEnd: number): ChainStage => stages[stages.length - fromEnd];
+  const upload = (data: Float32Array): number => runtime.upload(data);
+  const stem = plan.stem ? upload(packConvWeights(plan.stem, stages[0].kernel, stages[0].bias)) : 0;
+  const expand = plan.expand ? upload(packGemmWeights(plan.expand, at(3).kernel, at(3).bias)) : 0;
+  const depthwise = upload(packDepthwiseRowWeights(plan.depthwise, at(2).kernel, at(2).bias));
+  const project = upload(packGemmWeights(plan.project, at(1).kernel, at(1).bias));
+  // written, not assumed: memory the allocator hands out again after a reset is not zero
+  const zeroRow = upload(new Float32Array(plan.zeroRowFloats));
+  return { plan, stem, expand, depthwise, project, zeroRow, bytes: runtime.used - start };
+}
+
+export interface ChainRunner {
+  /** Byte pointer of this runner's row buffers, and their size (`plan.scratchBytes`). */
+  readonly scratch: number;
+  readonly scratchBytes: number;
+  /** The whole chain over `batch` NHWC images: input and output are byte pointers to whole tensors. */
+  run(input: number, output: number, batch: number): void;
+  /**
+   * Output rows [firstRow, firstRow + rowCount) of image `batchIndex`; `input` and `output` point at the
+   * whole tensors. Bands recompute their halo rows, so bands that tile the output give `run`'s result.
+   */
+  runRows(input: number, output: number, batchIndex: number, firstRow: number, rowCount: number): void;
+}
+
+function kernel(kernels: Record<string, Kernel>, name: string): Kernel {
+  const k = kernels[name];
+  if (typeof k !== 'function') throw new ConfigError(`chain: the module has no kernel '${name}'; emit the plan's kernels with emitChainKernels`);
+  return k;
+}
+
+/**
+ * A runner over shared weights with row buffers of its own: one per thread, each with the kernels of its
+ * own instance of the module. `scratch` is a 64-byte-aligned block of `plan.scratchBytes` (allocated from
+ * `runtime` when left out: in a worker, pass one the main thread allocated).
+ */
+export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, Kernel>, weights: ChainWeights, scratch?: number): ChainRunner {
+  const plan = weights.plan;
+  const base = scratch ?? runtime.alloc(plan.scratchBytes, ALIGN);
+  if (base % ALIGN !== 0) throw new ConfigError(`chain: scratch pointer ${base} is not ${ALIGN}-byte aligned`);
+  const stem = plan.names.stem ? kernel(kernels, plan.names.stem) : null;
+  const expand = plan.names.expand ? kernel(kernels, plan.names.expand) : null;
+  const depthwise = kernel(kernels, plan.names.depthwise);
+  const project = kernel(kernels, plan.names.project);
+
+  const [inH, inW, inC] = plan.inShape;
+  const [outH, outW, outC] = plan.outShape;
+  const inRowBytes = inW * inC * F32;
+  const outRowBytes = outW * outC * F32;
+  const { height, width, channels, kernelHeight, stride, padTop } = plan.rows;
+  const { rowsPerStep, ringRows } = plan;
+  const ringRowBytes = width * channels * F32;
+  const ring = base + plan.scratch.ring;
+  const stemRows = base + plan.scratch.stemRows;
+  const depthwiseRows = base + plan.scratch.depthwiseRows;
+  const depthwiseRowBytes = outW * channels * F32;
+  // the depthwise kernel's arguments, reused: kh row pointers, weights, output row
+  const args: number[] = new Array<number>(kernelHeight + 2).fill(0);
+  args[kernelHeight] = weights.depthwise;
+
+  /** Depthwise input rows [row, row + count) into consecutive ring slots: stem rows, then expand. */
+  const produce = (image: number, row: number, count: number): void => {
+    const target = ring + (row % ringRows) * ringRowBytes;
+    let source = image + row * inRowBytes;
+    if (stem) {
+      source = expand ? stemRows : target;
+      stem(image, weights.stem, source, row, count);
+    }
+    if (expand) expand(source, weights.expand, target, count * width, 0);
+  };
+
+  const runRows = (input: number, output: number, batchIndex: number, firstRow: number, rowCount: number): void => {
+    if (!(Number.isInteger(batchIndex) && batchIndex >= 0 && Number.isInteger(firstRow) && Number.isInteger(rowCount) && firstRow >= 0 && rowCount >= 0 && firstRow + rowCount <= outH)) {
+      throw new ConfigError(`chain: rows [${firstRow}, ${firstRow + rowCount}) of image ${batchIndex} are not within the output's ${outH} rows`);
+    }
+    const image = input + batchIndex * inH * inRowBytes;
+    const outImage = output + batchIndex * outH * outRowBytes;
+    const end = firstRow + rowCount;
+    // the lowest depthwise input row not yet in the ring: a band starts with an empty one
+    let next = 0;
+    for (let oy0 = firstRow; oy0 < end; oy0 += rowsPerStep) {
+      const rows = Math.min(rowsPerStep, end - oy0);
+      const lo = oy0 * stride - padTop;
+      const hi = Math.min((oy0 + rows - 1) * stride - padTop + kernelHeight, height);
+      // new rows in at most two runs of consecutive slots: the ring wraps at most once per step
+      for (let r = Math.max(next, lo, 0); r < hi; ) {
+        const count = Math.min(hi - r, ringRows - (r % ringRows));
+        produce(image, r, count);
+        r += count;
+      }
+      next = Math.max(next, hi);
+      for (let i = 0; i < rows; i++) {
+        const windowTop = lo + i * stride;
+        for (let ky = 0; ky < kernelHeight; ky++) {
+          const r = windowTop + ky;
+          args[ky] = r < 0 || r >= height ? weights.zeroRow : ringRows > 0 ? ring + (r % ringRows) * ringRowBytes : image + r * inRowBytes;
+        }
+        args[kernelHeight + 1] = depthwiseRows + i * depthwiseRowBytes;
+        depthwise.apply(null, args);
+      }
+      project(depthwiseRows, weights.project, outImage + oy0 * outRowBytes, rows * outW, plan.residual ? image + oy0 * inRowBytes : 0);
+    }
+  };
+
+  return {
+    scratch: base,
+    scratchBytes: plan.scratchBytes,
+    run(input, output, batch) {
+      for (let b = 0; b < batch; b++) runRows(input, output, b, 0, outH);
+    },
+    runRows,
+  };
+}
+
+export interface BuiltChain {
+  plan: ChainPlan;
+  weights: ChainWeights;
+  kernels: Record<string, Kernel>;
+  runner: ChainRunner;
+}
+
+/** Plans, emits, instantiates and packs one chain in a module of its own, with one runner. */
+export async function buildChain(runtime: WasmRuntime, spec: ChainSpec, options: ChainOptions & { relaxedSimd?: boolean } = {}): Promise<BuiltChain> {
+  const plan = planChain(spec, options);
+  const mod = runtime.module({ relaxedSimd: options.relaxedSimd });
+  emitChainKernels(mod, plan);
+  const kernels = await runtime.instantiate(mod);
+  const weights = packChain(runtime, plan, spec);
+  return { plan, weights, kernels, runner: createChainRunner(runtime, kernels, weights) };
+}
