@@ -4,8 +4,7 @@
 import { ConfigError, ShapeError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
 import { lowerModel } from '../../graph/lower.js';
-import { placeBuffers, planRequests } from '../../graph/arena.js';
-import type { ConvStep, Plan, Step } from '../../graph/plan.js';
+import type { ChainStep, ConvStep, Plan, Step } from '../../graph/plan.js';
 import type { Layout } from '../../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
 import { runStep } from '../plan-reference.js';
@@ -17,6 +16,9 @@ import { emitConv, packConvWeights } from './kernels/conv.js';
 import { emitDepthwise, packDepthwiseWeights } from './kernels/depthwise.js';
 import { emitDense, emitGemm, packGemmWeights } from './kernels/gemm.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
+import { chainSpecOf, createChainRunner, emitChainKernels, packChain } from './kernels/chain.js';
+import type { ChainPlan } from './kernels/chain.js';
+import { planChains, planMemory } from './memory-plan.js';
 
 export interface WasmEngineOptions {
   /** Fuse inverted residuals into row-streamed chains (paper §5.1). Default true. */
@@ -33,8 +35,6 @@ type Pointers = (tensor: number) => number;
 /** A compiled step: runs on byte pointers for a batch of `batch` images. */
 interface CompiledStep {
   run(at: Pointers, batch: number): void;
-  /** Floats of scratch this step needs per batch size (beyond its input and output). */
-  scratch(batch: number): number;
   /** Whether the step runs in wasm (false: a reference fallback on memory views). */
   native: boolean;
 }
@@ -49,7 +49,14 @@ export class WasmEngine {
   private readonly weightsEnd: number;
   private arena: { batch: number; base: number; offsets: Map<string, number>; floats: number } | null = null;
 
-  private constructor(private readonly model: Model, plan: Plan, runtime: WasmRuntime, steps: CompiledStep[], relaxedSimd: boolean) {
+  private constructor(
+    private readonly model: Model,
+    plan: Plan,
+    runtime: WasmRuntime,
+    steps: CompiledStep[],
+    relaxedSimd: boolean,
+    private readonly chains: (ChainPlan | null)[],
+  ) {
     this.plan = plan;
     this.runtime = runtime;
     this.steps = steps;
@@ -70,9 +77,14 @@ export class WasmEngine {
     const plan = lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true });
     const runtime = new WasmRuntime();
     const mod = runtime.module({ relaxedSimd });
-    const builders = plan.steps.map((step, i) => compileStep(step, i, mod, runtime, plan));
+    const chains = planChains(plan);
+    const context: CompileContext = { chainScratch: 0 };
+    const builders = plan.steps.map((step, i) => compileStep(step, i, mod, runtime, plan, chains[i], context));
     const kernels = await runtime.instantiate(mod);
-    return new WasmEngine(model, plan, runtime, builders.map((b) => b(kernels)), relaxedSimd);
+    // chains run one after another, so they share one block of row buffers
+    const rowBufferBytes = planMemory(plan, chains, 1).rowBufferBytes;
+    if (rowBufferBytes > 0) context.chainScratch = runtime.alloc(rowBufferBytes, 64);
+    return new WasmEngine(model, plan, runtime, builders.map((b) => b(kernels)), relaxedSimd, chains);
   }
 
   /** Steps that run as WebAssembly, and those that fall back to the reference kernels. */
@@ -81,9 +93,9 @@ export class WasmEngine {
     return { native: this.steps.length - fallback.length, fallback };
   }
 
-  /** Planned activation arena for `batch` images, in bytes (tensors and step scratch). */
+  /** Planned activation memory for `batch` images, in bytes: the arena (tensors, step scratch) and the chains' row buffers. */
   arenaBytes(batch = 1): number {
-    return 4 * placeBuffers(planRequests(this.plan, batch, (i) => this.steps[i].scratch(batch))).floats;
+    return planMemory(this.plan, this.chains, batch).totalBytes;
   }
 
   /** Bytes of packed weights in linear memory. */
@@ -93,7 +105,7 @@ export class WasmEngine {
 
   private prepare(batch: number): NonNullable<WasmEngine['arena']> {
     if (this.arena?.batch === batch) return this.arena;
-    const { offsets, floats } = placeBuffers(planRequests(this.plan, batch, (i) => this.steps[i].scratch(batch)));
+    const { offsets, floats } = planMemory(this.plan, this.chains, batch).layout;
     this.runtime.reset(this.weightsEnd);
     const base = this.runtime.allocF32(floats);
     this.arena = { batch, base, offsets, floats };
@@ -122,21 +134,26 @@ const SCRATCH = -1;
 
 type StepBuilder = (kernels: Record<string, Kernel>) => CompiledStep;
 
-function compileStep(step: Step, index: number, mod: ModuleBuilder, runtime: WasmRuntime, plan: Plan): StepBuilder {
+/** Set after compiling, before the builders run: the address of the chains' shared row buffers. */
+interface CompileContext {
+  chainScratch: number;
+}
+
+function compileStep(step: Step, index: number, mod: ModuleBuilder, runtime: WasmRuntime, plan: Plan, chainPlan: ChainPlan | null, context: CompileContext): StepBuilder {
   const name = `step${index}`;
   if (step.op === 'conv') {
     const native = compileConv(step, name, mod, runtime);
     if (native) return native;
   } else if (step.op === 'chain') {
-    return compileChainUnfused(step.stages, name, mod, runtime, plan);
+    return chainPlan ? compileChain(step, chainPlan, mod, runtime, context) : compileChainUnfused(step.stages, name, mod, runtime, plan);
   } else if (step.op === 'dense') {
     const spec = emitDense(mod, name, { inputs: step.kernel.length / step.units, units: step.units, clamp: step.clamp });
     const w = runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
-    return (k) => ({ native: true, scratch: () => 0, run: (at, batch) => k[name](at(step.inputs[0]), w, at(step.output), batch, 0) });
+    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), w, at(step.output), batch, 0) });
   } else if (step.op === 'globalAvgPool') {
     const [h, w, c] = plan.tensors[step.inputs[0]].shape;
     emitGlobalAvgPool(mod, name, { pixels: h * w, channels: c });
-    return (k) => ({ native: true, scratch: () => 0, run: (at, batch) => k[name](at(step.inputs[0]), at(step.output), batch) });
+    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), at(step.output), batch) });
   }
   return () => fallback(step, runtime, plan);
 }
@@ -153,22 +170,32 @@ function compileConv(step: ConvStep, name: string, mod: ModuleBuilder, runtime: 
     emitGemm(mod, name, spec);
     const wp = runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
     const pixels = h * w;
-    return (k) => ({ native: true, scratch: () => 0, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch * pixels, residual === null ? 0 : at(residual)) });
+    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch * pixels, residual === null ? 0 : at(residual)) });
   }
   if (residual !== null) return null;
   if (groups === cin && cPerGroup === 1 && cout === cin) {
     const spec = { height: h, width: w, channels: cin, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
     emitDepthwise(mod, name, spec);
     const wp = runtime.upload(packDepthwiseWeights(spec, step.kernel, step.bias));
-    return (k) => ({ native: true, scratch: () => 0, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch) });
+    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch) });
   }
   if (groups === 1 && kh * kw * cin <= STEM_MAX_TAPS) {
     const spec = { height: h, width: w, cin, cout, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
     emitConv(mod, name, spec);
     const wp = runtime.upload(packConvWeights(spec, step.kernel, step.bias));
-    return (k) => ({ native: true, scratch: () => 0, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch) });
+    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch) });
   }
   return null;
+}
+
+/** A chain streamed row by row (paper §5.1): its intermediates live only in the shared row buffers. */
+function compileChain(step: ChainStep, chainPlan: ChainPlan, mod: ModuleBuilder, runtime: WasmRuntime, context: CompileContext): StepBuilder {
+  emitChainKernels(mod, chainPlan);
+  const weights = packChain(runtime, chainPlan, chainSpecOf(step));
+  return (k) => {
+    const runner = createChainRunner(runtime, k, weights, context.chainScratch);
+    return { native: true, run: (at, batch) => runner.run(at(step.inputs[0]), at(step.output), batch) };
+  };
 }
 
 /** A chain run stage by stage through whole-tensor kernels, its intermediates in step scratch. */
@@ -182,7 +209,6 @@ function compileChainUnfused(stages: ConvStep[], name: string, mod: ModuleBuilde
     const compiled = parts.map((b) => b(k));
     return {
       native: compiled.every((c) => c.native),
-      scratch: (batch) => batch * (sizes.length === 0 ? 0 : sizes.reduce((a, b) => a + b, 0)),
       run: (at, batch) => {
         const scratch = at(SCRATCH);
         const offsets = sizes.map((_, i) => scratch + 4 * batch * sizes.slice(0, i).reduce((a, b) => a + b, 0));
@@ -200,7 +226,6 @@ function compileChainUnfused(stages: ConvStep[], name: string, mod: ModuleBuilde
 function fallback(step: Step, runtime: WasmRuntime, plan: Plan): CompiledStep {
   return {
     native: false,
-    scratch: () => 0,
     run: (at, batch) => {
       const view = (t: number): Tensor => new Tensor([batch, ...plan.tensors[t].shape], runtime.f32(at(t), batch * plan.tensors[t].size));
       const y = runStep(step, view);
