@@ -1,11 +1,11 @@
 // A general convolution for few input channels (the stem: 3×3, stride 2, RGB or grey): every tap and
 // input channel unrolled, output channels in register blocks; bias and clamp fused.
 
-import type { Local, ModuleBuilder } from '../assembler.js';
+import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import type { Padding4 } from '../../../ops/geometry.js';
 import { ConfigError } from '../../../errors.js';
 import { type Clamp, F32, LANES, V128, blockedLength, channelBlocks, checkPositiveInts, clampEpilogue, laneCounts, mulAdd, packBlocked, storeLanes } from './common.js';
-import { emitWindowLoops, windowOutput } from './window.js';
+import { type PixelEmitter, emitWindowLoops, windowOutput } from './window.js';
 
 export interface ConvSpec {
   height: number;
@@ -63,41 +63,54 @@ export function emitConv(mod: ModuleBuilder, name: string, spec: ConvSpec): void
 
   mod.function(name, ['i32', 'i32', 'i32', 'i32'], [], (fn) => {
     const [x, w, y, batch] = fn.params as [Local, Local, Local, Local];
-    const clamp = clampEpilogue(fn, spec.clamp);
-    const xs = fn.local('v128');
-    const weights = Array.from({ length: blockVectors }, () => fn.local('v128'));
-    const acc = Array.from({ length: group }, () => Array.from({ length: blockVectors }, () => fn.local('v128')));
+    emitWindowLoops(fn, geometry, x, y, batch, group, convPixelEmitter(fn, spec, w, group));
+  });
+}
 
-    emitWindowLoops(fn, geometry, x, y, batch, group, (taps, input, output, pixels, inputStep) => {
-      let blockOffset = 0;
-      for (const [start, channels, width] of channelBlocks(spec.cout, blockWidth(spec))) {
-        const lanes = laneCounts(channels);
-        const vectors = width / LANES;
-        for (let v = 0; v < vectors; v++) fn.get(w).v128.load(blockOffset + v * V128).set(acc[0][v]);
-        for (let i = 1; i < pixels; i++) for (let v = 0; v < vectors; v++) fn.get(acc[0][v]).set(acc[i][v]);
-        for (let ky = taps.ky0; ky < taps.ky1; ky++) {
-          for (let kx = taps.kx0; kx < taps.kx1; kx++) {
-            for (let ci = 0; ci < spec.cin; ci++) {
-              const row = (ky * kw + kx) * spec.cin + ci;
-              for (let v = 0; v < vectors; v++) fn.get(w).v128.load(blockOffset + ((1 + row) * width + v * LANES) * F32).set(weights[v]);
-              const tap = ((ky - taps.ky0) * spec.width + (kx - taps.kx0)) * inPixelBytes + ci * F32;
-              for (let i = 0; i < pixels; i++) {
-                fn.get(input).v128.load32_splat(tap + i * inputStep).set(xs);
-                for (let v = 0; v < vectors; v++) mulAdd(fn, acc[i][v], () => fn.get(xs), () => fn.get(weights[v]));
-              }
+/**
+ * The standard conv's code for up to `group` output pixels (as `emitConv` inlines it): every tap and input
+ * channel unrolled, output channels in register blocks, bias and clamp fused. Declares its locals in `fn`.
+ */
+export function convPixelEmitter(fn: FunctionBuilder, spec: ConvSpec, w: Local, group: number): PixelEmitter {
+  const [kh, kw] = spec.kernel;
+  const blockVectors = spec.blockVectors ?? 4;
+  const blockWidth = blockVectors * LANES;
+  const inPixelBytes = spec.cin * F32;
+  const outPixelBytes = spec.cout * F32;
+  const clamp = clampEpilogue(fn, spec.clamp);
+  const xs = fn.local('v128');
+  const weights = Array.from({ length: blockVectors }, () => fn.local('v128'));
+  const acc = Array.from({ length: group }, () => Array.from({ length: blockVectors }, () => fn.local('v128')));
+
+  return (taps, input, output, pixels, inputStep) => {
+    let blockOffset = 0;
+    for (const [start, channels, width] of channelBlocks(spec.cout, blockWidth)) {
+      const lanes = laneCounts(channels);
+      const vectors = width / LANES;
+      for (let v = 0; v < vectors; v++) fn.get(w).v128.load(blockOffset + v * V128).set(acc[0][v]);
+      for (let i = 1; i < pixels; i++) for (let v = 0; v < vectors; v++) fn.get(acc[0][v]).set(acc[i][v]);
+      for (let ky = taps.ky0; ky < taps.ky1; ky++) {
+        for (let kx = taps.kx0; kx < taps.kx1; kx++) {
+          for (let ci = 0; ci < spec.cin; ci++) {
+            const row = (ky * kw + kx) * spec.cin + ci;
+            for (let v = 0; v < vectors; v++) fn.get(w).v128.load(blockOffset + ((1 + row) * width + v * LANES) * F32).set(weights[v]);
+            const tap = ((ky - taps.ky0) * spec.width + (kx - taps.kx0)) * inPixelBytes + ci * F32;
+            for (let i = 0; i < pixels; i++) {
+              fn.get(input).v128.load32_splat(tap + i * inputStep).set(xs);
+              for (let v = 0; v < vectors; v++) mulAdd(fn, acc[i][v], () => fn.get(xs), () => fn.get(weights[v]));
             }
           }
         }
-        for (let i = 0; i < pixels; i++) {
-          for (let v = 0; v < vectors; v++) {
-            fn.get(acc[i][v]);
-            clamp();
-            fn.set(acc[i][v]);
-            storeLanes(fn, output, i * outPixelBytes + (start + v * LANES) * F32, acc[i][v], lanes[v]);
-          }
-        }
-        blockOffset += width * (1 + kh * kw * spec.cin) * F32;
       }
-    });
-  });
+      for (let i = 0; i < pixels; i++) {
+        for (let v = 0; v < vectors; v++) {
+          fn.get(acc[i][v]);
+          clamp();
+          fn.set(acc[i][v]);
+          storeLanes(fn, output, i * outPixelBytes + (start + v * LANES) * F32, acc[i][v], lanes[v]);
+        }
+      }
+      blockOffset += width * (1 + kh * kw * spec.cin) * F32;
+    }
+  };
 }

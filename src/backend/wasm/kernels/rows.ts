@@ -1,12 +1,12 @@
 // Row kernels for running an inverted residual block row by row (MobileNetV2 §5.1): a depthwise conv that
 // makes one output row from kh input rows, and the stem conv over any range of output rows of an image.
 
-import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
+import type { Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError } from '../../../errors.js';
-import { type Clamp, F32, LANES, V128, advance, channelBlocks, checkPositiveInts, clampEpilogue, laneCounts, loadLanes, mulAdd, offsetPointer, repeat, storeLanes } from './common.js';
-import { type ConvSpec, convOutputSize } from './conv.js';
+import { type Clamp, F32, LANES, V128, advance, checkPositiveInts, clampEpilogue, loadLanes, mulAdd, offsetPointer, repeat, storeLanes } from './common.js';
+import { type ConvSpec, convOutputSize, convPixelEmitter } from './conv.js';
 import { type DepthwiseSpec, depthwiseOutputSize, depthwisePackedLength, packDepthwiseWeights } from './depthwise.js';
-import { type PixelEmitter, emitWindowRowRange, tapRuns } from './window.js';
+import { emitWindowRowRange, tapRuns } from './window.js';
 
 export interface DepthwiseRowSpec {
   /** Input pixels per row. */
@@ -201,50 +201,3 @@ export function emitConvRows(mod: ModuleBuilder, name: string, spec: ConvSpec): 
   });
 }
 
-/**
- * The standard conv's code for up to `group` output pixels (as `emitConv` inlines it): every tap and input
- * channel unrolled, output channels in register blocks, bias and clamp fused. Declares its locals in `fn`.
- */
-export function convPixelEmitter(fn: FunctionBuilder, spec: ConvSpec, w: Local, group: number): PixelEmitter {
-  const [kh, kw] = spec.kernel;
-  const blockVectors = spec.blockVectors ?? 4;
-  const blockWidth = blockVectors * LANES;
-  const inPixelBytes = spec.cin * F32;
-  const outPixelBytes = spec.cout * F32;
-  const clamp = clampEpilogue(fn, spec.clamp);
-  const xs = fn.local('v128');
-  const weights = Array.from({ length: blockVectors }, () => fn.local('v128'));
-  const acc = Array.from({ length: group }, () => Array.from({ length: blockVectors }, () => fn.local('v128')));
-
-  return (taps, input, output, pixels, inputStep) => {
-    let blockOffset = 0;
-    for (const [start, channels, width] of channelBlocks(spec.cout, blockWidth)) {
-      const lanes = laneCounts(channels);
-      const vectors = width / LANES;
-      for (let v = 0; v < vectors; v++) fn.get(w).v128.load(blockOffset + v * V128).set(acc[0][v]);
-      for (let i = 1; i < pixels; i++) for (let v = 0; v < vectors; v++) fn.get(acc[0][v]).set(acc[i][v]);
-      for (let ky = taps.ky0; ky < taps.ky1; ky++) {
-        for (let kx = taps.kx0; kx < taps.kx1; kx++) {
-          for (let ci = 0; ci < spec.cin; ci++) {
-            const row = (ky * kw + kx) * spec.cin + ci;
-            for (let v = 0; v < vectors; v++) fn.get(w).v128.load(blockOffset + ((1 + row) * width + v * LANES) * F32).set(weights[v]);
-            const tap = ((ky - taps.ky0) * spec.width + (kx - taps.kx0)) * inPixelBytes + ci * F32;
-            for (let i = 0; i < pixels; i++) {
-              fn.get(input).v128.load32_splat(tap + i * inputStep).set(xs);
-              for (let v = 0; v < vectors; v++) mulAdd(fn, acc[i][v], () => fn.get(xs), () => fn.get(weights[v]));
-            }
-          }
-        }
-      }
-      for (let i = 0; i < pixels; i++) {
-        for (let v = 0; v < vectors; v++) {
-          fn.get(acc[i][v]);
-          clamp();
-          fn.set(acc[i][v]);
-          storeLanes(fn, output, i * outPixelBytes + (start + v * LANES) * F32, acc[i][v], lanes[v]);
-        }
-      }
-      blockOffset += width * (1 + kh * kw * spec.cin) * F32;
-    }
-  };
-}
