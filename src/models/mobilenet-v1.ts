@@ -91,7 +91,7 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
   y = head(y, c, dropout);
   const model = new Model(x, y, { name: options.name ?? `${arch}_${c.alpha}_${c.height}`, seed: options.seed });
   model.metadata = {
-    ...commonMetadata(arch, c),
+    ...commonMetadata(arch, c, options),
     padding: paddingName,
     depthMultiplier,
     activation,

@@ -99,7 +99,7 @@ export function mobilenetV2(options: MobileNetV2Options = {}): Model {
   y = head(y, c, dropout, 'classifier.1');
   const model = new Model(x, y, { name: options.name ?? `${arch}_${c.alpha}_${c.height}`, seed: options.seed });
   model.metadata = {
-    ...commonMetadata(arch, c),
+    ...commonMetadata(arch, c, options),
     padding,
     blocks: blocks.map((r) => [...r]),
     stemStride,

@@ -94,10 +94,14 @@ export function checkDropout(rate: number, arch: string): number {
   return rate;
 }
 
-/** Model metadata every architecture records: enough to rebuild the model from a file. */
-export function commonMetadata(arch: string, c: ResolvedCommon): Record<string, unknown> {
+/**
+ * Model metadata every architecture records: the builder's options as given (so `buildModel(architecture,
+ * options)` rebuilds the same network from a file) and the resolved values people read.
+ */
+export function commonMetadata(arch: string, c: ResolvedCommon, options: object): Record<string, unknown> {
   return {
     architecture: arch,
+    options: JSON.parse(JSON.stringify(options)) as unknown,
     alpha: c.alpha,
     resolution: [c.height, c.width],
     inputChannels: c.inputChannels,
