@@ -39,6 +39,9 @@ describe('mobilenet summary', () => {
     assert.deepEqual(j.params, { weights: 3_470_760, trainable: 3_504_872, total: 3_538_984 });
     assert.equal(typeof j.activationBytes, 'number');
     assert.ok(j.layers.length > 100 && j.layers.every((l: { name: string; macs: number }) => typeof l.name === 'string' && typeof l.macs === 'number'));
+    // streamed blocks never hold an expanded tensor: below the issue's 3.5 MB; unfused must hold block_1's 112²×96 floats
+    assert.ok(j.plannedArenaBytes.fused <= 3.5e6, `fused ${j.plannedArenaBytes.fused}`);
+    assert.ok(j.plannedArenaBytes.unfused >= 4 * 112 * 112 * 96, `unfused ${j.plannedArenaBytes.unfused}`);
   });
 
   it('--json for MobileNetV1 1.0-224', async () => {
