@@ -1,0 +1,171 @@
+// Pixel preprocessing shared by every data set: fit an HWC image to the model's size (bilinear resize, or
+// centred zero padding/cropping) on raw 0..255 values, then scale the pixels (0..1, −1..1, or mean/std).
+
+import { ConfigError, ShapeError } from '../errors.js';
+
+/** An image's shape, channels last. */
+export type ImageShape = readonly [height: number, width: number, channels: number];
+
+/**
+ * How raw 0..255 pixels become model inputs:
+ * - `'raw'`: unchanged, 0..255;
+ * - `'unit'`: x / 255, 0..1 (torchvision's ToTensor);
+ * - `'symmetric'`: x / 127.5 − 1, −1..1 (Keras' MobileNet `preprocess_input`);
+ * - `{ mean, std }`: (x / 255 − mean) / std per channel, mean and std on the 0..1 scale
+ *   (torchvision's Normalize; a single number applies to every channel).
+ */
+export type PixelScaling = 'raw' | 'unit' | 'symmetric' | { mean: number | readonly number[]; std: number | readonly number[] };
+
+/**
+ * How an image of another size reaches the target size:
+ * - `'bilinear'`: stretched with half-pixel-centre bilinear interpolation (see resizeBilinear);
+ * - `'pad'`: placed in the centre, zero (black) outside; a larger image is cropped to the centre.
+ *   For 28×28 Fashion-MNIST into 32×32 this adds a 2-pixel black border, like the background.
+ */
+export type Fit = 'bilinear' | 'pad';
+
+export interface PreprocessOptions {
+  /** Target [height, width]; the image's own size when left out. */
+  size?: readonly [height: number, width: number];
+  /** Default 'bilinear'. */
+  fit?: Fit;
+  /** Default 'unit'. */
+  pixels?: PixelScaling;
+}
+
+/**
+ * Fits and scales one image of raw 0..255 values (HWC) into a new Float32Array: the fit works on raw
+ * values so that padding is black (0 before scaling), then `pixels` scales.
+ */
+export function preprocessImage(pixels: ArrayLike<number>, shape: ImageShape, options: PreprocessOptions = {}): Float32Array {
+  const [height, width, channels] = shape;
+  checkImage(pixels, shape);
+  const [targetHeight, targetWidth] = options.size ?? [height, width];
+  let out: Float32Array;
+  if (targetHeight === height && targetWidth === width) out = Float32Array.from(pixels);
+  else if ((options.fit ?? 'bilinear') === 'pad') out = padOrCrop(pixels, shape, [targetHeight, targetWidth]);
+  else out = resizeBilinear(pixels, shape, [targetHeight, targetWidth]);
+  return scalePixels(out, channels, options.pixels ?? 'unit');
+}
+
+/**
+ * Bilinear resize with half-pixel centres and no antialiasing: the source coordinate of output pixel y is
+ * (y + ½)·h/H − ½, clamped to [0, h − 1]. The same values as torch's `interpolate(mode='bilinear',
+ * align_corners=False)`, TF2's `tf.image.resize(method='bilinear')` and OpenCV's INTER_LINEAR when enlarging.
+ */
+export function resizeBilinear(
+  pixels: ArrayLike<number>,
+  shape: ImageShape,
+  size: readonly [height: number, width: number],
+  out?: Float32Array,
+): Float32Array {
+  const [height, width, channels] = shape;
+  const [targetHeight, targetWidth] = checkTarget(size);
+  checkImage(pixels, shape);
+  if (height === 0 || width === 0) throw new ShapeError(`cannot resize an empty ${height}×${width} image`);
+  const result = out ?? new Float32Array(targetHeight * targetWidth * channels);
+  if (result.length !== targetHeight * targetWidth * channels) {
+    throw new ShapeError(`resize output needs ${targetHeight * targetWidth * channels} values, got ${result.length}`);
+  }
+  const columns = sampleGrid(width, targetWidth);
+  for (let y = 0; y < targetHeight; y++) {
+    const { low: y0, high: y1, weight: wy } = sample(y, height, targetHeight);
+    for (let x = 0; x < targetWidth; x++) {
+      const x0 = columns.low[x];
+      const x1 = columns.high[x];
+      const wx = columns.weight[x];
+      const a = (y0 * width + x0) * channels;
+      const b = (y0 * width + x1) * channels;
+      const c = (y1 * width + x0) * channels;
+      const d = (y1 * width + x1) * channels;
+      const o = (y * targetWidth + x) * channels;
+      for (let ch = 0; ch < channels; ch++) {
+        const top = pixels[a + ch] + (pixels[b + ch] - pixels[a + ch]) * wx;
+        const bottom = pixels[c + ch] + (pixels[d + ch] - pixels[c + ch]) * wx;
+        result[o + ch] = top + (bottom - top) * wy;
+      }
+    }
+  }
+  return result;
+}
+
+function sample(index: number, source: number, target: number): { low: number; high: number; weight: number } {
+  const position = Math.max(0, ((index + 0.5) * source) / target - 0.5);
+  const low = Math.min(Math.floor(position), source - 1);
+  return { low, high: Math.min(low + 1, source - 1), weight: position - low };
+}
+
+function sampleGrid(source: number, target: number): { low: Int32Array; high: Int32Array; weight: Float64Array } {
+  const grid = { low: new Int32Array(target), high: new Int32Array(target), weight: new Float64Array(target) };
+  for (let i = 0; i < target; i++) {
+    const { low, high, weight } = sample(i, source, target);
+    grid.low[i] = low;
+    grid.high[i] = high;
+    grid.weight[i] = weight;
+  }
+  return grid;
+}
+
+/** Places the image in the centre of a zero canvas of `size` (top/left margin ⌊(target − source)/2⌋), cropping what does not fit. */
+export function padOrCrop(pixels: ArrayLike<number>, shape: ImageShape, size: readonly [height: number, width: number]): Float32Array {
+  const [height, width, channels] = shape;
+  const [targetHeight, targetWidth] = checkTarget(size);
+  checkImage(pixels, shape);
+  const out = new Float32Array(targetHeight * targetWidth * channels);
+  const top = Math.floor((targetHeight - height) / 2);
+  const left = Math.floor((targetWidth - width) / 2);
+  for (let y = Math.max(0, top); y < Math.min(targetHeight, top + height); y++) {
+    for (let x = Math.max(0, left); x < Math.min(targetWidth, left + width); x++) {
+      const from = ((y - top) * width + (x - left)) * channels;
+      const to = (y * targetWidth + x) * channels;
+      for (let ch = 0; ch < channels; ch++) out[to + ch] = pixels[from + ch];
+    }
+  }
+  return out;
+}
+
+/** Scales raw 0..255 values in place (see PixelScaling) and returns `data`. */
+export function scalePixels(data: Float32Array, channels: number, scaling: PixelScaling): Float32Array {
+  if (scaling === 'raw') return data;
+  if (scaling === 'unit') {
+    for (let i = 0; i < data.length; i++) data[i] /= 255;
+    return data;
+  }
+  if (scaling === 'symmetric') {
+    for (let i = 0; i < data.length; i++) data[i] = data[i] / 127.5 - 1;
+    return data;
+  }
+  const mean = perChannel(scaling.mean, channels, 'mean');
+  const std = perChannel(scaling.std, channels, 'std');
+  for (const s of std) if (!(s > 0)) throw new ConfigError(`pixel std must be positive, got ${s}`);
+  for (let i = 0; i < data.length; i++) {
+    const ch = i % channels;
+    data[i] = (data[i] / 255 - mean[ch]) / std[ch];
+  }
+  return data;
+}
+
+/** The value a raw pixel `raw` (0 = black) has after `scaling`, per channel: what padding must use once scaled. */
+export function scaledValue(raw: number, channels: number, scaling: PixelScaling): number[] {
+  return Array.from(scalePixels(new Float32Array(channels).fill(raw), channels, scaling));
+}
+
+function perChannel(value: number | readonly number[], channels: number, what: string): number[] {
+  if (typeof value === 'number') return new Array<number>(channels).fill(value);
+  if (value.length === 1) return new Array<number>(channels).fill(value[0]);
+  if (value.length !== channels) throw new ConfigError(`pixel ${what} has ${value.length} values for ${channels} channels`);
+  return [...value];
+}
+
+function checkTarget(size: readonly [number, number]): [number, number] {
+  const [h, w] = size;
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1) {
+    throw new ConfigError(`target size must be positive integers [height, width], got [${size.join(', ')}]`);
+  }
+  return [h, w];
+}
+
+function checkImage(pixels: ArrayLike<number>, shape: ImageShape): void {
+  const [h, w, c] = shape;
+  if (pixels.length !== h * w * c) throw new ShapeError(`image [${h}, ${w}, ${c}] needs ${h * w * c} values, got ${pixels.length}`);
+}
