@@ -1,11 +1,16 @@
-// A Model is a built graph of layers from inputs to outputs: topologically ordered, checked for
-// unique names, callable on NHWC (or NCHW) batches, and inspectable layer by layer.
+// A Model is a built graph of layers from inputs to outputs: topologically ordered, checked for unique
+// names, callable on NHWC (or NCHW) batches, inspectable layer by layer, and differentiable for training.
 
 import { ConfigError, ShapeError, WeightsError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
 import { referenceBackend } from '../backend/reference.js';
+import type { GradientBackend } from '../backend/gradients.js';
+import { referenceGradients } from '../backend/gradients.js';
+import { Softmax } from '../nn/activation.js';
 import { InputLayer } from '../nn/core.js';
-import type { Layer } from '../nn/layer.js';
+import type { Layer, TrainContext, TrainForward } from '../nn/layer.js';
+import { isTrainableRole } from '../nn/layer.js';
+import { softmaxCrossEntropy } from '../train/loss.js';
 import { Random } from '../tensor/random.js';
 import type { Layout } from '../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../tensor/tensor.js';
@@ -23,6 +28,46 @@ export interface RunOptions {
   layout?: Layout;
 }
 
+export interface TrainOptions extends RunOptions {
+  /**
+   * Training mode (default true): BatchNorm normalises with batch statistics and updates its moving
+   * statistics (frozen BatchNorm layers excepted), dropout drops. False: inference behaviour, still differentiable.
+   */
+  training?: boolean;
+  /** Dropout masks come from here; default a generator the model keeps (seed 0), so successive steps differ. */
+  rng?: Random;
+  gradients?: GradientBackend;
+  /** Also compute dLoss/d(input), in the input's layout. Default false. */
+  inputGradient?: boolean;
+}
+
+export interface Gradients {
+  /** dLoss/d(parameter), keyed `layer.param` as in `weights()`: every trainable parameter of every unfrozen layer. */
+  params: Map<string, Tensor>;
+  /** dLoss/d(input) when asked for with `inputGradient`, else null. */
+  input: Tensor | null;
+}
+
+/** A differentiable forward: the output, and a backward to run once from dLoss/d(output). */
+export interface ForwardTrainResult {
+  output: Tensor;
+  backward(dOutput: Tensor): Gradients;
+}
+
+export interface ForwardBackwardOptions extends TrainOptions {
+  /** Label smoothing ε of the cross-entropy (torch's `label_smoothing`). Default 0. */
+  labelSmoothing?: number;
+}
+
+export interface ForwardBackwardResult extends Gradients {
+  /** Mean softmax cross-entropy over the batch. */
+  loss: number;
+  /** The classifier's logits (before a final Softmax layer, if the model has one), [N, classes]. */
+  logits: Tensor;
+  /** Same as `params`. */
+  grads: Map<string, Tensor>;
+}
+
 export class Model {
   readonly name: string;
   readonly input: SymbolicTensor;
@@ -36,6 +81,7 @@ export class Model {
   private readonly lastUse: number[];
   /** Free-form facts about the model (architecture options, class names, preprocessing). */
   metadata: Record<string, unknown> = {};
+  private dropoutRng: Random | null = null;
 
   constructor(input: SymbolicTensor, output: SymbolicTensor, options: ModelOptions = {}) {
     this.name = options.name ?? 'model';
@@ -115,6 +161,106 @@ export class Model {
     }
     if (layout === 'NCHW') for (const [k, v] of result) if (v.rank === 4) result.set(k, toLayout(v, 'NHWC', 'NCHW'));
     return result;
+  }
+
+  /**
+   * Runs a batch differentiably (see `TrainOptions.training`) and returns the output with a backward
+   * that turns dLoss/d(output) into dLoss/d(every trainable parameter). Gradients of a tensor read by
+   * several layers (residual connections) add up.
+   */
+  forwardTrain(x: Tensor, options: TrainOptions = {}): ForwardTrainResult {
+    return this.trace(x, this.nodes.length - 1, options);
+  }
+
+  /**
+   * One training step's forward and backward with softmax cross-entropy on integer labels, averaged
+   * over the batch. A model ending in a Softmax layer is differentiated through its logits (the
+   * Softmax's input), the numerically sound form of the same loss.
+   */
+  forwardBackward(x: Tensor, labels: ArrayLike<number>, options: ForwardBackwardOptions = {}): ForwardBackwardResult {
+    const last = this.nodes.length - 1;
+    const end = this.nodes[last].layer instanceof Softmax ? this.inputIndices[last][0] : last;
+    if (this.nodes[end].output.shape.length !== 1) {
+      throw new ShapeError(`model ${this.name}: cross-entropy needs logits [N, classes], the output ${this.nodes[end].layer.name} is ${formatShape([-1, ...this.nodes[end].output.shape])}`);
+    }
+    const traced = this.trace(x, end, options);
+    const { loss, gradient } = softmaxCrossEntropy(traced.output, labels, { labelSmoothing: options.labelSmoothing });
+    const grads = traced.backward(gradient);
+    return { loss, logits: traced.output, grads: grads.params, ...grads };
+  }
+
+  /** Parameters that gradient descent updates: kernels, biases, γ and β of unfrozen layers (no moving statistics). */
+  trainableWeights(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const layer of this.layers) {
+      if (!layer.trainable) continue;
+      for (const spec of layer.paramSpecs) if (isTrainableRole(spec.role)) out.set(`${layer.name}.${spec.name}`, layer.param(spec.name));
+    }
+    return out;
+  }
+
+  /** Differentiable forward up to node `end`, recording a backward only where a gradient is needed. */
+  private trace(x: Tensor, end: number, options: TrainOptions): ForwardTrainResult {
+    const layout = options.layout ?? 'NHWC';
+    const ctx: TrainContext = {
+      backend: options.backend ?? referenceBackend,
+      gradients: options.gradients ?? referenceGradients,
+      training: options.training ?? true,
+      rng: options.rng ?? (this.dropoutRng ??= new Random(0)),
+    };
+    // a node needs a backward if it learns or feeds one that needs its gradient
+    const needs = this.nodes.map(() => false);
+    needs[0] = options.inputGradient ?? false;
+    for (let i = 1; i <= end; i++) needs[i] = this.nodes[i].layer.learns || this.inputIndices[i].some((j) => needs[j]);
+    const values: (Tensor | null)[] = new Array(end + 1).fill(null);
+    const records: (TrainForward | null)[] = new Array(end + 1).fill(null);
+    values[0] = this.checkInput(x, layout);
+    for (let i = 1; i <= end; i++) {
+      const forward = this.nodes[i].layer.forwardTrain(this.inputIndices[i].map((j) => values[j]!), ctx);
+      values[i] = forward.output;
+      if (needs[i]) records[i] = forward;
+      for (const j of this.inputIndices[i]) if (this.lastUse[j] === i) values[j] = null;
+    }
+    const output = values[end]!;
+    let done = false;
+    const backward = (dOutput: Tensor): Gradients => {
+      if (done) throw new ConfigError(`model ${this.name}: backward runs once per forwardTrain`);
+      done = true;
+      const dOut = dOutput.rank === 4 ? toLayout(dOutput, layout, 'NHWC') : dOutput;
+      if (!sameShape(dOut.shape, output.shape)) throw new ShapeError(`model ${this.name}: output gradient ${formatShape(dOutput.shape)} does not match the output ${formatShape(output.shape)}`);
+      const grads: (Tensor | null)[] = new Array(end + 1).fill(null);
+      // a gradient handed over by a layer may be shared (Add passes its own twice): sum into a fresh tensor
+      const owned = new Array<boolean>(end + 1).fill(false);
+      const params = new Map<string, Tensor>();
+      grads[end] = dOut;
+      for (let i = end; i >= 1; i--) {
+        const record = records[i];
+        const dy = grads[i];
+        records[i] = null;
+        grads[i] = null;
+        if (!record || !dy) continue;
+        const inputs = this.inputIndices[i];
+        const g = record.backward(dy, inputs.some((j) => needs[j]));
+        const layer = this.nodes[i].layer;
+        for (const [name, t] of g.params) params.set(`${layer.name}.${name}`, t);
+        inputs.forEach((j, k) => {
+          const dx = g.inputs[k];
+          if (!needs[j] || !dx) return;
+          const prior = grads[j];
+          if (!prior) grads[j] = dx;
+          else if (owned[j]) ctx.gradients.addInPlace(prior, dx);
+          else {
+            const sum = prior.clone();
+            ctx.gradients.addInPlace(sum, dx);
+            grads[j] = sum;
+            owned[j] = true;
+          }
+        });
+      }
+      const dx = grads[0];
+      return { params, input: dx && needs[0] ? (layout === 'NCHW' && dx.rank === 4 ? toLayout(dx, 'NHWC', 'NCHW') : dx) : null };
+    };
+    return { output: layout === 'NCHW' && output.rank === 4 ? toLayout(output, 'NHWC', 'NCHW') : output, backward };
   }
 
   private checkInput(x: Tensor, layout: Layout): Tensor {

@@ -1,10 +1,11 @@
-// Activation layers: ReLU (with an optional cap, as Keras's ReLU(max_value)), ReLU6 and Softmax.
+// Activation layers: ReLU (with an optional cap, as Keras's ReLU(max_value)), ReLU6 and Softmax,
+// each differentiable from its output.
 
 import { ConfigError } from '../errors.js';
 import type { Activation } from '../ops/activation.js';
 import type { Shape } from '../tensor/tensor.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { CallContext } from './layer.js';
+import type { CallContext, TrainContext, TrainForward } from './layer.js';
 import { Layer } from './layer.js';
 
 /** Element-wise activation: `relu`, `relu6` (min(max(0, x), 6)) or `linear`. */
@@ -23,6 +24,11 @@ export class ActivationLayer extends Layer {
 
   override call([x]: Tensor[], ctx: CallContext): Tensor {
     return ctx.backend.activation(x, this.activation);
+  }
+
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    const y = this.call([x], ctx);
+    return { output: y, backward: (dy) => ({ inputs: [ctx.gradients.activationBackward(dy, y, this.activation)], params: new Map() }) };
   }
 
   config(): Record<string, unknown> {
@@ -52,6 +58,11 @@ export class Softmax extends Layer {
 
   override call([x]: Tensor[], ctx: CallContext): Tensor {
     return ctx.backend.softmax(x);
+  }
+
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    const y = this.call([x], ctx);
+    return { output: y, backward: (dy) => ({ inputs: [ctx.gradients.softmaxBackward(dy, y)], params: new Map() }) };
   }
 
   config(): Record<string, unknown> {

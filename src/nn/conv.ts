@@ -1,5 +1,6 @@
 // Convolution layers: Conv2D (standard, pointwise and grouped) and DepthwiseConv2D (groups = channels,
 // with a depth multiplier). Kernels are HWIO; an optional fused activation follows, as Keras allows.
+// Both are differentiable: kernel, bias and input gradients.
 
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Activation } from '../ops/activation.js';
@@ -8,8 +9,8 @@ import type { Padding4, PaddingMode } from '../ops/geometry.js';
 import { checkWindow, resolvePadding, windowOutputSize } from '../ops/geometry.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
-import type { CallContext, ParamSpec } from './layer.js';
-import { Layer } from './layer.js';
+import type { CallContext, ParamSpec, TrainContext, TrainForward } from './layer.js';
+import { Layer, linearTrainForward } from './layer.js';
 
 export type Pair = number | readonly [number, number];
 
@@ -94,6 +95,17 @@ export abstract class ConvLayer extends Layer {
   override call([x]: Tensor[], ctx: CallContext): Tensor {
     const y = ctx.backend.conv2d(x, this.kernel, this.bias, this.conv);
     return this.activation === 'linear' ? y : ctx.backend.activation(y, this.activation);
+  }
+
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    const kernel = this.kernel;
+    const plan = this.conv;
+    return linearTrainForward(this, this.call([x], ctx), this.activation, ctx, {
+      kernelName: this.kernelName(),
+      useBias: this.useBias,
+      kernel: (g) => ctx.gradients.conv2dBackwardKernel(x, g, kernel.shape, plan),
+      input: (g) => ctx.gradients.conv2dBackwardInput(g, kernel, x.shape, plan),
+    });
   }
 
   override macs(): number {

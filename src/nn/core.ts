@@ -1,5 +1,5 @@
-// Structural layers: the graph input, Dense, Dropout (identity at inference), Add (the residual
-// connection), ZeroPadding2D, Flatten and Reshape.
+// Structural layers: the graph input, Dense, Dropout (identity at inference, a seeded mask in training),
+// Add (the residual connection), ZeroPadding2D, Flatten and Reshape; each differentiable.
 
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Activation } from '../ops/activation.js';
@@ -8,8 +8,9 @@ import { resolvePadding } from '../ops/geometry.js';
 import { SymbolicTensor } from '../graph/symbolic.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, sizeOf } from '../tensor/tensor.js';
-import type { CallContext, ParamSpec } from './layer.js';
-import { Layer } from './layer.js';
+import { dropoutMask } from '../ops/dropout.js';
+import type { CallContext, ParamSpec, TrainContext, TrainForward } from './layer.js';
+import { Layer, linearTrainForward } from './layer.js';
 
 /** The graph's entry: holds the per-sample input shape. */
 export class InputLayer extends Layer {
@@ -78,6 +79,16 @@ export class Dense extends Layer {
     return this.activation === 'linear' ? y : ctx.backend.activation(y, this.activation);
   }
 
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    const kernel = this.param('kernel');
+    return linearTrainForward(this, this.call([x], ctx), this.activation, ctx, {
+      kernelName: 'kernel',
+      useBias: this.useBias,
+      kernel: (g) => ctx.gradients.denseBackwardKernel(x, g),
+      input: (g) => ctx.gradients.denseBackwardInput(g, kernel),
+    });
+  }
+
   override macs(): number {
     return this.inputShapes[0][0] * this.units;
   }
@@ -104,6 +115,13 @@ export class Dropout extends Layer {
     return x;
   }
 
+  /** In training mode zeroes each value with probability `rate` and scales the rest by 1/(1 − rate). */
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    if (!ctx.training || this.rate === 0) return { output: x, backward: (dy) => ({ inputs: [dy], params: new Map() }) };
+    const mask = dropoutMask(x.size, this.rate, ctx.rng);
+    return { output: ctx.gradients.applyMask(x, mask), backward: (dy) => ({ inputs: [ctx.gradients.applyMask(dy, mask)], params: new Map() }) };
+  }
+
   config(): Record<string, unknown> {
     return { rate: this.rate };
   }
@@ -124,6 +142,10 @@ export class Add extends Layer {
 
   override call([a, b]: Tensor[], ctx: CallContext): Tensor {
     return ctx.backend.add(a, b);
+  }
+
+  override forwardTrain(inputs: Tensor[], ctx: TrainContext): TrainForward {
+    return { output: this.call(inputs, ctx), backward: (dy) => ({ inputs: [dy, dy], params: new Map() }) };
   }
 
   config(): Record<string, unknown> {
@@ -151,6 +173,10 @@ export class ZeroPadding2D extends Layer {
     return ctx.backend.zeroPad2d(x, this.padding);
   }
 
+  override forwardTrain(inputs: Tensor[], ctx: TrainContext): TrainForward {
+    return { output: this.call(inputs, ctx), backward: (dy) => ({ inputs: [ctx.gradients.zeroPad2dBackward(dy, this.padding)], params: new Map() }) };
+  }
+
   config(): Record<string, unknown> {
     return { padding: this.padding };
   }
@@ -172,6 +198,10 @@ export class Reshape extends Layer {
 
   override call([x]: Tensor[]): Tensor {
     return x.reshape([x.shape[0], ...this.outputShape]);
+  }
+
+  override forwardTrain([x]: Tensor[]): TrainForward {
+    return { output: this.call([x]), backward: (dy) => ({ inputs: [dy.reshape(x.shape)], params: new Map() }) };
   }
 
   config(): Record<string, unknown> {

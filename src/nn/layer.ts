@@ -1,8 +1,10 @@
-// The Layer base class: a named op with parameters, shape inference before data, and execution on a backend.
-// Parameters are named like Keras (`kernel`, `gamma`, `moving_mean`); each layer may also carry its torchvision prefix.
+// The Layer base class: a named op with parameters, shape inference before data, execution on a backend, and a
+// differentiable forward with its backward. Parameters are named like Keras (`kernel`, `gamma`, `moving_mean`).
 
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
+import type { Activation } from '../ops/activation.js';
+import type { GradientBackend } from '../backend/gradients.js';
 import type { GraphNode } from '../graph/symbolic.js';
 import { SymbolicTensor } from '../graph/symbolic.js';
 import type { Random } from '../tensor/random.js';
@@ -18,8 +20,40 @@ export interface ParamSpec {
   role: ParamRole;
 }
 
+/** Roles that gradient descent updates; moving statistics are state, not parameters to learn. */
+export function isTrainableRole(role: ParamRole): boolean {
+  return role !== 'movingMean' && role !== 'movingVariance';
+}
+
 export interface CallContext {
   backend: Backend;
+}
+
+/** Context of a differentiable forward. */
+export interface TrainContext extends CallContext {
+  gradients: GradientBackend;
+  /**
+   * Training mode: BatchNorm normalises with batch statistics and updates its moving ones, dropout drops.
+   * Off: inference behaviour, still differentiable.
+   */
+  training: boolean;
+  /** Source of dropout masks. */
+  rng: Random;
+}
+
+/** What one layer's backward yields. */
+export interface LayerGradients {
+  /** dL/d(input) per input; null where not asked for. */
+  inputs: (Tensor | null)[];
+  /** dL/d(parameter) by parameter name; empty for frozen layers and moving statistics. */
+  params: Map<string, Tensor>;
+}
+
+/** One layer's differentiable forward: its output, and the backward that holds what the forward recorded. */
+export interface TrainForward {
+  output: Tensor;
+  /** Gradients from dL/d(output); `wantInputs` false skips the input gradients. Never modifies `dy`. */
+  backward(dy: Tensor, wantInputs: boolean): LayerGradients;
 }
 
 export abstract class Layer {
@@ -33,6 +67,11 @@ export abstract class Layer {
   private shapesIn: Shape[] | null = null;
   private shapeOut: Shape | null = null;
   node: GraphNode | null = null;
+  /**
+   * False freezes the layer: its backward yields no parameter gradients (input gradients still flow),
+   * and a frozen BatchNorm runs in inference mode, as in Keras.
+   */
+  trainable = true;
 
   constructor(readonly name: string) {
     if (!/^[A-Za-z0-9_.\-/]+$/.test(name)) throw new ConfigError(`invalid layer name ${JSON.stringify(name)}: use letters, digits, '_', '-', '.', '/'`);
@@ -48,6 +87,19 @@ export abstract class Layer {
 
   /** Runs the layer on a batch; inputs have a leading batch axis. */
   abstract call(inputs: Tensor[], ctx: CallContext): Tensor;
+
+  /**
+   * Runs the layer differentiably on a batch (training mode per `ctx.training`) and returns the output
+   * with its backward. Every layer of the library overrides this.
+   */
+  forwardTrain(_inputs: Tensor[], _ctx: TrainContext): TrainForward {
+    throw new ConfigError(`layer ${this.name} (${this.kind}) has no backward`);
+  }
+
+  /** Whether backward yields parameter gradients: the layer is trainable and has parameters that learn. */
+  get learns(): boolean {
+    return this.trainable && this.specs.some((s) => isTrainableRole(s.role));
+  }
 
   /** Multiply-adds per image (conv and dense layers; zero elsewhere). */
   macs(): number {
@@ -116,6 +168,33 @@ export abstract class Layer {
     }
     this.params.set(name, new Tensor(spec.shape, value.data.slice()));
   }
+}
+
+/** How a conv or dense layer turns the gradient before its activation into kernel and input gradients. */
+export interface LinearGradients {
+  kernelName: string;
+  useBias: boolean;
+  kernel(g: Tensor): Tensor;
+  input(g: Tensor): Tensor;
+}
+
+/**
+ * The training forward shared by conv and dense, y = activation(linear(x) + bias), given its output:
+ * the backward goes through the activation (from y) and then yields kernel, bias and input gradients.
+ */
+export function linearTrainForward(layer: Layer, y: Tensor, activation: Activation, ctx: TrainContext, linear: LinearGradients): TrainForward {
+  return {
+    output: y,
+    backward: (dy, wantInputs) => {
+      const g = ctx.gradients.activationBackward(dy, y, activation);
+      const params = new Map<string, Tensor>();
+      if (layer.learns) {
+        params.set(linear.kernelName, linear.kernel(g));
+        if (linear.useBias) params.set('bias', ctx.gradients.sumToChannels(g));
+      }
+      return { inputs: [wantInputs ? linear.input(g) : null], params };
+    },
+  };
 }
 
 function initialise(spec: ParamSpec, out: Float32Array, rng: Random): void {

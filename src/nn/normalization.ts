@@ -1,16 +1,17 @@
-// BatchNormalization over the channel axis (inference form, any epsilon). Momentum is kept for
-// training and file formats: `torch` convention weighs the new batch, Keras's weighs the old value.
+// BatchNormalization over the channel axis (any epsilon): moving statistics at inference, batch statistics
+// in training with the moving ones updated (Keras momentum convention: the weight of the old value).
 
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
-import type { CallContext, ParamSpec } from './layer.js';
+import { updateMovingStatistics } from '../ops/normalization.js';
+import type { CallContext, ParamSpec, TrainContext, TrainForward } from './layer.js';
 import { Layer } from './layer.js';
 
 export interface BatchNormalizationOptions {
   /** Added to the variance; Keras MobileNets use 1e-3, torchvision 1e-5. */
   epsilon?: number;
-  /** Keras convention: running = momentum·running + (1 − momentum)·batch. */
+  /** Keras convention: running = momentum·running + (1 − momentum)·batch; torch's momentum m is 1 − m here. */
   momentum?: number;
 }
 
@@ -50,6 +51,42 @@ export class BatchNormalization extends Layer {
       variance: this.param('moving_variance').data,
       epsilon: this.epsilon,
     });
+  }
+
+  /**
+   * In training mode (and not frozen) normalises with the batch mean and biased variance, and moves the
+   * running statistics toward the batch's (unbiased variance); otherwise behaves as at inference.
+   */
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    const gamma = this.param('gamma').data;
+    const beta = this.param('beta').data;
+    const batchStatistics = ctx.training && this.trainable;
+    let y: Tensor;
+    let mean: Float32Array;
+    let invStd: Float32Array;
+    if (batchStatistics) {
+      const r = ctx.gradients.batchNormTrain(x, gamma, beta, this.epsilon);
+      updateMovingStatistics(this.param('moving_mean').data, this.param('moving_variance').data, r.stats, this.momentum);
+      y = r.y;
+      mean = r.stats.mean;
+      invStd = r.stats.invStd;
+    } else {
+      y = this.call([x], ctx);
+      mean = this.param('moving_mean').data.slice();
+      invStd = this.param('moving_variance').data.map((v) => 1 / Math.sqrt(v + this.epsilon));
+    }
+    return {
+      output: y,
+      backward: (dy) => {
+        const g = ctx.gradients.batchNormBackward(dy, x, gamma, mean, invStd, batchStatistics);
+        const params = new Map<string, Tensor>();
+        if (this.learns) {
+          params.set('gamma', g.dGamma);
+          params.set('beta', g.dBeta);
+        }
+        return { inputs: [g.dx], params };
+      },
+    };
   }
 
   config(): Record<string, unknown> {

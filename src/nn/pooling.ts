@@ -1,4 +1,5 @@
-// Pooling layers: global average and max (to per-image feature vectors) and windowed average and max.
+// Pooling layers: global average and max (to per-image feature vectors) and windowed average and max,
+// each differentiable.
 
 import { ShapeError } from '../errors.js';
 import type { PaddingMode } from '../ops/geometry.js';
@@ -7,7 +8,7 @@ import { checkPoolPadding, checkWindow, resolvePadding, windowOutputSize } from 
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
 import type { Pair } from './conv.js';
-import type { CallContext } from './layer.js';
+import type { CallContext, TrainContext, TrainForward } from './layer.js';
 import { Layer } from './layer.js';
 
 function expectImage(layer: Layer, s: Shape): [number, number, number] {
@@ -27,10 +28,19 @@ abstract class GlobalPooling extends Layer {
   }
 
   protected abstract pool(x: Tensor, ctx: CallContext): Tensor;
+  /** dL/dx from dL/d(pooled) [N, C]. */
+  protected abstract poolBackward(dy: Tensor, x: Tensor, ctx: TrainContext): Tensor;
 
   override call([x]: Tensor[], ctx: CallContext): Tensor {
     const y = this.pool(x, ctx);
     return this.keepDims ? y.reshape([y.shape[0], 1, 1, y.shape[1]]) : y;
+  }
+
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    return {
+      output: this.call([x], ctx),
+      backward: (dy) => ({ inputs: [this.poolBackward(dy.reshape([x.shape[0], x.shape[3]]), x, ctx)], params: new Map() }),
+    };
   }
 
   config(): Record<string, unknown> {
@@ -43,12 +53,18 @@ export class GlobalAveragePooling2D extends GlobalPooling {
   protected pool(x: Tensor, ctx: CallContext): Tensor {
     return ctx.backend.globalAvgPool(x);
   }
+  protected poolBackward(dy: Tensor, x: Tensor, ctx: TrainContext): Tensor {
+    return ctx.gradients.globalAvgPoolBackward(dy, x.shape);
+  }
 }
 
 export class GlobalMaxPooling2D extends GlobalPooling {
   readonly kind = 'GlobalMaxPooling2D';
   protected pool(x: Tensor, ctx: CallContext): Tensor {
     return ctx.backend.globalMaxPool(x);
+  }
+  protected poolBackward(dy: Tensor, x: Tensor, ctx: TrainContext): Tensor {
+    return ctx.gradients.globalMaxPoolBackward(dy, x);
   }
 }
 
@@ -95,11 +111,19 @@ export class AveragePooling2D extends Pooling2D {
   override call([x]: Tensor[], ctx: CallContext): Tensor {
     return ctx.backend.avgPool2d(x, this.pool);
   }
+
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    return { output: this.call([x], ctx), backward: (dy) => ({ inputs: [ctx.gradients.avgPool2dBackward(dy, x.shape, this.pool)], params: new Map() }) };
+  }
 }
 
 export class MaxPooling2D extends Pooling2D {
   readonly kind = 'MaxPooling2D';
   override call([x]: Tensor[], ctx: CallContext): Tensor {
     return ctx.backend.maxPool2d(x, this.pool);
+  }
+
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
+    return { output: this.call([x], ctx), backward: (dy) => ({ inputs: [ctx.gradients.maxPool2dBackward(dy, x, this.pool)], params: new Map() }) };
   }
 }

@@ -1,4 +1,4 @@
-// Reference zero padding of NHWC activations by [top, bottom, left, right] pixels.
+// Reference zero padding of NHWC activations by [top, bottom, left, right] pixels, and its backward (a crop).
 
 import { ShapeError } from '../errors.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
@@ -19,4 +19,23 @@ export function zeroPad2d(x: Tensor, pad: Padding4): Tensor {
     }
   }
   return new Tensor([n, oh, ow, c], out);
+}
+
+/** dL/dx of zeroPad2d: the gradient cropped back to the unpadded input. */
+export function zeroPad2dBackward(dy: Tensor, pad: Padding4): Tensor {
+  if (dy.rank !== 4) throw new ShapeError(`zeroPad2dBackward: gradient must be NHWC rank 4, got ${formatShape(dy.shape)}`);
+  const [n, oh, ow, c] = dy.shape;
+  const [top, bottom, left, right] = pad;
+  const h = oh - top - bottom;
+  const w = ow - left - right;
+  if (h < 0 || w < 0) throw new ShapeError(`zeroPad2dBackward: gradient ${formatShape(dy.shape)} is smaller than the padding [${pad.join(', ')}]`);
+  const dx = new Float32Array(n * h * w * c);
+  const rowLength = w * c;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      const src = ((b * oh + y + top) * ow + left) * c;
+      dx.set(dy.data.subarray(src, src + rowLength), (b * h + y) * rowLength);
+    }
+  }
+  return new Tensor([n, h, w, c], dx);
 }
