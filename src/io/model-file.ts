@@ -6,21 +6,14 @@ import type { Model } from '../graph/model.js';
 import { buildModel, isArchitecture } from '../models/registry.js';
 import type { ArchitectureOptions } from '../models/registry.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import type { PreprocessOptions } from '../data/preprocess.js';
 
 export const MODEL_FILE_FORMAT = 'mobilenet-ts/1';
 
-/** How raw pixels (0–255) become model input: x / scale − offset, then (x − mean) / std per channel. */
-export interface Preprocessing {
-  /** Divide raw 0–255 values by this first (255 for 0..1 inputs, 127.5 with offset 1 for Keras's −1..1). */
-  scale: number;
-  offset?: number;
-  mean?: number[];
-  std?: number[];
-}
-
 export interface ModelFileInfo {
   classNames?: string[];
-  preprocessing?: Preprocessing;
+  /** How raw 0–255 pixels become the model's input (size, fit, scaling), applied by `classify`. */
+  preprocessing?: PreprocessOptions;
   /** Anything else worth keeping (training summary, source). */
   extra?: Record<string, unknown>;
 }
@@ -68,7 +61,7 @@ export function decodeModelFile(bytes: Uint8Array, source = '<buffer>'): LoadedM
   return {
     model,
     classNames,
-    preprocessing: parseJson<Preprocessing>(metadata.preprocessing, 'preprocessing', source),
+    preprocessing: parseJson<PreprocessOptions>(metadata.preprocessing, 'preprocessing', source),
     extra: parseJson<Record<string, unknown>>(metadata.extra, 'extra', source),
   };
 }
