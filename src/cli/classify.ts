@@ -1,0 +1,45 @@
+// `mobilenet classify`: decodes images (PNG, JPEG), applies the model file's preprocessing, and prints
+// the top classes with their probabilities, using the class names stored in the model file.
+
+import { UsageError } from '../errors.js';
+import { WasmEngine } from '../backend/wasm/engine.js';
+import { softmax } from '../ops/activation.js';
+import { readImage } from '../node/image.js';
+import { Tensor } from '../tensor/tensor.js';
+import { loadModelOrDefault } from './model-files.js';
+import { numberFlag, parse, positiveInteger } from './args.js';
+import type { CommandIO } from './io.js';
+
+export const CLASSIFY_HELP = `mobilenet classify [--model FILE] IMAGE… [--top 5] [--json]
+Classifies PNG or JPEG images with a model file (default: the bundled Fashion-MNIST model), resized and
+scaled as the model file says; prints the top classes with probabilities.`;
+
+export async function classifyCommand(argv: string[], io: CommandIO): Promise<void> {
+  const { values, positionals } = parse(argv, { model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'classify');
+  if (positionals.length === 0) throw new UsageError('mobilenet classify: give at least one image file (see mobilenet classify --help)');
+  const top = numberFlag(values, 'top', positiveInteger, 'a positive integer') ?? 5;
+  const { model, preprocessing, classNames, source } = await loadModelOrDefault(values.model as string | undefined);
+  const [h, w, c] = model.inputShape;
+  const images = await Promise.all(positionals.map((p) => readImage(p, { ...preprocessing, size: [h, w], channels: c as 1 | 3 })));
+  const batch = new Tensor([images.length, h, w, c], new Float32Array(images.length * h * w * c));
+  images.forEach((img, i) => batch.data.set(img.data, i * h * w * c));
+  const started = performance.now();
+  const logits = WasmEngine.supported() ? (await WasmEngine.create(model)).predict(batch) : model.predict(batch);
+  const ms = performance.now() - started;
+  const k = logits.shape[1];
+  const probabilities = softmax(logits);
+  const results = positionals.map((file, i) => {
+    const row = Array.from(probabilities.data.subarray(i * k, (i + 1) * k));
+    const order = row.map((p, j) => [p, j] as const).sort((a, b) => b[0] - a[0]).slice(0, Math.min(top, k));
+    return { file, top: order.map(([p, j]) => ({ class: classNames?.[j] ?? String(j), index: j, probability: p })) };
+  });
+  if (values.json) {
+    io.out(JSON.stringify({ model: source, results }));
+    return;
+  }
+  for (const r of results) {
+    io.out(r.file);
+    for (const t of r.top) io.out(`  ${(100 * t.probability).toFixed(2).padStart(6)}%  ${t.class}`);
+  }
+  io.err(`${positionals.length} image(s) in ${ms.toFixed(1)} ms with ${source}`);
+}

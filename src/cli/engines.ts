@@ -1,0 +1,34 @@
+// Which kernels the CLI's long jobs use: the WebAssembly engine for evaluation where SIMD is available
+// (compiled from the current weights), and the training backends, with the reference as the fallback.
+
+import type { Dataset } from '../data/dataset.js';
+import type { Model } from '../graph/model.js';
+import { WasmEngine } from '../backend/wasm/engine.js';
+import type { EvaluationMetrics } from '../train/metrics.js';
+import type { TrainerOptions } from '../train/trainer.js';
+import { evaluate } from '../train/trainer.js';
+import type { CommandIO } from './io.js';
+
+/** Evaluates through a WasmEngine compiled from the model's current weights (reference kernels without SIMD). */
+export function engineEvaluator(batchSize = 100): (model: Model, data: Dataset) => Promise<EvaluationMetrics> {
+  return async (model, data) => {
+    if (!WasmEngine.supported()) return evaluate(model, data, { batchSize });
+    const engine = await WasmEngine.create(model);
+    try {
+      return await evaluate(model, data, { batchSize, predict: (x) => engine.predict(x) });
+    } finally {
+      engine.dispose?.();
+    }
+  };
+}
+
+export interface TrainingBackends {
+  name: string;
+  options: TrainerOptions;
+  dispose(): void;
+}
+
+export async function trainingBackends(kind: 'wasm' | 'reference', io: CommandIO): Promise<TrainingBackends> {
+  if (kind === 'wasm') io.err('note: WebAssembly training kernels are not in this build yet; training on the reference kernels');
+  return { name: 'reference', options: {}, dispose: () => {} };
+}

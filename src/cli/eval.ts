@@ -1,0 +1,32 @@
+// `mobilenet eval`: top-1, top-5, per-class accuracy and throughput of a model file on a data folder's split.
+
+import { UsageError } from '../errors.js';
+import { openDataset } from '../node/training-run.js';
+import { loadModelOrDefault } from './model-files.js';
+import { parse, stringFlag } from './args.js';
+import type { CommandIO } from './io.js';
+import { engineEvaluator } from './engines.js';
+
+export const EVAL_HELP = `mobilenet eval [--model FILE] --data DIR [--split test|train] [--json]
+Evaluates a model file (default: the bundled model) on DIR's split (IDX files: the test split is t10k-*).
+--json prints {top1, top5, loss, images, imagesPerSecond, perClass, confusion}, accuracies as fractions.`;
+
+export async function evalCommand(argv: string[], io: CommandIO): Promise<void> {
+  const { values } = parse(argv, { model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } }, 'eval');
+  if (typeof values.data !== 'string') throw new UsageError('mobilenet eval: --data DIR is required (see mobilenet eval --help)');
+  const split = stringFlag(values, 'split', ['test', 'train'] as const) ?? 'test';
+  const { model, preprocessing, classNames, source } = await loadModelOrDefault(values.model as string | undefined);
+  const [h, w, c] = model.inputShape;
+  const data = await openDataset(values.data, split, { size: [h, w], channels: c as 1 | 3, preprocessing });
+  const started = performance.now();
+  const metrics = await engineEvaluator()(model, data);
+  const seconds = (performance.now() - started) / 1000;
+  const result = { model: source, split, ...metrics, imagesPerSecond: metrics.images / seconds };
+  if (values.json) {
+    io.out(JSON.stringify(result));
+    return;
+  }
+  const names = classNames ?? data.classes;
+  io.out(`${source} on ${values.data} (${split}, ${metrics.images} images): top-1 ${(100 * metrics.top1).toFixed(2)}%, top-5 ${(100 * metrics.top5).toFixed(2)}%, loss ${metrics.loss.toFixed(4)}, ${result.imagesPerSecond.toFixed(0)} images/s`);
+  metrics.perClass.forEach((a, i) => io.out(`  ${(names[i] ?? String(i)).padEnd(14)} ${(100 * a).toFixed(2)}%`));
+}

@@ -1,0 +1,143 @@
+// Node edge of training: data sets from folders (IDX files or class sub-folders), and a training run whose
+// checkpoints, JSONL log, SVG curves and best/final models are written atomically into an output folder.
+
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { Dataset } from '../data/dataset.js';
+import type { PreprocessOptions } from '../data/preprocess.js';
+import type { Model } from '../graph/model.js';
+import type { ModelFileInfo } from '../io/model-file.js';
+import { encodeModelFile } from '../io/model-file.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint.js';
+import type { DecodedCheckpoint } from '../train/checkpoint.js';
+import type { EvaluationMetrics } from '../train/metrics.js';
+import { trainingCurvesSvg } from '../train/plot.js';
+import type { TrainConfig, TrainerOptions, TrainerState } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
+import { readBytes, writeFileAtomic } from './files.js';
+import { findIdxFiles, readIdxFolder } from './idx-files.js';
+import { imageFolderDataset } from './image-folder.js';
+
+export interface DataOptions {
+  /** Model input [height, width]; the data's own size when left out (IDX) — required for image folders. */
+  size?: readonly [number, number];
+  channels?: 1 | 3;
+  preprocessing?: PreprocessOptions;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/**
+ * One split of a data folder: IDX files (`train-*` / `t10k-*`, gzipped or not) or class sub-folders of
+ * images, under `DIR/train` and `DIR/test` (or `DIR/val`).
+ */
+export async function openDataset(dir: string, split: 'train' | 'test', options: DataOptions = {}): Promise<Dataset> {
+  if (!(await isDirectory(dir))) throw new ConfigError(`data folder ${dir} does not exist or is not a folder`);
+  const idx = await findIdxFiles(dir, split).then(
+    () => true,
+    () => false,
+  );
+  const pre = options.preprocessing ?? {};
+  if (idx) return readIdxFolder(dir, { split, ...pre, size: options.size ?? pre.size });
+  const names = split === 'train' ? ['train'] : ['test', 'val', 'validation'];
+  for (const name of names) {
+    const sub = join(dir, name);
+    if (await isDirectory(sub)) {
+      const size = options.size ?? pre.size;
+      if (!size) throw new ConfigError(`image folder ${sub}: give the model's input size (--resolution)`);
+      return imageFolderDataset(sub, { size: [size[0], size[1]], channels: options.channels ?? 3, fit: pre.fit, pixels: pre.pixels });
+    }
+  }
+  const entries = await readdir(dir);
+  throw new ConfigError(`data folder ${dir} has neither IDX files for the ${split} split nor a ${names.join('/')} sub-folder of class folders (found: ${entries.slice(0, 8).join(', ') || 'nothing'})`);
+}
+
+export interface RunPaths {
+  checkpoint: string;
+  log: string;
+  curves: string;
+  best: string;
+  final: string;
+}
+
+export function runPaths(out: string): RunPaths {
+  return {
+    checkpoint: join(out, 'checkpoint.safetensors'),
+    log: join(out, 'log.jsonl'),
+    curves: join(out, 'curves.svg'),
+    best: join(out, 'best.safetensors'),
+    final: join(out, 'model.safetensors'),
+  };
+}
+
+/** The checkpoint in `out`, if there is one. */
+export async function readCheckpoint(out: string): Promise<DecodedCheckpoint | null> {
+  const path = runPaths(out).checkpoint;
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  );
+  return exists ? decodeCheckpoint(await readBytes(path), path) : null;
+}
+
+export interface TrainingRun {
+  model: Model;
+  train: Dataset;
+  test: Dataset;
+  config: TrainConfig;
+  out: string;
+  info: ModelFileInfo;
+  resume?: DecodedCheckpoint;
+  trainer?: TrainerOptions;
+  /** Called with each epoch's record (after files are written). */
+  onEpoch?: (state: TrainerState, best: boolean) => void;
+  evaluate?: (model: Model, data: Dataset) => Promise<EvaluationMetrics>;
+  onStep?: (images: number, loss: number, state: TrainerState) => void;
+}
+
+/** Trains with every artefact written atomically to `run.out`; resumes from `run.resume` when given. */
+export async function runTraining(run: TrainingRun): Promise<TrainerState> {
+  await mkdir(run.out, { recursive: true });
+  const paths = runPaths(run.out);
+  const info: ModelFileInfo = { ...run.info, extra: { ...run.info.extra, training: run.config } };
+  const writeHistory = async (state: TrainerState): Promise<void> => {
+    const lines = state.history.map((r) => JSON.stringify(r)).join('\n');
+    await writeFileAtomic(paths.log, new TextEncoder().encode(lines + (lines ? '\n' : '')));
+    const points = state.history.map((r) => ({ epoch: r.epoch, trainLoss: r.trainLoss, testLoss: r.test.loss, trainTop1: r.trainTop1, testTop1: r.test.top1 }));
+    await writeFileAtomic(paths.curves, new TextEncoder().encode(trainingCurvesSvg(points, `${run.model.name}: best test top-1 ${(100 * Math.max(0, state.bestTop1)).toFixed(2)}% (epoch ${state.bestEpoch})`)));
+  };
+  const state = await train(
+    run.model,
+    run.train,
+    run.test,
+    run.config,
+    {
+      ...run.trainer,
+      hooks: {
+        checkpoint: (s, optimizer) => writeFileAtomic(paths.checkpoint, encodeCheckpoint(run.model, optimizer, s, run.config, info)),
+        epochEnd: async (record, s, best) => {
+          if (best) await writeFileAtomic(paths.best, encodeModelFile(run.model, { ...info, extra: { ...info.extra, epoch: record.epoch, test: { top1: record.test.top1, top5: record.test.top5, loss: record.test.loss } } }));
+          await writeHistory(s);
+          run.onEpoch?.(s, best);
+        },
+        stepEnd: run.onStep,
+        evaluate: run.evaluate,
+      },
+    },
+    run.resume ? { state: run.resume.state, optimizerState: run.resume.optimizerState } : undefined,
+  );
+  await writeFileAtomic(paths.final, encodeModelFile(run.model, info));
+  return state;
+}
+
+/** Reads a log.jsonl back (for reports). */
+export async function readLog(out: string): Promise<unknown[]> {
+  const text = await readFile(runPaths(out).log, 'utf8');
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+}

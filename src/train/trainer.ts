@@ -1,0 +1,238 @@
+// The training loop: seeded shuffling and augmentation derived from (seed, epoch, step) so that a run resumed
+// from any checkpoint reaches the same weights; evaluation every epoch, early stopping, best-model tracking.
+
+import { ConfigError } from '../errors.js';
+import type { Backend } from '../backend/backend.js';
+import type { GradientBackend } from '../backend/gradients.js';
+import type { Model } from '../graph/model.js';
+import type { Dataset } from '../data/dataset.js';
+import { batchIndices, loadBatch, shuffledIndices } from '../data/dataset.js';
+import { Random } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { AugmentOptions } from './augment.js';
+import { augmentBatch } from './augment.js';
+import { clipGradNorm } from './clip.js';
+import { MetricsAccumulator } from './metrics.js';
+import type { EvaluationMetrics } from './metrics.js';
+import type { Optimizer, OptimizerConfig, WeightDecayOptions } from './optimizers.js';
+import { createOptimizer, paramInfo } from './optimizers.js';
+import type { LearningRateSchedule } from './schedules.js';
+import { constantSchedule, cosineDecay, exponentialDecay, stepDecay, withWarmup } from './schedules.js';
+
+/** A learning-rate schedule as data, so that it can live in a checkpoint. */
+export type ScheduleConfig =
+  | { kind: 'constant'; lr: number; warmupEpochs?: number }
+  | { kind: 'exponential'; lr: number; gamma: number; staircase?: boolean; warmupEpochs?: number }
+  | { kind: 'step'; lr: number; gamma: number; everyEpochs: number; warmupEpochs?: number }
+  | { kind: 'cosine'; lr: number; floor?: number; warmupEpochs?: number };
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  optimizer: OptimizerConfig & WeightDecayOptions;
+  schedule: ScheduleConfig;
+  labelSmoothing?: number;
+  augment?: AugmentOptions;
+  /** Clip gradients to this global norm. */
+  clipNorm?: number;
+  /** Stop when test top-1 has not improved for this many epochs. */
+  patience?: number;
+  /** Write a checkpoint every this many steps (and at every epoch end). */
+  checkpointEvery?: number;
+  evalBatchSize?: number;
+  /** Layers frozen up to and including this layer or block (recorded so that a resumed run freezes them again). */
+  freeze?: string;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  trainTop1: number;
+  test: EvaluationMetrics;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+/** Everything that, with the weights and the optimizer state, determines the rest of a run. */
+export interface TrainerState {
+  /** Epoch in progress (0-based) and the next batch in it. */
+  epoch: number;
+  batch: number;
+  /** Optimizer steps taken over the whole run. */
+  step: number;
+  /** Running sums of the epoch in progress, so that a resumed epoch reports what an uninterrupted one would. */
+  epochLossSum: number;
+  epochCorrect: number;
+  epochImages: number;
+  epochSeconds: number;
+  bestTop1: number;
+  bestEpoch: number;
+  history: EpochRecord[];
+  done: boolean;
+}
+
+export interface TrainerHooks {
+  /** Called with the model and state whenever a checkpoint is due; persist them atomically. */
+  checkpoint?(state: TrainerState, optimizer: Optimizer): Promise<void>;
+  /** After each epoch's evaluation; `best` is true when test top-1 improved. */
+  epochEnd?(record: EpochRecord, state: TrainerState, best: boolean): Promise<void>;
+  /** After each step, with the batch size (for progress). */
+  stepEnd?(images: number, loss: number, state: TrainerState): void;
+  /** Evaluates the model (defaults to `evaluate` with the trainer's backend). */
+  evaluate?(model: Model, data: Dataset): Promise<EvaluationMetrics>;
+}
+
+export interface TrainerOptions {
+  backend?: Backend;
+  gradients?: GradientBackend;
+  hooks?: TrainerHooks;
+}
+
+export function buildSchedule(c: ScheduleConfig, epochs: number): LearningRateSchedule {
+  let s: LearningRateSchedule;
+  switch (c.kind) {
+    case 'constant':
+      s = constantSchedule(c.lr);
+      break;
+    case 'exponential':
+      s = exponentialDecay({ lr: c.lr, gamma: c.gamma, staircase: c.staircase });
+      break;
+    case 'step':
+      s = stepDecay({ lr: c.lr, gamma: c.gamma, everyEpochs: c.everyEpochs });
+      break;
+    case 'cosine':
+      s = cosineDecay({ lr: c.lr, epochs, floor: c.floor });
+      break;
+    default:
+      throw new ConfigError(`unknown schedule ${JSON.stringify((c as { kind: unknown }).kind)}`);
+  }
+  return c.warmupEpochs ? withWarmup(s, { epochs: c.warmupEpochs }) : s;
+}
+
+/** A seed for one purpose at one point of the run: the same numbers whether or not the run was interrupted. */
+export function derivedSeed(seed: number, ...parts: number[]): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p >>> 0), 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    h = Math.imul(h, 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}
+
+const SHUFFLE = 1;
+const AUGMENT = 2;
+const DROPOUT = 3;
+
+export function initialState(): TrainerState {
+  return { epoch: 0, batch: 0, step: 0, epochLossSum: 0, epochCorrect: 0, epochImages: 0, epochSeconds: 0, bestTop1: -1, bestEpoch: -1, history: [], done: false };
+}
+
+export function checkConfig(c: TrainConfig): void {
+  const positive = (v: number, what: string): void => {
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${what} must be a positive integer, got ${v}`);
+  };
+  positive(c.epochs, 'epochs');
+  positive(c.batchSize, 'batch size');
+  if (!Number.isInteger(c.seed)) throw new ConfigError(`seed must be an integer, got ${c.seed}`);
+  if (!(c.schedule.lr > 0)) throw new ConfigError(`learning rate must be positive, got ${c.schedule.lr}`);
+  const ls = c.labelSmoothing ?? 0;
+  if (!(ls >= 0 && ls < 1)) throw new ConfigError(`label smoothing must be in [0, 1), got ${ls}`);
+}
+
+/** Top-1 accuracy and loss of `model` on `data`, batch by batch, at inference (BN moving statistics). */
+export async function evaluate(model: Model, data: Dataset, options: { batchSize?: number; backend?: Backend; predict?: (x: Tensor) => Tensor } = {}): Promise<EvaluationMetrics> {
+  const classes = model.outputShape[model.outputShape.length - 1];
+  const metrics = new MetricsAccumulator(classes);
+  const order = Int32Array.from({ length: data.size }, (_, i) => i);
+  const predict = options.predict ?? ((x: Tensor) => model.predict(x, { backend: options.backend }));
+  for (const indices of batchIndices(order, options.batchSize ?? 100)) {
+    const { x, labels } = await loadBatch(data, indices);
+    const logits = predict(x).data;
+    let lossSum = 0;
+    for (let n = 0; n < labels.length; n++) {
+      const row = logits.subarray(n * classes, (n + 1) * classes);
+      let max = -Infinity;
+      for (const v of row) max = Math.max(max, v);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      lossSum += Math.log(sum) + max - row[labels[n]];
+    }
+    metrics.add(logits, labels, lossSum);
+  }
+  return metrics.result();
+}
+
+/**
+ * Trains `model` on `train`, evaluating on `test` after each epoch. Start from `resume` (state and optimizer
+ * state restored by the caller, weights already loaded) or from scratch. Returns the final state.
+ */
+export async function train(model: Model, trainData: Dataset, testData: Dataset, config: TrainConfig, options: TrainerOptions = {}, resume?: { state: TrainerState; optimizerState: Map<string, Tensor> }): Promise<TrainerState> {
+  checkConfig(config);
+  const hooks = options.hooks ?? {};
+  const { optimizer: optimizerConfig } = config;
+  const optimizer = createOptimizer({ ...optimizerConfig, paramInfo: paramInfo(model) } as OptimizerConfig);
+  if (resume) optimizer.loadState(resume.optimizerState);
+  const state = resume ? structuredClone(resume.state) : initialState();
+  const schedule = buildSchedule(config.schedule, config.epochs);
+  const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
+  if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${config.batchSize} is larger than the training set (${trainData.size} images)`);
+  const classes = model.outputShape[model.outputShape.length - 1];
+  const evaluateWith = hooks.evaluate ?? ((m: Model, d: Dataset) => evaluate(m, d, { batchSize: config.evalBatchSize, backend: options.backend }));
+
+  while (!state.done && state.epoch < config.epochs) {
+    const epoch = state.epoch;
+    const order = shuffledIndices(trainData.size, new Random(derivedSeed(config.seed, SHUFFLE, epoch)));
+    const batches = batchIndices(order, config.batchSize, { dropLast: true });
+    let lr = schedule(state.step, epoch, stepsPerEpoch);
+    for (let b = state.batch; b < batches.length; b++) {
+      const started = performance.now();
+      const { x, labels } = await loadBatch(trainData, batches[b]);
+      if (config.augment) augmentBatch(x, new Random(derivedSeed(config.seed, AUGMENT, epoch, b)), config.augment);
+      lr = schedule(state.step, epoch, stepsPerEpoch);
+      const result = model.forwardBackward(x, labels, {
+        labelSmoothing: config.labelSmoothing,
+        rng: new Random(derivedSeed(config.seed, DROPOUT, epoch, b)),
+        backend: options.backend,
+        gradients: options.gradients,
+      });
+      if (config.clipNorm !== undefined) clipGradNorm(result.grads, config.clipNorm);
+      optimizer.step(model.trainableWeights(), result.grads, lr);
+      const accuracy = new MetricsAccumulator(classes);
+      accuracy.add(result.logits.data, labels, 0);
+      state.epochLossSum += result.loss * labels.length;
+      state.epochCorrect += Math.round(accuracy.result().top1 * labels.length);
+      state.epochImages += labels.length;
+      state.epochSeconds += (performance.now() - started) / 1000;
+      state.step++;
+      state.batch = b + 1;
+      hooks.stepEnd?.(labels.length, result.loss, state);
+      if (config.checkpointEvery && state.step % config.checkpointEvery === 0 && state.batch < batches.length) await hooks.checkpoint?.(state, optimizer);
+    }
+    const test = await evaluateWith(model, testData);
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      lr,
+      trainLoss: state.epochLossSum / Math.max(1, state.epochImages),
+      trainTop1: state.epochCorrect / Math.max(1, state.epochImages),
+      test,
+      seconds: state.epochSeconds,
+      imagesPerSecond: state.epochImages / Math.max(1e-9, state.epochSeconds),
+    };
+    state.history.push(record);
+    const best = test.top1 > state.bestTop1;
+    if (best) {
+      state.bestTop1 = test.top1;
+      state.bestEpoch = epoch + 1;
+    }
+    Object.assign(state, { epoch: epoch + 1, batch: 0, epochLossSum: 0, epochCorrect: 0, epochImages: 0, epochSeconds: 0 });
+    if (config.patience !== undefined && state.epoch - state.bestEpoch >= config.patience) state.done = true;
+    if (state.epoch >= config.epochs) state.done = true;
+    await hooks.epochEnd?.(record, state, best);
+    await hooks.checkpoint?.(state, optimizer);
+  }
+  return state;
+}
