@@ -14,11 +14,7 @@ export function engineEvaluator(batchSize = 100): (model: Model, data: Dataset) 
   return async (model, data) => {
     if (!WasmEngine.supported()) return evaluate(model, data, { batchSize });
     const engine = await WasmEngine.create(model);
-    try {
-      return await evaluate(model, data, { batchSize, predict: (x) => engine.predict(x) });
-    } finally {
-      engine.dispose?.();
-    }
+    return evaluate(model, data, { batchSize, predict: (x) => engine.predict(x) });
   };
 }
 
