@@ -177,6 +177,8 @@ export async function train(model: Model, trainData: Dataset, testData: Dataset,
   const optimizer = createOptimizer({ ...optimizerConfig, paramInfo: paramInfo(model) } as OptimizerConfig);
   if (resume) optimizer.loadState(resume.optimizerState);
   const state = resume ? structuredClone(resume.state) : initialState();
+  // a finished run resumed with more epochs (or a patience it has not exhausted) goes on
+  state.done = state.epoch >= config.epochs || (config.patience !== undefined && state.bestEpoch >= 0 && state.epoch - state.bestEpoch >= config.patience);
   const schedule = buildSchedule(config.schedule, config.epochs);
   const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
   if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${config.batchSize} is larger than the training set (${trainData.size} images)`);
