@@ -1,5 +1,5 @@
-// The WebAssembly engine: lowers a model once, emits one module of kernels specialised to its shapes,
-// packs the weights into linear memory, plans the activation arena per batch size, and runs with no allocation.
+// The WebAssembly engine: lowers a model once, emits one module of kernels specialised to its shapes, packs the
+// weights into linear memory, plans the arena per batch size, and runs each step whole or split across worker threads.
 
 import { ConfigError, ShapeError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
@@ -14,54 +14,125 @@ import type { Kernel } from './runtime.js';
 import { WasmRuntime } from './runtime.js';
 import { emitConv, packConvWeights } from './kernels/conv.js';
 import { emitDepthwise, packDepthwiseWeights } from './kernels/depthwise.js';
-import { emitDense, emitGemm, packGemmWeights } from './kernels/gemm.js';
+import { emitGemm, packGemmWeights } from './kernels/gemm.js';
+import type { GemmSpec, GemmTile } from './kernels/gemm.js';
+import { LANES } from './kernels/common.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
-import { chainSpecOf, createChainRunner, emitChainKernels, packChain } from './kernels/chain.js';
+import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
+import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
-import { planChains, planMemory } from './memory-plan.js';
+import { planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
+import { POINTERS_PER_STEP, ThreadPool, threadsUnavailable } from './threads.js';
+import { CHANNEL_SPLIT_PIXELS_PER_PART, bindWork, channelShare, usefulParts } from './threads-work.js';
+import type { ChainWork, GemmWork, PartRunner, Work } from './threads-work.js';
 
 export interface WasmEngineOptions {
   /** Fuse inverted residuals into row-streamed chains (paper §5.1). Default true. */
   fuseBlocks?: boolean;
   /** Use relaxed-SIMD fused multiply-add where the runtime validates it. Default: detect. */
   relaxedSimd?: boolean;
-  /** Threads sharing the work of each step. Default 1. */
+  /**
+   * Threads sharing the work of each step: the calling thread and `threads − 1` workers over one shared
+   * memory. Default 1. Where memory cannot be shared (a page without cross-origin isolation) 1 is used; see `threadsNote`.
+   */
   threads?: number;
+  /**
+   * How threads share a row-streamed chain when the batch does not split into whole images per thread:
+   * 'rows': bands of output rows, each recomputing its halo rows; 'stages': stage by stage (expand, depthwise,
+   * project: no halo, but the expanded tensor exists whole in the arena); 'auto' (default): stages where that
+   * tensor is small (late, low-resolution blocks, whose halos cost most), rows elsewhere.
+   */
+  chainSplit?: 'auto' | 'rows' | 'stages';
 }
 
-/** Pointers of a step's tensors in the arena, for one batch size. */
+/** Byte pointers of plan tensors in the arena, for one batch size. */
 type Pointers = (tensor: number) => number;
 
-/** A compiled step: runs on byte pointers for a batch of `batch` images. */
-interface CompiledStep {
-  run(at: Pointers, batch: number): void;
-  /** Whether the step runs in wasm (false: a reference fallback on memory views). */
+/** Where a phase's tensor lives: a plan tensor in the arena, or a slice of its step's scratch (an unfused chain's intermediates). */
+type Place = { tensor: number } | { scratchOf: number; floatsPerImage: number };
+
+/**
+ * What the engine runs, in order: a step, or one stage of a chain run unfused. Phases with `work` are split
+ * across threads (the workers hold the same work); the others run whole on the calling thread.
+ */
+interface Phase {
+  step: number;
+  /** Input, output and residual (null: none). */
+  places: readonly [Place, Place, Place | null];
+  /** The plan tensors the input and output places stand for, as a whole-step run names them. */
+  tensors: readonly [number, number];
+  work: Work | null;
+  /** For phases without work, given the module's kernels: the run on the calling thread. */
+  serial: ((kernels: Record<string, Kernel>) => SerialRun) | null;
+  /** False for a reference fallback on memory views. */
   native: boolean;
 }
 
+type SerialRun = (at: Pointers, batch: number) => void;
+
+/** The phases of one step: as lowered, and for a streamed chain the stage-by-stage alternative threads may use. */
+interface StepPhases {
+  phases: number[];
+  /** Phases running the chain's own kernels and weights stage by stage; null where there is no alternative. */
+  stages: number[] | null;
+  /** Floats per image of the alternative's intermediates (the expanded tensor and the depthwise output). */
+  stageFloats: number;
+}
+
+interface Arena {
+  batch: number;
+  base: number;
+  offsets: Map<string, number>;
+  /** Indices of the phases to run, in order. */
+  schedule: number[];
+  /** Per phase without work: its tensors' pointers, its input and output mapped onto its places. */
+  serialPointers: (Pointers | null)[];
+}
+
+/**
+ * 'auto' runs a chain stage by stage across threads when its intermediates for the batch fit in this many
+ * bytes (MobileNetV2 1.0-224 at batch 1: the 14×14 and 7×7 blocks, which then take 4–15% less time): a
+ * cache-resident tensor costs less than the bands' halo rows, which grow as images shrink (two bands of
+ * a 7-row output expand 9 rows, not 7). At batch 1 these blocks' tensors stay below the arena's peak.
+ */
+const STAGE_SPLIT_MAX_BYTES = 1024 * 1024;
+
 const STEM_MAX_TAPS = 512;
+
+/** The GEMM's default tile (the chains' GEMMs use it too), named: a split by output channels needs its block width. */
+const GEMM_TILE: GemmTile = { pixels: 4, vectors: 2 };
 
 export class WasmEngine {
   readonly plan: Plan;
   readonly relaxedSimd: boolean;
-  private readonly runtime: WasmRuntime;
-  private readonly steps: CompiledStep[];
+  /** Why fewer threads run than were asked for; null when all did. */
+  readonly threadsNote: string | null;
   private readonly weightsEnd: number;
-  private arena: { batch: number; base: number; offsets: Map<string, number>; floats: number } | null = null;
+  private arena: Arena | null = null;
+  /** Input, output and residual pointers of every phase for the current arena: the pool's control block, or a local table. */
+  private readonly pointerTable: Int32Array;
+  private disposed = false;
 
   private constructor(
     private readonly model: Model,
     plan: Plan,
-    runtime: WasmRuntime,
-    steps: CompiledStep[],
+    private readonly runtime: WasmRuntime,
+    private readonly phases: Phase[],
+    private readonly stepPhases: StepPhases[],
+    private readonly chainSplit: 'auto' | 'rows' | 'stages',
+    /** This thread's part runner of each phase with work; the run of each without. */
+    private readonly runners: (PartRunner | null)[],
+    private readonly serialRuns: (SerialRun | null)[],
     relaxedSimd: boolean,
     private readonly chains: (ChainPlan | null)[],
+    private readonly pool: ThreadPool | null,
+    threadsNote: string | null,
   ) {
     this.plan = plan;
-    this.runtime = runtime;
-    this.steps = steps;
     this.relaxedSimd = relaxedSimd;
     this.weightsEnd = runtime.used;
+    this.threadsNote = threadsNote;
+    this.pointerTable = pool?.pointers ?? new Int32Array(POINTERS_PER_STEP * phases.length);
   }
 
   /** Whether this JavaScript engine can run the WebAssembly backend at all. */
@@ -73,47 +144,96 @@ export class WasmEngine {
     if (!simdSupported()) throw new ConfigError('the wasm backend needs WebAssembly SIMD, which this runtime does not validate; use the reference backend');
     const relaxedSimd = options.relaxedSimd ?? relaxedSimdSupported();
     if (relaxedSimd && !relaxedSimdSupported()) throw new ConfigError('relaxed SIMD was requested but this runtime does not validate it (Node 20 needs --experimental-wasm-relaxed-simd)');
-    if ((options.threads ?? 1) !== 1) throw new ConfigError(`threads: only 1 is implemented so far, got ${options.threads}`);
+    const requested = options.threads ?? 1;
+    if (!Number.isInteger(requested) || requested < 1) throw new ConfigError(`threads must be a positive integer, got ${requested}`);
+    const unavailable = requested > 1 ? threadsUnavailable() : null;
+    const threads = unavailable ? 1 : requested;
+    const threadsNote = unavailable && `threads: ${requested} requested, 1 used: ${unavailable}`;
+    const chainSplit = options.chainSplit ?? 'auto';
+    if (!['auto', 'rows', 'stages'].includes(chainSplit)) throw new ConfigError(`chainSplit must be 'auto', 'rows' or 'stages', got '${chainSplit}'`);
+
     const plan = lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true });
-    const runtime = new WasmRuntime();
+    const runtime = new WasmRuntime({ shared: threads > 1 });
     const mod = runtime.module({ relaxedSimd });
     const chains = planChains(plan);
-    const context: CompileContext = { chainScratch: 0 };
-    const builders = plan.steps.map((step, i) => compileStep(step, i, mod, runtime, plan, chains[i], context));
-    const kernels = await runtime.instantiate(mod);
-    // chains run one after another, so they share one block of row buffers
-    const rowBufferBytes = planMemory(plan, chains, 1).rowBufferBytes;
-    if (rowBufferBytes > 0) context.chainScratch = runtime.alloc(rowBufferBytes, 64);
-    return new WasmEngine(model, plan, runtime, builders.map((b) => b(kernels)), relaxedSimd, chains);
+    // chains run one after another, so they share one block of row buffers per thread
+    const rowBytesPerThread = planMemory(plan, chains, 1, 1).rowBufferBytes;
+    const chainScratch = rowBytesPerThread > 0 ? runtime.alloc(threads * rowBytesPerThread, 64) : 0;
+    const zeroFloats = threads > 1 ? widestDepthwiseRow(plan) : 0;
+    // written, not assumed: the allocator may hand out memory that held something before
+    const zeroRow = zeroFloats > 0 ? runtime.upload(new Float32Array(zeroFloats)) : 0;
+    const compiler: Compiler = { mod, runtime, plan, threads, rowKernels: threads > 1, zeroRow, chainScratch, rowBytesPerThread };
+    const phases: Phase[] = [];
+    const add = (list: Phase[]): number[] => list.map((p) => phases.push(p) - 1);
+    const stepPhases = plan.steps.map((step, i): StepPhases => {
+      const own = add(compileStep(step, i, compiler, chains[i]));
+      const chain = chains[i];
+      if (threads === 1 || step.op !== 'chain' || chain === null || chain.stem !== null) return { phases: own, stages: null, stageFloats: 0 };
+      return { phases: own, stages: add(chainStagePhases(step, i, chain, phases[own[0]].work as ChainWork, compiler)), stageFloats: unfusedChainFloats(step, 1) };
+    });
+    const { module, kernels } = await runtime.instantiateWithModule(mod);
+    const runners = phases.map((p) => p.work && bindWork(p.work, kernels, runtime, 0));
+    const serialRuns = phases.map((p) => p.serial && p.serial(kernels));
+    const pool = threads > 1 ? await ThreadPool.start(threads, runtime.memory, module, phases.map((p) => p.work)) : null;
+    return new WasmEngine(model, plan, runtime, phases, stepPhases, chainSplit, runners, serialRuns, relaxedSimd, chains, pool, threadsNote);
+  }
+
+  /** Threads in use: the calling thread and its workers. */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
   }
 
   /** Steps that run as WebAssembly, and those that fall back to the reference kernels. */
   get coverage(): { native: number; fallback: string[] } {
-    const fallback = this.plan.steps.filter((_, i) => !this.steps[i].native).map((s) => `${s.op} ${s.layers[0]}`);
-    return { native: this.steps.length - fallback.length, fallback };
+    const fallback = this.plan.steps.filter((_, i) => this.stepPhases[i].phases.some((p) => !this.phases[p].native)).map((s) => `${s.op} ${s.layers[0]}`);
+    return { native: this.plan.steps.length - fallback.length, fallback };
   }
 
-  /** Planned activation memory for `batch` images, in bytes: the arena (tensors, step scratch) and the chains' row buffers. */
+  /** Planned activation memory for `batch` images, in bytes: the arena (tensors, step scratch) and every thread's row buffers. */
   arenaBytes(batch = 1): number {
-    return planMemory(this.plan, this.chains, batch).totalBytes;
+    return planMemory(this.plan, this.chains, batch, this.threads, this.stagedChains(batch)).totalBytes;
   }
 
-  /** Bytes of packed weights in linear memory. */
+  /** Streamed chains that run stage by stage for `batch` images: where threads would split an image and `chainSplit` allows it. */
+  private stagedChains(batch: number): Set<number> {
+    const staged = new Set<number>();
+    if (this.chainSplit === 'rows' || batch % this.threads === 0) return staged;
+    this.stepPhases.forEach((s, i) => {
+      if (s.stages && (this.chainSplit === 'stages' || 4 * batch * s.stageFloats <= STAGE_SPLIT_MAX_BYTES)) staged.add(i);
+    });
+    return staged;
+  }
+
+  /** Bytes of packed weights in linear memory (with the row buffers and zero row, which live beside them). */
   get weightBytes(): number {
     return this.weightsEnd;
   }
 
-  private prepare(batch: number): NonNullable<WasmEngine['arena']> {
+  /** Plans the arena for `batch` images and writes every phase's pointers for it. */
+  private prepare(batch: number): Arena {
     if (this.arena?.batch === batch) return this.arena;
-    const { offsets, floats } = planMemory(this.plan, this.chains, batch).layout;
+    const staged = this.stagedChains(batch);
+    const { offsets, floats } = planMemory(this.plan, this.chains, batch, this.threads, staged).layout;
     this.runtime.reset(this.weightsEnd);
     const base = this.runtime.allocF32(floats);
-    this.arena = { batch, base, offsets, floats };
+    const at: Pointers = (t) => base + 4 * offsets.get(`t${t}`)!;
+    const place = (p: Place | null, step: number): number => (p === null ? 0 : 'tensor' in p ? at(p.tensor) : base + 4 * (offsets.get(`s${step}`)! + batch * p.floatsPerImage));
+    const schedule = this.stepPhases.flatMap((s, i) => (staged.has(i) ? s.stages! : s.phases));
+    const serialPointers: (Pointers | null)[] = this.phases.map(() => null);
+    for (const i of schedule) {
+      const phase = this.phases[i];
+      const [input, output, residual] = phase.places.map((p) => place(p, phase.step));
+      this.pointerTable.set([input, output, residual], i * POINTERS_PER_STEP);
+      const [inputTensor, outputTensor] = phase.tensors;
+      if (!phase.work) serialPointers[i] = (t: number) => (t === inputTensor ? input : t === outputTensor ? output : at(t));
+    }
+    this.arena = { batch, base, offsets, schedule, serialPointers };
     return this.arena;
   }
 
   /** Runs a batch (NHWC unless `layout` says NCHW) and returns the model output. */
   predict(x: Tensor, options: { layout?: Layout } = {}): Tensor {
+    if (this.disposed) throw new ConfigError('this WasmEngine was disposed; create a new one to predict');
     const layout = options.layout ?? 'NHWC';
     const nhwc = x.rank === 4 ? toLayout(x, layout, 'NHWC') : x;
     if (nhwc.rank !== this.model.inputShape.length + 1 || !sameShape(nhwc.shape.slice(1), this.model.inputShape) || nhwc.shape[0] < 1) {
@@ -123,113 +243,201 @@ export class WasmEngine {
     const arena = this.prepare(batch);
     const at: Pointers = (t) => arena.base + 4 * arena.offsets.get(`t${t}`)!;
     this.runtime.write(at(this.plan.input), nhwc.data);
-    this.steps.forEach((s, i) => s.run((t) => (t < 0 ? arena.base + 4 * arena.offsets.get(`s${i}`)! : at(t)), batch));
+    const table = this.pointerTable;
+    for (const i of arena.schedule) {
+      const runner = this.runners[i];
+      if (runner === null) {
+        this.serialRuns[i]!(arena.serialPointers[i]!, batch);
+        continue;
+      }
+      const p = i * POINTERS_PER_STEP;
+      const parts = this.pool ? usefulParts(this.phases[i].work!, batch, this.pool.threads) : 1;
+      if (parts > 1) this.pool!.run(i, batch, parts, runner);
+      else runner(table[p], table[p + 1], table[p + 2], batch, 0, 1);
+    }
     const out = new Tensor([batch, ...this.model.outputShape], this.runtime.read(at(this.plan.output), batch * this.plan.tensors[this.plan.output].size));
     return layout === 'NCHW' && out.rank === 4 ? toLayout(out, 'NHWC', 'NCHW') : out;
   }
-}
 
-/** Scratch pointers are asked for as negative tensor ids: -1 is the step's first scratch buffer. */
-const SCRATCH = -1;
-
-type StepBuilder = (kernels: Record<string, Kernel>) => CompiledStep;
-
-/** Set after compiling, before the builders run: the address of the chains' shared row buffers. */
-interface CompileContext {
-  chainScratch: number;
-}
-
-function compileStep(step: Step, index: number, mod: ModuleBuilder, runtime: WasmRuntime, plan: Plan, chainPlan: ChainPlan | null, context: CompileContext): StepBuilder {
-  const name = `step${index}`;
-  if (step.op === 'conv') {
-    const native = compileConv(step, name, mod, runtime);
-    if (native) return native;
-  } else if (step.op === 'chain') {
-    return chainPlan ? compileChain(step, chainPlan, mod, runtime, context) : compileChainUnfused(step.stages, name, mod, runtime, plan);
-  } else if (step.op === 'dense') {
-    const spec = emitDense(mod, name, { inputs: step.kernel.length / step.units, units: step.units, clamp: step.clamp });
-    const w = runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
-    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), w, at(step.output), batch, 0) });
-  } else if (step.op === 'globalAvgPool') {
-    const [h, w, c] = plan.tensors[step.inputs[0]].shape;
-    emitGlobalAvgPool(mod, name, { pixels: h * w, channels: c });
-    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), at(step.output), batch) });
+  /** Stops the workers; `predict` throws afterwards. Safe to call twice. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.pool?.dispose();
   }
-  return () => fallback(step, runtime, plan);
 }
 
-/** Emits the kernel for a conv step when one fits (1×1 GEMM, depthwise, few-channel stem); null otherwise. */
-function compileConv(step: ConvStep, name: string, mod: ModuleBuilder, runtime: WasmRuntime): StepBuilder | null {
+/** What compiling steps shares: the module being emitted, the memory the weights go to, and the thread-related buffers. */
+interface Compiler {
+  mod: ModuleBuilder;
+  runtime: WasmRuntime;
+  plan: Plan;
+  threads: number;
+  /** Emit row kernels beside the whole-image ones, so parts can hold part of an image (threads > 1). */
+  rowKernels: boolean;
+  zeroRow: number;
+  chainScratch: number;
+  rowBytesPerThread: number;
+}
+
+/**
+ * Emits the GEMM kernels for splitting `spec` by output channels (one per channel count that a part of
+ * 2…threads parts gets) where a batch of one image would split that way; null where none would.
+ */
+function channelSplit(c: Compiler, name: string, spec: GemmSpec, pixelsPerImage: number): GemmWork['channelSplit'] {
+  if (c.threads === 1 || pixelsPerImage >= CHANNEL_SPLIT_PIXELS_PER_PART * c.threads) return null;
+  if (spec.tile && (spec.tile.pixels !== GEMM_TILE.pixels || spec.tile.vectors !== GEMM_TILE.vectors)) throw new ConfigError(`threads: a channel split needs the GEMM's default tile, got ${spec.tile.pixels}×${spec.tile.vectors}`);
+  const blockChannels = GEMM_TILE.vectors * LANES;
+  const kernels: Record<number, string> = {};
+  for (let parts = 2; parts <= c.threads; parts++) {
+    for (let part = 0; part < parts; part++) {
+      const [, count] = channelShare(spec.cout, blockChannels, part, parts);
+      if (count === 0 || kernels[count]) continue;
+      kernels[count] = `${name}_c${count}`;
+      emitGemm(c.mod, kernels[count], { ...spec, cout: count, outputStride: spec.cout, residualStride: spec.cout });
+    }
+  }
+  return { blockChannels, kernels };
+}
+
+/** Floats in the widest input row of any depthwise conv: the zero row that stands for padding rows must cover it. */
+function widestDepthwiseRow(plan: Plan): number {
+  const convs = plan.steps.flatMap((s) => (s.op === 'conv' ? [s] : s.op === 'chain' ? s.stages : []));
+  return Math.max(0, ...convs.filter((s) => s.conv.groups === s.inShape[2] && s.kernelShape[2] === 1).map((s) => s.inShape[1] * s.inShape[2]));
+}
+
+const tensorPlaces = (step: Step, residual: number | null = null): Phase['places'] => [{ tensor: step.inputs[0] }, { tensor: step.output }, residual === null ? null : { tensor: residual }];
+
+function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPlan | null): Phase[] {
+  const name = `step${index}`;
+  const tensors = [step.inputs[0], step.output] as const;
+  if (step.op === 'conv') {
+    const work = compileConv(step, name, c);
+    if (work) return [{ step: index, places: tensorPlaces(step, step.residual), tensors, work, serial: null, native: true }];
+  } else if (step.op === 'chain') {
+    return chainPlan ? [compileChain(step, index, chainPlan, c)] : compileChainUnfused(step, index, c);
+  } else if (step.op === 'dense') {
+    // the GEMM with images as pixels: large batches split by images, small ones by output channels
+    const spec: GemmSpec = { cin: step.kernel.length / step.units, cout: step.units, clamp: step.clamp, tile: GEMM_TILE };
+    emitGemm(c.mod, name, spec);
+    const weights = c.runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
+    const work: Work = { kind: 'gemm', kernel: name, weights, cin: spec.cin, cout: spec.cout, pixels: 1, residual: false, channelSplit: channelSplit(c, name, spec, 1) };
+    return [{ step: index, places: tensorPlaces(step), tensors, work, serial: null, native: true }];
+  } else if (step.op === 'globalAvgPool') {
+    // too little work to be worth waking the workers
+    const [h, w, ch] = c.plan.tensors[step.inputs[0]].shape;
+    emitGlobalAvgPool(c.mod, name, { pixels: h * w, channels: ch });
+    const serial = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[name](at(step.inputs[0]), at(step.output), batch);
+    return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial, native: true }];
+  }
+  return [fallbackPhase(step, index, c, tensorPlaces(step), tensors)];
+}
+
+/** Emits the kernels for a conv step when they fit (1×1 GEMM, depthwise, few-channel stem) and packs its weights; null otherwise. */
+function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
   const [kh, kw, cPerGroup, cout] = step.kernelShape;
   const [h, w, cin] = step.inShape;
   const { strides, dilations, padding, groups } = step.conv;
   if (dilations[0] !== 1 || dilations[1] !== 1) return null;
   const residual = step.residual;
   if (kh === 1 && kw === 1 && groups === 1 && strides[0] === 1 && strides[1] === 1 && padding.every((p) => p === 0)) {
-    const spec = { cin, cout, clamp: step.clamp, residual: residual !== null };
-    emitGemm(mod, name, spec);
-    const wp = runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
-    const pixels = h * w;
-    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch * pixels, residual === null ? 0 : at(residual)) });
+    const spec = { cin, cout, clamp: step.clamp, residual: residual !== null, tile: GEMM_TILE };
+    emitGemm(c.mod, name, spec);
+    const weights = c.runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
+    return { kind: 'gemm', kernel: name, weights, cin, cout, pixels: h * w, residual: residual !== null, channelSplit: channelSplit(c, name, spec, h * w) };
   }
   if (residual !== null) return null;
+  const window = { inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], padTop: padding[0], zeroRow: c.zeroRow };
+  const rowKernel = c.rowKernels ? `${name}_rows` : null;
   if (groups === cin && cPerGroup === 1 && cout === cin) {
     const spec = { height: h, width: w, channels: cin, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
-    emitDepthwise(mod, name, spec);
-    const wp = runtime.upload(packDepthwiseWeights(spec, step.kernel, step.bias));
-    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch) });
+    emitDepthwise(c.mod, name, spec);
+    // the row kernel reads the same packed weights: their layout depends on the taps and channels only
+    if (rowKernel) emitDepthwiseRow(c.mod, rowKernel, { width: w, channels: cin, kernel: [kh, kw], stride: strides[1], padLeft: padding[2], padRight: padding[3], clamp: step.clamp });
+    const weights = c.runtime.upload(packDepthwiseWeights(spec, step.kernel, step.bias));
+    return { kind: 'window', op: 'depthwise', kernel: name, rowKernel, weights, ...window };
   }
   if (groups === 1 && kh * kw * cin <= STEM_MAX_TAPS) {
     const spec = { height: h, width: w, cin, cout, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
-    emitConv(mod, name, spec);
-    const wp = runtime.upload(packConvWeights(spec, step.kernel, step.bias));
-    return (k) => ({ native: true, run: (at, batch) => k[name](at(step.inputs[0]), wp, at(step.output), batch) });
+    emitConv(c.mod, name, spec);
+    if (rowKernel) emitConvRows(c.mod, rowKernel, spec);
+    const weights = c.runtime.upload(packConvWeights(spec, step.kernel, step.bias));
+    return { kind: 'window', op: 'conv', kernel: name, rowKernel, weights, ...window };
   }
   return null;
 }
 
-/** A chain streamed row by row (paper §5.1): its intermediates live only in the shared row buffers. */
-function compileChain(step: ChainStep, chainPlan: ChainPlan, mod: ModuleBuilder, runtime: WasmRuntime, context: CompileContext): StepBuilder {
-  emitChainKernels(mod, chainPlan);
-  const weights = packChain(runtime, chainPlan, chainSpecOf(step));
-  return (k) => {
-    const runner = createChainRunner(runtime, k, weights, context.chainScratch);
-    return { native: true, run: (at, batch) => runner.run(at(step.inputs[0]), at(step.output), batch) };
-  };
+/** A chain streamed row by row (paper §5.1): its intermediates live only in each thread's row buffers. */
+function compileChain(step: ChainStep, index: number, chainPlan: ChainPlan, c: Compiler): Phase {
+  emitChainKernels(c.mod, chainPlan);
+  const weights = packChain(c.runtime, chainPlan, chainSpecOf(step));
+  const work: Work = { kind: 'chain', weights, scratch: c.chainScratch, scratchStride: c.rowBytesPerThread };
+  return { step: index, places: tensorPlaces(step), tensors: [step.inputs[0], step.output], work, serial: null, native: true };
 }
 
-/** A chain run stage by stage through whole-tensor kernels, its intermediates in step scratch. */
-function compileChainUnfused(stages: ConvStep[], name: string, mod: ModuleBuilder, runtime: WasmRuntime, plan: Plan): StepBuilder {
-  const sizes = stages.slice(0, -1).map((s) => s.outShape[0] * s.outShape[1] * s.outShape[2]);
-  const parts = stages.map((s, i) => {
-    const b = compileConv(s, `${name}_${i}`, mod, runtime);
-    return b ?? (() => fallback(s, runtime, plan));
+/** A chain run stage by stage through whole-tensor kernels, its intermediates in the step's scratch: one phase per stage. */
+function compileChainUnfused(step: ChainStep, index: number, c: Compiler): Phase[] {
+  const stages = step.stages;
+  let floats = 0;
+  const intermediates: Place[] = stages.slice(0, -1).map((s) => {
+    const place = { scratchOf: index, floatsPerImage: floats };
+    floats += s.outShape[0] * s.outShape[1] * s.outShape[2];
+    return place;
   });
-  return (k) => {
-    const compiled = parts.map((b) => b(k));
-    return {
-      native: compiled.every((c) => c.native),
-      run: (at, batch) => {
-        const scratch = at(SCRATCH);
-        const offsets = sizes.map((_, i) => scratch + 4 * batch * sizes.slice(0, i).reduce((a, b) => a + b, 0));
-        stages.forEach((s, i) => {
-          const input = i === 0 ? at(s.inputs[0]) : offsets[i - 1];
-          const output = i === stages.length - 1 ? at(s.output) : offsets[i];
-          compiled[i].run((t) => (t === s.inputs[0] ? input : t === s.output ? output : at(t)), batch);
-        });
-      },
-    };
-  };
+  return stages.map((s, i) => {
+    const places = [i === 0 ? { tensor: step.inputs[0] } : intermediates[i - 1], i === stages.length - 1 ? { tensor: step.output } : intermediates[i], s.residual === null ? null : { tensor: s.residual }] as const;
+    const tensors = [s.inputs[0], s.output] as const;
+    const work = compileConv(s, `step${index}_${i}`, c);
+    return work ? { step: index, places, tensors, work, serial: null, native: true } : fallbackPhase(s, index, c, places, tensors);
+  });
 }
 
-/** Runs a step with the reference kernels on views of linear memory: exact, not fast. */
-function fallback(step: Step, runtime: WasmRuntime, plan: Plan): CompiledStep {
-  return {
-    native: false,
-    run: (at, batch) => {
-      const view = (t: number): Tensor => new Tensor([batch, ...plan.tensors[t].shape], runtime.f32(at(t), batch * plan.tensors[t].size));
-      const y = runStep(step, view);
-      runtime.write(at(step.output), y.data);
-    },
+/**
+ * A streamed chain stage by stage with its own kernels and packed weights (the expand and project GEMMs,
+ * the depthwise row kernel over every row), its intermediates in the step's scratch: threads split each
+ * stage without halo rows. Adds no kernels and no weights.
+ */
+function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fused: ChainWork, c: Compiler): Phase[] {
+  const { weights } = fused;
+  const { height, width, channels, kernelHeight, stride, padTop } = chain.rows;
+  const [outH, outW, outC] = chain.outShape;
+  const expanded: Place = { scratchOf: index, floatsPerImage: 0 };
+  const filtered: Place = { scratchOf: index, floatsPerImage: chain.expand ? height * width * channels : 0 };
+  const input: Place = { tensor: step.inputs[0] };
+  const phase = (places: Phase['places'], work: Work): Phase => ({ step: index, places, tensors: [-1, -1], work, serial: null, native: true });
+  const phases: Phase[] = [];
+  if (chain.expand && chain.names.expand) {
+    const name = chain.names.expand;
+    const work: Work = { kind: 'gemm', kernel: name, weights: weights.expand, cin: chain.expand.cin, cout: channels, pixels: height * width, residual: false, channelSplit: channelSplit(c, name, chain.expand, height * width) };
+    phases.push(phase([input, expanded, null], work));
+  }
+  phases.push(
+    phase([chain.expand ? expanded : input, filtered, null], {
+      kind: 'window',
+      op: 'depthwise',
+      kernel: null,
+      rowKernel: chain.names.depthwise,
+      weights: weights.depthwise,
+      inShape: [height, width, channels],
+      outShape: [outH, outW, channels],
+      kernelHeight,
+      strideHeight: stride,
+      padTop,
+      zeroRow: weights.zeroRow,
+    }),
+  );
+  const name = chain.names.project;
+  const project: Work = { kind: 'gemm', kernel: name, weights: weights.project, cin: channels, cout: outC, pixels: outH * outW, residual: chain.residual, channelSplit: channelSplit(c, name, chain.project, outH * outW) };
+  phases.push(phase([filtered, { tensor: step.output }, chain.residual ? input : null], project));
+  return phases;
+}
+
+/** Runs a step with the reference kernels on views of linear memory, on the calling thread: exact, not fast. */
+function fallbackPhase(step: Step, index: number, c: Compiler, places: Phase['places'], tensors: Phase['tensors']): Phase {
+  const { runtime, plan } = c;
+  const serial = (): SerialRun => (at, batch) => {
+    const view = (t: number): Tensor => new Tensor([batch, ...plan.tensors[t].shape], runtime.f32(at(t), batch * plan.tensors[t].size));
+    const y = runStep(step, view);
+    runtime.write(at(step.output), y.data);
   };
+  return { step: index, places, tensors, work: null, serial, native: false };
 }

@@ -35,11 +35,16 @@ export interface PlannedMemory {
   totalBytes: number;
 }
 
-export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1): PlannedMemory {
+/**
+ * The arena for `batch` images and the row buffers of `threads` threads (each runs chains with buffers of
+ * its own). `staged`: streamed chains that run stage by stage this time (threads splitting an image), whose
+ * intermediates then take arena scratch like an unfused chain's; their row buffers exist all the same.
+ */
+export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
   const layout = placeBuffers(
     planRequests(plan, batch, (i) => {
       const step = plan.steps[i];
-      return step.op === 'chain' && chains[i] === null ? unfusedChainFloats(step, batch) : 0;
+      return step.op === 'chain' && (chains[i] === null || staged.has(i)) ? unfusedChainFloats(step, batch) : 0;
     }),
   );
   const rowBufferBytes = threads * Math.max(0, ...chains.map((c) => c?.scratchBytes ?? 0));

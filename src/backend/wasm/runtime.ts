@@ -110,6 +110,12 @@ export class WasmRuntime {
     return this.kernels(module, instance);
   }
 
+  /** As `instantiate`, also returning the compiled module: workers instantiate it against the same shared memory. */
+  async instantiateWithModule(module: ModuleBuilder): Promise<{ module: WebAssembly.Module; kernels: Record<string, Kernel> }> {
+    const { module: compiled, instance } = await WebAssembly.instantiate(module.bytes(), { env: { memory: this.memory } });
+    return { module: compiled, kernels: this.kernels(module, instance) };
+  }
+
   instantiateSync(module: ModuleBuilder): Record<string, Kernel> {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(module.bytes()), { env: { memory: this.memory } });
     return this.kernels(module, instance);
