@@ -18,10 +18,10 @@ describe('model file', () => {
   it('a custom MobileNetV2 (grey, stem stride 1, own table) round-trips bit-exactly with class names and preprocessing', () => {
     const model = mobilenetV2({ alpha: 0.5, resolution: 28, inputChannels: 1, classes: 4, stemStride: 1, blocks: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2]], seed: 3 });
     for (const t of model.weights().values()) new Random(7).fillUniform(t.data, 0.5, 1.5); // not the default initialisation
-    const bytes = encodeModelFile(model, { classNames: ['a', 'b', 'c', 'd'], preprocessing: { size: [28, 28], pixels: { mean: 72.9, std: 90.0 } } });
+    const bytes = encodeModelFile(model, { classNames: ['a', 'b', 'c', 'd'], preprocessing: { size: [28, 28], pixels: { mean: 0.286, std: 0.353 } } });
     const loaded = decodeModelFile(bytes, 'm.safetensors');
     assert.deepEqual(loaded.classNames, ['a', 'b', 'c', 'd']);
-    assert.deepEqual(loaded.preprocessing, { size: [28, 28], pixels: { mean: 72.9, std: 90.0 } });
+    assert.deepEqual(loaded.preprocessing, { size: [28, 28], pixels: { mean: 0.286, std: 0.353 } });
     const x = new Tensor([2, 28, 28, 1], new Random(1).fillUniform(new Float32Array(2 * 28 * 28), 0, 1));
     assert.deepEqual(loaded.model.predict(x).data, model.predict(x).data);
   });

@@ -24,7 +24,12 @@ export async function classifyCommand(argv: string[], io: CommandIO): Promise<vo
   const batch = new Tensor([images.length, h, w, c], new Float32Array(images.length * h * w * c));
   images.forEach((img, i) => batch.data.set(img.data, i * h * w * c));
   const started = performance.now();
-  const logits = WasmEngine.supported() ? (await WasmEngine.create(model)).predict(batch) : model.predict(batch);
+  let logits: Tensor;
+  if (WasmEngine.supported()) {
+    const engine = await WasmEngine.create(model);
+    logits = engine.predict(batch);
+    await engine.dispose();
+  } else logits = model.predict(batch);
   const ms = performance.now() - started;
   const k = logits.shape[1];
   const probabilities = softmax(logits);

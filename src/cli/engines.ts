@@ -14,7 +14,11 @@ export function engineEvaluator(batchSize = 100): (model: Model, data: Dataset) 
   return async (model, data) => {
     if (!WasmEngine.supported()) return evaluate(model, data, { batchSize });
     const engine = await WasmEngine.create(model);
-    return evaluate(model, data, { batchSize, predict: (x) => engine.predict(x) });
+    try {
+      return await evaluate(model, data, { batchSize, predict: (x) => engine.predict(x) });
+    } finally {
+      await engine.dispose();
+    }
   };
 }
 
