@@ -175,6 +175,10 @@ export class WasmEngine {
     const runners = phases.map((p) => p.work && bindWork(p.work, kernels, runtime, 0));
     const serialRuns = phases.map((p) => p.serial && p.serial(kernels));
     const pool = threads > 1 ? await ThreadPool.start(threads, runtime.memory, module, phases.map((p) => p.work)) : null;
+    // packed copies now live in linear memory: drop the plan's float copies of every step that runs natively
+    plan.steps.forEach((step, i) => {
+      if (stepPhases[i].phases.every((p) => phases[p].native)) releaseWeights(step);
+    });
     return new WasmEngine(model, plan, runtime, phases, stepPhases, chainSplit, runners, serialRuns, relaxedSimd, chains, pool, threadsNote);
   }
 
@@ -440,4 +444,15 @@ function fallbackPhase(step: Step, index: number, c: Compiler, places: Phase['pl
     runtime.write(at(step.output), y.data);
   };
   return { step: index, places, tensors, work: null, serial, native: false };
+}
+
+const RELEASED = new Float32Array(0);
+
+/** Lets the garbage collector have a step's kernel and bias arrays (shapes stay for planning and reports). */
+function releaseWeights(step: Step): void {
+  const stages = step.op === 'chain' ? step.stages : step.op === 'conv' || step.op === 'dense' ? [step] : [];
+  for (const s of stages) {
+    s.kernel = RELEASED;
+    s.bias = RELEASED;
+  }
 }
