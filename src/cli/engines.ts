@@ -4,6 +4,7 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../graph/model.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
+import { createWasmTrainingBackends } from '../backend/wasm/ops-backend.js';
 import type { EvaluationMetrics } from '../train/metrics.js';
 import type { TrainerOptions } from '../train/trainer.js';
 import { evaluate } from '../train/trainer.js';
@@ -28,7 +29,12 @@ export interface TrainingBackends {
   dispose(): void;
 }
 
+/** WebAssembly training kernels where SIMD validates (forward and backward), the reference kernels otherwise. */
 export async function trainingBackends(kind: 'wasm' | 'reference', io: CommandIO): Promise<TrainingBackends> {
-  if (kind === 'wasm') io.err('note: WebAssembly training kernels are not in this build yet; training on the reference kernels');
+  if (kind === 'wasm' && WasmEngine.supported()) {
+    const wasm = await createWasmTrainingBackends();
+    return { name: `wasm (${wasm.relaxedSimd ? 'relaxed' : 'plain'} SIMD)`, options: { backend: wasm.backend, gradients: wasm.gradients }, dispose: () => wasm.dispose() };
+  }
+  if (kind === 'wasm') io.err('note: WebAssembly SIMD is not available here; training on the reference kernels');
   return { name: 'reference', options: {}, dispose: () => {} };
 }

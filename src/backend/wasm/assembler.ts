@@ -323,6 +323,13 @@ export class FunctionBuilder {
     splat: (): this => this.simd(0x13),
     extract_lane: (lane: number): this => this.simd(0x1f).lane(lane, 4),
     replace_lane: (lane: number): this => this.simd(0x20).lane(lane, 4),
+    /** Lane-wise comparisons: all ones where true, zeros where false (NaN compares false, except `ne`). */
+    eq: (): this => this.simd(0x41),
+    ne: (): this => this.simd(0x42),
+    lt: (): this => this.simd(0x43),
+    gt: (): this => this.simd(0x44),
+    le: (): this => this.simd(0x45),
+    ge: (): this => this.simd(0x46),
     abs: (): this => this.simd(0xe0),
     neg: (): this => this.simd(0xe1),
     add: (): this => this.simd(0xe4),
