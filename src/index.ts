@@ -45,3 +45,23 @@ export { decodeNpy, encodeNpy } from './io/npy.js';
 export { decodeSafetensors, encodeSafetensors } from './io/safetensors.js';
 export { loadTorchStateDict, torchStateDict } from './io/torch-names.js';
 export { loadWeights } from './io/named-weights.js';
+
+export { WasmEngine } from './backend/wasm/engine.js';
+export type { WasmEngineOptions } from './backend/wasm/engine.js';
+export { createWasmTrainingBackends } from './backend/wasm/ops-backend.js';
+export type { GradientBackend } from './backend/gradients.js';
+export { referenceGradients } from './backend/gradients.js';
+export { lowerModel } from './graph/lower.js';
+
+export * from './data/index.js';
+export { augmentBatch, randomCrop, randomHorizontalFlip, randomErasing } from './train/augment.js';
+export { softmaxCrossEntropy } from './train/loss.js';
+export { SGD, RMSProp, RMSPropTF1, Adam, AdamW, createOptimizer, paramInfo } from './train/optimizers.js';
+export type { Optimizer, OptimizerConfig } from './train/optimizers.js';
+export { constantSchedule, exponentialDecay, stepDecay, cosineDecay, withWarmup } from './train/schedules.js';
+export { clipGradNorm, clipGradValue } from './train/clip.js';
+export { train, evaluate } from './train/trainer.js';
+export type { TrainConfig, TrainerState, EpochRecord } from './train/trainer.js';
+export { encodeCheckpoint, decodeCheckpoint } from './train/checkpoint.js';
+export { freezeLayers, replaceHead, embed } from './train/finetune.js';
+export { encodeModelFile, decodeModelFile } from './io/model-file.js';

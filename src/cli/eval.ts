@@ -28,5 +28,8 @@ export async function evalCommand(argv: string[], io: CommandIO): Promise<void> 
   }
   const names = classNames ?? data.classes;
   io.out(`${source} on ${values.data} (${split}, ${metrics.images} images): top-1 ${(100 * metrics.top1).toFixed(2)}%, top-5 ${(100 * metrics.top5).toFixed(2)}%, loss ${metrics.loss.toFixed(4)}, ${result.imagesPerSecond.toFixed(0)} images/s`);
-  metrics.perClass.forEach((a, i) => io.out(`  ${(names[i] ?? String(i)).padEnd(14)} ${(100 * a).toFixed(2)}%`));
+  const label = (i: number): string => (names[i] ?? String(i)).slice(0, 12);
+  io.out(`\nConfusion matrix (rows: true class, columns: predicted) and per-class accuracy:`);
+  io.out(`${''.padEnd(13)}${metrics.confusion.map((_, j) => String(j).padStart(6)).join('')}   accuracy`);
+  metrics.confusion.forEach((row, i) => io.out(`${String(i).padStart(2)} ${label(i).padEnd(10)}${row.map((v) => String(v).padStart(6)).join('')}   ${(100 * metrics.perClass[i]).toFixed(2)}%`));
 }

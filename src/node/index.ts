@@ -3,3 +3,7 @@
 export * from './files.js';
 export { enableWasmFeatures } from './wasm-features.js';
 export { peakRssBytes } from './memory.js';
+export { readImage } from './image.js';
+export { imageFolderDataset } from './image-folder.js';
+export { readIdxFile, readIdxDataset, readIdxFolder } from './idx-files.js';
+export { openDataset, runTraining, readCheckpoint } from './training-run.js';
