@@ -6,7 +6,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeNpy } from '../src/io/npy.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
-import type { Tensor } from '../src/tensor/tensor.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { Random } from '../src/tensor/random.js';
+import { BatchNormalization } from '../src/nn/normalization.js';
+import type { Model } from '../src/graph/model.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 export const GOLDEN = join(FIXTURES, 'golden');
@@ -49,4 +52,21 @@ export function relativeError(actual: Tensor, expected: Tensor): number {
 export function assertClose(actual: Tensor, expected: Tensor, tol: number, what = 'tensor'): void {
   const err = relativeError(actual, expected);
   assert.ok(err <= tol, `${what}: max |a − b| / max(1, max|b|) = ${err.toExponential(3)} > ${tol}`);
+}
+
+/** Gives every BN random statistics, so that folding and fusion are exercised with non-trivial numbers. */
+export function randomiseBatchNorm(model: Model, seed = 5): void {
+  const rng = new Random(seed);
+  for (const layer of model.layers) {
+    if (!(layer instanceof BatchNormalization)) continue;
+    rng.fillUniform(layer.param('gamma').data, 0.5, 1.5);
+    rng.fillUniform(layer.param('beta').data, -0.5, 0.5);
+    rng.fillUniform(layer.param('moving_mean').data, -0.3, 0.3);
+    rng.fillUniform(layer.param('moving_variance').data, 0.5, 2);
+  }
+}
+
+/** A seeded batch of uniform values in [−1, 1). */
+export function randomBatch(shape: number[], seed: number): Tensor {
+  return new Tensor(shape, new Random(seed).fillUniform(new Float32Array(shape.reduce((a, b) => a * b)), -1, 1));
 }

@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { goldenCase, assertClose } from './helpers.js';
+import { assertClose, goldenCase, randomBatch, randomiseBatchNorm } from './helpers.js';
 import { lowerModel } from '../src/graph/lower.js';
 import { placeBuffers, planRequests } from '../src/graph/arena.js';
 import type { ArenaRequest } from '../src/graph/arena.js';
@@ -19,23 +19,8 @@ import { resnetBottleneck } from '../src/blocks/resnet-bottleneck.js';
 import { invertedResidualBlock } from '../src/blocks/seed-blocks.js';
 import { loadTorchStateDict } from '../src/io/torch-names.js';
 import { Random } from '../src/tensor/random.js';
-import { Tensor, toLayout } from '../src/tensor/tensor.js';
+import { toLayout } from '../src/tensor/tensor.js';
 
-function randomBatch(shape: number[], seed = 3): Tensor {
-  return new Tensor(shape, new Random(seed).fillUniform(new Float32Array(shape.reduce((a, b) => a * b)), -1, 1));
-}
-
-/** Gives every BN random statistics, so that folding is exercised with non-trivial numbers. */
-function randomiseBatchNorm(model: Model, seed = 5): void {
-  const rng = new Random(seed);
-  for (const layer of model.layers) {
-    if (!(layer instanceof BatchNormalization)) continue;
-    rng.fillUniform(layer.param('gamma').data, 0.5, 1.5);
-    rng.fillUniform(layer.param('beta').data, -0.5, 0.5);
-    rng.fillUniform(layer.param('moving_mean').data, -0.3, 0.3);
-    rng.fillUniform(layer.param('moving_variance').data, 0.5, 2);
-  }
-}
 
 describe('lowering', () => {
   it('tiny MobileNetV2: the plan (fused and not) reproduces PyTorch within 5e-5', () => {
@@ -85,14 +70,14 @@ describe('lowering', () => {
     const plan = lowerModel(model);
     assert.ok(!plan.steps.some((s) => s.op === 'pad'));
     assert.equal(plan.steps.filter((s) => s.op === 'add').length, 1);
-    const batch = randomBatch([3, 9, 8, 5]);
+    const batch = randomBatch([3, 9, 8, 5], 3);
     assertClose(runPlanReference(plan, batch, model.outputShape), model.predict(batch), 1e-5);
   });
 
   it('MobileNetV1 (Keras padding, BN ε 1e-3, random statistics): the plan matches the layer-by-layer reference', () => {
     const model = mobilenetV1({ alpha: 0.25, resolution: 64, classes: 7 });
     randomiseBatchNorm(model);
-    const batch = randomBatch([2, 64, 64, 3]);
+    const batch = randomBatch([2, 64, 64, 3], 3);
     assertClose(runPlanReference(lowerModel(model), batch, model.outputShape), model.predict(batch), 1e-5);
   });
 });

@@ -4,14 +4,12 @@
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { goldenCase, assertClose } from './helpers.js';
+import { assertClose, goldenCase, randomBatch, randomiseBatchNorm } from './helpers.js';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
 import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
 import { mobilenetV1 } from '../src/models/mobilenet-v1.js';
 import { loadTorchStateDict } from '../src/io/torch-names.js';
-import { BatchNormalization } from '../src/nn/normalization.js';
 import type { Model } from '../src/graph/model.js';
-import { Random } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { relaxedSimdSupported } from '../src/backend/wasm/assembler.js';
 
@@ -20,18 +18,8 @@ enableWasmFeatures();
 
 const skip = WasmEngine.supported() ? false : 'WebAssembly SIMD is not available in this runtime';
 
-function randomiseBatchNorm(model: Model, seed = 5): void {
-  const rng = new Random(seed);
-  for (const layer of model.layers) {
-    if (!(layer instanceof BatchNormalization)) continue;
-    rng.fillUniform(layer.param('gamma').data, 0.5, 1.5);
-    rng.fillUniform(layer.param('beta').data, -0.5, 0.5);
-    rng.fillUniform(layer.param('moving_mean').data, -0.3, 0.3);
-    rng.fillUniform(layer.param('moving_variance').data, 0.5, 2);
-  }
-}
 
-const batchOf = (shape: number[], seed: number): Tensor => new Tensor(shape, new Random(seed).fillUniform(new Float32Array(shape.reduce((a, b) => a * b)), -1, 1));
+const batchOf = randomBatch;
 
 describe('wasm engine', { skip }, () => {
   const simd = relaxedSimdSupported() ? [false, true] : [false];
