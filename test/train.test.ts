@@ -72,6 +72,15 @@ describe('trainer', () => {
     }
   });
 
+  it('the training loss falls on a few hundred images', async () => {
+    const all = await readIdxFolder(FASHION, { split: 'test', pixels: { mean: 0.5, std: 0.5 } });
+    const few = subset(all, Int32Array.from({ length: 256 }, (_, i) => i));
+    const model = mobilenetV2(OPTIONS);
+    const state = await train(model, few, subset(all, Int32Array.from({ length: 32 }, (_, i) => 300 + i)), { ...CONFIG, epochs: 4, batchSize: 32, augment: undefined, schedule: { kind: 'constant', lr: 0.05 } });
+    const losses = state.history.map((r) => r.trainLoss);
+    assert.ok(losses[3] < 0.8 * losses[0], `train loss per epoch: ${losses.map((l) => l.toFixed(3)).join(', ')}`);
+  });
+
   it('a hook that fails mid-run (a crash) leaves the last checkpoint to resume from', async () => {
     const { train: trainData, test } = await fashion();
     const model = mobilenetV2(OPTIONS);
