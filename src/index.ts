@@ -65,3 +65,16 @@ export type { TrainConfig, TrainerState, EpochRecord } from './train/trainer.js'
 export { encodeCheckpoint, decodeCheckpoint } from './train/checkpoint.js';
 export { freezeLayers, replaceHead, embed } from './train/finetune.js';
 export { encodeModelFile, decodeModelFile } from './io/model-file.js';
+
+export { decodeTfjsLayersModel, encodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } from './io/tfjs/layers-model.js';
+export type { TfjsModelJson, TfjsImport, TfjsExport, TfjsImportOptions, TfjsExportOptions } from './io/tfjs/layers-model.js';
+export { kerasTopologyToModel, assignKerasWeights } from './io/tfjs/keras-import.js';
+export type { KerasImport, KerasWeightBinding } from './io/tfjs/keras-import.js';
+export { modelToKerasTopology } from './io/tfjs/keras-export.js';
+export { readKerasH5, decodeKerasH5Model, loadKerasH5Weights, KERAS_APPLICATION_ALIASES } from './io/keras-h5/keras-h5.js';
+export type { KerasH5Contents, KerasH5WeightsOptions } from './io/keras-h5/keras-h5.js';
+export { decodeTorchStateDict, loadTorchCheckpoint, encodeTorchStateDict, readTorchPickle } from './io/pth/torch-checkpoint.js';
+export { UnsafePickleError } from './io/pth/pickle.js';
+export { decodeOnnx, parseOnnxModel, onnxToModel, externalDataLocations } from './io/onnx/import.js';
+export { encodeOnnx } from './io/onnx/export.js';
+export { UnsupportedOperatorError, ExternalDataError } from './io/onnx/errors.js';

@@ -10,6 +10,7 @@ import { add } from '../ops/elementwise.js';
 import { zeroPad2d } from '../ops/pad.js';
 import { avgPool2d, globalAvgPool, globalMaxPool, maxPool2d } from '../ops/pool.js';
 import { Tensor } from '../tensor/tensor.js';
+import { referenceBackend } from './reference.js';
 
 function runConv(s: ConvStep, x: Tensor, residual: Tensor | null): Tensor {
   let y = conv2d(x, new Tensor(s.kernelShape, s.kernel), s.bias, s.conv);
@@ -49,11 +50,17 @@ export function runStep(s: Step, v: (t: number) => Tensor): Tensor {
     case 'clamp':
       return clip(x, s.clamp[0], s.clamp[1]);
     case 'add':
-      return add(x, v(s.inputs[1]));
+      // operands may be views planned with different (same-sized) shapes
+      return add(x, v(s.inputs[1]).reshape(x.shape));
     case 'pad':
       return zeroPad2d(x, s.padding);
     case 'softmax':
       return softmax(x);
+    case 'layer':
+      return s.layer.call(
+        s.inputs.map((t, k) => v(t).reshape([x.shape[0], ...s.layer.inputShapes[k]])),
+        { backend: referenceBackend },
+      );
   }
 }
 

@@ -7,3 +7,4 @@ export * from './idx.js';
 export * from './idx-dataset.js';
 export * from './image.js';
 export * from './preprocess.js';
+export * from './preprocess-presets.js';

@@ -2,12 +2,12 @@
 // ReLU/ReLU6 and residual adds fused into their epilogues, zero padding merged into convs, views dropped,
 // and (optionally) each inverted residual, with the stem before the first one, fused into a row-streamed chain.
 
-import { ConfigError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import type { SymbolicTensor } from '../graph/symbolic.js';
 import { ActivationLayer, Softmax } from '../nn/activation.js';
 import { ConvLayer } from '../nn/conv.js';
 import { Add, Dense, Dropout, InputLayer, Reshape, ZeroPadding2D } from '../nn/core.js';
+import { Clip } from '../nn/extra.js';
 import { BatchNormalization } from '../nn/normalization.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../nn/pooling.js';
 import type { Layer } from '../nn/layer.js';
@@ -119,8 +119,8 @@ export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
       }
       continue;
     }
-    if (layer instanceof ActivationLayer) {
-      const clamp = CLAMPS[layer.activation]!;
+    if (layer instanceof ActivationLayer || layer instanceof Clip) {
+      const clamp = layer instanceof Clip ? ([layer.lo, layer.hi] as const) : CLAMPS[layer.activation]!;
       const prev = soleProducer(x);
       if ((prev?.op === 'conv' || prev?.op === 'dense') && prev.clamp === null) {
         prev.clamp = clamp;
@@ -163,13 +163,17 @@ export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
       ids.set(out, output);
       continue;
     }
-    if (layer instanceof Softmax) {
+    // over the last axis as planned: a view (Flatten, Reshape) keeps its source's planned shape, so otherwise run the layer itself
+    if (layer instanceof Softmax && tensors[ids.get(x)!].shape.at(-1) === x.shape.at(-1)) {
       const output = newTensor(out.shape, layer.name);
       emit({ op: 'softmax', layers: [layer.name], inputs: [ids.get(x)!], output });
       ids.set(out, output);
       continue;
     }
-    throw new ConfigError(`cannot lower layer ${layer.name} of kind ${layer.kind}: no engine step for it`);
+    // no engine step of its own: the layer runs itself on the reference kernels
+    const output = newTensor(out.shape, layer.name);
+    emit({ op: 'layer', layers: [layer.name], inputs: node.inputs.map((t) => ids.get(t)!), output, layer });
+    ids.set(out, output);
   }
   const plan: Plan = { tensors, steps, input: ids.get(model.input)!, output: ids.get(model.output)! };
   return options.fuseBlocks === false ? plan : fuseChains(plan);

@@ -1,6 +1,7 @@
 // The execution plan a model lowers to: numbered tensors and a list of steps whose weights are final
 // (BatchNorm folded, activations and residual adds fused into conv epilogues), ready for any engine.
 
+import type { Layer } from '../nn/layer.js';
 import type { Conv2DParams } from '../ops/conv2d.js';
 import type { Padding4 } from '../ops/geometry.js';
 import type { Pool2DParams } from '../ops/pool.js';
@@ -93,7 +94,16 @@ export interface SoftmaxStep extends StepBase {
   op: 'softmax';
 }
 
-export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep;
+/**
+ * A layer with no engine step of its own (an imported graph's Transpose, Concatenate, Sigmoid, …): run by
+ * its own `call` on the reference kernels, each input shaped as the layer expects it.
+ */
+export interface LayerStep extends StepBase {
+  op: 'layer';
+  layer: Layer;
+}
+
+export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | LayerStep;
 
 export interface Plan {
   tensors: PlanTensor[];

@@ -7,3 +7,5 @@ export { readImage } from './image.js';
 export { imageFolderDataset } from './image-folder.js';
 export { readIdxFile, readIdxDataset, readIdxFolder } from './idx-files.js';
 export { openDataset, runTraining, readCheckpoint } from './training-run.js';
+export { readTfjsModel, readTfjsModelFiles, writeTfjsModel, checkShardPath } from './tfjs-files.js';
+export { readOnnxFile, writeOnnxFile } from './onnx-files.js';

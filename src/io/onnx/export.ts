@@ -1,0 +1,298 @@
+// ONNX export of our models (opset 13 by default, as torch writes them): NCHW input `input` with a dynamic batch axis
+// `N`, output `output`; convs OIHW, Dense as Gemm(transB=1), ReLU6 as Clip with Constant bounds, BatchNorm kept or folded.
+
+import { ConfigError } from '../../errors.js';
+import type { Model } from '../../graph/model.js';
+import type { SymbolicTensor } from '../../graph/symbolic.js';
+import { ActivationLayer, Softmax } from '../../nn/activation.js';
+import { ConvLayer } from '../../nn/conv.js';
+import { Add, Dense, Dropout, InputLayer, Reshape, ZeroPadding2D } from '../../nn/core.js';
+import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import type { Layer } from '../../nn/layer.js';
+import { BatchNormalization } from '../../nn/normalization.js';
+import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
+import type { Activation } from '../../ops/activation.js';
+import { batchNormAffine } from '../../ops/normalization.js';
+import type { Pool2DParams } from '../../ops/pool.js';
+import { Tensor, transpose } from '../../tensor/tensor.js';
+import { AttributeType, DataType, modelProtoType } from './schema.js';
+import { floatTensorProto, int64TensorProto } from './tensors.js';
+
+export interface OnnxExportOptions {
+  /** Default operator set version, 13 (default) to 21. */
+  opset?: number;
+  /** Fold each BatchNorm into the conv or dense layer before it (as lowering does), instead of a BatchNormalization node. */
+  foldBatchNorm?: boolean;
+  /** Name of the graph input (default `input`) and output (default `output`). */
+  inputName?: string;
+  outputName?: string;
+  /** Symbolic name of the batch axis (default `N`). */
+  batchName?: string;
+}
+
+/** IR version that goes with each opset (onnx/helper.py's table): runtimes refuse a newer IR than they know. */
+const IR_VERSION: Record<number, number> = { 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
+
+/** Encodes `model` as an ONNX file. */
+export function encodeOnnx(model: Model, options: OnnxExportOptions = {}): Uint8Array {
+  const type = modelProtoType();
+  return type.encode(type.fromObject(new OnnxExporter(model, options).build())).finish();
+}
+
+type Message = Record<string, unknown>;
+
+const IMAGE_TO_NCHW = [0, 3, 1, 2];
+const NCHW_TO_IMAGE = [0, 2, 3, 1];
+
+const ints = (name: string, values: readonly number[]): Message => ({ name, type: AttributeType.INTS, ints: [...values] });
+const int = (name: string, value: number): Message => ({ name, type: AttributeType.INT, i: value });
+const float = (name: string, value: number): Message => ({ name, type: AttributeType.FLOAT, f: value });
+const string = (name: string, value: string): Message => ({ name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
+
+/** Whether a rank-3 per-sample tensor [H, W, C] has the same element order in NHWC and NCHW (only one axis longer than 1). */
+const imageOrderAgrees = (shape: readonly number[]): boolean => shape.filter((d) => d !== 1).length <= 1;
+
+class OnnxExporter {
+  private readonly opset: number;
+  private readonly nodes: Message[] = [];
+  private readonly initializers: Message[] = [];
+  private readonly valueOf = new Map<SymbolicTensor, string>();
+  /** Value and initializer names taken (one namespace in ONNX), and node names taken (another). */
+  private readonly used = new Set<string>();
+  private readonly nodeNames = new Set<string>();
+  /** BatchNorm layers folded into the layer before them, and that layer's folded kernel and bias (ours, HWIO or [in, out]). */
+  private readonly folded = new Map<Layer, { kernel: Tensor; bias: Float32Array }>();
+  private readonly inputName: string;
+  private readonly outputName: string;
+
+  constructor(
+    private readonly model: Model,
+    private readonly options: OnnxExportOptions,
+  ) {
+    this.opset = options.opset ?? 13;
+    if (!(this.opset in IR_VERSION)) throw new ConfigError(`ONNX export: opset ${this.opset} is not supported (13 to 21)`);
+    this.inputName = options.inputName ?? 'input';
+    this.outputName = options.outputName ?? 'output';
+    this.used.add(this.inputName).add(this.outputName);
+    if (options.foldBatchNorm) this.planFolds();
+  }
+
+  build(): Message {
+    const batch = { dimParam: this.options.batchName ?? 'N' };
+    const dims = (shape: readonly number[]): Message[] => [batch, ...this.onnxShape(shape).map((d) => ({ dimValue: d }))];
+    for (const node of this.model.nodes) this.exportNode(node.layer, node.inputs, node.output);
+    let result = this.valueOf.get(this.model.output)!;
+    if (result === this.inputName) {
+      this.nodes.push({ name: 'output_identity', opType: 'Identity', input: [result], output: [this.outputName], attribute: [] });
+    } else {
+      // the last value takes the output's name wherever it appears
+      for (const n of this.nodes) for (const key of ['input', 'output'] as const) n[key] = (n[key] as string[]).map((v) => (v === result ? this.outputName : v));
+    }
+    result = this.outputName;
+    const valueInfo = (name: string, shape: readonly number[]): Message => ({ name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims(shape) } } } });
+    return {
+      irVersion: IR_VERSION[this.opset],
+      opsetImport: [{ domain: '', version: this.opset }],
+      producerName: 'mobilenet-ts',
+      producerVersion: '0.1.0',
+      graph: {
+        name: this.model.name,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: [valueInfo(this.inputName, this.model.inputShape)],
+        output: [valueInfo(result, this.model.outputShape)],
+      },
+    };
+  }
+
+  /** ONNX per-sample shape of one of ours: images [H, W, C] are [C, H, W] there. */
+  private onnxShape(shape: readonly number[]): number[] {
+    return shape.length === 3 ? [shape[2], shape[0], shape[1]] : [...shape];
+  }
+
+  private fresh(base: string, taken = this.used): string {
+    let name = base;
+    for (let k = 2; taken.has(name); k++) name = `${base}_${k}`;
+    taken.add(name);
+    return name;
+  }
+
+  /** Appends a node named `name` (a layer's main node carries the layer's name, so import gives it back); returns its output. */
+  private node(opType: string, name: string, inputs: string[], attribute: Message[] = []): string {
+    const output = this.fresh(name);
+    this.nodes.push({ name: this.fresh(name, this.nodeNames), opType, input: inputs, output: [output], attribute });
+    return output;
+  }
+
+  private initializer(name: string, tensor: Message): string {
+    const unique = this.fresh(name);
+    this.initializers.push({ ...tensor, name: unique });
+    return unique;
+  }
+
+  private floatInitializer(name: string, shape: readonly number[], values: Float32Array): string {
+    return this.initializer(name, floatTensorProto(name, shape, values));
+  }
+
+  /** A scalar float as a Constant node (as torch writes Clip's bounds). */
+  private scalarConstant(name: string, value: number): string {
+    return this.node('Constant', name, [], [{ name: 'value', type: AttributeType.TENSOR, t: floatTensorProto('', [], new Float32Array([value])) }]);
+  }
+
+  private activationNode(activation: Activation | 'clip', name: string, x: string, range: readonly [number, number] = [0, 6]): string {
+    switch (activation) {
+      case 'linear':
+        return x;
+      case 'relu':
+        return this.node('Relu', name, [x]);
+      case 'relu6':
+      case 'clip': {
+        const [lo, hi] = activation === 'relu6' ? [0, 6] : range;
+        const inputs = [x, lo === -Infinity ? '' : this.scalarConstant(`${name}_min`, lo), hi === Infinity ? '' : this.scalarConstant(`${name}_max`, hi)];
+        while (inputs.at(-1) === '') inputs.pop();
+        return this.node('Clip', name, inputs);
+      }
+    }
+  }
+
+  /** Which BatchNorms fold: those reading a linear conv or dense whose output nothing else reads. */
+  private planFolds(): void {
+    const readers = new Map<SymbolicTensor, number>();
+    for (const node of this.model.nodes) for (const t of node.inputs) readers.set(t, (readers.get(t) ?? 0) + 1);
+    for (const node of this.model.nodes) {
+      const bn = node.layer;
+      if (!(bn instanceof BatchNormalization)) continue;
+      const producer = node.inputs[0].node?.layer;
+      if (!(producer instanceof ConvLayer || producer instanceof Dense) || producer.activation !== 'linear' || readers.get(node.inputs[0]) !== 1 || node.inputs[0] === this.model.output) continue;
+      const { scale, shift } = batchNormAffine({ gamma: bn.param('gamma').data, beta: bn.param('beta').data, mean: bn.param('moving_mean').data, variance: bn.param('moving_variance').data, epsilon: bn.epsilon });
+      // the same float32 arithmetic as lowering's fold, so the exported graph computes what our engine does
+      const kernel = producer instanceof ConvLayer ? producer.kernel.clone() : producer.param('kernel').clone();
+      const c = scale.length;
+      for (let i = 0; i < kernel.data.length; i++) kernel.data[i] *= scale[i % c];
+      const given = producer instanceof ConvLayer ? producer.bias : producer.useBias ? producer.param('bias').data : null;
+      const bias = new Float32Array(c);
+      for (let i = 0; i < c; i++) bias[i] = (given ? given[i] : 0) * scale[i] + shift[i];
+      this.folded.set(producer, { kernel, bias });
+      this.folded.set(bn, { kernel, bias });
+    }
+  }
+
+  private prefix(layer: Layer): string {
+    return layer.torchName ?? layer.name;
+  }
+
+  private exportNode(layer: Layer, inputs: readonly SymbolicTensor[], output: SymbolicTensor): void {
+    const set = (value: string): void => void this.valueOf.set(output, value);
+    if (layer instanceof InputLayer) return set(this.inputName);
+    const xs = inputs.map((t) => this.valueOf.get(t)!);
+    const [x] = xs;
+    const inShape = inputs[0].shape;
+    const image = inShape.length === 3;
+    const name = layer.name;
+    if (layer instanceof ConvLayer) {
+      const fold = this.folded.get(layer);
+      const kernel = fold?.kernel ?? layer.kernel;
+      const bias = fold?.bias ?? layer.bias;
+      const [kh, kw] = layer.kernelSize;
+      const { strides, dilations, padding, groups } = layer.conv;
+      const w = transpose(kernel, [3, 2, 0, 1]);
+      const operands = [x, this.floatInitializer(`${this.prefix(layer)}.weight`, w.shape, w.data)];
+      if (bias) operands.push(this.floatInitializer(`${this.prefix(layer)}.bias`, [bias.length], bias));
+      const attributes = [ints('dilations', dilations), int('group', groups), ints('kernel_shape', [kh, kw]), ints('pads', [padding[0], padding[2], padding[1], padding[3]]), ints('strides', strides)];
+      const y = this.node('Conv', name, operands, attributes);
+      return set(this.activationNode(layer.activation, `${name}_${layer.activation}`, y));
+    }
+    if (layer instanceof Dense) {
+      const fold = this.folded.get(layer);
+      const kernel = fold?.kernel ?? layer.param('kernel');
+      const bias = fold?.bias ?? (layer.useBias ? layer.param('bias').data : null);
+      const w = transpose(kernel, [1, 0]);
+      const operands = [x, this.floatInitializer(`${this.prefix(layer)}.weight`, w.shape, w.data)];
+      if (bias) operands.push(this.floatInitializer(`${this.prefix(layer)}.bias`, [bias.length], bias));
+      const y = this.node('Gemm', name, operands, [float('alpha', 1), float('beta', 1), int('transB', 1)]);
+      return set(this.activationNode(layer.activation, `${name}_${layer.activation}`, y));
+    }
+    if (layer instanceof BatchNormalization) {
+      if (this.folded.has(layer)) return set(x);
+      // ONNX normalizes axis 1; ours the last axis, which is axis 1 there for images and feature vectors, else moved there and back
+      const rank = inShape.length + 1;
+      const toFront = image || rank === 2 ? null : [0, rank - 1, ...Array.from({ length: rank - 2 }, (_, i) => i + 1)];
+      const input = toFront ? this.node('Transpose', `${name}_channels_first`, [x], [ints('perm', toFront)]) : x;
+      const p = this.prefix(layer);
+      const operands = [input, ...(['weight', 'bias', 'running_mean', 'running_var'] as const).map((suffix, i) => {
+        const t = layer.param(['gamma', 'beta', 'moving_mean', 'moving_variance'][i]);
+        return this.floatInitializer(`${p}.${suffix}`, t.shape, t.data);
+      })];
+      const y = this.node('BatchNormalization', name, operands, [float('epsilon', layer.epsilon), float('momentum', layer.momentum)]);
+      return set(toFront ? this.node('Transpose', `${name}_channels_last`, [y], [ints('perm', toFront.map((_, i) => toFront.indexOf(i)))]) : y);
+    }
+    if (layer instanceof ActivationLayer) return set(layer.activation === 'linear' ? x : this.activationNode(layer.activation, name, x));
+    if (layer instanceof Clip) return set(this.activationNode('clip', name, x, [layer.lo, layer.hi]));
+    if (layer instanceof Sigmoid) return set(this.node('Sigmoid', name, [x]));
+    if (layer instanceof HardSigmoid) return set(this.node('HardSigmoid', name, [x], [float('alpha', layer.alpha), float('beta', layer.beta)]));
+    if (layer instanceof HardSwish) {
+      if (this.opset >= 14) return set(this.node('HardSwish', name, [x]));
+      // HardSwish is opset 14: x · HardSigmoid(x, 1/6, 1/2) before it
+      const gate = this.node('HardSigmoid', name, [x], [float('alpha', 1 / 6), float('beta', 0.5)]);
+      return set(this.node('Mul', `${name}_mul`, [x, gate]));
+    }
+    if (layer instanceof Add) return set(this.node('Add', name, xs));
+    if (layer instanceof Arithmetic) {
+      const opType = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div' }[layer.op];
+      if (!layer.constant) return set(this.node(opType, name, xs));
+      const c = layer.constant.value;
+      // per-sample constants of images go to NCHW: padded to [h, w, c], then [c, h, w]
+      const value = image ? transpose(c.reshape([...new Array<number>(3 - c.rank).fill(1), ...c.shape]), [2, 0, 1]) : c;
+      const constant = this.floatInitializer(`${name}.constant`, value.shape, value.data);
+      return set(this.node(opType, name, layer.constant.side === 'left' ? [constant, x] : [x, constant]));
+    }
+    if (layer instanceof Concatenate) {
+      const axis = layer.axis < 0 ? layer.axis + inShape.length : layer.axis;
+      return set(this.node('Concat', name, xs, [int('axis', image ? [2, 3, 1][axis] : axis + 1)]));
+    }
+    if (layer instanceof Transpose) {
+      // ONNX axes of ours: an image is NCHW there, so its per-sample perm goes through [C, H, W] ↔ [H, W, C]
+      const toOnnx = (rank: number): number[] => (rank === 3 ? [2, 0, 1] : Array.from({ length: rank }, (_, i) => i));
+      const fromOnnx = (rank: number): number[] => (rank === 3 ? [1, 2, 0] : Array.from({ length: rank }, (_, i) => i));
+      const a = fromOnnx(inShape.length);
+      const back = toOnnx(layer.perm.length);
+      const perm = back.map((i) => a[layer.perm[i]]);
+      return set(this.node('Transpose', name, [x], [ints('perm', [0, ...perm.map((p) => p + 1)])]));
+    }
+    if (layer instanceof GlobalAveragePooling2D || layer instanceof GlobalMaxPooling2D) {
+      const opType = layer instanceof GlobalAveragePooling2D ? 'GlobalAveragePool' : 'GlobalMaxPool';
+      const pooled = this.node(opType, name, [x]);
+      return set(layer.keepDims ? pooled : this.node('Flatten', `${name}_flatten`, [pooled], [int('axis', 1)]));
+    }
+    if (layer instanceof AveragePooling2D || layer instanceof MaxPooling2D) {
+      const pool = (layer as unknown as { pool: Pool2DParams }).pool;
+      const attributes = [ints('kernel_shape', pool.kernel), ints('pads', [pool.padding[0], pool.padding[2], pool.padding[1], pool.padding[3]]), ints('strides', pool.strides)];
+      if (layer instanceof AveragePooling2D) attributes.push(int('count_include_pad', pool.countIncludePad ? 1 : 0));
+      const opType = layer instanceof AveragePooling2D ? 'AveragePool' : 'MaxPool';
+      return set(this.node(opType, name, [x], attributes));
+    }
+    if (layer instanceof ZeroPadding2D) {
+      const [t, b, l, r] = layer.padding;
+      const pads = this.initializer(`${name}.pads`, int64TensorProto('', [8], [0, 0, t, l, 0, 0, b, r]));
+      return set(this.node('Pad', name, [x, pads], [string('mode', 'constant')]));
+    }
+    if (layer instanceof Dropout) return set(x);
+    if (layer instanceof Reshape) return set(this.reshape(layer, x, inShape, output.shape));
+    if (layer instanceof Softmax) return set(this.node('Softmax', name, [x], [int('axis', image ? 1 : -1)]));
+    throw new ConfigError(`ONNX export: layer ${name} of kind ${layer.kind} has no ONNX equivalent here`);
+  }
+
+  /** Our reshapes work on NHWC element order: images go to NHWC in ONNX first and back to NCHW after. */
+  private reshape(layer: Reshape, x: string, inShape: readonly number[], outShape: readonly number[]): string {
+    const name = layer.name;
+    let value = x;
+    if (inShape.length === 3 && !imageOrderAgrees(inShape)) value = this.node('Transpose', `${name}_to_nhwc`, [value], [ints('perm', NCHW_TO_IMAGE)]);
+    if (outShape.length === 1) return this.node('Flatten', name, [value], [int('axis', 1)]);
+    const target = this.initializer(`${name}.shape`, int64TensorProto('', [outShape.length + 1], [0, ...outShape]));
+    value = this.node('Reshape', name, [value, target]);
+    if (outShape.length !== 3) return value;
+    return imageOrderAgrees(outShape)
+      ? this.node('Reshape', `${name}_to_nchw`, [value, this.initializer(`${name}.nchw_shape`, int64TensorProto('', [4], [0, ...this.onnxShape(outShape)]))])
+      : this.node('Transpose', `${name}_to_nchw`, [value], [ints('perm', IMAGE_TO_NCHW)]);
+  }
+}

@@ -1,0 +1,56 @@
+// Node edge for ONNX files: reads a model with its external data from the model's folder (relative locations only,
+// symlinks resolved and required to stay inside), and writes our models as .onnx atomically.
+
+import { realpath, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+
+import type { Model } from '../graph/model.js';
+import { ExternalDataError } from '../io/onnx/errors.js';
+import { encodeOnnx } from '../io/onnx/export.js';
+import type { OnnxExportOptions } from '../io/onnx/export.js';
+import { externalDataLocations, onnxToModel, parseOnnxModel } from '../io/onnx/import.js';
+import type { DecodedOnnx, OnnxImportOptions } from '../io/onnx/import.js';
+import { readBytes, writeFileAtomic } from './files.js';
+
+/**
+ * Reads an .onnx file and the external data files its tensors name. Each location must be relative and free of
+ * `..` (checked before the disk is touched); its real path, symlinks resolved, must lie inside the model's folder.
+ */
+export async function readOnnxFile(path: string, options: Omit<OnnxImportOptions, 'source' | 'externalData'> = {}): Promise<DecodedOnnx> {
+  const proto = parseOnnxModel(await readBytes(path), path);
+  const locations = externalDataLocations(proto, path);
+  const files = new Map<string, Uint8Array>();
+  if (locations.length > 0) {
+    const folder = await realpath(dirname(path));
+    for (const location of locations) files.set(location, await readExternal(folder, location, path));
+  }
+  return onnxToModel(proto, {
+    ...options,
+    source: path,
+    externalData: (location) => {
+      const bytes = files.get(location);
+      if (!bytes) throw new ExternalDataError(`${path}: external data ${JSON.stringify(location)} was not read`, location);
+      return bytes;
+    },
+  });
+}
+
+/** Writes `model` as an ONNX file (see encodeOnnx), replacing `path` atomically. */
+export async function writeOnnxFile(path: string, model: Model, options: OnnxExportOptions = {}): Promise<void> {
+  await writeFileAtomic(path, encodeOnnx(model, options));
+}
+
+async function readExternal(folder: string, location: string, source: string): Promise<Uint8Array> {
+  let real: string;
+  try {
+    real = await realpath(resolve(folder, location));
+  } catch (e) {
+    throw new ExternalDataError(`${source}: cannot open external data ${JSON.stringify(location)}: ${(e as Error).message}`, location);
+  }
+  const inside = relative(folder, real);
+  if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+    throw new ExternalDataError(`${source}: external data ${JSON.stringify(location)} resolves to ${real}, outside the model's folder ${folder}`, location);
+  }
+  if (!(await stat(real)).isFile()) throw new ExternalDataError(`${source}: external data ${JSON.stringify(location)} is not a file`, location);
+  return readBytes(real);
+}
