@@ -7,18 +7,24 @@ import { softmax } from '../ops/activation.js';
 import { readImage } from '../node/image.js';
 import { Tensor } from '../tensor/tensor.js';
 import { loadModelOrDefault } from './model-files.js';
-import { numberFlag, parse, positiveInteger } from './args.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger } from './args.js';
 import type { CommandIO } from './io.js';
 
-export const CLASSIFY_HELP = `mobilenet classify [--model FILE] IMAGE… [--top 5] [--json]
-Classifies PNG or JPEG images with a model file (default: the bundled Fashion-MNIST model), resized and
-scaled as the model file says; prints the top classes with probabilities.`;
+export const CLASSIFY_HELP = `mobilenet classify [--model FILE] IMAGE… [--top 5] [--json] [architecture flags]
+Classifies PNG or JPEG images with a model (default: the bundled Fashion-MNIST model), resized and
+scaled as the model file says; prints the top classes with probabilities. FILE may be any format
+\`mobilenet convert\` reads; weights-only files (.safetensors, .pt/.pth, Keras weights .h5) are built from
+the architecture flags (α and classes inferred from torchvision weights) and preprocessed as their origin
+does (torchvision: ImageNet mean/std; Keras: x/127.5 − 1).
+${ARCHITECTURE_HELP}`;
 
 export async function classifyCommand(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parse(argv, { model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'classify');
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'classify');
   if (positionals.length === 0) throw new UsageError('mobilenet classify: give at least one image file (see mobilenet classify --help)');
   const top = numberFlag(values, 'top', positiveInteger, 'a positive integer') ?? 5;
-  const { model, preprocessing, classNames, source } = await loadModelOrDefault(values.model as string | undefined);
+  const { arch, options } = architectureFlags(values);
+  const { model, preprocessing, classNames, source, notes } = await loadModelOrDefault(values.model as string | undefined, { ...options, arch });
+  for (const note of notes) io.err(note);
   const [h, w, c] = model.inputShape;
   const images = await Promise.all(positionals.map((p) => readImage(p, { ...preprocessing, size: [h, w], channels: c as 1 | 3 })));
   const batch = new Tensor([images.length, h, w, c], new Float32Array(images.length * h * w * c));

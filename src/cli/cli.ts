@@ -4,6 +4,8 @@
 import { MobileNetError, UsageError } from '../errors.js';
 import { BENCH_HELP, benchCommand } from './bench.js';
 import { CLASSIFY_HELP, classifyCommand } from './classify.js';
+import { CONVERT_HELP, convertCommand } from './convert.js';
+import { INSPECT_HELP, inspectCommand } from './inspect.js';
 import { EVAL_HELP, evalCommand } from './eval.js';
 import { TRAIN_HELP, trainCommand } from './train.js';
 import { DEMO_HELP, demoCommand } from './demo.js';
@@ -20,10 +22,12 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   summary: { brief: 'per-layer shapes, parameters, MACs and activation memory of an architecture', help: SUMMARY_HELP, run: summaryCommand },
-  infer: { brief: 'run a .npy batch through .safetensors weights, write the logits as .npy', help: INFER_HELP, run: inferCommand },
+  infer: { brief: 'run a .npy batch through a model in any format, write the logits as .npy', help: INFER_HELP, run: inferCommand },
+  convert: { brief: 'convert a model between formats: ours, safetensors, ONNX, TF.js, Keras H5 (in), .pt', help: CONVERT_HELP, run: convertCommand },
+  inspect: { brief: 'format, metadata, layers, shapes, parameters and MACs of a model in any format', help: INSPECT_HELP, run: inspectCommand },
   train: { brief: 'train or fine-tune on a data folder, with checkpoints, resume, log and curves', help: TRAIN_HELP, run: trainCommand },
   eval: { brief: 'top-1/top-5 and per-class accuracy of a model file on a data folder', help: EVAL_HELP, run: evalCommand },
-  classify: { brief: 'top classes of PNG/JPEG images with a model file', help: CLASSIFY_HELP, run: classifyCommand },
+  classify: { brief: 'top classes of PNG/JPEG images with a model in any format', help: CLASSIFY_HELP, run: classifyCommand },
   bench: { brief: 'latency, images/s, planned arena and peak RSS of an engine', help: BENCH_HELP, run: benchCommand },
   demo: { brief: 'what `npm start` runs: summary, the papers\' cost comparisons, a timed batch', help: DEMO_HELP, run: demoCommand },
 };

@@ -1,20 +1,51 @@
-// Model files for the CLI: our model files by path, or the bundled default model shipped in the package.
+// Model files for the CLI: a model in any format the library reads (see loadAnyModel), or the bundled
+// default model shipped in the package; weights-only inputs get the preprocessing of their origin.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError } from '../errors.js';
 import { decodeModelFile } from '../io/model-file.js';
 import type { LoadedModel } from '../io/model-file.js';
 import { readBytes } from '../node/files.js';
+import { loadAnyModel } from '../node/any-model.js';
+import type { AnyModel, LoadAnyModelOptions, ModelFormat } from '../node/any-model.js';
 
 /** The bundled Fashion-MNIST model, beside the package (models/), from both src/ (tsx) and dist/. */
 export function defaultModelPath(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'fashion-mnist.safetensors');
 }
 
-export async function loadModelOrDefault(path: string | undefined): Promise<LoadedModel & { source: string }> {
+/** ImageNet mean and std on the 0..1 scale: torchvision's Normalize for its pretrained models. */
+export const TORCHVISION_PIXELS: PreprocessOptions['pixels'] = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+/** The preprocessing a file without one most likely wants, by where it comes from; undefined when unknown. */
+export function presetFor(loaded: Pick<AnyModel, 'format' | 'metadata'>): PreprocessOptions | undefined {
+  if (loaded.format === 'keras-h5') return { pixels: 'symmetric' };
+  if ((loaded.format === 'safetensors' || loaded.format === 'pytorch') && loaded.metadata.naming === 'torchvision') return { pixels: TORCHVISION_PIXELS };
+  return undefined;
+}
+
+export async function loadModelOrDefault(
+  path: string | undefined,
+  options: LoadAnyModelOptions = {},
+): Promise<LoadedModel & { source: string; format: ModelFormat; notes: string[] }> {
   const source = path ?? defaultModelPath();
-  if (path === undefined && !existsSync(source)) throw new ConfigError(`no --model given and the bundled model ${source} is missing`);
-  return { ...decodeModelFile(await readBytes(source), source), source };
+  if (path === undefined) {
+    if (!existsSync(source)) throw new ConfigError(`no --model given and the bundled model ${source} is missing`);
+    return { ...decodeModelFile(await readBytes(source), source), source, format: 'model-file', notes: [] };
+  }
+  const loaded = await loadAnyModel(path, options);
+  const notes = [...loaded.notes];
+  let preprocessing = loaded.preprocessing;
+  if (preprocessing === undefined) {
+    const preset = presetFor(loaded);
+    const [h, w] = loaded.model.inputShape;
+    if (preset) {
+      preprocessing = { size: [h, w], fit: 'bilinear', ...preset };
+      notes.push(`no preprocessing stored: using the ${loaded.format === 'keras-h5' ? 'Keras (x/127.5 − 1)' : 'torchvision (ImageNet mean/std)'} preset`);
+    } else notes.push('no preprocessing stored: pixels scaled to 0..1 and resized bilinearly');
+  }
+  return { model: loaded.model, classNames: loaded.classNames, preprocessing, source, format: loaded.format, notes };
 }

@@ -9,3 +9,5 @@ export { readIdxFile, readIdxDataset, readIdxFolder } from './idx-files.js';
 export { openDataset, runTraining, readCheckpoint } from './training-run.js';
 export { readTfjsModel, readTfjsModelFiles, writeTfjsModel, checkShardPath } from './tfjs-files.js';
 export { readOnnxFile, writeOnnxFile } from './onnx-files.js';
+export { loadAnyModel, saveAnyModel, detectModelFormat, saveFormatFor, UnknownFormatError, MODEL_FORMATS, SAVE_FORMATS } from './any-model.js';
+export type { AnyModel, LoadAnyModelOptions, ModelFormat, SaveFormat, SaveAnyModelOptions, SavedModel } from './any-model.js';

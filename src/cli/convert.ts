@@ -1,0 +1,31 @@
+// `mobilenet convert IN OUT`: reads a model in any format the library reads and writes it in another
+// (our model file, plain .safetensors, ONNX, TF.js, .pt), keeping class names and preprocessing where the target can.
+
+import { UsageError } from '../errors.js';
+import { SAVE_FORMATS, saveAnyModel } from '../node/any-model.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse, stringFlag } from './args.js';
+import type { CommandIO } from './io.js';
+import { loadModelOrDefault } from './model-files.js';
+
+export const CONVERT_HELP = `mobilenet convert IN OUT [--format ${SAVE_FORMATS.join('|')}] [architecture flags]
+Converts a model between formats. IN: our model file, .safetensors weights (torchvision or our names),
+.onnx, TF.js model.json or its folder, Keras .h5 (whole model or weights only), torch.save .pt/.pth,
+detected by magic bytes and extension. OUT's format comes from --format or its extension: .safetensors →
+our model file (architecture, class names, preprocessing; any safetensors reader reads it), .onnx → ONNX
+opset 13, .json or a folder → TF.js layers model, .pt/.pth → torch.save state dict. --format safetensors
+writes plain weights with torchvision names. Weights-only inputs are built from the architecture flags
+(default mobilenet_v2 at 224; α, classes and input channels inferred from torchvision weights).
+${ARCHITECTURE_HELP}`;
+
+export async function convertCommand(argv: string[], io: CommandIO): Promise<void> {
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, format: { type: 'string' } }, 'convert');
+  if (positionals.length !== 2) throw new UsageError(`mobilenet convert: give an input and an output path, got ${positionals.length} path(s) (see mobilenet convert --help)`);
+  const [input, output] = positionals;
+  const format = stringFlag(values, 'format', SAVE_FORMATS);
+  const { arch, options } = architectureFlags(values);
+  const loaded = await loadModelOrDefault(input, { ...options, arch });
+  for (const note of loaded.notes) io.err(note);
+  const saved = await saveAnyModel(loaded.model, output, { format, classNames: loaded.classNames, preprocessing: loaded.preprocessing, extra: loaded.extra });
+  for (const note of saved.notes) io.err(note);
+  io.out(`${input} (${loaded.format}) → ${output} (${saved.format}): ${saved.paths.join(', ')}`);
+}
