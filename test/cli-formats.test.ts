@@ -6,19 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/cli.js';
-import type { CommandIO } from '../src/cli/io.js';
 import { decodeNpy } from '../src/io/npy.js';
 import { UnknownFormatError, loadAnyModel } from '../src/node/any-model.js';
-import { GOLDEN, assertClose } from './helpers.js';
+import { GOLDEN, assertClose, runCli } from './helpers.js';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CommandIO = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 const TINY = join(GOLDEN, 'models/mnv2_035_32_c10');
 let dir = '';

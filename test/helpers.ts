@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { decodeNpy } from '../src/io/npy.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { main } from '../src/cli/cli.js';
+import type { CommandIO } from '../src/cli/io.js';
 import { Random } from '../src/tensor/random.js';
 import { BatchNormalization } from '../src/nn/normalization.js';
 import type { Model } from '../src/graph/model.js';
@@ -69,4 +71,13 @@ export function randomiseBatchNorm(model: Model, seed = 5): void {
 /** A seeded batch of uniform values in [−1, 1). */
 export function randomBatch(shape: number[], seed: number): Tensor {
   return new Tensor(shape, new Random(seed).fillUniform(new Float32Array(shape.reduce((a, b) => a * b)), -1, 1));
+}
+
+/** Runs the CLI in this process and captures what it prints. */
+export async function runCli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CommandIO = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false };
+  const code = await main(argv, io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
 }
