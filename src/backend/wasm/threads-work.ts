@@ -1,5 +1,5 @@
 // The work of one engine step as every thread runs it: plain data (posted to workers once) describing a
-// kernel call, and its binding to one thread's kernels, which runs part k of n: pixel ranges, images or row bands.
+// kernel call, and its binding to one thread's kernels, which runs part k of n: pixel ranges, images, row bands or grains.
 
 import { ConfigError } from '../../errors.js';
 import type { Kernel, WasmRuntime } from './runtime.js';
@@ -56,7 +56,36 @@ export interface ChainWork {
   scratchStride: number;
 }
 
-export type Work = GemmWork | WindowWork | ChainWork;
+/** A pointer argument of a `SplitWork` call: one of the dispatch's pointers, moved on per unit of the part's share and per part. */
+export interface CallArg {
+  /** 0, 1, 2: the dispatch's input, output or residual pointer. */
+  pointer: 0 | 1 | 2;
+  /** Bytes added to it, then per unit before the part's first, then per part (a part's own accumulator). */
+  offset?: number;
+  perUnit?: number;
+  perPart?: number;
+}
+
+/** One kernel call of a `SplitWork`: `kernel(...args, units × unitScale, ...tail)`. */
+export interface KernelCall {
+  kernel: string;
+  args: CallArg[];
+  unitScale: number;
+  tail?: number[];
+}
+
+/**
+ * Kernels run in turn over a part's share of a leading axis (GEMM rows, images) of `batch` units, in whole
+ * grains: the training backends' ops, whose tensors move from call to call (pointers per dispatch). A part that
+ * reduces over its units writes its own accumulator (`perPart`), which the caller sums in a fixed order.
+ */
+export interface SplitWork {
+  kind: 'split';
+  calls: KernelCall[];
+  grain: number;
+}
+
+export type Work = GemmWork | WindowWork | ChainWork | SplitWork;
 
 /** Runs part `part` of `parts` of a step on byte pointers (residual 0 when there is none) for `batch` images. */
 export type PartRunner = (input: number, output: number, residual: number, batch: number, part: number, parts: number) => void;
@@ -91,6 +120,8 @@ export function usefulParts(work: Work, batch: number, threads: number): number 
   if (work.kind === 'gemm') {
     const pixels = batch * work.pixels;
     units = byChannels(work, pixels, threads) ? Math.ceil(work.cout / work.channelSplit!.blockChannels) : Math.ceil(pixels / GEMM_GRAIN);
+  } else if (work.kind === 'split') {
+    units = Math.ceil(batch / work.grain);
   } else {
     units = work.kind === 'window' && work.rowKernel === null ? batch : batch * outRows(work);
   }
@@ -143,7 +174,32 @@ export function bindWork(work: Work, kernels: Record<string, Kernel>, runtime: W
       return bindWindow(work, kernels);
     case 'chain':
       return bindChain(work, kernels, runtime, thread);
+    case 'split':
+      return bindSplit(work, kernels);
   }
+}
+
+function bindSplit(work: SplitWork, kernels: Record<string, Kernel>): PartRunner {
+  const calls = work.calls.map((call) => {
+    // the call's arguments, reused: pointers, the count, then the constants
+    const args = [...call.args.map(() => 0), 0, ...(call.tail ?? [])];
+    return { kernel: kernelOf(kernels, call.kernel), spec: call.args, scale: call.unitScale, args };
+  });
+  const pointers = [0, 0, 0];
+  return (input, output, residual, batch, part, parts) => {
+    const [start, end] = shareOf(batch, part, parts, work.grain);
+    if (end <= start) return;
+    pointers[0] = input;
+    pointers[1] = output;
+    pointers[2] = residual;
+    for (const { kernel, spec, scale, args } of calls) {
+      spec.forEach((a, i) => {
+        args[i] = pointers[a.pointer] + (a.offset ?? 0) + start * (a.perUnit ?? 0) + part * (a.perPart ?? 0);
+      });
+      args[spec.length] = (end - start) * scale;
+      kernel.apply(null, args);
+    }
+  };
 }
 
 function bindGemm(work: GemmWork, kernels: Record<string, Kernel>): PartRunner {

@@ -1,5 +1,6 @@
 // Threads for the wasm engine: persistent workers over one shared memory, and the control block they are
-// dispatched through (generation counter, step, batch, pointer table, completion counter) — no message per step.
+// dispatched through (generation counter, step, batch, pointers, completion counter) — no message per step; work
+// added after start (the training backends' kernels, compiled per shape on first use) comes as one message per module.
 
 import { MobileNetError } from '../../errors.js';
 import type { PartRunner, Work } from './threads-work.js';
@@ -23,11 +24,18 @@ export const Slot = {
   /** 1 + the thread whose step failed (0: none), and the length of its message in the text area. */
   error: 7,
   errorLength: 8,
+  /** Input, output and residual byte pointers of the current dispatch. */
+  input: 9,
+  output: 10,
+  residual: 11,
 } as const;
+
+/** The `step` of a dispatch that sends workers back to their event loop to take a `WorkerLoad` message. */
+export const LOAD_STEP = -1;
 
 const HEADER_INTS = 16;
 const ERROR_TEXT_BYTES = 1024;
-/** First Int32 of the pointer table: input, output and residual byte pointers of each step, for the current arena. */
+/** First Int32 of the pointer table: input, output and residual byte pointers of each step, for the current arena (copied into the header per dispatch). */
 export const POINTERS = HEADER_INTS + ERROR_TEXT_BYTES / 4;
 export const POINTERS_PER_STEP = 3;
 
@@ -124,11 +132,17 @@ export interface WorkerInit {
   works: (Work | null)[];
 }
 
+/** Work added after start: steps numbered on from the last, bound to the kernels of their own module. */
+export interface WorkerLoad {
+  module: WebAssembly.Module;
+  works: Work[];
+}
+
 export type WorkerReply = { ready: true } | { ready: false; error: string };
 
 /** The little a pool needs of a Node or web worker. */
 interface WorkerHandle {
-  post(message: WorkerInit): void;
+  post(message: WorkerInit | WorkerLoad): void;
   /** The first reply, or a ThreadError if the worker dies first. */
   reply(): Promise<WorkerReply>;
   /** Lets the process exit while the worker lives (Node); a no-op on the web. */
@@ -215,6 +229,7 @@ export class ThreadPool {
   /** Input, output and residual byte pointers per step: the engine writes them when it plans an arena. */
   readonly pointers: Int32Array;
   private disposed = false;
+  private stepCount: number;
 
   private constructor(
     readonly threads: number,
@@ -222,8 +237,10 @@ export class ThreadPool {
     private readonly workers: WorkerHandle[],
     /** How long this thread spins for the workers before it sleeps; Infinity where it may not sleep. */
     private readonly spinMs: number,
+    steps: number,
   ) {
     this.pointers = control.subarray(POINTERS);
+    this.stepCount = steps;
   }
 
   /** Starts `threads − 1` workers and waits until each has instantiated the module and bound its steps. */
@@ -248,7 +265,12 @@ export class ThreadPool {
       throw e;
     }
     for (const w of workers) w.unref();
-    return new ThreadPool(threads, control, workers, canBlock() ? spinMs : Infinity);
+    return new ThreadPool(threads, control, workers, canBlock() ? spinMs : Infinity, works.length);
+  }
+
+  /** Steps so far: those given at start, then those added by `load`. */
+  get steps(): number {
+    return this.stepCount;
   }
 
   /**
@@ -256,7 +278,48 @@ export class ThreadPool {
    * workers, all on the step's pointers in `pointers`.
    */
   run(step: number, batch: number, parts: number, own: PartRunner): void {
+    const p = step * POINTERS_PER_STEP;
+    this.runAt(step, this.pointers[p], this.pointers[p + 1], this.pointers[p + 2], batch, parts, own);
+  }
+
+  /** As `run`, on the pointers given (work whose tensors move from call to call). */
+  runAt(step: number, input: number, output: number, residual: number, batch: number, parts: number, own: PartRunner): void {
     if (this.disposed) throw new ThreadError('the thread pool was disposed');
+    if (!Number.isInteger(step) || step < 0 || step >= this.stepCount) throw new ThreadError(`no step ${step} (${this.stepCount} steps)`);
+    const c = this.control;
+    Atomics.store(c, Slot.input, input);
+    Atomics.store(c, Slot.output, output);
+    Atomics.store(c, Slot.residual, residual);
+    let failure: unknown = null;
+    this.dispatch(step, batch, parts, () => {
+      try {
+        own(input, output, residual, batch, 0, parts);
+      } catch (e) {
+        failure = e; // thrown once the workers are done: they must not write while the caller moves on
+      }
+    });
+    if (failure !== null) throw failure;
+    const error = takeError(c);
+    if (error !== null) throw new ThreadError(`step ${step}: ${error}`);
+  }
+
+  /**
+   * Adds steps whose work binds to `module`'s kernels (instantiated by every worker against the shared memory)
+   * and returns the first one's number. Synchronous: one message per worker, which takes it between dispatches.
+   */
+  load(module: WebAssembly.Module, works: Work[]): number {
+    if (this.disposed) throw new ThreadError('the thread pool was disposed');
+    for (const w of this.workers) w.post({ module, works });
+    this.dispatch(LOAD_STEP, 0, this.threads, () => {});
+    const error = takeError(this.control);
+    if (error !== null) throw new ThreadError(`loading ${works.length} steps: ${error}`);
+    const first = this.stepCount;
+    this.stepCount += works.length;
+    return first;
+  }
+
+  /** Publishes a dispatch, runs `own` on this thread, and waits until every worker acknowledged it. */
+  private dispatch(step: number, batch: number, parts: number, own: () => void): void {
     const c = this.control;
     Atomics.store(c, Slot.step, step);
     Atomics.store(c, Slot.batch, batch);
@@ -264,17 +327,8 @@ export class ThreadPool {
     Atomics.store(c, Slot.done, 0);
     Atomics.add(c, Slot.generation, 1);
     if (Atomics.load(c, Slot.sleepers) > 0) Atomics.notify(c, Slot.generation);
-    let failure: unknown = null;
-    try {
-      const p = step * POINTERS_PER_STEP;
-      own(this.pointers[p], this.pointers[p + 1], this.pointers[p + 2], batch, 0, parts);
-    } catch (e) {
-      failure = e; // thrown once the workers are done: they must not write while the caller moves on
-    }
+    own();
     awaitValue(c, Slot.done, this.threads - 1, this.spinMs);
-    if (failure !== null) throw failure;
-    const error = takeError(c);
-    if (error !== null) throw new ThreadError(`step ${step}: ${error}`);
   }
 
   /** Stops and terminates the workers. */
