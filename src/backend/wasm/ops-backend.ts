@@ -1,5 +1,6 @@
 // The WebAssembly training backends: the inference Backend and the GradientBackend on SIMD kernels emitted per shape
-// on first use and cached; each op streams its tensors through a small, reused scratch arena; the rest uses the reference.
+// on first use and cached; each op streams its tensors through a small, reused scratch arena, its heavy kernels split
+// across worker threads where asked; the rest uses the reference.
 
 import type { Backend } from '../backend.js';
 import type { GradientBackend } from '../gradients.js';
@@ -14,11 +15,14 @@ import { type DepthwiseSpec, depthwiseOutputSize, emitDepthwise, packDepthwiseWe
 import { depthwiseGradientLength, emitDepthwiseBackwardInput, emitDepthwiseBackwardKernel, unpackDepthwiseGradient } from './kernels/depthwise-backward.js';
 import { type ChannelSpec, channelBlocks, channelRow, emitChannelKernels } from './kernels/channels.js';
 import { emitElementwiseKernels } from './kernels/elementwise.js';
-import { type GemmSpec, emitGemm, packGemmWeights } from './kernels/gemm.js';
+import { emitGemm, gemmPackedLength, packGemmWeights } from './kernels/gemm.js';
 import { emitGemmTN, gemmTNChunk } from './kernels/gemm-tn.js';
 import { type Im2colSpec, emitCol2im, emitIm2col } from './kernels/im2col.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
-import { LANES, roundUp } from './kernels/common.js';
+import { F32, LANES, roundUp } from './kernels/common.js';
+import { ThreadPool, threadsUnavailable } from './threads.js';
+import { GEMM_GRAIN, bindWork, usefulParts } from './threads-work.js';
+import type { CallArg, PartRunner, SplitWork } from './threads-work.js';
 import { ConfigError } from '../../errors.js';
 import type { Activation } from '../../ops/activation.js';
 import type { Conv2DParams } from '../../ops/conv2d.js';
@@ -31,6 +35,16 @@ export interface WasmTrainingOptions {
   relaxedSimd?: boolean;
   /** Growth limit of the wasm memory; default 1 GiB. */
   maximumBytes?: number;
+  /**
+   * Threads that share the heavy kernels — GEMMs (1×1 convolutions, dense layers) forward and both gradients,
+   * depthwise and stem convolutions forward and both gradients — by rows, images or row blocks: the calling thread
+   * and `threads − 1` workers over one shared memory. Default 1. Where memory cannot be shared (no
+   * SharedArrayBuffer; a page without cross-origin isolation) 1 is used, without error (`threadsNote` says why).
+   * Kernel gradients are summed per thread over a split fixed by the shapes and the thread count, then across
+   * threads in thread order: a seeded run gives the same weights every time at a given count, while counts differ
+   * in the last bits of those sums. All other results are bit-identical at every count.
+   */
+  threads?: number;
 }
 
 /** Per op name: calls that ran on wasm kernels and calls that went to the reference. */
@@ -43,12 +57,19 @@ export interface WasmTrainingBackends {
   backend: Backend;
   gradients: GradientBackend;
   readonly relaxedSimd: boolean;
+  /** Threads the kernels run on (1 where more were asked for but memory cannot be shared). */
+  readonly threads: number;
+  /** Why fewer threads run than were asked for; null when all did. */
+  readonly threadsNote: string | null;
   /** Which ops ran where so far. */
   coverage(): WasmCoverage;
-  /** Modules compiled so far, the milliseconds spent emitting and compiling them, and the wasm memory's size. */
-  stats(): { modules: number; compileMilliseconds: number; memoryBytes: number };
-  /** Drops the compiled kernels; every op of both backends throws afterwards. */
-  dispose(): void;
+  /**
+   * Modules compiled so far, the milliseconds spent emitting and compiling them, the wasm memory's size, and
+   * the kernel calls split across more than one thread.
+   */
+  stats(): { modules: number; compileMilliseconds: number; memoryBytes: number; parallelCalls: number };
+  /** Drops the compiled kernels and terminates the workers; every op of both backends throws afterwards. */
+  dispose(): Promise<void>;
 }
 
 /**
@@ -62,27 +83,48 @@ export async function createWasmTrainingBackends(options: WasmTrainingOptions = 
   if (!simdSupported()) throw new ConfigError('the wasm training backends need WebAssembly SIMD, which this runtime lacks');
   const relaxedSimd = options.relaxedSimd ?? relaxedSimdSupported();
   if (relaxedSimd && !relaxedSimdSupported()) throw new ConfigError('relaxed SIMD was asked for but does not validate here (Node 20: call enableWasmFeatures() first)');
-  const rt = new WasmRuntime({ maximumBytes: options.maximumBytes });
+  const requested = options.threads ?? 1;
+  if (!Number.isInteger(requested) || requested < 1) throw new ConfigError(`threads must be a positive integer, got ${requested}`);
+  const unavailable = requested > 1 ? threadsUnavailable() : null;
+  const threads = unavailable ? 1 : requested;
+  const rt = new WasmRuntime({ maximumBytes: options.maximumBytes, shared: threads > 1 });
   const flat = rt.module({ relaxedSimd });
   emitElementwiseKernels(flat);
-  const ops = new WasmOps(rt, relaxedSimd, await rt.instantiate(flat));
+  const { module, kernels } = await rt.instantiateWithModule(flat);
+  // the workers start with no work: each split op's module is loaded into them on the op's first use
+  const pool = threads > 1 ? await ThreadPool.start(threads, rt.memory, module, []) : null;
+  const ops = new WasmOps(rt, relaxedSimd, kernels, pool);
   const disposed = (): boolean => ops.disposed;
   return {
     backend: guarded(ops.backend(), disposed),
     gradients: guarded(ops.gradients(), disposed),
     relaxedSimd,
+    threads,
+    threadsNote: unavailable && `threads: ${requested} requested, 1 used: ${unavailable}`,
     coverage: () => ops.coverage(),
-    stats: () => ({ modules: ops.modules.size, compileMilliseconds: ops.compileMs, memoryBytes: rt.memory.buffer.byteLength }),
-    dispose: () => ops.dispose(),
+    stats: () => ({ modules: ops.modules.size, compileMilliseconds: ops.compileMs, memoryBytes: rt.memory.buffer.byteLength, parallelCalls: ops.parallelCalls }),
+    dispose: async () => {
+      ops.dispose();
+      await pool?.dispose();
+    },
   };
 }
 
 /** Floats a scratch buffer is rounded up to: whole vectors, with room for a kernel's last vector to spill. */
 const PAD = 16;
 
+/** An op's kernels over a leading axis as split work: bound on this thread, and its step in the pool's workers. */
+interface SplitOp {
+  work: SplitWork;
+  runner: PartRunner;
+  step: number | null;
+}
+
 class WasmOps {
-  readonly modules = new Map<string, Record<string, Kernel>>();
+  readonly modules = new Map<string, { module: WebAssembly.Module; kernels: Record<string, Kernel> }>();
+  private readonly splits = new Map<string, SplitOp>();
   compileMs = 0;
+  parallelCalls = 0;
   private readonly base: number;
   private readonly wasmCalls: Record<string, number> = {};
   private readonly referenceCalls: Record<string, number> = {};
@@ -93,6 +135,7 @@ class WasmOps {
     private readonly rt: WasmRuntime,
     private readonly relaxedSimd: boolean,
     private readonly flat: Record<string, Kernel>,
+    private readonly pool: ThreadPool | null,
   ) {
     this.base = rt.used;
     this.heapView = new Float32Array(rt.memory.buffer);
@@ -105,22 +148,67 @@ class WasmOps {
   dispose(): void {
     this.disposed = true;
     this.modules.clear();
+    this.splits.clear();
   }
 
-  // ---- kernels and scratch memory ----
+  // ---- kernels, threads and scratch memory ----
 
   /** The module for `key`, emitted and compiled on first use (small modules compile synchronously everywhere). */
-  private kernels(key: string, emit: (m: ModuleBuilder) => void): Record<string, Kernel> {
+  private compiled(key: string, emit: (m: ModuleBuilder) => void): { module: WebAssembly.Module; kernels: Record<string, Kernel> } {
     let k = this.modules.get(key);
     if (!k) {
       const start = performance.now();
       const m = this.rt.module({ relaxedSimd: this.relaxedSimd });
       emit(m);
-      k = this.rt.instantiateSync(m);
+      k = this.rt.instantiateSyncWithModule(m);
       this.compileMs += performance.now() - start;
       this.modules.set(key, k);
     }
     return k;
+  }
+
+  private kernels(key: string, emit: (m: ModuleBuilder) => void): Record<string, Kernel> {
+    return this.compiled(key, emit).kernels;
+  }
+
+  private get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** The split op `key` (its work a function of the key alone): compiled, bound here, and loaded into the workers on first use. */
+  private splitOp(key: string, emit: (m: ModuleBuilder) => void, work: () => SplitWork): SplitOp {
+    let op = this.splits.get(key);
+    if (!op) {
+      const { module, kernels } = this.compiled(key, emit);
+      const w = work();
+      op = { work: w, runner: bindWork(w, kernels, this.rt, 0), step: this.pool ? this.pool.load(module, [w]) : null };
+      this.splits.set(key, op);
+    }
+    return op;
+  }
+
+  /** Parts `units` units of `op` split into: a function of the shapes and the thread count only, never of timing. */
+  private partsOf(op: SplitOp, units: number): number {
+    return this.pool ? usefulParts(op.work, units, this.pool.threads) : 1;
+  }
+
+  /** Runs `op` over `units` units on its three pointers, across the threads where it splits. */
+  private runSplit(op: SplitOp, units: number, input: number, output: number, third: number): void {
+    const parts = this.partsOf(op, units);
+    if (parts > 1) {
+      this.parallelCalls++;
+      this.pool!.runAt(op.step!, input, output, third, units, parts, op.runner);
+    } else op.runner(input, output, third, units, 0, 1);
+  }
+
+  /** Adds the per-part accumulators of `floats` floats at `pointer` (`stride` floats apart) into the first, in part order. */
+  private sumParts(pointer: number, floats: number, stride: number, parts: number): void {
+    for (let p = 1; p < parts; p++) this.flat.add(pointer, pointer + p * stride * F32, pointer, roundUp(floats, LANES) / LANES);
+  }
+
+  /** Images per staged chunk of a per-image op that moves `floats` floats per image: a cache-sized share per thread. */
+  private imagesPerStage(floats: number): number {
+    return imagesPerChunk(floats) * this.threads;
   }
 
   /** Starts an op: all scratch of the previous op is free again, so memory stays at the largest op's need. */
@@ -192,57 +280,64 @@ class WasmOps {
 
   /** out[rows × cout] = src[rows × cin]·W + bias (W row-major [cin × cout]), a chunk of rows at a time. */
   private gemmRows(src: Float32Array, rows: number, cin: number, cout: number, kernel: Float32Array, bias: Float32Array | null): Float32Array {
-    const k = this.gemmKernel(cin, cout);
+    const op = this.splitOp(`gemm ${cin} ${cout}`, (m) => emitGemm(m, 'gemm', { cin, cout }), () => ({
+      kind: 'split',
+      grain: GEMM_GRAIN,
+      calls: [{ kernel: 'gemm', args: [{ pointer: 0, perUnit: cin * F32 }, { pointer: 2 }, { pointer: 1, perUnit: cout * F32 }], unitScale: 1, tail: [0] }],
+    }));
     const w = this.put(packGemmWeights({ cin, cout }, kernel, bias));
-    const step = Math.max(4, Math.floor(STAGE_FLOATS / Math.max(cin, cout) / 4) * 4);
+    const step = Math.max(GEMM_GRAIN, Math.floor(STAGE_FLOATS / Math.max(cin, cout) / GEMM_GRAIN) * GEMM_GRAIN) * this.threads;
     const px = this.alloc(Math.min(step, rows) * cin);
     const py = this.alloc(Math.min(step, rows) * cout);
     const out = new Float32Array(rows * cout);
     each(rows, step, (start, count) => {
       this.stageIn(px, src, start * cin, count * cin);
-      k(px, w, py, count, 0);
+      this.runSplit(op, count, px, py, w);
       this.stageOut(py, out, start * cout, count * cout);
     });
     return out;
   }
 
-  private gemmKernel(cin: number, cout: number): Kernel {
-    const spec: GemmSpec = { cin, cout };
-    return this.kernels(`gemm ${cin} ${cout}`, (m) => emitGemm(m, 'gemm', spec)).gemm;
-  }
-
-  private gemmTNKernel(cin: number, cout: number): Kernel {
-    return this.kernels(`gemmTN ${cin} ${cout}`, (m) => emitGemmTN(m, 'gemmTN', { cin, cout })).gemmTN;
-  }
-
-  /** dW[cin × cout] = Σ over rows of x[row]ᵀ·dy[row], a chunk of rows at a time. */
+  /**
+   * dW[cin × cout] = Σ over rows of x[row]ᵀ·dy[row], a chunk of rows at a time; with threads, each thread sums
+   * its whole kernel chunks of every staged chunk into its own dW, and those are added in thread order.
+   */
   private gemmTNRows(x: Float32Array, dy: Float32Array, rows: number, cin: number, cout: number): Float32Array {
-    const k = this.gemmTNKernel(cin, cout);
-    const step = gemmTNChunk({ cin, cout });
-    const dw = this.zeros(cin * cout);
+    const chunk = gemmTNChunk({ cin, cout });
+    const accFloats = roundUp(cin * cout, PAD);
+    const op = this.splitOp(`gemmTN ${cin} ${cout}`, (m) => emitGemmTN(m, 'gemmTN', { cin, cout }), () => ({
+      kind: 'split',
+      grain: chunk,
+      calls: [{ kernel: 'gemmTN', args: [{ pointer: 0, perUnit: cin * F32 }, { pointer: 2, perUnit: cout * F32 }, { pointer: 1, perPart: accFloats * F32 }], unitScale: 1 }],
+    }));
+    const step = chunk * this.threads;
+    const parts = this.partsOf(op, Math.min(step, rows));
+    const dw = this.zeros(parts * accFloats);
     const px = this.alloc(Math.min(step, rows) * cin);
     const pg = this.alloc(Math.min(step, rows) * cout);
     each(rows, step, (start, count) => {
       this.stageIn(px, x, start * cin, count * cin);
       this.stageIn(pg, dy, start * cout, count * cout);
-      k(px, pg, dw, count);
+      this.runSplit(op, count, px, dw, pg);
     });
+    this.sumParts(dw, cin * cout, accFloats, parts);
     return this.read(dw, cin * cout);
   }
 
   /**
-   * Runs a per-image kernel `run(in, out, images)` over the batch a few images at a time: `src` holds
-   * `inPer` floats per image, the result `outPer`; `zeroOut` clears the output chunk first (accumulating kernels).
+   * Runs a per-image split op over the batch a few images at a time (a few per thread): `src` holds `inPer` floats
+   * per image, the result `outPer`; `third` is the op's third pointer (its weights); `zeroOut` clears the output
+   * chunk first (accumulating kernels).
    */
-  private perImage(src: Float32Array, images: number, inPer: number, outPer: number, run: (input: number, output: number, count: number) => void, zeroOut = false): Float32Array {
-    const step = imagesPerChunk(inPer + outPer);
+  private perImage(src: Float32Array, images: number, inPer: number, outPer: number, op: SplitOp, third: number, zeroOut = false): Float32Array {
+    const step = this.imagesPerStage(inPer + outPer);
     const pin = this.alloc(Math.min(step, images) * inPer);
     const pout = this.alloc(Math.min(step, images) * outPer);
     const out = new Float32Array(images * outPer);
     each(images, step, (start, count) => {
       this.stageIn(pin, src, start * inPer, count * inPer);
       if (zeroOut) this.heap().fill(0, pout >> 2, (pout >> 2) + count * outPer);
-      run(pin, pout, count);
+      this.runSplit(op, count, pin, pout, third);
       this.stageOut(pout, out, start * outPer, count * outPer);
     });
     return out;
@@ -331,39 +426,45 @@ class WasmOps {
     if (kind === 'depthwise') {
       this.begin('conv2d');
       const spec = depthwiseSpec(x.shape, kernel.shape, p);
-      const k = this.kernels(`depthwise ${specKey(spec)}`, (m) => emitDepthwise(m, 'depthwise', spec)).depthwise;
+      const op = this.splitOp(`depthwise ${specKey(spec)}`, (m) => emitDepthwise(m, 'depthwise', spec), () => imageWork('depthwise', h * w * c, oh * ow * c));
       const pw = this.put(packDepthwiseWeights(spec, kernel.data, bias));
-      return new Tensor(outShape, this.perImage(x.data, n, h * w * c, oh * ow * c, (px, py, count) => k(px, pw, py, count)));
+      return new Tensor(outShape, this.perImage(x.data, n, h * w * c, oh * ow * c, op, pw));
     }
     if (kind === 'general') {
       this.begin('conv2d');
       if (kh * kw * c <= DIRECT_CONV_TAPS) {
         const spec: ConvSpec = { height: h, width: w, cin: c, cout, kernel: [kh, kw], strides: p.strides, padding: p.padding };
         convOutputSize(spec);
-        const k = this.kernels(`conv ${specKey(spec)}`, (m) => emitConv(m, 'conv', spec)).conv;
+        const op = this.splitOp(`conv ${specKey(spec)}`, (m) => emitConv(m, 'conv', spec), () => imageWork('conv', h * w * c, oh * ow * cout));
         const pw = this.put(packConvWeights(spec, kernel.data, bias));
-        return new Tensor(outShape, this.perImage(x.data, n, h * w * c, oh * ow * cout, (px, py, count) => k(px, pw, py, count)));
+        return new Tensor(outShape, this.perImage(x.data, n, h * w * c, oh * ow * cout, op, pw));
       }
+      // im2col then the GEMM, image by image: the packed weights, then each staged image's window rows
       const taps = kh * kw * c;
-      const im2col = this.im2colKernel(x.shape, kernel.shape, p);
-      const gemm = this.gemmKernel(taps, cout);
-      const pw = this.put(packGemmWeights({ cin: taps, cout }, kernel.data, bias));
-      const col = this.alloc(imagesPerChunk(h * w * c + oh * ow * cout) * oh * ow * taps);
-      return new Tensor(
-        outShape,
-        this.perImage(x.data, n, h * w * c, oh * ow * cout, (px, py, count) => {
-          this.heap().fill(0, col >> 2, (col >> 2) + count * oh * ow * taps);
-          im2col(px, col, count);
-          gemm(col, pw, py, count * oh * ow, 0);
+      const spec = im2colSpec(x.shape, kernel.shape, p);
+      const weightFloats = roundUp(gemmPackedLength({ cin: taps, cout }), PAD);
+      const col: CallArg = { pointer: 2, offset: weightFloats * F32, perUnit: oh * ow * taps * F32 };
+      const op = this.splitOp(
+        `conv im2col ${specKey(spec)} ${cout}`,
+        (m) => {
+          emitIm2col(m, 'im2col', spec);
+          emitGemm(m, 'gemm', { cin: taps, cout });
+        },
+        () => ({
+          kind: 'split',
+          grain: 1,
+          calls: [
+            { kernel: 'im2col', args: [{ pointer: 0, perUnit: h * w * c * F32 }, col], unitScale: 1 },
+            { kernel: 'gemm', args: [col, { pointer: 2 }, { pointer: 1, perUnit: oh * ow * cout * F32 }], unitScale: oh * ow, tail: [0] },
+          ],
         }),
       );
+      // zeroed once: im2col leaves the padding taps alone, and they sit in the same places for every image
+      const pw = this.zeros(weightFloats + Math.min(this.imagesPerStage(h * w * c + oh * ow * cout), n) * oh * ow * taps);
+      this.heap().set(packGemmWeights({ cin: taps, cout }, kernel.data, bias), pw >> 2);
+      return new Tensor(outShape, this.perImage(x.data, n, h * w * c, oh * ow * cout, op, pw));
     }
     return this.fallback('conv2d', () => referenceBackend.conv2d(x, kernel, bias, p));
-  }
-
-  private im2colKernel(xShape: readonly number[], kernelShape: readonly number[], p: Conv2DParams): Kernel {
-    const spec = im2colSpec(xShape, kernelShape, p);
-    return this.kernels(`im2col ${specKey(spec)}`, (m) => emitIm2col(m, 'im2col', spec)).im2col;
   }
 
   private batchNorm(x: Tensor, p: BatchNormParams): Tensor {
@@ -409,8 +510,12 @@ class WasmOps {
     if (x.rank !== 4 || x.size === 0) return this.fallback('globalAvgPool', () => referenceBackend.globalAvgPool(x));
     const [n, h, w, c] = x.shape as [number, number, number, number];
     this.begin('globalAvgPool');
-    const k = this.kernels(`globalAvgPool ${h * w} ${c}`, (m) => emitGlobalAvgPool(m, 'pool', { pixels: h * w, channels: c })).pool;
-    return new Tensor([n, c], this.perImage(x.data, n, h * w * c, c, (px, py, count) => k(px, py, count)));
+    const op = this.splitOp(`globalAvgPool ${h * w} ${c}`, (m) => emitGlobalAvgPool(m, 'pool', { pixels: h * w, channels: c }), () => ({
+      kind: 'split',
+      grain: 1,
+      calls: [{ kernel: 'pool', args: [{ pointer: 0, perUnit: h * w * c * F32 }, { pointer: 1, perUnit: c * F32 }], unitScale: 1 }],
+    }));
+    return new Tensor([n, c], this.perImage(x.data, n, h * w * c, c, op, 0));
   }
 
   private dense(x: Tensor, kernel: Tensor, bias: Float32Array | null): Tensor {
@@ -465,37 +570,41 @@ class WasmOps {
         const flipped: DepthwiseSpec = { height: oh, width: ow, channels: c, kernel: [kh, kw], strides: [1, 1], padding: [kh - 1 - pt, kh - 1 - pb, kw - 1 - pl, kw - 1 - pr] };
         const [fh, fw] = depthwiseOutputSize(flipped);
         if (fh === h && fw === w) {
-          const k = this.kernels(`depthwise ${specKey(flipped)}`, (m) => emitDepthwise(m, 'depthwise', flipped)).depthwise;
+          const op = this.splitOp(`depthwise ${specKey(flipped)}`, (m) => emitDepthwise(m, 'depthwise', flipped), () => imageWork('depthwise', oh * ow * c, h * w * c));
           const pw = this.put(packDepthwiseWeights(flipped, flipKernel(kernel.data, kh, kw, c), null));
-          return new Tensor(xShape, this.perImage(dy.data, n, oh * ow * c, h * w * c, (pdy, pdx, count) => k(pdy, pw, pdx, count)));
+          return new Tensor(xShape, this.perImage(dy.data, n, oh * ow * c, h * w * c, op, pw));
         }
       }
-      const k = this.kernels(`depthwiseBackwardInput ${specKey(spec)}`, (m) => emitDepthwiseBackwardInput(m, 'backwardInput', spec)).backwardInput;
+      const op = this.splitOp(`depthwiseBackwardInput ${specKey(spec)}`, (m) => emitDepthwiseBackwardInput(m, 'backwardInput', spec), () => imageWork('backwardInput', oh * ow * c, h * w * c, true));
       const pw = this.put(packDepthwiseWeights(spec, kernel.data, null));
-      return new Tensor(xShape, this.perImage(dy.data, n, oh * ow * c, h * w * c, (pdy, pdx, count) => k(pdx, pw, pdy, count), true));
+      return new Tensor(xShape, this.perImage(dy.data, n, oh * ow * c, h * w * c, op, pw, true));
     }
     if (kind === 'general') {
+      // the GEMM of dy with the transposed kernel into window rows, then col2im adds them into dx, image by image
       this.begin('conv2dBackwardInput');
       const taps = kh * kw * c;
-      const gemm = this.gemmKernel(cout, taps);
-      const pw = this.put(packGemmWeights({ cin: cout, cout: taps }, transpose2d(kernel.data, taps, cout), null));
       const spec = im2colSpec(xShape, kernel.shape, p);
-      const col2im = this.kernels(`col2im ${specKey(spec)}`, (m) => emitCol2im(m, 'col2im', spec)).col2im;
-      const dcol = this.alloc(imagesPerChunk(oh * ow * cout + h * w * c) * oh * ow * taps);
-      return new Tensor(
-        xShape,
-        this.perImage(
-          dy.data,
-          n,
-          oh * ow * cout,
-          h * w * c,
-          (pdy, pdx, count) => {
-            gemm(pdy, pw, dcol, count * oh * ow, 0);
-            col2im(pdx, dcol, count);
-          },
-          true,
-        ),
+      const weights = packGemmWeights({ cin: cout, cout: taps }, transpose2d(kernel.data, taps, cout), null);
+      const weightFloats = roundUp(weights.length, PAD);
+      const dcol: CallArg = { pointer: 2, offset: weightFloats * F32, perUnit: oh * ow * taps * F32 };
+      const op = this.splitOp(
+        `conv col2im ${specKey(spec)} ${cout}`,
+        (m) => {
+          emitGemm(m, 'gemm', { cin: cout, cout: taps });
+          emitCol2im(m, 'col2im', spec);
+        },
+        () => ({
+          kind: 'split',
+          grain: 1,
+          calls: [
+            { kernel: 'gemm', args: [{ pointer: 0, perUnit: oh * ow * cout * F32 }, { pointer: 2 }, dcol], unitScale: oh * ow, tail: [0] },
+            { kernel: 'col2im', args: [{ pointer: 1, perUnit: h * w * c * F32 }, dcol], unitScale: 1 },
+          ],
+        }),
       );
+      const pw = this.alloc(weightFloats + Math.min(this.imagesPerStage(oh * ow * cout + h * w * c), n) * oh * ow * taps);
+      this.heap().set(weights, pw >> 2);
+      return new Tensor(xShape, this.perImage(dy.data, n, oh * ow * cout, h * w * c, op, pw, true));
     }
     return this.fallback('conv2dBackwardInput', () => referenceGradients.conv2dBackwardInput(dy, kernel, xShape, p));
   }
@@ -510,39 +619,61 @@ class WasmOps {
       return new Tensor(kernelShape, this.gemmTNRows(x.data, dy.data, n * h * w, c, cout));
     }
     if (kind === 'depthwise' || kind === 'general') {
+      // per image chunk (a few images per thread): each thread sums its images into its own accumulator (output
+      // pointer, one per part), and the accumulators are added in thread order
       this.begin('conv2dBackwardKernel');
       const inPer = h * w * c;
       const outPer = oh * ow * cout;
-      const step = imagesPerChunk(inPer + outPer);
-      const px = this.alloc(Math.min(step, n) * inPer);
-      const pdy = this.alloc(Math.min(step, n) * outPer);
-      const stage = (start: number, count: number): void => {
-        this.stageIn(px, x.data, start * inPer, count * inPer);
-        this.stageIn(pdy, dy.data, start * outPer, count * outPer);
+      const step = this.imagesPerStage(inPer + outPer);
+      const x0: CallArg = { pointer: 0, perUnit: inPer * F32 };
+      const dy0: CallArg = { pointer: 2, perUnit: outPer * F32 };
+      const run = (op: SplitOp, accumulators: number, floats: number, stride: number): number => {
+        const parts = this.partsOf(op, Math.min(step, n));
+        const px = this.alloc(Math.min(step, n) * inPer);
+        const pdy = this.alloc(Math.min(step, n) * outPer);
+        each(n, step, (start, count) => {
+          this.stageIn(px, x.data, start * inPer, count * inPer);
+          this.stageIn(pdy, dy.data, start * outPer, count * outPer);
+          this.runSplit(op, count, px, accumulators, pdy);
+        });
+        this.sumParts(accumulators, floats, stride, parts);
+        return accumulators;
       };
       if (kind === 'depthwise') {
         const spec = depthwiseSpec(x.shape, kernelShape, p);
-        const k = this.kernels(`depthwiseBackwardKernel ${specKey(spec)}`, (m) => emitDepthwiseBackwardKernel(m, 'backwardKernel', spec)).backwardKernel;
         const length = depthwiseGradientLength(spec);
-        const total = this.zeros(length);
-        const partial = this.zeros(length);
-        each(n, step, (start, count) => {
-          stage(start, count);
-          k(px, pdy, total, partial, count);
-        });
+        // per part: its total, then its per-image partial sums (the kernel leaves them zeroed)
+        const stride = 2 * roundUp(length, PAD);
+        const op = this.splitOp(`depthwiseBackwardKernel ${specKey(spec)}`, (m) => emitDepthwiseBackwardKernel(m, 'backwardKernel', spec), () => ({
+          kind: 'split',
+          grain: 1,
+          calls: [{ kernel: 'backwardKernel', args: [x0, dy0, { pointer: 1, perPart: stride * F32 }, { pointer: 1, offset: (stride / 2) * F32, perPart: stride * F32 }], unitScale: 1 }],
+        }));
+        const total = run(op, this.zeros(this.threads * stride), length, stride);
         return new Tensor(kernelShape, unpackDepthwiseGradient(spec, this.read(total, length)));
       }
+      // im2col of each image into its window rows (after every thread's accumulator), then their gemmTN with dy
       const taps = kh * kw * c;
-      const im2col = this.im2colKernel(x.shape, kernelShape, p);
-      const gemmTN = this.gemmTNKernel(taps, cout);
-      const col = this.alloc(Math.min(step, n) * oh * ow * taps);
-      const dw = this.zeros(taps * cout);
-      each(n, step, (start, count) => {
-        stage(start, count);
-        this.heap().fill(0, col >> 2, (col >> 2) + count * oh * ow * taps);
-        im2col(px, col, count);
-        gemmTN(col, pdy, dw, count * oh * ow);
-      });
+      const spec = im2colSpec(x.shape, kernelShape, p);
+      const stride = roundUp(taps * cout, PAD);
+      const col: CallArg = { pointer: 1, offset: this.threads * stride * F32, perUnit: oh * ow * taps * F32 };
+      const op = this.splitOp(
+        `convBackwardKernel ${specKey(spec)} ${cout}`,
+        (m) => {
+          emitIm2col(m, 'im2col', spec);
+          emitGemmTN(m, 'gemmTN', { cin: taps, cout });
+        },
+        () => ({
+          kind: 'split',
+          grain: 1,
+          calls: [
+            { kernel: 'im2col', args: [x0, col], unitScale: 1 },
+            { kernel: 'gemmTN', args: [col, dy0, { pointer: 1, perPart: stride * F32 }], unitScale: oh * ow },
+          ],
+        }),
+      );
+      // zeroed once: im2col leaves the padding taps alone, and they sit in the same places for every image
+      const dw = run(op, this.zeros(this.threads * stride + Math.min(step, n) * oh * ow * taps), taps * cout, stride);
       return new Tensor(kernelShape, this.read(dw, taps * cout));
     }
     return this.fallback('conv2dBackwardKernel', () => referenceGradients.conv2dBackwardKernel(x, dy, kernelShape, p));
@@ -716,6 +847,13 @@ class WasmOps {
  * element crosses main memory once in and once out (16 Ki measured best for element-wise ops).
  */
 const STAGE_FLOATS = 16384;
+
+/** `kernel(x, weights, y, images)` over images of `inFloats` and `outFloats` (`outputFirst`: `kernel(y, weights, x, images)`), split by images. */
+function imageWork(kernel: string, inFloats: number, outFloats: number, outputFirst = false): SplitWork {
+  const x: CallArg = { pointer: 0, perUnit: inFloats * F32 };
+  const y: CallArg = { pointer: 1, perUnit: outFloats * F32 };
+  return { kind: 'split', grain: 1, calls: [{ kernel, args: outputFirst ? [y, { pointer: 2 }, x] : [x, { pointer: 2 }, y], unitScale: 1 }] };
+}
 
 /** Images per chunk of a per-image kernel that moves `floats` floats per image (at least one). */
 function imagesPerChunk(floats: number): number {

@@ -117,8 +117,14 @@ export class WasmRuntime {
   }
 
   instantiateSync(module: ModuleBuilder): Record<string, Kernel> {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(module.bytes()), { env: { memory: this.memory } });
-    return this.kernels(module, instance);
+    return this.instantiateSyncWithModule(module).kernels;
+  }
+
+  /** As `instantiateSync`, also returning the compiled module (for workers; small modules only in a browser's main thread). */
+  instantiateSyncWithModule(module: ModuleBuilder): { module: WebAssembly.Module; kernels: Record<string, Kernel> } {
+    const compiled = new WebAssembly.Module(module.bytes());
+    const instance = new WebAssembly.Instance(compiled, { env: { memory: this.memory } });
+    return { module: compiled, kernels: this.kernels(module, instance) };
   }
 
   private kernels(module: ModuleBuilder, instance: WebAssembly.Instance): Record<string, Kernel> {

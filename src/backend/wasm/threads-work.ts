@@ -91,7 +91,7 @@ export type Work = GemmWork | WindowWork | ChainWork | SplitWork;
 export type PartRunner = (input: number, output: number, residual: number, batch: number, part: number, parts: number) => void;
 
 /** GEMM parts get whole register tiles of pixels: a part that starts mid-tile would pay for single pixels. */
-const GEMM_GRAIN = 4;
+export const GEMM_GRAIN = 4;
 
 /**
  * Below this many pixels per part, a GEMM with channel kernels splits output channels instead. The GEMM
