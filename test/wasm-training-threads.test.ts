@@ -4,6 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
@@ -21,10 +23,12 @@ import type { TrainConfig } from '../src/train/trainer.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint.js';
 import { subset } from '../src/data/dataset.js';
 import type { Dataset } from '../src/data/dataset.js';
-import { readIdxFolder } from '../src/node/idx-files.js';
+import { readIdxFile, readIdxFolder } from '../src/node/idx-files.js';
+import { encodeIdx } from '../src/data/idx.js';
 import { ConfigError } from '../src/errors.js';
+import { decodeModelFile } from '../src/io/model-file.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { FIXTURES, assertClose, randomBatch } from './helpers.js';
+import { FIXTURES, assertClose, randomBatch, runCli } from './helpers.js';
 
 // relaxed SIMD (Node 20: behind a V8 flag) must be on before the first wasm validation in this process
 enableWasmFeatures();
@@ -236,6 +240,39 @@ describe('wasm training backends on threads', { skip }, () => {
       // one thread: the same run up to the last bits of the kernel-gradient sums
       const single = await run(1);
       for (const [name, t] of first.weights) assertClose(single.weights.get(name)!, t, 1e-4, `${name}: one thread`);
+    });
+
+    it('mobilenet train --threads 2: the count is recorded, and --resume without it reproduces the uninterrupted run', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'mobilenet-threads-'));
+      try {
+        // 48 training and 16 test images of the fixture, as IDX files
+        const dataDir = join(dir, 'data');
+        await mkdir(dataDir);
+        for (const kind of ['images-idx3', 'labels-idx1']) {
+          const all = await readIdxFile(join(FIXTURES, 'data', 'fashion-mnist', `t10k-${kind}-ubyte.gz`));
+          const per = all.data.length / all.shape[0];
+          for (const [split, from, count] of [['train', 0, 48], ['t10k', 100, 16]] as const) {
+            const part = { dtype: all.dtype, shape: [count, ...all.shape.slice(1)], data: all.data.slice(from * per, (from + count) * per) };
+            await writeFile(join(dataDir, `${split}-${kind}-ubyte`), encodeIdx(part));
+          }
+        }
+        const args = (out: string): string[] => ['train', '--data', dataDir, '--out', join(dir, out), '--alpha', '0.25', '--stem-stride', '1', '--batch', '16', '--schedule', 'constant', '--lr', '0.02'];
+        const whole = await runCli(...args('whole'), '--epochs', '2', '--threads', '2');
+        assert.equal(whole.code, 0, whole.err);
+        assert.match(whole.err, /2 threads/);
+        assert.equal((await runCli(...args('resumed'), '--epochs', '1', '--threads', '2')).code, 0);
+        const resumed = await runCli(...args('resumed'), '--epochs', '2', '--resume');
+        assert.equal(resumed.code, 0, resumed.err);
+        assert.match(resumed.err, /2 threads/);
+        const weights = async (out: string) => decodeModelFile(new Uint8Array(await readFile(join(dir, out, 'model.safetensors'))), out).model.weights();
+        const [a, b] = [await weights('whole'), await weights('resumed')];
+        for (const [name, t] of a) assert.deepEqual(b.get(name)!.data, t.data, name);
+        const bad = await runCli(...args('bad'), '--threads', '0');
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.err, /--threads/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 

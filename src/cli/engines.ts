@@ -26,15 +26,22 @@ export function engineEvaluator(batchSize = 100): (model: Model, data: Dataset) 
 export interface TrainingBackends {
   name: string;
   options: TrainerOptions;
-  dispose(): void;
+  /** Terminates the kernels' worker threads, if any. */
+  dispose(): Promise<void>;
 }
 
-/** WebAssembly training kernels where SIMD validates (forward and backward), the reference kernels otherwise. */
-export async function trainingBackends(kind: 'wasm' | 'reference', io: CommandIO): Promise<TrainingBackends> {
+/**
+ * WebAssembly training kernels where SIMD validates (forward and backward) on `threads` threads where memory can be
+ * shared (one otherwise, with a note), the reference kernels otherwise.
+ */
+export async function trainingBackends(kind: 'wasm' | 'reference', io: CommandIO, threads = 1): Promise<TrainingBackends> {
   if (kind === 'wasm' && WasmEngine.supported()) {
-    const wasm = await createWasmTrainingBackends();
-    return { name: `wasm (${wasm.relaxedSimd ? 'relaxed' : 'plain'} SIMD)`, options: { backend: wasm.backend, gradients: wasm.gradients }, dispose: () => wasm.dispose() };
+    const wasm = await createWasmTrainingBackends({ threads });
+    if (wasm.threadsNote) io.err(`note: ${wasm.threadsNote}`);
+    const name = `wasm (${wasm.relaxedSimd ? 'relaxed' : 'plain'} SIMD, ${wasm.threads} thread${wasm.threads > 1 ? 's' : ''})`;
+    return { name, options: { backend: wasm.backend, gradients: wasm.gradients }, dispose: () => wasm.dispose() };
   }
   if (kind === 'wasm') io.err('note: WebAssembly SIMD is not available here; training on the reference kernels');
-  return { name: 'reference', options: {}, dispose: () => {} };
+  else if (threads > 1) io.err(`note: --threads ${threads} applies to the wasm kernels; the reference kernels run on one thread`);
+  return { name: 'reference', options: {}, dispose: async () => {} };
 }

@@ -11,7 +11,7 @@ import { openDataset, readCheckpoint, runPaths, runTraining } from '../node/trai
 import { freezeLayers, replaceHead } from '../train/finetune.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import { OPTIMIZER_KINDS } from '../train/optimizers.js';
-import type { ScheduleConfig, TrainConfig } from '../train/trainer.js';
+import type { ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger, stringFlag } from './args.js';
 import type { CommandIO } from './io.js';
 import { createProgress } from './progress.js';
@@ -35,6 +35,8 @@ ${ARCHITECTURE_HELP}
   --patience P                       stop after P epochs without a better test top-1
   --checkpoint-every N               also checkpoint every N steps (default: each epoch end and every 200 steps)
   --backend wasm|reference           kernels for training (default wasm where supported)
+  --threads N (1)                    threads for the wasm kernels (where memory can be shared); recorded in the
+                                     checkpoint, so --resume uses the same count unless given again
   --resume                           continue the run in --out from its checkpoint`;
 
 const FLAGS = {
@@ -62,6 +64,7 @@ const FLAGS = {
   patience: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   backend: { type: 'string' },
+  threads: { type: 'string' },
   resume: { type: 'boolean' },
 } as const;
 
@@ -96,7 +99,12 @@ function configFromFlags(values: Record<string, string | boolean | undefined>): 
     ...(clipNorm === undefined ? {} : { clipNorm }),
     ...(patience === undefined ? {} : { patience }),
     checkpointEvery: numberFlag(values, 'checkpoint-every', positiveInteger, 'a positive integer') ?? 200,
+    threads: threadsFlag(values) ?? 1,
   };
+}
+
+function threadsFlag(values: Record<string, string | boolean | undefined>): number | undefined {
+  return numberFlag(values, 'threads', positiveInteger, 'a positive integer');
 }
 
 export async function trainCommand(argv: string[], io: CommandIO): Promise<void> {
@@ -116,6 +124,7 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
     ({ model, config } = resumed);
     classNames = resumed.info.classNames;
     if (values.epochs !== undefined) config = { ...config, epochs: numberFlag(values, 'epochs', positiveInteger, 'a positive integer')! };
+    if (values.threads !== undefined) config = { ...config, threads: threadsFlag(values)! };
     io.err(`resuming ${out}: epoch ${resumed.state.epoch + 1}, batch ${resumed.state.batch}, step ${resumed.state.step}`);
   } else {
     config = configFromFlags(values);
@@ -158,38 +167,43 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
     trainData = subset(trainData, Int32Array.from({ length: limit }, (_, i) => i));
   }
   classNames ??= [...trainData.classes];
-  const backends = await trainingBackends(stringFlag(values, 'backend', ['wasm', 'reference'] as const) ?? 'wasm', io);
+  const backends = await trainingBackends(stringFlag(values, 'backend', ['wasm', 'reference'] as const) ?? 'wasm', io, config.threads ?? 1);
 
   const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
   io.err(`training ${model.name} on ${trainData.size} images (${testData.size} test), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
   let progress: Progress | null = null;
   let epochShown = -1;
-  const state = await runTraining({
-    model,
-    train: trainData,
-    test: testData,
-    config,
-    out,
-    info: { classNames, preprocessing },
-    resume: resumed ?? undefined,
-    trainer: backends.options,
-    evaluate: engineEvaluator(config.evalBatchSize),
-    onStep: (images, _loss, s) => {
-      if (epochShown !== s.epoch) {
+  // the kernels' workers end with the run, whichever way it ends
+  let state: TrainerState;
+  try {
+    state = await runTraining({
+      model,
+      train: trainData,
+      test: testData,
+      config,
+      out,
+      info: { classNames, preprocessing },
+      resume: resumed ?? undefined,
+      trainer: backends.options,
+      evaluate: engineEvaluator(config.evalBatchSize),
+      onStep: (images, _loss, s) => {
+        if (epochShown !== s.epoch) {
+          progress?.stop();
+          progress = createProgress(io, { label: `epoch ${s.epoch + 1}/${config.epochs}`, total: stepsPerEpoch * config.batchSize, unit: 'images', plainEvery: 30 });
+          progress.tick(Math.max(0, s.batch - 1) * config.batchSize);
+          epochShown = s.epoch;
+        }
+        progress!.tick(images);
+      },
+      onEpoch: (s, best) => {
         progress?.stop();
-        progress = createProgress(io, { label: `epoch ${s.epoch + 1}/${config.epochs}`, total: stepsPerEpoch * config.batchSize, unit: 'images', plainEvery: 30 });
-        progress.tick(Math.max(0, s.batch - 1) * config.batchSize);
-        epochShown = s.epoch;
-      }
-      progress!.tick(images);
-    },
-    onEpoch: (s, best) => {
-      progress?.stop();
-      const r = s.history[s.history.length - 1];
-      io.err(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${(100 * r.trainTop1).toFixed(2)}% | test loss ${r.test.loss.toFixed(4)} top-1 ${(100 * r.test.top1).toFixed(2)}% top-5 ${(100 * r.test.top5).toFixed(2)}% | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`);
-    },
-  });
-  backends.dispose();
+        const r = s.history[s.history.length - 1];
+        io.err(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${(100 * r.trainTop1).toFixed(2)}% | test loss ${r.test.loss.toFixed(4)} top-1 ${(100 * r.test.top1).toFixed(2)}% top-5 ${(100 * r.test.top5).toFixed(2)}% | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`);
+      },
+    });
+  } finally {
+    await backends.dispose();
+  }
   const paths = runPaths(out);
   io.out(`best test top-1 ${(100 * state.bestTop1).toFixed(2)}% at epoch ${state.bestEpoch}; wrote ${paths.best}, ${paths.final}, ${paths.log}, ${paths.curves}`);
 }

@@ -43,6 +43,13 @@ export interface TrainConfig {
   evalBatchSize?: number;
   /** Layers frozen up to and including this layer or block (recorded so that a resumed run freezes them again). */
   freeze?: string;
+  /**
+   * Threads of the WebAssembly training kernels (`createWasmTrainingBackends`' `threads`), for whoever creates the
+   * backends (the CLI); default 1. Recorded so that a resumed run uses the same count: kernel gradients are summed
+   * per thread, so the count changes the last bits of the weights (never the run's validity), and the same count
+   * reproduces an uninterrupted run exactly.
+   */
+  threads?: number;
 }
 
 export interface EpochRecord {
@@ -137,6 +144,7 @@ export function checkConfig(c: TrainConfig): void {
   };
   positive(c.epochs, 'epochs');
   positive(c.batchSize, 'batch size');
+  if (c.threads !== undefined) positive(c.threads, 'threads');
   if (!Number.isInteger(c.seed)) throw new ConfigError(`seed must be an integer, got ${c.seed}`);
   if (!(c.schedule.lr > 0)) throw new ConfigError(`learning rate must be positive, got ${c.schedule.lr}`);
   const ls = c.labelSmoothing ?? 0;
