@@ -37,7 +37,7 @@ export interface WasmTrainingOptions {
   maximumBytes?: number;
   /**
    * Threads that share the heavy kernels — GEMMs (1×1 convolutions, dense layers) forward and both gradients,
-   * depthwise and stem convolutions forward and both gradients — by rows, images or row blocks: the calling thread
+   * depthwise and stem convolutions forward and both gradients — by rows or by images: the calling thread
    * and `threads − 1` workers over one shared memory. Default 1. Where memory cannot be shared (no
    * SharedArrayBuffer; a page without cross-origin isolation) 1 is used, without error (`threadsNote` says why).
    * Kernel gradients are summed per thread over a split fixed by the shapes and the thread count, then across
@@ -211,6 +211,14 @@ class WasmOps {
     return imagesPerChunk(floats) * this.threads;
   }
 
+  /**
+   * Rows per staged chunk of a GEMM whose one-thread chunk is `rows`: with threads, `ROW_CHUNKS_PER_THREAD` such
+   * chunks per thread, so that each dispatch's fixed cost is spread over more work.
+   */
+  private rowsPerStage(rows: number): number {
+    return this.threads === 1 ? rows : rows * this.threads * ROW_CHUNKS_PER_THREAD;
+  }
+
   /** Starts an op: all scratch of the previous op is free again, so memory stays at the largest op's need. */
   private begin(op: string): void {
     this.rt.reset(this.base);
@@ -286,7 +294,7 @@ class WasmOps {
       calls: [{ kernel: 'gemm', args: [{ pointer: 0, perUnit: cin * F32 }, { pointer: 2 }, { pointer: 1, perUnit: cout * F32 }], unitScale: 1, tail: [0] }],
     }));
     const w = this.put(packGemmWeights({ cin, cout }, kernel, bias));
-    const step = Math.max(GEMM_GRAIN, Math.floor(STAGE_FLOATS / Math.max(cin, cout) / GEMM_GRAIN) * GEMM_GRAIN) * this.threads;
+    const step = this.rowsPerStage(Math.max(GEMM_GRAIN, Math.floor(STAGE_FLOATS / Math.max(cin, cout) / GEMM_GRAIN) * GEMM_GRAIN));
     const px = this.alloc(Math.min(step, rows) * cin);
     const py = this.alloc(Math.min(step, rows) * cout);
     const out = new Float32Array(rows * cout);
@@ -310,7 +318,7 @@ class WasmOps {
       grain: chunk,
       calls: [{ kernel: 'gemmTN', args: [{ pointer: 0, perUnit: cin * F32 }, { pointer: 2, perUnit: cout * F32 }, { pointer: 1, perPart: accFloats * F32 }], unitScale: 1 }],
     }));
-    const step = chunk * this.threads;
+    const step = this.rowsPerStage(chunk);
     const parts = this.partsOf(op, Math.min(step, rows));
     const dw = this.zeros(parts * accFloats);
     const px = this.alloc(Math.min(step, rows) * cin);
@@ -854,6 +862,13 @@ function imageWork(kernel: string, inFloats: number, outFloats: number, outputFi
   const y: CallArg = { pointer: 1, perUnit: outFloats * F32 };
   return { kind: 'split', grain: 1, calls: [{ kernel, args: outputFirst ? [y, { pointer: 2 }, x] : [x, { pointer: 2 }, y], unitScale: 1 }] };
 }
+
+/**
+ * One-thread GEMM chunks per thread in a staged chunk with threads. A one-thread chunk is 10–100 µs of work, a
+ * dispatch a few µs; four per thread keep each thread's share in L2 (≤ 0.5 MiB). Per-image ops are not scaled:
+ * their chunks are already an image or more per thread. (Chosen, not tuned: no quiet machine to time it on.)
+ */
+const ROW_CHUNKS_PER_THREAD = 4;
 
 /** Images per chunk of a per-image kernel that moves `floats` floats per image (at least one). */
 function imagesPerChunk(floats: number): number {
