@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { simdSupported } from '../src/backend/wasm/assembler.js';
-import { threadsUnavailable } from '../src/backend/wasm/threads.js';
+import { ThreadError, ThreadPool, threadsUnavailable } from '../src/backend/wasm/threads.js';
+import { shareOf } from '../src/backend/wasm/threads-work.js';
+import type { SplitWork } from '../src/backend/wasm/threads-work.js';
+import { WasmRuntime } from '../src/backend/wasm/runtime.js';
+import { emitGemm, packGemmWeights } from '../src/backend/wasm/kernels/gemm.js';
 import { createWasmTrainingBackends, type WasmTrainingBackends } from '../src/backend/wasm/ops-backend.js';
 import { referenceBackend } from '../src/backend/reference.js';
 import { referenceGradients } from '../src/backend/gradients.js';
@@ -271,6 +275,41 @@ describe('wasm training backends on threads', { skip }, () => {
         await rm(dir, { recursive: true, force: true });
       }
     });
+  });
+
+  it('the pool takes work after start: runs it on pointers per call, and reports a load that fails with the numbering kept', async () => {
+    const runtime = new WasmRuntime({ shared: true });
+    const mod = runtime.module();
+    const [cin, cout, rows] = [6, 5, 23];
+    emitGemm(mod, 'gemm', { cin, cout });
+    const { module } = await runtime.instantiateWithModule(mod);
+    const gemm = (kernel: string): SplitWork => ({ kind: 'split', grain: 4, calls: [{ kernel, args: [{ pointer: 0, perUnit: cin * 4 }, { pointer: 2 }, { pointer: 1, perUnit: cout * 4 }], unitScale: 1, tail: [0] }] });
+    const pool = await ThreadPool.start(3, runtime.memory, module, []);
+    try {
+      const x = random([rows, cin]);
+      const kernel = random([cin, cout]);
+      const expected = referenceBackend.dense(x, kernel, null);
+      const w = runtime.upload(packGemmWeights({ cin, cout }, kernel.data, null));
+      const px = runtime.upload(x.data);
+      const py = runtime.allocF32(rows * cout);
+      assert.equal(pool.load(module, [gemm('gemm')]), 0);
+      assert.throws(() => pool.load(module, [gemm('missing')]), (e: Error) => e instanceof ThreadError && /loading 1 steps: thread \d: .*no kernel 'missing'/.test(e.message));
+      assert.equal(pool.load(module, [gemm('gemm')]), 2);
+      for (const step of [0, 2]) {
+        runtime.f32(py, rows * cout).fill(0);
+        // the calling thread's part is left undone: the workers' parts land, part 0's rows stay zero
+        pool.runAt(step, px, py, w, rows, 3, () => {});
+        const y = new Tensor([rows, cout], runtime.read(py, rows * cout));
+        const start = shareOf(rows, 1, 3, 4)[0];
+        assertClose(new Tensor([rows - start, cout], y.data.slice(start * cout)), new Tensor([rows - start, cout], expected.data.slice(start * cout)), TOL, `step ${step}`);
+        assert.ok(y.data.slice(0, start * cout).every((v) => v === 0));
+      }
+      assert.throws(() => pool.runAt(1, px, py, w, rows, 3, () => {}), (e: Error) => e instanceof ThreadError && /step 1 has no work/.test(e.message));
+      assert.throws(() => pool.runAt(3, px, py, w, rows, 3, () => {}), /no step 3 \(3 steps\)/);
+    } finally {
+      await pool.dispose();
+    }
+    assert.throws(() => pool.load(module, [gemm('gemm')]), /disposed/);
   });
 
   it('a thread count that is not a positive integer is a ConfigError; 1 thread needs no shared memory', async () => {

@@ -229,6 +229,7 @@ export class ThreadPool {
   /** Input, output and residual byte pointers per step: the engine writes them when it plans an arena. */
   readonly pointers: Int32Array;
   private disposed = false;
+  /** Steps so far: those given at start, then those added by `load`. */
   private stepCount: number;
 
   private constructor(
@@ -266,11 +267,6 @@ export class ThreadPool {
     }
     for (const w of workers) w.unref();
     return new ThreadPool(threads, control, workers, canBlock() ? spinMs : Infinity, works.length);
-  }
-
-  /** Steps so far: those given at start, then those added by `load`. */
-  get steps(): number {
-    return this.stepCount;
   }
 
   /**
@@ -311,10 +307,11 @@ export class ThreadPool {
     if (this.disposed) throw new ThreadError('the thread pool was disposed');
     for (const w of this.workers) w.post({ module, works });
     this.dispatch(LOAD_STEP, 0, this.threads, () => {});
-    const error = takeError(this.control);
-    if (error !== null) throw new ThreadError(`loading ${works.length} steps: ${error}`);
+    // numbered whether or not every worker could bind them, as the workers number them
     const first = this.stepCount;
     this.stepCount += works.length;
+    const error = takeError(this.control);
+    if (error !== null) throw new ThreadError(`loading ${works.length} steps: ${error}`);
     return first;
   }
 
