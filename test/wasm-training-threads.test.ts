@@ -180,8 +180,8 @@ describe('wasm training backends on threads', { skip }, () => {
       data = { train: subset(all, Int32Array.from({ length: 48 }, (_, i) => i)), test: subset(all, Int32Array.from({ length: 16 }, (_, i) => 100 + i)) };
     });
 
-    /** A seeded 3-step run on fresh backends; each checkpoint encoded as the CLI writes it. */
-    async function run(threads: number, resume?: Uint8Array): Promise<{ weights: Map<string, Tensor>; checkpoints: Uint8Array[] }> {
+    /** A seeded 3-step run on fresh backends, each step in their scope (as the CLI runs it); each checkpoint encoded as the CLI writes it. */
+    async function run(threads: number, resume?: Uint8Array, scoped = true): Promise<{ weights: Map<string, Tensor>; checkpoints: Uint8Array[] }> {
       const w = await createWasmTrainingBackends({ threads });
       try {
         const saved = resume ? decodeCheckpoint(resume) : null;
@@ -192,7 +192,7 @@ describe('wasm training backends on threads', { skip }, () => {
           data.train,
           data.test,
           CONFIG,
-          { backend: w.backend, gradients: w.gradients, hooks: { checkpoint: async (state, optimizer) => void checkpoints.push(encodeCheckpoint(model, optimizer, state, CONFIG)) } },
+          { backend: w.backend, gradients: w.gradients, scope: scoped ? (body) => w.scope(body) : undefined, hooks: { checkpoint: async (state, optimizer) => void checkpoints.push(encodeCheckpoint(model, optimizer, state, CONFIG)) } },
           saved ? { state: saved.state, optimizerState: saved.optimizerState } : undefined,
         );
         return { weights: model.weights(), checkpoints };
@@ -236,9 +236,11 @@ describe('wasm training backends on threads', { skip }, () => {
       const second = await run(2);
       assert.ok(first.checkpoints.length >= 3);
       const resumed = await run(2, first.checkpoints[0]);
+      const unscoped = await run(2, undefined, false);
       for (const [name, t] of first.weights) {
         assert.deepEqual(second.weights.get(name)!.data, t.data, `${name}: second run`);
         assert.deepEqual(resumed.weights.get(name)!.data, t.data, `${name}: resumed after step 1`);
+        assert.deepEqual(unscoped.weights.get(name)!.data, t.data, `${name}: steps outside a scope (fresh output arrays)`);
       }
       // one thread: the same run up to the last bits of the kernel-gradient sums
       const single = await run(1);
@@ -310,6 +312,24 @@ describe('wasm training backends on threads', { skip }, () => {
       await pool.dispose();
     }
     assert.throws(() => pool.load(module, [gemm('gemm')]), /disposed/);
+  });
+
+  it('scope: op outputs reuse the arrays an earlier scope gave back, with every value rewritten; only inside a scope', () => {
+    const p = convParams([3, 9, 7, 13], [1, 1], 1, 'valid');
+    const kernel = random([1, 1, 13, 17]);
+    const [x1, x2] = [random([3, 9, 7, 13]), random([3, 9, 7, 13])];
+    const first = one.scope(() => one.backend.conv2d(x1, kernel, null, p).data);
+    one.scope(() => {
+      // nested scopes belong to the outermost one
+      const y = one.scope(() => one.backend.conv2d(x2, kernel, null, p));
+      assert.equal(y.data, first, 'the array of the first scope');
+      assertClose(y, referenceBackend.conv2d(x2, kernel, null, p), TOL, 'a reused output');
+      assert.notEqual(one.backend.conv2d(x2, kernel, null, p).data, first, 'in use in this scope');
+    });
+    const outside = one.backend.conv2d(x1, kernel, null, p);
+    assert.ok(outside.data !== first && one.backend.conv2d(x1, kernel, null, p).data !== outside.data, 'fresh arrays outside a scope');
+    assert.throws(() => one.scope(async () => one.backend.conv2d(x1, kernel, null, p)), (e: unknown) => e instanceof ConfigError && /synchronous/.test(e.message));
+    assert.throws(() => one.scope(() => { throw new RangeError('inside'); }), RangeError);
   });
 
   it('a thread count that is not a positive integer is a ConfigError; 1 thread needs no shared memory', async () => {

@@ -39,7 +39,7 @@ export async function trainingBackends(kind: 'wasm' | 'reference', io: CommandIO
     const wasm = await createWasmTrainingBackends({ threads });
     if (wasm.threadsNote) io.err(`note: ${wasm.threadsNote}`);
     const name = `wasm (${wasm.relaxedSimd ? 'relaxed' : 'plain'} SIMD, ${wasm.threads} thread${wasm.threads > 1 ? 's' : ''})`;
-    return { name, options: { backend: wasm.backend, gradients: wasm.gradients }, dispose: () => wasm.dispose() };
+    return { name, options: { backend: wasm.backend, gradients: wasm.gradients, scope: (body) => wasm.scope(body) }, dispose: () => wasm.dispose() };
   }
   if (kind === 'wasm') io.err('note: WebAssembly SIMD is not available here; training on the reference kernels');
   else if (threads > 1) io.err(`note: --threads ${threads} applies to the wasm kernels; the reference kernels run on one thread`);

@@ -94,6 +94,11 @@ export interface TrainerHooks {
 export interface TrainerOptions {
   backend?: Backend;
   gradients?: GradientBackend;
+  /**
+   * Runs each step's forward, backward and update, which use nothing of the step's tensors after it returns:
+   * `WasmTrainingBackends.scope`, which then reuses the step's op output arrays for the next step.
+   */
+  scope?: <T>(body: () => T) => T;
   hooks?: TrainerHooks;
 }
 
@@ -191,6 +196,7 @@ export async function train(model: Model, trainData: Dataset, testData: Dataset,
   const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
   if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${config.batchSize} is larger than the training set (${trainData.size} images)`);
   const classes = model.outputShape[model.outputShape.length - 1];
+  const scope = options.scope ?? (<T>(body: () => T): T => body());
   const evaluateWith = hooks.evaluate ?? ((m: Model, d: Dataset) => evaluate(m, d, { batchSize: config.evalBatchSize, backend: options.backend }));
 
   while (!state.done && state.epoch < config.epochs) {
@@ -203,23 +209,26 @@ export async function train(model: Model, trainData: Dataset, testData: Dataset,
       const { x, labels } = await loadBatch(trainData, batches[b]);
       if (config.augment) augmentBatch(x, new Random(derivedSeed(config.seed, AUGMENT, epoch, b)), config.augment);
       lr = schedule(state.step, epoch, stepsPerEpoch);
-      const result = model.forwardBackward(x, labels, {
-        labelSmoothing: config.labelSmoothing,
-        rng: new Random(derivedSeed(config.seed, DROPOUT, epoch, b)),
-        backend: options.backend,
-        gradients: options.gradients,
+      const { loss, correct } = scope(() => {
+        const result = model.forwardBackward(x, labels, {
+          labelSmoothing: config.labelSmoothing,
+          rng: new Random(derivedSeed(config.seed, DROPOUT, epoch, b)),
+          backend: options.backend,
+          gradients: options.gradients,
+        });
+        if (config.clipNorm !== undefined) clipGradNorm(result.grads, config.clipNorm);
+        optimizer.step(model.trainableWeights(), result.grads, lr);
+        const accuracy = new MetricsAccumulator(classes);
+        accuracy.add(result.logits.data, labels, 0);
+        return { loss: result.loss, correct: Math.round(accuracy.result().top1 * labels.length) };
       });
-      if (config.clipNorm !== undefined) clipGradNorm(result.grads, config.clipNorm);
-      optimizer.step(model.trainableWeights(), result.grads, lr);
-      const accuracy = new MetricsAccumulator(classes);
-      accuracy.add(result.logits.data, labels, 0);
-      state.epochLossSum += result.loss * labels.length;
-      state.epochCorrect += Math.round(accuracy.result().top1 * labels.length);
+      state.epochLossSum += loss * labels.length;
+      state.epochCorrect += correct;
       state.epochImages += labels.length;
       state.epochSeconds += (performance.now() - started) / 1000;
       state.step++;
       state.batch = b + 1;
-      hooks.stepEnd?.(labels.length, result.loss, state);
+      hooks.stepEnd?.(labels.length, loss, state);
       if (config.checkpointEvery && state.step % config.checkpointEvery === 0 && state.batch < batches.length) await hooks.checkpoint?.(state, optimizer);
     }
     const test = await evaluateWith(model, testData);

@@ -68,6 +68,13 @@ export interface WasmTrainingBackends {
    * the kernel calls split across more than one thread.
    */
   stats(): { modules: number; compileMilliseconds: number; memoryBytes: number; parallelCalls: number };
+  /**
+   * Runs `body` (synchronous: a training step's forward, backward and update) and then keeps the arrays of the op
+   * outputs made inside it for later ops of the same sizes, so that a step reuses the previous step's activations'
+   * memory instead of allocating (and zeroing) it again. Tensors the backends returned inside `body` must not be
+   * used after it returns: copy what you keep. Nested scopes are part of the outermost one.
+   */
+  scope<T>(body: () => T): T;
   /** Drops the compiled kernels and terminates the workers; every op of both backends throws afterwards. */
   dispose(): Promise<void>;
 }
@@ -102,6 +109,10 @@ export async function createWasmTrainingBackends(options: WasmTrainingOptions = 
     threads,
     threadsNote: unavailable && `threads: ${requested} requested, 1 used: ${unavailable}`,
     coverage: () => ops.coverage(),
+    scope: (body) => {
+      if (ops.disposed) throw new ConfigError('wasm training backends: scope after dispose()');
+      return ops.scope(body);
+    },
     stats: () => ({ modules: ops.modules.size, compileMilliseconds: ops.compileMs, memoryBytes: rt.memory.buffer.byteLength, parallelCalls: ops.parallelCalls }),
     dispose: async () => {
       ops.dispose();
@@ -123,6 +134,10 @@ interface SplitOp {
 class WasmOps {
   readonly modules = new Map<string, { module: WebAssembly.Module; kernels: Record<string, Kernel> }>();
   private readonly splits = new Map<string, SplitOp>();
+  /** Op output arrays by length that finished scopes gave back. */
+  private readonly freeOutputs = new Map<number, Float32Array[]>();
+  /** The outputs handed out in the current scope; null outside one. */
+  private scoped: Float32Array[] | null = null;
   compileMs = 0;
   parallelCalls = 0;
   private readonly base: number;
@@ -149,6 +164,46 @@ class WasmOps {
     this.disposed = true;
     this.modules.clear();
     this.splits.clear();
+    this.freeOutputs.clear();
+  }
+
+  // ---- op outputs ----
+
+  /** An op's output, every float of which the op writes: inside a scope, an array a finished scope gave back. */
+  private output(length: number): Float32Array {
+    if (this.scoped === null) return new Float32Array(length);
+    const out = this.freeOutputs.get(length)?.pop() ?? new Float32Array(length);
+    this.scoped.push(out);
+    return out;
+  }
+
+  scope<T>(body: () => T): T {
+    if (this.scoped !== null) return body();
+    const handed: Float32Array[] = [];
+    this.scoped = handed;
+    let result: T;
+    try {
+      result = body();
+    } catch (e) {
+      this.scoped = null;
+      this.recycle(handed);
+      throw e;
+    }
+    this.scoped = null;
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      // its outputs may still be in use: they are left to the garbage collector
+      throw new ConfigError('wasm training backends: scope() needs a synchronous body (it returned a promise)');
+    }
+    this.recycle(handed);
+    return result;
+  }
+
+  private recycle(arrays: Float32Array[]): void {
+    for (const a of arrays) {
+      let free = this.freeOutputs.get(a.length);
+      if (!free) this.freeOutputs.set(a.length, (free = []));
+      free.push(a);
+    }
   }
 
   // ---- kernels, threads and scratch memory ----
@@ -297,7 +352,7 @@ class WasmOps {
     const step = this.rowsPerStage(Math.max(GEMM_GRAIN, Math.floor(STAGE_FLOATS / Math.max(cin, cout) / GEMM_GRAIN) * GEMM_GRAIN));
     const px = this.alloc(Math.min(step, rows) * cin);
     const py = this.alloc(Math.min(step, rows) * cout);
-    const out = new Float32Array(rows * cout);
+    const out = this.output(rows * cout);
     each(rows, step, (start, count) => {
       this.stageIn(px, src, start * cin, count * cin);
       this.runSplit(op, count, px, py, w);
@@ -341,7 +396,7 @@ class WasmOps {
     const step = this.imagesPerStage(inPer + outPer);
     const pin = this.alloc(Math.min(step, images) * inPer);
     const pout = this.alloc(Math.min(step, images) * outPer);
-    const out = new Float32Array(images * outPer);
+    const out = this.output(images * outPer);
     each(images, step, (start, count) => {
       this.stageIn(pin, src, start * inPer, count * inPer);
       if (zeroOut) this.heap().fill(0, pout >> 2, (pout >> 2) + count * outPer);
@@ -358,7 +413,7 @@ class WasmOps {
     const step = Math.min(STAGE_FLOATS, roundUp(Math.max(size, 1), LANES));
     const pins = inputs.map(() => this.alloc(step));
     const pout = this.alloc(step);
-    const out = new Float32Array(size);
+    const out = this.output(size);
     each(size, step, (start, count) => {
       inputs.forEach((t, i) => this.stageIn(pins[i], t, start, count));
       k(...pins, pout, Math.ceil(count / LANES));
@@ -493,7 +548,7 @@ class WasmOps {
     const pscale = this.putRow(scale);
     const pshift = this.putRow(shift);
     const py = this.alloc(Math.min(chunk, size / c) * c);
-    const out = new Float32Array(size);
+    const out = this.output(size);
     stream(([px], start, count) => {
       k.normalize(px, mean, pscale, pshift, py, count);
       this.stageOut(py, out, start * c, count * c);
@@ -795,7 +850,7 @@ class WasmOps {
     const p2 = this.putRow(k2);
     const p0 = this.putRow(k0);
     const pdx = this.alloc(Math.min(chunk, pixels) * c);
-    const dx = new Float32Array(x.size);
+    const dx = this.output(x.size);
     stream(([pdy, px], start, count) => {
       k.backapply(pdy, px, pmean, p1, p2, p0, pdx, count);
       this.stageOut(pdx, dx, start * c, count * c);
@@ -820,7 +875,7 @@ class WasmOps {
     if (xShape.length !== 4 || !sameShape(dy.shape, [n, c])) return this.fallback('globalAvgPoolBackward', () => referenceGradients.globalAvgPoolBackward(dy, xShape));
     this.wasmCalls.globalAvgPoolBackward = (this.wasmCalls.globalAvgPoolBackward ?? 0) + 1;
     const area = h * w;
-    const dx = new Float32Array(n * area * c);
+    const dx = this.output(n * area * c);
     for (let b = 0; b < n; b++) {
       const base = b * area * c;
       for (let i = 0; i < c; i++) dx[base + i] = dy.data[b * c + i] / area;
