@@ -85,6 +85,8 @@ export interface WasmTrainingBackends {
  * convolutions (the stem: direct kernel forward, im2col GEMMs backward), BatchNorm in both modes and its backward,
  * ReLU/ReLU6 and their backward, add, dropout masks, global average pooling, bias sums. Everything else (dilation,
  * other groups, windowed pooling, padding layers, softmax) runs on the reference kernels, through the same interface.
+ * With `threads`, the convolutions, GEMMs and pooling split across workers (see the option); `scope` reuses a
+ * step's output arrays.
  */
 export async function createWasmTrainingBackends(options: WasmTrainingOptions = {}): Promise<WasmTrainingBackends> {
   if (!simdSupported()) throw new ConfigError('the wasm training backends need WebAssembly SIMD, which this runtime lacks');

@@ -1,5 +1,6 @@
 // Entry of a wasm engine worker (a Node worker thread or a web module worker): instantiates the main thread's
-// module against the shared memory, binds every step's work to its own row buffers, then serves dispatches forever.
+// module against the shared memory, binds every step's work to its own row buffers, then serves dispatches until
+// stopped, stepping out to its event loop only to take work loaded after start.
 
 import { WasmRuntime } from './runtime.js';
 import type { Kernel } from './runtime.js';
