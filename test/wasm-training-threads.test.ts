@@ -1,5 +1,6 @@
 // The WebAssembly training backends on 2 and 3 threads: every split kernel forward and backward against the reference
-// on awkward shapes, bit for bit against one thread where nothing is reduced; seeded runs, resume, dispose and exit.
+// on awkward shapes, bit for bit against one thread where nothing is reduced; seeded runs, resume, the CLI, the pool's
+// loads, the one-thread fallback, scope, dispose and exit.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -332,10 +333,29 @@ describe('wasm training backends on threads', { skip }, () => {
     assert.throws(() => one.scope(() => { throw new RangeError('inside'); }), RangeError);
   });
 
-  it('a thread count that is not a positive integer is a ConfigError; 1 thread needs no shared memory', async () => {
+  it('a thread count that is not a positive integer is a ConfigError; where memory cannot be shared, one thread runs without error', async () => {
     for (const threads of [0, -1, 1.5, Number.NaN]) await assert.rejects(createWasmTrainingBackends({ threads }), (e: unknown) => e instanceof ConfigError && /threads must be a positive integer/.test(e.message));
     assert.equal(one.threads, 1);
     assert.equal(one.threadsNote, null);
+    // a page without cross-origin isolation, as a browser reports it
+    const scope = globalThis as { crossOriginIsolated?: boolean };
+    scope.crossOriginIsolated = false;
+    let w: WasmTrainingBackends;
+    try {
+      w = await createWasmTrainingBackends({ threads: 2 });
+    } finally {
+      delete scope.crossOriginIsolated;
+    }
+    try {
+      assert.equal(w.threads, 1);
+      assert.match(w.threadsNote ?? '', /threads: 2 requested, 1 used: .*cross-origin isolated/);
+      const x = random([3, 6, 5, 4]);
+      const kernel = random([1, 1, 4, 6]);
+      const p = convParams([3, 6, 5, 4], [1, 1], 1, 'valid');
+      assertSame(w.backend.conv2d(x, kernel, null, p), one.backend.conv2d(x, kernel, null, p), 'one thread');
+    } finally {
+      await w.dispose();
+    }
   });
 
   it('refuses ops after dispose and lets the process exit, disposed or not', async () => {
