@@ -10,11 +10,14 @@ import type { TrainerOptions } from '../train/trainer.js';
 import { evaluate } from '../train/trainer.js';
 import type { CommandIO } from './io.js';
 
-/** Evaluates through a WasmEngine compiled from the model's current weights (reference kernels without SIMD). */
-export function engineEvaluator(batchSize = 100): (model: Model, data: Dataset) => Promise<EvaluationMetrics> {
+/**
+ * Evaluates through a WasmEngine compiled from the model's current weights, on `threads` threads where memory can be
+ * shared (its results are the same at any count); reference kernels without SIMD.
+ */
+export function engineEvaluator(batchSize = 100, threads = 1): (model: Model, data: Dataset) => Promise<EvaluationMetrics> {
   return async (model, data) => {
     if (!WasmEngine.supported()) return evaluate(model, data, { batchSize });
-    const engine = await WasmEngine.create(model);
+    const engine = await WasmEngine.create(model, { threads });
     try {
       return await evaluate(model, data, { batchSize, predict: (x) => engine.predict(x) });
     } finally {

@@ -185,7 +185,7 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
       info: { classNames, preprocessing },
       resume: resumed ?? undefined,
       trainer: backends.options,
-      evaluate: engineEvaluator(config.evalBatchSize),
+      evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1),
       onStep: (images, _loss, s) => {
         if (epochShown !== s.epoch) {
           progress?.stop();
