@@ -33,29 +33,55 @@ function optionalOrtWeb(): Plugin {
   };
 }
 
+/**
+ * `node:` modules in the core are imported dynamically on Node-only paths (the engine's worker_threads and core
+ * count): in a page they become a module that throws if ever reached, instead of a warning per import.
+ */
+function nodeOnly(): Plugin {
+  const prefix = '\0node-only:';
+  return {
+    name: 'node-only',
+    enforce: 'pre',
+    resolveId(id) {
+      return id.startsWith('node:') ? prefix + id : null;
+    },
+    load(id) {
+      if (!id.startsWith(prefix)) return null;
+      return `throw new Error(${JSON.stringify(`${id.slice(prefix.length)} is Node-only: this path of mobilenet-ts runs in Node alone`)});`;
+    },
+  };
+}
+
 export default defineConfig(({ mode }): UserConfig => {
   const port = Number(process.env.PORT ?? 5173);
   if (mode === 'lib') {
     // the library as one ES module for a plain <script type="module">; h5wasm and the wasm workers as their own chunks
+    // (not Vite's library mode, which leaves ES output unminified)
     return {
       build: {
         outDir: 'dist/bundle',
         emptyOutDir: true,
         target: 'es2022',
-        lib: { entry: `${root}src/browser/bundle.ts`, formats: ['es'], fileName: () => 'mobilenet.js' },
         sourcemap: true,
+        chunkSizeWarningLimit: 6000,
+        rollupOptions: {
+          input: `${root}src/browser/bundle.ts`,
+          preserveEntrySignatures: 'strict',
+          output: { format: 'es', entryFileNames: 'mobilenet.js', chunkFileNames: '[name]-[hash].js' },
+        },
       },
-      worker: { format: 'es' },
+      plugins: [nodeOnly()],
+      worker: { format: 'es', plugins: () => [nodeOnly()] },
     };
   }
   return {
     root: 'web',
     base: './',
-    plugins: [optionalOrtWeb()],
+    plugins: [optionalOrtWeb(), nodeOnly()],
     server: { port, strictPort: process.env.PORT !== undefined, headers: ISOLATION_HEADERS, fs: { allow: [root] } },
     preview: { port, headers: ISOLATION_HEADERS },
     optimizeDeps: { exclude: ['virtual:ort-web'] },
-    worker: { format: 'es' },
+    worker: { format: 'es', plugins: () => [nodeOnly()] },
     build: { outDir: '../dist-web', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 6000 },
   };
 });

@@ -89,7 +89,7 @@ function render(rows: BenchRow[]): void {
 }
 
 /** Runs the whole benchmark; the rows also land in #bench-result's data-rows (JSON) for scripts. */
-export async function runBenchmark(runs: number, warmup: number, withOrt: boolean): Promise<BenchRow[]> {
+export async function runBenchmark(runs: number, warmup: number, withOurs: boolean, withOrt: boolean): Promise<BenchRow[]> {
   const status = $('bench-status');
   const result = $('bench-result');
   result.dataset.state = 'running';
@@ -101,7 +101,7 @@ export async function runBenchmark(runs: number, warmup: number, withOrt: boolea
     const random = new Random(1);
     const input = new Tensor([1, 224, 224, 3], Float32Array.from({ length: 224 * 224 * 3 }, () => 2 * random.uniform() - 1));
     const all = crossOriginIsolated ? navigator.hardwareConcurrency : 1;
-    for (const threads of all > 1 ? [1, all] : [1]) {
+    for (const threads of !withOurs ? [] : all > 1 ? [1, all] : [1]) {
       status.textContent = `mobilenet-ts, ${threads} thread(s)…`;
       rows.push(await ours(model, input, threads, runs, warmup));
       render(rows);
@@ -128,6 +128,6 @@ export function show(): void {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const data = new FormData(form);
-    void runBenchmark(Number(data.get('runs')), Number(data.get('warmup')), data.get('ort') === 'on');
+    void runBenchmark(Number(data.get('runs')), Number(data.get('warmup')), data.get('ours') === 'on', data.get('ort') === 'on');
   });
 }

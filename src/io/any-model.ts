@@ -5,14 +5,10 @@ import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, FormatError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { inferMobileNetV2 } from './infer-architecture.js';
-import { assignKerasH5Weights, kerasH5ContentsToModel, readKerasH5 } from './keras-h5/keras-h5.js';
 import { MODEL_FILE_FORMAT, decodeModelFile } from './model-file.js';
 import { detectNaming, loadWeights } from './named-weights.js';
 import { ExternalDataError } from './onnx/errors.js';
-import { externalDataLocations, onnxToModel, parseOnnxModel } from './onnx/import.js';
-import { decodeTorchStateDict } from './pth/torch-checkpoint.js';
 import { decodeSafetensors } from './safetensors.js';
-import { decodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } from './tfjs/layers-model.js';
 import { buildModel, isArchitecture, ARCHITECTURES } from '../models/registry.js';
 import type { ArchitectureOptions } from '../models/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -200,7 +196,8 @@ function stem(source: string): string {
 /**
  * Decodes a model from bytes in any format the library reads. Formats are detected by magic bytes (HDF5, zip,
  * safetensors header, JSON) and extension (.onnx); an unrecognised file is an UnknownFormatError that shows its
- * first bytes. TF.js shards and ONNX external data come through `input.companion`.
+ * first bytes. TF.js shards and ONNX external data come through `input.companion`. The readers other than
+ * safetensors are imported on first use, so a bundle that only meets model files does not load protobufjs or h5wasm.
  */
 export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOptions = {}): Promise<AnyModel> {
   const { bytes, source } = input;
@@ -221,11 +218,13 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       return { model: fromNamedWeights(tensors, options, source, notes), format: 'safetensors', notes, metadata };
     }
     case 'pytorch': {
+      const { decodeTorchStateDict } = await import('./pth/torch-checkpoint.js');
       const tensors = decodeTorchStateDict(bytes, { source });
       Object.assign(metadata, { naming: detectNaming(tensors.keys()), tensors: tensors.size });
       return { model: fromNamedWeights(tensors, options, source, notes), format, notes, metadata };
     }
     case 'onnx': {
+      const { externalDataLocations, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
       const proto = parseOnnxModel(bytes, source);
       const files = await companions(input, externalDataLocations(proto, source), (location) => new ExternalDataError(`${source}: external data ${JSON.stringify(location)} was not given (give the files beside the model)`, location));
       const decoded = onnxToModel(proto, {
@@ -242,6 +241,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       return { model: atResolution(decoded.model, options, notes), format, notes, metadata };
     }
     case 'tfjs': {
+      const { decodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } = await import('./tfjs/layers-model.js');
       const modelJson = parseTfjsModelJson(bytes, source);
       const shards = await companions(input, tfjsShardPaths(modelJson), (path) => new FormatError(`${source}: weight shard ${JSON.stringify(path)} was not given (give the files beside model.json)`));
       const imported = decodeTfjsLayersModel(modelJson, shards, { source });
@@ -254,6 +254,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       return { model: atResolution(imported.model, options, notes), format, classNames, preprocessing, notes, metadata };
     }
     case 'keras-h5': {
+      const { assignKerasH5Weights, kerasH5ContentsToModel, readKerasH5 } = await import('./keras-h5/keras-h5.js');
       const contents = await readKerasH5(bytes, source);
       Object.assign(metadata, { kerasVersion: contents.kerasVersion, backend: contents.backend, layers: contents.layers.length });
       if (contents.modelConfig !== undefined) {
