@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 
@@ -63,6 +63,17 @@ async function answerOf(page: Page, selector: string, image: string): Promise<An
   const text = await page.locator(selector).getAttribute('data-answer');
   assert.ok(text, `${selector}: no answer (error: ${await page.locator(selector).getAttribute('data-error')})`);
   return JSON.parse(text) as Answer;
+}
+
+/** Drops files on `selector` as a user's drag and drop does: a drop event whose DataTransfer holds them. */
+async function dropFiles(page: Page, selector: string, paths: readonly string[]): Promise<void> {
+  const files = await Promise.all(paths.map(async (p) => ({ name: basename(p), base64: (await readFile(p)).toString('base64') })));
+  const transfer = await page.evaluateHandle((list) => {
+    const t = new DataTransfer();
+    for (const f of list) t.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+    return t;
+  }, files);
+  await page.dispatchEvent(selector, 'drop', { dataTransfer: transfer });
 }
 
 async function openTab(page: Page, server: StaticServer, tab: string, query = ''): Promise<void> {
@@ -144,7 +155,7 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     await page.screenshot({ path: join(ARTIFACTS, 'classify.png'), fullPage: true });
   });
 
-  test("Your model: dropped ONNX and TF.js files classify as Node's import of them does; a stranger file is named", async () => {
+  test("Your model: a picked ONNX file and dropped TF.js files classify as Node's import of them does; a stranger file is named", async () => {
     await openTab(page, server, 'your-model');
     const { model } = decodeModelFile(await readFile(MODEL), MODEL);
     const onnx = join(work, 'fashion.onnx');
@@ -158,8 +169,9 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     }
     const image = '0002-trouser.png';
     const imageBytes = await readFile(join(SAMPLES, image));
-    for (const [format, files] of [['onnx', [onnx]], ['tfjs', tfjsFiles]] as const) {
-      await page.setInputFiles('#model-file', [...files]);
+    for (const [format, files, how] of [['onnx', [onnx], 'picked'], ['tfjs', tfjsFiles, 'dropped']] as const) {
+      if (how === 'picked') await page.setInputFiles('#model-file', [...files]);
+      else await dropFiles(page, '#drop-model', files);
       await page.waitForSelector(`#model-info[data-format="${format}"]`, { timeout: 30_000 });
       await page.locator(`#model-samples [data-sample="${image}"]`).click();
       const reference = await decodeAnyModel(

@@ -55,7 +55,8 @@ export function barChart(labels: string[], series: Series[], yLabel: string, opt
   const height = options.height ?? 340;
   const max = Math.max(0, ...series.flatMap((s) => s.values));
   const longest = Math.max(0, ...labels.map((l) => l.length));
-  const { svg, plot, y } = frame(width, height, 36 + Math.min(110, 5 * longest), max, yLabel, series);
+  const rotate = longest > 6;
+  const { svg, plot, y } = frame(width, height, rotate ? 44 + Math.min(110, 5 * longest) : 50, max, yLabel, series);
   const slot = plot.width / Math.max(1, labels.length);
   const bar = Math.max(1, (slot * 0.8) / series.length);
   const every = Math.ceil(labels.length / Math.max(1, Math.floor(plot.width / 14)));
@@ -68,8 +69,8 @@ export function barChart(labels: string[], series: Series[], yLabel: string, opt
     });
     if (i % every === 0) {
       const x = plot.left + (i + 0.5) * slot;
-      const yText = plot.top + plot.height + 8;
-      svg.append(el('text', { x, y: yText, 'font-size': 9, 'text-anchor': 'end', transform: `rotate(-60 ${x} ${yText})` }, label));
+      const yText = plot.top + plot.height + (rotate ? 8 : 14);
+      svg.append(el('text', rotate ? { x, y: yText, 'font-size': 9, 'text-anchor': 'end', transform: `rotate(-60 ${x} ${yText})` } : { x, y: yText, 'font-size': 10, 'text-anchor': 'middle' }, label));
     }
   });
   return svg;
@@ -80,10 +81,10 @@ export function lineChart(xs: number[], series: Series[], xLabel: string, yLabel
   const width = options.width ?? 420;
   const height = options.height ?? 280;
   const max = Math.max(0, ...series.flatMap((s) => s.values));
-  const { svg, plot, y } = frame(width, height, 60, max, yLabel, series);
+  const { svg, plot, y } = frame(width, height, 76, max, yLabel, series);
   const at = (i: number): number => plot.left + 10 + (xs.length > 1 ? ((plot.width - 20) * i) / (xs.length - 1) : 0);
   xs.forEach((v, i) => svg.append(el('text', { x: at(i), y: plot.top + plot.height + 14, 'font-size': 10, 'text-anchor': 'middle' }, short(v))));
-  svg.append(el('text', { x: plot.left + plot.width / 2, y: plot.top + plot.height + 30, 'font-size': 11, 'text-anchor': 'middle' }, xLabel));
+  svg.append(el('text', { x: plot.left + plot.width / 2, y: plot.top + plot.height + 32, 'font-size': 11, 'text-anchor': 'middle' }, xLabel));
   series.forEach((s, j) => {
     const points = s.values.map((v, i) => `${at(i)},${y(v)}`).join(' ');
     svg.append(el('polyline', { points, fill: 'none', stroke: COLOURS[j % COLOURS.length], 'stroke-width': 2 }));

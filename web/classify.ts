@@ -3,7 +3,7 @@
 
 import { decodeModelFile } from '../src/io/model-file.js';
 import modelUrl from '../models/fashion-mnist.safetensors?url';
-import { bytesOf, classifier, classify, elementInput, fileInput, onFiles, renderAnswer, renderError, renderSamples } from './predict.js';
+import { bytesOf, classifier, classify, elementInput, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview } from './predict.js';
 import type { Classifier } from './predict.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -84,7 +84,9 @@ function camera(c: Classifier, result: HTMLElement): void {
 export async function show(): Promise<void> {
   const result = $('classify-result');
   const c = await bundledModel();
+  const preview = $<HTMLImageElement>('classify-preview');
   const answerBytes = (bytes: Uint8Array, name: string): void => {
+    showPreview(preview, { bytes, name });
     try {
       renderAnswer(result, classify(c, fileInput(c, bytes, name)));
       result.dataset.image = name;
@@ -93,6 +95,7 @@ export async function show(): Promise<void> {
     }
   };
   drawing($('draw'), () => {
+    showPreview(preview, null);
     renderAnswer(result, classify(c, elementInput(c, $<HTMLCanvasElement>('draw'))));
     result.dataset.image = 'drawing';
   });

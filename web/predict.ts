@@ -113,3 +113,13 @@ export function onFiles(zone: HTMLElement, picker: HTMLInputElement, take: (file
 export async function bytesOf(file: File): Promise<Uint8Array> {
   return new Uint8Array(await file.arrayBuffer());
 }
+
+/** Shows an image file's bytes in the <img> `preview` (replacing the one shown before); hides it for null. */
+export function showPreview(preview: HTMLImageElement, image: { bytes: Uint8Array; name: string } | null): void {
+  if (preview.src.startsWith('blob:')) URL.revokeObjectURL(preview.src);
+  preview.hidden = image === null;
+  if (image) {
+    preview.src = URL.createObjectURL(new Blob([image.bytes as Uint8Array<ArrayBuffer>]));
+    preview.alt = image.name;
+  } else preview.removeAttribute('src');
+}

@@ -6,7 +6,7 @@ import type { PreprocessOptions } from '../src/data/preprocess.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../src/data/preprocess-presets.js';
 import { modelCost } from '../src/cost/model-cost.js';
 import type { AnyModel } from '../src/io/any-model.js';
-import { bytesOf, classifier, classify, fileInput, onFiles, renderAnswer, renderError, renderSamples } from './predict.js';
+import { bytesOf, classifier, classify, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview } from './predict.js';
 import type { Classifier } from './predict.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -55,6 +55,7 @@ async function load(files: File[]): Promise<void> {
 
 function answer(bytes: Uint8Array, name: string): void {
   lastImage = { bytes, name };
+  showPreview($('model-preview'), lastImage);
   const result = $('model-result');
   if (!loaded) {
     renderError(result, new Error('drop a model first'));
