@@ -102,6 +102,11 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     browser = await launchChromium(executable!);
     page = await browser.context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
+    // the page works with no network: everything comes from our server (or is made in the page)
+    page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (!['data:', 'blob:'].includes(url.protocol) && url.origin !== new URL(server.url).origin) errors.push(`request outside the page's server: ${r.url()}`);
+    });
   });
 
   after(async () => {
@@ -153,6 +158,22 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     await page.mouse.up();
     await page.waitForSelector('#classify-result[data-image="drawing"]');
     await page.screenshot({ path: join(ARTIFACTS, 'classify.png'), fullPage: true });
+  });
+
+  test("Classify: the camera's frames (chromium's fake camera) are answered", async () => {
+    const camera = await launchChromium(executable!, ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+    try {
+      const cameraPage = await camera.context.newPage();
+      await cameraPage.goto(`${server.url}#classify`);
+      await cameraPage.waitForSelector('#classify[data-ready="true"]', { timeout: 60_000 });
+      await cameraPage.locator('#camera').click();
+      const answer = await answerOf(cameraPage, '#classify-result', 'camera');
+      assert.equal(answer.top.length, 5);
+      await cameraPage.screenshot({ path: join(ARTIFACTS, 'classify-camera.png'), fullPage: true });
+      await cameraPage.locator('#camera').click();
+    } finally {
+      await camera.close();
+    }
   });
 
   test("Your model: a picked ONNX file and dropped TF.js files classify as Node's import of them does; a stranger file is named", async () => {

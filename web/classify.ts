@@ -64,6 +64,7 @@ function camera(c: Classifier, result: HTMLElement): void {
     }
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: true });
+      showPreview($<HTMLImageElement>('classify-preview'), null);
     } catch (e) {
       renderError(result, e);
       return;
@@ -74,7 +75,10 @@ function camera(c: Classifier, result: HTMLElement): void {
     button.textContent = 'Stop the camera';
     const tick = (): void => {
       if (!stream) return;
-      if (video.videoWidth > 0) renderAnswer(result, classify(c, elementInput(c, video)));
+      if (video.videoWidth > 0) {
+        renderAnswer(result, classify(c, elementInput(c, video)));
+        result.dataset.image = 'camera';
+      }
       setTimeout(tick, 250);
     };
     tick();

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { BrowserContext } from 'playwright-core';
 
-/** Where Debian puts chromium (`apt-get install chromium`); CHROMIUM overrides. */
+/** Where Debian puts chromium (`apt-get install chromium`); the CHROMIUM variable, when set, is the only place looked at. */
 export function chromiumPath(): string | null {
-  for (const path of [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser']) if (path && existsSync(path)) return path;
-  return null;
+  const candidates = process.env.CHROMIUM ? [process.env.CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+  return candidates.find((path) => existsSync(path)) ?? null;
 }
 
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -21,10 +21,10 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** Launches chromium with a fresh user-data dir, removed on close. */
-export async function launchChromium(executablePath: string): Promise<Browser> {
+/** Launches chromium with a fresh user-data dir, removed on close; `extraFlags` after CHROMIUM_FLAGS. */
+export async function launchChromium(executablePath: string, extraFlags: string[] = []): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'mobilenet-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1280, height: 900 } });
+  const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: [...CHROMIUM_FLAGS, ...extraFlags], viewport: { width: 1280, height: 900 } });
   return {
     context,
     close: async () => {
