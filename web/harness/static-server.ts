@@ -26,9 +26,13 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `folder` on 127.0.0.1 at a free port (or `port`), with COOP/COEP so the page may use threads. */
-export async function serveStatic(folder: string, port = 0): Promise<StaticServer> {
+/**
+ * Serves `folder` on 127.0.0.1 at a free port (or `port`), with COOP/COEP so the page may use threads; with
+ * `isolated: false`, without them (as a plain static host would), for the one-thread fallback.
+ */
+export async function serveStatic(folder: string, { port = 0, isolated = true }: { port?: number; isolated?: boolean } = {}): Promise<StaticServer> {
   const root = resolve(folder);
+  const headers = isolated ? ISOLATION_HEADERS : {};
   const server: Server = createServer((request, response) => {
     void (async () => {
       const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
@@ -40,10 +44,10 @@ export async function serveStatic(folder: string, port = 0): Promise<StaticServe
       try {
         if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
         const body = await readFile(file);
-        response.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store', ...ISOLATION_HEADERS });
+        response.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store', ...headers });
         response.end(body);
       } catch {
-        response.writeHead(404, ISOLATION_HEADERS).end('not found');
+        response.writeHead(404, headers).end('not found');
       }
     })();
   });
