@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 
@@ -17,6 +17,11 @@ import { decodeAnyModel } from '../src/io/any-model.js';
 import { decodeModelFile } from '../src/io/model-file.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
 import { encodeTfjsLayersModel } from '../src/io/tfjs/layers-model.js';
+import { encodeTorchStateDict } from '../src/io/pth/torch-checkpoint.js';
+import { torchStateDict } from '../src/io/torch-names.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { writeKerasH5 } from './keras-h5-writer.js';
+import type { KerasH5LayerSpec } from './keras-h5-writer.js';
 import { buildModel } from '../src/models/registry.js';
 import { softmax } from '../src/ops/activation.js';
 import { buildLibrary, buildPage } from '../web/harness/build.js';
@@ -56,6 +61,23 @@ function assertSameAnswer(page: Answer, node: { logits: number[]; top: number[] 
   assert.equal(page.logits.length, node.logits.length, `${what}: logit count`);
   const worst = Math.max(...page.logits.map((v, i) => Math.abs(v - node.logits[i])));
   assert.ok(worst <= TOLERANCE, `${what}: max |logit difference| ${worst.toExponential(3)} > ${TOLERANCE}`);
+}
+
+/** `model` as Keras saves a whole model to H5: its Keras topology as model_config, each layer's weights in a group. */
+async function kerasH5Of(model: Model): Promise<Uint8Array> {
+  const { modelJson, shards } = encodeTfjsLayersModel(model);
+  const data = new Float32Array(Uint8Array.from(Buffer.concat([...shards.values()])).buffer);
+  const layers = new Map<string, KerasH5LayerSpec>();
+  let at = 0;
+  for (const w of modelJson.weightsManifest.flatMap((g) => g.weights)) {
+    const size = w.shape.reduce((a, b) => a * b, 1);
+    const layer = w.name.slice(0, w.name.lastIndexOf('/'));
+    if (!layers.has(layer)) layers.set(layer, { name: layer, weights: [] });
+    layers.get(layer)!.weights.push({ name: `${w.name}:0`, tensor: new Tensor(w.shape, data.slice(at, at + size)) });
+    at += size;
+  }
+  const { class_name, config } = modelJson.modelTopology as { class_name: string; config: unknown };
+  return writeKerasH5({ layers: [...layers.values()], modelConfig: { class_name, config }, kerasVersion: '2.13.1' });
 }
 
 async function answerOf(page: Page, selector: string, image: string): Promise<Answer> {
@@ -180,34 +202,49 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     }
   });
 
-  test("Your model: a picked ONNX file and dropped TF.js files classify as Node's import of them does; a stranger file is named", async () => {
+  test("Your model: files in every format, picked or dropped, classify as Node's decoding of the same bytes does", async () => {
     await openTab(page, server, 'your-model');
     const { model } = decodeModelFile(await readFile(MODEL), MODEL);
-    const onnx = join(work, 'fashion.onnx');
-    await writeFile(onnx, encodeOnnx(model));
-    const { modelJson, shards } = encodeTfjsLayersModel(model, { userDefinedMetadata: { preprocessing: { pixels: { mean: 0.5, std: 0.5 } } } });
-    const tfjsFiles = [join(work, 'model.json')];
-    await writeFile(tfjsFiles[0], JSON.stringify(modelJson));
-    for (const [name, bytes] of shards) {
-      tfjsFiles.push(join(work, name));
+    const write = async (name: string, bytes: Uint8Array): Promise<string> => {
       await writeFile(join(work, name), bytes);
-    }
+      return join(work, name);
+    };
+    const { modelJson, shards } = encodeTfjsLayersModel(model, { userDefinedMetadata: { preprocessing: { pixels: { mean: 0.5, std: 0.5 } } } });
+    const tfjs = [await write('model.json', new TextEncoder().encode(JSON.stringify(modelJson)))];
+    for (const [name, bytes] of shards) tfjs.push(await write(name, bytes));
+    const cases: [format: string, files: string[], how: 'picked' | 'dropped'][] = [
+      ['model-file', [MODEL], 'dropped'],
+      ['onnx', [await write('fashion.onnx', encodeOnnx(model))], 'picked'],
+      ['tfjs', tfjs, 'dropped'],
+      ['keras-h5', [await write('fashion.h5', await kerasH5Of(model))], 'picked'],
+      // torchvision names, weights only: rebuilt as MobileNetV2 at 224×224 with α, classes and channels inferred
+      ['pytorch', [await write('fashion.pth', encodeTorchStateDict(torchStateDict(model)))], 'dropped'],
+    ];
     const image = '0002-trouser.png';
     const imageBytes = await readFile(join(SAMPLES, image));
-    for (const [format, files, how] of [['onnx', [onnx], 'picked'], ['tfjs', tfjsFiles, 'dropped']] as const) {
-      if (how === 'picked') await page.setInputFiles('#model-file', [...files]);
+    for (const [format, files, how] of cases) {
+      await page.evaluate(() => delete document.getElementById('model-result')!.dataset.image);
+      if (how === 'picked') await page.setInputFiles('#model-file', files);
       else await dropFiles(page, '#drop-model', files);
-      await page.waitForSelector(`#model-info[data-format="${format}"]`, { timeout: 30_000 });
+      await page.waitForSelector(`#model-info[data-format="${format}"]`, { timeout: 60_000 });
       await page.locator(`#model-samples [data-sample="${image}"]`).click();
-      const reference = await decodeAnyModel(
-        { bytes: await readFile(files[0]), source: files[0], companion: async (p) => readFile(join(work, p)) },
-      );
-      assertSameAnswer(await answerOf(page, '#model-result', image), nodeAnswer(reference.model, imageBytes, reference.preprocessing), format);
+      const folder = dirname(files[0]);
+      const reference = await decodeAnyModel({ bytes: await readFile(files[0]), source: files[0], companion: async (p) => readFile(join(folder, p)) });
+      assertSameAnswer(await answerOf(page, '#model-result', image), nodeAnswer(reference.model, imageBytes, reference.preprocessing), `${format} (${how})`);
       await page.screenshot({ path: join(ARTIFACTS, `your-model-${format}.png`), fullPage: true });
     }
-    const stranger = join(work, 'notes.txt');
-    await writeFile(stranger, 'GIF89a not a model');
-    await page.setInputFiles('#model-file', [stranger]);
+    // the last (weights-only) model rebuilt at other resolutions: too small is refused with the reason; 64 as Node builds it
+    await page.fill('#model-resolution', '28');
+    await page.locator('#model-resolution').dispatchEvent('change');
+    await page.waitForFunction(() => /resolution 28×28 is too small/.test(document.getElementById('model-info')!.dataset.error ?? ''));
+    await page.evaluate(() => delete document.getElementById('model-result')!.dataset.image);
+    await page.fill('#model-resolution', '64');
+    await page.locator('#model-resolution').dispatchEvent('change');
+    await page.waitForSelector('#model-info[data-input-shape="[64,64,1]"]', { timeout: 60_000 });
+    const pth = cases[cases.length - 1][1][0];
+    const at64 = await decodeAnyModel({ bytes: await readFile(pth), source: pth }, { resolution: 64 });
+    assertSameAnswer(await answerOf(page, '#model-result', image), nodeAnswer(at64.model, imageBytes, undefined), 'pytorch at 64×64');
+    await page.setInputFiles('#model-file', [await write('notes.txt', new TextEncoder().encode('GIF89a not a model'))]);
     await page.waitForFunction(() => /unknown model format/.test(document.getElementById('model-info')!.dataset.error ?? ''));
   });
 

@@ -2,10 +2,11 @@
 // in the page, described, and classifies a dropped or sample image.
 
 import { decodeModelFiles } from '../src/browser/files.js';
+import type { NamedBytes } from '../src/browser/files.js';
 import type { PreprocessOptions } from '../src/data/preprocess.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../src/data/preprocess-presets.js';
 import { modelCost } from '../src/cost/model-cost.js';
-import type { AnyModel } from '../src/io/any-model.js';
+import type { AnyModel, LoadAnyModelOptions } from '../src/io/any-model.js';
 import { bytesOf, classifier, classify, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview } from './predict.js';
 import type { Classifier } from './predict.js';
 
@@ -36,12 +37,20 @@ function describe(any: AnyModel, source: string): void {
   delete info.dataset.error;
 }
 
-async function load(files: File[]): Promise<void> {
+let lastFiles: NamedBytes[] | null = null;
+
+/** Architecture and resolution for weights-only files (a resolution also rebuilds our model files). */
+function buildOptions(): LoadAnyModelOptions {
+  const resolution = Number($<HTMLInputElement>('model-resolution').value);
+  return { arch: $<HTMLSelectElement>('model-arch').value, ...(resolution > 0 ? { resolution } : {}) };
+}
+
+async function load(named: NamedBytes[]): Promise<void> {
   const info = $('model-info');
   info.dataset.loading = 'true';
+  lastFiles = named;
   try {
-    const named = await Promise.all(files.map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: await bytesOf(f) })));
-    const any = await decodeModelFiles(named);
+    const any = await decodeModelFiles(named, buildOptions());
     await loaded?.classifier.dispose();
     loaded = { any, classifier: await classifier(any.model, any.classNames, pixels(any)) };
     describe(any, named.map((f) => f.name).join(' + '));
@@ -72,7 +81,8 @@ function answer(bytes: Uint8Array, name: string): void {
 }
 
 export function show(): void {
-  onFiles($('drop-model'), $('model-file'), (files) => void load(files));
+  onFiles($('drop-model'), $('model-file'), (files) => void Promise.all(files.map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: await bytesOf(f) }))).then(load));
+  for (const id of ['model-arch', 'model-resolution']) $(id).addEventListener('change', () => lastFiles && void load(lastFiles));
   const picker = $<HTMLInputElement>('model-image');
   picker.addEventListener('change', () => {
     const file = picker.files?.[0];

@@ -16,6 +16,7 @@ import type { Tensor } from '../tensor/tensor.js';
 /** Formats decodeAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights. */
 export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'keras-h5', 'pytorch'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
+
 /** A file whose format is none the library reads; `head` holds its first bytes. */
 export class UnknownFormatError extends FormatError {
   constructor(
