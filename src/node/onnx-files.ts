@@ -18,12 +18,8 @@ import { readBytes, writeFileAtomic } from './files.js';
  */
 export async function readOnnxFile(path: string, options: Omit<OnnxImportOptions, 'source' | 'externalData'> = {}): Promise<DecodedOnnx> {
   const proto = parseOnnxModel(await readBytes(path), path);
-  const locations = externalDataLocations(proto, path);
   const files = new Map<string, Uint8Array>();
-  if (locations.length > 0) {
-    const folder = await realpath(dirname(path));
-    for (const location of locations) files.set(location, await readExternal(folder, location, path));
-  }
+  for (const location of externalDataLocations(proto, path)) files.set(location, await readOnnxExternal(path, location));
   return onnxToModel(proto, {
     ...options,
     source: path,
@@ -33,6 +29,11 @@ export async function readOnnxFile(path: string, options: Omit<OnnxImportOptions
       return bytes;
     },
   });
+}
+
+/** Reads the external data file `location` of the ONNX model at `modelPath`, confined to the model's folder. */
+export async function readOnnxExternal(modelPath: string, location: string): Promise<Uint8Array> {
+  return readExternal(await realpath(dirname(modelPath)), location, modelPath);
 }
 
 /** Writes `model` as an ONNX file (see encodeOnnx), replacing `path` atomically. */

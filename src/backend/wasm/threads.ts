@@ -164,9 +164,12 @@ export function threadsUnavailable(): string | null {
   return null;
 }
 
-/** The worker's module beside this one: the .ts source under tsx (tests), the .js file in the built package. */
+/**
+ * The Node worker's module beside this one: the .ts source under tsx (tests), the .js file in the built package.
+ * Hidden from bundlers (`@vite-ignore`), which would otherwise copy these files as assets into a web build.
+ */
 function workerEntry(): URL {
-  return import.meta.url.endsWith('.ts') ? new URL('./worker.ts', import.meta.url) : new URL('./worker.js', import.meta.url);
+  return import.meta.url.endsWith('.ts') ? new URL(/* @vite-ignore */ './worker.ts', import.meta.url) : new URL(/* @vite-ignore */ './worker.js', import.meta.url);
 }
 
 async function spawnNode(entry: URL): Promise<WorkerHandle> {
@@ -207,8 +210,13 @@ async function spawnNode(entry: URL): Promise<WorkerHandle> {
   };
 }
 
-function spawnWeb(entry: URL): WorkerHandle {
-  const w = new Worker(entry, { type: 'module' });
+/**
+ * A module worker. The URL is written out in the call, not passed in, so that bundlers (Vite, webpack, esbuild
+ * plugins) see `new Worker(new URL(…, import.meta.url))`, bundle the worker and rewrite the URL; unbundled, the
+ * built package's worker.js beside this file is loaded as it is.
+ */
+function spawnWeb(): WorkerHandle {
+  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   return {
     post: (message) => w.postMessage(message),
     reply: () =>
@@ -247,10 +255,9 @@ export class ThreadPool {
   /** Starts `threads − 1` workers and waits until each has instantiated the module and bound its steps. */
   static async start(threads: number, memory: WebAssembly.Memory, module: WebAssembly.Module, works: (Work | null)[]): Promise<ThreadPool> {
     const control = createControl(works.length);
-    const entry = workerEntry();
     const available = await cores();
     const spinMs = available !== null && threads > available ? 0 : SPIN_MS;
-    const workers = await Promise.all(Array.from({ length: threads - 1 }, () => (isNode() ? spawnNode(entry) : spawnWeb(entry))));
+    const workers = await Promise.all(Array.from({ length: threads - 1 }, () => (isNode() ? spawnNode(workerEntry()) : spawnWeb())));
     try {
       const replies = await Promise.all(
         workers.map((w, i) => {

@@ -1,0 +1,7 @@
+// `mobilenet-ts/browser`: the browser-only edge: image elements, canvases, video frames and ImageData as tensors,
+// and models from files the user drops or picks (with their TF.js shards or ONNX external data).
+
+export { imageData, imageTensor } from './image.js';
+export type { ImageInput, ImageInputOptions } from './image.js';
+export { decodeModelFiles, mainModelFile } from './files.js';
+export type { NamedBytes } from './files.js';

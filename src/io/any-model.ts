@@ -1,0 +1,287 @@
+// Decodes a model from bytes in any format the library reads, in browsers and Node alike: the format told by magic
+// bytes and the file name's extension (our model file, plain safetensors, ONNX, TF.js layers, Keras H5, torch.save).
+
+import type { PreprocessOptions } from '../data/preprocess.js';
+import { ConfigError, FormatError } from '../errors.js';
+import type { Model } from '../graph/model.js';
+import { inferMobileNetV2 } from './infer-architecture.js';
+import { MODEL_FILE_FORMAT, decodeModelFile } from './model-file.js';
+import { detectNaming, loadWeights } from './named-weights.js';
+import { ExternalDataError } from './onnx/errors.js';
+import { decodeSafetensors } from './safetensors.js';
+import { buildModel, isArchitecture, ARCHITECTURES } from '../models/registry.js';
+import type { ArchitectureOptions } from '../models/registry.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** Formats decodeAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights. */
+export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'keras-h5', 'pytorch'] as const;
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
+
+/** A file whose format is none the library reads; `head` holds its first bytes. */
+export class UnknownFormatError extends FormatError {
+  constructor(
+    message: string,
+    /** The file, as named to the decoder. */
+    readonly path: string,
+    readonly head: Uint8Array,
+  ) {
+    super(message);
+  }
+}
+
+export interface LoadAnyModelOptions extends ArchitectureOptions {
+  /**
+   * Architecture for weights-only inputs (plain safetensors, torch.save state dicts, Keras weights-only H5);
+   * default mobilenet_v2. α, classes and input channels of a torchvision MobileNetV2 are inferred from the weight
+   * shapes when not given. `resolution` also rebuilds a model file (or our TF.js export) at another input size.
+   */
+  arch?: string;
+  /**
+   * Called with the architecture and options, once resolved (inferred from the weights where needed), before a
+   * model is built or rebuilt at `resolution`: a place to check them against the data and throw a clearer error.
+   */
+  beforeBuild?: (arch: string, options: ArchitectureOptions) => void;
+}
+
+export interface AnyModel {
+  model: Model;
+  format: ModelFormat;
+  classNames?: string[];
+  preprocessing?: PreprocessOptions;
+  /** What was inferred or assumed, and other facts worth telling (one line each). */
+  notes: string[];
+  /** Format-specific metadata (ONNX producer and opset, Keras version, model file extras, …). */
+  metadata: Record<string, unknown>;
+}
+
+const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
+  return bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+}
+
+/** First bytes of a file as hex and printable text, for error messages. */
+export function describeHead(head: Uint8Array): string {
+  const bytes = head.subarray(0, 16);
+  if (bytes.length === 0) return 'the file is empty';
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+  const text = [...bytes].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+  return `first bytes ${hex} (${JSON.stringify(text)})`;
+}
+
+function looksLikeSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 10) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getBigUint64(0, true);
+  return n >= 2n && n <= BigInt(bytes.length - 8) && bytes[8] === 0x7b; // '{'
+}
+
+/** ONNX is protobuf: a ModelProto starts with field 1 (ir_version, varint) or, rarely, another known field. */
+function looksLikeOnnx(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && (bytes[0] === 0x08 || bytes[0] === 0x12 || bytes[0] === 0x1a || bytes[0] === 0x3a || bytes[0] === 0x42);
+}
+
+/** The extension of a file name or path, lower case with its dot ('' when none). */
+export function extensionOf(name: string): string {
+  const base = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(dot).toLowerCase() : '';
+}
+
+/** The format of `bytes` (read from `path`), by magic bytes first and the extension where bytes cannot tell. */
+export function detectModelFormat(bytes: Uint8Array, path: string): ModelFormat {
+  const ext = extensionOf(path);
+  if (startsWith(bytes, HDF5_MAGIC)) return 'keras-h5';
+  if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) return 'pytorch';
+  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] <= 5 && (ext === '.pt' || ext === '.pth' || ext === '.bin')) return 'pytorch'; // legacy: refused with its own message
+  if (looksLikeSafetensors(bytes)) return 'safetensors';
+  const text = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart();
+  if (text.startsWith('{') && (ext === '.json' || text.includes('"'))) return 'tfjs';
+  if (ext === '.onnx' || looksLikeOnnx(bytes)) return 'onnx';
+  const known = 'our model file or .safetensors, .onnx, TF.js model.json (or its folder), Keras .h5, torch.save .pt/.pth';
+  throw new UnknownFormatError(`${path}: unknown model format: ${describeHead(bytes)}; expected ${known}`, path, bytes.slice(0, 16));
+}
+
+
+function architectureOf(options: LoadAnyModelOptions): { arch: string; build: ArchitectureOptions } {
+  const { arch = 'mobilenet_v2', beforeBuild: _, ...build } = options;
+  if (!isArchitecture(arch)) throw new ConfigError(`arch must be one of ${ARCHITECTURES.join(', ')}, got ${JSON.stringify(arch)}`);
+  return { arch, build };
+}
+
+/** Builds the architecture for a named set of weights (torchvision names or ours) and loads them. */
+function fromNamedWeights(tensors: Map<string, Tensor>, options: LoadAnyModelOptions, source: string, notes: string[]): Model {
+  const { arch, build } = architectureOf(options);
+  if (arch === 'mobilenet_v2' && detectNaming(tensors.keys()) === 'torchvision' && (build.alpha === undefined || build.classes === undefined || build.inputChannels === undefined)) {
+    const inferred = inferMobileNetV2(tensors, source);
+    const said: string[] = [];
+    if (build.alpha === undefined) {
+      build.alpha = inferred.alpha;
+      const [lo, hi] = inferred.alphaRange;
+      said.push(`α = ${inferred.alpha}${lo !== hi ? ` (every α in [${lo}, ${hi}] gives these channels)` : ''}`);
+    }
+    if (build.classes === undefined && inferred.classes !== null) {
+      build.classes = inferred.classes;
+      said.push(`classes = ${inferred.classes}`);
+    }
+    if (build.inputChannels === undefined) {
+      build.inputChannels = inferred.inputChannels;
+      if (inferred.inputChannels !== 3) said.push(`input channels = ${inferred.inputChannels}`);
+    }
+    if (said.length) notes.push(`inferred from the weight shapes: ${said.join(', ')}`);
+  }
+  if (build.resolution === undefined) notes.push(`weights only: built ${arch} at the default resolution 224 (pass a resolution for another)`);
+  options.beforeBuild?.(arch, build);
+  const model = buildModel(arch, build);
+  loadWeights(model, tensors);
+  return model;
+}
+
+/** Rebuilds a model of ours (architecture in its metadata) at another input resolution, same weights. */
+function atResolution(model: Model, { resolution, beforeBuild }: LoadAnyModelOptions, notes: string[]): Model {
+  if (resolution === undefined) return model;
+  const [h, w] = typeof resolution === 'number' ? [resolution, resolution] : resolution;
+  if (model.inputShape[0] === h && model.inputShape[1] === w) return model;
+  const arch = model.metadata.architecture;
+  const options = model.metadata.options;
+  if (typeof arch !== 'string' || !isArchitecture(arch) || typeof options !== 'object' || options === null) {
+    notes.push(`the model's input is fixed at ${model.inputShape.slice(0, 2).join('×')}; resolution ${h}×${w} not applied`);
+    return model;
+  }
+  const build: ArchitectureOptions = { ...(options as ArchitectureOptions), resolution: [h, w] };
+  beforeBuild?.(arch, { ...build, inputChannels: model.inputShape[2] });
+  const rebuilt = buildModel(arch, build);
+  rebuilt.setWeights(model.weights());
+  notes.push(`rebuilt at resolution ${h}×${w} (stored: ${model.inputShape.slice(0, 2).join('×')})`);
+  return rebuilt;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Keras application classifier layer names: their kernel's last axis is the class count. */
+const KERAS_CLASSIFIERS = ['predictions', 'Logits', 'conv_preds'];
+
+/** A model file's bytes, and the files beside it that it names. */
+export interface ModelInput {
+  bytes: Uint8Array;
+  /** The file's name or path: names it in errors, and its extension helps tell the format. */
+  source: string;
+  /** Skips detection (a folder that Node resolved to its model.json is 'tfjs' whatever its bytes). */
+  format?: ModelFormat;
+  /**
+   * The bytes of a file the model names relative to its own folder: TF.js weight shards, ONNX external data.
+   * Where it is not given, such a model is a FormatError (TF.js) or an ExternalDataError (ONNX) naming the file.
+   */
+  companion?: (path: string) => Promise<Uint8Array>;
+}
+
+/** The companion files `paths`, read through `input.companion`; the missing reader is an error made by `missing`. */
+async function companions(input: ModelInput, paths: string[], missing: (path: string) => Error): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  for (const path of paths) {
+    if (!input.companion) throw missing(path);
+    files.set(path, await input.companion(path));
+  }
+  return files;
+}
+
+/** The file name without folders and extension, for a model's name. */
+function stem(source: string): string {
+  const base = source.slice(Math.max(source.lastIndexOf('/'), source.lastIndexOf('\\')) + 1);
+  const ext = extensionOf(base);
+  return ext ? base.slice(0, -ext.length) : base;
+}
+
+/**
+ * Decodes a model from bytes in any format the library reads. Formats are detected by magic bytes (HDF5, zip,
+ * safetensors header, JSON) and extension (.onnx); an unrecognised file is an UnknownFormatError that shows its
+ * first bytes. TF.js shards and ONNX external data come through `input.companion`. The readers other than
+ * safetensors are imported on first use, so a bundle that only meets model files does not load protobufjs or h5wasm.
+ */
+export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOptions = {}): Promise<AnyModel> {
+  const { bytes, source } = input;
+  const format = input.format ?? detectModelFormat(bytes, source);
+  const notes: string[] = [];
+  const metadata: Record<string, unknown> = {};
+  switch (format) {
+    case 'model-file':
+    case 'safetensors': {
+      const { tensors, metadata: meta } = decodeSafetensors(bytes, source);
+      if (meta.format === MODEL_FILE_FORMAT) {
+        const loaded = decodeModelFile(bytes, source);
+        Object.assign(metadata, { architecture: meta.architecture, options: loaded.model.metadata.options, ...(loaded.extra ? { extra: loaded.extra } : {}) });
+        return { model: atResolution(loaded.model, options, notes), format: 'model-file', classNames: loaded.classNames, preprocessing: loaded.preprocessing, notes, metadata };
+      }
+      const naming = detectNaming(tensors.keys());
+      Object.assign(metadata, { naming, tensors: tensors.size, ...meta });
+      return { model: fromNamedWeights(tensors, options, source, notes), format: 'safetensors', notes, metadata };
+    }
+    case 'pytorch': {
+      const { decodeTorchStateDict } = await import('./pth/torch-checkpoint.js');
+      const tensors = decodeTorchStateDict(bytes, { source });
+      Object.assign(metadata, { naming: detectNaming(tensors.keys()), tensors: tensors.size });
+      return { model: fromNamedWeights(tensors, options, source, notes), format, notes, metadata };
+    }
+    case 'onnx': {
+      const { externalDataLocations, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
+      const proto = parseOnnxModel(bytes, source);
+      const files = await companions(input, externalDataLocations(proto, source), (location) => new ExternalDataError(`${source}: external data ${JSON.stringify(location)} was not given (give the files beside the model)`, location));
+      const decoded = onnxToModel(proto, {
+        name: stem(source),
+        source,
+        externalData: (location) => {
+          const data = files.get(location);
+          if (!data) throw new ExternalDataError(`${source}: external data ${JSON.stringify(location)} was not read`, location);
+          return data;
+        },
+      });
+      Object.assign(metadata, decoded.info);
+      notes.push(`ONNX opset ${decoded.info.opsetVersion}${decoded.info.producer ? ` from ${decoded.info.producer}` : ''}; input ${decoded.info.inputName} [${decoded.info.inputShape.join(', ')}] (NCHW)`);
+      return { model: atResolution(decoded.model, options, notes), format, notes, metadata };
+    }
+    case 'tfjs': {
+      const { decodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } = await import('./tfjs/layers-model.js');
+      const modelJson = parseTfjsModelJson(bytes, source);
+      const shards = await companions(input, tfjsShardPaths(modelJson), (path) => new FormatError(`${source}: weight shard ${JSON.stringify(path)} was not given (give the files beside model.json)`));
+      const imported = decodeTfjsLayersModel(modelJson, shards, { source });
+      const user = imported.userDefinedMetadata;
+      const info = isObject(user) ? user : {};
+      if (imported.unusedWeights.length) notes.push(`${imported.unusedWeights.length} weight(s) in the manifest unused: ${imported.unusedWeights.slice(0, 5).join(', ')}`);
+      Object.assign(metadata, { userDefinedMetadata: user ?? null });
+      const classNames = Array.isArray(info.classNames) && info.classNames.every((c) => typeof c === 'string') ? (info.classNames as string[]) : undefined;
+      const preprocessing = isObject(info.preprocessing) ? (info.preprocessing as PreprocessOptions) : undefined;
+      return { model: atResolution(imported.model, options, notes), format, classNames, preprocessing, notes, metadata };
+    }
+    case 'keras-h5': {
+      const { assignKerasH5Weights, kerasH5ContentsToModel, readKerasH5 } = await import('./keras-h5/keras-h5.js');
+      const contents = await readKerasH5(bytes, source);
+      Object.assign(metadata, { kerasVersion: contents.kerasVersion, backend: contents.backend, layers: contents.layers.length });
+      if (contents.modelConfig !== undefined) {
+        notes.push('Keras H5: a whole model (model_config and weights)');
+        return { model: atResolution(kerasH5ContentsToModel(contents, { source }), options, notes), format, notes, metadata };
+      }
+      const { arch, build } = architectureOf(options);
+      build.convention ??= 'keras';
+      if (build.classes === undefined && build.includeTop !== false) {
+        const head = contents.layers.find((l) => KERAS_CLASSIFIERS.includes(l.name) && l.weights.length > 0);
+        const kernel = head?.weights.find((w) => /kernel/.test(w.name));
+        if (kernel) {
+          build.classes = kernel.tensor.shape[kernel.tensor.shape.length - 1];
+          notes.push(`inferred from the weight shapes: classes = ${build.classes}`);
+        } else if (!head) {
+          build.includeTop = false;
+          notes.push('no classifier layer in the file: built without the top');
+        }
+      }
+      options.beforeBuild?.(arch, build);
+      notes.push(`Keras H5 weights only: built ${arch} (${build.convention} convention, α = ${build.alpha ?? 1}${build.resolution === undefined ? ', resolution 224' : ''}) and loaded by layer name`);
+      const model = buildModel(arch, build);
+      assignKerasH5Weights(model, contents, { source });
+      return { model, format, notes, metadata };
+    }
+    default:
+      throw new FormatError(`${source}: format ${String(format)} cannot be decoded here`);
+  }
+}

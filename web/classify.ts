@@ -1,0 +1,109 @@
+// Classify tab: the bundled Fashion-MNIST model answers a drawing, a dropped or sample image, or the camera's frames
+// with top-5 bars and the time taken.
+
+import { decodeModelFile } from '../src/io/model-file.js';
+import modelUrl from '../models/fashion-mnist.safetensors?url';
+import { bytesOf, classifier, classify, elementInput, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview } from './predict.js';
+import type { Classifier } from './predict.js';
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+async function bundledModel(): Promise<Classifier> {
+  const bytes = new Uint8Array(await (await fetch(modelUrl)).arrayBuffer());
+  const { model, classNames, preprocessing } = decodeModelFile(bytes, 'fashion-mnist.safetensors');
+  return classifier(model, classNames, preprocessing);
+}
+
+function drawing(canvas: HTMLCanvasElement, done: () => void): void {
+  const context = canvas.getContext('2d')!;
+  const clear = (): void => {
+    context.fillStyle = '#000';
+    context.fillRect(0, 0, canvas.width, canvas.height);
+  };
+  clear();
+  let last: [number, number] | null = null;
+  const at = (e: PointerEvent): [number, number] => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) * canvas.width) / r.width, ((e.clientY - r.top) * canvas.height) / r.height];
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    last = at(e);
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!last) return;
+    const next = at(e);
+    Object.assign(context, { strokeStyle: '#fff', lineWidth: 22, lineCap: 'round', lineJoin: 'round' });
+    context.beginPath();
+    context.moveTo(...last);
+    context.lineTo(...next);
+    context.stroke();
+    last = next;
+  });
+  canvas.addEventListener('pointerup', () => {
+    last = null;
+    done();
+  });
+  $('draw-clear').addEventListener('click', clear);
+}
+
+/** Classifies camera frames, a few a second, while the camera runs. */
+function camera(c: Classifier, result: HTMLElement): void {
+  const button = $<HTMLButtonElement>('camera');
+  const video = $<HTMLVideoElement>('camera-video');
+  if (!navigator.mediaDevices?.getUserMedia) return;
+  button.hidden = false;
+  let stream: MediaStream | null = null;
+  button.addEventListener('click', async () => {
+    if (stream) {
+      stream.getTracks().forEach((t) => t.stop());
+      stream = null;
+      video.hidden = true;
+      button.textContent = 'Use the camera';
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: true });
+      showPreview($<HTMLImageElement>('classify-preview'), null);
+    } catch (e) {
+      renderError(result, e);
+      return;
+    }
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    button.textContent = 'Stop the camera';
+    const tick = (): void => {
+      if (!stream) return;
+      if (video.videoWidth > 0) {
+        renderAnswer(result, classify(c, elementInput(c, video)));
+        result.dataset.image = 'camera';
+      }
+      setTimeout(tick, 250);
+    };
+    tick();
+  });
+}
+
+export async function show(): Promise<void> {
+  const result = $('classify-result');
+  const c = await bundledModel();
+  const preview = $<HTMLImageElement>('classify-preview');
+  const answerBytes = (bytes: Uint8Array, name: string): void => {
+    showPreview(preview, { bytes, name });
+    try {
+      renderAnswer(result, classify(c, fileInput(c, bytes, name)));
+      result.dataset.image = name;
+    } catch (e) {
+      renderError(result, e);
+    }
+  };
+  drawing($('draw'), () => {
+    showPreview(preview, null);
+    renderAnswer(result, classify(c, elementInput(c, $<HTMLCanvasElement>('draw'))));
+    result.dataset.image = 'drawing';
+  });
+  onFiles($('drop-image'), $('image-file'), (files) => void bytesOf(files[0]).then((b) => answerBytes(b, files[0].name)));
+  renderSamples($('samples'), answerBytes);
+  camera(c, result);
+}
