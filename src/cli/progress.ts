@@ -17,21 +17,25 @@ export interface ProgressOptions {
   unit: string;
   /** Seconds between plain lines when not a terminal. */
   plainEvery?: number;
+  /** Units already done before this run (a resumed epoch): shown, but not counted in the rate or the ETA. */
+  start?: number;
 }
 
 export function createProgress(io: CommandIO, o: ProgressOptions): Progress {
   const started = performance.now();
-  let done = 0;
+  const start = o.start ?? 0;
+  let done = start;
   const rate = (): string => {
     const seconds = (performance.now() - started) / 1000;
-    return seconds > 0 ? (done / seconds).toFixed(done / seconds >= 10 ? 0 : 2) : '–';
+    const perSecond = (done - start) / seconds;
+    return seconds > 0 ? perSecond.toFixed(perSecond >= 10 ? 0 : 2) : '–';
   };
   if (io.isTTY) {
     const bar = new cliProgress.SingleBar(
       { format: `${o.label} [{bar}] {value}/{total} ${o.unit} | {rate} ${o.unit}/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(o.total, 0, { rate: '–' });
+    bar.start(o.total, start, { rate: '–' });
     return {
       tick(n = 1) {
         done += n;
@@ -50,7 +54,7 @@ export function createProgress(io: CommandIO, o: ProgressOptions): Progress {
       const now = performance.now();
       if (now - lastLine >= every || done === o.total) {
         lastLine = now;
-        const eta = done > 0 ? ((now - started) / done) * (o.total - done) / 1000 : NaN;
+        const eta = done > start ? ((now - started) / (done - start)) * (o.total - done) / 1000 : NaN;
         io.err(`${o.label}: ${done}/${o.total} ${o.unit}, ${rate()} ${o.unit}/s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}`);
       }
     },

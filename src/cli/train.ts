@@ -189,8 +189,8 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
       onStep: (images, _loss, s) => {
         if (epochShown !== s.epoch) {
           progress?.stop();
-          progress = createProgress(io, { label: `epoch ${s.epoch + 1}/${config.epochs}`, total: stepsPerEpoch * config.batchSize, unit: 'images', plainEvery: 30 });
-          progress.tick(Math.max(0, s.batch - 1) * config.batchSize);
+          const resumedAt = Math.max(0, s.batch - 1) * config.batchSize;
+          progress = createProgress(io, { label: `epoch ${s.epoch + 1}/${config.epochs}`, total: stepsPerEpoch * config.batchSize, unit: 'images', plainEvery: 30, start: resumedAt });
           epochShown = s.epoch;
         }
         progress!.tick(images);
