@@ -19,10 +19,12 @@ import type { ArchitectureOptions } from '../models/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { readBytes, writeFileAtomic } from './files.js';
 import { readOnnxFile, writeOnnxFile } from './onnx-files.js';
-import { readTfjsModel, writeTfjsModel } from './tfjs-files.js';
+import { decodeTfjsGraphModel } from '../io/tfjs/graph-model.js';
+import { decodeTfjsLayersModel } from '../io/tfjs/layers-model.js';
+import { readTfjsModelFiles, writeTfjsModel } from './tfjs-files.js';
 
 /** Formats loadAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights. */
-export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'keras-h5', 'pytorch'] as const;
+export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'keras-h5', 'pytorch'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 /** Formats saveAnyModel writes. */
 export const SAVE_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'pytorch'] as const;
@@ -219,7 +221,16 @@ export async function loadAnyModel(path: string, options: LoadAnyModelOptions = 
       return { model: atResolution(decoded.model, options, notes), format, notes, metadata };
     }
     case 'tfjs': {
-      const imported = await readTfjsModel(source);
+      const files = await readTfjsModelFiles(source);
+      if (files.modelJson.format === 'graph-model') {
+        const graph = decodeTfjsGraphModel(files.modelJson, files.shards, { source });
+        const ops = Object.entries(graph.info.operators).map(([op, n]) => `${op}×${n}`).join(', ');
+        notes.push(`TF.js graph model${graph.info.convertedBy ? ` (${graph.info.convertedBy})` : ''}: input ${graph.info.inputName} [${graph.info.inputShape.join(', ')}] (NHWC), output ${graph.info.outputName}; ops ${ops}`);
+        if (graph.unusedWeights.length) notes.push(`${graph.unusedWeights.length} weight(s) in the manifest unused: ${graph.unusedWeights.slice(0, 5).join(', ')}`);
+        Object.assign(metadata, { ...graph.info, unusedWeights: graph.unusedWeights, userDefinedMetadata: graph.userDefinedMetadata ?? null });
+        return { model: graph.model, format: 'tfjs-graph', notes, metadata };
+      }
+      const imported = decodeTfjsLayersModel(files.modelJson, files.shards, { source });
       const user = imported.userDefinedMetadata;
       const info = isObject(user) ? user : {};
       if (imported.unusedWeights.length) notes.push(`${imported.unusedWeights.length} weight(s) in the manifest unused: ${imported.unusedWeights.slice(0, 5).join(', ')}`);

@@ -174,7 +174,8 @@ class GraphImporter {
     for (const node of order) {
       this.node = node;
       this.operators[node.op] = (this.operators[node.op] ?? 0) + 1;
-      if (!this.values.has(node.name)) this.values.set(node.name, this.convertNamingNode(node));
+      // the input's shape problems are the caller's to fix (inputShape): ConfigErrors, not the file's
+      if (!this.values.has(node.name)) this.values.set(node.name, node.op === 'Placeholder' ? this.placeholder() : this.convertNamingNode(node));
     }
     this.node = null;
     const result = this.values.get(outputName)!;
@@ -373,8 +374,6 @@ class GraphImporter {
 
   private convert(node: GraphNode): Value {
     switch (node.op) {
-      case 'Placeholder':
-        return this.placeholder();
       case 'Const':
         return this.constNode();
       case 'Identity':
