@@ -20,7 +20,7 @@ import { readTfjsModelFiles } from '../src/node/tfjs-files.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { Random } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { FIXTURES, assertClose } from './helpers.js';
+import { FIXTURES, assertClose, runCli } from './helpers.js';
 import { concatBytes, randomInput } from './tfjs-reference.js';
 
 enableWasmFeatures();
@@ -203,6 +203,21 @@ describe('third-party TF.js graph model: NSFWJS MobileNetV2 "mid" (TF-Hub Mobile
     } finally {
       await engine.dispose();
     }
+  });
+
+  test('mobilenet classify and inspect take the folder; classify keeps the model’s own softmax', async () => {
+    const image = join(FIXTURES, '..', '..', 'data', 'fashion-mnist', 'samples', '0001-pullover.png');
+    const reference = await runTfjs(files, decodeImageTensor(readFileSync(image), { channels: 3, size: [224, 224], pixels: 'unit' }));
+    const { code, out } = await runCli('classify', '--json', '--model', dir, image);
+    assert.equal(code, 0);
+    const top = (JSON.parse(out) as { results: { top: { index: number; probability: number }[] }[] }).results[0].top[0];
+    const best = reference.data.indexOf(Math.max(...reference.data));
+    assert.equal(top.index, best);
+    assert.ok(Math.abs(top.probability - reference.data[best]) < 1e-4, `${top.probability} vs ${reference.data[best]}`);
+    const inspected = await runCli('inspect', dir);
+    assert.equal(inspected.code, 0);
+    assert.match(inspected.out, /format: tfjs-graph/);
+    assert.match(inspected.out, /_FusedConv2D":35/);
   });
 });
 
