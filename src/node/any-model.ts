@@ -1,5 +1,5 @@
 // Loads a model from any format the library reads, detected by magic bytes and extension (our model file, plain
-// safetensors, ONNX, TF.js layers, Keras H5, torch.save), and saves one in any format it writes.
+// safetensors, ONNX, TF.js layers and graph models, Keras H5 and .keras, torch.save), and saves one in any format it writes.
 
 import { stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
@@ -9,6 +9,8 @@ import { ConfigError, FormatError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { inferMobileNetV2 } from '../io/infer-architecture.js';
 import { assignKerasH5Weights, kerasH5ContentsToModel, readKerasH5 } from '../io/keras-h5/keras-h5.js';
+import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY, decodeKerasArchive } from '../io/keras-h5/keras-archive.js';
+import { ZipReader } from '../io/pth/zip.js';
 import { MODEL_FILE_FORMAT, decodeModelFile, encodeModelFile } from '../io/model-file.js';
 import { detectNaming, loadWeights } from '../io/named-weights.js';
 import { decodeTorchStateDict, encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
@@ -24,7 +26,7 @@ import { decodeTfjsLayersModel } from '../io/tfjs/layers-model.js';
 import { readTfjsModelFiles, writeTfjsModel } from './tfjs-files.js';
 
 /** Formats loadAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights. */
-export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'keras-h5', 'pytorch'] as const;
+export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'keras-h5', 'keras', 'pytorch'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 /** Formats saveAnyModel writes. */
 export const SAVE_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'pytorch'] as const;
@@ -93,17 +95,27 @@ function looksLikeOnnx(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && (bytes[0] === 0x08 || bytes[0] === 0x12 || bytes[0] === 0x1a || bytes[0] === 0x3a || bytes[0] === 0x42);
 }
 
+/** A zip holding Keras 3's config.json and model.weights.h5 (only the central directory is read). */
+function isKerasArchive(bytes: Uint8Array, path: string): boolean {
+  try {
+    const entries = new ZipReader(bytes, path).entries;
+    return entries.has(KERAS_CONFIG_ENTRY) && entries.has(KERAS_WEIGHTS_ENTRY);
+  } catch {
+    return false; // the torch reader reports a broken zip in its own words
+  }
+}
+
 /** The format of `bytes` (read from `path`), by magic bytes first and the extension where bytes cannot tell. */
 export function detectModelFormat(bytes: Uint8Array, path: string): ModelFormat {
   const ext = extname(path).toLowerCase();
   if (startsWith(bytes, HDF5_MAGIC)) return 'keras-h5';
-  if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) return 'pytorch';
+  if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) return ext === '.keras' || isKerasArchive(bytes, path) ? 'keras' : 'pytorch';
   if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] <= 5 && (ext === '.pt' || ext === '.pth' || ext === '.bin')) return 'pytorch'; // legacy: refused with its own message
   if (looksLikeSafetensors(bytes)) return 'safetensors';
   const text = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart();
   if (text.startsWith('{') && (ext === '.json' || text.includes('"'))) return 'tfjs';
   if (ext === '.onnx' || looksLikeOnnx(bytes)) return 'onnx';
-  const known = 'our model file or .safetensors, .onnx, TF.js model.json (or its folder), Keras .h5, torch.save .pt/.pth';
+  const known = 'our model file or .safetensors, .onnx, TF.js model.json (or its folder), Keras .h5 or .keras, torch.save .pt/.pth';
   throw new UnknownFormatError(`${path}: unknown model format: ${describeHead(bytes)}; expected ${known}`, path, bytes.slice(0, 16));
 }
 
@@ -238,6 +250,12 @@ export async function loadAnyModel(path: string, options: LoadAnyModelOptions = 
       const classNames = Array.isArray(info.classNames) && info.classNames.every((c) => typeof c === 'string') ? (info.classNames as string[]) : undefined;
       const preprocessing = isObject(info.preprocessing) ? (info.preprocessing as PreprocessOptions) : undefined;
       return { model: atResolution(imported.model, options, notes), format, classNames, preprocessing, notes, metadata };
+    }
+    case 'keras': {
+      const archive = await decodeKerasArchive(bytes, { source });
+      Object.assign(metadata, archive.metadata);
+      notes.push(`Keras 3 archive${archive.kerasVersion ? ` (Keras ${archive.kerasVersion})` : ''}: config.json and model.weights.h5`);
+      return { model: atResolution(archive.model, options, notes), format, notes, metadata };
     }
     case 'keras-h5': {
       const contents = await readKerasH5(bytes, source);
