@@ -13,6 +13,7 @@ import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY, decodeKerasArchive } from '../
 import { ZipReader } from '../io/pth/zip.js';
 import { MODEL_FILE_FORMAT, decodeModelFile, encodeModelFile } from '../io/model-file.js';
 import { detectNaming, loadWeights } from '../io/named-weights.js';
+import { timmArchitecture, timmToTorchvisionV2 } from '../io/timm-names.js';
 import { decodeTorchStateDict, encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { torchStateDict } from '../io/torch-names.js';
@@ -143,8 +144,31 @@ function architectureOf(options: LoadAnyModelOptions): { arch: string; build: Ar
   return { arch, build };
 }
 
-/** Builds the architecture for a named set of weights (torchvision names or ours) and loads them. */
-function fromNamedWeights(tensors: Map<string, Tensor>, options: LoadAnyModelOptions, source: string, notes: string[]): Model {
+/**
+ * timm names: MobileNetV2 ones become torchvision's (then inferred as those are); for MobileNetV1 the width,
+ * classes and input channels come from the stem and classifier shapes, with timm's PyTorch padding and BN ε.
+ */
+function fromTimm(tensors: Map<string, Tensor>, options: LoadAnyModelOptions, notes: string[]): { tensors: Map<string, Tensor>; options: LoadAnyModelOptions } {
+  const arch = timmArchitecture(tensors.keys());
+  if (options.arch !== undefined && options.arch !== arch) throw new ConfigError(`the weights have timm ${arch} names, but arch ${options.arch} was asked for`);
+  if (arch === 'mobilenet_v2') {
+    notes.push('timm MobileNetV2 state-dict names (conv_stem, blocks.i.j, conv_head): mapped to torchvision\'s');
+    return { tensors: timmToTorchvisionV2(tensors), options: { ...options, arch } };
+  }
+  const stem = tensors.get('conv_stem.weight')!.shape;
+  const classifier = tensors.get('classifier.weight')?.shape;
+  const build: LoadAnyModelOptions = { convention: 'torchvision', ...options, arch };
+  build.alpha ??= stem[0] / 32;
+  build.inputChannels ??= stem[1];
+  if (classifier) build.classes ??= classifier[0];
+  else build.includeTop ??= false;
+  notes.push(`timm MobileNetV1 state-dict names: α = ${build.alpha}, ${classifier ? `classes = ${build.classes}` : 'no classifier'}, ${build.convention} padding and BN ε`);
+  return { tensors, options: build };
+}
+
+/** Builds the architecture for a named set of weights (torchvision, timm or our names) and loads them. */
+function fromNamedWeights(given: Map<string, Tensor>, givenOptions: LoadAnyModelOptions, source: string, notes: string[]): Model {
+  const { tensors, options } = detectNaming(given.keys()) === 'timm' ? fromTimm(given, givenOptions, notes) : { tensors: given, options: givenOptions };
   const { arch, build } = architectureOf(options);
   if (arch === 'mobilenet_v2' && detectNaming(tensors.keys()) === 'torchvision' && (build.alpha === undefined || build.classes === undefined || build.inputChannels === undefined)) {
     const inferred = inferMobileNetV2(tensors, source);
