@@ -2,7 +2,7 @@
 // out here from its arch_def, and the same weights under timm's and torchvision's (or our) names giving identical outputs.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -15,7 +15,8 @@ import { mobilenetV1 } from '../src/models/mobilenet-v1.js';
 import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
 import { loadAnyModel } from '../src/node/any-model.js';
 import { Tensor, transpose } from '../src/tensor/tensor.js';
-import { randomBatch, randomiseBatchNorm } from './helpers.js';
+import { randomBatch, randomiseBatchNorm, runCli } from './helpers.js';
+import { decodeTorchStateDict } from '../src/io/pth/torch-checkpoint.js';
 
 const BN = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'];
 
@@ -114,6 +115,21 @@ describe('timm MobileNetV2 names', () => {
       assert.equal(loaded.metadata.naming, 'timm');
       assert.ok(loaded.notes.some((n) => /timm MobileNetV2/.test(n)) && loaded.notes.some((n) => /α = 0.35/.test(n) && /classes = 10/.test(n)), loaded.notes.join('\n'));
       assert.ok(sameBits(loaded.model.predict(x), source.predict(x)));
+    });
+  });
+
+  test('mobilenet convert --naming timm writes timm names; they read back to the same model', async () => {
+    await withTempFile('model.safetensors', encodeSafetensors(torchvision), async (path) => {
+      const out = path.replace(/model\.safetensors$/, 'timm.pt');
+      const { code, err } = await runCli('convert', path, out, '--naming', 'timm', '--resolution', '32');
+      assert.equal(code, 0, err);
+      const written = decodeTorchStateDict(readFileSync(out));
+      assert.deepEqual([...written.keys()].sort(), timmV2Keys().filter((k) => !k.endsWith('num_batches_tracked')).sort());
+      const loaded = await loadAnyModel(out, { resolution: 32 });
+      assert.ok(sameBits(loaded.model.predict(x), source.predict(x)));
+      const refused = await runCli('convert', path, out.replace(/pt$/, 'onnx'), '--naming', 'timm');
+      assert.equal(refused.code, 2);
+      assert.match(refused.err, /timm names apply to plain weights files/);
     });
   });
 

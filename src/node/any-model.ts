@@ -13,7 +13,7 @@ import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY, decodeKerasArchive } from '../
 import { ZipReader } from '../io/pth/zip.js';
 import { MODEL_FILE_FORMAT, decodeModelFile, encodeModelFile } from '../io/model-file.js';
 import { detectNaming, loadWeights } from '../io/named-weights.js';
-import { timmArchitecture, timmToTorchvisionV2 } from '../io/timm-names.js';
+import { timmArchitecture, timmToTorchvisionV2, torchvisionToTimmV2 } from '../io/timm-names.js';
 import { decodeTorchStateDict, encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { torchStateDict } from '../io/torch-names.js';
@@ -319,6 +319,8 @@ export interface SaveAnyModelOptions {
   preprocessing?: PreprocessOptions;
   /** Anything else for our model file's `extra`. */
   extra?: Record<string, unknown>;
+  /** Names of plain safetensors and torch.save outputs: torchvision's (default) or timm's (MobileNetV2 only). */
+  naming?: 'torchvision' | 'timm';
 }
 
 export interface SavedModel {
@@ -338,8 +340,13 @@ export function saveFormatFor(path: string): SaveFormat {
   throw new ConfigError(`${path}: cannot tell the output format from the extension ${JSON.stringify(ext)}; give one of ${SAVE_FORMATS.join(', ')}`);
 }
 
-/** Named weights for a plain file: torchvision names when the model has them, ours otherwise. */
-function plainWeights(model: Model, notes: string[]): Map<string, Tensor> {
+/** Named weights for a plain file: torchvision names when the model has them (timm's when asked), ours otherwise. */
+function plainWeights(model: Model, notes: string[], naming: SaveAnyModelOptions['naming']): Map<string, Tensor> {
+  if (naming === 'timm') {
+    if (model.metadata.architecture !== 'mobilenet_v2') throw new ConfigError(`timm names are written for our MobileNetV2 models only; ${model.name} is ${String(model.metadata.architecture ?? 'an imported graph')}`);
+    notes.push("timm state-dict names (mobilenetv2_*) and PyTorch layouts");
+    return torchvisionToTimmV2(torchStateDict(model));
+  }
   try {
     const state = torchStateDict(model);
     if (state.size > 0) {
@@ -360,6 +367,7 @@ function plainWeights(model: Model, notes: string[]): Map<string, Tensor> {
 export async function saveAnyModel(model: Model, path: string, options: SaveAnyModelOptions = {}): Promise<SavedModel> {
   const format = options.format ?? saveFormatFor(path);
   const notes: string[] = [];
+  if (options.naming === 'timm' && format !== 'safetensors' && format !== 'pytorch') throw new ConfigError(`timm names apply to plain weights files (safetensors, pytorch), not to ${format}`);
   switch (format) {
     case 'model-file': {
       if (typeof model.metadata.architecture !== 'string') {
@@ -369,12 +377,12 @@ export async function saveAnyModel(model: Model, path: string, options: SaveAnyM
       return { format, paths: [path], notes };
     }
     case 'safetensors': {
-      const weights = plainWeights(model, notes);
+      const weights = plainWeights(model, notes, options.naming);
       await writeFileAtomic(path, encodeSafetensors(weights));
       return { format, paths: [path], notes };
     }
     case 'pytorch': {
-      const weights = plainWeights(model, notes);
+      const weights = plainWeights(model, notes, options.naming);
       await writeFileAtomic(path, encodeTorchStateDict(weights));
       return { format, paths: [path], notes };
     }
