@@ -99,12 +99,15 @@ describe('Keras 3 .keras archives', () => {
   });
 
   test('malformed archives: truncated, not a zip, entries missing, variables miscounted or misshapen', async () => {
-    await assert.rejects(decodeKerasArchive(bytes.subarray(0, bytes.length - 30)), FormatError);
+    for (let cut = 0; cut < bytes.length; cut += Math.ceil(bytes.length / 25)) await assert.rejects(decodeKerasArchive(bytes.subarray(0, cut)), FormatError, `cut at ${cut}`);
     await assert.rejects(decodeKerasArchive(new TextEncoder().encode('not a zip at all, just text')), FormatError);
     const noWeights = writeStoredZip([{ name: 'config.json', data: new TextEncoder().encode('{}') }]);
     await assert.rejects(decodeKerasArchive(noWeights), (e: Error) => e instanceof FormatError && /no model\.weights\.h5/.test(e.message));
     const badJson = writeStoredZip([{ name: 'config.json', data: new TextEncoder().encode('{"class_name": ') }, { name: 'model.weights.h5', data: new Uint8Array(10) }]);
     await assert.rejects(decodeKerasArchive(badJson), (e: Error) => e instanceof FormatError && /config\.json is not valid JSON/.test(e.message));
+    const config = new TextEncoder().encode(JSON.stringify(toKeras3(reference.toJSON(null, false) as unknown as Record<string, unknown>)));
+    const garbageH5 = writeStoredZip([{ name: 'config.json', data: config }, { name: 'model.weights.h5', data: new Uint8Array(4096).fill(7) }]);
+    await assert.rejects(decodeKerasArchive(garbageH5), (e: Error) => e instanceof FormatError && /model\.weights\.h5: not an HDF5 file/.test(e.message));
     const extraVar = await archiveOf(reference, (s) => s.find((x) => x.path === 'layers/conv2d')!.vars.push(new Tensor([6])));
     await assert.rejects(decodeKerasArchive(extraVar), (e: Error) => e instanceof FormatError && /layers\/conv2d\/vars holds 2 variables, layer stem has 1/.test(e.message));
     const misshapen = await archiveOf(reference, (s) => (s.find((x) => x.path === 'layers/dense')!.vars[0] = new Tensor([8, 4])));

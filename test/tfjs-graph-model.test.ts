@@ -266,6 +266,11 @@ describe('TF.js graph model: malformed and unsupported graphs are typed errors',
     lying.modelJson.weightsManifest[0].weights.find((w) => w.name === 'pw/filter')!.shape = [1, 1, 16, 9];
     assert.throws(() => decode(lying), FormatError);
     assert.throws(() => decodeTfjsGraphModel('{"format": "graph-model", "modelTopology": ', new Map()), (e: unknown) => e instanceof FormatError && /not valid JSON/.test(e.message));
+    const text = JSON.stringify(base().modelJson);
+    for (let cut = 1; cut < text.length; cut += Math.ceil(text.length / 40)) assert.throws(() => decodeTfjsGraphModel(text.slice(0, cut), base().shards), FormatError, `model.json cut at ${cut}`);
+    const huge = base();
+    huge.modelJson.weightsManifest[0].weights[0].shape = [100000, 100000];
+    assert.throws(() => decode(huge), (e: unknown) => e instanceof FormatError && /needs \d+ bytes/.test(e.message));
     assert.throws(() => decodeTfjsGraphModel({ format: 'layers-model', modelTopology: {}, weightsManifest: [] }, new Map()), FormatError);
   });
 
