@@ -6,6 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
+import { runPlanReference } from '../src/backend/plan-reference.js';
+import { lowerModel } from '../src/graph/lower.js';
 import { decodeImageTensor } from '../src/data/image.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { readTfjsModel, readTfjsModelFiles } from '../src/node/tfjs-files.js';
@@ -85,11 +87,17 @@ describe('third-party TF.js layers model: NSFWJS MobileNetV2 (uint8-quantized, K
     for (let i = 0; i < x.shape[0]; i++) assert.equal(top(got.get('dense_3_softmax')!, i), top(expected.get('probabilities')!, i), `image ${i}: top class`);
   });
 
-  test('fast backend (WasmEngine, BN folded, fused): same outputs within 1e-4; only the head runs on the reference', { skip: !WasmEngine.supported() }, async () => {
+  test('the lowered plan: BN folded into the convs, the 7×7 AveragePooling2D on 7×7 a global pool; same outputs', () => {
+    const plan = lowerModel(ours.model);
+    assert.ok(plan.steps.every((s) => s.op !== 'affine' && s.op !== 'layer'), plan.steps.map((s) => s.op).join(' '));
+    assert.equal(plan.steps.find((s) => s.layers.includes('average_pooling2d_1'))?.op, 'globalAvgPool');
+    assertClose(runPlanReference(plan, x, ours.model.outputShape), expected.get('probabilities')!, 1e-4, 'lowered plan (reference kernels)');
+  });
+
+  test('fast backend (WasmEngine): same outputs within 1e-4; only the 5-way softmax runs on the reference', { skip: !WasmEngine.supported() }, async () => {
     const engine = await WasmEngine.create(ours.model);
     try {
-      // every conv, BN, ReLU6 and add runs in Wasm; the 7×7 average pool and the 5-way softmax have no Wasm kernel
-      assert.deepEqual(engine.coverage.fallback, ['avgPool average_pooling2d_1', 'softmax dense_3_softmax']);
+      assert.deepEqual(engine.coverage.fallback, ['softmax dense_3_softmax']);
       assertClose(engine.predict(x), expected.get('probabilities')!, 1e-4, 'WasmEngine probabilities');
     } finally {
       await engine.dispose();
