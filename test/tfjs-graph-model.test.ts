@@ -284,5 +284,8 @@ describe('TF.js graph model: malformed and unsupported graphs are typed errors',
     (twoOutputs.modelJson.modelTopology as { node: unknown[] }).node.push({ name: 'extra', op: 'Relu', input: ['heads'] });
     assert.throws(() => decode(twoOutputs), (e: unknown) => e instanceof ConfigError && /2 nodes are read by no other/.test(e.message));
     assert.equal(decodeTfjsGraphModel(twoOutputs.modelJson, twoOutputs.shards, { outputNode: 'extra' }).info.outputName, 'extra');
+    // newer converters write the signature at the top of model.json
+    twoOutputs.modelJson.signature = { outputs: { 'extra:0': { name: 'extra:0' } } };
+    assert.equal(decodeTfjsGraphModel(twoOutputs.modelJson, twoOutputs.shards).info.outputName, 'extra');
   });
 });

@@ -36,7 +36,7 @@ export class UnsupportedGraphOpError extends FormatError {
 
 /** The ops this importer maps, for messages and `inspect`. */
 export const GRAPH_OPS = [
-  'Placeholder', 'Const', 'Identity', 'StopGradient', 'Conv2D', '_FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative',
+  'Placeholder', 'Const', 'Identity', 'StopGradient', 'Conv2D', 'FusedConv2D', '_FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative',
   'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', 'BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Relu', 'Relu6', 'Sigmoid',
   'AvgPool', 'MaxPool', 'Mean', 'Max', 'Reshape', 'Squeeze', 'MatMul', '_FusedMatMul', 'Softmax', 'Pad', 'PadV2', 'ConcatV2', 'Transpose',
 ] as const;
@@ -138,8 +138,8 @@ export function parseGraphNodes(topology: Json, source: string): Map<string, Gra
 }
 
 /** The output node: the signature's one output, else the one node no other node reads (Const nodes aside). */
-function signatureOutput(json: { userDefinedMetadata?: Json; modelTopology: Json }, nodes: Map<string, GraphNode>, source: string): string {
-  const signature = isObject(json.userDefinedMetadata?.signature) ? json.userDefinedMetadata.signature : undefined;
+function signatureOutput(json: { signature?: Json; userDefinedMetadata?: Json }, nodes: Map<string, GraphNode>, source: string): string {
+  const signature = json.signature ?? (isObject(json.userDefinedMetadata?.signature) ? json.userDefinedMetadata.signature : undefined);
   const outputs = isObject(signature?.outputs) ? Object.keys(signature.outputs) : [];
   if (outputs.length > 1) throw new ConfigError(`${source}: the signature has ${outputs.length} outputs (${outputs.join(', ')}); name one as the output node`);
   if (outputs.length === 1) return outputs[0].replace(/:\d+$/, '');
@@ -380,6 +380,7 @@ class GraphImporter {
       case 'StopGradient':
         return this.value(0);
       case 'Conv2D':
+      case 'FusedConv2D':
       case '_FusedConv2D':
         return this.conv(false);
       case 'DepthwiseConv2dNative':

@@ -23,6 +23,8 @@ export interface TfjsModelJson {
   modelTopology: Json;
   weightsManifest: TfjsWeightGroup[];
   userDefinedMetadata?: Json;
+  /** A graph model's inputs and outputs (converters since tfjs 2 write it here, older ones in userDefinedMetadata). */
+  signature?: Json;
 }
 
 /** Parses and checks a model.json (bytes, text or an already-parsed object); a graph model only when `accept.graph`. */
@@ -48,6 +50,7 @@ export function parseTfjsModelJson(input: Uint8Array | string | unknown, source 
     modelTopology: value.modelTopology,
     weightsManifest,
     userDefinedMetadata: isObject(value.userDefinedMetadata) ? value.userDefinedMetadata : undefined,
+    ...(isObject(value.signature) ? { signature: value.signature } : {}),
   };
 }
 
