@@ -77,7 +77,7 @@ export { decodeKerasArchive, kerasVariablePaths } from './io/keras-h5/keras-arch
 export type { KerasArchive, KerasArchiveOptions } from './io/keras-h5/keras-archive.js';
 export { decodeTfjsGraphModel, UnsupportedGraphOpError, GRAPH_OPS } from './io/tfjs/graph-model.js';
 export type { TfjsGraphImport, TfjsGraphImportOptions, TfjsGraphInfo } from './io/tfjs/graph-model.js';
-export { isTimmNaming, timmToTorchvisionV2, torchvisionToTimmV2, timmToOursV1 } from './io/timm-names.js';
+export { isTimmNaming, timmToTorchvisionV2, torchvisionToTimmV2, timmToOursV1, oursToTimmV1 } from './io/timm-names.js';
 export { decodeTorchStateDict, loadTorchCheckpoint, encodeTorchStateDict, readTorchPickle } from './io/pth/torch-checkpoint.js';
 export { UnsafePickleError } from './io/pth/pickle.js';
 export { decodeOnnx, parseOnnxModel, onnxToModel, externalDataLocations } from './io/onnx/import.js';

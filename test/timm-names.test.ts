@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { WeightsError } from '../src/errors.js';
 import { detectNaming, loadWeights } from '../src/io/named-weights.js';
 import { encodeSafetensors } from '../src/io/safetensors.js';
-import { torchvisionToTimmV2 } from '../src/io/timm-names.js';
+import { oursToTimmV1, torchvisionToTimmV2 } from '../src/io/timm-names.js';
 import { torchStateDict } from '../src/io/torch-names.js';
 import { mobilenetV1 } from '../src/models/mobilenet-v1.js';
 import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
@@ -144,7 +144,7 @@ describe('timm MobileNetV2 names', () => {
 });
 
 describe('timm MobileNetV1 names', () => {
-  test('a timm mobilenetv1 state dict (OIHW, Linear) loads by loadAnyModel and matches our model bit for bit', async () => {
+  test('a timm mobilenetv1 state dict (OIHW, Linear) loads by loadAnyModel and matches our model bit for bit; oursToTimmV1 writes it', async () => {
     const source = mobilenetV1({ convention: 'torchvision', alpha: 0.25, resolution: 32, classes: 7, seed: 5 });
     randomiseBatchNorm(source, 2);
     // timm's _gen_mobilenet_v1: dsa_r1, r2, r2, r6, r2 stages; DepthwiseSeparableConv = conv_dw, bn1, conv_pw, bn2; no head conv
@@ -167,6 +167,10 @@ describe('timm MobileNetV1 names', () => {
       ['classifier.bias', w.get('predictions.bias')!],
     ]);
     assert.deepEqual(state.get('conv_stem.weight')!.shape, [8, 3, 3, 3]);
+    // and back: our weights under timm's names are exactly the hand-made state dict
+    const exported = oursToTimmV1(w);
+    assert.deepEqual([...exported.keys()].sort(), [...state.keys()].sort());
+    for (const [k, t] of state) assert.ok(sameBits(exported.get(k)!, t), k);
     assert.deepEqual(state.get('blocks.3.5.conv_dw.weight')!.shape, [128, 1, 3, 3]);
     await withTempFile('mobilenetv1_025.safetensors', encodeSafetensors(withCounters(state)), async (path) => {
       const loaded = await loadAnyModel(path, { resolution: 32 });

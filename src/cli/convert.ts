@@ -14,7 +14,7 @@ Keras 3 .keras, torch.save .pt/.pth, detected by magic bytes and extension. OUT'
 our model file (architecture, class names, preprocessing; any safetensors reader reads it), .onnx → ONNX
 opset 13, .json or a folder → TF.js layers model, .pt/.pth → torch.save state dict. --format safetensors
 writes plain weights with torchvision names; --naming timm writes plain .safetensors and .pt/.pth
-MobileNetV2 weights under timm's names instead (mobilenetv2_*). Weights-only inputs are built from the architecture flags
+MobileNetV2 or V1 weights under timm's names instead (mobilenetv2_*, mobilenetv1_*). Weights-only inputs are built from the architecture flags
 (default mobilenet_v2 at 224; α, classes and input channels inferred from torchvision weights).
 ${ARCHITECTURE_HELP}`;
 

@@ -118,6 +118,18 @@ export function torchvisionToTimmV2(state: Map<string, Tensor>): Map<string, Ten
 /** torch BN names → ours. */
 const BN_OURS: Record<string, string> = { weight: 'gamma', bias: 'beta', running_mean: 'moving_mean', running_var: 'moving_variance' };
 
+/** timm's MobileNetV1 blocks, `blocks.<stage>.<index>`, in order: stages start where the stride is 2 (dsa_r1, r2, r2, r6, r2). */
+function timmV1Blocks(): string[] {
+  const blocks: string[] = [];
+  let stage = -1;
+  let index = 0;
+  MOBILENET_V1_BLOCKS.forEach(([, stride], i) => {
+    if (i === 0 || stride === 2) [stage, index] = [stage + 1, 0];
+    blocks.push(`blocks.${stage}.${index++}`);
+  });
+  return blocks;
+}
+
 /**
  * Renames a timm MobileNetV1 state dict to our layer names and layouts (`conv1`, `conv_dw_1`, `conv_pw_1`, … as
  * `mobilenetV1` builds them; OIHW → HWIO, Linear → Dense). `num_batches_tracked` is dropped.
@@ -147,5 +159,31 @@ export function timmToOursV1(state: Map<string, Tensor>): Map<string, Tensor> {
     else out.set(ours[0], ours[1]);
   }
   if (stray.length) throw unknown(stray, 'a MobileNetV1');
+  return out;
+}
+
+/** Our MobileNetV1's weights (`model.weights()`) under timm's names and PyTorch layouts, as `mobilenetv1_*` saves them. */
+export function oursToTimmV1(weights: Map<string, Tensor>): Map<string, Tensor> {
+  const toTorch = (t: Tensor): Tensor => transpose(t, [3, 2, 0, 1]);
+  const need = (name: string): Tensor => {
+    const t = weights.get(name);
+    if (!t) throw new WeightsError(`no ${name}: not a MobileNetV1 of ours`, [name]);
+    return t;
+  };
+  const bn = (ours: string, timm: string, out: Map<string, Tensor>): void => {
+    for (const [torch, mine] of Object.entries(BN_OURS)) out.set(`${timm}.${torch}`, need(`${ours}.${mine}`));
+  };
+  const out = new Map<string, Tensor>([['conv_stem.weight', toTorch(need('conv1.kernel'))]]);
+  bn('conv1_bn', 'bn1', out);
+  timmV1Blocks().forEach((block, i) => {
+    out.set(`${block}.conv_dw.weight`, toTorch(need(`conv_dw_${i + 1}.depthwise_kernel`)));
+    bn(`conv_dw_${i + 1}_bn`, `${block}.bn1`, out);
+    out.set(`${block}.conv_pw.weight`, toTorch(need(`conv_pw_${i + 1}.kernel`)));
+    bn(`conv_pw_${i + 1}_bn`, `${block}.bn2`, out);
+  });
+  if (weights.has('predictions.kernel')) {
+    out.set('classifier.weight', transpose(need('predictions.kernel'), [1, 0]));
+    out.set('classifier.bias', need('predictions.bias'));
+  }
   return out;
 }

@@ -13,7 +13,7 @@ import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY, decodeKerasArchive } from '../
 import { ZipReader } from '../io/pth/zip.js';
 import { MODEL_FILE_FORMAT, decodeModelFile, encodeModelFile } from '../io/model-file.js';
 import { detectNaming, loadWeights } from '../io/named-weights.js';
-import { timmArchitecture, timmToTorchvisionV2, torchvisionToTimmV2 } from '../io/timm-names.js';
+import { oursToTimmV1, timmArchitecture, timmToTorchvisionV2, torchvisionToTimmV2 } from '../io/timm-names.js';
 import { decodeTorchStateDict, encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { torchStateDict } from '../io/torch-names.js';
@@ -319,7 +319,7 @@ export interface SaveAnyModelOptions {
   preprocessing?: PreprocessOptions;
   /** Anything else for our model file's `extra`. */
   extra?: Record<string, unknown>;
-  /** Names of plain safetensors and torch.save outputs: torchvision's (default) or timm's (MobileNetV2 only). */
+  /** Names of plain safetensors and torch.save outputs: torchvision's (default) or timm's (our MobileNetV2 and V1). */
   naming?: 'torchvision' | 'timm';
 }
 
@@ -343,9 +343,10 @@ export function saveFormatFor(path: string): SaveFormat {
 /** Named weights for a plain file: torchvision names when the model has them (timm's when asked), ours otherwise. */
 function plainWeights(model: Model, notes: string[], naming: SaveAnyModelOptions['naming']): Map<string, Tensor> {
   if (naming === 'timm') {
-    if (model.metadata.architecture !== 'mobilenet_v2') throw new ConfigError(`timm names are written for our MobileNetV2 models only; ${model.name} is ${String(model.metadata.architecture ?? 'an imported graph')}`);
-    notes.push("timm state-dict names (mobilenetv2_*) and PyTorch layouts");
-    return torchvisionToTimmV2(torchStateDict(model));
+    const arch = model.metadata.architecture;
+    if (arch !== 'mobilenet_v2' && arch !== 'mobilenet_v1') throw new ConfigError(`timm names are written for our MobileNetV2 and MobileNetV1 models only; ${model.name} is ${String(arch ?? 'an imported graph')}`);
+    notes.push(`timm state-dict names (${arch === 'mobilenet_v2' ? 'mobilenetv2_*' : 'mobilenetv1_*'}) and PyTorch layouts`);
+    return arch === 'mobilenet_v2' ? torchvisionToTimmV2(torchStateDict(model)) : oursToTimmV1(model.weights());
   }
   try {
     const state = torchStateDict(model);
