@@ -12,6 +12,7 @@ import { WasmEngine } from '../src/backend/wasm/engine.js';
 import { decodeImageTensor } from '../src/data/image.js';
 import { ConfigError, FormatError } from '../src/errors.js';
 import { lowerModel } from '../src/graph/lower.js';
+import { runPlanReference } from '../src/backend/plan-reference.js';
 import { UnsupportedGraphOpError, decodeTfjsGraphModel } from '../src/io/tfjs/graph-model.js';
 import type { TfjsModelJson } from '../src/io/tfjs/layers-model.js';
 import type { TfjsWeightEntry } from '../src/io/tfjs/weights-manifest.js';
@@ -172,6 +173,29 @@ describe('TF.js graph model: a hand-written GraphDef of every supported op vs tf
     } finally {
       await engine.dispose();
     }
+  });
+});
+
+describe('TF.js graph model: _FusedConv2D with a fused FusedBatchNorm (which tfjs-converter refuses)', () => {
+  /** The same conv, BN and ReLU6 as one fused node (ours) or three nodes (tfjs runs those). */
+  function convBn(fused: boolean): GraphFiles {
+    const g = new GraphWriter(8);
+    const x = g.node('input', 'Placeholder', [], { dtype: FLOAT, shape: { shape: { dim: [{ size: '-1' }, { size: '9' }, { size: '7' }, { size: '5' }] } } });
+    const filter = g.random('filter', [3, 3, 5, 6]);
+    const stats = [g.random('gamma', [6], 0.5, 1.5), g.random('beta', [6]), g.random('mean', [6], -0.3, 0.3), g.random('variance', [6], 0.5, 2)];
+    const conv = { strides: ints(1, 2, 2, 1), padding: str('SAME'), data_format: NHWC, dilations: ints(1, 1, 1, 1) };
+    if (fused) g.node('out', '_FusedConv2D', [x, filter, ...stats], { ...conv, fused_ops: strs('FusedBatchNorm', 'Relu6'), num_args: { i: '4' }, epsilon: { f: 0.001 } });
+    else g.node('out', 'Relu6', [g.node('bn', 'FusedBatchNormV3', [g.node('conv', 'Conv2D', [x, filter], conv), ...stats], { epsilon: { f: 0.001 }, data_format: NHWC })]);
+    return g.files('out');
+  }
+
+  test('imports as conv, BN and ReLU6 (folded by the lowering) and matches tfjs on the unfused graph within 1e-5', async () => {
+    const { model } = decodeTfjsGraphModel(convBn(true).modelJson, convBn(true).shards);
+    assert.deepEqual(model.layers.map((l) => l.kind), ['InputLayer', 'Conv2D', 'BatchNormalization', 'ReLU6']);
+    const x = randomInput([2, 9, 7, 5], 9);
+    const expected = await runTfjs(convBn(false), x);
+    assertClose(model.predict(x), expected, 1e-5, 'fused import vs tfjs unfused');
+    assertClose(runPlanReference(lowerModel(model), x, model.outputShape), expected, 1e-5, 'lowered plan');
   });
 });
 

@@ -34,6 +34,9 @@ export class UnsupportedGraphOpError extends FormatError {
   }
 }
 
+/** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
+const TF_BN_EPSILON = 1e-4;
+
 /** The ops this importer maps, for messages and `inspect`. */
 export const GRAPH_OPS = [
   'Placeholder', 'Const', 'Identity', 'StopGradient', 'Conv2D', 'FusedConv2D', '_FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative',
@@ -170,7 +173,13 @@ class GraphImporter {
 
   build(outputName: string): { model: Model; info: TfjsGraphInfo } {
     const order = this.topologicalOrder(outputName);
-    for (const node of order) for (const [name] of node.inputs) this.readers.set(name, [...(this.readers.get(name) ?? []), node]);
+    for (const node of order) {
+      for (const [name] of node.inputs) {
+        const readers = this.readers.get(name);
+        if (readers) readers.push(node);
+        else this.readers.set(name, [node]);
+      }
+    }
     for (const node of order) {
       this.node = node;
       this.operators[node.op] = (this.operators[node.op] ?? 0) + 1;
@@ -486,7 +495,7 @@ class GraphImporter {
     if (tail.bias) this.setParam(layer, 'bias', new Tensor([out], tail.bias));
     if (!fused.batchNorm) return y;
     // FusedBatchNorm inside the conv: a BatchNormalization of ours follows it (the fusions fold it back)
-    const bn = new BatchNormalization(this.layerName('_bn'), { epsilon: this.attrFloat('epsilon', 1e-3) });
+    const bn = new BatchNormalization(this.layerName('_bn'), { epsilon: this.attrFloat('epsilon', TF_BN_EPSILON) });
     const z = this.apply(bn, [y.symbol]);
     (['gamma', 'beta', 'moving_mean', 'moving_variance'] as const).forEach((p, i) => this.setParam(bn, p, new Tensor([out], this.vectorInput(2 + i, p, out))));
     if (fused.activation === 'linear') return z;
@@ -550,7 +559,7 @@ class GraphImporter {
     if (this.attrBool('is_training', false)) throw this.unsupported('is_training = true: only inference batch normalization is supported');
     const x = this.activationInput(0);
     const channels = x.symbol.shape.at(-1)!;
-    const layer = new BatchNormalization(this.layerName(), { epsilon: this.attrFloat('epsilon', 1e-3) });
+    const layer = new BatchNormalization(this.layerName(), { epsilon: this.attrFloat('epsilon', TF_BN_EPSILON) });
     const y = this.apply(layer, [x.symbol]);
     (['gamma', 'beta', 'moving_mean', 'moving_variance'] as const).forEach((p, i) => this.setParam(layer, p, new Tensor([channels], this.vectorInput(1 + i, p, channels))));
     return y;
