@@ -2,7 +2,8 @@
 // saving_lib (config.json, metadata.json, model.weights.h5 with `layers/<snake_case class>[_k]/vars/<i>`), read back.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { decodeNpy, encodeNpy } from '../src/io/npy.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -93,6 +94,12 @@ describe('Keras 3 .keras archives', () => {
       const { code, out } = await runCli('inspect', path);
       assert.equal(code, 0);
       assert.match(out, /format: keras/);
+      const input = join(dir, 'x.npy');
+      const output = join(dir, 'y.npy');
+      writeFileSync(input, encodeNpy(x));
+      const inferred = await runCli('infer', '--model', path, '--input', input, '--output', output, '--layout', 'nhwc');
+      assert.equal(inferred.code, 0, inferred.err);
+      assertClose(decodeNpy(readFileSync(output)), predictTfjs(reference, x), 1e-5, 'mobilenet infer');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
