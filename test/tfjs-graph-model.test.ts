@@ -264,6 +264,7 @@ describe('TF.js graph model: malformed and unsupported graphs are typed errors',
   test('unsupported uses of supported ops: NCHW, a fused LeakyRelu, training-mode BN, reading a second output', () => {
     const cases: [string, (nodes: Record<string, unknown>[]) => void, RegExp][] = [
       ['NCHW', (n) => ((find(n, 'stem/conv').attr as Record<string, unknown>).data_format = str('NCHW')), /data_format NCHW/],
+      ['NCHW BiasAdd', (n) => ((find(n, 'stem/bias').attr as Record<string, unknown>).data_format = str('NCHW')), /BiasAdd in node "stem\/bias": data_format NCHW/],
       ['LeakyRelu', (n) => ((find(n, 'pw/conv').attr as Record<string, unknown>).fused_ops = strs('BiasAdd', 'LeakyRelu')), /fused activation LeakyRelu/],
       ['training', (n) => ((find(n, 'dw/bn').attr as Record<string, unknown>).is_training = { b: true }), /is_training/],
       ['output 1', (n) => ((find(n, 'dw/relu').input as string[])[0] = 'dw/bn:1'), /output 1 of node "dw\/bn"/],

@@ -529,7 +529,9 @@ class GraphImporter {
       return readers.length === 1 ? readers[0] : undefined;
     };
     const add = next();
-    if (!bias && activation === 'linear' && add && ['BiasAdd', 'Add', 'AddV2'].includes(add.op) && add.inputs.length === 2) {
+    // an NCHW BiasAdd stays a node of its own, to be refused as such
+    const nhwc = (node: GraphNode): boolean => !isObject(node.attr.data_format) || node.attr.data_format.s === btoa('NHWC');
+    if (!bias && activation === 'linear' && add && ['BiasAdd', 'Add', 'AddV2'].includes(add.op) && add.inputs.length === 2 && nhwc(add)) {
       const other = add.inputs.find(([name]) => name !== last);
       const node = other && other[1] === 0 ? this.nodes.get(other[0]) : undefined;
       const value = node?.op === 'Const' ? this.weights.get(node.name) : undefined;
