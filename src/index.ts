@@ -75,6 +75,11 @@ export type { KerasImport, KerasWeightBinding } from './io/tfjs/keras-import.js'
 export { modelToKerasTopology } from './io/tfjs/keras-export.js';
 export { readKerasH5, decodeKerasH5Model, loadKerasH5Weights, KERAS_APPLICATION_ALIASES } from './io/keras-h5/keras-h5.js';
 export type { KerasH5Contents, KerasH5WeightsOptions } from './io/keras-h5/keras-h5.js';
+export { decodeKerasArchive, kerasVariablePaths } from './io/keras-h5/keras-archive.js';
+export type { KerasArchive, KerasArchiveOptions } from './io/keras-h5/keras-archive.js';
+export { decodeTfjsGraphModel, UnsupportedGraphOpError, GRAPH_OPS } from './io/tfjs/graph-model.js';
+export type { TfjsGraphImport, TfjsGraphImportOptions, TfjsGraphInfo } from './io/tfjs/graph-model.js';
+export { isTimmNaming, timmToTorchvisionV2, torchvisionToTimmV2, timmToOursV1, oursToTimmV1 } from './io/timm-names.js';
 export { decodeTorchStateDict, loadTorchCheckpoint, encodeTorchStateDict, readTorchPickle } from './io/pth/torch-checkpoint.js';
 export { UnsafePickleError } from './io/pth/pickle.js';
 export { decodeOnnx, parseOnnxModel, onnxToModel, externalDataLocations } from './io/onnx/import.js';

@@ -1,8 +1,10 @@
 // Writes HDF5 files (through h5wasm, as h5py would) in Keras's `save_weights_to_hdf5_group` / `save_model_to_hdf5`
-// layout: root attrs, fixed-length `layer_names`/`weight_names`, a group per layer, datasets at `<layer>/<weight name>`.
+// layout: root attrs, fixed-length `layer_names`/`weight_names`, a group per layer, datasets at `<layer>/<weight name>`;
+// and Keras 3's forms: configs as Keras 3 serializes them, and `.keras` archives (config, metadata, model.weights.h5).
 
 import h5wasm from 'h5wasm';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { writeStoredZip } from '../src/io/pth/zip.js';
 
 export interface KerasH5LayerSpec {
   name: string;
@@ -57,4 +59,57 @@ export async function writeKerasH5(spec: KerasH5Spec): Promise<Uint8Array> {
   const bytes = module.FS!.readFile(path) as Uint8Array;
   module.FS!.unlink(path);
   return bytes;
+}
+
+/** Rewrites a Keras 2 / tfjs topology in the form Keras 3 saves. */
+export function toKeras3(topology: Record<string, unknown>): unknown {
+  const config = structuredClone(topology.config) as { layers: Record<string, unknown>[]; input_layers: unknown[][]; output_layers: unknown[][] };
+  const tensor = ([name]: unknown[]): unknown => ({ class_name: '__keras_tensor__', config: { shape: null, dtype: 'float32', keras_history: [name, 0, 0] } });
+  for (const layer of config.layers) {
+    const c = layer.config as Record<string, unknown>;
+    if ('batch_input_shape' in c) {
+      c.batch_shape = c.batch_input_shape;
+      delete c.batch_input_shape;
+    }
+    if (typeof c.activation === 'string') c.activation = { module: 'keras.activations', class_name: 'function', config: c.activation, registered_name: 'function' };
+    const nodes = layer.inbound_nodes as unknown[][][];
+    layer.inbound_nodes = nodes.map((refs) => ({ args: refs.length === 1 ? [tensor(refs[0])] : [refs.map(tensor)], kwargs: {} }));
+    layer.module = 'keras.layers';
+    layer.registered_name = null;
+    layer.name = c.name;
+  }
+  return { module: 'keras', class_name: 'Functional', config: { ...config, input_layers: config.input_layers[0], output_layers: config.output_layers[0] }, registered_name: 'Functional' };
+}
+
+export interface KerasArchiveSpec {
+  /** config.json: the model as Keras 3's serialize_keras_object writes it. */
+  config: unknown;
+  /** Every saveable's variables group: its path (`layers/conv2d`) and variables in Keras's order (`vars/0`, …). */
+  saveables: { path: string; vars: Tensor[] }[];
+  kerasVersion?: string;
+}
+
+/**
+ * A `.keras` file as Keras 3's saving_lib writes it: a stored (uncompressed) zip of metadata.json, config.json and
+ * model.weights.h5, where the H5 holds an empty `vars` group for the model itself and `<path>/vars/<i>` datasets.
+ */
+export async function writeKerasArchive(spec: KerasArchiveSpec): Promise<Uint8Array> {
+  const module = await h5wasm.ready;
+  const path = `/keras-archive-${++counter}.h5`;
+  const file = new h5wasm.File(path, 'w');
+  file.create_group('vars');
+  for (const saveable of spec.saveables) {
+    let group: InstanceType<typeof h5wasm.Group> = file;
+    for (const part of [...saveable.path.split('/'), 'vars']) group = (group.get(part) as typeof group | null) ?? group.create_group(part);
+    saveable.vars.forEach((t, i) => group.create_dataset({ name: String(i), data: t.data, shape: [...t.shape], dtype: '<f' }));
+  }
+  file.close();
+  const weights = module.FS!.readFile(path) as Uint8Array;
+  module.FS!.unlink(path);
+  const text = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+  return writeStoredZip([
+    { name: 'metadata.json', data: text({ keras_version: spec.kerasVersion ?? '3.6.0', date_saved: '2026-01-01@00:00:00' }) },
+    { name: 'config.json', data: text(spec.config) },
+    { name: 'model.weights.h5', data: weights },
+  ]);
 }

@@ -10,7 +10,7 @@ import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
 import { Random } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { assertClose } from './helpers.js';
-import { writeKerasH5 } from './keras-h5-writer.js';
+import { toKeras3, writeKerasH5 } from './keras-h5-writer.js';
 import type { KerasH5LayerSpec } from './keras-h5-writer.js';
 import { predictTfjs, randomInput, randomizeWeights, ready, tfl } from './tfjs-reference.js';
 
@@ -194,23 +194,4 @@ function nestedModel(): tfl.LayersModel {
   y = L.batchNormalization({ name: 'base_bn' }).apply(y) as tfl.SymbolicTensor;
   const base = tfl.model({ inputs: x, outputs: y, name: 'base_model' });
   return tfl.sequential({ layers: [base, L.globalMaxPooling2d({ name: 'pool' }), L.dense({ units: 3, name: 'head' })], name: 'transfer' });
-}
-
-/** Rewrites a Keras 2 / tfjs topology in the form Keras 3 saves. */
-function toKeras3(topology: Record<string, unknown>): unknown {
-  const config = structuredClone(topology.config) as { layers: Record<string, unknown>[]; input_layers: unknown[][]; output_layers: unknown[][] };
-  const tensor = ([name]: unknown[]): unknown => ({ class_name: '__keras_tensor__', config: { shape: null, dtype: 'float32', keras_history: [name, 0, 0] } });
-  for (const layer of config.layers) {
-    const c = layer.config as Record<string, unknown>;
-    if ('batch_input_shape' in c) {
-      c.batch_shape = c.batch_input_shape;
-      delete c.batch_input_shape;
-    }
-    if (typeof c.activation === 'string') c.activation = { module: 'keras.activations', class_name: 'function', config: c.activation, registered_name: 'function' };
-    const nodes = layer.inbound_nodes as unknown[][][];
-    layer.inbound_nodes = nodes.map((refs) => ({ args: refs.length === 1 ? [tensor(refs[0])] : [refs.map(tensor)], kwargs: {} }));
-    layer.module = 'keras.layers';
-    layer.registered_name = null;
-  }
-  return { module: 'keras', class_name: 'Functional', config: { ...config, input_layers: config.input_layers[0], output_layers: config.output_layers[0] }, registered_name: 'Functional' };
 }

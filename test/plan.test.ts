@@ -12,6 +12,10 @@ import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
 import { mobilenetV1 } from '../src/models/mobilenet-v1.js';
 import { Model } from '../src/graph/model.js';
 import { input, ZeroPadding2D, Dense, Flatten } from '../src/nn/core.js';
+import { AveragePooling2D, MaxPooling2D } from '../src/nn/pooling.js';
+import { Concatenate } from '../src/nn/extra.js';
+import { WasmEngine } from '../src/backend/wasm/engine.js';
+import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { Conv2D } from '../src/nn/conv.js';
 import { BatchNormalization } from '../src/nn/normalization.js';
 import { ReLU6 } from '../src/nn/activation.js';
@@ -21,6 +25,7 @@ import { loadTorchStateDict } from '../src/io/torch-names.js';
 import { Random } from '../src/tensor/random.js';
 import { toLayout } from '../src/tensor/tensor.js';
 
+enableWasmFeatures();
 
 describe('lowering', () => {
   it('tiny MobileNetV2: the plan (fused and not) reproduces PyTorch within 5e-5', () => {
@@ -79,6 +84,31 @@ describe('lowering', () => {
     randomiseBatchNorm(model);
     const batch = randomBatch([2, 64, 64, 3], 3);
     assertClose(runPlanReference(lowerModel(model), batch, model.outputShape), model.predict(batch), 1e-5);
+  });
+});
+
+describe('whole-window pooling', () => {
+  it('AveragePooling2D and MaxPooling2D over the whole 5×6 image (valid) lower to global pools and match the reference layers', async () => {
+    const x = input([5, 6, 7], 'image');
+    const conv = new Conv2D('conv', { filters: 7, kernelSize: 1 }).apply(x);
+    const avg = new AveragePooling2D('avg', { poolSize: [5, 6], padding: 'valid' }).apply(conv);
+    const max = new MaxPooling2D('max', { poolSize: [5, 6], strides: 3, padding: 'valid' }).apply(conv);
+    const partial = new AveragePooling2D('partial', { poolSize: [5, 5], padding: 'valid' }).apply(conv);
+    // [1, 1, 7], [1, 1, 7] and [1, 2, 7] side by side
+    const joined = new Concatenate('joined', 1, 3).apply([avg, max, partial]);
+    const model = new Model(x, new Flatten('flat').apply(joined));
+    model.initialize(4);
+    const plan = lowerModel(model);
+    assert.deepEqual(['avg', 'max', 'partial'].map((n) => plan.steps.find((s) => s.layers.includes(n))?.op), ['globalAvgPool', 'globalMaxPool', 'avgPool']);
+    const batch = randomBatch([3, 5, 6, 7], 12);
+    assertClose(runPlanReference(plan, batch, model.outputShape), model.predict(batch), 1e-6, 'plan vs layers');
+    if (!WasmEngine.supported()) return;
+    const engine = await WasmEngine.create(model);
+    try {
+      assertClose(engine.predict(batch), model.predict(batch), 1e-6, 'WasmEngine vs layers');
+    } finally {
+      await engine.dispose();
+    }
   });
 });
 

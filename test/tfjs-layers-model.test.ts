@@ -157,7 +157,7 @@ describe('TF.js layers model', () => {
   test('malformed model.json and shards give typed errors naming the problem', () => {
     const bad = (json: unknown, shards = saved.shards): (() => unknown) => () => decodeTfjsLayersModel(json, shards);
     assert.throws(bad('{"format": "layers-model"'), FormatError);
-    assert.throws(bad({ ...saved.modelJson, format: 'graph-model' }), (e: Error) => e instanceof ConfigError && /graph models/.test(e.message));
+    assert.throws(bad({ ...saved.modelJson, format: 'graph-model' }), (e: Error) => e instanceof ConfigError && /a TF.js graph model, not a layers model/.test(e.message));
     const truncated = new Map([['group1-shard1of1.bin', saved.shards.get('group1-shard1of1.bin')!.subarray(0, 100)]]);
     assert.throws(bad(saved.modelJson, truncated), (e: Error) => e instanceof FormatError && /needs \d+ bytes/.test(e.message));
     const lying = structuredClone(saved.modelJson);

@@ -38,7 +38,8 @@ export async function classifyCommand(argv: string[], io: CommandIO): Promise<vo
   } else logits = model.predict(batch);
   const ms = performance.now() - started;
   const k = logits.shape[1];
-  const probabilities = softmax(logits);
+  // imported models (Keras, TF.js, ONNX) often end in their own softmax: their outputs are probabilities already
+  const probabilities = model.getLayer(model.output.name).kind === 'Softmax' ? logits : softmax(logits);
   const results = positionals.map((file, i) => {
     const row = Array.from(probabilities.data.subarray(i * k, (i + 1) * k));
     const order = row.map((p, j) => [p, j] as const).sort((a, b) => b[0] - a[0]).slice(0, Math.min(top, k));

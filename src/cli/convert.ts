@@ -7,25 +7,27 @@ import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse, string
 import type { CommandIO } from './io.js';
 import { loadModelOrDefault } from './model-files.js';
 
-export const CONVERT_HELP = `mobilenet convert IN OUT [--format ${SAVE_FORMATS.join('|')}] [architecture flags]
-Converts a model between formats. IN: our model file, .safetensors weights (torchvision or our names),
-.onnx, TF.js model.json or its folder, Keras .h5 (whole model or weights only), torch.save .pt/.pth,
-detected by magic bytes and extension. OUT's format comes from --format or its extension: .safetensors →
+export const CONVERT_HELP = `mobilenet convert IN OUT [--format ${SAVE_FORMATS.join('|')}] [--naming torchvision|timm] [architecture flags]
+Converts a model between formats. IN: our model file, .safetensors weights (torchvision, timm or our names),
+.onnx, TF.js model.json or its folder (layers or graph model), Keras .h5 (whole model or weights only) or
+Keras 3 .keras, torch.save .pt/.pth, detected by magic bytes and extension. OUT's format comes from --format or its extension: .safetensors →
 our model file (architecture, class names, preprocessing; any safetensors reader reads it), .onnx → ONNX
 opset 13, .json or a folder → TF.js layers model, .pt/.pth → torch.save state dict. --format safetensors
-writes plain weights with torchvision names. Weights-only inputs are built from the architecture flags
+writes plain weights with torchvision names; --naming timm writes plain .safetensors and .pt/.pth
+MobileNetV2 or V1 weights under timm's names instead (mobilenetv2_*, mobilenetv1_*). Weights-only inputs are built from the architecture flags
 (default mobilenet_v2 at 224; α, classes and input channels inferred from torchvision weights).
 ${ARCHITECTURE_HELP}`;
 
 export async function convertCommand(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, format: { type: 'string' } }, 'convert');
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, format: { type: 'string' }, naming: { type: 'string' } }, 'convert');
   if (positionals.length !== 2) throw new UsageError(`mobilenet convert: give an input and an output path, got ${positionals.length} path(s) (see mobilenet convert --help)`);
   const [input, output] = positionals;
   const format = stringFlag(values, 'format', SAVE_FORMATS);
+  const naming = stringFlag(values, 'naming', ['torchvision', 'timm'] as const);
   const { arch, options } = architectureFlags(values);
   const loaded = await loadModelOrDefault(input, { ...options, arch });
   for (const note of loaded.notes) io.err(note);
-  const saved = await saveAnyModel(loaded.model, output, { format, classNames: loaded.classNames, preprocessing: loaded.preprocessing, extra: loaded.extra });
+  const saved = await saveAnyModel(loaded.model, output, { format, naming, classNames: loaded.classNames, preprocessing: loaded.preprocessing, extra: loaded.extra });
   for (const note of saved.notes) io.err(note);
   io.out(`${input} (${loaded.format}) → ${output} (${saved.format}): ${saved.paths.join(', ')}`);
 }

@@ -10,8 +10,8 @@ import type { CommandIO } from './io.js';
 export const INFER_HELP = `mobilenet infer --model FILE --input X.npy --output Y.npy [--layout nchw|nhwc] [architecture flags]
 Runs the float32 batch X (NCHW unless --layout nhwc) through the model and writes its raw outputs to Y.
 FILE is any format \`mobilenet convert\` reads (detected by magic bytes and extension): our model file,
-.safetensors weights (torchvision state-dict names or this library's), .onnx, TF.js model.json (or its
-folder), Keras .h5, torch.save .pt/.pth. The resolution comes from X; for weights-only files, α, classes
+.safetensors weights (torchvision or timm state-dict names, or this library's), .onnx, TF.js model.json (or its
+folder; layers or graph model), Keras .h5 or .keras, torch.save .pt/.pth. The resolution comes from X; for weights-only files, α, classes
 and input channels, when not given, are inferred from the weight shapes (and said so).
 ${ARCHITECTURE_HELP}`;
 

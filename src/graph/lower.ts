@@ -159,7 +159,12 @@ export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
     }
     if (layer instanceof AveragePooling2D || layer instanceof MaxPooling2D) {
       const output = newTensor(out.shape, layer.name);
-      emit({ op: layer instanceof AveragePooling2D ? 'avgPool' : 'maxPool', layers: [layer.name], inputs: [ids.get(x)!], output, pool: (layer as unknown as { pool: never }).pool });
+      const pool = (layer as unknown as { pool: { kernel: readonly number[]; padding: readonly number[] } }).pool;
+      // one unpadded window over the whole image (Keras/TF heads: AveragePooling2D(7) on 7×7) is a global pool
+      const whole = pool.kernel[0] === x.shape[0] && pool.kernel[1] === x.shape[1] && pool.padding.every((p) => p === 0);
+      const average = layer instanceof AveragePooling2D;
+      if (whole) emit({ op: average ? 'globalAvgPool' : 'globalMaxPool', layers: [layer.name], inputs: [ids.get(x)!], output });
+      else emit({ op: average ? 'avgPool' : 'maxPool', layers: [layer.name], inputs: [ids.get(x)!], output, pool: pool as never });
       ids.set(out, output);
       continue;
     }

@@ -1,5 +1,6 @@
 // Decodes a model from bytes in any format the library reads, in browsers and Node alike: the format told by magic
-// bytes and the file name's extension (our model file, plain safetensors, ONNX, TF.js layers, Keras H5, torch.save).
+// bytes and the file name's extension (our model file, plain safetensors, ONNX, TF.js layers and graph models,
+// Keras H5 and .keras, torch.save; torchvision, timm or our weight names).
 
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, FormatError } from '../errors.js';
@@ -8,13 +9,16 @@ import { inferMobileNetV2 } from './infer-architecture.js';
 import { MODEL_FILE_FORMAT, decodeModelFile } from './model-file.js';
 import { detectNaming, loadWeights } from './named-weights.js';
 import { ExternalDataError } from './onnx/errors.js';
+import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY } from './keras-h5/archive-entries.js';
+import { ZipReader } from './pth/zip.js';
+import { timmArchitecture, timmToTorchvisionV2 } from './timm-names.js';
 import { decodeSafetensors } from './safetensors.js';
 import { buildModel, isArchitecture, ARCHITECTURES } from '../models/registry.js';
 import type { ArchitectureOptions } from '../models/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Formats decodeAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights. */
-export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'keras-h5', 'pytorch'] as const;
+export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'keras-h5', 'keras', 'pytorch'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
 /** A file whose format is none the library reads; `head` holds its first bytes. */
@@ -88,17 +92,27 @@ export function extensionOf(name: string): string {
   return dot > 0 ? base.slice(dot).toLowerCase() : '';
 }
 
+/** A zip holding Keras 3's config.json and model.weights.h5 (only the central directory is read). */
+function isKerasArchive(bytes: Uint8Array, path: string): boolean {
+  try {
+    const entries = new ZipReader(bytes, path).entries;
+    return entries.has(KERAS_CONFIG_ENTRY) && entries.has(KERAS_WEIGHTS_ENTRY);
+  } catch {
+    return false; // the torch reader reports a broken zip in its own words
+  }
+}
+
 /** The format of `bytes` (read from `path`), by magic bytes first and the extension where bytes cannot tell. */
 export function detectModelFormat(bytes: Uint8Array, path: string): ModelFormat {
   const ext = extensionOf(path);
   if (startsWith(bytes, HDF5_MAGIC)) return 'keras-h5';
-  if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) return 'pytorch';
+  if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) return ext === '.keras' || isKerasArchive(bytes, path) ? 'keras' : 'pytorch';
   if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] <= 5 && (ext === '.pt' || ext === '.pth' || ext === '.bin')) return 'pytorch'; // legacy: refused with its own message
   if (looksLikeSafetensors(bytes)) return 'safetensors';
   const text = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart();
   if (text.startsWith('{') && (ext === '.json' || text.includes('"'))) return 'tfjs';
   if (ext === '.onnx' || looksLikeOnnx(bytes)) return 'onnx';
-  const known = 'our model file or .safetensors, .onnx, TF.js model.json (or its folder), Keras .h5, torch.save .pt/.pth';
+  const known = 'our model file or .safetensors, .onnx, TF.js model.json (or its folder), Keras .h5 or .keras, torch.save .pt/.pth';
   throw new UnknownFormatError(`${path}: unknown model format: ${describeHead(bytes)}; expected ${known}`, path, bytes.slice(0, 16));
 }
 
@@ -109,8 +123,31 @@ function architectureOf(options: LoadAnyModelOptions): { arch: string; build: Ar
   return { arch, build };
 }
 
-/** Builds the architecture for a named set of weights (torchvision names or ours) and loads them. */
-function fromNamedWeights(tensors: Map<string, Tensor>, options: LoadAnyModelOptions, source: string, notes: string[]): Model {
+/**
+ * timm names: MobileNetV2 ones become torchvision's (then inferred as those are); for MobileNetV1 the width,
+ * classes and input channels come from the stem and classifier shapes, with timm's PyTorch padding and BN ε.
+ */
+function fromTimm(tensors: Map<string, Tensor>, options: LoadAnyModelOptions, notes: string[]): { tensors: Map<string, Tensor>; options: LoadAnyModelOptions } {
+  const arch = timmArchitecture(tensors.keys());
+  if (options.arch !== undefined && options.arch !== arch) throw new ConfigError(`the weights have timm ${arch} names, but arch ${options.arch} was asked for`);
+  if (arch === 'mobilenet_v2') {
+    notes.push('timm MobileNetV2 state-dict names (conv_stem, blocks.i.j, conv_head): mapped to torchvision\'s');
+    return { tensors: timmToTorchvisionV2(tensors), options: { ...options, arch } };
+  }
+  const stem = tensors.get('conv_stem.weight')!.shape;
+  const classifier = tensors.get('classifier.weight')?.shape;
+  const build: LoadAnyModelOptions = { convention: 'torchvision', ...options, arch };
+  build.alpha ??= stem[0] / 32;
+  build.inputChannels ??= stem[1];
+  if (classifier) build.classes ??= classifier[0];
+  else build.includeTop ??= false;
+  notes.push(`timm MobileNetV1 state-dict names: α = ${build.alpha}, ${classifier ? `classes = ${build.classes}` : 'no classifier'}, ${build.convention} padding and BN ε`);
+  return { tensors, options: build };
+}
+
+/** Builds the architecture for a named set of weights (torchvision, timm or our names) and loads them. */
+function fromNamedWeights(given: Map<string, Tensor>, givenOptions: LoadAnyModelOptions, source: string, notes: string[]): Model {
+  const { tensors, options } = detectNaming(given.keys()) === 'timm' ? fromTimm(given, givenOptions, notes) : { tensors: given, options: givenOptions };
   const { arch, build } = architectureOf(options);
   if (arch === 'mobilenet_v2' && detectNaming(tensors.keys()) === 'torchvision' && (build.alpha === undefined || build.classes === undefined || build.inputChannels === undefined)) {
     const inferred = inferMobileNetV2(tensors, source);
@@ -243,8 +280,17 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
     }
     case 'tfjs': {
       const { decodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } = await import('./tfjs/layers-model.js');
-      const modelJson = parseTfjsModelJson(bytes, source);
+      const modelJson = parseTfjsModelJson(bytes, source, { graph: true });
       const shards = await companions(input, tfjsShardPaths(modelJson), (path) => new FormatError(`${source}: weight shard ${JSON.stringify(path)} was not given (give the files beside model.json)`));
+      if (modelJson.format === 'graph-model') {
+        const { decodeTfjsGraphModel } = await import('./tfjs/graph-model.js');
+        const graph = decodeTfjsGraphModel(modelJson, shards, { source });
+        const ops = Object.entries(graph.info.operators).map(([op, n]) => `${op}×${n}`).join(', ');
+        notes.push(`TF.js graph model${graph.info.convertedBy ? ` (${graph.info.convertedBy})` : ''}: input ${graph.info.inputName} [${graph.info.inputShape.join(', ')}] (NHWC), output ${graph.info.outputName}; ops ${ops}`);
+        if (graph.unusedWeights.length) notes.push(`${graph.unusedWeights.length} weight(s) in the manifest unused: ${graph.unusedWeights.slice(0, 5).join(', ')}`);
+        Object.assign(metadata, { ...graph.info, unusedWeights: graph.unusedWeights, userDefinedMetadata: graph.userDefinedMetadata ?? null });
+        return { model: graph.model, format: 'tfjs-graph', notes, metadata };
+      }
       const imported = decodeTfjsLayersModel(modelJson, shards, { source });
       const user = imported.userDefinedMetadata;
       const info = isObject(user) ? user : {};
@@ -253,6 +299,13 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       const classNames = Array.isArray(info.classNames) && info.classNames.every((c) => typeof c === 'string') ? (info.classNames as string[]) : undefined;
       const preprocessing = isObject(info.preprocessing) ? (info.preprocessing as PreprocessOptions) : undefined;
       return { model: atResolution(imported.model, options, notes), format, classNames, preprocessing, notes, metadata };
+    }
+    case 'keras': {
+      const { decodeKerasArchive } = await import('./keras-h5/keras-archive.js');
+      const archive = await decodeKerasArchive(bytes, { source });
+      Object.assign(metadata, archive.metadata);
+      notes.push(`Keras 3 archive${archive.kerasVersion ? ` (Keras ${archive.kerasVersion})` : ''}: config.json and model.weights.h5`);
+      return { model: atResolution(archive.model, options, notes), format, notes, metadata };
     }
     case 'keras-h5': {
       const { assignKerasH5Weights, kerasH5ContentsToModel, readKerasH5 } = await import('./keras-h5/keras-h5.js');

@@ -13,6 +13,7 @@ import { encodeModelFile } from '../io/model-file.js';
 import { encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import { torchStateDict } from '../io/torch-names.js';
+import { oursToTimmV1, torchvisionToTimmV2 } from '../io/timm-names.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { readBytes, writeFileAtomic } from './files.js';
 import { readOnnxExternal, writeOnnxFile } from './onnx-files.js';
@@ -69,6 +70,8 @@ export interface SaveAnyModelOptions {
   preprocessing?: PreprocessOptions;
   /** Anything else for our model file's `extra`. */
   extra?: Record<string, unknown>;
+  /** Names of plain safetensors and torch.save outputs: torchvision's (default) or timm's (our MobileNetV2 and V1). */
+  naming?: 'torchvision' | 'timm';
 }
 
 export interface SavedModel {
@@ -88,8 +91,14 @@ export function saveFormatFor(path: string): SaveFormat {
   throw new ConfigError(`${path}: cannot tell the output format from the extension ${JSON.stringify(ext)}; give one of ${SAVE_FORMATS.join(', ')}`);
 }
 
-/** Named weights for a plain file: torchvision names when the model has them, ours otherwise. */
-function plainWeights(model: Model, notes: string[]): Map<string, Tensor> {
+/** Named weights for a plain file: torchvision names when the model has them (timm's when asked), ours otherwise. */
+function plainWeights(model: Model, notes: string[], naming: SaveAnyModelOptions['naming']): Map<string, Tensor> {
+  if (naming === 'timm') {
+    const arch = model.metadata.architecture;
+    if (arch !== 'mobilenet_v2' && arch !== 'mobilenet_v1') throw new ConfigError(`timm names are written for our MobileNetV2 and MobileNetV1 models only; ${model.name} is ${String(arch ?? 'an imported graph')}`);
+    notes.push(`timm state-dict names (${arch === 'mobilenet_v2' ? 'mobilenetv2_*' : 'mobilenetv1_*'}) and PyTorch layouts`);
+    return arch === 'mobilenet_v2' ? torchvisionToTimmV2(torchStateDict(model)) : oursToTimmV1(model.weights());
+  }
   try {
     const state = torchStateDict(model);
     if (state.size > 0) {
@@ -110,6 +119,7 @@ function plainWeights(model: Model, notes: string[]): Map<string, Tensor> {
 export async function saveAnyModel(model: Model, path: string, options: SaveAnyModelOptions = {}): Promise<SavedModel> {
   const format = options.format ?? saveFormatFor(path);
   const notes: string[] = [];
+  if (options.naming === 'timm' && format !== 'safetensors' && format !== 'pytorch') throw new ConfigError(`timm names apply to plain weights files (safetensors, pytorch), not to ${format}`);
   switch (format) {
     case 'model-file': {
       if (typeof model.metadata.architecture !== 'string') {
@@ -119,12 +129,12 @@ export async function saveAnyModel(model: Model, path: string, options: SaveAnyM
       return { format, paths: [path], notes };
     }
     case 'safetensors': {
-      const weights = plainWeights(model, notes);
+      const weights = plainWeights(model, notes, options.naming);
       await writeFileAtomic(path, encodeSafetensors(weights));
       return { format, paths: [path], notes };
     }
     case 'pytorch': {
-      const weights = plainWeights(model, notes);
+      const weights = plainWeights(model, notes, options.naming);
       await writeFileAtomic(path, encodeTorchStateDict(weights));
       return { format, paths: [path], notes };
     }

@@ -7,7 +7,7 @@ export { readImage } from './image.js';
 export { imageFolderDataset } from './image-folder.js';
 export { readIdxFile, readIdxDataset, readIdxFolder } from './idx-files.js';
 export { openDataset, runTraining, readCheckpoint } from './training-run.js';
-export { readTfjsModel, readTfjsModelFiles, writeTfjsModel, checkShardPath } from './tfjs-files.js';
+export { readTfjsModel, readTfjsGraphModel, readTfjsModelFiles, writeTfjsModel, checkShardPath } from './tfjs-files.js';
 export { readOnnxFile, writeOnnxFile } from './onnx-files.js';
 export { loadAnyModel, saveAnyModel, detectModelFormat, saveFormatFor, UnknownFormatError, MODEL_FORMATS, SAVE_FORMATS } from './any-model.js';
 export type { AnyModel, LoadAnyModelOptions, ModelFormat, SaveFormat, SaveAnyModelOptions, SavedModel } from './any-model.js';

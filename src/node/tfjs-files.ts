@@ -1,4 +1,4 @@
-// Node edge for TF.js layers models: reads model.json and the shards it names, each confined to the model's
+// Node edge for TF.js layers and graph models: reads model.json and the shards it names, each confined to the model's
 // folder (relative paths only, no `..`, symlinks resolved and checked), and writes a model as model.json + shards.
 
 import { mkdir, realpath, stat } from 'node:fs/promises';
@@ -9,6 +9,8 @@ import type { Model } from '../graph/model.js';
 import { decodeTfjsLayersModel, encodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } from '../io/tfjs/layers-model.js';
 import type { TfjsExportOptions, TfjsImport, TfjsImportOptions, TfjsModelJson } from '../io/tfjs/layers-model.js';
 import { storedBytes } from '../io/tfjs/weights-manifest.js';
+import { decodeTfjsGraphModel } from '../io/tfjs/graph-model.js';
+import type { TfjsGraphImport, TfjsGraphImportOptions } from '../io/tfjs/graph-model.js';
 import { FileError, readBytes, writeFileAtomic } from './files.js';
 
 export interface TfjsModelFiles {
@@ -35,7 +37,7 @@ export function checkShardPath(path: string, source: string): string[] {
 
 /** Reads model.json and every shard it names; the shards must be regular files inside model.json's folder. */
 export async function readTfjsModelFiles(modelJsonPath: string): Promise<TfjsModelFiles> {
-  const modelJson = parseTfjsModelJson(await readBytes(modelJsonPath), modelJsonPath);
+  const modelJson = parseTfjsModelJson(await readBytes(modelJsonPath), modelJsonPath, { graph: true });
   const folder = dirname(modelJsonPath);
   let realFolder: string;
   try {
@@ -77,6 +79,12 @@ export async function readTfjsModelFiles(modelJsonPath: string): Promise<TfjsMod
 export async function readTfjsModel(modelJsonPath: string, options: Omit<TfjsImportOptions, 'source'> = {}): Promise<TfjsImport> {
   const { modelJson, shards } = await readTfjsModelFiles(modelJsonPath);
   return decodeTfjsLayersModel(modelJson, shards, { ...options, source: modelJsonPath });
+}
+
+/** Reads a TF.js graph model (model.json with a GraphDef, and shards) into our Model. */
+export async function readTfjsGraphModel(modelJsonPath: string, options: Omit<TfjsGraphImportOptions, 'source'> = {}): Promise<TfjsGraphImport> {
+  const { modelJson, shards } = await readTfjsModelFiles(modelJsonPath);
+  return decodeTfjsGraphModel(modelJson, shards, { ...options, source: modelJsonPath });
 }
 
 /**

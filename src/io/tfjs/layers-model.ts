@@ -23,10 +23,12 @@ export interface TfjsModelJson {
   modelTopology: Json;
   weightsManifest: TfjsWeightGroup[];
   userDefinedMetadata?: Json;
+  /** A graph model's inputs and outputs (converters since tfjs 2 write it here, older ones in userDefinedMetadata). */
+  signature?: Json;
 }
 
-/** Parses and checks a model.json (bytes, text or an already-parsed object). */
-export function parseTfjsModelJson(input: Uint8Array | string | unknown, source = 'model.json'): TfjsModelJson {
+/** Parses and checks a model.json (bytes, text or an already-parsed object); a graph model only when `accept.graph`. */
+export function parseTfjsModelJson(input: Uint8Array | string | unknown, source = 'model.json', accept: { graph?: boolean } = {}): TfjsModelJson {
   let value: unknown = input;
   if (input instanceof Uint8Array) value = decodeUtf8(input, (offset) => new FormatError(`${source}: not valid UTF-8`, offset));
   if (typeof value === 'string') {
@@ -37,8 +39,8 @@ export function parseTfjsModelJson(input: Uint8Array | string | unknown, source 
     }
   }
   if (!isObject(value)) throw new FormatError(`${source}: model.json must be a JSON object`);
-  if (value.format === 'graph-model') throw new ConfigError(`${source}: TF.js graph models are not supported; only layers models (format "layers-model")`);
-  if (value.format !== undefined && value.format !== 'layers-model') throw new FormatError(`${source}: format ${JSON.stringify(value.format)} is not a TF.js layers model`);
+  if (value.format === 'graph-model' && !accept.graph) throw new ConfigError(`${source}: a TF.js graph model, not a layers model; read it with decodeTfjsGraphModel (readTfjsModel and loadAnyModel tell them apart)`);
+  if (value.format !== undefined && value.format !== 'layers-model' && value.format !== 'graph-model') throw new FormatError(`${source}: format ${JSON.stringify(value.format)} is not a TF.js layers or graph model`);
   if (!isObject(value.modelTopology)) throw new FormatError(`${source}: no modelTopology object (is this a TF.js layers model.json?)`);
   const weightsManifest = parseWeightsManifest(value.weightsManifest ?? [], source);
   return {
@@ -48,6 +50,7 @@ export function parseTfjsModelJson(input: Uint8Array | string | unknown, source 
     modelTopology: value.modelTopology,
     weightsManifest,
     userDefinedMetadata: isObject(value.userDefinedMetadata) ? value.userDefinedMetadata : undefined,
+    ...(isObject(value.signature) ? { signature: value.signature } : {}),
   };
 }
 
