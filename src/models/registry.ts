@@ -18,6 +18,7 @@ export function isArchitecture(name: string): name is Architecture {
 
 export function buildModel(arch: string, options: ArchitectureOptions = {}): Model {
   if (!isArchitecture(arch)) throw new ConfigError(`unknown architecture ${JSON.stringify(arch)}: expected one of ${ARCHITECTURES.join(', ')}`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ConfigError(`${arch}: options must be an object, got ${JSON.stringify(options)}`);
   if (arch === 'mobilenet_v2') {
     const { depthMultiplier: _d, activation: _a, ...v2 } = options;
     return mobilenetV2(v2 as MobileNetV2Options);

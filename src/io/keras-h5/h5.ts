@@ -74,11 +74,19 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
   return {
     keys(path) {
       const g = entity(path);
-      return g instanceof h5.Group ? g.keys() : null;
+      try {
+        return g instanceof h5.Group ? g.keys() : null;
+      } catch (e) {
+        throw fail(`cannot list the members of ${path || '/'}`, e);
+      }
     },
     attributeNames(path) {
       const g = entity(path);
-      return g && 'attrs' in g ? Object.keys(g.attrs) : [];
+      try {
+        return g && 'attrs' in g ? Object.keys(g.attrs) : [];
+      } catch (e) {
+        throw fail(`cannot list the attributes of ${path || '/'}`, e);
+      }
     },
     attribute(path, attr) {
       const g = entity(path);

@@ -1,0 +1,51 @@
+// Replays the fuzz corpus (inputs that once crashed, hung or over-allocated a reader) and runs a short
+// property-based fuzz per format: every input must end in success or a typed error, in time, within its
+// allocation bound. Longer runs: `npm run fuzz -- --format F --minutes M`.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+
+import { inputsFor } from './fuzz/mutations.js';
+import { judge } from './fuzz/oracle.js';
+import { corpusOf } from './fuzz/runner.js';
+import { FORMATS, seedsFor } from './fuzz/seeds.js';
+import { TARGETS } from './fuzz/targets.js';
+
+/** Inputs per format in `npm test`: enough to catch a regression in the common paths, a few seconds in all. */
+const RUNS: Record<string, number> = { onnx: 60, tfjs: 60, 'model-file': 80, 'keras-h5': 60, cli: 40 };
+const DEFAULT_RUNS = 150;
+
+// the CLI target reads only paths that do not exist; a relative one must not land in the repository either
+process.chdir(mkdtempSync(join(tmpdir(), 'mobilenet-fuzz-')));
+
+describe('fuzz corpus replay', () => {
+  for (const format of FORMATS) {
+    it(`${format}: every corpus input ends in success or a typed error, in time and bounded`, async () => {
+      const target = TARGETS[format];
+      for (const { name, bytes } of corpusOf(format)) {
+        const outcome = await judge(target, bytes);
+        assert.notEqual(outcome.kind, 'failure', `${format}/${name}: ${outcome.kind === 'failure' ? outcome.reason : ''}`);
+      }
+      for (const seed of await seedsFor(format)) assert.equal((await judge(target, seed)).kind, 'ok', `${format}: a seed file must decode`);
+    });
+  }
+});
+
+describe('fuzz (bounded property run)', () => {
+  for (const format of FORMATS) {
+    it(`${format}: mutated seed files end in success or a typed error`, async () => {
+      const target = TARGETS[format];
+      await fc.assert(
+        fc.asyncProperty(inputsFor(format, await seedsFor(format)), async (bytes) => {
+          const outcome = await judge(target, bytes);
+          assert.notEqual(outcome.kind, 'failure', outcome.kind === 'failure' ? outcome.reason : '');
+        }),
+        { numRuns: RUNS[format] ?? DEFAULT_RUNS, seed: 20261123 },
+      );
+    });
+  }
+});
