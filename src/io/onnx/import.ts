@@ -186,7 +186,19 @@ class OnnxGraphImporter {
 
   build(): DecodedOnnx {
     const graph = this.proto.graph!;
-    for (const t of graph.initializer) this.initializers.set(t.name, t);
+    for (const t of graph.initializer) {
+      if (this.initializers.has(t.name)) throw new FormatError(`${this.source}: initializer ${JSON.stringify(t.name)} is defined twice`);
+      this.initializers.set(t.name, t);
+    }
+    // single assignment, as the ONNX spec requires: a name redefined later would make its readers ambiguous
+    const defined = new Set([...this.initializers.keys(), ...graph.input.map((i) => i.name)]);
+    for (const node of graph.node) {
+      for (const name of node.output) {
+        if (!name) continue;
+        if (defined.has(name)) throw new FormatError(`${this.source}: node ${JSON.stringify(node.name || node.opType)} (${node.opType}) defines ${JSON.stringify(name)}, which is already defined`);
+        defined.add(name);
+      }
+    }
     for (const node of graph.node) {
       for (const name of node.input) {
         if (!name) continue;
