@@ -9,7 +9,7 @@ import type { GraphNode } from '../graph/symbolic.js';
 import { SymbolicTensor } from '../graph/symbolic.js';
 import type { Random } from '../tensor/random.js';
 import { Tensor, formatShape, sizeOf } from '../tensor/tensor.js';
-import { reserveParameters } from './parameter-budget.js';
+import { MAX_PARAMETER_ELEMENTS, reserveParameters } from './parameter-budget.js';
 import type { Shape } from '../tensor/tensor.js';
 
 /** What a parameter is, which decides how it is counted, initialised and converted between frameworks. */
@@ -139,6 +139,12 @@ export abstract class Layer {
     this.shapesIn = shapes;
     this.shapeOut = out;
     this.specs = this.paramSpecsFor(shapes);
+    for (const spec of this.specs) {
+      const size = sizeOf(spec.shape);
+      if (!(size <= MAX_PARAMETER_ELEMENTS)) {
+        throw new ConfigError(`layer ${this.name}: parameter ${spec.name} of shape ${formatShape(spec.shape)} would hold ${size} values, more than the ${MAX_PARAMETER_ELEMENTS} allowed (an absurd width, class count or channel count?)`);
+      }
+    }
     reserveParameters(this.specs.reduce((n, spec) => n + sizeOf(spec.shape), 0));
     for (const spec of this.specs) this.params.set(spec.name, new Tensor(spec.shape));
     const output = new SymbolicTensor(out, this.name);

@@ -5,15 +5,25 @@ import { FormatError } from '../errors.js';
 import type { MobileNetError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-let budget: { left: number; fail: () => MobileNetError } | null = null;
+/** The most values one parameter tensor may hold (1 GiB of float32): far beyond any MobileNet, below any crash. */
+export const MAX_PARAMETER_ELEMENTS = 2 ** 28;
+
+interface Budget {
+  left: number;
+  fail: () => MobileNetError;
+  outer: Budget | null;
+}
+
+let budget: Budget | null = null;
 
 /**
  * Runs `build` (synchronous, so no other build can interleave) with at most `elements` parameter values
  * allocated by the layers it connects; one more throws `fail()` before that parameter is allocated.
+ * Budgets nest: a build inside another is charged to both.
  */
 export function withParameterBudget<T>(elements: number, fail: () => MobileNetError, build: () => T): T {
   const outer = budget;
-  budget = { left: elements, fail };
+  budget = { left: elements, fail, outer };
   try {
     return build();
   } finally {
@@ -23,9 +33,10 @@ export function withParameterBudget<T>(elements: number, fail: () => MobileNetEr
 
 /** Called by a layer before it allocates `elements` parameter values. */
 export function reserveParameters(elements: number): void {
-  if (budget === null) return;
-  budget.left -= elements;
-  if (budget.left < 0) throw budget.fail();
+  for (let b = budget; b !== null; b = b.outer) {
+    b.left -= elements;
+    if (b.left < 0) throw b.fail();
+  }
 }
 
 /**

@@ -164,9 +164,18 @@ const VALUES = [
   '/nonexistent/mobilenet-fuzz/x.npy', '/nonexistent/mobilenet-fuzz/data', '/nonexistent/mobilenet-fuzz/a.png', '\u0000', '💥', '--',
 ];
 
+/** Mostly `--flag value` pairs (so that values reach the code that checks them), some stray tokens. */
+const token = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...FLAGS), fc.oneof(fc.constantFrom(...VALUES), fc.string({ maxLength: 12 }))) },
+  { weight: 1, arbitrary: fc.oneof(fc.constantFrom(...FLAGS), fc.constantFrom(...VALUES), fc.string({ maxLength: 12 })).map((t) => [t]) },
+);
+
 export const commandLine: fc.Arbitrary<Uint8Array> = fc
-  .tuple(fc.constantFrom(...COMMANDS), fc.array(fc.oneof(fc.constantFrom(...FLAGS), fc.constantFrom(...VALUES), fc.string({ maxLength: 12 })), { maxLength: 12 }))
-  .map(([command, rest]) => new TextEncoder().encode(JSON.stringify(command === '' ? rest : [command, ...rest])));
+  .tuple(fc.constantFrom(...COMMANDS), fc.array(token, { maxLength: 6 }))
+  .map(([command, tokens]) => {
+    const rest = tokens.flat();
+    return new TextEncoder().encode(JSON.stringify(command === '' ? rest : [command, ...rest]));
+  });
 
 /** The generator for a format's inputs (command lines are generated whole: a byte-mutated path could name a real file). */
 export function inputsFor(format: FuzzFormat, seeds: Uint8Array[]): fc.Arbitrary<Uint8Array> {

@@ -15,6 +15,7 @@ import { decodeCheckpoint } from '../../src/train/checkpoint.js';
 import { main } from '../../src/cli/cli.js';
 import type { CommandIO } from '../../src/cli/io.js';
 import { UsageError } from '../../src/errors.js';
+import { MAX_MODEL_PARAMETERS } from '../../src/models/registry.js';
 import type { FuzzTarget } from './oracle.js';
 import type { FuzzFormat } from './seeds.js';
 import { unpackTfjs } from './seeds.js';
@@ -80,7 +81,8 @@ export const TARGETS: Record<FuzzFormat, FuzzTarget> = {
       if (SLOW_COMMANDS.has(argv[0] ?? '')) return 0;
       return main(argv, quiet);
     },
-    allocationBound: () => 64 * MiB,
+    // no file: the bound is the largest network the builders accept (MAX_MODEL_PARAMETERS float32 values)
+    allocationBound: () => 4 * MAX_MODEL_PARAMETERS + 64 * MiB,
     timeLimitMs: 5000,
   },
 };
