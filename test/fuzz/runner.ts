@@ -54,7 +54,16 @@ export interface FuzzStats {
  */
 export async function fuzzFormat(
   format: FuzzFormat,
-  options: { runs?: number; seconds?: number; seed?: number; progressEvery?: number; progress?: (s: FuzzStats) => void; onFailure?: (o: Outcome, bytes: Uint8Array) => void },
+  options: {
+    runs?: number;
+    seconds?: number;
+    seed?: number;
+    progressEvery?: number;
+    progress?: (s: FuzzStats) => void;
+    onFailure?: (o: Outcome, bytes: Uint8Array) => void;
+    /** Called with each input before it is judged (a watchdog keeps it, to name the input if the decode hangs). */
+    beforeEach?: (bytes: Uint8Array) => void;
+  },
 ): Promise<FuzzStats> {
   const target = TARGETS[format];
   const arbitrary = inputsFor(format, await seedsFor(format));
@@ -68,6 +77,7 @@ export async function fuzzFormat(
   while (stats.inputs < runs && performance.now() < deadline) {
     const batch = fc.sample(arbitrary, { numRuns: Math.min(200, runs - stats.inputs), seed: seed++ });
     for (const bytes of batch) {
+      options.beforeEach?.(bytes);
       const outcome = await judge(target, bytes);
       stats.inputs++;
       if (outcome.kind === 'failure') {
