@@ -51,6 +51,7 @@ function runWorker(format: FuzzFormat, seconds: number, seed: number, totals: To
   const shared = new SharedArrayBuffer(8 + MAX_COPIED_INPUT);
   const control = new Int32Array(shared, 0, 2);
   const worker = startWorker({ format, seconds, seed, shared });
+  const startedAt = performance.now();
   const seen = new Set<string>();
   return new Promise((resolve, reject) => {
     let last = -1;
@@ -66,7 +67,7 @@ function runWorker(format: FuzzFormat, seconds: number, seed: number, totals: To
       const reason = `hang: one input decoded for more than ${HANG_SECONDS} s`;
       totals.failures.push(reason);
       totals.inputs += started; // the worker's own counts die with it; ok and typed are not split here
-      totals.seconds += seconds - HANG_SECONDS;
+      totals.seconds += (performance.now() - startedAt) / 1000 - HANG_SECONDS;
       console.log(`${format}: FAILURE ${reason} → ${length >= 0 ? save(format, bytes) : '(input too large to keep)'}`);
       void worker.terminate().then(() => resolve(true));
     }, 1000);
