@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
+import { readKerasH5 } from '../src/io/keras-h5/keras-h5.js';
 import { inputsFor } from './fuzz/mutations.js';
 import { judge } from './fuzz/oracle.js';
 import { corpusOf } from './fuzz/runner.js';
@@ -48,4 +49,20 @@ describe('fuzz (bounded property run)', () => {
       );
     });
   }
+});
+
+describe('long-running decoding', () => {
+  it('corrupt HDF5 files leak no h5wasm streams (each once cost an open file; a few thousand hung HDF5)', async () => {
+    const [seed] = await seedsFor('keras-h5');
+    const corrupt = seed!.slice();
+    corrupt[8] = 0x7f; // superblock version
+    await readKerasH5(seed!, 'seed.h5'); // loads h5wasm
+    const { FS } = (await import('h5wasm')) as unknown as { FS: { streams: ({ path?: string } | null)[] } };
+    const streams = (): number => FS.streams.filter((s) => s?.path?.startsWith('/tmp/')).length;
+    const before = streams();
+    for (let i = 0; i < 50; i++) await assert.rejects(readKerasH5(corrupt, 'corrupt.h5'), /cannot be opened/);
+    const truncated = seed!.slice(0, 4096);
+    for (let i = 0; i < 50; i++) await assert.rejects(readKerasH5(truncated, 'truncated.h5'));
+    assert.equal(streams(), before);
+  });
 });
