@@ -2,7 +2,7 @@
 // worker thread, a progress line (inputs/s) every 10 s; each new kind of failure, and any input that hangs a
 // decode for 30 s (the watchdog then restarts the worker), is saved into the corpus `npm test` replays.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +24,8 @@ const HANG_SECONDS = 30;
 const MAX_COPIED_INPUT = 16 * 1024 * 1024;
 
 // the CLI target reads only paths that do not exist; a fuzzed relative path must not land in the repository either
-process.chdir(mkdtempSync(join(tmpdir(), 'mobilenet-fuzz-')));
+const scratch = mkdtempSync(join(tmpdir(), 'mobilenet-fuzz-'));
+process.chdir(scratch);
 
 /** Workers do not inherit `--import tsx`: the worker registers it, then imports the TypeScript entry. */
 function startWorker(data: FuzzWorkerData): Worker {
@@ -111,5 +112,6 @@ for (const format of formats) {
   summary[format] = { ...totals, inputsPerSecond: Math.round(totals.inputs / Math.max(totals.seconds, 1e-9)) };
   console.log(`${format}: done, ${totals.inputs} inputs in ${totals.seconds.toFixed(0)} s, ${totals.failures.length} failures`);
 }
+rmSync(scratch, { recursive: true, force: true });
 console.log(JSON.stringify(summary, null, 1));
 process.exitCode = Object.values(summary).some((s) => s.failures.length > 0) ? 1 : 0;

@@ -3,10 +3,10 @@
 // allocation bound. Longer runs: `npm run fuzz -- --format F --minutes M`.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 
 import { readKerasH5 } from '../src/io/keras-h5/keras-h5.js';
@@ -21,7 +21,13 @@ const RUNS: Record<string, number> = { onnx: 60, tfjs: 60, 'model-file': 80, 'ke
 const DEFAULT_RUNS = 150;
 
 // the CLI target reads only paths that do not exist; a relative one must not land in the repository either
-process.chdir(mkdtempSync(join(tmpdir(), 'mobilenet-fuzz-')));
+const home = process.cwd();
+const scratch = mkdtempSync(join(tmpdir(), 'mobilenet-fuzz-'));
+process.chdir(scratch);
+after(() => {
+  process.chdir(home);
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 describe('fuzz corpus replay', () => {
   for (const format of FORMATS) {
