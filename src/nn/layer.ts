@@ -136,16 +136,17 @@ export abstract class Layer {
     if (list.length !== this.arity()) throw new ShapeError(`layer ${this.name} (${this.kind}) takes ${this.arity()} input(s), got ${list.length}`);
     const shapes = list.map((t) => t.shape);
     const out = this.inferShape(shapes);
-    this.shapesIn = shapes;
-    this.shapeOut = out;
-    this.specs = this.paramSpecsFor(shapes);
-    for (const spec of this.specs) {
+    const specs = this.paramSpecsFor(shapes);
+    for (const spec of specs) {
       const size = sizeOf(spec.shape);
       if (!(size <= MAX_PARAMETER_ELEMENTS)) {
         throw new ConfigError(`layer ${this.name}: parameter ${spec.name} of shape ${formatShape(spec.shape)} would hold ${size} values, more than the ${MAX_PARAMETER_ELEMENTS} allowed (an absurd width, class count or channel count?)`);
       }
     }
-    reserveParameters(this.specs.reduce((n, spec) => n + sizeOf(spec.shape), 0));
+    reserveParameters(specs.reduce((n, spec) => n + sizeOf(spec.shape), 0));
+    this.shapesIn = shapes;
+    this.shapeOut = out;
+    this.specs = specs;
     for (const spec of this.specs) this.params.set(spec.name, new Tensor(spec.shape));
     const output = new SymbolicTensor(out, this.name);
     this.node = { layer: this, inputs: list, output };
