@@ -118,6 +118,7 @@ interface RawImage {
 }
 
 function decodeJpeg(bytes: Uint8Array, source: string, maxPixels: number): RawImage {
+  checkJpegFrame(bytes, source);
   try {
     const image = jpeg.decode(bytes, {
       useTArray: true,
@@ -162,6 +163,44 @@ function decodePng(bytes: Uint8Array, source: string, maxPixels: number): RawIma
   }
   if (png.depth < 8) return { width: png.width, height: png.height, channels, samples: unpackGrey(png.data, png.width, png.height, png.depth) };
   return { width: png.width, height: png.height, channels, samples };
+}
+
+/**
+ * Huffman-coded JPEG (all jpeg-js reads) spends at least one bit per 8×8 block of the full-resolution
+ * component in its first scan (a DC code, baseline or progressive), so a byte holds at most 512 pixels.
+ */
+const MAX_JPEG_PIXELS_PER_BYTE = 512;
+
+/**
+ * Finds the frame header (SOFn) and checks its size against what the file's bytes can hold, so a lying
+ * header allocates nothing (jpeg-js sizes its buffers from the header before reading any scan).
+ */
+function checkJpegFrame(bytes: Uint8Array, source: string): void {
+  let offset = 2;
+  while (offset + 4 <= bytes.length && bytes[offset] === 0xff) {
+    const marker = bytes[offset + 1];
+    if (marker === 0xff) {
+      offset++; // fill byte
+      continue;
+    }
+    const length = (bytes[offset + 2] << 8) | bytes[offset + 3];
+    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isFrame && offset + 9 <= bytes.length) {
+      const height = (bytes[offset + 5] << 8) | bytes[offset + 6];
+      const width = (bytes[offset + 7] << 8) | bytes[offset + 8];
+      if (width * height > MAX_JPEG_PIXELS_PER_BYTE * bytes.length) {
+        throw new ImageFileError(
+          `${source}: corrupt JPEG (header says ${width}×${height} pixels, more than ${bytes.length} bytes of JPEG can hold)`,
+          source,
+          'corrupt',
+          offset + 5,
+        );
+      }
+      return;
+    }
+    if (marker === 0xda) return; // start of scan: no frame header before it, which jpeg-js reports
+    offset += 2 + length;
+  }
 }
 
 /**

@@ -210,16 +210,20 @@ export interface ModelInput {
   /**
    * The bytes of a file the model names relative to its own folder: TF.js weight shards, ONNX external data.
    * Where it is not given, such a model is a FormatError (TF.js) or an ExternalDataError (ONNX) naming the file.
+   * For ONNX external data `usedBytes` bounds the bytes its tensors can use, so a reader can refuse a far larger file.
    */
-  companion?: (path: string) => Promise<Uint8Array>;
+  companion?: (path: string, usedBytes?: number) => Promise<Uint8Array>;
 }
 
-/** The companion files `paths`, read through `input.companion`; the missing reader is an error made by `missing`. */
-async function companions(input: ModelInput, paths: string[], missing: (path: string) => Error): Promise<Map<string, Uint8Array>> {
+/**
+ * The companion files `paths`, read through `input.companion` (with the bytes each can use, where `usedBytes` says);
+ * the missing reader is an error made by `missing`.
+ */
+async function companions(input: ModelInput, paths: Iterable<string>, missing: (path: string) => Error, usedBytes?: Map<string, number>): Promise<Map<string, Uint8Array>> {
   const files = new Map<string, Uint8Array>();
   for (const path of paths) {
     if (!input.companion) throw missing(path);
-    files.set(path, await input.companion(path));
+    files.set(path, await input.companion(path, usedBytes?.get(path)));
   }
   return files;
 }
@@ -262,9 +266,10 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       return { model: fromNamedWeights(tensors, options, source, notes), format, notes, metadata };
     }
     case 'onnx': {
-      const { externalDataLocations, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
+      const { externalDataExtents, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
       const proto = parseOnnxModel(bytes, source);
-      const files = await companions(input, externalDataLocations(proto, source), (location) => new ExternalDataError(`${source}: external data ${JSON.stringify(location)} was not given (give the files beside the model)`, location));
+      const extents = externalDataExtents(proto, source);
+      const files = await companions(input, extents.keys(), (location) => new ExternalDataError(`${source}: external data ${JSON.stringify(location)} was not given (give the files beside the model)`, location), extents);
       const decoded = onnxToModel(proto, {
         name: stem(source),
         source,

@@ -6,6 +6,7 @@ import type { Model } from '../graph/model.js';
 import { buildModel, isArchitecture } from '../models/registry.js';
 import type { ArchitectureOptions } from '../models/registry.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { buildInBudget } from '../nn/parameter-budget.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 
 export const MODEL_FILE_FORMAT = 'mobilenet-ts/1';
@@ -54,7 +55,7 @@ export function decodeModelFile(bytes: Uint8Array, source = '<buffer>'): LoadedM
   const architecture = metadata.architecture ?? '';
   if (!isArchitecture(architecture)) throw new FormatError(`${source}: unknown architecture ${JSON.stringify(architecture)} in metadata`);
   const options = parseJson<ArchitectureOptions>(metadata.options, 'options', source) ?? {};
-  const model = buildModel(architecture, options);
+  const model = buildInBudget(tensors, source, () => buildModel(architecture, options));
   model.setWeights(tensors);
   const classNames = parseJson<string[]>(metadata.classNames, 'classNames', source);
   if (classNames !== undefined && (!Array.isArray(classNames) || classNames.some((c) => typeof c !== 'string'))) throw new FormatError(`${source}: classNames must be a list of strings`);

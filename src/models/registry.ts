@@ -2,6 +2,7 @@
 
 import { ConfigError } from '../errors.js';
 import type { Model } from '../graph/model.js';
+import { withParameterBudget } from '../nn/parameter-budget.js';
 import { mobilenetV1 } from './mobilenet-v1.js';
 import type { MobileNetV1Options } from './mobilenet-v1.js';
 import { mobilenetV2 } from './mobilenet-v2.js';
@@ -16,12 +17,19 @@ export function isArchitecture(name: string): name is Architecture {
   return (ARCHITECTURES as readonly string[]).includes(name);
 }
 
+/** 2²⁶ parameters (256 MiB of float32): ten times MobileNetV2 at α 1.4, so only absurd options reach it. */
+export const MAX_MODEL_PARAMETERS = 2 ** 26;
+
 export function buildModel(arch: string, options: ArchitectureOptions = {}): Model {
   if (!isArchitecture(arch)) throw new ConfigError(`unknown architecture ${JSON.stringify(arch)}: expected one of ${ARCHITECTURES.join(', ')}`);
-  if (arch === 'mobilenet_v2') {
-    const { depthMultiplier: _d, activation: _a, ...v2 } = options;
-    return mobilenetV2(v2 as MobileNetV2Options);
-  }
-  const { blocks: _b, roundNearest: _r, firstChannel: _f, lastChannel: _l, stemStride: _s, ...v1 } = options;
-  return mobilenetV1(v1 as MobileNetV1Options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ConfigError(`${arch}: options must be an object, got ${JSON.stringify(options)}`);
+  const tooLarge = (): ConfigError => new ConfigError(`${arch}: options ${JSON.stringify(options)} describe a network of more than ${MAX_MODEL_PARAMETERS} parameters`);
+  return withParameterBudget(MAX_MODEL_PARAMETERS, tooLarge, () => {
+    if (arch === 'mobilenet_v2') {
+      const { depthMultiplier: _d, activation: _a, ...v2 } = options;
+      return mobilenetV2(v2 as MobileNetV2Options);
+    }
+    const { blocks: _b, roundNearest: _r, firstChannel: _f, lastChannel: _l, stemStride: _s, ...v1 } = options;
+    return mobilenetV1(v1 as MobileNetV1Options);
+  });
 }

@@ -9,6 +9,7 @@ import type { GraphNode } from '../graph/symbolic.js';
 import { SymbolicTensor } from '../graph/symbolic.js';
 import type { Random } from '../tensor/random.js';
 import { Tensor, formatShape, sizeOf } from '../tensor/tensor.js';
+import { MAX_PARAMETER_ELEMENTS, reserveParameters } from './parameter-budget.js';
 import type { Shape } from '../tensor/tensor.js';
 
 /** What a parameter is, which decides how it is counted, initialised and converted between frameworks. */
@@ -135,9 +136,17 @@ export abstract class Layer {
     if (list.length !== this.arity()) throw new ShapeError(`layer ${this.name} (${this.kind}) takes ${this.arity()} input(s), got ${list.length}`);
     const shapes = list.map((t) => t.shape);
     const out = this.inferShape(shapes);
+    const specs = this.paramSpecsFor(shapes);
+    for (const spec of specs) {
+      const size = sizeOf(spec.shape);
+      if (!(size <= MAX_PARAMETER_ELEMENTS)) {
+        throw new ConfigError(`layer ${this.name}: parameter ${spec.name} of shape ${formatShape(spec.shape)} would hold ${size} values, more than the ${MAX_PARAMETER_ELEMENTS} allowed (an absurd width, class count or channel count?)`);
+      }
+    }
+    reserveParameters(specs.reduce((n, spec) => n + sizeOf(spec.shape), 0));
     this.shapesIn = shapes;
     this.shapeOut = out;
-    this.specs = this.paramSpecsFor(shapes);
+    this.specs = specs;
     for (const spec of this.specs) this.params.set(spec.name, new Tensor(spec.shape));
     const output = new SymbolicTensor(out, this.name);
     this.node = { layer: this, inputs: list, output };

@@ -53,8 +53,8 @@ export async function loadAnyModel(path: string, options: LoadAnyModelOptions = 
   const bytes = await readBytes(source);
   const format = resolved.folder ? 'tfjs' : detectModelFormat(bytes, source);
   let shards: Promise<Map<string, Uint8Array>> | null = null;
-  const companion = async (file: string): Promise<Uint8Array> => {
-    if (format === 'onnx') return readOnnxExternal(source, file);
+  const companion = async (file: string, usedBytes?: number): Promise<Uint8Array> => {
+    if (format === 'onnx') return readOnnxExternal(source, file, usedBytes ?? Number.POSITIVE_INFINITY);
     shards ??= readTfjsModelFiles(source).then((f) => f.shards);
     const bytes = (await shards).get(file);
     if (!bytes) throw new FormatError(`${source}: weight shard ${JSON.stringify(file)} was not read`);

@@ -2,8 +2,8 @@
 // Only this layer touches the file system, so the codecs run unchanged in browsers.
 
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readFile, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 import { MobileNetError } from '../errors.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
@@ -54,6 +54,34 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     throw fileError('cannot write', path, e);
   }
   await syncFolder(dirname(path));
+}
+
+/** `<target>.<pid>.<12 hex>.tmp`, as writeFileAtomic names its temporary files. */
+const TEMPORARY = /^.+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temporary files that writes into `folder` left behind when their process was killed mid-write
+ * (those of processes still running are kept). Returns the names removed.
+ */
+export async function removeStaleTemporaries(folder: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(folder).catch(() => [] as string[])) {
+    const match = TEMPORARY.exec(name);
+    if (!match || isRunning(Number(match[1]))) continue;
+    await rm(join(folder, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }
 
 /** Makes the rename itself durable. Best effort: some platforms (Windows) cannot open a folder for syncing. */

@@ -8,7 +8,7 @@ import type { Model } from '../graph/model.js';
 import { ExternalDataError } from '../io/onnx/errors.js';
 import { encodeOnnx } from '../io/onnx/export.js';
 import type { OnnxExportOptions } from '../io/onnx/export.js';
-import { externalDataLocations, onnxToModel, parseOnnxModel } from '../io/onnx/import.js';
+import { externalDataExtents, onnxToModel, parseOnnxModel } from '../io/onnx/import.js';
 import type { DecodedOnnx, OnnxImportOptions } from '../io/onnx/import.js';
 import { readBytes, writeFileAtomic } from './files.js';
 
@@ -19,7 +19,7 @@ import { readBytes, writeFileAtomic } from './files.js';
 export async function readOnnxFile(path: string, options: Omit<OnnxImportOptions, 'source' | 'externalData'> = {}): Promise<DecodedOnnx> {
   const proto = parseOnnxModel(await readBytes(path), path);
   const files = new Map<string, Uint8Array>();
-  for (const location of externalDataLocations(proto, path)) files.set(location, await readOnnxExternal(path, location));
+  for (const [location, used] of externalDataExtents(proto, path)) files.set(location, await readOnnxExternal(path, location, used));
   return onnxToModel(proto, {
     ...options,
     source: path,
@@ -31,9 +31,12 @@ export async function readOnnxFile(path: string, options: Omit<OnnxImportOptions
   });
 }
 
-/** Reads the external data file `location` of the ONNX model at `modelPath`, confined to the model's folder. */
-export async function readOnnxExternal(modelPath: string, location: string): Promise<Uint8Array> {
-  return readExternal(await realpath(dirname(modelPath)), location, modelPath);
+/**
+ * Reads the external data file `location` of the ONNX model at `modelPath`, confined to the model's folder and
+ * refused when it is far larger than the `usedBytes` its tensors can use (see externalDataExtents).
+ */
+export async function readOnnxExternal(modelPath: string, location: string, usedBytes: number): Promise<Uint8Array> {
+  return readExternal(await realpath(dirname(modelPath)), location, usedBytes, modelPath);
 }
 
 /** Writes `model` as an ONNX file (see encodeOnnx), replacing `path` atomically. */
@@ -41,7 +44,10 @@ export async function writeOnnxFile(path: string, model: Model, options: OnnxExp
   await writeFileAtomic(path, encodeOnnx(model, options));
 }
 
-async function readExternal(folder: string, location: string, source: string): Promise<Uint8Array> {
+/** Slack over the bytes an external data file's tensors use (alignment padding, data of other models). */
+const EXTERNAL_SLACK_BYTES = 1024 * 1024;
+
+async function readExternal(folder: string, location: string, used: number, source: string): Promise<Uint8Array> {
   let real: string;
   try {
     real = await realpath(resolve(folder, location));
@@ -52,6 +58,11 @@ async function readExternal(folder: string, location: string, source: string): P
   if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
     throw new ExternalDataError(`${source}: external data ${JSON.stringify(location)} resolves to ${real}, outside the model's folder ${folder}`, location);
   }
-  if (!(await stat(real)).isFile()) throw new ExternalDataError(`${source}: external data ${JSON.stringify(location)} is not a file`, location);
+  const info = await stat(real);
+  if (!info.isFile()) throw new ExternalDataError(`${source}: external data ${JSON.stringify(location)} is not a file`, location);
+  // a file far larger than its tensors can use is not read into memory
+  if (info.size > used + EXTERNAL_SLACK_BYTES) {
+    throw new ExternalDataError(`${source}: external data ${JSON.stringify(location)} is ${info.size} bytes, more than its tensors can use (${used})`, location);
+  }
   return readBytes(real);
 }

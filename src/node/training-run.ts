@@ -15,7 +15,7 @@ import type { EvaluationMetrics } from '../train/metrics.js';
 import { trainingCurvesSvg } from '../train/plot.js';
 import type { TrainConfig, TrainerOptions, TrainerState } from '../train/trainer.js';
 import { train } from '../train/trainer.js';
-import { readBytes, writeFileAtomic } from './files.js';
+import { readBytes, removeStaleTemporaries, writeFileAtomic } from './files.js';
 import { findIdxFiles, readIdxFolder } from './idx-files.js';
 import { imageFolderDataset } from './image-folder.js';
 
@@ -104,6 +104,7 @@ export interface TrainingRun {
 /** Trains with every artefact written atomically to `run.out`; resumes from `run.resume` when given. */
 export async function runTraining(run: TrainingRun): Promise<TrainerState> {
   await mkdir(run.out, { recursive: true });
+  await removeStaleTemporaries(run.out); // left by a run killed while it wrote
   const paths = runPaths(run.out);
   const info: ModelFileInfo = { ...run.info, extra: { ...run.info.extra, training: run.config } };
   const writeHistory = async (state: TrainerState): Promise<void> => {

@@ -6,6 +6,7 @@ import type { Model } from '../graph/model.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { buildModel, isArchitecture } from '../models/registry.js';
 import type { ArchitectureOptions } from '../models/registry.js';
+import { buildInBudget } from '../nn/parameter-budget.js';
 import type { ModelFileInfo } from '../io/model-file.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Optimizer } from './optimizers.js';
@@ -51,7 +52,6 @@ export function decodeCheckpoint(bytes: Uint8Array, source = '<buffer>'): Decode
   if (metadata.format !== CHECKPOINT_FORMAT) throw new FormatError(`${source}: not a mobilenet-ts training checkpoint (format ${JSON.stringify(metadata.format ?? null)})`);
   const architecture = metadata.architecture ?? '';
   if (!isArchitecture(architecture)) throw new FormatError(`${source}: unknown architecture ${JSON.stringify(architecture)}`);
-  const model = buildModel(architecture, json<ArchitectureOptions>(metadata, 'options', source));
   const weights = new Map<string, Tensor>();
   const optimizerState = new Map<string, Tensor>();
   for (const [k, t] of tensors) {
@@ -59,6 +59,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = '<buffer>'): Decode
     else if (k.startsWith(OPTIMIZER)) optimizerState.set(k.slice(OPTIMIZER.length), t);
     else throw new FormatError(`${source}: unexpected tensor ${k} in a checkpoint`);
   }
+  const model = buildInBudget(weights, source, () => buildModel(architecture, json<ArchitectureOptions>(metadata, 'options', source)));
   model.setWeights(weights);
   return { model, optimizerState, state: json(metadata, 'state', source), config: json(metadata, 'config', source), info: json(metadata, 'info', source) };
 }

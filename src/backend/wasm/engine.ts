@@ -263,6 +263,11 @@ export class WasmEngine {
     return layout === 'NCHW' && out.rank === 4 ? toLayout(out, 'NHWC', 'NCHW') : out;
   }
 
+  /** Bytes of the engine's linear memory (weights, planned arenas), shared with its workers. */
+  get memoryBytes(): number {
+    return this.runtime.memory.buffer.byteLength;
+  }
+
   /** Stops the workers; `predict` throws afterwards. Safe to call twice. */
   async dispose(): Promise<void> {
     this.disposed = true;

@@ -50,7 +50,7 @@ export interface H5Reader {
 export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reader> {
   if (hdf5SignatureOffset(bytes) < 0) throw new FormatError(`${source}: not an HDF5 file (no HDF5 signature)`, 0);
   const { default: h5, FS } = await h5wasm();
-  const fs = FS as unknown as { writeFile(path: string, data: Uint8Array): void; unlink(path: string): void };
+  const fs = FS as unknown as EmscriptenFS;
   const name = `/mobilenet-ts-${++counter}.h5`;
   fs.writeFile(name, bytes);
   let file: InstanceType<H5Module['File']>;
@@ -60,6 +60,7 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
     if (!(file.file_id > 0n)) throw new Error('invalid file id');
   } catch (e) {
     fs.unlink(name);
+    releaseErrorStreams(fs);
     throw new FormatError(`${source}: HDF5 file cannot be opened (${reason(e)}): truncated or corrupt`);
   }
   const fail = (what: string, e: unknown): FormatError => new FormatError(`${source}: ${what}: ${reason(e)}`);
@@ -74,11 +75,19 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
   return {
     keys(path) {
       const g = entity(path);
-      return g instanceof h5.Group ? g.keys() : null;
+      try {
+        return g instanceof h5.Group ? g.keys() : null;
+      } catch (e) {
+        throw fail(`cannot list the members of ${path || '/'}`, e);
+      }
     },
     attributeNames(path) {
       const g = entity(path);
-      return g && 'attrs' in g ? Object.keys(g.attrs) : [];
+      try {
+        return g && 'attrs' in g ? Object.keys(g.attrs) : [];
+      } catch (e) {
+        throw fail(`cannot list the attributes of ${path || '/'}`, e);
+      }
     },
     attribute(path, attr) {
       const g = entity(path);
@@ -102,9 +111,35 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
         file.close();
       } finally {
         fs.unlink(name);
+        releaseErrorStreams(fs);
       }
     },
   };
+}
+
+interface EmscriptenFS {
+  writeFile(path: string, data: Uint8Array): void;
+  unlink(path: string): void;
+  close(stream: object): void;
+  streams: ({ path?: string } | null | undefined)[];
+}
+
+/**
+ * h5wasm turns an HDF5 error into an exception thrown while the error stack is printed into a tmpfile(), so
+ * that stream is never closed: each error leaks one, and after a few thousand (the FS's open-file limit)
+ * HDF5 hangs. Closing them once the file is done keeps a long-running process healthy.
+ */
+function releaseErrorStreams(fs: EmscriptenFS): void {
+  for (const stream of fs.streams) {
+    if (!stream?.path?.startsWith('/tmp/tmpfile_')) continue;
+    const path = stream.path;
+    try {
+      fs.close(stream);
+      fs.unlink(path);
+    } catch {
+      // already closed or removed: nothing left to release
+    }
+  }
 }
 
 function readDataset(d: H5Dataset, path: string, fileBytes: number, source: string): Tensor {

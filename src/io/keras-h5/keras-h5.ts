@@ -6,6 +6,7 @@ import type { Model } from '../../graph/model.js';
 import type { Shape, Tensor } from '../../tensor/tensor.js';
 import { formatShape, sameShape } from '../../tensor/tensor.js';
 import { assignKerasWeights, kerasTopologyToModel } from '../tfjs/keras-import.js';
+import { buildInBudget } from '../../nn/parameter-budget.js';
 import type { KerasWeightBinding } from '../tfjs/keras-import.js';
 import { openH5 } from './h5.js';
 import type { H5Reader } from './h5.js';
@@ -121,7 +122,8 @@ export async function decodeKerasH5Model(bytes: Uint8Array, options: KerasH5Mode
 export function kerasH5ContentsToModel(contents: KerasH5Contents, options: KerasH5ModelOptions = {}): Model {
   const source = options.source ?? '<h5>';
   if (contents.modelConfig === undefined) throw new FormatError(`${source}: no model_config: this is a weights-only file; build the model and use loadKerasH5Weights`);
-  const imported = kerasTopologyToModel(contents.modelConfig, { source, inputShape: options.inputShape });
+  const stored = new Map(contents.layers.flatMap((l) => l.weights.map((w) => [`${l.name}/${w.name}`, w.tensor] as const)));
+  const imported = buildInBudget(stored, source, () => kerasTopologyToModel(contents.modelConfig, { source, inputShape: options.inputShape }));
   const byGroup = new Map(contents.layers.map((l) => [l.name, l.weights]));
   const bindingsOf = new Map<string, KerasWeightBinding[]>();
   for (const b of imported.weights) bindingsOf.set(b.group, [...(bindingsOf.get(b.group) ?? []), b]);

@@ -82,11 +82,29 @@ export function parseOnnxModel(bytes: Uint8Array, source = '<buffer>'): ModelPro
 
 /** Locations of the external data files the model's initializers and Constant nodes use, each checked to be relative and inside the folder. */
 export function externalDataLocations(model: ModelProto, source = '<buffer>'): string[] {
+  return [...externalDataExtents(model, source).keys()];
+}
+
+/** The widest element ONNX stores (DOUBLE, INT64, UINT64): an upper bound on any tensor's bytes per element. */
+const MAX_ELEMENT_BYTES = 8;
+
+/**
+ * Each external data location with an upper bound on the bytes its tensors use (the largest offset + length,
+ * or offset + elements × 8 where no length is given), so a reader can refuse a file far larger than that.
+ */
+export function externalDataExtents(model: ModelProto, source = '<buffer>'): Map<string, number> {
   const tensors: TensorProto[] = [...(model.graph?.initializer ?? [])];
   for (const node of model.graph?.node ?? []) for (const a of node.attribute) if (a.t) tensors.push(a.t);
-  const locations = new Set<string>();
-  for (const t of tensors) if (t.dataLocation === EXTERNAL_DATA) locations.add(externalReference(t.externalData, `${source}: tensor ${JSON.stringify(t.name)}`).location);
-  return [...locations];
+  const extents = new Map<string, number>();
+  for (const t of tensors) {
+    if (t.dataLocation !== EXTERNAL_DATA) continue;
+    const what = `${source}: tensor ${JSON.stringify(t.name)}`;
+    const ref = externalReference(t.externalData, what);
+    const elements = t.dims.reduce((n: number, d) => n * Math.max(0, int64(d, what)), 1);
+    const end = ref.offset + (ref.length ?? elements * MAX_ELEMENT_BYTES);
+    extents.set(ref.location, Math.max(extents.get(ref.location) ?? 0, end));
+  }
+  return extents;
 }
 
 /** Builds our model from a decoded ModelProto. */
@@ -168,7 +186,19 @@ class OnnxGraphImporter {
 
   build(): DecodedOnnx {
     const graph = this.proto.graph!;
-    for (const t of graph.initializer) this.initializers.set(t.name, t);
+    for (const t of graph.initializer) {
+      if (this.initializers.has(t.name)) throw new FormatError(`${this.source}: initializer ${JSON.stringify(t.name)} is defined twice`);
+      this.initializers.set(t.name, t);
+    }
+    // single assignment, as the ONNX spec requires: a name redefined later would make its readers ambiguous
+    const defined = new Set([...this.initializers.keys(), ...graph.input.map((i) => i.name)]);
+    for (const node of graph.node) {
+      for (const name of node.output) {
+        if (!name) continue;
+        if (defined.has(name)) throw new FormatError(`${this.source}: node ${JSON.stringify(node.name || node.opType)} (${node.opType}) defines ${JSON.stringify(name)}, which is already defined`);
+        defined.add(name);
+      }
+    }
     for (const node of graph.node) {
       for (const name of node.input) {
         if (!name) continue;

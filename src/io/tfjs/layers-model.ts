@@ -10,6 +10,7 @@ import type { Json } from './keras-config.js';
 import { modelToKerasTopology } from './keras-export.js';
 import type { KerasWeightBinding } from './keras-import.js';
 import { assignKerasWeights, kerasTopologyToModel } from './keras-import.js';
+import { buildInBudget } from '../../nn/parameter-budget.js';
 import type { TfjsWeightGroup } from './weights-manifest.js';
 import { DEFAULT_SHARD_BYTES, decodeWeights, encodeWeights, parseWeightsManifest } from './weights-manifest.js';
 
@@ -80,13 +81,14 @@ export interface TfjsImport {
 export function decodeTfjsLayersModel(modelJson: Uint8Array | string | unknown, shards: Map<string, Uint8Array> | ((path: string) => Uint8Array), options: TfjsImportOptions = {}): TfjsImport {
   const source = options.source ?? 'model.json';
   const json = parseTfjsModelJson(modelJson, source);
-  const imported = kerasTopologyToModel(json.modelTopology, { source, inputShape: options.inputShape });
   const shard = typeof shards === 'function' ? shards : (path: string): Uint8Array => {
     const bytes = shards.get(path);
     if (!bytes) throw new FormatError(`${source}: weight shard ${JSON.stringify(path)} was not given`);
     return bytes;
   };
+  // the weights first: checked against the shards' bytes, they bound what the topology may allocate
   const tensors = decodeWeights(json.weightsManifest, shard, source);
+  const imported = buildInBudget(tensors, source, () => kerasTopologyToModel(json.modelTopology, { source, inputShape: options.inputShape }));
   const used = new Set<string>();
   assignKerasWeights(imported, (b) => {
     const name = findWeight(tensors, b);
