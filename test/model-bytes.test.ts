@@ -12,7 +12,7 @@ import { UnknownFormatError, decodeAnyModel, detectModelFormat, extensionOf } fr
 import { encodeModelFile } from '../src/io/model-file.js';
 import { ExternalDataError } from '../src/io/onnx/errors.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
-import { DataType, modelProtoType } from '../src/io/onnx/schema.js';
+import { onnxWithExternalWeights } from './onnx-external.js';
 import { encodeTfjsLayersModel } from '../src/io/tfjs/layers-model.js';
 import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -23,22 +23,6 @@ const small = (): ReturnType<typeof mobilenetV2> => {
   randomiseBatchNorm(model);
   return model;
 };
-
-/** An ONNX graph y = x · w with w (2 floats) in the external file `location`, from byte `offset`. */
-function externalMul(location: string, offset: number): Uint8Array {
-  const type = modelProtoType();
-  const proto = {
-    irVersion: 7,
-    opsetImport: [{ version: 13 }],
-    graph: {
-      node: [{ opType: 'Mul', input: ['x', 'w'], output: ['y'] }],
-      initializer: [{ name: 'w', dims: [2], dataType: DataType.FLOAT, dataLocation: 1, externalData: [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: '8' }] }],
-      input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }] } } } }],
-      output: [{ name: 'y' }],
-    },
-  };
-  return type.encode(type.fromObject(proto)).finish();
-}
 
 describe('models from bytes', () => {
   it('tells formats by magic bytes and extension, in any path style', () => {
@@ -82,12 +66,12 @@ describe('models from bytes', () => {
   it('ONNX external data comes through the companion reader (values by hand)', async () => {
     const weights = new Uint8Array(new Float32Array([9, 3, -2, 9]).buffer);
     const asked: string[] = [];
-    const any = await decodeAnyModel({ bytes: externalMul('weights/w.bin', 4), source: 'mul.onnx', companion: async (path) => (asked.push(path), weights) });
+    const any = await decodeAnyModel({ bytes: onnxWithExternalWeights('weights/w.bin', 4, 8), source: 'mul.onnx', companion: async (path) => (asked.push(path), weights) });
     assert.deepEqual(asked, ['weights/w.bin']);
     assert.deepEqual([...any.model.predict(new Tensor([1, 2], Float32Array.from([2, 5]))).data], [6, -10]);
-    await assert.rejects(decodeAnyModel({ bytes: externalMul('w.bin', 0), source: 'mul.onnx' }), (e: unknown) => e instanceof ExternalDataError && /external data "w\.bin" was not given/.test((e as Error).message));
+    await assert.rejects(decodeAnyModel({ bytes: onnxWithExternalWeights('w.bin', 0, 8), source: 'mul.onnx' }), (e: unknown) => e instanceof ExternalDataError && /external data "w\.bin" was not given/.test((e as Error).message));
     // dropped together, the data file is matched by the location's file name
-    const dropped = await decodeModelFiles([{ name: 'w.bin', bytes: weights }, { name: 'mul.onnx', bytes: externalMul('data/w.bin', 0) }]);
+    const dropped = await decodeModelFiles([{ name: 'w.bin', bytes: weights }, { name: 'mul.onnx', bytes: onnxWithExternalWeights('data/w.bin', 0, 8) }]);
     assert.deepEqual([...dropped.model.predict(new Tensor([1, 2], Float32Array.from([1, 1]))).data], [9, 3]);
   });
 

@@ -13,6 +13,7 @@ import { decodeOnnx, externalDataLocations, parseOnnxModel } from '../src/io/onn
 import { encodeOnnx } from '../src/io/onnx/export.js';
 import { ExternalDataError, UnsupportedOperatorError } from '../src/io/onnx/errors.js';
 import { AttributeType, DataType, modelProtoType } from '../src/io/onnx/schema.js';
+import { onnxWithExternalWeights } from './onnx-external.js';
 import { readOnnxFile, writeOnnxFile } from '../src/node/onnx-files.js';
 import { decodeNpy } from '../src/io/npy.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
@@ -442,17 +443,7 @@ describe('ONNX import: errors', () => {
   });
 
   it('external data: read through the callback; absolute paths and .. refused before it is called', () => {
-    const external = (location: string, offset = 0, length?: number): Uint8Array =>
-      encode({
-        irVersion: 7,
-        opsetImport: [{ version: 13 }],
-        graph: {
-          node: [{ opType: 'Mul', input: ['x', 'w'], output: ['y'] }],
-          initializer: [{ name: 'w', dims: [2], dataType: DataType.FLOAT, dataLocation: 1, externalData: [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, ...(length === undefined ? [] : [{ key: 'length', value: String(length) }])] }],
-          input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }] } } } }],
-          output: [{ name: 'y' }],
-        },
-      });
+    const external = (location: string, offset = 0, length?: number): Uint8Array => onnxWithExternalWeights(location, offset, length);
     const file = new Uint8Array(new Float32Array([0, 3, -2, 0]).buffer);
     const asked: string[] = [];
     const reader = (location: string): Uint8Array => (asked.push(location), file);
@@ -487,16 +478,7 @@ describe('ONNX import: errors', () => {
     symlinkSync(outside, join(folder, 'escape.bin'));
     symlinkSync(join(folder, 'data', 'w.bin'), join(folder, 'inside.bin'));
     const write = (file: string, location: string): string => {
-      const bytes = encode({
-        irVersion: 7,
-        opsetImport: [{ version: 13 }],
-        graph: {
-          node: [{ opType: 'Mul', input: ['x', 'w'], output: ['y'] }],
-          initializer: [{ name: 'w', dims: [2], dataType: DataType.FLOAT, dataLocation: 1, externalData: [{ key: 'location', value: location }] }],
-          input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }] } } } }],
-          output: [{ name: 'y' }],
-        },
-      });
+      const bytes = onnxWithExternalWeights(location);
       writeFileSync(join(folder, file), bytes);
       return join(folder, file);
     };

@@ -12,7 +12,7 @@ import { zipSync } from 'fflate';
 
 import { FormatError } from '../src/errors.js';
 import { ExternalDataError } from '../src/io/onnx/errors.js';
-import { DataType, modelProtoType } from '../src/io/onnx/schema.js';
+import { onnxWithExternalWeights } from './onnx-external.js';
 import { UnsafePickleError } from '../src/io/pth/pickle.js';
 import { decodeTorchStateDict } from '../src/io/pth/torch-checkpoint.js';
 import { mobilenetV1 } from '../src/models/mobilenet-v1.js';
@@ -24,25 +24,6 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), 'mobilenet-paths-'));
 });
 after(async () => rm(root, { recursive: true, force: true }));
-
-/** A one-node ONNX model (y = x · w) whose initializer w (2 floats) lives in external file `location`. */
-function onnxWithExternal(location: string): Uint8Array {
-  const type = modelProtoType();
-  return type
-    .encode(
-      type.fromObject({
-        irVersion: 7,
-        opsetImport: [{ version: 13 }],
-        graph: {
-          node: [{ opType: 'Mul', input: ['x', 'w'], output: ['y'] }],
-          initializer: [{ name: 'w', dims: [2], dataType: DataType.FLOAT, dataLocation: 1, externalData: [{ key: 'location', value: location }] }],
-          input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }] } } } }],
-          output: [{ name: 'y' }],
-        },
-      }),
-    )
-    .finish();
-}
 
 describe('ONNX external data stays in the model folder', () => {
   it('refuses a location through a symlinked folder that leads outside, a device file and an oversized file', async () => {
@@ -56,7 +37,7 @@ describe('ONNX external data stays in the model folder', () => {
     await symlink(outsideDir, join(folder, 'data'));
     await symlink('/dev/zero', join(folder, 'zero.bin'));
     const model = async (name: string, location: string): Promise<string> => {
-      await writeFile(join(folder, name), onnxWithExternal(location));
+      await writeFile(join(folder, name), onnxWithExternalWeights(location));
       return join(folder, name);
     };
     assert.ok((await readOnnxFile(await model('ok.onnx', 'w.bin'))).model);
