@@ -22,6 +22,22 @@ export class FormatError extends MobileNetError {
   }
 }
 
+/**
+ * Runs `body`; a typed error other than a FormatError that it throws (a layer's shape or configuration error
+ * while an importer builds a graph) comes back as the FormatError `wrap` makes of its message, naming where in
+ * the file it arose, with the original as its cause.
+ */
+export function asFormatError<T>(body: () => T, wrap: (message: string) => FormatError): T {
+  try {
+    return body();
+  } catch (e) {
+    if (e instanceof FormatError || !(e instanceof MobileNetError)) throw e;
+    const error = wrap(e.message);
+    error.cause = e;
+    throw error;
+  }
+}
+
 /** A set of named weights does not fit a model: missing, unexpected, or mis-shaped tensors. */
 export class WeightsError extends MobileNetError {
   constructor(message: string, readonly missing: string[] = [], readonly unexpected: string[] = []) {

@@ -1,7 +1,7 @@
 // ONNX import: a ModelProto (NCHW activations, batch axis first) becomes our functional graph (NHWC per-sample
 // shapes). Each value's layout is tracked, so transposes and flattens cost nothing where a weight permutation can do.
 
-import { ConfigError, FormatError, MobileNetError } from '../../errors.js';
+import { ConfigError, FormatError, MobileNetError, asFormatError } from '../../errors.js';
 import { Model } from '../../graph/model.js';
 import type { SymbolicTensor } from '../../graph/symbolic.js';
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
@@ -483,14 +483,7 @@ class OnnxGraphImporter {
 
   /** Converts a node; shape and configuration errors from our layers come back as FormatErrors naming the node. */
   private convertNamingNode(node: NodeProto): Value[] {
-    try {
-      return this.convert(node);
-    } catch (e) {
-      if (e instanceof FormatError || !(e instanceof MobileNetError)) throw e;
-      const error = this.invalid(e.message);
-      error.cause = e;
-      throw error;
-    }
+    return asFormatError(() => this.convert(node), (message) => this.invalid(message));
   }
 
   private convert(node: NodeProto): Value[] {

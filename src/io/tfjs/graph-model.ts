@@ -1,7 +1,7 @@
 // TensorFlow.js graph models (model.json whose modelTopology is a TF GraphDef in JSON, weights in shards), pure and
 // browser-safe: the CNN ops a converted TF/Keras MobileNet uses become layers of our graph (NHWC, as TF), fast-backend ready.
 
-import { ConfigError, FormatError, MobileNetError } from '../../errors.js';
+import { ConfigError, FormatError, asFormatError } from '../../errors.js';
 import { Model } from '../../graph/model.js';
 import type { SymbolicTensor } from '../../graph/symbolic.js';
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
@@ -371,14 +371,7 @@ class GraphImporter {
   // ops
 
   private convertNamingNode(node: GraphNode): Value {
-    try {
-      return this.convert(node);
-    } catch (e) {
-      if (e instanceof FormatError || !(e instanceof MobileNetError)) throw e;
-      const error = this.invalid(e.message);
-      error.cause = e;
-      throw error;
-    }
+    return asFormatError(() => this.convert(node), (message) => this.invalid(message));
   }
 
   private convert(node: GraphNode): Value {
