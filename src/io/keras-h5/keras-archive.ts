@@ -91,26 +91,22 @@ export async function decodeKerasArchive(bytes: Uint8Array, options: KerasArchiv
   const imported = kerasTopologyToModel(config, { source, inputShape: options.inputShape });
   const paths = kerasVariablePaths(config, source);
   const h5 = await openH5(zip.read(KERAS_WEIGHTS_ENTRY), `${source}: ${KERAS_WEIGHTS_ENTRY}`);
-  try {
-    const byLayer = new Map<string, KerasWeightBinding[]>();
-    for (const b of imported.weights) byLayer.set(b.layer, [...(byLayer.get(b.layer) ?? []), b]);
-    const stored = new Map<string, Tensor>();
-    for (const [layer, bindings] of byLayer) {
-      const vars = `${paths.get(layer) ?? `layers/${layer}`}/vars`;
-      const keys = h5.keys(vars);
-      if (keys === null) continue; // reported as missing weights below
-      // Keras saves a layer's variables in creation order, numbered: trainable ones first, then the rest
-      if (keys.length !== bindings.length) throw new FormatError(`${source}: ${vars} holds ${keys.length} variables, layer ${layer} has ${bindings.length} (${bindings.map((b) => b.weight).join(', ')})`);
-      bindings.forEach((b, i) => {
-        const tensor = h5.dataset(`${vars}/${i}`);
-        if (!tensor) throw new FormatError(`${source}: ${vars}/${i} is not a dataset`);
-        stored.set(`${layer}/${b.weight}`, tensor);
-      });
-    }
-    assignKerasWeights(imported, (b) => stored.get(`${b.layer}/${b.weight}`), source);
-  } finally {
-    h5.close();
+  const byLayer = new Map<string, KerasWeightBinding[]>();
+  for (const b of imported.weights) byLayer.set(b.layer, [...(byLayer.get(b.layer) ?? []), b]);
+  const stored = new Map<string, Tensor>();
+  for (const [layer, bindings] of byLayer) {
+    const vars = `${paths.get(layer) ?? `layers/${layer}`}/vars`;
+    const keys = h5.keys(vars);
+    if (keys === null) continue; // reported as missing weights below
+    // Keras saves a layer's variables in creation order, numbered: trainable ones first, then the rest
+    if (keys.length !== bindings.length) throw new FormatError(`${source}: ${vars} holds ${keys.length} variables, layer ${layer} has ${bindings.length} (${bindings.map((b) => b.weight).join(', ')})`);
+    bindings.forEach((b, i) => {
+      const tensor = h5.dataset(`${vars}/${i}`);
+      if (!tensor) throw new FormatError(`${source}: ${vars}/${i} is not a dataset`);
+      stored.set(`${layer}/${b.weight}`, tensor);
+    });
   }
+  assignKerasWeights(imported, (b) => stored.get(`${b.layer}/${b.weight}`), source);
   imported.model.metadata = { importedFrom: { format: 'keras', source, kerasVersion: metadata.keras_version ?? null } };
   return { model: imported.model, metadata, kerasVersion: typeof metadata.keras_version === 'string' ? metadata.keras_version : undefined };
 }

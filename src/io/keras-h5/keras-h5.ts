@@ -34,12 +34,7 @@ export interface KerasH5Contents {
 
 /** Reads a Keras H5 file: the model config if any, and every layer's weights. */
 export async function readKerasH5(bytes: Uint8Array, source = '<h5>'): Promise<KerasH5Contents> {
-  const h5 = await openH5(bytes, source);
-  try {
-    return readContents(h5, source);
-  } finally {
-    h5.close();
-  }
+  return readContents(await openH5(bytes, source), source);
 }
 
 function readContents(h5: H5Reader, source: string): KerasH5Contents {
