@@ -55,7 +55,7 @@ function nodeOnly(): Plugin {
 export default defineConfig(({ mode }): UserConfig => {
   const port = Number(process.env.PORT ?? 5173);
   if (mode === 'lib') {
-    // the library as one ES module for a plain <script type="module">; h5wasm and the wasm workers as their own chunks
+    // the library as one ES module for a plain <script type="module">; the lazily loaded readers and the wasm workers as their own chunks
     // (not Vite's library mode, which leaves ES output unminified)
     return {
       build: {

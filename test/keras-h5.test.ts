@@ -2,6 +2,8 @@
 // our Keras-convention builders, and whole-model files (Keras 2 and Keras 3 configs) against tfjs-layers.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { FormatError, WeightsError } from '../src/errors.js';
 import { decodeKerasH5Model, loadKerasH5Weights, readKerasH5 } from '../src/io/keras-h5/keras-h5.js';
@@ -9,7 +11,7 @@ import { mobilenetV1 } from '../src/models/mobilenet-v1.js';
 import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
 import { Random } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { assertClose } from './helpers.js';
+import { FIXTURES, assertClose } from './helpers.js';
 import { toKeras3, writeKerasH5 } from './keras-h5-writer.js';
 import type { KerasH5LayerSpec } from './keras-h5-writer.js';
 import { predictTfjs, randomInput, randomizeWeights, ready, tfl } from './tfjs-reference.js';
@@ -143,6 +145,34 @@ describe('Keras H5', () => {
     assert.ok(model.hasLayer('base_conv') && model.hasLayer('head'));
     const x = randomInput([2, 12, 13, 3], 6);
     assertClose(model.predict(x), predictTfjs(reference, x), 1e-5, 'nested model vs tfjs');
+  });
+
+  test('files h5py writes as Keras does (plain, gzip + shuffle chunks, behind a user block) read as h5py reads them', async () => {
+    const dir = join(FIXTURES, 'keras-h5');
+    const reference = JSON.parse(readFileSync(join(dir, 'h5py-reference.json'), 'utf8')) as {
+      files: string[];
+      datasets: Record<string, { shape: number[]; sum: number; first: number[] }>;
+    };
+    for (const file of reference.files) {
+      const bytes = new Uint8Array(readFileSync(join(dir, file)));
+      const contents = await readKerasH5(bytes, file);
+      assert.equal(contents.kerasVersion, '2.13.1', file);
+      let seen = 0;
+      for (const layer of contents.layers) {
+        for (const { name, tensor } of layer.weights) {
+          const expected = reference.datasets[`model_weights/${layer.name}/${name}`];
+          assert.ok(expected, `${file}: ${layer.name}/${name} is not in h5py's listing`);
+          assert.deepEqual(tensor.shape, expected.shape, `${file}: ${name}`);
+          assert.deepEqual([...tensor.data.subarray(0, 4)], expected.first.map(Math.fround), `${file}: ${name}`);
+          const sum = tensor.data.reduce((a, v) => a + v, 0);
+          assert.ok(Math.abs(sum - expected.sum) <= 1e-6 * Math.max(1, Math.abs(expected.sum)), `${file}: ${name} sums to ${sum}, h5py ${expected.sum}`);
+          seen++;
+        }
+      }
+      assert.equal(seen, Object.keys(reference.datasets).length, file);
+      const { model } = await decodeKerasH5Model(bytes, { source: file });
+      assert.ok(model.hasLayer('Conv1'), file);
+    }
   });
 
   test('malformed files give typed errors', async () => {

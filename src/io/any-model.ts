@@ -239,7 +239,7 @@ function stem(source: string): string {
  * Decodes a model from bytes in any format the library reads. Formats are detected by magic bytes (HDF5, zip,
  * safetensors header, JSON) and extension (.onnx); an unrecognised file is an UnknownFormatError that shows its
  * first bytes. TF.js shards and ONNX external data come through `input.companion`. The readers other than
- * safetensors are imported on first use, so a bundle that only meets model files does not load protobufjs or h5wasm.
+ * safetensors are imported on first use, so a bundle that only meets model files does not load protobufjs or jsfive.
  */
 export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOptions = {}): Promise<AnyModel> {
   const { bytes, source } = input;

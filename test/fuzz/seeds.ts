@@ -162,9 +162,10 @@ async function writeSeeds(format: FuzzFormat): Promise<Uint8Array[]> {
     case 'tfjs':
       return [tfjsSeed(tinyV2()), tfjsSeed(tinyV1())];
     case 'keras-h5':
-      // kept as a file (test/keras-h5-writer.ts given the TF.js export of tinyV2()): HDF5 stores creation
-      // times, so a freshly written seed would change every run and fuzz runs could not be replayed
-      return [new Uint8Array(readFileSync(join(FIXTURES, 'fuzz-seeds', 'tiny-mobilenet-v2.h5')))];
+      // kept as files (test/keras-h5-writer.ts given the TF.js export of tinyV2(), and h5py's gzip-chunked
+      // copy of it): HDF5 stores creation times, so freshly written seeds would change every run and fuzz runs
+      // could not be replayed
+      return [join(FIXTURES, 'fuzz-seeds', 'tiny-mobilenet-v2.h5'), join(FIXTURES, 'keras-h5', 'tiny-mobilenet-v2.h5py-gzip.h5')].map((f) => new Uint8Array(readFileSync(f)));
     case 'pth':
       return pthSeeds();
     case 'idx':

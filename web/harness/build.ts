@@ -11,7 +11,7 @@ export async function buildPage(outDir: string): Promise<void> {
   await build({ configFile: CONFIG, logLevel: 'error', build: { outDir, emptyOutDir: true } });
 }
 
-/** The library as one ES module, `mobilenet.js`, with its chunks (workers, h5wasm), into `outDir`. */
+/** The library as one ES module, `mobilenet.js`, with its chunks (workers, the lazily loaded readers), into `outDir`. */
 export async function buildLibrary(outDir: string): Promise<void> {
   await build({ configFile: CONFIG, mode: 'lib', logLevel: 'error', build: { outDir, emptyOutDir: true } });
 }

@@ -15,7 +15,7 @@ const MAX_DEFLATE_RATIO = 1032;
 let loading: Promise<Jsfive> | null = null;
 
 /** Where the HDF5 signature is, or -1. */
-export function hdf5SignatureOffset(bytes: Uint8Array): number {
+function hdf5SignatureOffset(bytes: Uint8Array): number {
   for (let at = 0; at + SIGNATURE.length <= bytes.length; at = at === 0 ? 512 : at * 2) {
     if (SIGNATURE.every((b, i) => bytes[at + i] === b)) return at;
   }
@@ -25,8 +25,6 @@ export function hdf5SignatureOffset(bytes: Uint8Array): number {
 export interface H5Reader {
   /** The names of the members of the group at `path` ('' or '/' is the root); null when it is not a group. */
   keys(path: string): string[] | null;
-  /** Names of the attributes of the object at `path`. */
-  attributeNames(path: string): string[];
   /** An attribute's value: strings, numbers or arrays of them; undefined when absent. */
   attribute(path: string, name: string): unknown;
   /** A numeric dataset as a float32 tensor; undefined when there is no dataset at `path`. */
@@ -50,21 +48,25 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
   } catch (e) {
     throw new FormatError(`${source}: HDF5 file cannot be opened (${reason(e)}): truncated or corrupt`);
   }
-  const nodes = new Map<string, H5Node | undefined>([['', file]]);
-  /** The object at `path`, undefined when there is none; members are looked up one level at a time. */
+  const nodes = new Map<string, H5Node | undefined>();
+  /** The object at `path`, undefined when there is none; walked one member at a time from the root. */
   const lookup = (path: string): H5Node | undefined => {
-    const key = path.split('/').filter(Boolean).join('/');
-    if (nodes.has(key)) return nodes.get(key);
-    const slash = key.lastIndexOf('/');
-    const parent = lookup(key.slice(0, Math.max(slash, 0)));
-    const name = key.slice(slash + 1);
-    let node: H5Node | undefined;
-    try {
-      node = parent instanceof h5.Group && parent.keys.includes(name) ? (quietly(() => parent.get(name)) ?? undefined) : undefined;
-    } catch (e) {
-      throw fail(`cannot read ${key}`, e);
+    let node: H5Node | undefined = file;
+    let key = '';
+    for (const name of path.split('/').filter(Boolean)) {
+      const parent: H5Node = node;
+      key = key ? `${key}/${name}` : name;
+      if (nodes.has(key)) node = nodes.get(key);
+      else {
+        try {
+          node = parent instanceof h5.Group && parent.keys.includes(name) ? (quietly(() => parent.get(name)) ?? undefined) : undefined;
+        } catch (e) {
+          throw fail(`cannot read ${key}`, e);
+        }
+        nodes.set(key, node);
+      }
+      if (!node) return undefined;
     }
-    nodes.set(key, node);
     return node;
   };
   const attributes = (path: string): Record<string, unknown> => {
@@ -84,7 +86,6 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
         throw fail(`cannot list the members of ${path || '/'}`, e);
       }
     },
-    attributeNames: (path) => Object.keys(attributes(path)),
     attribute(path, name) {
       const attrs = attributes(path);
       return Object.hasOwn(attrs, name) ? plain(attrs[name]) : undefined;

@@ -40,7 +40,7 @@ export async function readKerasH5(bytes: Uint8Array, source = '<h5>'): Promise<K
 function readContents(h5: H5Reader, source: string): KerasH5Contents {
   const text = (path: string, name: string): string | undefined => {
     const v = h5.attribute(path, name);
-    return typeof v === 'string' ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : undefined;
+    return typeof v === 'string' ? v : undefined;
   };
   const contents: KerasH5Contents = { kerasVersion: text('/', 'keras_version'), backend: text('/', 'backend'), layers: [] };
   const config = text('/', 'model_config');
@@ -89,7 +89,6 @@ function stringList(h5: H5Reader, path: string, name: string, source: string): s
   // h5py writes an empty list as an empty float array
   return values.map((v) => {
     if (typeof v === 'string') return v;
-    if (v instanceof Uint8Array) return new TextDecoder().decode(v);
     throw new FormatError(`${source}: attribute ${name} of ${path || '/'} must hold strings, got ${JSON.stringify(v)}`);
   });
 }
