@@ -1,10 +1,10 @@
-// A small read-only view of an HDF5 file held in memory, over jsfive (a pure-JavaScript HDF5 reader). jsfive
-// is imported lazily on first use, so bundles that never open an HDF5 file do not carry it.
+// A small read-only view of an HDF5 file held in memory, over jsfive (a pure-JavaScript HDF5 reader, carried
+// with fixes in ./jsfive/), imported lazily on first use, so bundles that never open an HDF5 file do not carry it.
 
 import { FormatError } from '../../errors.js';
 import { Tensor, formatShape } from '../../tensor/tensor.js';
 
-type Jsfive = typeof import('jsfive');
+type Jsfive = typeof import('./jsfive/high-level.js');
 type H5Node = InstanceType<Jsfive['Group']> | InstanceType<Jsfive['Dataset']>;
 
 /** HDF5 files start with this signature, at byte 0 or at a power-of-two user-block offset ≥ 512. */
@@ -38,13 +38,13 @@ export interface H5Reader {
 export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reader> {
   const at = hdf5SignatureOffset(bytes);
   if (at < 0) throw new FormatError(`${source}: not an HDF5 file (no HDF5 signature)`, 0);
-  const h5 = await (loading ??= import('jsfive'));
+  const h5 = await (loading ??= import('./jsfive/high-level.js'));
   // addresses count from the superblock, so a user block in front is cut off; jsfive wants an ArrayBuffer of its own
   const buffer = bytes.slice(at).buffer;
   const fail = (what: string, e: unknown): FormatError => new FormatError(`${source}: ${what}: ${reason(e)}`);
   let file: InstanceType<Jsfive['File']>;
   try {
-    file = quietly(() => new h5.File(buffer, source));
+    file = new h5.File(buffer, source);
   } catch (e) {
     throw new FormatError(`${source}: HDF5 file cannot be opened (${reason(e)}): truncated or corrupt`);
   }
@@ -59,7 +59,7 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
       if (nodes.has(key)) node = nodes.get(key);
       else {
         try {
-          node = parent instanceof h5.Group && parent.keys.includes(name) ? (quietly(() => parent.get(name)) ?? undefined) : undefined;
+          node = parent instanceof h5.Group && parent.keys.includes(name) ? (parent.get(name) ?? undefined) : undefined;
         } catch (e) {
           throw fail(`cannot read ${key}`, e);
         }
@@ -72,7 +72,7 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
   const attributes = (path: string): Record<string, unknown> => {
     const node = lookup(path);
     try {
-      return node ? quietly(() => node.attrs) : {};
+      return node ? node.attrs : {};
     } catch (e) {
       throw fail(`cannot read the attributes of ${path || '/'}`, e);
     }
@@ -97,22 +97,6 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
   };
 }
 
-/**
- * Runs a jsfive call with console.warn and console.log silenced: jsfive reports attribute types it does not
- * implement (it reads them as null) and oversized integers there. The call is synchronous, so nothing else runs
- * while the console is swapped.
- */
-function quietly<T>(read: () => T): T {
-  const { warn, log } = console;
-  console.warn = console.log = () => {};
-  try {
-    return read();
-  } finally {
-    console.warn = warn;
-    console.log = log;
-  }
-}
-
 function readDataset(d: InstanceType<Jsfive['Dataset']>, path: string, fileBytes: number, source: string): Tensor {
   const where = `${source}: dataset ${path}`;
   let shape: number[];
@@ -128,7 +112,7 @@ function readDataset(d: InstanceType<Jsfive['Dataset']>, path: string, fileBytes
     if (count * Number(itemSize) > (compressed ? MAX_DEFLATE_RATIO : 1) * fileBytes) {
       throw new FormatError(`${where}: shape ${formatShape(shape)} needs ${count * Number(itemSize)} bytes, more than a ${fileBytes}-byte file can hold`);
     }
-    value = quietly(() => d.value);
+    value = d.value;
     if (!Array.isArray(value) || value.length !== count) throw new FormatError(`${where}: shape ${formatShape(shape)} holds ${count} values, the data ${Array.isArray(value) ? value.length : 'none'}`);
   } catch (e) {
     if (e instanceof FormatError) throw e;

@@ -14,6 +14,9 @@ class AbstractBTree {
 
   init() {
     this.all_nodes = new Map();
+    // mobilenet-ts: nodes read so far, and the bytes of file they take at least (see _read_children)
+    this._visited = new Set();
+    this._bytes = 0;
     this._read_root_node();
     this._read_children();
   }
@@ -21,10 +24,18 @@ class AbstractBTree {
   _read_children() {
     // # Leaf nodes: level 0
     // # Root node: level "depth"
+    // mobilenet-ts: in a well-formed tree every node has one parent and nodes do not overlap. A node reached
+    // twice (a DAG: 32 entries per level pointing at one child make 32^depth reads from a few KB) or more
+    // entries than the file can hold is an error, so the work stays linear in the file's size.
     let node_level = this.depth;
     while (node_level > 0) {
       for (var parent_node of this.all_nodes.get(node_level)) {
         for (var child_addr of parent_node.get('addresses')) {
+          let at = Array.isArray(child_addr) ? child_addr[0] : child_addr;
+          if (this._visited.has(at)) {
+            throw new Error(`B-tree node at byte ${at} is reached twice`);
+          }
+          this._visited.add(at);
           this._add_node(this._read_node(child_addr, node_level-1));
         }
       }
@@ -39,6 +50,11 @@ class AbstractBTree {
   }
   
   _add_node(node) {
+    // mobilenet-ts: a node header takes 8 bytes or more, each child address 8, each key 1
+    this._bytes += 8 + 8 * node.get('addresses').length + node.get('keys').length;
+    if (this._bytes > this.fh.byteLength) {
+      throw new Error(`B-tree at byte ${this.offset} has more entries than the ${this.fh.byteLength}-byte file can hold`);
+    }
     let node_level = node.get('node_level');
     if (this.all_nodes.has(node_level)) {
       this.all_nodes.get(node_level).push(node);
@@ -238,6 +254,12 @@ export class BTreeV1RawDataChunks extends BTreeV1 {
     }).reverse();
     var data = new Array(data_size);
     let chunk_buffer_size = chunk_size * item_size;
+    // mobilenet-ts: a chunk must start inside the dataset on the chunk grid and appear once, chunks must not
+    // share stored bytes, and a chunk must hold its whole shape; otherwise the loops below run over chunks that
+    // write nothing (a huge or repeated chunk) and the filters inflate the same bytes again and again.
+    let seen_offsets = new Set();
+    let seen_addresses = new Set();
+    let stored_bytes = 0;
     for (var node of this.all_nodes.get(0)) {
       //console.log(node);
       let node_keys = node.get('keys');
@@ -246,6 +268,19 @@ export class BTreeV1RawDataChunks extends BTreeV1 {
       for (var ik=0; ik<nkeys; ik++) {
         let node_key = node_keys[ik];
         let addr = node_addresses[ik];
+        let key_offset = node_key.get('chunk_offset').slice(0, -1);
+        if (key_offset.length != data_shape.length || !key_offset.every((p, d) => p < data_shape[d] && p % chunk_shape[d] == 0)) {
+          throw new Error(`chunk at offset [${key_offset}] is not on the [${chunk_shape}] grid of a [${data_shape}] dataset`);
+        }
+        if (seen_offsets.has(key_offset.join()) || seen_addresses.has(addr)) {
+          throw new Error(`chunk at offset [${key_offset}] (byte ${addr}) is stored twice`);
+        }
+        seen_offsets.add(key_offset.join());
+        seen_addresses.add(addr);
+        stored_bytes += filter_pipeline == null ? chunk_buffer_size : node_key.get('chunk_size');
+        if (stored_bytes > this.fh.byteLength) {
+          throw new Error(`chunks take ${stored_bytes} bytes, more than the ${this.fh.byteLength}-byte file`);
+        }
         var chunk_buffer;
         if (filter_pipeline == null) {
           chunk_buffer = this.fh.slice(addr, addr + chunk_buffer_size);
@@ -257,6 +292,9 @@ export class BTreeV1RawDataChunks extends BTreeV1 {
               chunk_buffer, filter_mask, filter_pipeline, item_size);
         }
 
+        if (chunk_buffer.byteLength < chunk_buffer_size) {
+          throw new Error(`chunk at offset [${key_offset}] holds ${chunk_buffer.byteLength} bytes, its shape needs ${chunk_buffer_size}`);
+        }
         var chunk_offset = node_key.get('chunk_offset').slice(); //(0, -1);
         var apos = chunk_offset.slice();
         var cpos = apos.map(function() {return 0}); // start chunk pos at 0,0,0...

@@ -161,11 +161,6 @@ function isBigEndian() {
   return !((view[0] = 1) & array[0]);
 }
 
-var WARN_OVERFLOW = false;
-var MAX_INT64 = 1n << 63n - 1n;
-var MIN_INT64 = -1n << 63n;
-var MAX_UINT64 = 1n << 64n;
-var MIN_UINT64 = 0n;
 
 
 function decodeFloat16(low, high) {
@@ -205,10 +200,6 @@ export class DataView64 extends DataView {
     // combine the two 32-bit values
     let combined = littleEndian ? left + (right << 32n) : (left << 32n) + right;
 
-    if (WARN_OVERFLOW && (combined < MIN_UINT64 || combined > MAX_UINT64)) {
-      console.warn(combined, 'exceeds range of 64-bit unsigned int');
-    }
-
     return Number(combined);
   }
 
@@ -226,10 +217,6 @@ export class DataView64 extends DataView {
     }
 
     let combined = BigInt(low) + (BigInt(high) << 32n);
-
-    if (WARN_OVERFLOW && (combined < MIN_INT64 || combined > MAX_INT64)) {
-      console.warn(combined, 'exceeds range of 64-bit signed int');
-    }
 
     return Number(combined);
   }

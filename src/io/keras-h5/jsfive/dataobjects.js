@@ -235,7 +235,6 @@ export class DataObjects {
       dtype = new DatatypeMessage(this.fh, offset).dtype;
     }
     catch (e) {
-      console.warn('Attribute ' + name + ' type not implemented, set to null.');
       return [name, null];
     }
 

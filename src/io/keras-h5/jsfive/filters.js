@@ -1,9 +1,9 @@
-import * as pako from '../node_modules/pako/dist/pako.esm.mjs';
+import { unzlibSync } from 'fflate';
 import { struct } from './core.js';
 
 const zlib_decompress = function (buf, itemsize) {
   let input_array = new Uint8Array(buf);
-  return pako.inflate(input_array).buffer;
+  return unzlibSync(input_array).buffer; // mobilenet-ts: fflate (already a dependency) instead of pako
 }
 
 const unshuffle = function (buf, itemsize) {

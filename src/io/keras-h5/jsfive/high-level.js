@@ -171,7 +171,6 @@ export class Group {
     var queue = this.values.slice();
     while (queue) {
       let obj = queue.shift();
-      if (queue.length == 1) console.log(obj);
       let name = obj.name.slice(root_name_length);
       let ret = func(name, obj);
       if (ret != null) {

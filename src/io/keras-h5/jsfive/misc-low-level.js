@@ -247,6 +247,8 @@ export class FractalHeap {
     this.nobjects = header.get("managed_object_count") + header.get("huge_object_count") + header.get("tiny_object_count");
 
     let managed = [];
+    // mobilenet-ts: blocks already read (a block reached twice is an error, see _iter_indirect_block)
+    this._visited = new Set();
     let root_address = header.get("root_block_address");
     let nrows = 0;
     if (root_address != null) {
@@ -317,6 +319,12 @@ export class FractalHeap {
   }
 
   * _iter_indirect_block(fh, offset, nrows) {
+    // mobilenet-ts: in a well-formed heap each block has one parent; one reached twice would be read again
+    // (or forever, for a block that lists itself)
+    if (this._visited.has(offset)) {
+      throw new Error(`fractal heap block at byte ${offset} is reached twice`);
+    }
+    this._visited.add(offset);
     let header = _unpack_struct_from(this.indirect_block_header, fh, offset);
     offset += this.indirect_block_header_size;
     assert(header.get("signature") == "FHIB");
@@ -350,6 +358,10 @@ export class FractalHeap {
       indirect_blocks.push([address, nrows]);
     }
     for (let [address, block_size] of direct_blocks) {
+      if (this._visited.has(address)) {
+        throw new Error(`fractal heap block at byte ${address} is reached twice`);
+      }
+      this._visited.add(address);
       let obj = this._read_direct_block(fh, address, block_size);
       yield obj
     }
