@@ -113,6 +113,7 @@ describe('mobilenet usage', () => {
 
   it('unknown commands, unknown flags and bad values exit 2 with a clear line', async () => {
     assert.match((await run('frobnicate')).err, /unknown command "frobnicate"/);
+    for (const name of ['__proto__', 'constructor', 'toString']) assert.match((await run(name)).err, new RegExp(`unknown command "${name}"`)); // found by the fuzzer
     const flag = await run('summary', '--bogus');
     assert.equal(flag.code, 2);
     assert.match(flag.err, /UsageError: Unknown option '--bogus'/);

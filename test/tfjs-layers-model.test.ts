@@ -171,6 +171,16 @@ describe('TF.js layers model', () => {
     const act = (sigmoid.modelTopology.config as { layers: { name: string; config: Record<string, unknown> }[] }).layers.find((l) => l.name === 'act')!;
     act.config.activation = 'tanh';
     assert.throws(bad(sigmoid), (e: Error) => e instanceof ConfigError && /"act".*activation "tanh" is not supported/.test(e.message));
+    // names that are Object.prototype's keys are unknown names like any other (they once reached its functions)
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      const proto = structuredClone(saved.modelJson) as TfjsModelJson;
+      const protoLayers = (proto.modelTopology.config as { layers: { name: string; class_name: string; config: Record<string, unknown> }[] }).layers;
+      protoLayers.find((l) => l.class_name === 'Flatten')!.class_name = name;
+      assert.throws(bad(proto), (e: Error) => e instanceof ConfigError && new RegExp(`layer class ${name} is not supported`).test(e.message), name);
+      const protoAct = structuredClone(saved.modelJson) as TfjsModelJson;
+      (protoAct.modelTopology.config as { layers: { name: string; config: Record<string, unknown> }[] }).layers.find((l) => l.name === 'act')!.config.activation = name;
+      assert.throws(bad(protoAct), (e: Error) => e instanceof ConfigError && /activation .* is not supported/.test(e.message), name);
+    }
     const missing = structuredClone(saved.modelJson);
     missing.weightsManifest[0].weights[0].name = 'renamed/kernel';
     assert.throws(bad(missing), /missing 1: stem\/kernel/);

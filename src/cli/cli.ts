@@ -2,6 +2,7 @@
 // and exit code 2 (usage and input errors); anything unexpected propagates.
 
 import { MobileNetError, UsageError } from '../errors.js';
+import { lookupTable } from '../lookup-table.js';
 import { BENCH_HELP, benchCommand } from './bench.js';
 import { CLASSIFY_HELP, classifyCommand } from './classify.js';
 import { CONVERT_HELP, convertCommand } from './convert.js';
@@ -20,7 +21,7 @@ interface Command {
   run(argv: string[], io: CommandIO): Promise<void>;
 }
 
-const COMMANDS: Record<string, Command> = {
+const COMMANDS = lookupTable<Command>({
   summary: { brief: 'per-layer shapes, parameters, MACs and activation memory of an architecture', help: SUMMARY_HELP, run: summaryCommand },
   infer: { brief: 'run a .npy batch through a model in any format, write the logits as .npy', help: INFER_HELP, run: inferCommand },
   convert: { brief: 'convert a model between formats: ours, safetensors, ONNX, TF.js, Keras H5 (in), .pt', help: CONVERT_HELP, run: convertCommand },
@@ -30,7 +31,7 @@ const COMMANDS: Record<string, Command> = {
   classify: { brief: 'top classes of PNG/JPEG images with a model in any format', help: CLASSIFY_HELP, run: classifyCommand },
   bench: { brief: 'latency, images/s, planned arena and peak RSS of an engine', help: BENCH_HELP, run: benchCommand },
   demo: { brief: 'what `npm start` runs: summary, the papers\' cost comparisons, a timed batch', help: DEMO_HELP, run: demoCommand },
-};
+});
 
 export const HELP = `mobilenet — MobileNetV1 and V2 in TypeScript
 

@@ -2,6 +2,7 @@
 // layout: conv_stem, bn1, blocks.<stage>.<block>.{conv_pw,bn1,conv_dw,bn2,conv_pwl,bn3}, conv_head, bn2, classifier.
 
 import { WeightsError } from '../errors.js';
+import { lookupTable } from '../lookup-table.js';
 import { MOBILENET_V2_BLOCKS } from '../models/mobilenet-v2.js';
 import { MOBILENET_V1_BLOCKS } from '../models/mobilenet-v1.js';
 import { transpose } from '../tensor/tensor.js';
@@ -26,7 +27,7 @@ export function timmArchitecture(names: Iterable<string>): TimmArchitecture {
   return 'mobilenet_v1';
 }
 
-const BN: Record<string, string> = { weight: 'weight', bias: 'bias', running_mean: 'running_mean', running_var: 'running_var', num_batches_tracked: 'num_batches_tracked' };
+const BN = lookupTable<string>({ weight: 'weight', bias: 'bias', running_mean: 'running_mean', running_var: 'running_var', num_batches_tracked: 'num_batches_tracked' });
 
 /** The blocks of a timm state dict in order: `${stage}.${index}` → position from 1. */
 function blockOrder(names: string[]): Map<string, number> {
@@ -44,8 +45,8 @@ function blockOrder(names: string[]): Map<string, number> {
 }
 
 /** timm's module inside a MobileNetV2 block → torchvision's, for the first (t = 1, depthwise-separable) block and the others. */
-const V2_SEPARABLE: Record<string, string> = { conv_dw: 'conv.0.0', bn1: 'conv.0.1', conv_pw: 'conv.1', bn2: 'conv.2' };
-const V2_INVERTED: Record<string, string> = { conv_pw: 'conv.0.0', bn1: 'conv.0.1', conv_dw: 'conv.1.0', bn2: 'conv.1.1', conv_pwl: 'conv.2', bn3: 'conv.3' };
+const V2_SEPARABLE = lookupTable<string>({ conv_dw: 'conv.0.0', bn1: 'conv.0.1', conv_pw: 'conv.1', bn2: 'conv.2' });
+const V2_INVERTED = lookupTable<string>({ conv_pw: 'conv.0.0', bn1: 'conv.0.1', conv_dw: 'conv.1.0', bn2: 'conv.1.1', conv_pwl: 'conv.2', bn3: 'conv.3' });
 
 function unknown(names: string[], what: string): WeightsError {
   return new WeightsError(`timm state dict: ${names.length} tensor(s) have no place in ${what} (squeeze-excitation, another architecture?): ${names.slice(0, 6).join(', ')}`, [], names);
@@ -71,7 +72,7 @@ export function timmToTorchvisionV2(state: Map<string, Tensor>): Map<string, Ten
       if (module) torch = `features.${order.get(id)}.${module}.${parts[4]}`;
     } else if (parts.length === 2) {
       const [module, param] = parts;
-      const top: Record<string, string> = { conv_stem: 'features.0.0', bn1: 'features.0.1', conv_head: `features.${last}.0`, bn2: `features.${last}.1`, classifier: 'classifier.1' };
+      const top = lookupTable<string>({ conv_stem: 'features.0.0', bn1: 'features.0.1', conv_head: `features.${last}.0`, bn2: `features.${last}.1`, classifier: 'classifier.1' });
       if (top[module] && (module.startsWith('conv') ? param === 'weight' : module === 'classifier' ? param === 'weight' || param === 'bias' : param in BN)) torch = `${top[module]}.${param}`;
     }
     if (torch === undefined) stray.push(name);
@@ -116,7 +117,7 @@ export function torchvisionToTimmV2(state: Map<string, Tensor>): Map<string, Ten
 }
 
 /** torch BN names → ours. */
-const BN_OURS: Record<string, string> = { weight: 'gamma', bias: 'beta', running_mean: 'moving_mean', running_var: 'moving_variance' };
+const BN_OURS = lookupTable<string>({ weight: 'gamma', bias: 'beta', running_mean: 'moving_mean', running_var: 'moving_variance' });
 
 /** timm's MobileNetV1 blocks, `blocks.<stage>.<index>`, in order: stages start where the stride is 2 (dsa_r1, r2, r2, r6, r2). */
 function timmV1Blocks(): string[] {

@@ -2,6 +2,7 @@
 // graph with the same layer names, and the Keras weights (`layer/weight`) it needs with where each one goes.
 
 import { ConfigError, FormatError, WeightsError } from '../../errors.js';
+import { lookupTable } from '../../lookup-table.js';
 import { Model } from '../../graph/model.js';
 import type { SymbolicTensor } from '../../graph/symbolic.js';
 import { ActivationLayer, Softmax } from '../../nn/activation.js';
@@ -47,9 +48,9 @@ export interface KerasImportOptions {
 }
 
 /** Activations our conv and dense layers fuse. */
-const FUSED: Record<string, Activation> = { linear: 'linear', relu: 'relu', relu6: 'relu6' };
+const FUSED = lookupTable<Activation>({ linear: 'linear', relu: 'relu', relu6: 'relu6' });
 /** Activations that become a layer of their own after the conv or dense layer. */
-const SEPARATE: Record<string, (name: string) => Layer> = { softmax: (name) => new Softmax(name), sigmoid: (name) => new Sigmoid(name) };
+const SEPARATE = lookupTable<(name: string) => Layer>({ softmax: (name) => new Softmax(name), sigmoid: (name) => new Sigmoid(name) });
 const SUPPORTED_ACTIVATIONS = [...Object.keys(FUSED), ...Object.keys(SEPARATE)].join(', ');
 
 interface BuildContext {
@@ -455,7 +456,7 @@ function nestedModel(r: ConfigReader, [x]: SymbolicTensor[], ctx: BuildContext):
   }
 }
 
-const CONVERTERS: Record<string, Converter> = {
+const CONVERTERS = lookupTable<Converter>({
   Model: nestedModel,
   Functional: nestedModel,
   Sequential: nestedModel,
@@ -482,4 +483,4 @@ const CONVERTERS: Record<string, Converter> = {
   Flatten: (r, [x]) => new Flatten(r.spec.name).apply(x),
   Reshape: reshape,
   Dropout: (r, [x]) => new Dropout(r.spec.name, r.number('rate', 0)).apply(x),
-};
+});
