@@ -1,6 +1,7 @@
 // fast-check generators of fuzz inputs: a valid seed file changed by a few mutations (truncation, bit flips,
 // inserted and deleted bytes, huge/negative integers written over lengths, numbers in text headers replaced,
-// names swapped for other names, which makes duplicates and graph cycles), and argument lists for the CLI.
+// names swapped for other names, which makes duplicates and graph cycles, file offsets pointed at other
+// offsets' targets, which makes shared and cyclic structures), and argument lists for the CLI.
 
 import fc from 'fast-check';
 
@@ -16,6 +17,7 @@ type Mutation =
   | { kind: 'copy'; from: number; to: number; length: number }
   | { kind: 'number'; which: number; text: string }
   | { kind: 'name'; which: number; other: number }
+  | { kind: 'alias'; which: number; other: number; width: 4 | 8 }
   | { kind: 'json'; at: number; text: string };
 
 const INTERESTING = [0n, 1n, 2n, 0x7fn, 0x80n, 0xffn, 0x7fffn, 0xffffn, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 2n ** 53n, 2n ** 63n - 1n, 2n ** 64n - 1n];
@@ -42,6 +44,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('copy' as const), from: position, to: position, length: fc.integer({ min: 1, max: 256 }) }),
   fc.record({ kind: fc.constant('number' as const), which: position, text: fc.oneof(fc.constantFrom(...NUMBER_TEXTS), fc.integer().map(String)) }),
   fc.record({ kind: fc.constant('name' as const), which: position, other: position }),
+  fc.record({ kind: fc.constant('alias' as const), which: position, other: position, width: fc.constantFrom(4 as const, 8 as const) }),
   fc.record({ kind: fc.constant('json' as const), at: position, text: fc.constantFrom(...JSON_NOISE) }),
 );
 
@@ -72,6 +75,20 @@ function nameRuns(bytes: Uint8Array): [number, number][] {
     i = j;
   }
   return runs;
+}
+
+/**
+ * Places holding what looks like an offset into the file: a little-endian integer of `width` bytes, at least 8 and
+ * less than the file's length (HDF5 addresses, zip directory offsets). Any byte position: formats do not align them.
+ */
+function offsetSlots(bytes: Uint8Array, width: 4 | 8): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const slots: number[] = [];
+  for (let at = 0; at + width <= bytes.length; at++) {
+    const value = view.getUint32(at, true);
+    if (value >= 8 && value < bytes.length && (width === 4 || view.getUint32(at + 4, true) === 0)) slots.push(at);
+  }
+  return slots;
 }
 
 function splice(bytes: Uint8Array, at: number, remove: number, insert: ArrayLike<number>): Uint8Array {
@@ -136,6 +153,16 @@ export function applyMutation(bytes: Uint8Array, m: Mutation): Uint8Array {
     }
     case 'json':
       return splice(bytes, index(m.at, n), 0, new TextEncoder().encode(m.text));
+    case 'alias': {
+      // one offset made equal to another: two parents share a child, or a node points back at an ancestor
+      const slots = offsetSlots(bytes, m.width);
+      if (slots.length < 2) return bytes;
+      const to = slots[Math.floor(m.which * slots.length)]!;
+      const from = slots[Math.floor(m.other * slots.length)]!;
+      const out = bytes.slice();
+      out.copyWithin(to, from, from + m.width);
+      return out;
+    }
   }
 }
 
