@@ -80,11 +80,7 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
   return {
     keys(path) {
       const node = lookup(path);
-      try {
-        return node instanceof h5.Group ? node.keys : null;
-      } catch (e) {
-        throw fail(`cannot list the members of ${path || '/'}`, e);
-      }
+      return node instanceof h5.Group ? node.keys : null;
     },
     attribute(path, name) {
       const attrs = attributes(path);
