@@ -96,7 +96,7 @@ export async function openH5(bytes: Uint8Array, source: string): Promise<H5Reade
 function readDataset(d: InstanceType<Jsfive['Dataset']>, path: string, fileBytes: number, source: string): Tensor {
   const where = `${source}: dataset ${path}`;
   let shape: number[];
-  let value: unknown[];
+  let value: unknown[] | Float32Array;
   try {
     const dtype = d.dtype;
     const itemSize = typeof dtype === 'string' ? /^[<>=|!]?[iuf](\d+)$/.exec(dtype)?.[1] : undefined;
@@ -109,11 +109,14 @@ function readDataset(d: InstanceType<Jsfive['Dataset']>, path: string, fileBytes
       throw new FormatError(`${where}: shape ${formatShape(shape)} needs ${count * Number(itemSize)} bytes, more than a ${fileBytes}-byte file can hold`);
     }
     value = d.value;
-    if (!Array.isArray(value) || value.length !== count) throw new FormatError(`${where}: shape ${formatShape(shape)} holds ${count} values, the data ${Array.isArray(value) ? value.length : 'none'}`);
+    const length = Array.isArray(value) || value instanceof Float32Array ? value.length : undefined;
+    if (length !== count) throw new FormatError(`${where}: shape ${formatShape(shape)} holds ${count} values, the data ${length ?? 'none'}`);
   } catch (e) {
     if (e instanceof FormatError) throw e;
     throw new FormatError(`${where}: cannot read (${reason(e)})`);
   }
+  // little-endian float32 comes whole from the carried jsfive; the rest element by element, checked
+  if (value instanceof Float32Array) return new Tensor(shape, value);
   const data = new Float32Array(value.length);
   for (let i = 0; i < value.length; i++) {
     const v = value[i];

@@ -155,7 +155,7 @@ class Struct {
 
 export const struct = new Struct();
 
-function isBigEndian() {
+export function isBigEndian() {
   const array = new Uint8Array(4);
   const view = new Uint32Array(array.buffer);
   return !((view[0] = 1) & array[0]);

@@ -1,5 +1,5 @@
 import { DatatypeMessage } from './datatype-msg.js';
-import { _structure_size, _padded_size, _unpack_struct_from, struct, dtype_getter, DataView64, assert } from './core.js';
+import { _structure_size, _padded_size, _unpack_struct_from, struct, dtype_getter, DataView64, assert, isBigEndian } from './core.js';
 import { BTreeV1Groups, BTreeV1RawDataChunks, BTreeV2GroupNames, BTreeV2GroupOrders } from './btree.js';
 import { Heap, SymbolTable, GlobalHeap, FractalHeap } from './misc-low-level.js';
 
@@ -684,6 +684,10 @@ export class DataObjects {
       let dtype = this.dtype;
       if (/[<>=!@\|]?(i|u|f|S)(\d*)/.test(dtype)) {
         let [item_getter, item_is_big_endian, item_size] = dtype_getter(dtype);
+        // mobilenet-ts: little-endian float32 (what Keras stores) is copied out whole, not element by element
+        if (dtype == '<f4' && !isBigEndian() && data_offset + fullsize * 4 <= this.fh.byteLength) {
+          return new Float32Array(this.fh.slice(data_offset, data_offset + fullsize * 4));
+        }
         let output = new Array(fullsize);
         let view = new DataView64(this.fh);
         for (var i = 0; i < fullsize; i++) {
