@@ -286,6 +286,11 @@ export class DataObjects {
 
   _attr_value(dtype, buf, count, offset) {
     //""" Retrieve an HDF5 attribute value from a buffer. """
+    // mobilenet-ts: an attribute cannot hold more elements than its buffer (variable-length ones take 16 bytes
+    // each, plain ones at least 1: a zero-size type would loop over a lying element count without reading)
+    if (count * (dtype instanceof Array ? 16 : Math.max(dtype_getter(dtype)[2], 1)) > buf.byteLength) {
+      throw new Error(`attribute of ${count} elements is larger than the ${buf.byteLength}-byte buffer`);
+    }
     var value = new Array(count);
     if (dtype instanceof Array) {
       let dtype_class = dtype[0]
