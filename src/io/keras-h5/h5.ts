@@ -120,8 +120,8 @@ function readDataset(d: InstanceType<Jsfive['Dataset']>, path: string, fileBytes
   const data = new Float32Array(value.length);
   for (let i = 0; i < value.length; i++) {
     const v = value[i];
-    if (typeof v !== 'number' && typeof v !== 'bigint') throw new FormatError(`${where}: value ${i} is not a number`);
-    data[i] = Number(v);
+    if (typeof v !== 'number') throw new FormatError(`${where}: value ${i} is not a number`);
+    data[i] = v;
   }
   return new Tensor(shape, data);
 }
@@ -132,11 +132,9 @@ function reason(e: unknown): string {
   return text.split('\n')[0]!.slice(0, 300);
 }
 
-/** jsfive values to plain JS: strings lose their padding NULs, typed arrays become number arrays. */
+/** jsfive values as Keras code wants them: strings lose their padding NULs (jsfive reads 64-bit integers as numbers). */
 function plain(value: unknown): unknown {
   if (typeof value === 'string') return value.replace(/\0+$/, '');
-  if (typeof value === 'bigint') return Number(value);
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, Number);
   if (Array.isArray(value)) return value.map(plain);
   return value;
 }
