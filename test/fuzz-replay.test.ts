@@ -18,7 +18,7 @@ import { FORMATS, seedsFor } from './fuzz/seeds.js';
 import { TARGETS } from './fuzz/targets.js';
 
 /** Inputs per format in `npm test`: enough to catch a regression in the common paths, a few seconds in all. */
-const RUNS: Record<string, number> = { onnx: 60, tfjs: 60, 'model-file': 80, 'keras-h5': 60, cli: 40 };
+const RUNS: Record<string, number> = { onnx: 60, tfjs: 60, 'model-file': 80, 'int8-model': 80, 'keras-h5': 60, cli: 40 };
 const DEFAULT_RUNS = 150;
 
 // the CLI target reads only paths that do not exist; a relative one must not land in the repository either

@@ -2,17 +2,16 @@
 // the top classes with their probabilities, using the class names stored in the model file.
 
 import { UsageError } from '../errors.js';
-import { WasmEngine } from '../backend/wasm/engine.js';
 import { softmax } from '../ops/activation.js';
 import { readImage } from '../node/image.js';
 import { Tensor } from '../tensor/tensor.js';
-import { loadModelOrDefault } from './model-files.js';
+import { loadRunnableModel } from './model-files.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger } from './args.js';
 import type { CommandIO } from './io.js';
 
 export const CLASSIFY_HELP = `mobilenet classify [--model FILE] IMAGE… [--top 5] [--json] [architecture flags]
-Classifies PNG or JPEG images with a model (default: the bundled Fashion-MNIST model), resized and
-scaled as the model file says; prints the top classes with probabilities. FILE may be any format
+Classifies PNG or JPEG images with a model (default: the bundled Fashion-MNIST model; an int8 model
+file from \`mobilenet quantize\` runs on the int8 kernels), resized and scaled as the model file says; prints the top classes with probabilities. FILE may be any format
 \`mobilenet convert\` reads; weights-only files (.safetensors, .pt/.pth, Keras weights .h5) are built from
 the architecture flags (α and classes inferred from torchvision weights) and preprocessed as their origin
 does (torchvision: ImageNet mean/std; Keras: x/127.5 − 1).
@@ -23,35 +22,33 @@ export async function classifyCommand(argv: string[], io: CommandIO): Promise<vo
   if (positionals.length === 0) throw new UsageError('mobilenet classify: give at least one image file (see mobilenet classify --help)');
   const top = numberFlag(values, 'top', positiveInteger, 'a positive integer') ?? 5;
   const { arch, options } = architectureFlags(values);
-  const { model, preprocessing, classNames, source, notes } = await loadModelOrDefault(values.model as string | undefined, { ...options, arch });
-  for (const note of notes) io.err(note);
-  const [h, w, c] = model.inputShape;
+  const loaded = await loadRunnableModel(values.model as string | undefined, { ...options, arch });
+  const { preprocessing, classNames, source } = loaded;
+  for (const note of loaded.notes) io.err(note);
+  const [h, w, c] = loaded.inputShape;
   const images = await Promise.all(positionals.map((p) => readImage(p, { ...preprocessing, size: [h, w], channels: c as 1 | 3 })));
   const batch = new Tensor([images.length, h, w, c], new Float32Array(images.length * h * w * c));
   images.forEach((img, i) => batch.data.set(img.data, i * h * w * c));
   const started = performance.now();
-  let logits: Tensor;
-  if (WasmEngine.supported()) {
-    const engine = await WasmEngine.create(model);
-    logits = engine.predict(batch);
-    await engine.dispose();
-  } else logits = model.predict(batch);
+  const runner = await loaded.start();
+  const logits = runner.predict(batch);
+  await runner.dispose();
   const ms = performance.now() - started;
   const k = logits.shape[1];
   // imported models (Keras, TF.js, ONNX) often end in their own softmax: their outputs are probabilities already
-  const probabilities = model.getLayer(model.output.name).kind === 'Softmax' ? logits : softmax(logits);
+  const probabilities = loaded.outputsProbabilities ? logits : softmax(logits);
   const results = positionals.map((file, i) => {
     const row = Array.from(probabilities.data.subarray(i * k, (i + 1) * k));
     const order = row.map((p, j) => [p, j] as const).sort((a, b) => b[0] - a[0]).slice(0, Math.min(top, k));
     return { file, top: order.map(([p, j]) => ({ class: classNames?.[j] ?? String(j), index: j, probability: p })) };
   });
   if (values.json) {
-    io.out(JSON.stringify({ model: source, results }));
+    io.out(JSON.stringify({ model: source, engine: runner.engine, results }));
     return;
   }
   for (const r of results) {
     io.out(r.file);
     for (const t of r.top) io.out(`  ${(100 * t.probability).toFixed(2).padStart(6)}%  ${t.class}`);
   }
-  io.err(`${positionals.length} image(s) in ${ms.toFixed(1)} ms with ${source}`);
+  io.err(`${positionals.length} image(s) in ${ms.toFixed(1)} ms with ${source} (${runner.engine})`);
 }

@@ -14,6 +14,7 @@ import { INFER_HELP, inferCommand } from './infer.js';
 import type { CommandIO } from './io.js';
 import { processIO } from './io.js';
 import { SUMMARY_HELP, summaryCommand } from './summary.js';
+import { QUANTIZE_HELP, quantizeCommand } from './quantize.js';
 
 interface Command {
   brief: string;
@@ -27,7 +28,8 @@ const COMMANDS = lookupTable<Command>({
   convert: { brief: 'convert a model between formats: ours, safetensors, ONNX, TF.js, Keras H5 (in), .pt', help: CONVERT_HELP, run: convertCommand },
   inspect: { brief: 'format, metadata, layers, shapes, parameters and MACs of a model in any format', help: INSPECT_HELP, run: inspectCommand },
   train: { brief: 'train or fine-tune on a data folder, with checkpoints, resume, log and curves', help: TRAIN_HELP, run: trainCommand },
-  eval: { brief: 'top-1/top-5 and per-class accuracy of a model file on a data folder', help: EVAL_HELP, run: evalCommand },
+  eval: { brief: 'top-1/top-5 and per-class accuracy of a model file (float or int8) on a data folder', help: EVAL_HELP, run: evalCommand },
+  quantize: { brief: 'int8 post-training quantization, calibrated on a data folder; float vs int8 accuracy', help: QUANTIZE_HELP, run: quantizeCommand },
   classify: { brief: 'top classes of PNG/JPEG images with a model in any format', help: CLASSIFY_HELP, run: classifyCommand },
   bench: { brief: 'latency, images/s, planned arena and peak RSS of an engine', help: BENCH_HELP, run: benchCommand },
   demo: { brief: 'what `npm start` runs: summary, the papers\' cost comparisons, a timed batch', help: DEMO_HELP, run: demoCommand },

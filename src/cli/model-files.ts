@@ -2,11 +2,16 @@
 // default model shipped in the package; weights-only inputs get the preprocessing of their origin.
 
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError } from '../errors.js';
-import { decodeModelFile } from '../io/model-file.js';
+import { INT8_FILE_FORMAT, decodeModelFile } from '../io/model-file.js';
+import { decodeSafetensorsMetadata } from '../io/safetensors.js';
+import { WasmEngine } from '../backend/wasm/engine.js';
+import { decodeInt8ModelFile } from '../quant/int8-file.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Model } from '../graph/model.js';
 import type { LoadedModel } from '../io/model-file.js';
 import { readBytes } from '../node/files.js';
 import { loadAnyModel } from '../node/any-model.js';
@@ -48,4 +53,59 @@ export async function loadModelOrDefault(
     } else notes.push('no preprocessing stored: pixels scaled to 0..1 and resized bilinearly');
   }
   return { model: loaded.model, classNames: loaded.classNames, preprocessing, source, format: loaded.format, notes };
+}
+
+/** Batches in, outputs out, on whichever kernels suit the model. */
+export interface Runner {
+  predict(x: Tensor): Tensor;
+  /** What runs it, for people: "wasm", "reference", "int8". */
+  engine: string;
+  dispose(): Promise<void>;
+}
+
+/** A model file ready to run, float or int8: what eval and classify need of it. */
+export interface RunnableModel {
+  source: string;
+  inputShape: readonly number[];
+  outputShape: readonly number[];
+  classNames?: string[];
+  preprocessing?: PreprocessOptions;
+  notes: string[];
+  /** Whether the model ends in its own softmax (imported Keras, TF.js and ONNX models often do). */
+  outputsProbabilities: boolean;
+  start(): Promise<Runner>;
+}
+
+/**
+ * Loads a model to run (default: the bundled one): an int8 model file (mobilenet quantize) runs on the int8 kernels;
+ * any other format as loadModelOrDefault reads it, on the WebAssembly engine where SIMD validates.
+ */
+export async function loadRunnableModel(path: string | undefined, options: LoadAnyModelOptions = {}): Promise<RunnableModel> {
+  if (path !== undefined && extname(path).toLowerCase() === '.safetensors') {
+    const bytes = await readBytes(path);
+    if (decodeSafetensorsMetadata(bytes, path).format === INT8_FILE_FORMAT) {
+      const { quantized, classNames, preprocessing } = decodeInt8ModelFile(bytes, path);
+      const runner: Runner = { predict: (x) => quantized.predict(x), engine: 'int8', dispose: async () => {} };
+      const { inputShape, outputShape } = quantized;
+      return { source: path, inputShape, outputShape, classNames, preprocessing, notes: [], outputsProbabilities: false, start: async () => runner };
+    }
+  }
+  const { model, source, classNames, preprocessing, notes } = await loadModelOrDefault(path, options);
+  return {
+    source,
+    inputShape: model.inputShape,
+    outputShape: model.outputShape,
+    classNames,
+    preprocessing,
+    notes,
+    outputsProbabilities: model.getLayer(model.output.name).kind === 'Softmax',
+    start: () => floatRunner(model),
+  };
+}
+
+/** A float model on the WebAssembly engine where SIMD validates, on the reference kernels otherwise. */
+export async function floatRunner(model: Model): Promise<Runner> {
+  if (!WasmEngine.supported()) return { predict: (x) => model.predict(x), engine: 'reference', dispose: async () => {} };
+  const engine = await WasmEngine.create(model);
+  return { predict: (x) => engine.predict(x), engine: 'wasm', dispose: () => engine.dispose() };
 }

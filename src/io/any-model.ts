@@ -6,7 +6,7 @@ import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, FormatError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { inferMobileNetV2 } from './infer-architecture.js';
-import { MODEL_FILE_FORMAT, decodeModelFile } from './model-file.js';
+import { INT8_FILE_FORMAT, MODEL_FILE_FORMAT, decodeModelFile } from './model-file.js';
 import { detectNaming, loadWeights } from './named-weights.js';
 import { ExternalDataError } from './onnx/errors.js';
 import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY } from './keras-h5/archive-entries.js';
@@ -254,6 +254,9 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
         const loaded = decodeModelFile(bytes, source);
         Object.assign(metadata, { architecture: meta.architecture, options: loaded.model.metadata.options, ...(loaded.extra ? { extra: loaded.extra } : {}) });
         return { model: atResolution(loaded.model, options, notes), format: 'model-file', classNames: loaded.classNames, preprocessing: loaded.preprocessing, notes, metadata };
+      }
+      if (meta.format === INT8_FILE_FORMAT) {
+        throw new FormatError(`${source}: an int8 model file (made by mobilenet quantize): mobilenet eval and classify run it; the library reads it with decodeInt8ModelFile`);
       }
       const naming = detectNaming(tensors.keys());
       Object.assign(metadata, { naming, tensors: tensors.size, ...meta });

@@ -42,12 +42,8 @@ interface Entry {
   end: number;
 }
 
-/**
- * Reads a safetensors file; every dtype becomes float32 (one copy per tensor, never a view of `bytes`).
- * Checked as the reference implementation checks: the data offsets must tile the data region exactly,
- * without overlap or gap, and each range must be exactly shape × dtype size. `source` names the file in errors.
- */
-export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): SafetensorsContents {
+/** The header of a safetensors file, checked as far as its length, UTF-8 and JSON object go. */
+function readHeader(bytes: Uint8Array, source: string): { header: Record<string, unknown>; text: string; dataStart: number } {
   if (bytes.length < 8) {
     throw new FormatError(`${source}: truncated safetensors file: ${bytes.length} bytes, the header length alone needs 8`, bytes.length);
   }
@@ -67,7 +63,23 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
     throw new FormatError(`${source}: header is not valid JSON (${(e as Error).message})`, 8);
   }
   if (!isPlainObject(header)) throw new FormatError(`${source}: header must be a JSON object, got ${jsonKind(header)}`, 8);
+  return { header, text, dataStart };
+}
 
+/** Only the `__metadata__` of a safetensors file (empty when it has none), without reading any tensor. */
+export function decodeSafetensorsMetadata(bytes: Uint8Array, source = '<buffer>'): Record<string, string> {
+  const { header } = readHeader(bytes, source);
+  const value = header[METADATA_KEY];
+  return value === undefined ? {} : readMetadata(value, (message) => new FormatError(`${source}: ${METADATA_KEY} ${message}`, 8));
+}
+
+/**
+ * Reads a safetensors file; every dtype becomes float32 (one copy per tensor, never a view of `bytes`).
+ * Checked as the reference implementation checks: the data offsets must tile the data region exactly,
+ * without overlap or gap, and each range must be exactly shape × dtype size. `source` names the file in errors.
+ */
+export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): SafetensorsContents {
+  const { header, text, dataStart } = readHeader(bytes, source);
   // Header problems point at the entry's name in the header; data problems at the data itself.
   const headerOffsetOf = (name: string): number => {
     const at = text.search(new RegExp(`${escapeRegExp(JSON.stringify(name))}\\s*:`));
@@ -113,11 +125,14 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
   return { tensors, metadata };
 }
 
+/** A tensor to write: float32 (a Tensor), or int8 (an int8 model's weights). */
+export type StoredTensor = Tensor | { readonly shape: readonly number[]; readonly data: Int8Array };
+
 /**
- * Writes float32 tensors as the reference implementation does: data in name order, header JSON with
+ * Writes float32 (F32) and int8 (I8) tensors as the reference implementation does: data in name order, header JSON with
  * `__metadata__` first (keys sorted here, as a hash map has no order), padded with spaces to a multiple of 8 bytes.
  */
-export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(tensors: Map<string, StoredTensor> | Record<string, StoredTensor>, metadata?: Record<string, string>): Uint8Array {
   const named = (tensors instanceof Map ? [...tensors] : Object.entries(tensors)).sort(([a], [b]) => compareCodePoints(a, b));
   // The JSON is assembled by hand: a JS object would move integer-like keys ("0", "1") to the front.
   const parts: string[] = [];
@@ -131,8 +146,8 @@ export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, 
   let offset = 0;
   for (const [name, t] of named) {
     if (name === METADATA_KEY) throw new FormatError(`cannot write safetensors: '${METADATA_KEY}' is reserved and cannot name a tensor`);
-    const end = offset + t.data.length * 4;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"F32","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
+    const end = offset + t.data.byteLength;
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${t.data instanceof Int8Array ? 'I8' : 'F32'}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
@@ -143,8 +158,9 @@ export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, 
   out.fill(0x20, 8 + json.length, 8 + headerLength);
   let at = 8 + headerLength;
   for (const [, t] of named) {
-    writeFloat32LittleEndian(t.data, out, at);
-    at += t.data.length * 4;
+    if (t.data instanceof Int8Array) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length), at);
+    else writeFloat32LittleEndian(t.data, out, at);
+    at += t.data.byteLength;
   }
   return out;
 }

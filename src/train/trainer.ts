@@ -156,12 +156,13 @@ export function checkConfig(c: TrainConfig): void {
   if (!(ls >= 0 && ls < 1)) throw new ConfigError(`label smoothing must be in [0, 1), got ${ls}`);
 }
 
-/** Top-1 accuracy and loss of `model` on `data`, batch by batch, at inference (BN moving statistics). */
-export async function evaluate(model: Model, data: Dataset, options: { batchSize?: number; backend?: Backend; predict?: (x: Tensor) => Tensor } = {}): Promise<EvaluationMetrics> {
+/** Top-1 accuracy and loss of `model` (or of `options.predict`, with the model's output shape) on `data`, batch by batch, at inference (BN moving statistics). */
+export async function evaluate(model: Model | { readonly outputShape: readonly number[] }, data: Dataset, options: { batchSize?: number; backend?: Backend; predict?: (x: Tensor) => Tensor } = {}): Promise<EvaluationMetrics> {
   const classes = model.outputShape[model.outputShape.length - 1];
   const metrics = new MetricsAccumulator(classes);
   const order = Int32Array.from({ length: data.size }, (_, i) => i);
-  const predict = options.predict ?? ((x: Tensor) => model.predict(x, { backend: options.backend }));
+  const predict = options.predict ?? ('predict' in model ? (x: Tensor) => model.predict(x, { backend: options.backend }) : null);
+  if (!predict) throw new ConfigError('evaluate: give a Model or options.predict');
   for (const indices of batchIndices(order, options.batchSize ?? 100)) {
     const { x, labels } = await loadBatch(data, indices);
     const logits = predict(x).data;

@@ -9,6 +9,8 @@ import { gzipSync } from 'fflate';
 
 import { encodeIdx } from '../../src/data/idx.js';
 import { encodeModelFile } from '../../src/io/model-file.js';
+import { encodeInt8ModelFile } from '../../src/quant/int8-file.js';
+import { QuantizedModel } from '../../src/quant/quantized-model.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
 import { encodeTorchStateDict } from '../../src/io/pth/torch-checkpoint.js';
@@ -128,13 +130,15 @@ function cliSeeds(): Uint8Array[] {
     ['convert', `${missing}/a.safetensors`, `${missing}/b.onnx`],
     ['eval', '--model', `${missing}/m.safetensors`, '--data', missing, '--batch', '8'],
     ['classify', '--model', `${missing}/m.safetensors`, `${missing}/cat.png`, '--top', '3'],
+    ['quantize', '--data', missing, '--out', `${missing}/q.safetensors`, '--images', '8', '--keep-float', 'conv1', '--eval'],
+    ['eval', '--model', `${missing}/q.safetensors`, '--data', missing, '--limit', '10'],
     ['train', '--data', missing, '--out', `${missing}/run`, '--epochs', '2', '--batch', '16', '--lr', '0.1', '--optimizer', 'adamw'],
     ['--help'],
   ];
   return argvs.map((a) => text(JSON.stringify(a)));
 }
 
-export const FORMATS = ['npy', 'safetensors', 'model-file', 'checkpoint', 'onnx', 'tfjs', 'keras-h5', 'pth', 'idx', 'idx-gz', 'png', 'jpeg', 'cli'] as const;
+export const FORMATS = ['npy', 'safetensors', 'model-file', 'int8-model', 'checkpoint', 'onnx', 'tfjs', 'keras-h5', 'pth', 'idx', 'idx-gz', 'png', 'jpeg', 'cli'] as const;
 export type FuzzFormat = (typeof FORMATS)[number];
 
 /** The valid files mutations start from, as plain Uint8Arrays (a Buffer's `slice` is a view, not a copy). */
@@ -152,6 +156,14 @@ async function writeSeeds(format: FuzzFormat): Promise<Uint8Array[]> {
     }
     case 'model-file':
       return [encodeModelFile(tinyV2(), { classNames: ['a', 'b', 'c'], preprocessing: { size: [32, 32] } }), encodeModelFile(tinyV1())];
+    case 'int8-model': {
+      const [v2, v1] = [tinyV2(), tinyV1()];
+      const batch = new Tensor([2, 32, 32, 3], new Random(4).fillUniform(new Float32Array(2 * 32 * 32 * 3), -1, 1));
+      return [
+        encodeInt8ModelFile(v2, QuantizedModel.quantize(v2, [batch]), { classNames: ['a', 'b', 'c'] }),
+        encodeInt8ModelFile(v1, QuantizedModel.quantize(v1, [batch], { keepFloat: ['conv1', 'predictions'] })),
+      ];
+    }
     case 'checkpoint': {
       const model = tinyV2();
       const state: TrainerState = { epoch: 0, batch: 1, step: 1, epochLossSum: 1.5, epochCorrect: 2, epochImages: 4, epochSeconds: 0.1, bestTop1: -1, bestEpoch: -1, history: [], done: false };

@@ -5,6 +5,7 @@ import { decodeIdx } from '../../src/data/idx.js';
 import { decodeImage } from '../../src/data/image.js';
 import { ExternalDataError } from '../../src/io/onnx/errors.js';
 import { decodeModelFile } from '../../src/io/model-file.js';
+import { decodeInt8ModelFile } from '../../src/quant/int8-file.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { decodeOnnx } from '../../src/io/onnx/import.js';
 import { decodeTorchStateDict } from '../../src/io/pth/torch-checkpoint.js';
@@ -49,6 +50,7 @@ export const TARGETS: Record<FuzzFormat, FuzzTarget> = {
   npy: { run: (b) => decodeNpy(b, 'fuzz.npy'), allocationBound: bounded(EXPANSION), timeLimitMs: 2000 },
   safetensors: { run: (b) => decodeSafetensors(b, 'fuzz.safetensors'), allocationBound: bounded(EXPANSION), timeLimitMs: 2000 },
   'model-file': { run: (b) => decodeModelFile(b, 'fuzz.safetensors'), allocationBound: bounded(EXPANSION), timeLimitMs: 3000 },
+  'int8-model': { run: (b) => decodeInt8ModelFile(b, 'fuzz-int8.safetensors'), allocationBound: bounded(EXPANSION), timeLimitMs: 3000 },
   checkpoint: { run: (b) => decodeCheckpoint(b, 'checkpoint.safetensors'), allocationBound: bounded(EXPANSION), timeLimitMs: 3000 },
   onnx: {
     run: (b) =>

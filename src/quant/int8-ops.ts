@@ -1,0 +1,131 @@
+// Reference int8 kernels: convolution (standard, pointwise, depthwise, grouped; dense is a 1×1 conv) accumulating
+// (x − zx)·w exactly in int32, the requantizing epilogue (bias, residual, fused clamp), global average pool and add.
+
+import { ShapeError } from '../errors.js';
+import { conv2dOutputShape } from '../ops/conv2d.js';
+import type { Conv2DParams } from '../ops/conv2d.js';
+import { formatShape } from '../tensor/tensor.js';
+import type { QParams } from './qparams.js';
+import { roundHalfEven, saturate } from './qparams.js';
+
+/** An NHWC (or [N, features]) int8 tensor with its affine parameters. */
+export interface Int8Tensor {
+  readonly shape: readonly number[];
+  readonly data: Int8Array;
+  readonly params: QParams;
+}
+
+/** acc[n, oy, ox, co] = Σ (x − zx)·w over the window: exact (|acc| < 2^31 for any kernel under 66,000 taps). */
+export function conv2dInt8Accumulate(x: Int8Tensor, kernel: Int8Array, kernelShape: readonly number[], p: Conv2DParams): { acc: Int32Array; shape: [number, number, number, number] } {
+  const shape = conv2dOutputShape(x.shape, kernelShape, null, p, 'int8 conv2d');
+  if (kernel.length !== kernelShape.reduce((a, b) => a * b, 1)) throw new ShapeError(`int8 conv2d: kernel has ${kernel.length} values, shape ${formatShape(kernelShape)}`);
+  const [n, oh, ow, cOut] = shape;
+  const [, h, w, c] = x.shape as [number, number, number, number];
+  const [kh, kw, cPerGroup] = kernelShape as [number, number, number, number];
+  const [sh, sw] = p.strides;
+  const [dh, dw] = p.dilations;
+  const [padTop, , padLeft] = p.padding;
+  const groups = p.groups;
+  const outPerGroup = cOut / groups;
+  const depthwise = cPerGroup === 1 && outPerGroup === 1;
+  const xd = x.data;
+  const zx = x.params.zeroPoint;
+  const acc = new Int32Array(n * oh * ow * cOut);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const o = ((b * oh + oy) * ow + ox) * cOut;
+        // padding holds real 0, i.e. q = zx, whose (x − zx) is 0: taps outside the input are skipped
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - padTop + ky * dh;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sw - padLeft + kx * dw;
+            if (ix < 0 || ix >= w) continue;
+            const xBase = ((b * h + iy) * w + ix) * c;
+            const wBase = (ky * kw + kx) * cPerGroup * cOut;
+            if (depthwise) {
+              for (let co = 0; co < cOut; co++) acc[o + co] += (xd[xBase + co] - zx) * kernel[wBase + co];
+              continue;
+            }
+            for (let g = 0; g < groups; g++) {
+              const oBase = o + g * outPerGroup;
+              for (let ci = 0; ci < cPerGroup; ci++) {
+                const v = xd[xBase + g * cPerGroup + ci] - zx;
+                if (v === 0) continue;
+                const wRow = wBase + ci * cOut + g * outPerGroup;
+                for (let co = 0; co < outPerGroup; co++) acc[oBase + co] += v * kernel[wRow + co];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { acc, shape };
+}
+
+/** How int32 accumulators become int8: y = sat(round((acc + bias[c])·multiplier[c] + (r − zr)·residualMultiplier) + zy). */
+export interface Requantize {
+  /** Int32 bias per output channel, on the accumulator's scale sx·sw[c]. */
+  bias: Int32Array;
+  /** sx·sw[c] / sy per output channel. */
+  multipliers: Float64Array;
+  out: QParams;
+  /** The fused clamp's int8 interval (the full int8 range without one). */
+  range: readonly [number, number];
+  /** sr / sy for a fused residual add. */
+  residualMultiplier?: number;
+}
+
+export function requantize(acc: Int32Array, shape: readonly number[], r: Requantize, residual: Int8Tensor | null): Int8Tensor {
+  const channels = r.bias.length;
+  if (acc.length % channels !== 0) throw new ShapeError(`int8 requantize: ${acc.length} accumulators do not split into ${channels} channels`);
+  if (residual && residual.data.length !== acc.length) {
+    throw new ShapeError(`int8 requantize: residual ${formatShape(residual.shape)} does not match output ${formatShape(shape)}`);
+  }
+  const out = new Int8Array(acc.length);
+  const [lo, hi] = r.range;
+  const zy = r.out.zeroPoint;
+  const rm = r.residualMultiplier ?? 0;
+  const zr = residual?.params.zeroPoint ?? 0;
+  for (let i = 0; i < acc.length; i++) {
+    const c = i % channels;
+    let v = (acc[i] + r.bias[c]) * r.multipliers[c];
+    if (residual) v += (residual.data[i] - zr) * rm;
+    out[i] = saturate(roundHalfEven(v) + zy, lo, hi);
+  }
+  return { shape, data: out, params: r.out };
+}
+
+/** Global average pool of [N, H, W, C] to [N, C]: y = round(Σ(x − zx)·sx / (H·W·sy)) + zy. */
+export function globalAvgPoolInt8(x: Int8Tensor, out: QParams): Int8Tensor {
+  if (x.shape.length !== 4) throw new ShapeError(`int8 global average pool: input must be NHWC, got ${formatShape(x.shape)}`);
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const y = new Int8Array(n * c);
+  const sums = new Int32Array(c);
+  const m = x.params.scale / (h * w * out.scale);
+  for (let b = 0; b < n; b++) {
+    sums.fill(0);
+    for (let p = 0; p < h * w; p++) {
+      const base = (b * h * w + p) * c;
+      for (let k = 0; k < c; k++) sums[k] += x.data[base + k] - x.params.zeroPoint;
+    }
+    for (let k = 0; k < c; k++) y[b * c + k] = saturate(roundHalfEven(sums[k] * m) + out.zeroPoint);
+  }
+  return { shape: [n, c], data: y, params: out };
+}
+
+/** Element-wise a + b (either may be null: a rescale alone), then a clamp interval: y = sat(round(Σ (q − z)·s / sy) + zy). */
+export function addInt8(a: Int8Tensor, b: Int8Tensor | null, out: QParams, range: readonly [number, number]): Int8Tensor {
+  if (b && b.data.length !== a.data.length) throw new ShapeError(`int8 add: operands ${formatShape(a.shape)} and ${formatShape(b.shape)} differ`);
+  const y = new Int8Array(a.data.length);
+  const ma = a.params.scale / out.scale;
+  const mb = b ? b.params.scale / out.scale : 0;
+  for (let i = 0; i < y.length; i++) {
+    let v = (a.data[i] - a.params.zeroPoint) * ma;
+    if (b) v += (b.data[i] - b.params.zeroPoint) * mb;
+    y[i] = saturate(roundHalfEven(v) + out.zeroPoint, range[0], range[1]);
+  }
+  return { shape: a.shape, data: y, params: out };
+}
