@@ -86,10 +86,11 @@ export { decodeOnnx, parseOnnxModel, onnxToModel, externalDataLocations } from '
 export { encodeOnnx } from './io/onnx/export.js';
 export { UnsupportedOperatorError, ExternalDataError } from './io/onnx/errors.js';
 export { QuantizedModel, planForInt8 } from './quant/quantized-model.js';
-export type { QuantizeOptions, QuantizedStep, QuantizedParts, Int8ConvStep } from './quant/quantized-model.js';
+export type { QuantizeOptions, QuantizedStep, QuantizedParts, Int8ConvStep, Int8ConvKernels, Int8PredictOptions } from './quant/quantized-model.js';
 export { RangeObserver } from './quant/calibrate.js';
 export { INT8_FILE_FORMAT, encodeInt8ModelFile, decodeInt8ModelFile } from './quant/int8-file.js';
 export type { LoadedInt8Model } from './quant/int8-file.js';
 export { affineParams, quantizeWeights, quantize, dequantize } from './quant/qparams.js';
 export type { QParams, QuantizedWeights } from './quant/qparams.js';
 export type { Int8Tensor } from './quant/int8-ops.js';
+export { WasmInt8Kernels } from './quant/wasm-int8.js';

@@ -11,6 +11,8 @@ import { affineParams, clampRange, dequantize, quantize, quantizeWeights, roundH
 import { addInt8, conv2dInt8Accumulate, globalAvgPoolInt8, requantize } from '../src/quant/int8-ops.js';
 import type { Int8Tensor } from '../src/quant/int8-ops.js';
 import { QuantizedModel } from '../src/quant/quantized-model.js';
+import type { Int8ConvStep } from '../src/quant/quantized-model.js';
+import { WasmInt8Kernels } from '../src/quant/wasm-int8.js';
 import { decodeInt8ModelFile, encodeInt8ModelFile } from '../src/quant/int8-file.js';
 import { conv2d } from '../src/ops/conv2d.js';
 import type { Conv2DParams } from '../src/ops/conv2d.js';
@@ -130,9 +132,9 @@ describe('int8 models', () => {
     const q = QuantizedModel.quantize(model, [x, randomBatch([8, 32, 32, 3], 3)]);
     const { plan, params } = q.parts;
     const seen = new Map<number, Int8Tensor>([[plan.input, { shape: x.shape, data: quantize(x.data, params[plan.input]), params: params[plan.input] }]]);
-    q.predict(x, (s, out) => {
+    q.predict(x, { onStep: (s, out) => {
       if ('data' in out && out.data instanceof Int8Array) seen.set(s.op === 'int8conv' ? s.output : s.step.output, out as Int8Tensor);
-    });
+    } });
     const real = (id: number, shape: readonly number[]): Tensor => new Tensor(shape, dequantize(seen.get(id)!.data, params[id]));
     let checked = 0;
     for (const s of q.steps) {
@@ -231,11 +233,11 @@ describe('mobilenet quantize, then classify and eval with the int8 file', () => 
       const c = await runCli('classify', '--model', out, '--json', join(FASHION, 'samples', '0002-trouser.png'));
       assert.equal(c.code, 0, c.err);
       assert.equal(JSON.parse(c.out).results[0].top[0].class, 'Trouser');
-      assert.equal(JSON.parse(c.out).engine, 'int8');
+      assert.equal(JSON.parse(c.out).engine, 'int8 wasm');
       const e = await runCli('eval', '--model', out, '--data', FASHION, '--limit', '100', '--json');
       assert.equal(e.code, 0, e.err);
       const metrics = JSON.parse(e.out);
-      assert.equal(metrics.engine, 'int8');
+      assert.equal(metrics.engine, 'int8 wasm');
       assert.equal(metrics.images, 100);
       assert.ok(metrics.top1 > 0.85, e.out);
       const bad = await runCli('quantize', '--data', FASHION, '--split', 'test', '--keep-float', 'nope', '--out', out);
@@ -243,6 +245,78 @@ describe('mobilenet quantize, then classify and eval with the int8 file', () => 
       assert.match(bad.err, /has no layer "nope"/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('WebAssembly int8 kernels equal the reference kernels', () => {
+  const rng = new Random(11);
+  const ints = (n: number, lo: number, hi: number): number[] => Array.from({ length: n }, () => lo + Math.floor(rng.uniform() * (hi - lo + 1)));
+  /** An int8 convolution step with random weights, biases, multipliers, zero points and a clamp. */
+  const step = (kernelShape: [number, number, number, number], conv: Conv2DParams, options: { residual?: boolean; dense?: boolean; clamp?: boolean } = {}): Int8ConvStep => {
+    const cout = kernelShape[3];
+    const out = { scale: 0.05, zeroPoint: -20 };
+    return {
+      op: 'int8conv',
+      layers: ['s'],
+      inputs: [0],
+      output: 1,
+      residual: options.residual ? 2 : null,
+      dense: options.dense ?? false,
+      kernelShape,
+      conv,
+      weights: { q: Int8Array.from(ints(kernelShape.reduce((a, b) => a * b), -127, 127)), scales: new Float32Array(cout).fill(0.01) },
+      bias: new Float32Array(cout),
+      clamp: null,
+      requantize: {
+        bias: Int32Array.from(ints(cout, -5000, 5000)),
+        multipliers: Float64Array.from({ length: cout }, () => 0.0005 + rng.uniform() * 0.004),
+        out,
+        range: options.clamp ? [-20, 100] : [-128, 127],
+        residualMultiplier: options.residual ? 0.7 : undefined,
+      },
+    };
+  };
+  const p = (strides: [number, number], padding: [number, number, number, number], groups = 1, dilations: [number, number] = [1, 1]): Conv2DParams => ({ strides, dilations, padding, groups });
+  const cases: { name: string; x: number[]; s: Int8ConvStep }[] = [
+    { name: 'pointwise 13 → 7 with a residual and ReLU6-like clamp, 3×5 pixels, batch 2', x: [2, 3, 5, 13], s: step([1, 1, 13, 7], p([1, 1], [0, 0, 0, 0]), { residual: true, clamp: true }) },
+    { name: 'pointwise 16 → 24, one pixel', x: [1, 1, 1, 16], s: step([1, 1, 16, 24], p([1, 1], [0, 0, 0, 0])) },
+    { name: 'dense 37 → 10, batch 3', x: [3, 1, 1, 37], s: step([1, 1, 37, 10], p([1, 1], [0, 0, 0, 0]), { dense: true }) },
+    { name: 'standard 3×3 stride 2, asymmetric padding, 3 → 5 (im2col)', x: [2, 7, 6, 3], s: step([3, 3, 3, 5], p([2, 2], [0, 1, 1, 0])) },
+    { name: 'depthwise 3×3, 12 channels, pad 1, clamp', x: [2, 6, 5, 12], s: step([3, 3, 1, 12], p([1, 1], [1, 1, 1, 1], 12), { clamp: true }) },
+    { name: 'depthwise 3×3 stride 2, dilation 2, 20 channels', x: [1, 9, 8, 20], s: step([3, 3, 1, 20], p([2, 2], [2, 1, 2, 1], 20, [2, 2])) },
+    { name: 'depthwise 5×5 stride 2, torch padding, 8 channels', x: [1, 11, 11, 8], s: step([5, 5, 1, 8], p([2, 2], [2, 2, 2, 2], 8)) },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const perSample = c.s.dense ? [c.x[3]] : c.x.slice(1);
+      const kernels = await WasmInt8Kernels.create({ int8ConvSteps: [c.s], parts: { plan: { tensors: [{ shape: perSample }] } } });
+      assert.equal(kernels.size, 1);
+      const x = int8Tensor(c.x, 5, -7);
+      const outShape = conv2d(new Tensor(c.x), new Tensor(c.s.kernelShape), null, c.s.conv).shape;
+      const residual = c.s.residual === null ? null : { ...int8Tensor([...outShape], 6, 3), params: { scale: 0.035, zeroPoint: 3 } };
+      const { acc, shape } = conv2dInt8Accumulate(x, c.s.weights.q, c.s.kernelShape, c.s.conv);
+      const expected = requantize(acc, shape, c.s.requantize, residual);
+      const actual = kernels.conv(c.s, x, residual)!;
+      assert.deepEqual([...actual.shape], [...expected.shape]);
+      assert.deepEqual([...actual.data], [...expected.data]);
+    });
+  }
+
+  it('grouped convolutions stay with the reference', async () => {
+    const s = step([2, 2, 3, 8], p([1, 1], [0, 1, 0, 1], 2));
+    const kernels = await WasmInt8Kernels.create({ int8ConvSteps: [s], parts: { plan: { tensors: [{ shape: [4, 4, 6] }] } } });
+    assert.equal(kernels.size, 0);
+    assert.equal(kernels.conv(s, int8Tensor([1, 4, 4, 6], 1, 0), null), null);
+  });
+
+  it('whole models: MobileNetV2 and V1 give the same outputs on either kernels', async () => {
+    for (const model of [mobilenetV2({ alpha: 0.35, resolution: 32, classes: 10, seed: 4 }), mobilenetV1({ alpha: 0.25, resolution: 32, classes: 5, seed: 3 })]) {
+      const x = randomBatch([3, 32, 32, 3], 9);
+      const q = QuantizedModel.quantize(model, [x]);
+      const kernels = await WasmInt8Kernels.create(q);
+      assert.equal(kernels.size, q.int8ConvSteps.length);
+      assert.deepEqual([...q.predict(x, { kernels }).data], [...q.predict(x).data]);
     }
   });
 });

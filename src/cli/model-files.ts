@@ -10,6 +10,8 @@ import { INT8_FILE_FORMAT, decodeModelFile } from '../io/model-file.js';
 import { decodeSafetensorsMetadata } from '../io/safetensors.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
 import { decodeInt8ModelFile } from '../quant/int8-file.js';
+import type { QuantizedModel } from '../quant/quantized-model.js';
+import { WasmInt8Kernels } from '../quant/wasm-int8.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../graph/model.js';
 import type { LoadedModel } from '../io/model-file.js';
@@ -58,7 +60,7 @@ export async function loadModelOrDefault(
 /** Batches in, outputs out, on whichever kernels suit the model. */
 export interface Runner {
   predict(x: Tensor): Tensor;
-  /** What runs it, for people: "wasm", "reference", "int8". */
+  /** What runs it, for people: "wasm", "reference", "int8 wasm", "int8 reference". */
   engine: string;
   dispose(): Promise<void>;
 }
@@ -85,9 +87,8 @@ export async function loadRunnableModel(path: string | undefined, options: LoadA
     const bytes = await readBytes(path);
     if (decodeSafetensorsMetadata(bytes, path).format === INT8_FILE_FORMAT) {
       const { quantized, classNames, preprocessing } = decodeInt8ModelFile(bytes, path);
-      const runner: Runner = { predict: (x) => quantized.predict(x), engine: 'int8', dispose: async () => {} };
       const { inputShape, outputShape } = quantized;
-      return { source: path, inputShape, outputShape, classNames, preprocessing, notes: [], outputsProbabilities: false, start: async () => runner };
+      return { source: path, inputShape, outputShape, classNames, preprocessing, notes: [], outputsProbabilities: false, start: () => int8Runner(quantized) };
     }
   }
   const { model, source, classNames, preprocessing, notes } = await loadModelOrDefault(path, options);
@@ -101,6 +102,12 @@ export async function loadRunnableModel(path: string | undefined, options: LoadA
     outputsProbabilities: model.getLayer(model.output.name).kind === 'Softmax',
     start: () => floatRunner(model),
   };
+}
+
+/** An int8 model on the WebAssembly int8 kernels where SIMD validates (equal results), on the reference kernels otherwise. */
+export async function int8Runner(quantized: QuantizedModel): Promise<Runner> {
+  const kernels = WasmInt8Kernels.supported() ? await WasmInt8Kernels.create(quantized) : null;
+  return { predict: (x) => quantized.predict(x, { kernels }), engine: kernels ? 'int8 wasm' : 'int8 reference', dispose: async () => {} };
 }
 
 /** A float model on the WebAssembly engine where SIMD validates, on the reference kernels otherwise. */

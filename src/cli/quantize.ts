@@ -15,7 +15,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { MetricsAccumulator } from '../train/metrics.js';
 import { numberFlag, parse, positiveInteger, stringFlag } from './args.js';
 import type { CommandIO } from './io.js';
-import { floatRunner, loadModelOrDefault } from './model-files.js';
+import { floatRunner, int8Runner, loadModelOrDefault } from './model-files.js';
 import { createProgress } from './progress.js';
 
 export const QUANTIZE_HELP = `mobilenet quantize [--model FILE] --data DIR --out FILE.safetensors [--split train|test] [--images 512]
@@ -90,8 +90,8 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     const test = await openDataset(values.data, 'test', dataOptions);
     const n = evalImages === 'all' ? test.size : Math.min(Number(evalImages), test.size);
     const classes = model.outputShape[model.outputShape.length - 1];
-    const float = new MetricsAccumulator(classes);
-    const int8 = new MetricsAccumulator(classes);
+    const floatMetrics = new MetricsAccumulator(classes);
+    const int8Metrics = new MetricsAccumulator(classes);
     let agree = 0;
     let int8Ms = 0;
     const argmax = (d: Float32Array, at: number): number => {
@@ -100,17 +100,18 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
       return best;
     };
     const runner = await floatRunner(model);
+    const int8 = await int8Runner(quantized);
     await overBatches(io, 'float vs int8', test, Int32Array.from({ length: n }, (_, i) => i), (x, labels) => {
       const yf = runner.predict(x).data;
       const t0 = performance.now();
-      const yq = quantized.predict(x).data;
+      const yq = int8.predict(x).data;
       int8Ms += performance.now() - t0;
-      float.add(yf, labels, 0);
-      int8.add(yq, labels, 0);
+      floatMetrics.add(yf, labels, 0);
+      int8Metrics.add(yq, labels, 0);
       for (let i = 0; i < labels.length; i++) if (argmax(yf, i * classes) === argmax(yq, i * classes)) agree++;
     }).finally(() => runner.dispose());
-    const [f, q] = [float.result(), int8.result()];
-    result.eval = { images: n, floatTop1: f.top1, int8Top1: q.top1, floatTop5: f.top5, int8Top5: q.top5, agreement: agree / n, int8ImagesPerSecond: n / (int8Ms / 1000) };
+    const [f, q] = [floatMetrics.result(), int8Metrics.result()];
+    result.eval = { images: n, floatTop1: f.top1, int8Top1: q.top1, floatTop5: f.top5, int8Top5: q.top5, agreement: agree / n, int8Engine: int8.engine, int8ImagesPerSecond: n / (int8Ms / 1000) };
   }
   if (values.json) {
     io.out(JSON.stringify(result));
@@ -119,9 +120,9 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   const kb = (b: number): string => `${(b / 1024).toFixed(0)} KB`;
   io.out(`${values.out}: int8 model of ${source}, calibrated on ${order.length} images of ${values.data} (${split})`);
   io.out(`weights ${kb(quantized.weightBytes())} (float32: ${kb(floatBytes)}), file ${kb(bytes.length)}; float32 steps: ${quantized.floatLayers().join(', ') || 'none'}`);
-  const e = result.eval as { images: number; floatTop1: number; int8Top1: number; agreement: number; int8ImagesPerSecond: number } | undefined;
+  const e = result.eval as { images: number; floatTop1: number; int8Top1: number; agreement: number; int8Engine: string; int8ImagesPerSecond: number } | undefined;
   if (e) {
     const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
-    io.out(`test (${e.images} images): top-1 float ${pct(e.floatTop1)}, int8 ${pct(e.int8Top1)}; same top class ${pct(e.agreement)}; int8 ${e.int8ImagesPerSecond.toFixed(0)} images/s`);
+    io.out(`test (${e.images} images): top-1 float ${pct(e.floatTop1)}, int8 ${pct(e.int8Top1)}; same top class ${pct(e.agreement)}; int8 ${e.int8ImagesPerSecond.toFixed(0)} images/s (${e.int8Engine})`);
   }
 }

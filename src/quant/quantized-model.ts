@@ -36,6 +36,18 @@ export interface Int8ConvStep {
 /** What an int8 model runs: int8 convolutions, int8 forms of simple steps, and float steps. */
 export type QuantizedStep = Int8ConvStep | { op: 'int8'; step: Step } | { op: 'float'; step: Step };
 
+/** Faster kernels for some int8 convolutions (WasmInt8Kernels); null for a step they do not take. */
+export interface Int8ConvKernels {
+  conv(s: Int8ConvStep, x: Int8Tensor, residual: Int8Tensor | null): Int8Tensor | null;
+}
+
+export interface Int8PredictOptions {
+  /** Sees each step's output as it is made (int8 or float32), e.g. to measure per-layer quantization error. */
+  onStep?: (step: QuantizedStep, output: Tensor | Int8Tensor) => void;
+  /** Kernels to try before the reference ones; their results must equal the reference's. */
+  kernels?: Int8ConvKernels | null;
+}
+
 export interface QuantizeOptions {
   /** Layer names whose steps stay in float32 (e.g. the first convolution or the classifier). */
   keepFloat?: readonly string[];
@@ -145,11 +157,14 @@ export class QuantizedModel {
     return new QuantizedModel({ plan, params, weights });
   }
 
-  /**
-   * Runs an NHWC batch [N, ...input shape]; returns float32 outputs [N, ...output shape]. `onStep`, if given, sees
-   * each step's output as it is made (int8 or float32), e.g. to measure per-layer quantization error.
-   */
-  predict(x: Tensor, onStep?: (step: QuantizedStep, output: Tensor | Int8Tensor) => void): Tensor {
+  /** The steps that run int8 convolutions (what faster kernels are prepared for). */
+  get int8ConvSteps(): Int8ConvStep[] {
+    return this.steps.filter((s): s is Int8ConvStep => s.op === 'int8conv');
+  }
+
+  /** Runs an NHWC batch [N, ...input shape]; returns float32 outputs [N, ...output shape]. */
+  predict(x: Tensor, options: Int8PredictOptions = {}): Tensor {
+    const { onStep, kernels } = options;
     const { plan, params } = this.parts;
     if (x.rank !== this.inputShape.length + 1 || !sameShape(x.shape.slice(1), this.inputShape)) {
       throw new ShapeError(`int8 model: input ${formatShape(x.shape)} does not fit [N, ${this.inputShape.join(', ')}]`);
@@ -169,13 +184,18 @@ export class QuantizedModel {
       if (s.op === 'int8conv') {
         const input = asInt8(s.inputs[0]);
         const x4 = s.dense ? { ...input, shape: [batch, 1, 1, s.kernelShape[2]] } : input;
-        const { acc, shape } = conv2dInt8Accumulate(x4, s.weights.q, s.kernelShape, s.conv);
-        values.set(s.output, requantize(acc, shape, s.requantize, s.residual === null ? null : asInt8(s.residual)));
+        const residual = s.residual === null ? null : asInt8(s.residual);
+        values.set(s.output, kernels?.conv(s, x4, residual) ?? this.referenceConv(s, x4, residual));
       } else if (s.op === 'int8') values.set(s.step.output, this.runInt8(s.step, asInt8));
       else values.set(s.step.output, runStep(s.step, asFloat));
       onStep?.(s, values.get(s.op === 'int8conv' ? s.output : s.step.output)!);
     }
     return asFloat(plan.output).reshape([batch, ...this.outputShape]);
+  }
+
+  private referenceConv(s: Int8ConvStep, x: Int8Tensor, residual: Int8Tensor | null): Int8Tensor {
+    const { acc, shape } = conv2dInt8Accumulate(x, s.weights.q, s.kernelShape, s.conv);
+    return requantize(acc, shape, s.requantize, residual);
   }
 
   private runInt8(s: Step, v: (id: number) => Int8Tensor): Int8Tensor {

@@ -304,6 +304,10 @@ export class FunctionBuilder {
     load32_lane: (offset: number, lane: number): this => this.simdMem(0x56, ALIGN.b4, offset).lane(lane, 4),
     store32_lane: (offset: number, lane: number): this => this.simdMem(0x5a, ALIGN.b4, offset).lane(lane, 4),
     store64_lane: (offset: number, lane: number): this => this.simdMem(0x5b, ALIGN.b8, offset).lane(lane, 2),
+    /** Loads eight int8 and sign-extends them to eight int16 lanes. */
+    load8x8_s: (offset = 0): this => this.simdMem(0x01, ALIGN.b8, offset),
+    /** Loads four int16 and sign-extends them to four int32 lanes. */
+    load16x4_s: (offset = 0): this => this.simdMem(0x03, ALIGN.b8, offset),
     const: (bytes: ArrayLike<number>): this => {
       if (bytes.length !== 16) throw new RangeError(`v128.const needs 16 bytes, got ${bytes.length}`);
       this.simd(0x0c).code.raw(bytes);
@@ -347,6 +351,7 @@ export class FunctionBuilder {
     relaxed_nmadd: (): this => this.relaxed(0x106),
   };
 
+
   readonly i8x16 = {
     /** Picks 16 bytes out of the two popped vectors' 32 by index. */
     shuffle: (lanes: ArrayLike<number>): this => {
@@ -356,11 +361,40 @@ export class FunctionBuilder {
       this.simd(0x0d).code.raw(lanes);
       return this;
     },
+    /** Sixteen int16 lanes of two vectors to int8, saturating. */
+    narrow_i16x8_s: (): this => this.simd(0x65),
+  };
+
+  readonly i16x8 = {
+    splat: (): this => this.simd(0x10),
+    sub: (): this => this.simd(0x91),
+    /** Eight int32 lanes of two vectors to int16, saturating. */
+    narrow_i32x4_s: (): this => this.simd(0x85),
   };
 
   readonly i32x4 = {
     splat: (): this => this.simd(0x11),
     extract_lane: (lane: number): this => this.simd(0x1b).lane(lane, 4),
+    add: (): this => this.simd(0xae),
+    min_s: (): this => this.simd(0xb6),
+    max_s: (): this => this.simd(0xb8),
+    /** Pairwise products of int16 lanes, adjacent pairs summed: four exact int32 lanes. */
+    dot_i16x8_s: (): this => this.simd(0xba),
+    /** Products of the low (or high) four int16 lanes of two vectors, as int32. */
+    extmul_low_i16x8_s: (): this => this.simd(0xbc),
+    extmul_high_i16x8_s: (): this => this.simd(0xbd),
+    /** Two float64 lanes truncated (saturating) to int32 lanes 0 and 1; lanes 2 and 3 zero. */
+    trunc_sat_f64x2_s_zero: (): this => this.simd(0xfc),
+  };
+
+  readonly f64x2 = {
+    splat: (): this => this.simd(0x14),
+    /** Int32 lanes 0 and 1 to two float64 lanes, exactly. */
+    convert_low_i32x4_s: (): this => this.simd(0xfe),
+    add: (): this => this.simd(0xf0),
+    mul: (): this => this.simd(0xf2),
+    /** Round to nearest, ties to even. */
+    nearest: (): this => this.simd(0x94),
   };
 
   /** @internal closes the body; further emission is a bug in the generator. */
