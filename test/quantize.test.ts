@@ -303,6 +303,12 @@ describe('WebAssembly int8 kernels equal the reference kernels', () => {
     });
   }
 
+  it('a depthwise kernel refuses an input of another size than it was made for', async () => {
+    const s = step([3, 3, 1, 8], p([2, 2], [1, 1, 1, 1], 8));
+    const kernels = await WasmInt8Kernels.create({ int8ConvSteps: [s], parts: { plan: { tensors: [{ shape: [8, 8, 8] }] } } });
+    assert.throws(() => kernels.conv(s, int8Tensor([1, 9, 8, 8], 1, 0), null), (e) => e instanceof ShapeError && /not the size its kernel was made for/.test(e.message));
+  });
+
   it('grouped convolutions stay with the reference', async () => {
     const s = step([2, 2, 3, 8], p([1, 1], [0, 1, 0, 1], 2));
     const kernels = await WasmInt8Kernels.create({ int8ConvSteps: [s], parts: { plan: { tensors: [{ shape: [4, 4, 6] }] } } });

@@ -11,7 +11,8 @@ import type { CommandIO } from './io.js';
 
 export const CLASSIFY_HELP = `mobilenet classify [--model FILE] IMAGE… [--top 5] [--json] [architecture flags]
 Classifies PNG or JPEG images with a model (default: the bundled Fashion-MNIST model; an int8 model
-file from \`mobilenet quantize\` runs on the int8 kernels), resized and scaled as the model file says; prints the top classes with probabilities. FILE may be any format
+file from \`mobilenet quantize\` runs on the int8 kernels), resized and scaled as the model file says;
+prints the top classes with probabilities. FILE may be any format
 \`mobilenet convert\` reads; weights-only files (.safetensors, .pt/.pth, Keras weights .h5) are built from
 the architecture flags (α and classes inferred from torchvision weights) and preprocessed as their origin
 does (torchvision: ImageNet mean/std; Keras: x/127.5 − 1).

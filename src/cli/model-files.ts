@@ -16,6 +16,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../graph/model.js';
 import type { LoadedModel } from '../io/model-file.js';
 import { readBytes } from '../node/files.js';
+import { decodeAnyModel } from '../io/any-model.js';
 import { loadAnyModel } from '../node/any-model.js';
 import type { AnyModel, LoadAnyModelOptions, ModelFormat } from '../node/any-model.js';
 
@@ -37,13 +38,15 @@ export function presetFor(loaded: Pick<AnyModel, 'format' | 'metadata'>): Prepro
 export async function loadModelOrDefault(
   path: string | undefined,
   options: LoadAnyModelOptions = {},
+  /** The file's bytes where the caller has read them already (a file without companion files: safetensors). */
+  bytes?: Uint8Array,
 ): Promise<LoadedModel & { source: string; format: ModelFormat; notes: string[] }> {
   const source = path ?? defaultModelPath();
   if (path === undefined) {
     if (!existsSync(source)) throw new ConfigError(`no --model given and the bundled model ${source} is missing`);
     return { ...decodeModelFile(await readBytes(source), source), source, format: 'model-file', notes: [] };
   }
-  const loaded = await loadAnyModel(path, options);
+  const loaded = bytes ? await decodeAnyModel({ bytes, source: path }, options) : await loadAnyModel(path, options);
   const notes = [...loaded.notes];
   let preprocessing = loaded.preprocessing;
   if (preprocessing === undefined) {
@@ -83,15 +86,15 @@ export interface RunnableModel {
  * any other format as loadModelOrDefault reads it, on the WebAssembly engine where SIMD validates.
  */
 export async function loadRunnableModel(path: string | undefined, options: LoadAnyModelOptions = {}): Promise<RunnableModel> {
-  if (path !== undefined && extname(path).toLowerCase() === '.safetensors') {
-    const bytes = await readBytes(path);
+  const bytes = path !== undefined && extname(path).toLowerCase() === '.safetensors' ? await readBytes(path) : undefined;
+  if (path !== undefined && bytes !== undefined) {
     if (decodeSafetensorsMetadata(bytes, path).format === INT8_FILE_FORMAT) {
       const { quantized, classNames, preprocessing } = decodeInt8ModelFile(bytes, path);
       const { inputShape, outputShape } = quantized;
       return { source: path, inputShape, outputShape, classNames, preprocessing, notes: [], outputsProbabilities: false, start: () => int8Runner(quantized) };
     }
   }
-  const { model, source, classNames, preprocessing, notes } = await loadModelOrDefault(path, options);
+  const { model, source, classNames, preprocessing, notes } = await loadModelOrDefault(path, options, bytes);
   return {
     source,
     inputShape: model.inputShape,

@@ -81,10 +81,16 @@ export class QuantizedModel {
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
 
-  /** Assembles an int8 model from its parts (as quantized or as read from a file); weights not in `weights` stay float. */
-  constructor(readonly parts: QuantizedParts) {
+  readonly parts: QuantizedParts;
+
+  /**
+   * Assembles an int8 model from its parts (as quantized or as read from a file); weights not in `weights` stay float.
+   * The float kernels of the steps that run in int8 are not kept (`parts.plan` holds empty ones in their place).
+   */
+  constructor(parts: QuantizedParts) {
     const { plan, params, weights } = parts;
     if (params.length !== plan.tensors.length) throw new ConfigError(`int8 model: ${params.length} tensor parameters for ${plan.tensors.length} tensors`);
+    this.parts = parts;
     this.inputShape = plan.tensors[plan.input].shape;
     this.outputShape = plan.tensors[plan.output].shape;
     this.steps = plan.steps.map((step): QuantizedStep => {
@@ -95,6 +101,8 @@ export class QuantizedModel {
       if (step.op === 'chain') throw new ConfigError(`int8 model: step ${step.layers[0]} is a row-streamed chain; lower with planForInt8`);
       return { op: INT8_SIMPLE.has(step.op) ? 'int8' : 'float', step };
     });
+    const dropped = (step: Step): Step => ((step.op === 'conv' || step.op === 'dense') && weights.has(step.layers[0]) ? { ...step, kernel: new Float32Array(0) } : step);
+    this.parts = { ...parts, plan: { ...plan, steps: plan.steps.map(dropped) } };
   }
 
   private int8Conv(step: ConvStep | DenseStep, weights: QuantizedWeights, bias: Float32Array): Int8ConvStep {
@@ -107,6 +115,11 @@ export class QuantizedModel {
     const x = this.parts.params[step.inputs[0]];
     const y = this.parts.params[step.output];
     const residual = step.op === 'conv' ? step.residual : null;
+    const multipliers = Float64Array.from(weights.scales, (s) => (x.scale * s) / y.scale);
+    const residualMultiplier = residual === null ? undefined : this.parts.params[residual].scale / y.scale;
+    for (const m of [...multipliers, residualMultiplier ?? 1]) {
+      if (!(m > 0 && Number.isFinite(m))) throw new ConfigError(`${where}: requantization multiplier ${m} from the input, weight and output scales is not a finite positive number`);
+    }
     const q: Int8ConvStep = {
       op: 'int8conv',
       layers: step.layers,
@@ -125,10 +138,10 @@ export class QuantizedModel {
           if (!(Math.abs(v) <= BIAS_LIMIT)) throw new ConfigError(`${where}: bias ${b} of channel ${c} is ${v} steps of the accumulator, beyond int32`);
           return v;
         }),
-        multipliers: Float64Array.from(weights.scales, (s) => (x.scale * s) / y.scale),
+        multipliers,
         out: y,
         range: clampRange(step.clamp, y),
-        residualMultiplier: residual === null ? undefined : this.parts.params[residual].scale / y.scale,
+        residualMultiplier,
       },
     };
     return q;

@@ -6,7 +6,9 @@ import { simdSupported } from '../backend/wasm/assembler.js';
 import { WasmRuntime } from '../backend/wasm/runtime.js';
 import type { Kernel } from '../backend/wasm/runtime.js';
 import { advance, repeat, repeatWhile } from '../backend/wasm/kernels/common.js';
+import { ShapeError } from '../errors.js';
 import { conv2dOutputShape } from '../ops/conv2d.js';
+import { formatShape } from '../tensor/tensor.js';
 import type { Int8Tensor } from './int8-ops.js';
 import type { Int8ConvStep, QuantizedModel } from './quantized-model.js';
 
@@ -393,6 +395,10 @@ export class WasmInt8Kernels {
     const g = this.prepared.get(s);
     if (!g) return null;
     const shape = conv2dOutputShape(x.shape, s.kernelShape, null, s.conv, 'int8 conv2d');
+    const [top, bottom, left, right] = s.conv.padding;
+    if (g.layout.kind === 'padded' && (x.shape[1] + top + bottom !== g.layout.spec.hp || x.shape[2] + left + right !== g.layout.spec.wp)) {
+      throw new ShapeError(`int8 depthwise ${s.layers[0]}: input ${formatShape(x.shape)} is not the size its kernel was made for`);
+    }
     const pixels = shape[0] * shape[1] * shape[2];
     const mark = this.runtime.used;
     try {
@@ -416,7 +422,6 @@ export class WasmInt8Kernels {
       if (layout.kind === 'padded') {
         const { hp, wp, c8 } = layout.spec;
         const [n, h, w, c] = x.shape as [number, number, number, number];
-        const [top, , left] = s.conv.padding;
         new Int16Array(buffer, xp, inputElements).fill(0);
         for (let b = 0; b < n; b++) {
           for (let iy = 0; iy < h; iy++) widen(src + (b * h + iy) * w * c, xp + 2 * ((b * hp + iy + top) * wp + left) * c8, w, c, c, c8, x.params.zeroPoint);
