@@ -240,6 +240,11 @@ describe('mobilenet quantize, then classify and eval with the int8 file', () => 
       assert.equal(metrics.engine, 'int8 wasm');
       assert.equal(metrics.images, 100);
       assert.ok(metrics.top1 > 0.85, e.out);
+      const inspected = await runCli('inspect', out, '--json');
+      assert.equal(inspected.code, 0, inspected.err);
+      const steps = JSON.parse(inspected.out).steps as { layer: string; runs: string }[];
+      assert.deepEqual(steps.slice(0, 2).map((s) => s.runs), ['int8 conv', 'int8 depthwise']);
+      assert.deepEqual(steps.slice(-2).map((s) => s.runs), ['int8 globalAvgPool', 'int8 dense']);
       const bad = await runCli('quantize', '--data', FASHION, '--split', 'test', '--keep-float', 'nope', '--out', out);
       assert.equal(bad.code, 2);
       assert.match(bad.err, /has no layer "nope"/);

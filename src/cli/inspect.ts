@@ -5,6 +5,11 @@ import { modelCost } from '../cost/model-cost.js';
 import { formatSummary } from '../cost/format.js';
 import { UsageError } from '../errors.js';
 import { loadAnyModel } from '../node/any-model.js';
+import { readBytes } from '../node/files.js';
+import { INT8_FILE_FORMAT } from '../io/model-file.js';
+import { decodeSafetensorsMetadata } from '../io/safetensors.js';
+import { decodeInt8ModelFile } from '../quant/int8-file.js';
+import type { LoadedInt8Model } from '../quant/int8-file.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse } from './args.js';
 import type { CommandIO } from './io.js';
 
@@ -12,6 +17,7 @@ export const INSPECT_HELP = `mobilenet inspect FILE [--json] [architecture flags
 The format (detected by magic bytes and extension), its metadata, class names and preprocessing, then per layer
 the output shape, parameters and multiply-adds, with totals, of a model in any format \`mobilenet convert\`
 reads. Weights-only files are built from the architecture flags (α and classes inferred from torchvision weights).
+An int8 model file (\`mobilenet quantize\`) lists its steps: int8 or float32, kernel, weight bytes, int8 parameters.
 ${ARCHITECTURE_HELP}
   --json                             machine-readable output`;
 
@@ -20,6 +26,13 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<voi
   if (positionals.length !== 1) throw new UsageError(`mobilenet inspect: give one model file, got ${positionals.length} (see mobilenet inspect --help)`);
   const { arch, options } = architectureFlags(values);
   const file = positionals[0];
+  if (file.toLowerCase().endsWith('.safetensors')) {
+    const bytes = await readBytes(file);
+    if (decodeSafetensorsMetadata(bytes, file).format === INT8_FILE_FORMAT) {
+      inspectInt8(file, decodeInt8ModelFile(bytes, file), values.json === true, io);
+      return;
+    }
+  }
   const loaded = await loadAnyModel(file, { ...options, arch });
   const cost = modelCost(loaded.model);
   if (values.json) {
@@ -48,4 +61,28 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<voi
   if (loaded.preprocessing) io.out(`Preprocessing: ${JSON.stringify(loaded.preprocessing)}`);
   for (const note of loaded.notes) io.out(`Note: ${note}`);
   io.out(formatSummary(cost));
+}
+
+/** An int8 model file: per step what runs it, its kernel and weight bytes, and the int8 parameters of its input and output. */
+function inspectInt8(file: string, loaded: LoadedInt8Model, json: boolean, io: CommandIO): void {
+  const { quantized: q } = loaded;
+  const { params } = q.parts;
+  const steps = q.steps.map((s) => {
+    const step = s.op === 'int8conv' ? s : s.step;
+    const kernel = s.op === 'int8conv' ? s.kernelShape : s.step.op === 'conv' ? s.step.kernelShape : null;
+    const bytes = s.op === 'int8conv' ? s.weights.q.length + 4 * (s.weights.scales.length + s.bias.length) : s.step.op === 'conv' || s.step.op === 'dense' ? 4 * (s.step.kernel.length + s.step.bias.length) : 0;
+    const qp = (id: number): { scale: number; zeroPoint: number } => params[id];
+    return { layer: step.layers[0], runs: s.op === 'float' ? `float32 ${s.step.op}` : s.op === 'int8' ? `int8 ${s.step.op}` : s.dense ? 'int8 dense' : s.conv.groups === 1 ? 'int8 conv' : s.kernelShape[2] === 1 ? 'int8 depthwise' : 'int8 grouped conv', kernel, weightBytes: bytes, input: qp(step.inputs[0]), output: qp(step.output) };
+  });
+  if (json) {
+    io.out(JSON.stringify({ file, format: INT8_FILE_FORMAT, architecture: loaded.architecture, classNames: loaded.classNames ?? null, preprocessing: loaded.preprocessing ?? null, extra: loaded.extra ?? null, weightBytes: q.weightBytes(), steps }, null, 2));
+    return;
+  }
+  io.out(`File: ${file}   format: ${INT8_FILE_FORMAT}   architecture: ${loaded.architecture}`);
+  if (loaded.classNames) io.out(`Classes (${loaded.classNames.length}): ${loaded.classNames.slice(0, 20).join(', ')}${loaded.classNames.length > 20 ? ', …' : ''}`);
+  if (loaded.preprocessing) io.out(`Preprocessing: ${JSON.stringify(loaded.preprocessing)}`);
+  const p = (v: { scale: number; zeroPoint: number }): string => `${v.scale.toPrecision(4)} @ ${v.zeroPoint}`;
+  io.out(`${'layer'.padEnd(28)}${'runs'.padEnd(24)}${'kernel'.padEnd(18)}${'weights'.padStart(10)}  ${'input scale @ zero'.padEnd(20)}output scale @ zero`);
+  for (const s of steps) io.out(`${s.layer.padEnd(28)}${s.runs.padEnd(24)}${(s.kernel ? s.kernel.join('×') : '').padEnd(18)}${String(s.weightBytes).padStart(10)}  ${p(s.input).padEnd(20)}${p(s.output)}`);
+  io.out(`Weights: ${q.weightBytes()} bytes; float32 steps: ${q.floatLayers().join(', ') || 'none'}`);
 }
