@@ -94,3 +94,5 @@ export { affineParams, quantizeWeights, quantize, dequantize } from './quant/qpa
 export type { QParams, QuantizedWeights } from './quant/qparams.js';
 export type { Int8Tensor } from './quant/int8-ops.js';
 export { WasmInt8Kernels } from './quant/wasm-int8.js';
+export { quantizationErrors } from './quant/error-report.js';
+export type { StepError } from './quant/error-report.js';

@@ -11,6 +11,7 @@ import { affineParams, clampRange, dequantize, quantize, quantizeWeights, roundH
 import { addInt8, conv2dInt8Accumulate, globalAvgPoolInt8, requantize } from '../src/quant/int8-ops.js';
 import type { Int8Tensor } from '../src/quant/int8-ops.js';
 import { QuantizedModel } from '../src/quant/quantized-model.js';
+import { quantizationErrors } from '../src/quant/error-report.js';
 import type { Int8ConvStep } from '../src/quant/quantized-model.js';
 import { WasmInt8Kernels } from '../src/quant/wasm-int8.js';
 import { decodeInt8ModelFile, encodeInt8ModelFile } from '../src/quant/int8-file.js';
@@ -159,6 +160,14 @@ describe('int8 models', () => {
     const q = QuantizedModel.quantize(model, [x], { keepFloat: ['conv1'] });
     assert.ok(q.floatLayers().includes('conv1'), q.floatLayers().join());
     assertClose(q.predict(x), model.predict(x), 0.04, 'int8 MobileNetV1');
+    // the error report: conv1 runs in float32 on the unquantized input (no error at all); the last step's ratio is
+    // the one computed here from the float model's own output and the int8 model's
+    const report = quantizationErrors(model, q, x);
+    assert.deepEqual([report[0].layer, report[0].runs, report[0].sqnrDb], ['conv1', 'float32', Infinity]);
+    const [f, i8] = [model.predict(x).data, q.predict(x).data];
+    const noise = f.reduce((n, v, k) => n + (v - i8[k]) ** 2, 0);
+    const signal = f.reduce((n, v) => n + v * v, 0);
+    assert.ok(Math.abs(report[report.length - 1].sqnrDb - 10 * Math.log10(signal / noise)) < 1e-3, JSON.stringify(report.at(-1)));
     assert.throws(() => QuantizedModel.quantize(model, [x], { keepFloat: ['nope'] }), /no layer nope/);
     assert.throws(() => QuantizedModel.quantize(model, []), /at least one calibration image/);
     assert.throws(() => q.predict(randomBatch([1, 31, 32, 3], 1)), ShapeError);
@@ -224,12 +233,14 @@ describe('mobilenet quantize, then classify and eval with the int8 file', () => 
     const dir = mkdtempSync(join(tmpdir(), 'mnts-int8-'));
     try {
       const out = join(dir, 'fm-int8.safetensors');
-      const r = await runCli('quantize', '--data', FASHION, '--split', 'test', '--images', '64', '--eval', '64', '--out', out, '--json');
+      const r = await runCli('quantize', '--data', FASHION, '--split', 'test', '--images', '64', '--eval', '64', '--report', '--out', out, '--json');
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out);
       assert.equal(result.calibrationImages, 64);
       assert.ok(existsSync(out) && result.fileBytes < 0.3 * result.floatWeightBytes, r.out);
       assert.ok(result.eval.agreement >= 0.95 && result.eval.images === 64, r.out);
+      assert.equal(result.report.length, 54); // 52 convolutions, the pooling, the classifier
+      assert.ok(result.report.every((s: { sqnrDb: number }) => s.sqnrDb > 10), r.out);
       const c = await runCli('classify', '--model', out, '--json', join(FASHION, 'samples', '0002-trouser.png'));
       assert.equal(c.code, 0, c.err);
       assert.equal(JSON.parse(c.out).results[0].top[0].class, 'Trouser');

@@ -108,9 +108,9 @@ export async function loadRunnableModel(path: string | undefined, options: LoadA
 }
 
 /** An int8 model on the WebAssembly int8 kernels where SIMD validates (equal results), on the reference kernels otherwise. */
-export async function int8Runner(quantized: QuantizedModel): Promise<Runner> {
+export async function int8Runner(quantized: QuantizedModel): Promise<Runner & { kernels: WasmInt8Kernels | null }> {
   const kernels = WasmInt8Kernels.supported() ? await WasmInt8Kernels.create(quantized) : null;
-  return { predict: (x) => quantized.predict(x, { kernels }), engine: kernels ? 'int8 wasm' : 'int8 reference', dispose: async () => {} };
+  return { predict: (x) => quantized.predict(x, { kernels }), engine: kernels ? 'int8 wasm' : 'int8 reference', kernels, dispose: async () => {} };
 }
 
 /** A float model on the WebAssembly engine where SIMD validates, on the reference kernels otherwise. */

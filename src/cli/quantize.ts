@@ -9,6 +9,8 @@ import { writeFileAtomic } from '../node/files.js';
 import { openDataset } from '../node/training-run.js';
 import { RangeObserver } from '../quant/calibrate.js';
 import { encodeInt8ModelFile } from '../quant/int8-file.js';
+import { quantizationErrors } from '../quant/error-report.js';
+import type { StepError } from '../quant/error-report.js';
 import { QuantizedModel, planForInt8 } from '../quant/quantized-model.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -19,11 +21,13 @@ import { floatRunner, int8Runner, loadModelOrDefault } from './model-files.js';
 import { createProgress } from './progress.js';
 
 export const QUANTIZE_HELP = `mobilenet quantize [--model FILE] --data DIR --out FILE.safetensors [--split train|test] [--images 512]
-                   [--keep-float LAYER,…] [--eval [N]] [--json]
+                   [--keep-float LAYER,…] [--eval [N]] [--report] [--json]
 Post-training int8 quantization (per-channel symmetric int8 weights, per-tensor affine int8 activations, BatchNorm
 folded, ReLU6 and residual adds fused): calibrates activation ranges on --images images (default 512, a seeded shuffle)
 of DIR's split (default train), writes an int8 model file that eval and classify run. --keep-float keeps the named
-layers' steps in float32. --eval compares float and int8 top-1 on the first N test images (default all).`;
+layers' steps in float32. --eval compares float and int8 top-1 on the first N test images (default all).
+--report prints each step's signal-to-quantization-noise ratio (dB) against the float model on 32 calibration
+images: errors compound, so the first steps with a low ratio are the ones worth keeping in float32.`;
 
 /** Folds batches of `order` through `run` with a progress bar; `run` sees each batch and its labels. */
 async function overBatches(io: CommandIO, label: string, data: Dataset, order: ArrayLike<number>, run: (x: Tensor, labels: Int32Array) => void): Promise<void> {
@@ -48,6 +52,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     images: { type: 'string' },
     'keep-float': { type: 'string' },
     eval: { type: 'string' },
+    report: { type: 'boolean' },
     json: { type: 'boolean' },
   } as const;
   // `--eval` may stand alone: give it its default before parsing
@@ -86,6 +91,11 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     floatLayers: quantized.floatLayers(),
   };
 
+  if (values.report) {
+    const { x } = await loadBatch(calibration, order.subarray(0, Math.min(32, order.length)));
+    result.report = quantizationErrors(model, quantized, x, (await int8Runner(quantized)).kernels);
+  }
+
   if (evalImages !== undefined) {
     const test = await openDataset(values.data, 'test', dataOptions);
     const n = evalImages === 'all' ? test.size : Math.min(Number(evalImages), test.size);
@@ -120,6 +130,11 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   const kb = (b: number): string => `${(b / 1024).toFixed(0)} KB`;
   io.out(`${values.out}: int8 model of ${source}, calibrated on ${order.length} images of ${values.data} (${split})`);
   io.out(`weights ${kb(quantized.weightBytes())} (float32: ${kb(floatBytes)}), file ${kb(bytes.length)}; float32 steps: ${quantized.floatLayers().join(', ') || 'none'}`);
+  const report = result.report as StepError[] | undefined;
+  if (report) {
+    io.out(`\nSignal-to-quantization-noise ratio per step (32 calibration images; float32 model as the reference):`);
+    for (const r of report) io.out(`  ${r.layer.padEnd(28)} ${r.runs.padEnd(8)} ${(Number.isFinite(r.sqnrDb) ? r.sqnrDb.toFixed(1) : '∞').padStart(6)} dB   max |error| ${r.maxAbsError.toPrecision(3)}`);
+  }
   const e = result.eval as { images: number; floatTop1: number; int8Top1: number; agreement: number; int8Engine: string; int8ImagesPerSecond: number } | undefined;
   if (e) {
     const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
