@@ -16,6 +16,8 @@ import type { Model } from '../src/graph/model.js';
 import { decodeAnyModel } from '../src/io/any-model.js';
 import { decodeModelFile } from '../src/io/model-file.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
+import { decodeInt8ModelFile, encodeInt8ModelFile } from '../src/quant/int8-file.js';
+import { QuantizedModel } from '../src/quant/quantized-model.js';
 import { encodeTfjsLayersModel } from '../src/io/tfjs/layers-model.js';
 import { encodeTorchStateDict } from '../src/io/pth/torch-checkpoint.js';
 import { torchStateDict } from '../src/io/torch-names.js';
@@ -48,7 +50,8 @@ interface Answer {
 }
 
 /** The Node library's answer for an image file: the same decoder and preprocessing, the reference backend. */
-function nodeAnswer(model: Model, image: Uint8Array, preprocessing: PreprocessOptions | undefined): { logits: number[]; top: number[] } {
+/** What Node answers for `image` with `model` (a float Model on the reference kernels, or an int8 model). */
+function nodeAnswer(model: Pick<Model, 'inputShape'> & { predict(x: Tensor): Tensor }, image: Uint8Array, preprocessing: PreprocessOptions | undefined): { logits: number[]; top: number[] } {
   const [h, w, c] = model.inputShape;
   const logits = model.predict(decodeImageTensor(image, { ...preprocessing, size: [h, w], channels: c as 1 | 3 }));
   const p = softmax(logits).data;
@@ -61,6 +64,14 @@ function assertSameAnswer(page: Answer, node: { logits: number[]; top: number[] 
   assert.equal(page.logits.length, node.logits.length, `${what}: logit count`);
   const worst = Math.max(...page.logits.map((v, i) => Math.abs(v - node.logits[i])));
   assert.ok(worst <= TOLERANCE, `${what}: max |logit difference| ${worst.toExponential(3)} > ${TOLERANCE}`);
+}
+
+/** `model` quantized to int8 (calibrated on three of the sample images) as an int8 model file. */
+async function int8FileOf(model: Model, info: { classNames?: string[]; preprocessing?: PreprocessOptions }): Promise<Uint8Array> {
+  const [h, w, c] = model.inputShape;
+  const images = await Promise.all(['0000-ankle-boot.png', '0001-pullover.png', '0004-shirt.png'].map(async (f) => decodeImageTensor(await readFile(join(SAMPLES, f)), { ...info.preprocessing, size: [h, w], channels: c as 1 | 3 })));
+  const batch = new Tensor([images.length, h, w, c], Float32Array.from(images.flatMap((t) => Array.from(t.data))));
+  return encodeInt8ModelFile(model, QuantizedModel.quantize(model, [batch]), info);
 }
 
 /** `model` as Keras saves a whole model to H5: its Keras topology as model_config, each layer's weights in a group. */
@@ -204,7 +215,7 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
 
   test("Your model: files in every format, picked or dropped, classify as Node's decoding of the same bytes does", async () => {
     await openTab(page, server, 'your-model');
-    const { model } = decodeModelFile(await readFile(MODEL), MODEL);
+    const { model, classNames, preprocessing } = decodeModelFile(await readFile(MODEL), MODEL);
     const write = async (name: string, bytes: Uint8Array): Promise<string> => {
       await writeFile(join(work, name), bytes);
       return join(work, name);
@@ -218,6 +229,8 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
       ['tfjs', tfjs, 'dropped'],
       ['keras-h5', [await write('fashion.h5', await kerasH5Of(model))], 'picked'],
       // torchvision names, weights only: rebuilt as MobileNetV2 at 224×224 with α, classes and channels inferred
+      // int8, calibrated on three sample images: run in the page on the WebAssembly int8 kernels
+      ['int8', [await write('fashion-int8.safetensors', await int8FileOf(model, { classNames, preprocessing }))], 'picked'],
       ['pytorch', [await write('fashion.pth', encodeTorchStateDict(torchStateDict(model)))], 'dropped'],
     ];
     const image = '0002-trouser.png';
@@ -229,7 +242,11 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
       await page.waitForSelector(`#model-info[data-format="${format}"]`, { timeout: 60_000 });
       await page.locator(`#model-samples [data-sample="${image}"]`).click();
       const folder = dirname(files[0]);
-      const reference = await decodeAnyModel({ bytes: await readFile(files[0]), source: files[0], companion: async (p) => readFile(join(folder, p)) });
+      const bytes = await readFile(files[0]);
+      const reference =
+        format === 'int8'
+          ? (({ quantized, preprocessing }) => ({ model: quantized, preprocessing }))(decodeInt8ModelFile(bytes, files[0]))
+          : await decodeAnyModel({ bytes, source: files[0], companion: async (p) => readFile(join(folder, p)) });
       assertSameAnswer(await answerOf(page, '#model-result', image), nodeAnswer(reference.model, imageBytes, reference.preprocessing), `${format} (${how})`);
       await page.screenshot({ path: join(ARTIFACTS, `your-model-${format}.png`), fullPage: true });
     }

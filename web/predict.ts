@@ -9,9 +9,12 @@ import type { PreprocessOptions } from '../src/data/preprocess.js';
 import type { Model } from '../src/graph/model.js';
 import { softmax } from '../src/ops/activation.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import type { QuantizedModel } from '../src/quant/quantized-model.js';
+import { WasmInt8Kernels } from '../src/quant/wasm-int8.js';
 
 export interface Classifier {
-  model: Model;
+  /** Per-sample input shape [H, W, C]. */
+  inputShape: readonly number[];
   classNames?: string[];
   preprocessing?: PreprocessOptions;
   run(x: Tensor): Tensor;
@@ -25,14 +28,21 @@ export interface Answer {
 }
 
 export async function classifier(model: Model, classNames?: string[], preprocessing?: PreprocessOptions): Promise<Classifier> {
-  if (!WasmEngine.supported()) return { model, classNames, preprocessing, run: (x) => model.predict(x), dispose: async () => {} };
+  const { inputShape } = model;
+  if (!WasmEngine.supported()) return { inputShape, classNames, preprocessing, run: (x) => model.predict(x), dispose: async () => {} };
   const engine = await WasmEngine.create(model, { threads: 1 });
-  return { model, classNames, preprocessing, run: (x) => engine.predict(x), dispose: () => engine.dispose() };
+  return { inputShape, classNames, preprocessing, run: (x) => engine.predict(x), dispose: () => engine.dispose() };
+}
+
+/** An int8 model (an int8 model file) on the WebAssembly int8 kernels where SIMD validates. */
+export async function int8Classifier(quantized: QuantizedModel, classNames?: string[], preprocessing?: PreprocessOptions): Promise<Classifier> {
+  const kernels = WasmInt8Kernels.supported() ? await WasmInt8Kernels.create(quantized) : null;
+  return { inputShape: quantized.inputShape, classNames, preprocessing, run: (x) => quantized.predict(x, { kernels }), dispose: async () => {} };
 }
 
 /** The model's input options for an image: its size and channels, and the pixels as `preprocessing` says. */
 function inputOptions(c: Classifier): PreprocessOptions & { size: [number, number]; channels: 1 | 3 } {
-  const [h, w, channels] = c.model.inputShape;
+  const [h, w, channels] = c.inputShape;
   return { ...c.preprocessing, size: [h, w], channels: channels as 1 | 3 };
 }
 

@@ -1,23 +1,29 @@
-// Your model tab: a model dropped in any format the library reads (with its shards or external data) is decoded
-// in the page, described, and classifies a dropped or sample image.
+// Your model tab: a model dropped in any format the library reads (with its shards or external data), or an int8
+// model file, is decoded in the page, described, and classifies a dropped or sample image.
 
-import { decodeModelFiles } from '../src/browser/files.js';
+import { decodeModelFiles, mainModelFile } from '../src/browser/files.js';
+import { extensionOf } from '../src/io/any-model.js';
+import { INT8_FILE_FORMAT } from '../src/io/model-file.js';
+import { decodeSafetensorsMetadata } from '../src/io/safetensors.js';
+import { decodeInt8ModelFile } from '../src/quant/int8-file.js';
+import type { LoadedInt8Model } from '../src/quant/int8-file.js';
 import type { NamedBytes } from '../src/browser/files.js';
 import type { PreprocessOptions } from '../src/data/preprocess.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../src/data/preprocess-presets.js';
 import { modelCost } from '../src/cost/model-cost.js';
 import type { AnyModel, LoadAnyModelOptions } from '../src/io/any-model.js';
-import { bytesOf, classifier, classify, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview } from './predict.js';
+import { bytesOf, classifier, classify, fileInput, int8Classifier, onFiles, renderAnswer, renderError, renderSamples, showPreview } from './predict.js';
 import type { Classifier } from './predict.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-let loaded: { any: AnyModel; classifier: Classifier } | null = null;
+/** The model in use: its classifier, and the preprocessing its file stores (for the pixel scaling choice 'file'). */
+let loaded: { preprocessing?: PreprocessOptions; classifier: Classifier } | null = null;
 let lastImage: { bytes: Uint8Array; name: string } | null = null;
 
-function pixels(any: AnyModel): PreprocessOptions | undefined {
+function pixels(fromFile: PreprocessOptions | undefined): PreprocessOptions | undefined {
   const choice = $<HTMLSelectElement>('model-pixels').value;
-  if (choice === 'file') return any.preprocessing;
+  if (choice === 'file') return fromFile;
   if (choice === 'imagenet') return { pixels: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } };
   return { pixels: choice as 'unit' | 'symmetric' };
 }
@@ -37,6 +43,20 @@ function describe(any: AnyModel, source: string): void {
   delete info.dataset.error;
 }
 
+function describeInt8(file: LoadedInt8Model, source: string): void {
+  const info = $('model-info');
+  const q = file.quantized;
+  const lines = [
+    `${source}: int8 model file (mobilenet quantize), ${file.architecture}`,
+    `input ${q.inputShape.join('×')} (H×W×C), output ${q.outputShape.join('×')}`,
+    `${q.weightBytes().toLocaleString()} bytes of weights; ${q.int8ConvSteps.length} int8 convolutions; float32 steps: ${q.floatLayers().join(', ') || 'none'}`,
+    file.classNames ? `classes: ${file.classNames.slice(0, 10).join(', ')}${file.classNames.length > 10 ? ', …' : ''}` : 'no class names in the file: classes shown by index',
+  ];
+  info.replaceChildren(...lines.map((l) => Object.assign(document.createElement('p'), { textContent: l })));
+  Object.assign(info.dataset, { format: 'int8', inputShape: JSON.stringify(q.inputShape) });
+  delete info.dataset.error;
+}
+
 let lastFiles: NamedBytes[] | null = null;
 
 /** Architecture and resolution for weights-only files (a resolution also rebuilds our model files). */
@@ -50,10 +70,18 @@ async function load(named: NamedBytes[]): Promise<void> {
   info.dataset.loading = 'true';
   lastFiles = named;
   try {
-    const any = await decodeModelFiles(named, buildOptions());
+    const main = mainModelFile(named);
     await loaded?.classifier.dispose();
-    loaded = { any, classifier: await classifier(any.model, any.classNames, pixels(any)) };
-    describe(any, named.map((f) => f.name).join(' + '));
+    loaded = null;
+    if (extensionOf(main.name) === '.safetensors' && decodeSafetensorsMetadata(main.bytes, main.name).format === INT8_FILE_FORMAT) {
+      const file = decodeInt8ModelFile(main.bytes, main.name);
+      loaded = { preprocessing: file.preprocessing, classifier: await int8Classifier(file.quantized, file.classNames, pixels(file.preprocessing)) };
+      describeInt8(file, main.name);
+    } else {
+      const any = await decodeModelFiles(named, buildOptions());
+      loaded = { preprocessing: any.preprocessing, classifier: await classifier(any.model, any.classNames, pixels(any.preprocessing)) };
+      describe(any, named.map((f) => f.name).join(' + '));
+    }
     if (lastImage) answer(lastImage.bytes, lastImage.name);
   } catch (e) {
     renderError(info, e);
@@ -72,7 +100,7 @@ function answer(bytes: Uint8Array, name: string): void {
   }
   try {
     const c = loaded.classifier;
-    c.preprocessing = pixels(loaded.any);
+    c.preprocessing = pixels(loaded.preprocessing);
     renderAnswer(result, classify(c, fileInput(c, bytes, name)));
     result.dataset.image = name;
   } catch (e) {
