@@ -19,50 +19,63 @@ export interface Int8Tensor {
 export function conv2dInt8Accumulate(x: Int8Tensor, kernel: Int8Array, kernelShape: readonly number[], p: Conv2DParams): { acc: Int32Array; shape: [number, number, number, number] } {
   const shape = conv2dOutputShape(x.shape, kernelShape, null, p, 'int8 conv2d');
   if (kernel.length !== kernelShape.reduce((a, b) => a * b, 1)) throw new ShapeError(`int8 conv2d: kernel has ${kernel.length} values, shape ${formatShape(kernelShape)}`);
-  const [n, oh, ow, cOut] = shape;
-  const [, h, w, c] = x.shape as [number, number, number, number];
-  const [kh, kw, cPerGroup] = kernelShape as [number, number, number, number];
-  const [sh, sw] = p.strides;
-  const [dh, dw] = p.dilations;
-  const [padTop, , padLeft] = p.padding;
+  const cOut = shape[3];
+  const [, , , c] = x.shape as [number, number, number, number];
+  const [, , cPerGroup] = kernelShape as [number, number, number, number];
   const groups = p.groups;
   const outPerGroup = cOut / groups;
   const depthwise = cPerGroup === 1 && outPerGroup === 1;
   const xd = x.data;
   const zx = x.params.zeroPoint;
-  const acc = new Int32Array(n * oh * ow * cOut);
+  const acc = new Int32Array(shape[0] * shape[1] * shape[2] * cOut);
+  // padding holds real 0, i.e. q = zx, whose (x − zx) is 0: taps outside the input are skipped
+  forEachWindowTap(x.shape, shape, kernelShape, p, (pixel, tap, at) => {
+    const o = pixel * cOut;
+    const xBase = at * c;
+    const wBase = tap * cPerGroup * cOut;
+    if (depthwise) {
+      for (let co = 0; co < cOut; co++) acc[o + co] += (xd[xBase + co] - zx) * kernel[wBase + co];
+      return;
+    }
+    for (let g = 0; g < groups; g++) {
+      const oBase = o + g * outPerGroup;
+      for (let ci = 0; ci < cPerGroup; ci++) {
+        const v = xd[xBase + g * cPerGroup + ci] - zx;
+        if (v === 0) continue;
+        const wRow = wBase + ci * cOut + g * outPerGroup;
+        for (let co = 0; co < outPerGroup; co++) acc[oBase + co] += v * kernel[wRow + co];
+      }
+    }
+  });
+  return { acc, shape };
+}
+
+/**
+ * Visits every in-bounds window tap of a convolution: `pixel` numbers the output pixel (batch, row, column order),
+ * `tap` is ky·kw + kx, `at` the input pixel (batch, row, column order) the tap reads. Taps in the padding are skipped.
+ */
+export function forEachWindowTap(xShape: readonly number[], outShape: readonly number[], kernelShape: readonly number[], p: Conv2DParams, visit: (pixel: number, tap: number, at: number) => void): void {
+  const [n, oh, ow] = outShape;
+  const [, h, w] = xShape;
+  const [kh, kw] = kernelShape;
+  const [sh, sw] = p.strides;
+  const [dh, dw] = p.dilations;
+  const [padTop, , padLeft] = p.padding;
+  let pixel = 0;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const o = ((b * oh + oy) * ow + ox) * cOut;
-        // padding holds real 0, i.e. q = zx, whose (x − zx) is 0: taps outside the input are skipped
+      for (let ox = 0; ox < ow; ox++, pixel++) {
         for (let ky = 0; ky < kh; ky++) {
           const iy = oy * sh - padTop + ky * dh;
           if (iy < 0 || iy >= h) continue;
           for (let kx = 0; kx < kw; kx++) {
             const ix = ox * sw - padLeft + kx * dw;
-            if (ix < 0 || ix >= w) continue;
-            const xBase = ((b * h + iy) * w + ix) * c;
-            const wBase = (ky * kw + kx) * cPerGroup * cOut;
-            if (depthwise) {
-              for (let co = 0; co < cOut; co++) acc[o + co] += (xd[xBase + co] - zx) * kernel[wBase + co];
-              continue;
-            }
-            for (let g = 0; g < groups; g++) {
-              const oBase = o + g * outPerGroup;
-              for (let ci = 0; ci < cPerGroup; ci++) {
-                const v = xd[xBase + g * cPerGroup + ci] - zx;
-                if (v === 0) continue;
-                const wRow = wBase + ci * cOut + g * outPerGroup;
-                for (let co = 0; co < outPerGroup; co++) acc[oBase + co] += v * kernel[wRow + co];
-              }
-            }
+            if (ix >= 0 && ix < w) visit(pixel, ky * kw + kx, (b * h + iy) * w + ix);
           }
         }
       }
     }
   }
-  return { acc, shape };
 }
 
 /** How int32 accumulators become int8: y = sat(round((acc + bias[c])·multiplier[c] + (r − zr)·residualMultiplier) + zy). */

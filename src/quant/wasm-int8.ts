@@ -10,6 +10,7 @@ import { ShapeError } from '../errors.js';
 import { conv2dOutputShape } from '../ops/conv2d.js';
 import { formatShape } from '../tensor/tensor.js';
 import type { Int8Tensor } from './int8-ops.js';
+import { forEachWindowTap } from './int8-ops.js';
 import type { Int8ConvStep, QuantizedModel } from './quantized-model.js';
 
 /** Output channels per block: one i32x4 of accumulators. */
@@ -450,30 +451,11 @@ function strip(y: Int8Array, cout: number, cout4: number, pixels: number): Int8A
 
 /** Each output pixel's window as one centred int16 row (ky, kx, ci order, as HWIO kernels flatten); padding is 0. */
 function im2col(x: Int8Tensor, s: Int8ConvStep, shape: readonly number[], out: Int16Array, k2: number): void {
-  const [n, oh, ow] = shape;
-  const [, h, w, c] = x.shape as [number, number, number, number];
-  const [kh, kw] = s.kernelShape;
-  const [sh, sw] = s.conv.strides;
-  const [dh, dw] = s.conv.dilations;
-  const [padTop, , padLeft] = s.conv.padding;
+  const c = x.shape[3];
   const z = x.params.zeroPoint;
   out.fill(0);
-  let row = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++, row++) {
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh - padTop + ky * dh;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sw - padLeft + kx * dw;
-            if (ix < 0 || ix >= w) continue;
-            const from = ((b * h + iy) * w + ix) * c;
-            const to = row * k2 + (ky * kw + kx) * c;
-            for (let ci = 0; ci < c; ci++) out[to + ci] = x.data[from + ci] - z;
-          }
-        }
-      }
-    }
-  }
+  forEachWindowTap(x.shape, shape, s.kernelShape, s.conv, (row, tap, at) => {
+    const to = row * k2 + tap * c;
+    for (let ci = 0; ci < c; ci++) out[to + ci] = x.data[at * c + ci] - z;
+  });
 }
