@@ -229,6 +229,14 @@ describe('int8 model file', () => {
 });
 
 describe('mobilenet quantize, then classify and eval with the int8 file', () => {
+  it('bench --backend int8 times the quantized model on the int8 kernels', async () => {
+    const r = await runCli('bench', '--backend', 'int8', '--alpha', '0.35', '--resolution', '32', '--classes', '10', '--runs', '2', '--json');
+    assert.equal(r.code, 0, r.err);
+    const result = JSON.parse(r.out);
+    assert.equal(result.backend, 'int8');
+    assert.ok(result.imagesPerSecond > 0 && result.arenaBytes > 0, r.out);
+  });
+
   it('writes an int8 model file that classify and eval run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mnts-int8-'));
     try {

@@ -11,14 +11,17 @@ import { Tensor } from '../tensor/tensor.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger, stringFlag } from './args.js';
 import type { CommandIO } from './io.js';
 import { createProgress } from './progress.js';
+import { QuantizedModel } from '../quant/quantized-model.js';
+import { WasmInt8Kernels } from '../quant/wasm-int8.js';
 
-export const BENCH_HELP = `mobilenet bench [architecture flags] [--batch N] [--threads T] [--backend wasm|reference] [--fused on|off] [--runs R] [--json]
+export const BENCH_HELP = `mobilenet bench [architecture flags] [--batch N] [--threads T] [--backend wasm|int8|reference] [--fused on|off] [--runs R] [--json]
 Times batches through one engine (random weights and inputs; timing does not depend on values):
 median and spread of latency, images/s, planned activation arena and peak RSS.
 ${ARCHITECTURE_HELP}
   --batch N                          images per run (default 1)
   --threads T                        worker threads for the wasm backend (default 1)
-  --backend wasm|reference           engine (default wasm)
+  --backend wasm|int8|reference      engine (default wasm); int8: the model quantized (calibrated on the
+                                     input batch), on the WebAssembly int8 kernels
   --fused on|off                     row-streamed inverted residuals, wasm only (default on)
   --runs R                           timed runs after 3 warm-up runs (default 20)
   --json                             {medianMs, p10Ms, p90Ms, imagesPerSecond, arenaBytes, peakRssBytes, …}`;
@@ -50,7 +53,7 @@ export async function benchCommand(argv: string[], io: CommandIO): Promise<void>
   const batch = numberFlag(values, 'batch', positiveInteger, 'a positive integer') ?? 1;
   const threads = numberFlag(values, 'threads', positiveInteger, 'a positive integer') ?? 1;
   const runs = numberFlag(values, 'runs', positiveInteger, 'a positive integer') ?? 20;
-  const backend = stringFlag(values, 'backend', ['wasm', 'reference'] as const) ?? 'wasm';
+  const backend = stringFlag(values, 'backend', ['wasm', 'int8', 'reference'] as const) ?? 'wasm';
   const fused = (stringFlag(values, 'fused', ['on', 'off'] as const) ?? 'on') === 'on';
   const model = buildModel(arch, options);
   const x = new Tensor([batch, ...model.inputShape], new Random(1).fillUniform(new Float32Array(batch * model.input.shape.reduce((a, b) => a * b)), -1, 1));
@@ -63,6 +66,12 @@ export async function benchCommand(argv: string[], io: CommandIO): Promise<void>
     run = () => engine.predict(x);
     arenaBytes = engine.arenaBytes(batch);
     relaxedSimd = engine.relaxedSimd;
+  } else if (backend === 'int8') {
+    const quantized = QuantizedModel.quantize(model, [x]);
+    const kernels = WasmInt8Kernels.supported() ? await WasmInt8Kernels.create(quantized) : null;
+    run = () => quantized.predict(x, { kernels });
+    // int8 activations, one byte per value, allocated step by step (no planned arena)
+    arenaBytes = (modelCost(model).activationBytes / 4) * batch;
   } else {
     run = () => model.predict(x);
     arenaBytes = modelCost(model).activationBytes * batch;
@@ -102,7 +111,7 @@ export async function benchCommand(argv: string[], io: CommandIO): Promise<void>
       `${model.name}, ${backend}${backend === 'wasm' ? ` (${threads} thread${threads > 1 ? 's' : ''}, ${fused ? 'fused' : 'unfused'} blocks, ${relaxedSimd ? 'relaxed' : 'plain'} SIMD)` : ''}, batch ${batch}, ${runs} runs`,
       `latency   median ${medianMs.toFixed(2)} ms   p10 ${result.p10Ms.toFixed(2)} ms   p90 ${result.p90Ms.toFixed(2)} ms`,
       `throughput ${result.imagesPerSecond.toFixed(1)} images/s`,
-      `arena     ${formatBytes(arenaBytes)} planned activations`,
+      backend === 'int8' ? `activations ${formatBytes(arenaBytes)} in int8, allocated step by step` : `arena     ${formatBytes(arenaBytes)} planned activations`,
       `peak RSS  ${formatBytes(result.peakRssBytes)}`,
     ].join('\n'),
   );
