@@ -91,12 +91,14 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     floatLayers: quantized.floatLayers(),
   };
 
-  if (values.report) {
+  // compiled once, for the report and the evaluation alike
+  const int8 = values.report || evalImages !== undefined ? await int8Runner(quantized) : null;
+  if (int8 && values.report) {
     const { x } = await loadBatch(calibration, order.subarray(0, Math.min(32, order.length)));
-    result.report = quantizationErrors(model, quantized, x, (await int8Runner(quantized)).kernels);
+    result.report = quantizationErrors(model, quantized, x, int8.kernels);
   }
 
-  if (evalImages !== undefined) {
+  if (int8 && evalImages !== undefined) {
     const test = await openDataset(values.data, 'test', dataOptions);
     const n = evalImages === 'all' ? test.size : Math.min(Number(evalImages), test.size);
     const classes = model.outputShape[model.outputShape.length - 1];
@@ -110,7 +112,6 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
       return best;
     };
     const runner = await floatRunner(model);
-    const int8 = await int8Runner(quantized);
     await overBatches(io, 'float vs int8', test, Int32Array.from({ length: n }, (_, i) => i), (x, labels) => {
       const yf = runner.predict(x).data;
       const t0 = performance.now();
