@@ -164,7 +164,7 @@ describe('TF.js graph model: a hand-written GraphDef of every supported op vs tf
     assert.ok(lowerModel(model).steps.some((s) => s.op === 'chain'));
   });
 
-  test('the fast backend gives the same outputs within 1e-5', { skip: !WasmEngine.supported() }, async () => {
+  test('the fast backend gives the same outputs within 1e-5', { skip: WasmEngine.supported() ? false : 'WebAssembly SIMD is not available in this runtime' }, async () => {
     const { model } = decodeTfjsGraphModel(files.modelJson, files.shards);
     const x = randomInput([2, 13, 14, 3], 6);
     const engine = await WasmEngine.create(model);
