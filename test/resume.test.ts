@@ -158,6 +158,14 @@ describe('train --resume refuses what would not continue the run', () => {
     });
   }
 
+  it('--backend (and --threads) may change, with a note that the last bits will then differ', async () => {
+    const moved = fresh();
+    await assert.rejects(train1(['--data', data, '--out', moved, ...BASE], /^epoch 1: train loss/), Interrupted);
+    const r = await train1(['--out', moved, '--resume', '--backend', 'reference']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /note: --backend reference instead of the run's wasm: .*last bits will differ from an uninterrupted run's/);
+  });
+
   it('a checkpoint that does not record its run is refused, not resumed with guesses', async () => {
     const path = join(out, 'checkpoint.safetensors');
     const { tensors, metadata } = decodeSafetensors(new Uint8Array(await readFile(path)));
@@ -184,7 +192,7 @@ describe('train --resume with another --epochs', () => {
     });
   }
 
-  it('the library refuses a resume on another training set or a re-planned cosine', async () => {
+  it('the library refuses a resume on another training set, other settings or a re-planned cosine', async () => {
     const out = fresh();
     await assert.rejects(train1(['--data', data, '--out', out, ...BASE, '--epochs', '2'], /^epoch 1: train loss/), Interrupted);
     const saved = decodeCheckpoint(new Uint8Array(await readFile(join(out, 'checkpoint.safetensors'))));
@@ -193,5 +201,7 @@ describe('train --resume with another --epochs', () => {
     const resume = { state: saved.state, optimizerState: saved.optimizerState };
     await assert.rejects(train(saved.model, subset(all, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]), test, saved.config, {}, resume), (e: Error) => e instanceof ConfigError && /trained on 24 images per epoch, this training set has 16/.test(e.message));
     await assert.rejects(train(saved.model, all, test, { ...saved.config, epochs: 3 }, {}, resume), (e: Error) => e instanceof ConfigError && /cosine schedule was planned over 2 epochs/.test(e.message));
+    await assert.rejects(train(saved.model, all, test, { ...saved.config, labelSmoothing: 0 }, {}, resume), (e: Error) => e instanceof ConfigError && /the run's labelSmoothing was 0\.1, this config's is 0;/.test(e.message));
+    await assert.rejects(train(saved.model, all, test, { ...saved.config, augment: { ...saved.config.augment, flip: false } }, {}, resume), (e: Error) => e instanceof ConfigError && /the run's augment was \{.*"flip":true.*\}, this config's is \{.*"flip":false/.test(e.message));
   });
 });

@@ -16,7 +16,7 @@ import { freezeLayers, replaceHead } from '../train/finetune.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import { OPTIMIZER_KINDS } from '../train/optimizers.js';
 import type { ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
-import { scheduleDependsOnEpochs } from '../train/trainer.js';
+import { scheduleDependsOnEpochs, trajectoryFields } from '../train/trainer.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger, stringFlag } from './args.js';
 import type { Values } from './args.js';
 import type { CommandIO } from './io.js';
@@ -128,9 +128,8 @@ function configFromFlags(values: Values): TrainConfig {
 
 /** Everything the flags say about the run that changes its result, as one comparable string. */
 function runDefinition(values: Values): string {
-  const { epochs: _e, patience: _p, checkpointEvery: _c, threads: _t, ...config } = configFromFlags(values);
   return JSON.stringify({
-    config,
+    config: trajectoryFields(configFromFlags(values)),
     architecture: architectureFlags(values),
     stemStride: stemStrideFlag(values),
     from: values.from,
