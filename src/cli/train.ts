@@ -86,8 +86,9 @@ const FLAGS = {
  * the run; it is recorded in the checkpoint, taken from there when left out, and refused when it contradicts it.
  */
 const FREE_ON_RESUME: readonly string[] = ['out', 'resume', 'epochs', 'patience', 'checkpoint-every', 'backend', 'threads'];
-/** Where a checkpoint's (and the run's model files') `extra` keeps the run-defining flags. */
+/** Where a checkpoint's (and the run's model files') `extra` keeps the run-defining flags, and the kernels that ran it. */
 const RUN_FLAGS = 'runFlags';
+const KERNELS = 'kernels';
 const SPLITS = ['train', 'test'] as const;
 
 const nonNegative = (v: number): boolean => Number.isFinite(v) && v >= 0;
@@ -178,9 +179,6 @@ function resumeFlags(checkpoint: DecodedCheckpoint, given: Values, out: string, 
     }
     io.err(`epochs ${before.epochs} → ${after.epochs}: the ${after.schedule.kind} schedule does not depend on the total, so the run goes on as an uninterrupted ${after.epochs}-epoch run would`);
   }
-  for (const [name, was, now] of [['threads', before.threads, after.threads], ['backend', backendFlag(recorded), backendFlag(flags)]] as const) {
-    if (was !== now) io.err(`note: --${name} ${now} instead of the run's ${was}: the kernels sum in another order, so the weights' last bits will differ from an uninterrupted run's`);
-  }
   return flags;
 }
 
@@ -251,6 +249,10 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
   if (split === 'test') io.err(`note: training on the test split, which is also the one evaluated: the test accuracy does not measure how the model generalises`);
   const classNames = known ?? [...trainData.classes];
   const backends = await trainingBackends(backendFlag(flags), io, config.threads ?? 1);
+  const kernelsBefore = resumed?.info.extra?.[KERNELS];
+  if (kernelsBefore !== undefined && kernelsBefore !== backends.name) {
+    io.err(`note: the run trained on ${String(kernelsBefore)} kernels, now on ${backends.name}: they sum in another order, so the weights' last bits will differ from an uninterrupted run's`);
+  }
 
   const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
   io.err(`training ${model.name} on ${trainData.size} images (${testData.size} test), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
@@ -267,7 +269,7 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
       test: testData,
       config,
       out,
-      info: { classNames, preprocessing, extra: { [RUN_FLAGS]: flags } },
+      info: { classNames, preprocessing, extra: { [RUN_FLAGS]: flags, [KERNELS]: backends.name } },
       resume: resumed ?? undefined,
       trainer: backends.options,
       evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1),
