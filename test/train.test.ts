@@ -1,5 +1,5 @@
 // The trainer: a run interrupted at any checkpoint and resumed reaches bit-identical weights and optimizer
-// state; metrics worked by hand; fine-tuning freezes, swaps heads and embeds; the train/eval CLI end to end.
+// state; metrics worked by hand; fine-tuning freezes, swaps heads and embeds; the train/eval CLI end to end, and its messages.
 
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -174,7 +174,7 @@ function resumeFlags(checkpoint: DecodedCheckpoint, given: Values, out: string, 
   if (after.epochs !== before.epochs) {
     if (scheduleDependsOnEpochs(after.schedule)) {
       throw new UsageError(
-        `--epochs ${after.epochs}: the run in ${out} decays its ${after.schedule.kind} schedule over ${before.epochs} epochs, and another total would change every rate, those already used included; resume without --epochs, or, once it has finished, train on in a new run with --from ${runPaths(out).final}`,
+        `--epochs ${after.epochs}: the run in ${out} decays its ${after.schedule.kind} schedule over ${before.epochs} epoch${before.epochs === 1 ? '' : 's'}, and another total would change every rate, those already used included; resume without --epochs, or, once it has finished, train on in a new run with --from ${runPaths(out).final}`,
       );
     }
     io.err(`epochs ${before.epochs} → ${after.epochs}: the ${after.schedule.kind} schedule does not depend on the total, so the run goes on as an uninterrupted ${after.epochs}-epoch run would`);
