@@ -6,34 +6,22 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, watch } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { encodeIdx } from '../src/data/idx.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Random } from '../src/tensor/random.js';
 import { decodeCheckpoint } from '../src/train/checkpoint.js';
+import { writeTinyIdx } from './tiny-idx.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 /** Wall-clock budget for the kill/resume cycles (the reference run and the final resume come on top). */
 const CYCLE_BUDGET_MS = 45_000;
 const MIN_CYCLES = 8;
-
-/** 96 training and 20 test images of 16×16 grey noise with 10 classes, as gzipped IDX files. */
-async function writeData(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const rng = new Random(42);
-  for (const [prefix, count] of [['train', 96], ['t10k', 20]] as const) {
-    const pixels = new Uint8Array(count * 256).map(() => Math.floor(rng.uniform() * 256));
-    const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
-    await writeFile(join(dir, `${prefix}-images-idx3-ubyte.gz`), encodeIdx({ dtype: 'uint8', shape: [count, 16, 16], data: pixels }, { gzip: true }));
-    await writeFile(join(dir, `${prefix}-labels-idx1-ubyte.gz`), encodeIdx({ dtype: 'uint8', shape: [count], data: labels }, { gzip: true }));
-  }
-}
 
 function trainArgs(data: string, out: string): string[] {
   return [
@@ -69,7 +57,7 @@ describe('crash safety of training', () => {
     const root = await mkdtemp(join(tmpdir(), 'mobilenet-crash-'));
     dirs.push(root);
     const data = join(root, 'data');
-    await writeData(data);
+    await writeTinyIdx(data, { train: 96, test: 20, size: 16 }); // 16×16 grey noise, 10 classes
 
     const reference = join(root, 'reference');
     const started = performance.now();

@@ -1,11 +1,11 @@
 // The trainer: a run interrupted at any checkpoint and resumed reaches bit-identical weights and optimizer
-// state; metrics worked by hand; fine-tuning freezes, swaps heads and embeds; the train/eval CLI end to end.
+// state; metrics worked by hand; fine-tuning freezes, swaps heads and embeds; the train/eval CLI end to end, and its messages.
 
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, copyFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FIXTURES } from './helpers.js';
 import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
 import type { MobileNetV2Options } from '../src/models/mobilenet-v2.js';
@@ -133,6 +133,29 @@ describe('fine-tuning', () => {
   });
 });
 
+describe('train and quantize messages', () => {
+  const BUNDLED = join(dirname(FIXTURES), '..', 'data', 'fashion-mnist');
+  const run = async (...argv: string[]): Promise<{ code: number; err: string }> => {
+    const err: string[] = [];
+    const code = await main(argv, { out: () => {}, err: (t) => err.push(t), isTTY: false });
+    return { code, err: err.join('\n') };
+  };
+
+  for (const command of [['train', '--out', join(tmpdir(), 'mobilenet-never-written')], ['quantize', '--out', join(tmpdir(), 'never-written.safetensors')]]) {
+    it(`${command[0]} on the bundled test-only folder points to --split test and the Debian package`, async () => {
+      const r = await run(...command, '--data', BUNDLED);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /ConfigError: data folder .*fashion-mnist has only the test split .*give --split test .*dataset-fashion-mnist, in \/usr\/share\/datasets\/fashion-mnist/);
+    });
+  }
+
+  it('train on 28×28 images with the default stem suggests --stem-stride 1', async () => {
+    const r = await run('train', '--data', BUNDLED, '--split', 'test', '--out', join(tmpdir(), 'mobilenet-never-written'), '--alpha', '0.25');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /UsageError: mobilenet_v2: resolution 28×28 is too small.*give --stem-stride 1/);
+  });
+});
+
 describe('train and eval commands', () => {
   const dirs: string[] = [];
   after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -148,7 +171,7 @@ describe('train and eval commands', () => {
     }
     const out = join(dir, 'run');
     const quiet = { out: () => {}, err: () => {}, isTTY: false };
-    const args = ['train', '--data', dataDir, '--out', out, '--alpha', '0.25', '--stem-stride', '1', '--batch', '25', '--limit', '50', '--backend', 'reference'];
+    const args = ['train', '--data', dataDir, '--out', out, '--alpha', '0.25', '--stem-stride', '1', '--batch', '25', '--limit', '50', '--backend', 'reference', '--schedule', 'constant'];
     assert.equal(await main([...args, '--epochs', '1'], quiet), 0);
     assert.equal(await main([...args, '--epochs', '2', '--resume'], quiet), 0);
     const log = (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { epoch: number });

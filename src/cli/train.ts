@@ -1,18 +1,24 @@
 // `mobilenet train`: trains (or fine-tunes) a MobileNet on a data folder, with a progress bar, checkpoints
 // that `--resume` continues exactly, a JSONL log, an SVG curve plot and the best and final models.
 
-import { UsageError } from '../errors.js';
-import type { PixelScaling } from '../data/preprocess.js';
+import { resolve } from 'node:path';
+import { ConfigError, UsageError } from '../errors.js';
+import { subset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
+import type { PixelScaling, PreprocessOptions } from '../data/preprocess.js';
 import type { Model } from '../graph/model.js';
 import { decodeModelFile } from '../io/model-file.js';
 import { buildModel } from '../models/registry.js';
 import { readBytes } from '../node/files.js';
 import { openDataset, readCheckpoint, runPaths, runTraining } from '../node/training-run.js';
+import type { DecodedCheckpoint } from '../train/checkpoint.js';
 import { freezeLayers, replaceHead } from '../train/finetune.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import { OPTIMIZER_KINDS } from '../train/optimizers.js';
 import type { ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
+import { scheduleDependsOnEpochs, trajectoryFields } from '../train/trainer.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger, stringFlag } from './args.js';
+import type { Values } from './args.js';
 import type { CommandIO } from './io.js';
 import { createProgress } from './progress.js';
 import type { Progress } from './progress.js';
@@ -27,6 +33,8 @@ ${ARCHITECTURE_HELP}
   --stem-stride 1|2                  MobileNetV2 stem stride (1 suits 28×28 inputs)
   --from FILE                        fine-tune a model file: its weights, a new head if --classes differs
   --freeze NAME                      freeze layers up to and including NAME (a layer or a block, e.g. block_12)
+  --split train|test (train)         the split trained on (test: for a folder with only the test split, like the
+                                     bundled data/fashion-mnist; the evaluation then sees the training images)
   --epochs E (10)  --batch B (64)  --seed S (0)  --limit N (first N training images, for quick runs)
   --optimizer ${OPTIMIZER_KINDS.join('|')} (sgd: momentum 0.9, Nesterov)
   --lr LR (0.05)  --schedule cosine|exponential|step|constant (cosine)  --gamma G (0.98)  --warmup EPOCHS (0)
@@ -35,9 +43,13 @@ ${ARCHITECTURE_HELP}
   --patience P                       stop after P epochs without a better test top-1
   --checkpoint-every N               also checkpoint every N steps (default: each epoch end and every 200 steps)
   --backend wasm|reference           kernels for training (default wasm where supported)
-  --threads N (1)                    threads for the wasm kernels (where memory can be shared); recorded in the
-                                     checkpoint, so --resume uses the same count unless given again
-  --resume                           continue the run in --out from its checkpoint`;
+  --threads N (1)                    threads for the wasm kernels (where memory can be shared)
+  --resume                           continue the run in --out from its checkpoint, exactly: the flags that define
+                                     the run are recorded there and apply when left out; given again, they must
+                                     agree. Free to change: --patience, --checkpoint-every, --backend and --threads
+                                     (these two change the weights' last bits), and --epochs where the schedule does
+                                     not depend on the total (not cosine): the run is then the uninterrupted run
+                                     with the new total`;
 
 const FLAGS = {
   ...ARCHITECTURE_FLAGS,
@@ -65,13 +77,24 @@ const FLAGS = {
   'checkpoint-every': { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string' },
+  split: { type: 'string' },
   resume: { type: 'boolean' },
 } as const;
+
+/**
+ * Flags that may differ on resume: when the run stops and saves, and which kernels run it. Every other flag defines
+ * the run; it is recorded in the checkpoint, taken from there when left out, and refused when it contradicts it.
+ */
+const FREE_ON_RESUME: readonly string[] = ['out', 'resume', 'epochs', 'patience', 'checkpoint-every', 'backend', 'threads'];
+/** Where a checkpoint's (and the run's model files') `extra` keeps the run-defining flags, and the kernels that ran it. */
+const RUN_FLAGS = 'runFlags';
+const KERNELS = 'kernels';
+const SPLITS = ['train', 'test'] as const;
 
 const nonNegative = (v: number): boolean => Number.isFinite(v) && v >= 0;
 const positive = (v: number): boolean => Number.isFinite(v) && v > 0;
 
-function configFromFlags(values: Record<string, string | boolean | undefined>): TrainConfig {
+function configFromFlags(values: Values): TrainConfig {
   const lr = numberFlag(values, 'lr', positive, 'a number > 0') ?? 0.05;
   const warmupEpochs = numberFlag(values, 'warmup', nonNegative, 'a number ≥ 0') ?? 0;
   const gamma = numberFlag(values, 'gamma', positive, 'a number > 0') ?? 0.98;
@@ -99,78 +122,142 @@ function configFromFlags(values: Record<string, string | boolean | undefined>): 
     ...(clipNorm === undefined ? {} : { clipNorm }),
     ...(patience === undefined ? {} : { patience }),
     checkpointEvery: numberFlag(values, 'checkpoint-every', positiveInteger, 'a positive integer') ?? 200,
-    threads: threadsFlag(values) ?? 1,
+    threads: numberFlag(values, 'threads', positiveInteger, 'a positive integer') ?? 1,
+    ...(typeof values.freeze === 'string' ? { freeze: values.freeze } : {}),
   };
 }
 
-function threadsFlag(values: Record<string, string | boolean | undefined>): number | undefined {
-  return numberFlag(values, 'threads', positiveInteger, 'a positive integer');
+/** Everything the flags say about the run that changes its result, as one comparable string. */
+function runDefinition(values: Values): string {
+  return JSON.stringify({
+    config: trajectoryFields(configFromFlags(values)),
+    architecture: architectureFlags(values),
+    stemStride: stemStrideFlag(values),
+    from: values.from,
+    data: values.data,
+    split: stringFlag(values, 'split', SPLITS) ?? 'train',
+    limit: limitFlag(values),
+  });
+}
+
+const stemStrideFlag = (values: Values): number | undefined => numberFlag(values, 'stem-stride', (v) => v === 1 || v === 2, '1 or 2');
+const limitFlag = (values: Values): number | undefined => numberFlag(values, 'limit', positiveInteger, 'a positive integer');
+const backendFlag = (values: Values): 'wasm' | 'reference' => stringFlag(values, 'backend', ['wasm', 'reference'] as const) ?? 'wasm';
+
+/** The flags as given, with file paths made absolute (a resume may start in another folder) and --out/--resume left out. */
+function recordable(values: Values): Values {
+  const flags: Values = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined || name === 'out' || name === 'resume') continue;
+    flags[name] = (name === 'data' || name === 'from') && typeof value === 'string' ? resolve(value) : value;
+  }
+  return flags;
+}
+
+const shown = (name: string, value: string | boolean | undefined): string => (value === undefined ? 'the default' : value === true ? `--${name}` : `--${name} ${value}`);
+
+/**
+ * The flags of a resumed run: the checkpoint's, with those given again checked against them. Only FREE_ON_RESUME
+ * flags may change; --epochs only where the schedule does not depend on the total (then the run is the
+ * uninterrupted run with the new total).
+ */
+function resumeFlags(checkpoint: DecodedCheckpoint, given: Values, out: string, io: CommandIO): Values {
+  const recorded = checkpoint.info.extra?.[RUN_FLAGS] as Values | undefined;
+  if (!recorded) throw new ConfigError(`${out}: the checkpoint does not record the flags that define its run (an older version wrote it), so --resume cannot continue it exactly; start a new run in another --out`);
+  const base = runDefinition(recorded);
+  for (const [name, value] of Object.entries(given)) {
+    if (FREE_ON_RESUME.includes(name) || runDefinition({ ...recorded, [name]: value }) === base) continue;
+    throw new UsageError(`${shown(name, value)} contradicts the run being resumed in ${out}, which has ${shown(name, recorded[name])}: leave it out (flags left out on resume come from the checkpoint), or start a new run in another --out`);
+  }
+  const flags = { ...recorded, ...given };
+  const [before, after] = [configFromFlags(recorded), configFromFlags(flags)];
+  if (after.epochs !== before.epochs) {
+    if (scheduleDependsOnEpochs(after.schedule)) {
+      throw new UsageError(
+        `--epochs ${after.epochs}: the run in ${out} decays its ${after.schedule.kind} schedule over ${before.epochs} epoch${before.epochs === 1 ? '' : 's'}, and another total would change every rate, those already used included; resume without --epochs, or, once it has finished, train on in a new run with --from ${runPaths(out).final}`,
+      );
+    }
+    io.err(`epochs ${before.epochs} → ${after.epochs}: the ${after.schedule.kind} schedule does not depend on the total, so the run goes on as an uninterrupted ${after.epochs}-epoch run would`);
+  }
+  return flags;
+}
+
+interface StartingPoint {
+  model: Model;
+  preprocessing?: PreprocessOptions;
+  classNames?: string[];
+}
+
+/** A new run's model: a model file's (--from, with a new head if --classes differs), or one built for the data's images. */
+async function startingPoint(flags: Values, data: string, split: 'train' | 'test', seed: number, io: CommandIO): Promise<StartingPoint> {
+  const { arch, options } = architectureFlags(flags);
+  const stemStride = stemStrideFlag(flags);
+  if (stemStride !== undefined) options.stemStride = stemStride;
+  if (typeof flags.from === 'string') {
+    const loaded = decodeModelFile(await readBytes(flags.from), flags.from);
+    if (options.classes === undefined || options.classes === loaded.model.outputShape[0]) return loaded;
+    io.err(`fine-tuning ${flags.from} with a new ${options.classes}-class head`);
+    return { model: replaceHead(loaded.model, options.classes), preprocessing: loaded.preprocessing };
+  }
+  const pixels: PixelScaling = { mean: 0.5, std: 0.5 };
+  const probe = await openDataset(data, split, { preprocessing: { pixels } });
+  const size = options.resolution === undefined ? ([probe.shape[0], probe.shape[1]] as const) : typeof options.resolution === 'number' ? ([options.resolution, options.resolution] as const) : options.resolution;
+  options.resolution = [size[0], size[1]];
+  options.inputChannels ??= probe.shape[2];
+  options.classes ??= probe.classes.length;
+  const preprocessing: PreprocessOptions = { size: [size[0], size[1]], fit: size[0] === probe.shape[0] && size[1] === probe.shape[1] ? undefined : 'pad', pixels };
+  try {
+    return { model: buildModel(arch, { ...options, seed }), preprocessing };
+  } catch (e) {
+    // MobileNetV2's stem halves the input: 28×28 images (MNIST, Fashion-MNIST) need it to keep them whole
+    if (!(e instanceof ConfigError && arch === 'mobilenet_v2' && stemStride === undefined && /too small/.test(e.message))) throw e;
+    throw new UsageError(`${e.message}; for small images like these ${size[0]}×${size[1]} give --stem-stride 1 (the network then downsamples by 16), or a larger --resolution`);
+  }
+}
+
+/** The first --limit images of the training split, saying so when the limit changes nothing. */
+function limited(data: Dataset, limit: number | undefined, io: CommandIO): Dataset {
+  if (limit === undefined) return data;
+  if (limit < data.size) return subset(data, Int32Array.from({ length: limit }, (_, i) => i));
+  io.err(`note: --limit ${limit} is not below the ${data.size} training images: training on all of them`);
+  return data;
 }
 
 export async function trainCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, FLAGS, 'train');
-  if (typeof values.data !== 'string') throw new UsageError('mobilenet train: --data DIR is required (see mobilenet train --help)');
-  if (typeof values.out !== 'string') throw new UsageError('mobilenet train: --out DIR is required (see mobilenet train --help)');
+  if (typeof values.out !== 'string') throw new UsageError('--out DIR is required (see mobilenet train --help)');
   const out = values.out;
   const resumed = values.resume ? await readCheckpoint(out) : null;
   if (values.resume && !resumed) io.err(`no checkpoint in ${out}: starting a new run`);
+  const flags = resumed ? resumeFlags(resumed, recordable(values), out, io) : recordable(values);
+  if (typeof flags.data !== 'string') throw new UsageError('--data DIR is required (see mobilenet train --help)');
+  const data = flags.data;
+  const config = configFromFlags(flags);
+  const split = stringFlag(flags, 'split', SPLITS) ?? 'train';
 
-  let model: Model;
-  let config: TrainConfig;
-  let classNames: string[] | undefined;
-  const pixels: PixelScaling = { mean: 0.5, std: 0.5 };
-  let preprocessing = resumed?.info.preprocessing;
-  if (resumed) {
-    ({ model, config } = resumed);
-    classNames = resumed.info.classNames;
-    if (values.epochs !== undefined) config = { ...config, epochs: numberFlag(values, 'epochs', positiveInteger, 'a positive integer')! };
-    if (values.threads !== undefined) config = { ...config, threads: threadsFlag(values)! };
-    io.err(`resuming ${out}: epoch ${resumed.state.epoch + 1}, batch ${resumed.state.batch}, step ${resumed.state.step}`);
-  } else {
-    config = configFromFlags(values);
-    const { arch, options } = architectureFlags(values);
-    const stemStride = numberFlag(values, 'stem-stride', (v) => v === 1 || v === 2, '1 or 2');
-    if (stemStride !== undefined) options.stemStride = stemStride;
-    if (typeof values.from === 'string') {
-      const loaded = decodeModelFile(await readBytes(values.from), values.from);
-      model = loaded.model;
-      preprocessing = loaded.preprocessing;
-      classNames = loaded.classNames;
-      if (options.classes !== undefined && options.classes !== model.outputShape[0]) {
-        model = replaceHead(model, options.classes);
-        classNames = undefined;
-        io.err(`fine-tuning ${values.from} with a new ${options.classes}-class head`);
-      }
-    } else {
-      const probe = await openDataset(values.data, 'train', { preprocessing: { pixels } });
-      const size = options.resolution === undefined ? ([probe.shape[0], probe.shape[1]] as const) : typeof options.resolution === 'number' ? ([options.resolution, options.resolution] as const) : options.resolution;
-      options.resolution = [size[0], size[1]];
-      options.inputChannels ??= probe.shape[2];
-      options.classes ??= probe.classes.length;
-      model = buildModel(arch, { ...options, seed: config.seed });
-      preprocessing = { size: [size[0], size[1]], fit: size[0] === probe.shape[0] && size[1] === probe.shape[1] ? undefined : 'pad', pixels };
-    }
+  const { model, preprocessing, classNames: known } = resumed ? { ...resumed.info, model: resumed.model } : await startingPoint(flags, data, split, config.seed, io);
+  if (resumed) io.err(`resuming ${out}: epoch ${resumed.state.epoch + 1}, batch ${resumed.state.batch}, step ${resumed.state.step}`);
+  if (config.freeze) {
+    const frozen = freezeLayers(model, { upTo: config.freeze });
+    io.err(`frozen: ${frozen.length} layers up to ${config.freeze}`);
   }
-  if (typeof values.freeze === 'string') {
-    const frozen = freezeLayers(model, { upTo: values.freeze });
-    io.err(`frozen: ${frozen.length} layers up to ${values.freeze}`);
-    config = { ...config, freeze: values.freeze };
-  } else if (config.freeze) freezeLayers(model, { upTo: config.freeze });
 
   const [h, w, c] = model.inputShape;
   const dataOptions = { size: [h, w] as const, channels: c as 1 | 3, preprocessing };
-  let trainData = await openDataset(values.data, 'train', dataOptions);
-  const testData = await openDataset(values.data, 'test', dataOptions);
-  const limit = numberFlag(values, 'limit', positiveInteger, 'a positive integer');
-  if (limit !== undefined && limit < trainData.size) {
-    const { subset } = await import('../data/dataset.js');
-    trainData = subset(trainData, Int32Array.from({ length: limit }, (_, i) => i));
+  const trainData = limited(await openDataset(data, split, dataOptions), limitFlag(flags), io);
+  const testData = await openDataset(data, 'test', dataOptions);
+  if (split === 'test') io.err(`note: training on the test split, which is also the one evaluated: the test accuracy does not measure how the model generalises`);
+  const classNames = known ?? [...trainData.classes];
+  const backends = await trainingBackends(backendFlag(flags), io, config.threads ?? 1);
+  const kernelsBefore = resumed?.info.extra?.[KERNELS];
+  if (kernelsBefore !== undefined && kernelsBefore !== backends.name) {
+    io.err(`note: the run trained on ${String(kernelsBefore)} kernels, now on ${backends.name}: they sum in another order, so the weights' last bits will differ from an uninterrupted run's`);
   }
-  classNames ??= [...trainData.classes];
-  const backends = await trainingBackends(stringFlag(values, 'backend', ['wasm', 'reference'] as const) ?? 'wasm', io, config.threads ?? 1);
 
   const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
   io.err(`training ${model.name} on ${trainData.size} images (${testData.size} test), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
+  const left = trainData.size % config.batchSize;
+  if (left > 0 && stepsPerEpoch > 0) io.err(`note: each epoch takes ${stepsPerEpoch} full batches, so ${left} of the ${trainData.size} images (others each epoch, as shuffled) sit it out`);
   let progress: Progress | null = null;
   let epochShown = -1;
   // the kernels' workers end with the run, whichever way it ends
@@ -182,7 +269,7 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
       test: testData,
       config,
       out,
-      info: { classNames, preprocessing },
+      info: { classNames, preprocessing, extra: { [RUN_FLAGS]: flags, [KERNELS]: backends.name } },
       resume: resumed ?? undefined,
       trainer: backends.options,
       evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1),

@@ -39,12 +39,19 @@ async function isDirectory(path: string): Promise<boolean> {
  */
 export async function openDataset(dir: string, split: 'train' | 'test', options: DataOptions = {}): Promise<Dataset> {
   if (!(await isDirectory(dir))) throw new ConfigError(`data folder ${dir} does not exist or is not a folder`);
-  const idx = await findIdxFiles(dir, split).then(
-    () => true,
-    () => false,
-  );
+  const hasIdx = (s: 'train' | 'test'): Promise<boolean> =>
+    findIdxFiles(dir, s).then(
+      () => true,
+      () => false,
+    );
   const pre = options.preprocessing ?? {};
-  if (idx) return readIdxFolder(dir, { split, ...pre, size: options.size ?? pre.size });
+  if (await hasIdx(split)) return readIdxFolder(dir, { split, ...pre, size: options.size ?? pre.size });
+  // the bundled data/fashion-mnist: the 10,000 test images only, to keep the repository small
+  if (split === 'train' && (await hasIdx('test'))) {
+    throw new ConfigError(
+      `data folder ${dir} has only the test split (t10k-* IDX files, no train-*): give --split test to use its images, or get the full data set (for Fashion-MNIST: the Debian package dataset-fashion-mnist, in /usr/share/datasets/fashion-mnist)`,
+    );
+  }
   const names = split === 'train' ? ['train'] : ['test', 'val', 'validation'];
   for (const name of names) {
     const sub = join(dir, name);

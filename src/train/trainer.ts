@@ -78,6 +78,14 @@ export interface TrainerState {
   bestEpoch: number;
   history: EpochRecord[];
   done: boolean;
+  /**
+   * The training set's size, the epochs the schedule was planned over and the config's fields that decide the
+   * trajectory (`trajectoryFields`), recorded at the start so that a resumed run on other data, with other settings
+   * or with a total that would re-plan its schedule is refused instead of diverging. Absent in older checkpoints.
+   */
+  trainImages?: number;
+  scheduleEpochs?: number;
+  trajectory?: Record<string, unknown>;
 }
 
 export interface TrainerHooks {
@@ -121,6 +129,44 @@ export function buildSchedule(c: ScheduleConfig, epochs: number): LearningRateSc
       throw new ConfigError(`unknown schedule ${JSON.stringify((c as { kind: unknown }).kind)}`);
   }
   return c.warmupEpochs ? withWarmup(s, { epochs: c.warmupEpochs }) : s;
+}
+
+/**
+ * Whether the schedule's rates depend on the run's total epochs (cosine decays over all of them). Such a run cannot
+ * be resumed with another total: every rate would change, those already used included. The others (constant,
+ * exponential, step, and any warm-up) read only where the run stands, so a resumed run may extend or shorten them and
+ * is then the uninterrupted run with the new total.
+ */
+export function scheduleDependsOnEpochs(c: ScheduleConfig): boolean {
+  return c.kind === 'cosine';
+}
+
+/**
+ * The config without the fields a resumed run may change (when it stops, saves and evaluates, and the thread count,
+ * which changes only the last bits), as plain JSON values with sorted keys, comparable field by field.
+ */
+export function trajectoryFields(config: TrainConfig): Record<string, unknown> {
+  const { epochs: _e, patience: _p, checkpointEvery: _c, evalBatchSize: _b, threads: _t, ...fields } = config;
+  const sorted = (v: unknown): unknown =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, sorted(x)])) : v;
+  return sorted(fields) as Record<string, unknown>;
+}
+
+/** Refuses to resume `state` on a training set, settings or a schedule total other than the ones it started with. */
+function checkResumable(state: TrainerState, config: TrainConfig, trainImages: number): void {
+  if (state.trajectory) {
+    const now = trajectoryFields(config);
+    for (const key of new Set([...Object.keys(state.trajectory), ...Object.keys(now)])) {
+      const [was, is] = [JSON.stringify(state.trajectory[key]), JSON.stringify(now[key])];
+      if (was !== is) throw new ConfigError(`cannot resume: the run's ${key} was ${was ?? 'not set'}, this config's is ${is ?? 'not set'}; resume with the checkpoint's config`);
+    }
+  }
+  if (state.trainImages !== undefined && state.trainImages !== trainImages) {
+    throw new ConfigError(`cannot resume: the run trained on ${state.trainImages} images per epoch, this training set has ${trainImages}; resume on the same data (the same limit and split)`);
+  }
+  if (state.scheduleEpochs !== undefined && state.scheduleEpochs !== config.epochs && scheduleDependsOnEpochs(config.schedule)) {
+    throw new ConfigError(`cannot resume with ${config.epochs} epochs: the run's ${config.schedule.kind} schedule was planned over ${state.scheduleEpochs} epochs, and another total would change every rate, those already used included`);
+  }
 }
 
 /** A seed for one purpose at one point of the run: the same numbers whether or not the run was interrupted. */
@@ -191,6 +237,10 @@ export async function train(model: Model, trainData: Dataset, testData: Dataset,
   const optimizer = createOptimizer({ ...optimizerConfig, paramInfo: paramInfo(model) } as OptimizerConfig);
   if (resume) optimizer.loadState(resume.optimizerState);
   const state = resume ? structuredClone(resume.state) : initialState();
+  checkResumable(state, config, trainData.size);
+  state.trainImages = trainData.size;
+  state.scheduleEpochs = config.epochs;
+  state.trajectory = trajectoryFields(config);
   // a finished run resumed with more epochs (or a patience it has not exhausted) goes on
   state.done = state.epoch >= config.epochs || (config.patience !== undefined && state.bestEpoch >= 0 && state.epoch - state.bestEpoch >= config.patience);
   const schedule = buildSchedule(config.schedule, config.epochs);
