@@ -46,6 +46,9 @@ export { decodeSafetensors, encodeSafetensors } from './io/safetensors.js';
 export { loadTorchStateDict, torchStateDict } from './io/torch-names.js';
 export { loadWeights } from './io/named-weights.js';
 
+export { loadModel, MobileNetClassifier, FetchError, bundledModelUrl, BUNDLED_MODEL_FILE } from './api/load-model.js';
+export type { ModelSource, ImageSource, ImageDataLike, EncodedImage, LoadModelOptions, Prediction } from './api/load-model.js';
+
 export { WasmEngine } from './backend/wasm/engine.js';
 export type { WasmEngineOptions } from './backend/wasm/engine.js';
 export { createWasmTrainingBackends } from './backend/wasm/ops-backend.js';
