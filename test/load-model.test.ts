@@ -127,8 +127,8 @@ describe('loadModel: sources', () => {
     const bare = encodeModelFile(reference.model);
     const m = await loadCore(bare);
     assert.deepEqual(m.labels.slice(0, 2), ['class 0', 'class 1']);
-    assert.ok(m.notes.some((n) => /no class names stored in the model: labels are 'class 0' … 'class 9'/.test(n)), m.notes.join('\n'));
-    assert.ok(m.notes.some((n) => /no preprocessing stored in the model: pixels scaled to 0\.\.1/.test(n)), m.notes.join('\n'));
+    assert.ok(m.notes.some((n) => /no class names stored in the model \(give options\.classNames\): labels are 'class 0' … 'class 9'/.test(n)), m.notes.join('\n'));
+    assert.ok(m.notes.some((n) => /no preprocessing stored in the model \(give options\.preprocessing\): pixels scaled to 0\.\.1/.test(n)), m.notes.join('\n'));
     const top = await m.classify(readFileSync(join(SAMPLES, FILES[0])), 1);
     const unit = decodeImageTensor(readFileSync(join(SAMPLES, FILES[0])), { size: [28, 28], channels: 1, pixels: 'unit' });
     const probabilities = softmax(reference.model.predict(unit)).data;
@@ -136,6 +136,15 @@ describe('loadModel: sources', () => {
     assert.ok(Math.abs(top[0].probability - Math.max(...probabilities)) <= TOLERANCE);
     await m.dispose();
     await assert.rejects(m.classify(unit), (e: unknown) => e instanceof ConfigError && /disposed/.test(e.message));
+  });
+
+  it('class names and preprocessing given as options stand in for what the file lacks', async () => {
+    const bare = encodeModelFile(reference.model);
+    const m = await loadCore(bare, { classNames: reference.classNames, preprocessing: reference.preprocessing });
+    assert.deepEqual(m.notes, []);
+    assert.deepEqual(m.labels, reference.classNames);
+    same(await answer(m), 'bare model file with options');
+    await assert.rejects(loadCore(bare, { classNames: ['a', 'b'] }), (e: unknown) => e instanceof ConfigError && /classNames has 2 names for the model's 10 outputs/.test(e.message));
   });
 
   it('bad sources are typed errors', async () => {

@@ -48,6 +48,10 @@ export interface LoadModelOptions extends LoadAnyModelOptions {
   backend?: 'wasm' | 'reference';
   /** Threads of the WebAssembly engine (default 1; more need worker threads, and cross-origin isolation in pages). */
   threads?: number;
+  /** How images become inputs, where the model file does not say (or says wrong): size, fit and pixel scaling. */
+  preprocessing?: PreprocessOptions;
+  /** Labels of the outputs, where the model file has none (or other ones): one per class. */
+  classNames?: readonly string[];
 }
 
 export interface Prediction {
@@ -131,7 +135,7 @@ export async function decodeModelSource(source: ModelSource | undefined, options
 
 /** The options that concern decoding, without the classifier's own. */
 export function decodeOptions(options: LoadModelOptions): LoadAnyModelOptions {
-  const { backend: _backend, threads: _threads, ...decode } = options;
+  const { backend: _backend, threads: _threads, preprocessing: _preprocessing, classNames: _classNames, ...decode } = options;
   return decode;
 }
 
@@ -191,14 +195,16 @@ export class MobileNetClassifier<Image = ImageSource> {
     const { model } = loaded;
     const notes = [...loaded.notes];
     const [height, width] = model.inputShape;
-    if (loaded.preprocessing === undefined) notes.push(`no preprocessing stored in the model: pixels scaled to 0..1 and resized bilinearly to ${height}×${width}`);
-    this.preprocessing = { fit: 'bilinear', pixels: 'unit', ...loaded.preprocessing, size: [height, width] };
+    const preprocessing = options.preprocessing ?? loaded.preprocessing;
+    if (preprocessing === undefined) notes.push(`no preprocessing stored in the model (give options.preprocessing): pixels scaled to 0..1 and resized bilinearly to ${height}×${width}`);
+    this.preprocessing = { fit: 'bilinear', pixels: 'unit', ...preprocessing, size: [height, width] };
     const classes = model.outputShape[model.outputShape.length - 1];
-    if (loaded.classNames?.length === classes) this.labels = loaded.classNames;
+    const classNames = options.classNames ?? loaded.classNames;
+    if (classNames?.length === classes) this.labels = [...classNames];
     else {
       this.labels = Array.from({ length: classes }, (_, i) => `class ${i}`);
-      const stored = loaded.classNames ? `${loaded.classNames.length} class names stored for ${classes} outputs` : 'no class names stored in the model';
-      notes.push(`${stored}: labels are 'class 0' … 'class ${classes - 1}'`);
+      const stored = classNames ? `${classNames.length} class names stored for ${classes} outputs` : 'no class names stored in the model';
+      notes.push(`${stored} (give options.classNames): labels are 'class 0' … 'class ${classes - 1}'`);
     }
     this.backend = options.backend === 'reference' || !WasmEngine.supported() ? 'reference' : 'wasm';
     if (this.backend === 'reference' && options.backend !== 'reference') notes.push('WebAssembly SIMD does not validate here: running on the reference kernels (slower)');
@@ -212,6 +218,10 @@ export class MobileNetClassifier<Image = ImageSource> {
   static async create<Image>(loaded: AnyModel, options: LoadModelOptions, adapt: (image: Image) => ImageSource | Promise<ImageSource>): Promise<MobileNetClassifier<Image>> {
     if (loaded.model.outputShape.length !== 1) {
       throw new ShapeError(`model ${loaded.model.name} outputs [N, ${loaded.model.outputShape.join(', ')}], not class scores [N, classes]: it cannot classify`);
+    }
+    const [classes] = loaded.model.outputShape;
+    if (options.classNames !== undefined && options.classNames.length !== classes) {
+      throw new ConfigError(`classNames has ${options.classNames.length} names for the model's ${classes} outputs`);
     }
     return new MobileNetClassifier(loaded, await startRunner(loaded.model, options), options, adapt);
   }
