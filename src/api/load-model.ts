@@ -66,6 +66,7 @@ export interface Prediction {
 interface Runner {
   predict(x: Tensor): Tensor;
   dispose(): Promise<void>;
+  backend: 'wasm' | 'reference';
 }
 
 /** A fetch failed or answered with an HTTP error; `url` is what was asked for. */
@@ -157,9 +158,9 @@ function featureModel(model: Model): Model {
 }
 
 async function startRunner(model: Model, options: LoadModelOptions): Promise<Runner> {
-  if (options.backend === 'reference' || !WasmEngine.supported()) return { predict: (x) => model.predict(x), dispose: async () => {} };
+  if (options.backend === 'reference' || !WasmEngine.supported()) return { predict: (x) => model.predict(x), dispose: async () => {}, backend: 'reference' };
   const engine = await WasmEngine.create(model, { threads: options.threads ?? 1 });
-  return { predict: (x) => engine.predict(x), dispose: () => engine.dispose() };
+  return { predict: (x) => engine.predict(x), dispose: () => engine.dispose(), backend: 'wasm' };
 }
 
 function isImageDataLike(image: object): image is ImageDataLike {
@@ -198,7 +199,7 @@ export class MobileNetClassifier<Image = ImageSource> {
     const preprocessing = options.preprocessing ?? loaded.preprocessing;
     if (preprocessing === undefined) notes.push(`no preprocessing stored in the model (give options.preprocessing): pixels scaled to 0..1 and resized bilinearly to ${height}×${width}`);
     this.preprocessing = { fit: 'bilinear', pixels: 'unit', ...preprocessing, size: [height, width] };
-    const classes = model.outputShape[model.outputShape.length - 1];
+    const [classes] = model.outputShape;
     const classNames = options.classNames ?? loaded.classNames;
     if (classNames?.length === classes) this.labels = [...classNames];
     else {
@@ -206,8 +207,8 @@ export class MobileNetClassifier<Image = ImageSource> {
       const stored = classNames ? `${classNames.length} class names stored for ${classes} outputs` : 'no class names stored in the model';
       notes.push(`${stored} (give options.classNames): labels are 'class 0' … 'class ${classes - 1}'`);
     }
-    this.backend = options.backend === 'reference' || !WasmEngine.supported() ? 'reference' : 'wasm';
-    if (this.backend === 'reference' && options.backend !== 'reference') notes.push('WebAssembly SIMD does not validate here: running on the reference kernels (slower)');
+    this.backend = runner.backend;
+    if (this.backend !== (options.backend ?? 'wasm')) notes.push('WebAssembly SIMD does not validate here: running on the reference kernels (slower)');
     this.model = model;
     this.format = loaded.format;
     this.notes = notes;
