@@ -46,6 +46,9 @@ export { decodeSafetensors, encodeSafetensors } from './io/safetensors.js';
 export { loadTorchStateDict, torchStateDict } from './io/torch-names.js';
 export { loadWeights } from './io/named-weights.js';
 
+export { loadModel, MobileNetClassifier, FetchError, bundledModelUrl, BUNDLED_MODEL_FILE } from './api/load-model.js';
+export type { ModelSource, ImageSource, ImageDataLike, EncodedImage, LoadModelOptions, Prediction } from './api/load-model.js';
+
 export { WasmEngine } from './backend/wasm/engine.js';
 export type { WasmEngineOptions } from './backend/wasm/engine.js';
 export { createWasmTrainingBackends } from './backend/wasm/ops-backend.js';
@@ -73,17 +76,20 @@ export type { TfjsModelJson, TfjsImport, TfjsExport, TfjsImportOptions, TfjsExpo
 export { kerasTopologyToModel, assignKerasWeights } from './io/tfjs/keras-import.js';
 export type { KerasImport, KerasWeightBinding } from './io/tfjs/keras-import.js';
 export { modelToKerasTopology } from './io/tfjs/keras-export.js';
-export { readKerasH5, decodeKerasH5Model, loadKerasH5Weights, KERAS_APPLICATION_ALIASES } from './io/keras-h5/keras-h5.js';
+export { KERAS_APPLICATION_ALIASES } from './io/keras-h5/application-aliases.js';
 export type { KerasH5Contents, KerasH5WeightsOptions } from './io/keras-h5/keras-h5.js';
-export { decodeKerasArchive, kerasVariablePaths } from './io/keras-h5/keras-archive.js';
 export type { KerasArchive, KerasArchiveOptions } from './io/keras-h5/keras-archive.js';
-export { decodeTfjsGraphModel, UnsupportedGraphOpError, GRAPH_OPS } from './io/tfjs/graph-model.js';
+export { UnsupportedGraphOpError, GRAPH_OPS } from './io/tfjs/graph-ops.js';
 export type { TfjsGraphImport, TfjsGraphImportOptions, TfjsGraphInfo } from './io/tfjs/graph-model.js';
 export { isTimmNaming, timmToTorchvisionV2, torchvisionToTimmV2, timmToOursV1, oursToTimmV1 } from './io/timm-names.js';
-export { decodeTorchStateDict, loadTorchCheckpoint, encodeTorchStateDict, readTorchPickle } from './io/pth/torch-checkpoint.js';
 export { UnsafePickleError } from './io/pth/pickle.js';
-export { decodeOnnx, parseOnnxModel, onnxToModel, externalDataLocations } from './io/onnx/import.js';
-export { encodeOnnx } from './io/onnx/export.js';
+// the heavy readers and writers load on first use: async here (the modules under src/io keep their synchronous forms)
+export {
+  decodeOnnx, parseOnnxModel, onnxToModel, externalDataLocations, encodeOnnx,
+  decodeTorchStateDict, loadTorchCheckpoint, encodeTorchStateDict, readTorchPickle,
+  readKerasH5, decodeKerasH5Model, loadKerasH5Weights, decodeKerasArchive, kerasVariablePaths,
+  decodeTfjsGraphModel,
+} from './api/readers.js';
 export { UnsupportedOperatorError, ExternalDataError } from './io/onnx/errors.js';
 export { QuantizedModel, planForInt8 } from './quant/quantized-model.js';
 export type { QuantizeOptions, QuantizedStep, QuantizedParts, Int8ConvStep, Int8ConvKernels, Int8PredictOptions } from './quant/quantized-model.js';

@@ -317,3 +317,45 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     await page.screenshot({ path: join(ARTIFACTS, 'benchmark.png'), fullPage: true });
   });
 });
+
+describe('examples/browser.html', { skip: executable ? false : `${missing}: skipped` }, () => {
+  test("classifies its image with the bundle's loadModel as Node's reference path does", async () => {
+    // the package's layout: dist/bundle/, models/, examples/, and the sample image the page shows
+    const site = await mkdtemp(join(tmpdir(), 'mobilenet-example-'));
+    let server: StaticServer | undefined;
+    let browser: Browser | undefined;
+    try {
+      await buildLibrary(join(site, 'dist/bundle'));
+      const sample = join(site, 'data/fashion-mnist/samples');
+      await Promise.all([mkdir(join(site, 'models')), mkdir(join(site, 'examples')), mkdir(sample, { recursive: true })]);
+      await copyFile(MODEL, join(site, 'models/fashion-mnist.safetensors'));
+      await copyFile(new URL('../examples/browser.html', import.meta.url), join(site, 'examples/browser.html'));
+      await copyFile(join(SAMPLES, '0000-ankle-boot.png'), join(sample, '0000-ankle-boot.png'));
+      server = await serveStatic(site, { isolated: false });
+      browser = await launchChromium(executable!);
+      const page = await browser.context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${server.url}examples/browser.html`);
+      const result = (await page.evaluate(() => (window as unknown as { result: Promise<unknown> }).result)) as {
+        error?: string;
+        top: { label: string; index: number; probability: number }[];
+        notes: string[];
+      };
+      assert.equal(result.error, undefined, result.error);
+      assert.deepEqual(errors, []);
+      const { model, preprocessing, classNames } = decodeModelFile(await readFile(MODEL), MODEL);
+      const node = nodeAnswer(model, await readFile(join(SAMPLES, '0000-ankle-boot.png')), preprocessing);
+      const probabilities = softmax(new Tensor([1, node.logits.length], Float32Array.from(node.logits))).data;
+      assert.deepEqual(result.top.map((p) => p.index), node.top.slice(0, 3));
+      assert.deepEqual(result.top.map((p) => p.label), node.top.slice(0, 3).map((i) => classNames![i]));
+      for (const p of result.top) assert.ok(Math.abs(p.probability - probabilities[p.index]) <= TOLERANCE, `${p.label}: ${p.probability} vs ${probabilities[p.index]}`);
+      assert.deepEqual(result.notes, []);
+      assert.match(await page.locator('#top li').first().innerText(), /^Ankle boot: \d+\.\d%$/);
+    } finally {
+      await browser?.close();
+      await server?.close();
+      await rm(site, { recursive: true, force: true });
+    }
+  });
+});

@@ -3,3 +3,5 @@
 
 export * from '../index.js';
 export * from './index.js';
+// the browser's loadModel, which also takes elements and canvases, wins over the core's
+export { loadModel } from './index.js';

@@ -11,3 +11,5 @@ export { readTfjsModel, readTfjsGraphModel, readTfjsModelFiles, writeTfjsModel, 
 export { readOnnxFile, writeOnnxFile } from './onnx-files.js';
 export { loadAnyModel, saveAnyModel, detectModelFormat, saveFormatFor, UnknownFormatError, MODEL_FORMATS, SAVE_FORMATS } from './any-model.js';
 export type { AnyModel, LoadAnyModelOptions, ModelFormat, SaveFormat, SaveAnyModelOptions, SavedModel } from './any-model.js';
+export { loadModel, bundledModelPath } from './load-model.js';
+export type { NodeImageSource } from './load-model.js';

@@ -250,111 +250,113 @@ export class FunctionBuilder {
     return this.op(0x0f);
   }
 
+  // The instruction groups are typed FunctionBuilder, not `this`: a polymorphic `this` inside an object property's
+  // type is an error (TS2526) for anyone who type-checks the emitted declarations (skipLibCheck false).
   readonly i32 = {
-    const: (v: number): this => {
+    const: (v: number): FunctionBuilder => {
       this.op(0x41).code.i32(v);
       return this;
     },
-    load: (offset = 0): this => this.mem(0x28, ALIGN.b4, offset),
-    store: (offset = 0): this => this.mem(0x36, ALIGN.b4, offset),
-    eqz: (): this => this.op(0x45),
-    eq: (): this => this.op(0x46),
-    ne: (): this => this.op(0x47),
-    lt_s: (): this => this.op(0x48),
-    lt_u: (): this => this.op(0x49),
-    gt_s: (): this => this.op(0x4a),
-    gt_u: (): this => this.op(0x4b),
-    le_s: (): this => this.op(0x4c),
-    ge_s: (): this => this.op(0x4e),
-    add: (): this => this.op(0x6a),
-    sub: (): this => this.op(0x6b),
-    mul: (): this => this.op(0x6c),
-    div_u: (): this => this.op(0x6e),
-    rem_u: (): this => this.op(0x70),
-    and: (): this => this.op(0x71),
-    or: (): this => this.op(0x72),
-    shl: (): this => this.op(0x74),
-    shr_u: (): this => this.op(0x76),
+    load: (offset = 0): FunctionBuilder => this.mem(0x28, ALIGN.b4, offset),
+    store: (offset = 0): FunctionBuilder => this.mem(0x36, ALIGN.b4, offset),
+    eqz: (): FunctionBuilder => this.op(0x45),
+    eq: (): FunctionBuilder => this.op(0x46),
+    ne: (): FunctionBuilder => this.op(0x47),
+    lt_s: (): FunctionBuilder => this.op(0x48),
+    lt_u: (): FunctionBuilder => this.op(0x49),
+    gt_s: (): FunctionBuilder => this.op(0x4a),
+    gt_u: (): FunctionBuilder => this.op(0x4b),
+    le_s: (): FunctionBuilder => this.op(0x4c),
+    ge_s: (): FunctionBuilder => this.op(0x4e),
+    add: (): FunctionBuilder => this.op(0x6a),
+    sub: (): FunctionBuilder => this.op(0x6b),
+    mul: (): FunctionBuilder => this.op(0x6c),
+    div_u: (): FunctionBuilder => this.op(0x6e),
+    rem_u: (): FunctionBuilder => this.op(0x70),
+    and: (): FunctionBuilder => this.op(0x71),
+    or: (): FunctionBuilder => this.op(0x72),
+    shl: (): FunctionBuilder => this.op(0x74),
+    shr_u: (): FunctionBuilder => this.op(0x76),
   };
 
   readonly f32 = {
-    const: (v: number): this => {
+    const: (v: number): FunctionBuilder => {
       this.op(0x43).code.f32(v);
       return this;
     },
-    load: (offset = 0): this => this.mem(0x2a, ALIGN.b4, offset),
-    store: (offset = 0): this => this.mem(0x38, ALIGN.b4, offset),
-    add: (): this => this.op(0x92),
-    sub: (): this => this.op(0x93),
-    mul: (): this => this.op(0x94),
-    div: (): this => this.op(0x95),
-    min: (): this => this.op(0x96),
-    max: (): this => this.op(0x97),
+    load: (offset = 0): FunctionBuilder => this.mem(0x2a, ALIGN.b4, offset),
+    store: (offset = 0): FunctionBuilder => this.mem(0x38, ALIGN.b4, offset),
+    add: (): FunctionBuilder => this.op(0x92),
+    sub: (): FunctionBuilder => this.op(0x93),
+    mul: (): FunctionBuilder => this.op(0x94),
+    div: (): FunctionBuilder => this.op(0x95),
+    min: (): FunctionBuilder => this.op(0x96),
+    max: (): FunctionBuilder => this.op(0x97),
   };
 
   readonly v128 = {
-    load: (offset = 0): this => this.simdMem(0x00, ALIGN.b16, offset),
-    store: (offset = 0): this => this.simdMem(0x0b, ALIGN.b16, offset),
+    load: (offset = 0): FunctionBuilder => this.simdMem(0x00, ALIGN.b16, offset),
+    store: (offset = 0): FunctionBuilder => this.simdMem(0x0b, ALIGN.b16, offset),
     /** Loads one float into all four lanes. */
-    load32_splat: (offset = 0): this => this.simdMem(0x09, ALIGN.b4, offset),
+    load32_splat: (offset = 0): FunctionBuilder => this.simdMem(0x09, ALIGN.b4, offset),
     /** Loads one float into lane 0, zeroing the rest: reads never run past a tensor's end. */
-    load32_zero: (offset = 0): this => this.simdMem(0x5c, ALIGN.b4, offset),
-    load64_zero: (offset = 0): this => this.simdMem(0x5d, ALIGN.b8, offset),
+    load32_zero: (offset = 0): FunctionBuilder => this.simdMem(0x5c, ALIGN.b4, offset),
+    load64_zero: (offset = 0): FunctionBuilder => this.simdMem(0x5d, ALIGN.b8, offset),
     /** Pops (address, vector), replaces lane `lane` with the float at address + offset. */
-    load32_lane: (offset: number, lane: number): this => this.simdMem(0x56, ALIGN.b4, offset).lane(lane, 4),
-    store32_lane: (offset: number, lane: number): this => this.simdMem(0x5a, ALIGN.b4, offset).lane(lane, 4),
-    store64_lane: (offset: number, lane: number): this => this.simdMem(0x5b, ALIGN.b8, offset).lane(lane, 2),
+    load32_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x56, ALIGN.b4, offset).lane(lane, 4),
+    store32_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x5a, ALIGN.b4, offset).lane(lane, 4),
+    store64_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x5b, ALIGN.b8, offset).lane(lane, 2),
     /** Loads eight int8 and sign-extends them to eight int16 lanes. */
-    load8x8_s: (offset = 0): this => this.simdMem(0x01, ALIGN.b8, offset),
+    load8x8_s: (offset = 0): FunctionBuilder => this.simdMem(0x01, ALIGN.b8, offset),
     /** Loads four int16 and sign-extends them to four int32 lanes. */
-    load16x4_s: (offset = 0): this => this.simdMem(0x03, ALIGN.b8, offset),
-    const: (bytes: ArrayLike<number>): this => {
+    load16x4_s: (offset = 0): FunctionBuilder => this.simdMem(0x03, ALIGN.b8, offset),
+    const: (bytes: ArrayLike<number>): FunctionBuilder => {
       if (bytes.length !== 16) throw new RangeError(`v128.const needs 16 bytes, got ${bytes.length}`);
       this.simd(0x0c).code.raw(bytes);
       return this;
     },
-    and: (): this => this.simd(0x4e),
-    or: (): this => this.simd(0x50),
-    xor: (): this => this.simd(0x51),
+    and: (): FunctionBuilder => this.simd(0x4e),
+    or: (): FunctionBuilder => this.simd(0x50),
+    xor: (): FunctionBuilder => this.simd(0x51),
   };
 
   readonly f32x4 = {
     /** Four copies of one float, as raw lanes: v128.const with the float's bytes. */
-    const: (v: number): this => {
+    const: (v: number): FunctionBuilder => {
       const b = new Uint8Array(new Float32Array([v, v, v, v]).buffer);
       return this.v128.const(b);
     },
-    splat: (): this => this.simd(0x13),
-    extract_lane: (lane: number): this => this.simd(0x1f).lane(lane, 4),
-    replace_lane: (lane: number): this => this.simd(0x20).lane(lane, 4),
+    splat: (): FunctionBuilder => this.simd(0x13),
+    extract_lane: (lane: number): FunctionBuilder => this.simd(0x1f).lane(lane, 4),
+    replace_lane: (lane: number): FunctionBuilder => this.simd(0x20).lane(lane, 4),
     /** Lane-wise comparisons: all ones where true, zeros where false (NaN compares false, except `ne`). */
-    eq: (): this => this.simd(0x41),
-    ne: (): this => this.simd(0x42),
-    lt: (): this => this.simd(0x43),
-    gt: (): this => this.simd(0x44),
-    le: (): this => this.simd(0x45),
-    ge: (): this => this.simd(0x46),
-    abs: (): this => this.simd(0xe0),
-    neg: (): this => this.simd(0xe1),
-    add: (): this => this.simd(0xe4),
-    sub: (): this => this.simd(0xe5),
-    mul: (): this => this.simd(0xe6),
-    div: (): this => this.simd(0xe7),
-    min: (): this => this.simd(0xe8),
-    max: (): this => this.simd(0xe9),
+    eq: (): FunctionBuilder => this.simd(0x41),
+    ne: (): FunctionBuilder => this.simd(0x42),
+    lt: (): FunctionBuilder => this.simd(0x43),
+    gt: (): FunctionBuilder => this.simd(0x44),
+    le: (): FunctionBuilder => this.simd(0x45),
+    ge: (): FunctionBuilder => this.simd(0x46),
+    abs: (): FunctionBuilder => this.simd(0xe0),
+    neg: (): FunctionBuilder => this.simd(0xe1),
+    add: (): FunctionBuilder => this.simd(0xe4),
+    sub: (): FunctionBuilder => this.simd(0xe5),
+    mul: (): FunctionBuilder => this.simd(0xe6),
+    div: (): FunctionBuilder => this.simd(0xe7),
+    min: (): FunctionBuilder => this.simd(0xe8),
+    max: (): FunctionBuilder => this.simd(0xe9),
     /** b < a ? b : a — NaN in `a` passes through, one instruction (minps) on x86. */
-    pmin: (): this => this.simd(0xea),
+    pmin: (): FunctionBuilder => this.simd(0xea),
     /** a < b ? b : a — NaN in `a` passes through, one instruction (maxps) on x86. */
-    pmax: (): this => this.simd(0xeb),
+    pmax: (): FunctionBuilder => this.simd(0xeb),
     /** Pops (a, b, c), pushes a·b + c, fused or not as the hardware prefers. Relaxed SIMD only. */
-    relaxed_madd: (): this => this.relaxed(0x105),
-    relaxed_nmadd: (): this => this.relaxed(0x106),
+    relaxed_madd: (): FunctionBuilder => this.relaxed(0x105),
+    relaxed_nmadd: (): FunctionBuilder => this.relaxed(0x106),
   };
 
 
   readonly i8x16 = {
     /** Picks 16 bytes out of the two popped vectors' 32 by index. */
-    shuffle: (lanes: ArrayLike<number>): this => {
+    shuffle: (lanes: ArrayLike<number>): FunctionBuilder => {
       if (lanes.length !== 16 || Array.from(lanes).some((l) => !Number.isInteger(l) || l < 0 || l > 31)) {
         throw new RangeError(`i8x16.shuffle needs 16 lane indices in 0..31, got [${Array.from(lanes).join(', ')}]`);
       }
@@ -362,39 +364,39 @@ export class FunctionBuilder {
       return this;
     },
     /** Sixteen int16 lanes of two vectors to int8, saturating. */
-    narrow_i16x8_s: (): this => this.simd(0x65),
+    narrow_i16x8_s: (): FunctionBuilder => this.simd(0x65),
   };
 
   readonly i16x8 = {
-    splat: (): this => this.simd(0x10),
-    sub: (): this => this.simd(0x91),
+    splat: (): FunctionBuilder => this.simd(0x10),
+    sub: (): FunctionBuilder => this.simd(0x91),
     /** Eight int32 lanes of two vectors to int16, saturating. */
-    narrow_i32x4_s: (): this => this.simd(0x85),
+    narrow_i32x4_s: (): FunctionBuilder => this.simd(0x85),
   };
 
   readonly i32x4 = {
-    splat: (): this => this.simd(0x11),
-    extract_lane: (lane: number): this => this.simd(0x1b).lane(lane, 4),
-    add: (): this => this.simd(0xae),
-    min_s: (): this => this.simd(0xb6),
-    max_s: (): this => this.simd(0xb8),
+    splat: (): FunctionBuilder => this.simd(0x11),
+    extract_lane: (lane: number): FunctionBuilder => this.simd(0x1b).lane(lane, 4),
+    add: (): FunctionBuilder => this.simd(0xae),
+    min_s: (): FunctionBuilder => this.simd(0xb6),
+    max_s: (): FunctionBuilder => this.simd(0xb8),
     /** Pairwise products of int16 lanes, adjacent pairs summed: four exact int32 lanes. */
-    dot_i16x8_s: (): this => this.simd(0xba),
+    dot_i16x8_s: (): FunctionBuilder => this.simd(0xba),
     /** Products of the low (or high) four int16 lanes of two vectors, as int32. */
-    extmul_low_i16x8_s: (): this => this.simd(0xbc),
-    extmul_high_i16x8_s: (): this => this.simd(0xbd),
+    extmul_low_i16x8_s: (): FunctionBuilder => this.simd(0xbc),
+    extmul_high_i16x8_s: (): FunctionBuilder => this.simd(0xbd),
     /** Two float64 lanes truncated (saturating) to int32 lanes 0 and 1; lanes 2 and 3 zero. */
-    trunc_sat_f64x2_s_zero: (): this => this.simd(0xfc),
+    trunc_sat_f64x2_s_zero: (): FunctionBuilder => this.simd(0xfc),
   };
 
   readonly f64x2 = {
-    splat: (): this => this.simd(0x14),
+    splat: (): FunctionBuilder => this.simd(0x14),
     /** Int32 lanes 0 and 1 to two float64 lanes, exactly. */
-    convert_low_i32x4_s: (): this => this.simd(0xfe),
-    add: (): this => this.simd(0xf0),
-    mul: (): this => this.simd(0xf2),
+    convert_low_i32x4_s: (): FunctionBuilder => this.simd(0xfe),
+    add: (): FunctionBuilder => this.simd(0xf0),
+    mul: (): FunctionBuilder => this.simd(0xf2),
     /** Round to nearest, ties to even. */
-    nearest: (): this => this.simd(0x94),
+    nearest: (): FunctionBuilder => this.simd(0x94),
   };
 
   /** @internal closes the body; further emission is a bug in the generator. */

@@ -8,8 +8,11 @@ import { formatShape, sameShape } from '../../tensor/tensor.js';
 import { assignKerasWeights, kerasTopologyToModel } from '../tfjs/keras-import.js';
 import { buildInBudget } from '../../nn/parameter-budget.js';
 import type { KerasWeightBinding } from '../tfjs/keras-import.js';
+import { KERAS_APPLICATION_ALIASES } from './application-aliases.js';
 import { openH5 } from './h5.js';
 import type { H5Reader } from './h5.js';
+
+export { KERAS_APPLICATION_ALIASES };
 
 export interface KerasH5Weight {
   /** As stored in `weight_names`, e.g. `Conv1/kernel:0`. */
@@ -149,12 +152,6 @@ export interface KerasH5WeightsOptions {
   /** File layer name → model layer name, on top of the defaults (`Logits` and `conv_preds` → `predictions`). */
   aliases?: Record<string, string>;
 }
-
-/**
- * The classifier of Keras's applications files: MobileNetV2's Dense `Logits` (`predictions` in newer
- * Keras) and MobileNetV1's 1×1 Conv2D `conv_preds`; both are our Dense `predictions`.
- */
-export const KERAS_APPLICATION_ALIASES: Readonly<Record<string, string>> = { Logits: 'predictions', conv_preds: 'predictions' };
 
 /**
  * Loads a Keras H5 file's weights (weights-only, or the `model_weights` of a whole model) into `model` by layer

@@ -17,32 +17,16 @@ import { arithmeticFunction, broadcastMap } from '../../ops/broadcast.js';
 import type { PaddingMode } from '../../ops/geometry.js';
 import { Tensor, formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
 import type { Shape } from '../../tensor/tensor.js';
+import { GRAPH_OPS, UnsupportedGraphOpError } from './graph-ops.js';
 import { isObject } from './keras-config.js';
 import type { Json } from './keras-config.js';
 import { parseTfjsModelJson } from './layers-model.js';
 import { decodeWeights } from './weights-manifest.js';
 
-/** A node whose op (or a use of it: a fused op, a data format, an attribute) has no equivalent in our graph. */
-export class UnsupportedGraphOpError extends FormatError {
-  constructor(
-    readonly source: string,
-    readonly op: string,
-    readonly nodeName: string,
-    readonly reason?: string,
-  ) {
-    super(`${source}: unsupported TensorFlow op ${op} in node ${JSON.stringify(nodeName)}${reason ? `: ${reason}` : ''}`);
-  }
-}
+export { GRAPH_OPS, UnsupportedGraphOpError };
 
 /** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
 const TF_BN_EPSILON = 1e-4;
-
-/** The ops this importer maps, for messages and `inspect`. */
-export const GRAPH_OPS = [
-  'Placeholder', 'Const', 'Identity', 'StopGradient', 'Conv2D', 'FusedConv2D', '_FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative',
-  'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', 'BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Relu', 'Relu6', 'Sigmoid',
-  'AvgPool', 'MaxPool', 'Mean', 'Max', 'Reshape', 'Squeeze', 'MatMul', '_FusedMatMul', 'Softmax', 'Pad', 'PadV2', 'ConcatV2', 'Transpose',
-] as const;
 
 export interface TfjsGraphImportOptions {
   /** Names the file in errors. */

@@ -1,0 +1,310 @@
+// The high-level API as tfjs-models has it: `loadModel(source)` gives a classifier with classify(image, k),
+// embed(image) and dispose(), on the WebAssembly engine where SIMD validates, with the model's own preprocessing.
+
+import { WasmEngine } from '../backend/wasm/engine.js';
+import { convertChannels, decodeImage, imageFormatOfName } from '../data/image.js';
+import { preprocessImage } from '../data/preprocess.js';
+import type { PreprocessOptions } from '../data/preprocess.js';
+import { ConfigError, MobileNetError, ShapeError } from '../errors.js';
+import { Model } from '../graph/model.js';
+import { decodeAnyModel } from '../io/any-model.js';
+import type { AnyModel, LoadAnyModelOptions, ModelFormat, ModelInput } from '../io/any-model.js';
+import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../nn/pooling.js';
+import { softmax } from '../ops/activation.js';
+import { Tensor } from '../tensor/tensor.js';
+
+/** The bundled Fashion-MNIST MobileNetV2's file name in the package's models/ folder. */
+export const BUNDLED_MODEL_FILE = 'fashion-mnist.safetensors';
+
+/**
+ * Where to load a model from: its bytes; a URL (fetched; a TF.js model.json's shards and ONNX external data
+ * beside it too); a string URL, relative to the page in browsers; `'bundled'` or nothing for the bundled model;
+ * or bytes with their name and companion files (see ModelInput). File paths are read by the Node edge's loadModel.
+ */
+export type ModelSource = Uint8Array | ArrayBuffer | URL | string | ModelInput;
+
+/** Pixels as ImageData holds them: raw 0..255, row after row, 1 (grey), 3 (RGB) or 4 (RGBA) values per pixel. */
+export interface ImageDataLike {
+  data: ArrayLike<number>;
+  width: number;
+  height: number;
+}
+
+/** A PNG or JPEG file's bytes, with its name for errors (its extension, if any, must match the content). */
+export interface EncodedImage {
+  bytes: Uint8Array;
+  name?: string;
+}
+
+/**
+ * An image, as every environment can give one: pixels (ImageData-like), a PNG or JPEG file's bytes (plain or
+ * named), or a Tensor already preprocessed for the model ([H, W, C] or [1, H, W, C], channels last: what
+ * imageTensor and readImage make), which is used as it is.
+ */
+export type ImageSource = Tensor | ImageDataLike | Uint8Array | ArrayBuffer | EncodedImage;
+
+export interface LoadModelOptions extends LoadAnyModelOptions {
+  /** 'wasm' (the default where WebAssembly SIMD validates) or 'reference' (the plain-TypeScript kernels). */
+  backend?: 'wasm' | 'reference';
+  /** Threads of the WebAssembly engine (default 1; more need worker threads, and cross-origin isolation in pages). */
+  threads?: number;
+  /** How images become inputs, where the model file does not say (or says wrong): size, fit and pixel scaling. */
+  preprocessing?: PreprocessOptions;
+  /** Labels of the outputs, where the model file has none (or other ones): one per class. */
+  classNames?: readonly string[];
+}
+
+export interface Prediction {
+  /** The model's class name, or `class i` when the model file names no classes (see `notes`). */
+  label: string;
+  /** The class's index in the model's output. */
+  index: number;
+  probability: number;
+}
+
+/** Batches in, outputs out: the WebAssembly engine, or the reference kernels. */
+interface Runner {
+  predict(x: Tensor): Tensor;
+  dispose(): Promise<void>;
+  backend: 'wasm' | 'reference';
+}
+
+/** A fetch failed or answered with an HTTP error; `url` is what was asked for. */
+export class FetchError extends MobileNetError {
+  constructor(
+    message: string,
+    readonly url: string,
+    /** The HTTP status, or null when no answer came. */
+    readonly status: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/** Where the bundled model lies in the package: models/, two folders up from this module in dist/api/ or dist/bundle/. */
+export function bundledModelUrl(): URL {
+  // a variable rather than a literal: bundlers leave such a URL alone instead of copying the model into their output
+  const relative = `../../models/${BUNDLED_MODEL_FILE}`;
+  return new URL(relative, import.meta.url);
+}
+
+/** The bytes at `url`, through fetch; HTTP errors and unreachable hosts are FetchErrors naming the URL. */
+export async function fetchBytes(url: URL): Promise<Uint8Array> {
+  if (url.protocol === 'file:') {
+    throw new ConfigError(`${url.href}: fetch cannot read file: URLs; in Node, loadModel from 'mobilenet-ts/node' reads files`);
+  }
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new FetchError(`${url.href}: fetch failed: ${error instanceof Error ? error.message : String(error)}`, url.href, null);
+  }
+  if (!response.ok) throw new FetchError(`${url.href}: HTTP ${response.status} ${response.statusText}`.trimEnd(), url.href, response.status);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** A string that names a URL scheme (`https:`, `blob:`, `data:`, `file:`), not a relative URL or a file path. */
+export function isAbsoluteUrl(text: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:/i.test(text) && !/^[a-z]:[\\/]/i.test(text);
+}
+
+function urlOf(text: string): URL {
+  if (isAbsoluteUrl(text)) return new URL(text);
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  if (base === undefined) {
+    throw new ConfigError(`${JSON.stringify(text)} is not a URL, and there is no page to resolve it against: in Node, loadModel from 'mobilenet-ts/node' reads file paths`);
+  }
+  return new URL(text, base);
+}
+
+/** The model at `url`, with the files it names beside it (TF.js shards, ONNX external data) fetched on demand. */
+async function decodeUrl(url: URL, options: LoadAnyModelOptions): Promise<AnyModel> {
+  const bytes = await fetchBytes(url);
+  return decodeAnyModel({ bytes, source: url.href, companion: (path) => fetchBytes(new URL(path, url)) }, options);
+}
+
+/** Decodes a model from any ModelSource the core can read (no files: see the Node edge's loadModel). */
+export async function decodeModelSource(source: ModelSource | undefined, options: LoadAnyModelOptions = {}): Promise<AnyModel> {
+  if (source === undefined || source === 'bundled') return decodeUrl(bundledModelUrl(), options);
+  if (typeof source === 'string') return decodeUrl(urlOf(source), options);
+  if (source instanceof URL) return decodeUrl(source, options);
+  if (source instanceof ArrayBuffer) return decodeAnyModel({ bytes: new Uint8Array(source), source: 'model bytes' }, options);
+  if (source instanceof Uint8Array) return decodeAnyModel({ bytes: source, source: 'model bytes' }, options);
+  if (typeof source === 'object' && source !== null && source.bytes instanceof Uint8Array) return decodeAnyModel(source, options);
+  throw new ConfigError(`loadModel takes bytes, a URL, 'bundled' or { bytes, source }; got ${describe(source)}`);
+}
+
+/** The options that concern decoding, without the classifier's own. */
+export function decodeOptions(options: LoadModelOptions): LoadAnyModelOptions {
+  const { backend: _backend, threads: _threads, preprocessing: _preprocessing, classNames: _classNames, ...decode } = options;
+  return decode;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return value.constructor?.name ?? 'an object';
+}
+
+/** The model up to its global pooling: the same layers (and so weights), for the engine, which runs whole models. */
+function featureModel(model: Model): Model {
+  const pool = model.layers.find((l) => l instanceof GlobalAveragePooling2D || l instanceof GlobalMaxPooling2D);
+  if (!pool?.node) throw new ConfigError(`model ${model.name} has no global pooling layer to take features from`);
+  // a new Model re-initialises its layers' weights: keep copies and put them back (the layers are shared)
+  const kept = new Map([...model.weights()].map(([name, t]) => [name, new Tensor(t.shape, t.data.slice())]));
+  const features = new Model(model.input, pool.node.output, { name: `${model.name}_features` });
+  features.setWeights(new Map([...kept].filter(([name]) => features.hasLayer(name.slice(0, name.lastIndexOf('.'))))));
+  return features;
+}
+
+async function startRunner(model: Model, options: LoadModelOptions): Promise<Runner> {
+  if (options.backend === 'reference' || !WasmEngine.supported()) return { predict: (x) => model.predict(x), dispose: async () => {}, backend: 'reference' };
+  const engine = await WasmEngine.create(model, { threads: options.threads ?? 1 });
+  return { predict: (x) => engine.predict(x), dispose: () => engine.dispose(), backend: 'wasm' };
+}
+
+function isImageDataLike(image: object): image is ImageDataLike {
+  const { data, width, height } = image as Partial<ImageDataLike>;
+  return data !== undefined && typeof data.length === 'number' && typeof width === 'number' && typeof height === 'number';
+}
+
+/**
+ * A loaded model ready to classify and embed images. `Image` is what the environment accepts: the core's
+ * ImageSource, plus file paths in Node and elements, canvases and bitmaps in browsers.
+ */
+export class MobileNetClassifier<Image = ImageSource> {
+  readonly model: Model;
+  readonly format: ModelFormat;
+  /** Labels of the outputs: the model's class names, or `class i` (a note says so). */
+  readonly labels: readonly string[];
+  /** How images become inputs: the model file's preprocessing, sized to the model's input. */
+  readonly preprocessing: PreprocessOptions;
+  /** What was assumed or inferred while loading, one line each: show them to people. */
+  readonly notes: readonly string[];
+  /** 'wasm' or 'reference'. */
+  readonly backend: 'wasm' | 'reference';
+  private readonly outputsProbabilities: boolean;
+  private features: Promise<Runner> | null = null;
+  private disposed = false;
+
+  private constructor(
+    loaded: AnyModel,
+    private readonly runner: Runner,
+    private readonly options: LoadModelOptions,
+    private readonly adapt: (image: Image) => ImageSource | Promise<ImageSource>,
+  ) {
+    const { model } = loaded;
+    const notes = [...loaded.notes];
+    const [height, width] = model.inputShape;
+    const preprocessing = options.preprocessing ?? loaded.preprocessing;
+    if (preprocessing === undefined) notes.push(`no preprocessing stored in the model (give options.preprocessing): pixels scaled to 0..1 and resized bilinearly to ${height}×${width}`);
+    this.preprocessing = { fit: 'bilinear', pixels: 'unit', ...preprocessing, size: [height, width] };
+    const [classes] = model.outputShape;
+    const classNames = options.classNames ?? loaded.classNames;
+    if (classNames?.length === classes) this.labels = [...classNames];
+    else {
+      this.labels = Array.from({ length: classes }, (_, i) => `class ${i}`);
+      const stored = classNames ? `${classNames.length} class names stored for ${classes} outputs` : 'no class names stored in the model';
+      notes.push(`${stored} (give options.classNames): labels are 'class 0' … 'class ${classes - 1}'`);
+    }
+    this.backend = runner.backend;
+    if (this.backend !== (options.backend ?? 'wasm')) notes.push('WebAssembly SIMD does not validate here: running on the reference kernels (slower)');
+    this.model = model;
+    this.format = loaded.format;
+    this.notes = notes;
+    this.outputsProbabilities = model.getLayer(model.output.name).kind === 'Softmax';
+  }
+
+  /** @internal the edges' loadModel functions build classifiers through this, each with its own image kinds. */
+  static async create<Image>(loaded: AnyModel, options: LoadModelOptions, adapt: (image: Image) => ImageSource | Promise<ImageSource>): Promise<MobileNetClassifier<Image>> {
+    if (loaded.model.outputShape.length !== 1) {
+      throw new ShapeError(`model ${loaded.model.name} outputs [N, ${loaded.model.outputShape.join(', ')}], not class scores [N, classes]: it cannot classify`);
+    }
+    const [classes] = loaded.model.outputShape;
+    if (options.classNames !== undefined && options.classNames.length !== classes) {
+      throw new ConfigError(`classNames has ${options.classNames.length} names for the model's ${classes} outputs`);
+    }
+    return new MobileNetClassifier(loaded, await startRunner(loaded.model, options), options, adapt);
+  }
+
+  /** The input tensor the model sees for `image`, [1, H, W, C]: fitted, scaled and with the model's channels. */
+  async input(image: Image): Promise<Tensor> {
+    return this.toInput(await this.adapt(image));
+  }
+
+  /** The `k` most probable classes (default 3), most probable first. */
+  async classify(image: Image, k = 3): Promise<Prediction[]> {
+    if (!Number.isInteger(k) || k < 1) throw new ConfigError(`classify: k must be a positive integer, got ${k}`);
+    const x = await this.input(image);
+    this.checkLive();
+    const logits = this.runner.predict(x);
+    const probabilities = this.outputsProbabilities ? logits.data : softmax(logits).data;
+    return Array.from(probabilities, (probability, index) => ({ label: this.labels[index], index, probability }))
+      .sort((a, b) => b.probability - a.probability)
+      .slice(0, k);
+  }
+
+  /** The pooled features before the classifier, [1, channels]: what a new head or a nearest-neighbour search uses. */
+  async embed(image: Image): Promise<Tensor> {
+    const x = await this.input(image);
+    this.checkLive();
+    this.features ??= startRunner(featureModel(this.model), this.options);
+    const features = await this.features;
+    this.checkLive();
+    return features.predict(x);
+  }
+
+  /** Frees the engines' memory and workers; the classifier cannot be used afterwards. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.runner.dispose();
+    if (this.features) await (await this.features).dispose();
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new ConfigError('this model was disposed: load it again to use it');
+  }
+
+  private toInput(image: ImageSource): Tensor {
+    const [height, width, channels] = this.model.inputShape;
+    if (image instanceof Tensor) {
+      const shape = image.rank === 3 ? [1, ...image.shape] : [...image.shape];
+      if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== height || shape[2] !== width || shape[3] !== channels) {
+        throw new ShapeError(`image tensor [${image.shape.join(', ')}] is not the model's input [1, ${height}, ${width}, ${channels}] (or [${height}, ${width}, ${channels}]): give pixels or an image file to have it fitted`);
+      }
+      return new Tensor(shape, image.data);
+    }
+    const target = channels === 1 ? 1 : 3;
+    if (channels !== target) throw new ShapeError(`model ${this.model.name} takes ${channels} input channels; images give 1 (grey) or 3 (RGB)`);
+    let pixels: ArrayLike<number>;
+    let shape: [number, number, number];
+    if (image instanceof Uint8Array || image instanceof ArrayBuffer || (typeof image === 'object' && 'bytes' in image)) {
+      const file = image instanceof Uint8Array ? { bytes: image } : image instanceof ArrayBuffer ? { bytes: new Uint8Array(image) } : image;
+      // a name whose extension promises another format than the content is an error ('mislabeled'), as for files
+      const expect = file.name === undefined ? undefined : imageFormatOfName(file.name);
+      const decoded = decodeImage(file.bytes, { channels: target, source: file.name ?? 'image bytes', expect });
+      pixels = decoded.pixels;
+      shape = [...decoded.shape];
+    } else if (typeof image === 'object' && image !== null && isImageDataLike(image)) {
+      const per = image.data.length / (image.width * image.height);
+      if (![1, 3, 4].includes(per)) {
+        throw new ShapeError(`pixels of ${image.width}×${image.height} hold ${image.data.length} values: expected 1, 3 or 4 per pixel (grey, RGB, RGBA)`);
+      }
+      pixels = convertChannels(image.data, per, target);
+      shape = [image.height, image.width, target];
+    } else {
+      throw new ConfigError(`not an image: ${describe(image)}; expected a Tensor, pixels { data, width, height }, or PNG/JPEG bytes`);
+    }
+    return new Tensor([1, height, width, channels], preprocessImage(pixels, shape, this.preprocessing));
+  }
+}
+
+/**
+ * Loads a model for classifying and embedding images (see ModelSource): `await loadModel()` is the bundled
+ * Fashion-MNIST model. In Node, `loadModel` from `mobilenet-ts/node` also reads file paths; in pages, the one
+ * from `mobilenet-ts/browser` also takes <img>, <canvas>, <video> and ImageBitmap images.
+ */
+export async function loadModel(source?: ModelSource, options: LoadModelOptions = {}): Promise<MobileNetClassifier> {
+  return MobileNetClassifier.create(await decodeModelSource(source, decodeOptions(options)), options, (image: ImageSource) => image);
+}
