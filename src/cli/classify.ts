@@ -19,8 +19,8 @@ does (torchvision: ImageNet mean/std; Keras: x/127.5 − 1).
 ${ARCHITECTURE_HELP}`;
 
 export async function classifyCommand(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'classify');
-  if (positionals.length === 0) throw new UsageError('mobilenet classify: give at least one image file (see mobilenet classify --help)');
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'classify', true);
+  if (positionals.length === 0) throw new UsageError('give at least one image file (see mobilenet classify --help)');
   const top = numberFlag(values, 'top', positiveInteger, 'a positive integer') ?? 5;
   const { arch, options } = architectureFlags(values);
   const loaded = await loadRunnableModel(values.model as string | undefined, { ...options, arch });

@@ -15,7 +15,7 @@ kernels) on DIR's split (IDX files: the test split is t10k-*), or on its first N
 
 export async function evalCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, { model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, 'eval');
-  if (typeof values.data !== 'string') throw new UsageError('mobilenet eval: --data DIR is required (see mobilenet eval --help)');
+  if (typeof values.data !== 'string') throw new UsageError('--data DIR is required (see mobilenet eval --help)');
   const split = stringFlag(values, 'split', ['test', 'train'] as const) ?? 'test';
   const limit = numberFlag(values, 'limit', positiveInteger, 'a positive integer');
   const loaded = await loadRunnableModel(values.model as string | undefined);

@@ -17,8 +17,8 @@ ${ARCHITECTURE_HELP}`;
 
 export async function inferCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, { ...ARCHITECTURE_FLAGS, model: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' }, layout: { type: 'string' } }, 'infer');
-  for (const flag of ['model', 'input', 'output']) if (typeof values[flag] !== 'string') throw new UsageError(`mobilenet infer: --${flag} is required (see mobilenet infer --help)`);
-  if (values.resolution !== undefined) throw new UsageError('mobilenet infer: the resolution comes from the input batch; drop --resolution');
+  for (const flag of ['model', 'input', 'output']) if (typeof values[flag] !== 'string') throw new UsageError(`--${flag} is required (see mobilenet infer --help)`);
+  if (values.resolution !== undefined) throw new UsageError('the resolution comes from the input batch; drop --resolution');
   const layout = stringFlag(values, 'layout', ['nchw', 'nhwc'] as const) ?? 'nchw';
   const { arch, options } = architectureFlags(values);
   const x = await readNpyFile(values.input as string);

@@ -22,8 +22,8 @@ ${ARCHITECTURE_HELP}
   --json                             machine-readable output`;
 
 export async function inspectCommand(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, json: { type: 'boolean' } }, 'inspect');
-  if (positionals.length !== 1) throw new UsageError(`mobilenet inspect: give one model file, got ${positionals.length} (see mobilenet inspect --help)`);
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, json: { type: 'boolean' } }, 'inspect', true);
+  if (positionals.length !== 1) throw new UsageError(`give one model file, got ${positionals.length} (see mobilenet inspect --help)`);
   const { arch, options } = architectureFlags(values);
   const file = positionals[0];
   if (file.toLowerCase().endsWith('.safetensors')) {
