@@ -21,8 +21,8 @@ export function parse(argv: string[], options: OptionSpec, command: string, take
     const { values, positionals } = parseArgs({ args: withNegativeValues(argv, options), options, strict: true, allowPositionals: true });
     parsed = { values: values as Values, positionals };
   } catch (e) {
-    // node's messages run over several lines and suggest `--` or `--flag=-XYZ`: keep the first sentence
-    const message = (e instanceof Error ? e.message : String(e)).split(/\.(?: |\n)/)[0];
+    // node's messages run over several lines, and suggest `--` for operands most commands do not take
+    const message = (e instanceof Error ? e.message : String(e)).replace(/\. To specify a positional argument.*$/s, '').replace(/\n/g, ' ');
     throw new UsageError(`${message} (see mobilenet ${command} --help)`);
   }
   const stray = parsed.positionals[0];

@@ -16,6 +16,9 @@ FILE is any format \`mobilenet convert\` reads (detected by magic bytes and exte
 .safetensors weights (torchvision or timm state-dict names, or this library's), .onnx, TF.js model.json (or its
 folder; layers or graph model), Keras .h5 or .keras, torch.save .pt/.pth. The resolution comes from X; for weights-only files, α, classes
 and input channels, when not given, are inferred from the weight shapes (and said so).
+  --model FILE                       the model
+  --input X.npy, --output Y.npy      the float32 batch in, the outputs written (atomically)
+  --layout nchw|nhwc                 X's layout (default nchw)
 ${ARCHITECTURE_HELP}`;
 
 export async function inferCommand(argv: string[], io: CommandIO): Promise<void> {
