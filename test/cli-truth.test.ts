@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
+import { IMAGENET_CLASSES } from '../src/data/imagenet-classes.js';
 import { decodeModelFile, encodeModelFile } from '../src/io/model-file.js';
 import { mobilenetV1 } from '../src/models/mobilenet-v1.js';
 import { GOLDEN, runCli as run } from './helpers.js';
@@ -154,6 +155,9 @@ describe('what a model file lacks', () => {
     assert.equal(channels.err, 'mobilenet eval: UsageError: --preprocess torchvision: pixel mean has 3 values for 1 channels (the model takes 1-channel images)');
     assert.match((await run('eval', '--data', DATA, '--mean', '0.5')).err, /--mean and --std go together/);
     assert.match((await run('eval', '--data', DATA, '--range', '0..2')).err, /--range must be one of 0\.\.1, -1\.\.1, 0\.\.255, got 0\.\.2/);
+    assert.match((await run('eval', '--data', DATA, '--preprocess', 'torchvison')).err, /--preprocess must be one of torchvision, keras, tf or a FILE\.json, got torchvison/);
+    await writeFile(join(dir, 'bad.json'), JSON.stringify({ pixels: { mean: 0.5 } }));
+    assert.match((await run('eval', '--data', DATA, '--preprocess', join(dir, 'bad.json'))).err, /ConfigError: .*bad\.json: pixels \{mean, std\} must hold numbers/);
   });
 
   it('a guess from the origin is said, with the flag to change it', async () => {
@@ -170,6 +174,22 @@ describe('what a model file lacks', () => {
     const missing = join(dir, 'no-such-folder', 'y.npy');
     const failed = await run('infer', '--model', TINY_WEIGHTS, '--input', join(GOLDEN, 'models/mnv2_035_32_c10/input.npy'), '--output', missing);
     assert.equal(failed.err.split('\n').at(-1), `mobilenet infer: FileError: cannot write ${missing}: ENOENT: no such file or directory (does the folder ${join(dir, 'no-such-folder')} exist?)`);
+  });
+});
+
+describe('--labels imagenet', () => {
+  it('the 1000 ImageNet classes in index order, named on a 1000-class model\'s answers', async () => {
+    // well-known indices of the ILSVRC-2012 class index
+    assert.equal(IMAGENET_CLASSES.length, 1000);
+    assert.deepEqual([0, 1, 207, 281, 409, 948, 999].map((i) => IMAGENET_CLASSES[i]), ['tench', 'goldfish', 'golden retriever', 'tabby', 'analog clock', 'Granny Smith', 'toilet tissue']);
+    const model = join(dir, 'imagenet-sized.safetensors');
+    await writeFile(model, encodeModelFile(mobilenetV1({ alpha: 0.25, resolution: 32, classes: 1000, seed: 4 })));
+    const r = await run('classify', '--model', model, '--labels', 'imagenet', '--top', '3', '--json', join(SAMPLES, '0006-coat.png'));
+    assert.equal(r.code, 0, r.err);
+    const top = (JSON.parse(r.out) as { results: { top: { class: string; index: number }[] }[] }).results[0].top;
+    assert.equal(top.length, 3);
+    for (const t of top) assert.equal(t.class, IMAGENET_CLASSES[t.index]);
+    assert.match(r.err, /stores no preprocessing \(pixels taken as 0\.\.1; set with --preprocess, --mean\/--std or --range\)$/m);
   });
 });
 

@@ -47,6 +47,7 @@ export async function conventionFlags(values: Values): Promise<GivenConventions>
   let options: PreprocessOptions = {};
   const preprocess = values.preprocess as string | undefined;
   if (preprocess !== undefined) {
+    if (!Object.hasOwn(PRESETS, preprocess) && !preprocess.toLowerCase().endsWith('.json')) throw new UsageError(`--preprocess must be one of ${Object.keys(PRESETS).join(', ')} or a FILE.json, got ${preprocess}`);
     options = Object.hasOwn(PRESETS, preprocess) ? PRESETS[preprocess] : checkPreprocessOptions(await readJson(preprocess, '--preprocess'), preprocess);
     flags.push(`--preprocess ${preprocess}`);
   }

@@ -1,5 +1,5 @@
 // Model files for the CLI: a model in any format the library reads (see loadAnyModel), or the bundled
-// default model shipped in the package; weights-only inputs get the preprocessing of their origin.
+// default model shipped in the package, with the preprocessing and class names to use (see conventions.ts).
 
 import { existsSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
@@ -38,9 +38,9 @@ export function presetFor(loaded: Pick<AnyModel, 'format' | 'metadata'>): Resolv
 }
 
 /**
- * A model in any format (default: the bundled one) with the preprocessing and class names to use: the flags' (`given`;
- * undefined where the command takes none) over the file's over a guess from its origin; `notes` has the loader's
- * notes and a line for what the file lacks or the flags replace.
+ * A model in any format (default: the bundled one) with the preprocessing and class names to use: the flags'
+ * (`conventions.given`; undefined where the command takes none) over the file's over a guess from its origin;
+ * `notes` has the loader's notes and a line for what the file lacks or the flags replace.
  */
 export async function loadModelOrDefault(
   path: string | undefined,
@@ -48,17 +48,19 @@ export async function loadModelOrDefault(
   conventions: Omit<ResolveOptions, 'guess'> = {},
   /** The file's bytes where the caller has read them already (a file without companion files: safetensors). */
   bytes?: Uint8Array,
-): Promise<Omit<LoadedModel, 'classNames'> & { classNames?: string[]; preprocessing: PreprocessOptions; source: string; format: ModelFormat; notes: string[] }> {
+): Promise<LoadedModel & { preprocessing: PreprocessOptions; source: string; format: ModelFormat; notes: string[] }> {
   const source = path ?? defaultModelPath();
-  let loaded: LoadedModel & { format: ModelFormat; notes: string[]; guess?: ResolveOptions['guess'] };
+  let loaded: LoadedModel & { format: ModelFormat; notes: string[] };
+  let guess: ResolveOptions['guess'];
   if (path === undefined) {
     if (!existsSync(source)) throw new ConfigError(`no --model given and the bundled model ${source} is missing`);
     loaded = { ...decodeModelFile(await readBytes(source), source), format: 'model-file', notes: [] };
   } else {
     const any = bytes ? await decodeAnyModel({ bytes, source: path }, options) : await loadAnyModel(path, options);
-    loaded = { ...any, guess: presetFor(any) };
+    guess = presetFor(any);
+    loaded = any;
   }
-  const resolved = resolveConventions(source, loaded.model, loaded, { ...conventions, guess: loaded.guess });
+  const resolved = resolveConventions(source, loaded.model, loaded, { ...conventions, guess });
   return { ...loaded, ...resolved, source, notes: [...loaded.notes, ...resolved.notes] };
 }
 
