@@ -14,6 +14,10 @@ export const EVAL_HELP = `mobilenet eval [--model FILE] --data DIR [--split test
 Evaluates a model (default: the bundled model; an int8 file from \`mobilenet quantize\` runs on the int8 kernels;
 any format \`mobilenet convert\` reads, weights-only files built from the architecture flags) on DIR's split
 (IDX files: the test split is t10k-*), or on its first N images. Top-5 is shown for models of more than 5 classes.
+  --model FILE                       the model (default: the bundled Fashion-MNIST model)
+  --data DIR                         IDX files, or an image folder with test/ (or val/) and train/ class folders
+  --split test|train                 which split (default test)
+  --limit N                          the first N images only
   --json                             {top1, top5 (null for ≤ 5 classes), loss, images, imagesPerSecond, perClass,
                                      confusion}, accuracies as fractions
 ${CONVENTION_HELP}
