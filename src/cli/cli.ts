@@ -58,7 +58,7 @@ export function packageVersion(): string {
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h') {
+  if (name === undefined || name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
     io.out(HELP);
     return name === undefined ? 2 : 0;
   }
@@ -66,15 +66,11 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     io.out(packageVersion());
     return 0;
   }
-  const helpFor = name === 'help' ? rest[0] : undefined;
-  const command = COMMANDS[helpFor ?? name];
+  const asked = name === 'help' ? rest[0] : name; // `mobilenet help eval` is `mobilenet eval --help`
+  const command = COMMANDS[asked];
   try {
-    if (name === 'help' && helpFor === undefined) {
-      io.out(HELP);
-      return 0;
-    }
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(helpFor ?? name)}; commands: ${Object.keys(COMMANDS).join(', ')} (mobilenet --help)`);
-    if (helpFor !== undefined || rest.includes('--help') || rest.includes('-h')) {
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify(asked)}; commands: ${Object.keys(COMMANDS).join(', ')} (mobilenet --help)`);
+    if (name === 'help' || rest.includes('--help') || rest.includes('-h')) {
       io.out(command.help);
       return 0;
     }
