@@ -1,6 +1,6 @@
 // Path safety beyond the per-format tests: ONNX external data and TF.js shards reached through symlinked
 // folders, device files and oversized files are refused with typed errors; malicious .pth pickles (os.system,
-// eval, exec, __import__, REDUCE of any callable, BUILD) are refused and never run.
+// eval, exec, __import__, REDUCE of any callable, BUILD) are refused and never run; a failed write names its target.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { onnxWithExternalWeights } from './onnx-external.js';
 import { UnsafePickleError } from '../src/io/pth/pickle.js';
 import { decodeTorchStateDict } from '../src/io/pth/torch-checkpoint.js';
 import { mobilenetV1 } from '../src/models/mobilenet-v1.js';
+import { FileError, writeFileAtomic } from '../src/node/files.js';
 import { readOnnxFile } from '../src/node/onnx-files.js';
 import { readTfjsModelFiles, writeTfjsModel } from '../src/node/tfjs-files.js';
 
@@ -127,5 +128,20 @@ describe('.pth unpickling never runs anything', () => {
     assert.throws(() => decodeTorchStateDict(pth(buildState)), (e: unknown) => e instanceof FormatError && /no tensors/.test((e as Error).message));
     const callStorage = [...PROTO2, ...GLOBAL('torch', 'FloatStorage'), ...str('x'), TUPLE1, REDUCE, STOP];
     assert.throws(() => decodeTorchStateDict(pth(callStorage)), FormatError);
+  });
+});
+
+describe('a failed write names the file asked for', () => {
+  it('not the temporary file it writes first', async () => {
+    const target = join(root, 'no-such-folder', 'model.onnx');
+    await assert.rejects(writeFileAtomic(target, new Uint8Array(4)), (e: unknown) => {
+      assert.ok(e instanceof FileError);
+      assert.equal(e.path, target);
+      assert.equal(e.message, `cannot write ${target}: ENOENT: no such file or directory (does the folder ${join(root, 'no-such-folder')} exist?)`);
+      return true;
+    });
+    // a folder where the file should be: the rename fails, and the message names the target alone
+    await mkdir(join(root, 'taken'), { recursive: true });
+    await assert.rejects(writeFileAtomic(join(root, 'taken'), new Uint8Array(4)), (e: unknown) => e instanceof FileError && e.message.startsWith(`cannot write ${join(root, 'taken')}: `) && !/\.tmp/.test(e.message));
   });
 });

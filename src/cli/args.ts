@@ -10,21 +10,50 @@ import { ARCHITECTURES, isArchitecture } from '../models/registry.js';
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
 
-export function parse(argv: string[], options: OptionSpec, command: string): { values: Values; positionals: string[] } {
+/**
+ * Parses `argv` strictly. Arguments besides flags (operands: files, images) are errors unless the command
+ * `takesOperands`. A value that looks like a negative number (`--alpha -1`) is the flag's value,
+ * so that the flag's own check can judge it.
+ */
+export function parse(argv: string[], options: OptionSpec, command: string, takesOperands = false): { values: Values; positionals: string[] } {
+  let parsed: { values: Values; positionals: string[] };
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-    return { values: values as Values, positionals };
+    const { values, positionals } = parseArgs({ args: withNegativeValues(argv, options), options, strict: true, allowPositionals: true });
+    parsed = { values: values as Values, positionals };
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    throw new UsageError(`${message.replace(/\. To specify a positional argument.*$/s, '')} (see mobilenet ${command} --help)`);
+    // node's messages run over several lines, and suggest `--` for operands most commands do not take
+    const message = (e instanceof Error ? e.message : String(e)).replace(/\. To specify a positional argument.*$/s, '').replace(/\n/g, ' ');
+    throw new UsageError(`${message} (see mobilenet ${command} --help)`);
   }
+  const stray = parsed.positionals[0];
+  if (!takesOperands && stray !== undefined) {
+    const hint = isArchitecture(stray) ? `; did you mean --arch ${stray}?` : '';
+    throw new UsageError(`unexpected argument ${JSON.stringify(stray)}: ${command} takes flags only${hint} (see mobilenet ${command} --help)`);
+  }
+  return parsed;
+}
+
+const NEGATIVE_NUMBER = /^-(?:\d|\.\d)/;
+
+/** `--name -1` as `--name=-1` for string flags, which parseArgs would otherwise call ambiguous. */
+function withNegativeValues(argv: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && Object.hasOwn(options, name) && options[name].type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
 }
 
 export function numberFlag(values: Values, name: string, check: (v: number) => boolean = Number.isFinite, what = 'a number'): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!check(v)) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(raw)}`);
+  if (!check(v)) throw new UsageError(`--${name} must be ${what}, got ${typeof raw === 'string' && raw.trim() !== '' ? raw : JSON.stringify(raw)}`);
   return v;
 }
 
@@ -48,6 +77,7 @@ export const ARCHITECTURE_FLAGS: OptionSpec = {
   convention: { type: 'string' },
   'no-top': { type: 'boolean' },
   pooling: { type: 'string' },
+  'stem-stride': { type: 'string' },
 };
 
 export const ARCHITECTURE_HELP = `  --arch mobilenet_v2|mobilenet_v1   architecture (default mobilenet_v2)
@@ -58,7 +88,8 @@ export const ARCHITECTURE_HELP = `  --arch mobilenet_v2|mobilenet_v1   architect
   --depth-multiplier D               MobileNetV1 depthwise multiplier (default 1)
   --convention torchvision|keras     padding, BN epsilon and rounding rules
   --no-top                           no classifier: pooled features (or --pooling none: the feature map)
-  --pooling avg|max|none             global pooling after the last conv`;
+  --pooling avg|max|none             global pooling after the last conv
+  --stem-stride 1|2                  MobileNetV2 stem stride (default 2; 1 suits 28×28 inputs)`;
 
 export function architectureFlags(values: Values): { arch: string; options: ArchitectureOptions } {
   const arch = (values.arch as string | undefined) ?? 'mobilenet_v2';
@@ -83,5 +114,8 @@ export function architectureFlags(values: Values): { arch: string; options: Arch
   if (values['no-top']) options.includeTop = false;
   const pooling = stringFlag(values, 'pooling', ['avg', 'max', 'none'] as const);
   if (pooling) options.pooling = pooling === 'none' ? null : pooling;
+  const stemStride = numberFlag(values, 'stem-stride', (v) => v === 1 || v === 2, '1 or 2');
+  if (stemStride !== undefined && arch !== 'mobilenet_v2') throw new UsageError(`--stem-stride applies to mobilenet_v2, not ${arch}`);
+  if (stemStride !== undefined) options.stemStride = stemStride;
   return { arch, options };
 }

@@ -7,25 +7,30 @@ import { readImage } from '../node/image.js';
 import { Tensor } from '../tensor/tensor.js';
 import { loadRunnableModel } from './model-files.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger } from './args.js';
+import { CONVENTION_FLAGS, CONVENTION_HELP, conventionFlags } from './conventions.js';
 import type { CommandIO } from './io.js';
+import { printNotes } from './io.js';
 
-export const CLASSIFY_HELP = `mobilenet classify [--model FILE] IMAGE… [--top 5] [--json] [architecture flags]
+export const CLASSIFY_HELP = `mobilenet classify [--model FILE] IMAGE… [--top K] [--json] [flags below]
 Classifies PNG or JPEG images with a model (default: the bundled Fashion-MNIST model; an int8 model
 file from \`mobilenet quantize\` runs on the int8 kernels), resized and scaled as the model file says;
-prints the top classes with probabilities. FILE may be any format
+prints the top K classes (default 5, at most the model's classes) with probabilities. FILE may be any format
 \`mobilenet convert\` reads; weights-only files (.safetensors, .pt/.pth, Keras weights .h5) are built from
-the architecture flags (α and classes inferred from torchvision weights) and preprocessed as their origin
-does (torchvision: ImageNet mean/std; Keras: x/127.5 − 1).
+the architecture flags (α and classes inferred from torchvision weights) and, unless the flags below say
+otherwise, preprocessed as their origin suggests (torchvision: ImageNet mean/std; Keras: x/127.5 − 1), said in a note.
+  --top K                            classes per image (default 5)
+  --json                             {model, engine, results: [{file, top: [{class, index, probability}]}]}
+${CONVENTION_HELP}
 ${ARCHITECTURE_HELP}`;
 
 export async function classifyCommand(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'classify');
-  if (positionals.length === 0) throw new UsageError('mobilenet classify: give at least one image file (see mobilenet classify --help)');
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'classify', true);
+  if (positionals.length === 0) throw new UsageError('give at least one image file (see mobilenet classify --help)');
   const top = numberFlag(values, 'top', positiveInteger, 'a positive integer') ?? 5;
   const { arch, options } = architectureFlags(values);
-  const loaded = await loadRunnableModel(values.model as string | undefined, { ...options, arch });
+  const loaded = await loadRunnableModel(values.model as string | undefined, { ...options, arch }, { given: await conventionFlags(values) });
   const { preprocessing, classNames, source } = loaded;
-  for (const note of loaded.notes) io.err(note);
+  printNotes(io, loaded.notes);
   const [h, w, c] = loaded.inputShape;
   const images = await Promise.all(positionals.map((p) => readImage(p, { ...preprocessing, size: [h, w], channels: c as 1 | 3 })));
   const batch = new Tensor([images.length, h, w, c], new Float32Array(images.length * h * w * c));

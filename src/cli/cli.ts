@@ -1,6 +1,7 @@
 // The `mobilenet` command: dispatches to subcommands and turns library errors into one clear line
 // and exit code 2 (usage and input errors); anything unexpected propagates.
 
+import { readFileSync } from 'node:fs';
 import { MobileNetError, UsageError } from '../errors.js';
 import { lookupTable } from '../lookup-table.js';
 import { BENCH_HELP, benchCommand } from './bench.js';
@@ -32,33 +33,44 @@ const COMMANDS = lookupTable<Command>({
   quantize: { brief: 'int8 post-training quantization, calibrated on a data folder; float vs int8 accuracy', help: QUANTIZE_HELP, run: quantizeCommand },
   classify: { brief: 'top classes of PNG/JPEG images with a model in any format', help: CLASSIFY_HELP, run: classifyCommand },
   bench: { brief: 'latency, images/s, planned arena and peak RSS of an engine', help: BENCH_HELP, run: benchCommand },
-  demo: { brief: 'what `npm start` runs: summary, the papers\' cost comparisons, a timed batch', help: DEMO_HELP, run: demoCommand },
+  demo: { brief: 'a tour: V2\'s summary, the papers\' cost comparisons, a timed batch on the engine', help: DEMO_HELP, run: demoCommand },
 });
 
 export const HELP = `mobilenet — MobileNetV1 and V2 in TypeScript
 
-Usage: mobilenet <command> [flags]     (mobilenet <command> --help for its flags)
+Usage: mobilenet <command> [flags]
+       mobilenet <command> --help     that command's flags
+       mobilenet --version
 
 Commands:
 ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(9)} ${c.brief}`)
   .join('\n')}
 
-${Object.values(COMMANDS)
-  .map((c) => c.help)
-  .join('\n\n')}`;
+With no --model, eval and classify use the bundled Fashion-MNIST model (npm start: eval on data/fashion-mnist).`;
+
+/** The package's version, from the package.json beside src/ and dist/. */
+export function packageVersion(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined || name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
     io.out(HELP);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  if (name === '--version' || name === '-v') {
+    io.out(packageVersion());
+    return 0;
+  }
+  const asked = name === 'help' ? rest[0] : name; // `mobilenet help eval` is `mobilenet eval --help`
+  const command = COMMANDS[asked];
   try {
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')} (mobilenet --help)`);
-    if (rest.includes('--help') || rest.includes('-h')) {
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify(asked)}; commands: ${Object.keys(COMMANDS).join(', ')} (mobilenet --help)`);
+    if (name === 'help' || rest.includes('--help') || rest.includes('-h')) {
       io.out(command.help);
       return 0;
     }
@@ -66,7 +78,9 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     return 0;
   } catch (e) {
     if (e instanceof MobileNetError) {
-      io.err(`mobilenet ${name}: ${e.name}: ${e.message}`);
+      // one prefix: messages that name the command themselves lose theirs
+      const prefix = `mobilenet ${name}: `;
+      io.err(`${prefix}${e.name}: ${e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message}`);
       return 2;
     }
     throw e;

@@ -19,7 +19,7 @@ MobileNetV2 or V1 weights under timm's names instead (mobilenetv2_*, mobilenetv1
 ${ARCHITECTURE_HELP}`;
 
 export async function convertCommand(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, format: { type: 'string' }, naming: { type: 'string' } }, 'convert');
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, format: { type: 'string' }, naming: { type: 'string' } }, 'convert', true);
   if (positionals.length !== 2) throw new UsageError(`mobilenet convert: give an input and an output path, got ${positionals.length} path(s) (see mobilenet convert --help)`);
   const [input, output] = positionals;
   const format = stringFlag(values, 'format', SAVE_FORMATS);

@@ -5,20 +5,26 @@ import { UsageError } from '../errors.js';
 import { readNpyFile, writeNpyFile } from '../node/files.js';
 import { loadAnyModel } from '../node/any-model.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse, stringFlag } from './args.js';
+import { describePixels } from '../data/preprocess.js';
 import type { CommandIO } from './io.js';
+import { printNotes } from './io.js';
 
 export const INFER_HELP = `mobilenet infer --model FILE --input X.npy --output Y.npy [--layout nchw|nhwc] [architecture flags]
 Runs the float32 batch X (NCHW unless --layout nhwc) through the model and writes its raw outputs to Y.
+X goes in as it is (already scaled as the model expects; a note says what the model file stores).
 FILE is any format \`mobilenet convert\` reads (detected by magic bytes and extension): our model file,
 .safetensors weights (torchvision or timm state-dict names, or this library's), .onnx, TF.js model.json (or its
 folder; layers or graph model), Keras .h5 or .keras, torch.save .pt/.pth. The resolution comes from X; for weights-only files, α, classes
 and input channels, when not given, are inferred from the weight shapes (and said so).
+  --model FILE                       the model
+  --input X.npy, --output Y.npy      the float32 batch in, the outputs written (atomically)
+  --layout nchw|nhwc                 X's layout (default nchw)
 ${ARCHITECTURE_HELP}`;
 
 export async function inferCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, { ...ARCHITECTURE_FLAGS, model: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' }, layout: { type: 'string' } }, 'infer');
-  for (const flag of ['model', 'input', 'output']) if (typeof values[flag] !== 'string') throw new UsageError(`mobilenet infer: --${flag} is required (see mobilenet infer --help)`);
-  if (values.resolution !== undefined) throw new UsageError('mobilenet infer: the resolution comes from the input batch; drop --resolution');
+  for (const flag of ['model', 'input', 'output']) if (typeof values[flag] !== 'string') throw new UsageError(`--${flag} is required (see mobilenet infer --help)`);
+  if (values.resolution !== undefined) throw new UsageError('the resolution comes from the input batch; drop --resolution');
   const layout = stringFlag(values, 'layout', ['nchw', 'nhwc'] as const) ?? 'nchw';
   const { arch, options } = architectureFlags(values);
   const x = await readNpyFile(values.input as string);
@@ -27,8 +33,9 @@ export async function inferCommand(argv: string[], io: CommandIO): Promise<void>
   const checkChannels = (_: string, o: { inputChannels?: number }): void => {
     if ((o.inputChannels ?? 3) !== c) throw channelError(values.input as string, o.inputChannels ?? 3, c, layout, x.shape);
   };
-  const { model, notes } = await loadAnyModel(values.model as string, { ...options, arch, resolution: [h, w], beforeBuild: checkChannels });
-  for (const note of notes) io.err(note);
+  const { model, notes, preprocessing } = await loadAnyModel(values.model as string, { ...options, arch, resolution: [h, w], beforeBuild: checkChannels });
+  const scaling = preprocessing ? `its images are scaled to ${describePixels(preprocessing.pixels)}` : 'it stores no preprocessing';
+  printNotes(io, [...notes, `${values.input} goes in as it is; ${values.model}: ${scaling}`]);
   const channels = model.inputShape[model.inputShape.length - 1];
   if (model.inputShape.length === 3 && channels !== c) throw channelError(values.input as string, channels, c, layout, x.shape);
   const started = performance.now();

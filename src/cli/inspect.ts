@@ -11,7 +11,9 @@ import { decodeSafetensorsMetadata } from '../io/safetensors.js';
 import { decodeInt8ModelFile } from '../quant/int8-file.js';
 import type { LoadedInt8Model } from '../quant/int8-file.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse } from './args.js';
+import type { PreprocessOptions } from '../data/preprocess.js';
 import type { CommandIO } from './io.js';
+import { printNotes } from './io.js';
 
 export const INSPECT_HELP = `mobilenet inspect FILE [--json] [architecture flags]
 The format (detected by magic bytes and extension), its metadata, class names and preprocessing, then per layer
@@ -22,8 +24,8 @@ ${ARCHITECTURE_HELP}
   --json                             machine-readable output`;
 
 export async function inspectCommand(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, json: { type: 'boolean' } }, 'inspect');
-  if (positionals.length !== 1) throw new UsageError(`mobilenet inspect: give one model file, got ${positionals.length} (see mobilenet inspect --help)`);
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, json: { type: 'boolean' } }, 'inspect', true);
+  if (positionals.length !== 1) throw new UsageError(`give one model file, got ${positionals.length} (see mobilenet inspect --help)`);
   const { arch, options } = architectureFlags(values);
   const file = positionals[0];
   if (file.toLowerCase().endsWith('.safetensors')) {
@@ -34,6 +36,7 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<voi
     }
   }
   const loaded = await loadAnyModel(file, { ...options, arch });
+  printNotes(io, loaded.notes);
   const cost = modelCost(loaded.model);
   if (values.json) {
     io.out(
@@ -57,9 +60,7 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<voi
   }
   io.out(`File: ${file}   format: ${loaded.format}`);
   for (const [k, v] of Object.entries(loaded.metadata)) if (v !== undefined) io.out(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  if (loaded.classNames) io.out(`Classes (${loaded.classNames.length}): ${loaded.classNames.slice(0, 20).join(', ')}${loaded.classNames.length > 20 ? ', …' : ''}`);
-  if (loaded.preprocessing) io.out(`Preprocessing: ${JSON.stringify(loaded.preprocessing)}`);
-  for (const note of loaded.notes) io.out(`Note: ${note}`);
+  printConventions(loaded, io);
   io.out(formatSummary(cost));
 }
 
@@ -79,10 +80,15 @@ function inspectInt8(file: string, loaded: LoadedInt8Model, json: boolean, io: C
     return;
   }
   io.out(`File: ${file}   format: ${INT8_FILE_FORMAT}   architecture: ${loaded.architecture}`);
-  if (loaded.classNames) io.out(`Classes (${loaded.classNames.length}): ${loaded.classNames.slice(0, 20).join(', ')}${loaded.classNames.length > 20 ? ', …' : ''}`);
-  if (loaded.preprocessing) io.out(`Preprocessing: ${JSON.stringify(loaded.preprocessing)}`);
+  printConventions(loaded, io);
   const p = (v: { scale: number; zeroPoint: number }): string => `${v.scale.toPrecision(4)} @ ${v.zeroPoint}`;
   io.out(`${'layer'.padEnd(28)}${'runs'.padEnd(24)}${'kernel'.padEnd(18)}${'weights'.padStart(10)}  ${'input scale @ zero'.padEnd(20)}output scale @ zero`);
   for (const s of steps) io.out(`${s.layer.padEnd(28)}${s.runs.padEnd(24)}${(s.kernel ? s.kernel.join('×') : '').padEnd(18)}${String(s.weightBytes).padStart(10)}  ${p(s.input).padEnd(20)}${p(s.output)}`);
   io.out(`Weights: ${q.weightBytes()} bytes; float32 steps: ${q.floatLayers().join(', ') || 'none'}`);
+}
+
+/** The class names and preprocessing a file stores, or that it stores none (eval and classify then take flags). */
+function printConventions({ classNames, preprocessing }: { classNames?: string[]; preprocessing?: PreprocessOptions }, io: CommandIO): void {
+  io.out(classNames ? `Classes (${classNames.length}): ${classNames.slice(0, 20).join(', ')}${classNames.length > 20 ? ', …' : ''}` : 'Classes: none stored');
+  io.out(`Preprocessing: ${preprocessing ? JSON.stringify(preprocessing) : 'none stored'}`);
 }

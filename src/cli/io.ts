@@ -14,3 +14,8 @@ export const processIO: CommandIO = {
   err: (text) => process.stderr.write(text + '\n'),
   isTTY: Boolean(process.stderr.isTTY),
 };
+
+/** Notes from loading a model (what was inferred, assumed or replaced), one line each on stderr. */
+export function printNotes(io: CommandIO, notes: readonly string[]): void {
+  for (const note of notes) io.err(`note: ${note}`);
+}

@@ -7,6 +7,14 @@ import { main } from './cli.js';
 
 enableWasmFeatures();
 
+// `mobilenet summary | head -1`: once the reader has gone, the rest of the output has nowhere to go; stop quietly
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e: unknown) => {

@@ -1,10 +1,11 @@
 // Model files for the CLI: a model in any format the library reads (see loadAnyModel), or the bundled
-// default model shipped in the package; weights-only inputs get the preprocessing of their origin.
+// default model shipped in the package, with the preprocessing and class names to use (see conventions.ts).
 
 import { existsSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PreprocessOptions } from '../data/preprocess.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../data/preprocess-presets.js';
 import { ConfigError } from '../errors.js';
 import { INT8_FILE_FORMAT, decodeModelFile } from '../io/model-file.js';
 import { decodeSafetensorsMetadata } from '../io/safetensors.js';
@@ -19,45 +20,48 @@ import { readBytes } from '../node/files.js';
 import { decodeAnyModel } from '../io/any-model.js';
 import { loadAnyModel } from '../node/any-model.js';
 import type { AnyModel, LoadAnyModelOptions, ModelFormat } from '../node/any-model.js';
+import type { ResolveOptions } from './conventions.js';
+import { resolveConventions } from './conventions.js';
 
 /** The bundled Fashion-MNIST model, beside the package (models/), from both src/ (tsx) and dist/. */
 export function defaultModelPath(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'fashion-mnist.safetensors');
 }
 
-/** ImageNet mean and std on the 0..1 scale: torchvision's Normalize for its pretrained models. */
-export const TORCHVISION_PIXELS: PreprocessOptions['pixels'] = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-
-/** The preprocessing a file without one most likely wants, by where it comes from; undefined when unknown. */
-export function presetFor(loaded: Pick<AnyModel, 'format' | 'metadata'>): PreprocessOptions | undefined {
-  if (loaded.format === 'keras-h5') return { pixels: 'symmetric' };
-  if ((loaded.format === 'safetensors' || loaded.format === 'pytorch') && loaded.metadata.naming === 'torchvision') return { pixels: TORCHVISION_PIXELS };
+/** The preprocessing a file that stores none most likely wants, by where it comes from, and why; undefined when unknown. */
+export function presetFor(loaded: Pick<AnyModel, 'format' | 'metadata'>): ResolveOptions['guess'] {
+  if (loaded.format === 'keras-h5') return { preprocessing: { pixels: 'symmetric' }, why: "Keras' x/127.5 − 1, as Keras MobileNets take" };
+  if ((loaded.format === 'safetensors' || loaded.format === 'pytorch') && loaded.metadata.naming === 'torchvision') {
+    return { preprocessing: { pixels: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } }, why: "ImageNet mean/std, as torchvision's weights take" };
+  }
   return undefined;
 }
 
+/**
+ * A model in any format (default: the bundled one) with the preprocessing and class names to use: the flags'
+ * (`conventions.given`; undefined where the command takes none) over the file's over a guess from its origin;
+ * `notes` has the loader's notes and a line for what the file lacks or the flags replace.
+ */
 export async function loadModelOrDefault(
   path: string | undefined,
   options: LoadAnyModelOptions = {},
+  conventions: Omit<ResolveOptions, 'guess'> = {},
   /** The file's bytes where the caller has read them already (a file without companion files: safetensors). */
   bytes?: Uint8Array,
-): Promise<LoadedModel & { source: string; format: ModelFormat; notes: string[] }> {
+): Promise<LoadedModel & { preprocessing: PreprocessOptions; source: string; format: ModelFormat; notes: string[] }> {
   const source = path ?? defaultModelPath();
+  let loaded: LoadedModel & { format: ModelFormat; notes: string[] };
+  let guess: ResolveOptions['guess'];
   if (path === undefined) {
     if (!existsSync(source)) throw new ConfigError(`no --model given and the bundled model ${source} is missing`);
-    return { ...decodeModelFile(await readBytes(source), source), source, format: 'model-file', notes: [] };
+    loaded = { ...decodeModelFile(await readBytes(source), source), format: 'model-file', notes: [] };
+  } else {
+    const any = bytes ? await decodeAnyModel({ bytes, source: path }, options) : await loadAnyModel(path, options);
+    guess = presetFor(any);
+    loaded = any;
   }
-  const loaded = bytes ? await decodeAnyModel({ bytes, source: path }, options) : await loadAnyModel(path, options);
-  const notes = [...loaded.notes];
-  let preprocessing = loaded.preprocessing;
-  if (preprocessing === undefined) {
-    const preset = presetFor(loaded);
-    const [h, w] = loaded.model.inputShape;
-    if (preset) {
-      preprocessing = { size: [h, w], fit: 'bilinear', ...preset };
-      notes.push(`no preprocessing stored: using the ${loaded.format === 'keras-h5' ? 'Keras (x/127.5 − 1)' : 'torchvision (ImageNet mean/std)'} preset`);
-    } else notes.push('no preprocessing stored: pixels scaled to 0..1 and resized bilinearly');
-  }
-  return { model: loaded.model, classNames: loaded.classNames, preprocessing, source, format: loaded.format, notes };
+  const resolved = resolveConventions(source, loaded.model, loaded, { ...conventions, guess });
+  return { ...loaded, ...resolved, source, notes: [...loaded.notes, ...resolved.notes] };
 }
 
 /** Batches in, outputs out, on whichever kernels suit the model. */
@@ -74,7 +78,8 @@ export interface RunnableModel {
   inputShape: readonly number[];
   outputShape: readonly number[];
   classNames?: string[];
-  preprocessing?: PreprocessOptions;
+  preprocessing: PreprocessOptions;
+  /** The loader's notes and what the file lacks or the flags replace, one line each. */
   notes: string[];
   /** Whether the model ends in its own softmax (imported Keras, TF.js and ONNX models often do). */
   outputsProbabilities: boolean;
@@ -85,16 +90,17 @@ export interface RunnableModel {
  * Loads a model to run (default: the bundled one): an int8 model file (mobilenet quantize) runs on the int8 kernels;
  * any other format as loadModelOrDefault reads it, on the WebAssembly engine where SIMD validates.
  */
-export async function loadRunnableModel(path: string | undefined, options: LoadAnyModelOptions = {}): Promise<RunnableModel> {
+export async function loadRunnableModel(path: string | undefined, options: LoadAnyModelOptions = {}, conventions: Omit<ResolveOptions, 'guess'> = {}): Promise<RunnableModel> {
   const bytes = path !== undefined && extname(path).toLowerCase() === '.safetensors' ? await readBytes(path) : undefined;
   if (path !== undefined && bytes !== undefined) {
     if (decodeSafetensorsMetadata(bytes, path).format === INT8_FILE_FORMAT) {
-      const { quantized, classNames, preprocessing } = decodeInt8ModelFile(bytes, path);
+      const { quantized, ...stored } = decodeInt8ModelFile(bytes, path);
       const { inputShape, outputShape } = quantized;
-      return { source: path, inputShape, outputShape, classNames, preprocessing, notes: [], outputsProbabilities: false, start: () => int8Runner(quantized) };
+      const resolved = resolveConventions(path, quantized, stored, conventions);
+      return { source: path, inputShape, outputShape, ...resolved, outputsProbabilities: false, start: () => int8Runner(quantized) };
     }
   }
-  const { model, source, classNames, preprocessing, notes } = await loadModelOrDefault(path, options, bytes);
+  const { model, source, classNames, preprocessing, notes } = await loadModelOrDefault(path, options, conventions, bytes);
   return {
     source,
     inputShape: model.inputShape,

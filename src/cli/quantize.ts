@@ -65,7 +65,8 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   const evalImages = values.eval === undefined || values.eval === 'all' ? values.eval : numberFlag(values, 'eval', positiveInteger, 'a positive integer');
   const keepFloat = typeof values['keep-float'] === 'string' ? values['keep-float'].split(',').filter((n) => n !== '') : [];
 
-  const { model, preprocessing, classNames, source } = await loadModelOrDefault(values.model as string | undefined);
+  const { model, preprocessing, classNames, source, notes } = await loadModelOrDefault(values.model as string | undefined);
+  for (const note of notes) io.err(`note: ${note}`);
   describeModel(model, {}, ''); // refuses a model the file could not rebuild before any work is done
   for (const name of keepFloat) if (!model.hasLayer(name)) throw new ConfigError(`--keep-float: ${source} has no layer ${JSON.stringify(name)}`);
   const [h, w, c] = model.inputShape;

@@ -169,3 +169,46 @@ function checkImage(pixels: ArrayLike<number>, shape: ImageShape): void {
   const [h, w, c] = shape;
   if (pixels.length !== h * w * c) throw new ShapeError(`image [${h}, ${w}, ${c}] needs ${h * w * c} values, got ${pixels.length}`);
 }
+
+/** A pixel scaling as people write it: `0..1`, `−1..1`, `0..255`, or `mean 0.5 std 0.5`. */
+export function describePixels(scaling: PixelScaling = 'unit'): string {
+  if (scaling === 'raw') return '0..255';
+  if (scaling === 'unit') return '0..1';
+  if (scaling === 'symmetric') return '−1..1 (x/127.5 − 1)';
+  const list = (v: number | readonly number[]): string => (typeof v === 'number' ? String(v) : v.join(','));
+  return `mean ${list(scaling.mean)} std ${list(scaling.std)}`;
+}
+
+/**
+ * `value` (parsed JSON: a preprocessing file, a model file's entry) checked to be PreprocessOptions: `size`
+ * [height, width] of positive integers, `fit` 'bilinear' or 'pad', `pixels` a PixelScaling with positive std,
+ * no other keys. Errors name `source`.
+ */
+export function checkPreprocessOptions(value: unknown, source: string): PreprocessOptions {
+  const fail = (what: string): ConfigError => new ConfigError(`${source}: ${what}, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('preprocessing must be an object {size?, fit?, pixels?}');
+  const { size, fit, pixels, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw fail(`unknown preprocessing key ${JSON.stringify(unknown[0])} (known: size, fit, pixels)`);
+  const options: PreprocessOptions = {};
+  if (size !== undefined) {
+    if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => Number.isInteger(n) && n >= 1)) throw fail('size must be [height, width], positive integers');
+    options.size = [size[0] as number, size[1] as number];
+  }
+  if (fit !== undefined) {
+    if (fit !== 'bilinear' && fit !== 'pad') throw fail("fit must be 'bilinear' or 'pad'");
+    options.fit = fit;
+  }
+  if (pixels !== undefined) options.pixels = checkPixelScaling(pixels, fail);
+  return options;
+}
+
+function checkPixelScaling(pixels: unknown, fail: (what: string) => ConfigError): PixelScaling {
+  if (pixels === 'raw' || pixels === 'unit' || pixels === 'symmetric') return pixels;
+  const numbers = (v: unknown): v is number | number[] => (typeof v === 'number' && Number.isFinite(v)) || (Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === 'number' && Number.isFinite(n)));
+  if (typeof pixels !== 'object' || pixels === null || Array.isArray(pixels)) throw fail("pixels must be 'raw', 'unit', 'symmetric' or {mean, std}");
+  const { mean, std, ...rest } = pixels as Record<string, unknown>;
+  if (!numbers(mean) || !numbers(std) || Object.keys(rest).length > 0) throw fail('pixels {mean, std} must hold numbers or lists of numbers, and nothing else');
+  if (![std].flat().every((s) => s > 0)) throw fail('pixel std must be positive');
+  return { mean, std };
+}

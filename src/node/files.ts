@@ -117,8 +117,15 @@ export async function writeSafetensorsFile(
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
+/**
+ * The error for `path`, the file the caller named: Node's message ends with the path the system call used
+ * (`ENOENT: no such file or directory, open '<target>.<pid>.<hex>.tmp'`), which for a write is the temporary file,
+ * so that ending is dropped.
+ */
 function fileError(what: string, path: string, cause: unknown): FileError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new FileError(`${what} ${path}: ${reason}`, path, code, { cause });
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const reason = message.replace(/, \w+ '.*'$/s, '');
+  const hint = code === 'ENOENT' && what === 'cannot write' ? ` (does the folder ${dirname(path)} exist?)` : '';
+  return new FileError(`${what} ${path}: ${reason}${hint}`, path, code, { cause });
 }
