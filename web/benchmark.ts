@@ -115,7 +115,7 @@ export async function runBenchmark(runs: number, warmup: number, withOurs: boole
       else rows.push(row);
       render(rows);
     }
-    status.textContent = `done: ${runs} runs after ${warmup} warm-up, batch 1${status.dataset.ort ? ` (${status.dataset.ort})` : ''}`;
+    status.textContent = `done: ${runs} runs after ${warmup} warm-up, batch 1${withOrt && status.dataset.ort ? ` (${status.dataset.ort})` : ''}`;
     result.dataset.state = 'done';
   } catch (e) {
     status.textContent = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
