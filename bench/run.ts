@@ -3,7 +3,7 @@
 // by run; every output checked against PyTorch's; peak RSS of each alone in a child process. Not a test.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,13 +18,14 @@ import { processIO } from '../src/cli/io.js';
 import { createProgress } from '../src/cli/progress.js';
 import { quantile } from '../src/cli/bench.js';
 import { readNpyFile, readSafetensorsFile } from '../src/node/files.js';
+import { peerList, resultsFolder, writeResults } from './results-files.js';
 
 enableWasmFeatures();
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const modelDir = join(root, 'test', 'fixtures', 'golden', 'models', 'mnv2_100_224');
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, 'batch-runs': { type: 'string', default: '5' }, 'no-peers': { type: 'boolean' }, 'no-rss': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, 'batch-runs': { type: 'string', default: '5' }, 'no-peers': { type: 'boolean' }, 'no-rss': { type: 'boolean' }, write: { type: 'boolean' } } });
 const runs = Number(values.runs);
 const batchRuns = Number(values['batch-runs']);
 const BIG_BATCH = 16;
@@ -98,7 +99,8 @@ for (const threads of [1, 2]) {
 const peersDir = join(here, 'peers');
 if (!values['no-peers']) {
   if (!existsSync(join(peersDir, 'node_modules'))) {
-    console.error('bench: installing the peers (bench/peers, npm ci) …');
+    const manifest = JSON.parse(readFileSync(join(peersDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    console.error(`bench: installing the peers with \`npm ci\` from the npm registry into ${join(peersDir, 'node_modules')} (run with --no-peers to skip): ${peerList(manifest)}`);
     const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: peersDir, stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
     if (r.status !== 0) console.error('bench: npm ci in bench/peers failed; running without peers');
   }
@@ -176,7 +178,7 @@ if (!values['no-rss']) {
 
 const mb = (b: number | null | undefined): string => (b === null || b === undefined ? '—' : `${(b / 1e6).toFixed(1)} MB`);
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
-const command = `npm run bench -- --runs ${runs} --batch-runs ${batchRuns}`;
+const command = `npm run bench -- --runs ${runs} --batch-runs ${batchRuns}${values.write ? ' --write' : ''}`;
 const table = [
   '| runtime | batch 1: median ms (p10–p90) | batch 1 images/s | batch 16 images/s | peak RSS, batch 1, alone | planned arena, batch 1 | max error vs PyTorch |',
   '| --- | --- | --- | --- | --- | --- | --- |',
@@ -196,8 +198,8 @@ Max error: max |logits − PyTorch| / max(1, max|PyTorch|), over every image of 
 
 ${table}
 `;
-mkdirSync(here, { recursive: true });
-writeFileSync(join(here, 'results.md'), markdown);
-writeFileSync(join(here, 'results.json'), JSON.stringify({ machine, command, runs, batchRuns, rows, peakRssBytes: Object.fromEntries(rss) }, null, 2) + '\n');
 console.log(markdown);
-console.log(`written: bench/results.md, bench/results.json`);
+await writeResults(await resultsFolder(values.write ?? false), {
+  'results.md': markdown,
+  'results.json': JSON.stringify({ machine, command, runs, batchRuns, rows, peakRssBytes: Object.fromEntries(rss) }, null, 2) + '\n',
+});

@@ -1,9 +1,9 @@
 // `npm run soak`: a long-running-service check. 10,000 inferences of the bundled Fashion-MNIST MobileNetV2
 // (batch 1 and 8, 1 and 2 threads), engines created and disposed in a loop, and a several-epoch training run
-// of a small MobileNetV2, sampling RSS, V8 heap, array buffers and wasm memory; writes bench/soak-results.{md,json}.
+// of a small MobileNetV2, sampling RSS, V8 heap, array buffers and wasm memory; writes soak-results.{md,json} to a
+// temporary folder, or over the committed ones in bench/ with `--write` (`--out PREFIX` picks the files' path).
 
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -21,6 +21,7 @@ import { Random } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { train } from '../src/train/trainer.js';
 import type { TrainConfig } from '../src/train/trainer.js';
+import { resultsFolder, writeResults } from './results-files.js';
 
 enableWasmFeatures();
 setFlagsFromString('--expose-gc');
@@ -34,13 +35,14 @@ const { values } = parseArgs({
     engines: { type: 'string' },
     out: { type: 'string' },
     quick: { type: 'boolean' },
+    write: { type: 'boolean' },
   },
 });
 const quick = values.quick ?? false;
 const INFERENCES = Number(values.inferences ?? (quick ? 400 : 10_000));
 const EPOCHS = Number(values.epochs ?? (quick ? 2 : 5));
 const ENGINES = Number(values.engines ?? (quick ? 10 : 100));
-const OUT = values.out ?? join(here, quick ? 'soak-quick' : 'soak-results');
+const OUT = values.out ?? join(await resultsFolder(values.write ?? false), quick ? 'soak-quick' : 'soak-results');
 /** Samples before this fraction of a phase are warm-up (JIT, arenas planned, pools filled) and not judged. */
 const WARMUP = 0.2;
 const TARGET_GROWTH = 0.05;
@@ -193,8 +195,6 @@ Result: **${report.pass ? 'pass' : 'FAIL'}** (worst RSS or wasm growth ${pct(wor
 |---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 `;
-writeFileSync(`${OUT}.json`, JSON.stringify(report));
-writeFileSync(`${OUT}.md`, markdown);
 console.log(markdown);
-console.log(`wrote ${OUT}.md and ${OUT}.json`);
+await writeResults(dirname(OUT), { [`${basename(OUT)}.json`]: JSON.stringify(report), [`${basename(OUT)}.md`]: markdown });
 process.exitCode = report.pass ? 0 : 1;

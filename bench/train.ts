@@ -1,11 +1,12 @@
 // Training throughput (not a test): one SGD step (forward, backward, update) of the bundled model's
 // architecture at batch 64, our WebAssembly kernels on 1 and 2 threads and the reference beside PyTorch's CPU (when installed).
+// Results go to a temporary folder unless `--write` asks to replace the committed bench/train-results.{md,json}.
 
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { createWasmTrainingBackends } from '../src/backend/wasm/ops-backend.js';
 import type { Backend } from '../src/backend/backend.js';
@@ -15,7 +16,9 @@ import { createOptimizer, paramInfo } from '../src/train/optimizers.js';
 import { quantile } from '../src/cli/bench.js';
 import { Random } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { resultsFolder, writeResults } from './results-files.js';
 
+const { values } = parseArgs({ options: { write: { type: 'boolean' } } });
 enableWasmFeatures();
 const here = dirname(fileURLToPath(import.meta.url));
 const ALPHA = 0.5;
@@ -61,13 +64,12 @@ for (const threads of [1, 2]) {
 const n = (v: unknown, d = 1): string => (typeof v === 'number' ? v.toFixed(d) : '—');
 const markdown = `# Training throughput: MobileNetV2 α ${ALPHA}, 28×28×1, stem stride 1, 10 classes, batch ${BATCH}
 
-Made by \`npm run bench:train\` on ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}.
+Made by \`npm run bench:train${values.write ? ' -- --write' : ''}\` on ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}.
 One SGD step (forward in training mode, backward, Nesterov update), median of the timed steps after 2 warm-up steps.
 
 | runtime | threads | ms per step | images/s |
 | --- | --- | --- | --- |
 ${rows.map((r) => `| ${r.runtime} | ${r.threads} | ${n(r.medianMs)} | ${n(r.imagesPerSecond)} |`).join('\n')}
 `;
-writeFileSync(join(here, 'train-results.md'), markdown);
-writeFileSync(join(here, 'train-results.json'), JSON.stringify(rows, null, 2) + '\n');
 console.log(markdown);
+await writeResults(await resultsFolder(values.write ?? false), { 'train-results.md': markdown, 'train-results.json': JSON.stringify(rows, null, 2) + '\n' });

@@ -1,9 +1,9 @@
 // `npm run bench:web`: the page's benchmark in headless chromium: MobileNetV2 1.0-224 at batch 1, our wasm engine on
 // 1 and all threads against onnxruntime-web's wasm backend on 1 and all threads (one page load per ORT thread count,
-// since ORT fixes it at start). Writes bench/web-results.json and prints a table. Take numbers on a quiet machine.
+// since ORT fixes it at start). Prints a table and writes web-results.json to a temporary folder, or over the committed
+// bench/web-results.json with `--write` (`--out FILE` picks the file). Take numbers on a quiet machine.
 
-import { writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
@@ -12,9 +12,11 @@ import { buildPage } from '../web/harness/build.js';
 import { chromiumPath, launchChromium } from '../web/harness/chromium.js';
 import { serveStatic } from '../web/harness/static-server.js';
 import type { BenchRow } from '../web/benchmark.js';
+import { resultsFolder, writeResults } from './results-files.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' }, warmup: { type: 'string', default: '5' }, out: { type: 'string', default: join(root, 'bench', 'web-results.json') } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' }, warmup: { type: 'string', default: '5' }, out: { type: 'string' }, write: { type: 'boolean' } } });
+const out = values.out ?? join(await resultsFolder(values.write ?? false), 'web-results.json');
 const runs = Number(values.runs);
 const warmup = Number(values.warmup);
 if (!(Number.isInteger(runs) && runs >= 1 && Number.isInteger(warmup) && warmup >= 0)) throw new Error('--runs must be a positive integer and --warmup a whole number');
@@ -29,8 +31,11 @@ async function runPage(page: Page, url: string, ours: boolean, ort: boolean): Pr
   await page.waitForSelector('#benchmark[data-ready="true"]', { timeout: 60_000 });
   await page.fill('#bench-form [name="runs"]', String(runs));
   await page.fill('#bench-form [name="warmup"]', String(warmup));
-  await page.locator('#bench-form [name="ours"]').setChecked(ours);
-  await page.locator('#bench-form [name="ort"]').setChecked(ort);
+  // a runtime the page cannot run is unticked and disabled, with the reason in #bench-unavailable
+  for (const [name, wanted] of [['ours', ours], ['ort', ort]] as const) {
+    const box = page.locator(`#bench-form [name="${name}"]`);
+    if (await box.isEnabled()) await box.setChecked(wanted);
+  }
   await page.locator('#bench-run').click();
   await page.waitForFunction(() => ['done', 'failed'].includes(document.getElementById('bench-result')!.dataset.state ?? ''), undefined, { timeout: 0 });
   const status = (await page.locator('#bench-status').textContent()) ?? '';
@@ -65,11 +70,10 @@ try {
     return ours && ort ? [{ threads, oursMs: ours.medianMs, ortMs: ort.medianMs, speedup: ort.medianMs / ours.medianMs }] : [];
   });
   const result = { model: 'MobileNetV2 1.0-224, batch 1, random weights', date: new Date().toISOString(), runs, warmup, ...environment, rows, speedups, ortMissing: first.ortMissing };
-  await writeFile(values.out!, `${JSON.stringify(result, null, 2)}\n`);
-  console.log('runtime                 threads  median ms   min ms  images/s');
-  for (const r of rows) console.log(`${r.runtime.padEnd(22)} ${String(r.threads).padStart(8)} ${r.medianMs.toFixed(2).padStart(10)} ${r.minMs.toFixed(2).padStart(8)} ${r.imagesPerSecond.toFixed(1).padStart(9)}`);
+  console.log('runtime                 threads  latency median ms   min ms  images/s');
+  for (const r of rows) console.log(`${r.runtime.padEnd(22)} ${String(r.threads).padStart(8)} ${r.medianMs.toFixed(2).padStart(18)} ${r.minMs.toFixed(2).padStart(8)} ${r.imagesPerSecond.toFixed(1).padStart(9)}`);
   for (const s of speedups) console.log(`${s.threads} thread(s): mobilenet-ts is ${s.speedup.toFixed(2)}× onnxruntime-web's speed (median)`);
-  log(`wrote ${values.out}`);
+  await writeResults(dirname(out), { [basename(out)]: `${JSON.stringify(result, null, 2)}\n` });
 } finally {
   await browser.close();
   await server.close();

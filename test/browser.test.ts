@@ -3,10 +3,12 @@
 // library bundle as a plain module script with threads, and the benchmark running. Screenshots go to test-artifacts/.
 
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { decode as decodePng, encode as encodePng } from 'fast-png';
 import type { Page } from 'playwright-core';
 
 import { modelCost } from '../src/cost/model-cost.js';
@@ -31,6 +33,7 @@ import { chromiumPath, launchChromium } from '../web/harness/chromium.js';
 import type { Browser } from '../web/harness/chromium.js';
 import { serveStatic } from '../web/harness/static-server.js';
 import type { StaticServer } from '../web/harness/static-server.js';
+import { ORT_WEB } from '../vite.config.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -315,6 +318,126 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     assert.ok(ort || /cd bench\/peers && npm ci/.test(status), 'onnxruntime-web ran, or the page says how to install it');
     for (const r of rows) assert.ok(r.medianMs > 0, `${r.runtime}: a time`);
     await page.screenshot({ path: join(ARTIFACTS, 'benchmark.png'), fullPage: true });
+  });
+  describe('the page says what it cannot run, shows what the model sees, and asks for what a file leaves out', () => {
+    /** The RGBA pixels of the canvas `selector`, with its size. */
+    const canvasPixels = (selector: string): Promise<{ width: number; height: number; rgba: number[] }> =>
+      page.locator(selector).evaluate((canvas) => {
+        const c = canvas as HTMLCanvasElement;
+        return { width: c.width, height: c.height, rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+      });
+
+    test('Benchmark: only the runtimes this page can run are ticked; a missing one is unticked with its reason; units as the CLI words them', async () => {
+      await openTab(page, server, 'benchmark');
+      const box = (name: string) => page.locator(`#bench-form [name="${name}"]`);
+      assert.equal(await box('ours').isChecked(), true, 'mobilenet-ts ticked (chromium validates WebAssembly SIMD)');
+      if (existsSync(ORT_WEB)) {
+        assert.equal(await box('ort').isChecked(), true, 'onnxruntime-web installed in bench/peers: ticked');
+        assert.equal(await page.locator('#bench-unavailable').isHidden(), true);
+      } else {
+        assert.equal(await box('ort').isChecked(), false, 'onnxruntime-web not installed: not ticked');
+        assert.equal(await box('ort').isDisabled(), true, 'onnxruntime-web not installed: cannot be ticked');
+        assert.match((await page.locator('#bench-unavailable').textContent()) ?? '', /^Not available here: onnxruntime-web is not installed: run `cd bench\/peers && npm ci`/);
+      }
+      await page.fill('#bench-form [name="runs"]', '1');
+      await page.fill('#bench-form [name="warmup"]', '0');
+      await box('ort').setChecked(false, { force: true });
+      await page.locator('#bench-run').click();
+      await page.waitForSelector('#bench-result[data-state="done"]', { timeout: 90_000 });
+      // `mobilenet bench` prints "latency median … ms" and "throughput … images/s" for a batch
+      const headers = await page.locator('#bench-result th').allTextContents();
+      for (const words of ['batch', 'latency median (ms)', 'throughput (images/s)']) assert.ok(headers.includes(words), `header "${words}" in ${headers.join(' | ')}`);
+    });
+
+    test("Classify: beside a data-set image, what the model sees is that image's own 28×28 grey pixels, and no note", async () => {
+      await openTab(page, server, 'classify');
+      const image = '0001-pullover.png';
+      await page.locator(`#samples [data-sample="${image}"]`).click();
+      await answerOf(page, '#classify-result', image);
+      // the reference: the PNG's own pixels (28×28 grey, the model's input size: no resize)
+      const png = decodePng(await readFile(join(SAMPLES, image)));
+      assert.deepEqual([png.width, png.height, png.channels], [28, 28, 1]);
+      const shown = await canvasPixels('#classify-input');
+      assert.deepEqual([shown.width, shown.height], [28, 28]);
+      for (let i = 0; i < 28 * 28; i++) {
+        assert.deepEqual(shown.rgba.slice(4 * i, 4 * i + 4), [png.data[i], png.data[i], png.data[i], 255], `pixel ${i}`);
+      }
+      assert.equal(await page.locator('#classify-input-caption').textContent(), 'what the model sees: 28×28 grey');
+      assert.equal(await page.locator('#classify-preview').isVisible(), true, 'the image itself is shown too');
+      assert.equal(await page.locator('#classify-note').isHidden(), true, 'a data-set image gets no note');
+      assert.match((await page.locator('#classify-result').textContent()) ?? '', /1 image in \d+\.\d ms/, 'the time as `mobilenet classify` words it');
+    });
+
+    test('Classify: a colour photo is shown beside what the model gets (28×28 grey) with a one-line note that it is far from the data', async () => {
+      await openTab(page, server, 'classify');
+      // one colour, (200, 40, 90), everywhere: grey by PIL's luma (19595·200 + 38470·40 + 7471·90 + 2¹⁵) >> 16 = 94
+      const photo = join(work, 'photo.png');
+      await writeFile(photo, encodePng({ width: 64, height: 48, channels: 3, data: Uint8Array.from({ length: 64 * 48 * 3 }, (_, i) => [200, 40, 90][i % 3]) }));
+      await page.setInputFiles('#image-file', photo);
+      await answerOf(page, '#classify-result', 'photo.png');
+      const shown = await canvasPixels('#classify-input');
+      assert.deepEqual([shown.width, shown.height], [28, 28]);
+      assert.ok(shown.rgba.every((v, i) => v === (i % 4 === 3 ? 255 : 94)), 'every pixel the grey 94');
+      assert.equal(await page.locator('#classify-preview').isVisible(), true, 'the colour photo itself is shown');
+      const note = (await page.locator('#classify-note').textContent()) ?? '';
+      assert.match(note, /^This 64×48 colour image is far from the model's data: the model takes 28×28 grey images/);
+      assert.equal(note.split('\n').length, 1);
+      await page.screenshot({ path: join(ARTIFACTS, 'classify-photo.png'), fullPage: true });
+    });
+
+    test("Your model: a file that says neither preprocessing nor labels says so in one line; the CLI's choices apply", async () => {
+      // a fresh load (a new query, not only a new hash): no model, resolution or choice left from another test
+      await openTab(page, server, 'your-model', '?fresh');
+      const { model } = decodeModelFile(await readFile(MODEL), MODEL);
+      const pth = join(work, 'weights-only.pth');
+      await writeFile(pth, encodeTorchStateDict(torchStateDict(model)));
+      await page.setInputFiles('#model-file', [pth]);
+      await page.waitForSelector('#model-info[data-format="pytorch"]', { timeout: 60_000 });
+      const missing = page.locator('#model-missing');
+      assert.deepEqual(JSON.parse((await missing.getAttribute('data-missing')) ?? '[]'), ['preprocessing', 'labels']);
+      assert.match((await missing.textContent()) ?? '', /^The file does not say its preprocessing .* or its class names .*--preprocess, --mean\/--std, --range and --labels\.$/);
+      const reference = await decodeAnyModel({ bytes: await readFile(pth), source: pth });
+      const image = '0013-dress.png';
+      const imageBytes = await readFile(join(SAMPLES, image));
+      /** Changes one control, then the page answers the image again. */
+      const answerWith = async (change: () => Promise<unknown>): Promise<Answer> => {
+        await page.evaluate(() => delete document.getElementById('model-result')!.dataset.image);
+        await change();
+        if (!(await page.locator('#model-result[data-image]').count())) await page.locator(`#model-samples [data-sample="${image}"]`).click();
+        return answerOf(page, '#model-result', image);
+      };
+      // torchvision's ImageNet mean/std has 3 values: this grey model refuses it, as the CLI does, with the reason
+      await page.selectOption('#model-preprocess', 'torchvision');
+      await page.locator(`#model-samples [data-sample="${image}"]`).click();
+      await page.waitForFunction(() => /pixel mean has 3 values for 1 channels/.test(document.getElementById('model-result')!.dataset.error ?? ''));
+      // the pixel scaling of each choice, written out as Keras and the ranges define them
+      const choices: [string, PreprocessOptions['pixels']][] = [
+        ['keras', 'symmetric'],
+        ['range:-1..1', 'symmetric'],
+        ['range:0..255', 'raw'],
+      ];
+      for (const [choice, pixels] of choices) {
+        const answer = await answerWith(() => page.selectOption('#model-preprocess', choice));
+        assertSameAnswer(answer, nodeAnswer(reference.model, imageBytes, { pixels }), `--preprocess/--range ${choice}`);
+        assert.deepEqual(answer.top.map((t) => t.label), answer.top.map((t) => String(t.index)), 'no labels: class indices');
+      }
+      await page.selectOption('#model-preprocess', 'custom');
+      await page.fill('#model-mean', '0.25');
+      const custom = await answerWith(() => page.fill('#model-std', '0.5').then(() => page.locator('#model-std').dispatchEvent('change')));
+      assertSameAnswer(custom, nodeAnswer(reference.model, imageBytes, { pixels: { mean: 0.25, std: 0.5 } }), '--mean 0.25 --std 0.5');
+      // labels from a file, one name per line (as `--labels FILE`); a list of the wrong length is refused
+      const names = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+      const labelsFile = join(work, 'labels.txt');
+      await writeFile(labelsFile, `${names.join('\n')}\n`);
+      await page.selectOption('#model-labels', 'list');
+      const labelled = await answerWith(() => page.setInputFiles('#model-labels-file', labelsFile));
+      assert.deepEqual(labelled.top.map((t) => t.label), labelled.top.map((t) => names[t.index]));
+      await page.screenshot({ path: join(ARTIFACTS, 'your-model-choices.png'), fullPage: true });
+      const shortList = join(work, 'labels.json');
+      await writeFile(shortList, '["a", "b", "c"]');
+      await page.setInputFiles('#model-labels-file', shortList);
+      await page.waitForFunction(() => /the labels file has 3 names for a model of 10 classes/.test(document.getElementById('model-result')!.dataset.error ?? ''));
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 // Benchmark tab: MobileNetV2 1.0-224 at batch 1 in this browser: our wasm engine on 1 thread and on all threads,
-// and onnxruntime-web's wasm backend on our ONNX export of the same graph (loaded only here, and only if installed).
+// and onnxruntime-web's wasm backend on our ONNX export of the same graph (loaded only here, and only if installed):
+// only what this page can run is ticked, and what it cannot is said with the reason.
 
 import { WasmEngine } from '../src/backend/wasm/engine.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
@@ -76,13 +77,14 @@ async function onnxRuntimeWeb(model: Model, input: Tensor, runs: number, warmup:
   }
 }
 
+/** The table in `mobilenet bench`'s words: latency in ms per run of batch 1 (so per image), throughput in images/s. */
 function render(rows: BenchRow[]): void {
   const t = document.createElement('table');
-  t.innerHTML = '<thead><tr><th>runtime</th><th>threads</th><th>median ms</th><th>min ms</th><th>images/s</th><th></th></tr></thead>';
+  t.innerHTML = '<thead><tr><th>runtime</th><th>threads</th><th>batch</th><th>latency median (ms)</th><th>latency min (ms)</th><th>throughput (images/s)</th><th></th></tr></thead>';
   const body = t.createTBody();
   for (const r of rows) {
     body.insertRow().append(
-      ...[r.runtime, r.threads, r.medianMs.toFixed(2), r.minMs.toFixed(2), r.imagesPerSecond.toFixed(1), r.note ?? ''].map((v) => Object.assign(document.createElement('td'), { textContent: String(v) })),
+      ...[r.runtime, r.threads, 1, r.medianMs.toFixed(2), r.minMs.toFixed(2), r.imagesPerSecond.toFixed(1), r.note ?? ''].map((v) => Object.assign(document.createElement('td'), { textContent: String(v) })),
     );
   }
   $('bench-result').replaceChildren(t);
@@ -113,7 +115,7 @@ export async function runBenchmark(runs: number, warmup: number, withOurs: boole
       else rows.push(row);
       render(rows);
     }
-    status.textContent = `done: ${runs} runs after ${warmup} warm-up, batch 1${status.dataset.ort ? ` (${status.dataset.ort})` : ''}`;
+    status.textContent = `done: ${runs} runs after ${warmup} warm-up, batch 1${withOrt && status.dataset.ort ? ` (${status.dataset.ort})` : ''}`;
     result.dataset.state = 'done';
   } catch (e) {
     status.textContent = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -123,8 +125,29 @@ export async function runBenchmark(runs: number, warmup: number, withOurs: boole
   return rows;
 }
 
-export function show(): void {
+/**
+ * Ticks each runtime this page can run and leaves the others unticked and disabled, saying why in #bench-unavailable;
+ * onnxruntime-web's reason also goes to #bench-status's data-ort for scripts.
+ */
+async function offerRuntimes(form: HTMLFormElement): Promise<void> {
+  const box = (name: string): HTMLInputElement => form.elements.namedItem(name) as HTMLInputElement;
+  const ort = await import('virtual:ort-web');
+  const reasons = new Map<string, string | undefined>([
+    ['ours', WasmEngine.supported() ? undefined : 'mobilenet-ts: this browser does not validate WebAssembly SIMD, which the engine needs'],
+    ['ort', 'missing' in ort ? ort.missing : undefined],
+  ]);
+  for (const [name, reason] of reasons) Object.assign(box(name), { checked: reason === undefined, disabled: reason !== undefined });
+  const why = [...reasons.values()].filter((r) => r !== undefined);
+  const line = $('bench-unavailable');
+  line.textContent = why.length ? `Not available here: ${why.join('; ')}.` : '';
+  line.hidden = why.length === 0;
+  const ortReason = reasons.get('ort');
+  if (ortReason) $('bench-status').dataset.ort = ortReason;
+}
+
+export async function show(): Promise<void> {
   const form = $<HTMLFormElement>('bench-form');
+  await offerRuntimes(form);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const data = new FormData(form);

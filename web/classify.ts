@@ -3,7 +3,7 @@
 
 import { decodeModelFile } from '../src/io/model-file.js';
 import modelUrl from '../models/fashion-mnist.safetensors?url';
-import { bytesOf, classifier, classify, elementInput, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview } from './predict.js';
+import { bytesOf, classifier, classify, elementInput, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview, showSeen } from './predict.js';
 import type { Classifier } from './predict.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -76,7 +76,9 @@ function camera(c: Classifier, result: HTMLElement): void {
     const tick = (): void => {
       if (!stream) return;
       if (video.videoWidth > 0) {
-        renderAnswer(result, classify(c, elementInput(c, video)));
+        const frame = elementInput(c, video);
+        showSeen('classify', c, frame, true);
+        renderAnswer(result, classify(c, frame.input));
         result.dataset.image = 'camera';
       }
       setTimeout(tick, 250);
@@ -92,15 +94,21 @@ export async function show(): Promise<void> {
   const answerBytes = (bytes: Uint8Array, name: string): void => {
     showPreview(preview, { bytes, name });
     try {
-      renderAnswer(result, classify(c, fileInput(c, bytes, name)));
+      const image = fileInput(c, bytes, name);
+      showSeen('classify', c, image, true);
+      renderAnswer(result, classify(c, image.input));
       result.dataset.image = name;
     } catch (e) {
+      showSeen('classify', c, null, false);
       renderError(result, e);
     }
   };
   drawing($('draw'), () => {
     showPreview(preview, null);
-    renderAnswer(result, classify(c, elementInput(c, $<HTMLCanvasElement>('draw'))));
+    // a drawing is white on black like the data set: what the model sees, without the note for photos
+    const image = elementInput(c, $<HTMLCanvasElement>('draw'));
+    showSeen('classify', c, image, false);
+    renderAnswer(result, classify(c, image.input));
     result.dataset.image = 'drawing';
   });
   onFiles($('drop-image'), $('image-file'), (files) => void bytesOf(files[0]).then((b) => answerBytes(b, files[0].name)));

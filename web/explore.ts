@@ -1,5 +1,5 @@
 // Explore tab: the cost model live: pick V1/V2, α, input size and classes; per-layer chart and table of MACs,
-// parameters and activation memory, totals beside the papers' printed figures, and the seeds' comparisons as charts.
+// parameters and activation memory, totals beside the papers' printed figures, and the papers' comparisons as charts.
 
 import { residualVsInverted, separableVsStandard } from '../src/cost/compare.js';
 import { modelCost } from '../src/cost/model-cost.js';

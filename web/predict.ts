@@ -2,19 +2,22 @@
 // to share), its answer as top-5 with logits and time, drawn as bars, and images (files or elements) as inputs.
 
 import { WasmEngine } from '../src/backend/wasm/engine.js';
-import { imageTensor } from '../src/browser/image.js';
+import { imageData } from '../src/browser/image.js';
 import type { ImageInput } from '../src/browser/image.js';
-import { decodeImageTensor } from '../src/data/image.js';
-import type { PreprocessOptions } from '../src/data/preprocess.js';
+import { convertChannels, decodeImage } from '../src/data/image.js';
+import { preprocessImage } from '../src/data/preprocess.js';
+import type { ImageShape, PreprocessOptions } from '../src/data/preprocess.js';
 import type { Model } from '../src/graph/model.js';
 import { softmax } from '../src/ops/activation.js';
-import type { Tensor } from '../src/tensor/tensor.js';
+import { Tensor } from '../src/tensor/tensor.js';
 import type { QuantizedModel } from '../src/quant/quantized-model.js';
 import { WasmInt8Kernels } from '../src/quant/wasm-int8.js';
 
 export interface Classifier {
   /** Per-sample input shape [H, W, C]. */
   inputShape: readonly number[];
+  /** How many classes the model answers (its output's last dimension). */
+  classes: number;
   classNames?: string[];
   preprocessing?: PreprocessOptions;
   run(x: Tensor): Tensor;
@@ -29,15 +32,17 @@ export interface Answer {
 
 export async function classifier(model: Model, classNames?: string[], preprocessing?: PreprocessOptions): Promise<Classifier> {
   const { inputShape } = model;
-  if (!WasmEngine.supported()) return { inputShape, classNames, preprocessing, run: (x) => model.predict(x), dispose: async () => {} };
+  const classes = model.outputShape[model.outputShape.length - 1];
+  if (!WasmEngine.supported()) return { inputShape, classes, classNames, preprocessing, run: (x) => model.predict(x), dispose: async () => {} };
   const engine = await WasmEngine.create(model, { threads: 1 });
-  return { inputShape, classNames, preprocessing, run: (x) => engine.predict(x), dispose: () => engine.dispose() };
+  return { inputShape, classes, classNames, preprocessing, run: (x) => engine.predict(x), dispose: () => engine.dispose() };
 }
 
 /** An int8 model (an int8 model file) on the WebAssembly int8 kernels where SIMD validates. */
 export async function int8Classifier(quantized: QuantizedModel, classNames?: string[], preprocessing?: PreprocessOptions): Promise<Classifier> {
   const kernels = WasmInt8Kernels.supported() ? await WasmInt8Kernels.create(quantized) : null;
-  return { inputShape: quantized.inputShape, classNames, preprocessing, run: (x) => quantized.predict(x, { kernels }), dispose: async () => {} };
+  const classes = quantized.outputShape[quantized.outputShape.length - 1];
+  return { inputShape: quantized.inputShape, classes, classNames, preprocessing, run: (x) => quantized.predict(x, { kernels }), dispose: async () => {} };
 }
 
 /** The model's input options for an image: its size and channels, and the pixels as `preprocessing` says. */
@@ -46,14 +51,79 @@ function inputOptions(c: Classifier): PreprocessOptions & { size: [number, numbe
   return { ...c.preprocessing, size: [h, w], channels: channels as 1 | 3 };
 }
 
-/** An image file's bytes as the model's input: the same decoder and preprocessing as `mobilenet classify`. */
-export function fileInput(c: Classifier, bytes: Uint8Array, name: string): Tensor {
-  return decodeImageTensor(bytes, { ...inputOptions(c), source: name });
+/** An image as the model gets it, and what a person should see of that. */
+export interface Seen {
+  /** The model's input [1, H, W, C]: fitted, converted to the model's channels, pixels scaled. */
+  input: Tensor;
+  /** The same fit and channels at raw 0..255: what the model sees, before the scaling. */
+  view: Tensor;
+  /** The image's own size and whether it has colour (some pixel whose R, G and B differ). */
+  width: number;
+  height: number;
+  colour: boolean;
 }
 
-/** An element, canvas, video frame or ImageData as the model's input. */
-export function elementInput(c: Classifier, source: ImageInput): Tensor {
-  return imageTensor(source, inputOptions(c));
+function hasColour(rgb: ArrayLike<number>): boolean {
+  for (let i = 0; i < rgb.length; i += 3) if (rgb[i] !== rgb[i + 1] || rgb[i + 1] !== rgb[i + 2]) return true;
+  return false;
+}
+
+function seen(c: Classifier, pixels: Float32Array, [height, width, channels]: ImageShape): Seen {
+  const [h, w, modelChannels] = c.inputShape;
+  const own = convertChannels(pixels, channels, modelChannels as 1 | 3);
+  const shape = [height, width, modelChannels] as const;
+  const options = inputOptions(c);
+  return {
+    input: new Tensor([1, h, w, modelChannels], preprocessImage(own, shape, options)),
+    view: new Tensor([1, h, w, modelChannels], preprocessImage(own, shape, { ...options, pixels: 'raw' })),
+    width,
+    height,
+    colour: channels === 3 && hasColour(pixels),
+  };
+}
+
+/** An image file's bytes as the model's input: the same decoder and preprocessing as `mobilenet classify`. */
+export function fileInput(c: Classifier, bytes: Uint8Array, name: string): Seen {
+  const image = decodeImage(bytes, { source: name });
+  return seen(c, image.pixels, image.shape);
+}
+
+/** An element, canvas, video frame or ImageData as the model's input (alpha dropped, as for files). */
+export function elementInput(c: Classifier, source: ImageInput): Seen {
+  const { data, width, height } = imageData(source);
+  return seen(c, convertChannels(data, 4, 3), [height, width, 3]);
+}
+
+/** One line when a photo goes to a small grey model (Fashion-MNIST's kind): far from its data, say so. */
+export function farFromData(c: Classifier, image: Seen): string | null {
+  const [h, w, channels] = c.inputShape;
+  if (channels !== 1 || !(image.colour || image.width > 2 * w || image.height > 2 * h)) return null;
+  return `This ${image.width}×${image.height} ${image.colour ? 'colour ' : ''}image is far from the model's data: the model takes ${w}×${h} grey images (shown beside), so its answer here says little.`;
+}
+
+/**
+ * Beside the image shown in `${prefix}-preview`: what the model sees in the canvas `${prefix}-input` (its size and
+ * channels, drawn large and pixelated), a caption saying so, and for a photo (not a drawing) the note of farFromData.
+ */
+export function showSeen(prefix: string, c: Classifier, image: Seen | null, photo: boolean): void {
+  const canvas = document.getElementById(`${prefix}-input`) as HTMLCanvasElement;
+  const caption = document.getElementById(`${prefix}-input-caption`)!;
+  const note = document.getElementById(`${prefix}-note`)!;
+  canvas.hidden = caption.hidden = image === null;
+  const far = image && photo ? farFromData(c, image) : null;
+  note.hidden = far === null;
+  note.textContent = far ?? '';
+  if (!image) return;
+  const [, h, w, channels] = image.view.shape;
+  Object.assign(canvas, { width: w, height: h });
+  const rgba = new ImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    for (let k = 0; k < 3; k++) rgba.data[4 * i + k] = image.view.data[i * channels + (channels === 1 ? 0 : k)];
+    rgba.data[4 * i + 3] = 255;
+  }
+  canvas.getContext('2d')!.putImageData(rgba, 0, 0);
+  canvas.dataset.shape = JSON.stringify([h, w, channels]);
+  caption.textContent = `what the model sees: ${w}×${h} ${channels === 1 ? 'grey' : 'colour'}`;
 }
 
 export function classify(c: Classifier, x: Tensor, k = 5): Answer {
@@ -78,15 +148,20 @@ export function renderAnswer(container: HTMLElement, answer: Answer): void {
     row.append(label, track, Object.assign(document.createElement('span'), { textContent: `${(100 * t.probability).toFixed(2)}%` }));
     return row;
   });
-  const time = Object.assign(document.createElement('p'), { className: 'note', textContent: `${answer.ms.toFixed(1)} ms` });
+  // worded as `mobilenet classify` words its time
+  const time = Object.assign(document.createElement('p'), { className: 'note', textContent: `1 image in ${answer.ms.toFixed(1)} ms` });
   container.replaceChildren(...rows, time);
   container.dataset.answer = JSON.stringify(answer);
+  delete container.dataset.error;
 }
 
 export function renderError(container: HTMLElement, e: unknown): void {
   const p = Object.assign(document.createElement('p'), { className: 'error', textContent: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
   container.replaceChildren(p);
   container.dataset.error = p.textContent ?? '';
+  // an earlier answer no longer stands
+  delete container.dataset.answer;
+  delete container.dataset.image;
 }
 
 /** Sample images shipped with the page: the Fashion-MNIST test images in data/. */

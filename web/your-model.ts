@@ -1,31 +1,89 @@
 // Your model tab: a model dropped in any format the library reads (with its shards or external data), or an int8
-// model file, is decoded in the page, described, and classifies a dropped or sample image.
+// model file, is decoded in the page, described, and classifies a dropped or sample image. What the file does not
+// say (preprocessing, class names) is said in one line and chosen here as `mobilenet classify` takes it in flags.
 
 import { decodeModelFiles, mainModelFile } from '../src/browser/files.js';
+import { ConfigError } from '../src/errors.js';
 import { extensionOf } from '../src/io/any-model.js';
 import { INT8_FILE_FORMAT } from '../src/io/model-file.js';
 import { decodeSafetensorsMetadata } from '../src/io/safetensors.js';
 import { decodeInt8ModelFile } from '../src/quant/int8-file.js';
 import type { LoadedInt8Model } from '../src/quant/int8-file.js';
 import type { NamedBytes } from '../src/browser/files.js';
-import type { PreprocessOptions } from '../src/data/preprocess.js';
+import type { PixelScaling, PreprocessOptions } from '../src/data/preprocess.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../src/data/preprocess-presets.js';
 import { modelCost } from '../src/cost/model-cost.js';
 import type { AnyModel, LoadAnyModelOptions } from '../src/io/any-model.js';
-import { bytesOf, classifier, classify, fileInput, int8Classifier, onFiles, renderAnswer, renderError, renderSamples, showPreview } from './predict.js';
+import { bytesOf, classifier, classify, fileInput, int8Classifier, onFiles, renderAnswer, renderError, renderSamples, showPreview, showSeen } from './predict.js';
 import type { Classifier } from './predict.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-/** The model in use: its classifier, and the preprocessing its file stores (for the pixel scaling choice 'file'). */
-let loaded: { preprocessing?: PreprocessOptions; classifier: Classifier } | null = null;
+/** The model in use: its classifier, and the preprocessing and class names its file stores (the choices 'file'). */
+let loaded: { preprocessing?: PreprocessOptions; classNames?: string[]; classifier: Classifier } | null = null;
 let lastImage: { bytes: Uint8Array; name: string } | null = null;
+/** Class names read from a labels file the user picked. */
+let labelList: string[] | null = null;
+
+/** The pixel scaling of each choice of #model-preprocess but 'file' and 'custom': the CLI's --preprocess and --range. */
+const PIXEL_CHOICES: Record<string, PixelScaling> = {
+  torchvision: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
+  keras: 'symmetric',
+  tf: 'symmetric',
+  'range:0..1': 'unit',
+  'range:-1..1': 'symmetric',
+  'range:0..255': 'raw',
+};
+
+/** "0.5" or "0.485, 0.456, 0.406" as numbers; `positive` for a std. */
+function numberList(text: string, what: string, positive: boolean): number[] {
+  const values = text.split(',').map((v) => Number(v.trim()));
+  if (!values.length || values.some((v) => !Number.isFinite(v) || (positive && v <= 0))) throw new ConfigError(`${what} must be ${positive ? 'positive ' : ''}numbers separated by commas, got "${text}"`);
+  return values;
+}
 
 function pixels(fromFile: PreprocessOptions | undefined): PreprocessOptions | undefined {
-  const choice = $<HTMLSelectElement>('model-pixels').value;
+  const choice = $<HTMLSelectElement>('model-preprocess').value;
+  $('model-mean-std').hidden = choice !== 'custom';
   if (choice === 'file') return fromFile;
-  if (choice === 'imagenet') return { pixels: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } };
-  return { pixels: choice as 'unit' | 'symmetric' };
+  if (choice === 'custom') return { pixels: { mean: numberList($<HTMLInputElement>('model-mean').value, 'mean', false), std: numberList($<HTMLInputElement>('model-std').value, 'std', true) } };
+  return { pixels: PIXEL_CHOICES[choice] };
+}
+
+/** A labels file as `--labels FILE` reads it: a JSON list of strings, or one name per line. */
+export function parseLabels(text: string, source: string): string[] {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) {
+    const list: unknown = JSON.parse(trimmed);
+    if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) throw new ConfigError(`${source}: a JSON labels file must be a list of strings`);
+    return list;
+  }
+  return trimmed.split(/\r?\n/).map((line) => line.trim());
+}
+
+function labels(fromFile: string[] | undefined, classes: number): string[] | undefined {
+  const choice = $<HTMLSelectElement>('model-labels').value;
+  $('model-labels-file').hidden = choice !== 'list';
+  if (choice === 'file') return fromFile;
+  if (choice === 'indices' || !labelList) return undefined;
+  if (labelList.length !== classes) throw new ConfigError(`the labels file has ${labelList.length} names for a model of ${classes} classes`);
+  return labelList;
+}
+
+/** One line naming what the file leaves out, and how each is chosen here (as the CLI's flags choose it). */
+function sayMissing(preprocessing: PreprocessOptions | undefined, classNames: string[] | undefined): void {
+  const line = $('model-missing');
+  const missing = [preprocessing ? '' : 'its preprocessing (pixels scaled to 0..1 until you choose)', classNames ? '' : 'its class names (shown by index until you pick a labels file)'].filter(Boolean);
+  line.hidden = missing.length === 0;
+  line.textContent = missing.length ? `The file does not say ${missing.join(' or ')}: choose below, as mobilenet classify takes --preprocess, --mean/--std, --range and --labels.` : '';
+  line.dataset.missing = JSON.stringify([preprocessing ? null : 'preprocessing', classNames ? null : 'labels'].filter(Boolean));
+  $('model-preprocess').querySelector('option[value="file"]')!.textContent = preprocessing ? `as the file says: ${JSON.stringify(preprocessing.pixels ?? 'unit')}` : 'the file says nothing: 0..1';
+  $('model-labels').querySelector('option[value="file"]')!.textContent = classNames ? 'as the file says' : 'the file says nothing: indices';
+}
+
+/** The first class names, when the file has them (when not, #model-missing says so). */
+function classesLine(names: string[] | undefined): string[] {
+  return names ? [`classes: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}`] : [];
 }
 
 function describe(any: AnyModel, source: string): void {
@@ -35,7 +93,7 @@ function describe(any: AnyModel, source: string): void {
     `${source}: ${any.format}, ${any.model.name}`,
     `input ${any.model.inputShape.join('×')} (H×W×C), output ${any.model.outputShape.join('×')}`,
     `${cost.params.weights.toLocaleString()} weights, ${cost.macs.toLocaleString()} multiply-adds per image`,
-    any.classNames ? `classes: ${any.classNames.slice(0, 10).join(', ')}${any.classNames.length > 10 ? ', …' : ''}` : 'no class names in the file: classes shown by index',
+    ...classesLine(any.classNames),
     ...any.notes,
   ];
   info.replaceChildren(...lines.map((l) => Object.assign(document.createElement('p'), { textContent: l })));
@@ -50,7 +108,7 @@ function describeInt8(file: LoadedInt8Model, source: string): void {
     `${source}: int8 model file (mobilenet quantize), ${file.architecture}`,
     `input ${q.inputShape.join('×')} (H×W×C), output ${q.outputShape.join('×')}`,
     `${q.weightBytes().toLocaleString()} bytes of weights; ${q.int8ConvSteps.length} int8 convolutions; float32 steps: ${q.floatLayers().join(', ') || 'none'}`,
-    file.classNames ? `classes: ${file.classNames.slice(0, 10).join(', ')}${file.classNames.length > 10 ? ', …' : ''}` : 'no class names in the file: classes shown by index',
+    ...classesLine(file.classNames),
   ];
   info.replaceChildren(...lines.map((l) => Object.assign(document.createElement('p'), { textContent: l })));
   Object.assign(info.dataset, { format: 'int8', inputShape: JSON.stringify(q.inputShape) });
@@ -75,13 +133,14 @@ async function load(named: NamedBytes[]): Promise<void> {
     loaded = null;
     if (extensionOf(main.name) === '.safetensors' && decodeSafetensorsMetadata(main.bytes, main.name).format === INT8_FILE_FORMAT) {
       const file = decodeInt8ModelFile(main.bytes, main.name);
-      loaded = { preprocessing: file.preprocessing, classifier: await int8Classifier(file.quantized, file.classNames, pixels(file.preprocessing)) };
+      loaded = { preprocessing: file.preprocessing, classNames: file.classNames, classifier: await int8Classifier(file.quantized, file.classNames, file.preprocessing) };
       describeInt8(file, main.name);
     } else {
       const any = await decodeModelFiles(named, buildOptions());
-      loaded = { preprocessing: any.preprocessing, classifier: await classifier(any.model, any.classNames, pixels(any.preprocessing)) };
+      loaded = { preprocessing: any.preprocessing, classNames: any.classNames, classifier: await classifier(any.model, any.classNames, any.preprocessing) };
       describe(any, named.map((f) => f.name).join(' + '));
     }
+    sayMissing(loaded.preprocessing, loaded.classNames);
     if (lastImage) answer(lastImage.bytes, lastImage.name);
   } catch (e) {
     renderError(info, e);
@@ -95,15 +154,19 @@ function answer(bytes: Uint8Array, name: string): void {
   showPreview($('model-preview'), lastImage);
   const result = $('model-result');
   if (!loaded) {
-    renderError(result, new Error('drop a model first'));
+    renderError(result, new ConfigError('drop a model first'));
     return;
   }
+  const c = loaded.classifier;
   try {
-    const c = loaded.classifier;
     c.preprocessing = pixels(loaded.preprocessing);
-    renderAnswer(result, classify(c, fileInput(c, bytes, name)));
+    c.classNames = labels(loaded.classNames, c.classes);
+    const image = fileInput(c, bytes, name);
+    showSeen('model', c, image, true);
+    renderAnswer(result, classify(c, image.input));
     result.dataset.image = name;
   } catch (e) {
+    showSeen('model', c, null, false);
     renderError(result, e);
   }
 }
@@ -116,6 +179,21 @@ export function show(): void {
     const file = picker.files?.[0];
     if (file) void bytesOf(file).then((b) => answer(b, file.name));
   });
-  $('model-pixels').addEventListener('change', () => lastImage && answer(lastImage.bytes, lastImage.name));
+  const again = (): void => void (lastImage && answer(lastImage.bytes, lastImage.name));
+  for (const id of ['model-preprocess', 'model-mean', 'model-std', 'model-labels']) $(id).addEventListener('change', again);
+  const labelsPicker = $<HTMLInputElement>('model-labels-file');
+  labelsPicker.addEventListener('change', () => {
+    const file = labelsPicker.files?.[0];
+    if (!file) return;
+    labelsPicker.value = ''; // so that picking the same file again, edited, reads it again
+    void file.text().then((text) => {
+      try {
+        labelList = parseLabels(text, file.name);
+        again();
+      } catch (e) {
+        renderError($('model-result'), e);
+      }
+    });
+  });
   renderSamples($('model-samples'), answer);
 }
