@@ -77,7 +77,7 @@ describe('arguments', () => {
   });
 
   it('errors carry one "mobilenet <command>:" prefix', async () => {
-    for (const [command, message] of [['eval', '--data DIR is required'], ['train', '--data DIR is required'], ['quantize', '--data DIR is required']]) {
+    for (const [command, message] of [['eval', '--data DIR is required'], ['train', '--out DIR is required'], ['quantize', '--data DIR is required']]) {
       const r = await run(command);
       assert.equal(r.code, 2);
       assert.equal(r.err.split(`mobilenet ${command}:`).length, 2, r.err);

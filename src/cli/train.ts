@@ -30,7 +30,6 @@ folders of class sub-folders) and evaluates it on the test split after every epo
 checkpoint.safetensors (atomic; --resume continues from it exactly), log.jsonl, curves.svg,
 best.safetensors (best test top-1) and model.safetensors (final), all loadable by eval/classify.
 ${ARCHITECTURE_HELP}
-  --stem-stride 1|2                  MobileNetV2 stem stride (1 suits 28×28 inputs)
   --from FILE                        fine-tune a model file: its weights, a new head if --classes differs
   --freeze NAME                      freeze layers up to and including NAME (a layer or a block, e.g. block_12)
   --split train|test (train)         the split trained on (test: for a folder with only the test split, like the
@@ -55,7 +54,6 @@ const FLAGS = {
   ...ARCHITECTURE_FLAGS,
   data: { type: 'string' },
   out: { type: 'string' },
-  'stem-stride': { type: 'string' },
   from: { type: 'string' },
   freeze: { type: 'string' },
   epochs: { type: 'string' },
@@ -132,7 +130,6 @@ function runDefinition(values: Values): string {
   return JSON.stringify({
     config: trajectoryFields(configFromFlags(values)),
     architecture: architectureFlags(values),
-    stemStride: stemStrideFlag(values),
     from: values.from,
     data: values.data,
     split: stringFlag(values, 'split', SPLITS) ?? 'train',
@@ -140,7 +137,6 @@ function runDefinition(values: Values): string {
   });
 }
 
-const stemStrideFlag = (values: Values): number | undefined => numberFlag(values, 'stem-stride', (v) => v === 1 || v === 2, '1 or 2');
 const limitFlag = (values: Values): number | undefined => numberFlag(values, 'limit', positiveInteger, 'a positive integer');
 const backendFlag = (values: Values): 'wasm' | 'reference' => stringFlag(values, 'backend', ['wasm', 'reference'] as const) ?? 'wasm';
 
@@ -191,8 +187,6 @@ interface StartingPoint {
 /** A new run's model: a model file's (--from, with a new head if --classes differs), or one built for the data's images. */
 async function startingPoint(flags: Values, data: string, split: 'train' | 'test', seed: number, io: CommandIO): Promise<StartingPoint> {
   const { arch, options } = architectureFlags(flags);
-  const stemStride = stemStrideFlag(flags);
-  if (stemStride !== undefined) options.stemStride = stemStride;
   if (typeof flags.from === 'string') {
     const loaded = decodeModelFile(await readBytes(flags.from), flags.from);
     if (options.classes === undefined || options.classes === loaded.model.outputShape[0]) return loaded;
@@ -210,7 +204,7 @@ async function startingPoint(flags: Values, data: string, split: 'train' | 'test
     return { model: buildModel(arch, { ...options, seed }), preprocessing };
   } catch (e) {
     // MobileNetV2's stem halves the input: 28×28 images (MNIST, Fashion-MNIST) need it to keep them whole
-    if (!(e instanceof ConfigError && arch === 'mobilenet_v2' && stemStride === undefined && /too small/.test(e.message))) throw e;
+    if (!(e instanceof ConfigError && arch === 'mobilenet_v2' && options.stemStride === undefined && /too small/.test(e.message))) throw e;
     throw new UsageError(`${e.message}; for small images like these ${size[0]}×${size[1]} give --stem-stride 1 (the network then downsamples by 16), or a larger --resolution`);
   }
 }
