@@ -56,6 +56,8 @@ export interface AnyModel {
   format: ModelFormat;
   classNames?: string[];
   preprocessing?: PreprocessOptions;
+  /** Other entries the file keeps for the model (a training summary, …). */
+  extra?: Record<string, unknown>;
   /** What was inferred or assumed, and other facts worth telling (one line each). */
   notes: string[];
   /** Format-specific metadata (ONNX producer and opset, Keras version, model file extras, …). */
@@ -334,7 +336,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       if (meta.format === MODEL_FILE_FORMAT) {
         const loaded = decodeModelFile(bytes, source);
         Object.assign(metadata, { architecture: meta.architecture, options: loaded.model.metadata.options, ...(loaded.extra ? { extra: loaded.extra } : {}) });
-        return { model: atResolution(loaded.model, options, notes), format: 'model-file', classNames: loaded.classNames, preprocessing: loaded.preprocessing, notes, metadata };
+        return { model: atResolution(loaded.model, options, notes), format: 'model-file', classNames: loaded.classNames, preprocessing: loaded.preprocessing, extra: loaded.extra, notes, metadata };
       }
       if (meta.format === INT8_FILE_FORMAT) {
         throw new FormatError(`${source}: an int8 model file (made by mobilenet quantize): mobilenet eval and classify run it; the library reads it with decodeInt8ModelFile`);
@@ -343,7 +345,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       Object.assign(metadata, { naming, tensors: tensors.size, ...meta });
       const description = exportDescription(meta, source) ?? {};
       const model = fromNamedWeights(tensors, options, source, notes, description);
-      return { model, format: 'safetensors', classNames: description.classNames, preprocessing: description.preprocessing, notes, metadata };
+      return { model, format: 'safetensors', classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
     }
     case 'pytorch': {
       const { decodeTorchStateDict } = await import('./pth/torch-checkpoint.js');
@@ -351,7 +353,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       const description = input.sidecar ? sidecarDescription(input.sidecar, torchSidecarPath(source)) : {};
       Object.assign(metadata, { naming: detectNaming(tensors.keys()), tensors: tensors.size, ...(input.sidecar ? { sidecar: torchSidecarPath(source) } : {}) });
       const model = fromNamedWeights(tensors, options, source, notes, description);
-      return { model, format, classNames: description.classNames, preprocessing: description.preprocessing, notes, metadata };
+      return { model, format, classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
     }
     case 'onnx': {
       const { externalDataExtents, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
@@ -371,7 +373,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       notes.push(`ONNX opset ${decoded.info.opsetVersion}${decoded.info.producer ? ` from ${decoded.info.producer}` : ''}; input ${decoded.info.inputName} [${decoded.info.inputShape.join(', ')}] (NCHW)`);
       const description = exportDescription(decoded.info.metadataProps, source) ?? {};
       const model = asDescribed(decoded.model, description, source, notes);
-      return { model: atResolution(model, options, notes), format, classNames: description.classNames, preprocessing: description.preprocessing, notes, metadata };
+      return { model: atResolution(model, options, notes), format, classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
     }
     case 'tfjs': {
       const { decodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } = await import('./tfjs/layers-model.js');
@@ -386,7 +388,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
         Object.assign(metadata, { ...graph.info, unusedWeights: graph.unusedWeights, userDefinedMetadata: graph.userDefinedMetadata ?? null });
         const description = exportDescription(isObject(graph.userDefinedMetadata) ? graph.userDefinedMetadata : undefined, source) ?? {};
         const model = asDescribed(graph.model, description, source, notes);
-        return { model, format: 'tfjs-graph', classNames: description.classNames, preprocessing: description.preprocessing, notes, metadata };
+        return { model, format: 'tfjs-graph', classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
       }
       const imported = decodeTfjsLayersModel(modelJson, shards, { source });
       const user = imported.userDefinedMetadata;
@@ -396,7 +398,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       const description = exportDescription(info, source);
       if (description) {
         const model = asDescribed(imported.model, description, source, notes);
-        return { model: atResolution(model, options, notes), format, classNames: description.classNames, preprocessing: description.preprocessing, notes, metadata };
+        return { model: atResolution(model, options, notes), format, classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
       }
       // files without our format tag: class names and preprocessing taken where they have the expected shape
       const classNames = Array.isArray(info.classNames) && info.classNames.every((c) => typeof c === 'string') ? (info.classNames as string[]) : undefined;
