@@ -10,8 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
 import type { PreprocessOptions } from '../src/data/preprocess.js';
 import { FormatError } from '../src/errors.js';
-import type { Model } from '../src/graph/model.js';
+import { Model } from '../src/graph/model.js';
+import { decodeModelFile, encodeModelFile } from '../src/io/model-file.js';
 import { decodeNpy } from '../src/io/npy.js';
+import { Conv2D } from '../src/nn/conv.js';
+import { input } from '../src/nn/core.js';
+import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Transpose } from '../src/nn/extra.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
 import { loadAnyModel, saveAnyModel, torchSidecarPath } from '../src/node/any-model.js';
@@ -27,7 +31,7 @@ const BUNDLED = join(ROOT, 'models', 'fashion-mnist.safetensors');
 const DATA = join(ROOT, 'data', 'fashion-mnist');
 const WASM = WasmEngine.supported();
 /** The first N test images: all the engine needs a few seconds for; fewer on the plain-TS reference kernels. */
-const N = WASM ? 2000 : 500;
+const N = WASM ? 1000 : 500;
 /** Logits of a round trip against the original's: the same float32 weights, so equal up to summation order. */
 const LOGIT_TOLERANCE = 1e-5;
 
@@ -184,6 +188,7 @@ describe('third-party graphs (no architecture of ours) → our model file → th
   const sources: [what: string, path: string][] = [
     ['TF.js layers model (NSFWJS MobileNetV2)', join(FIXTURES, 'tfjs', 'nsfwjs-mobilenet-v2')],
     ['Keras H5 whole model (h5py)', join(FIXTURES, 'keras-h5', 'tiny-mobilenet-v2.h5py.h5')],
+    ['TF.js graph model (NSFWJS TF-Hub MobileNetV2: constant Mul and Sub, fused convs)', join(FIXTURES, 'tfjs', 'nsfwjs-mobilenet-v2-mid')],
   ];
   for (const [what, path] of sources) {
     test(`${what} → our model file: the imported model's own outputs`, async () => {
@@ -196,6 +201,23 @@ describe('third-party graphs (no architecture of ours) → our model file → th
       assertClose(await predict(loaded.model, x), await predict(imported.model, x), 1e-6, what);
     });
   }
+});
+
+test('layers Keras has no class for (constant arithmetic, clip, hard sigmoid and swish) and concat, transpose: kept in our model file', () => {
+  const x = input([4, 5, 3]);
+  const scaled = new Arithmetic('scale', 'mul', { side: 'right', value: new Tensor([3], new Float32Array([0.5, -2, 1 / 3])) }).apply(x);
+  const shifted = new Arithmetic('shift', 'sub', { side: 'left', value: new Tensor([], new Float32Array([0.25])) }).apply(scaled);
+  const clipped = new Clip('clip', -1, Infinity).apply(shifted);
+  const gate = new HardSigmoid('gate', 0.2, 0.5).apply(x);
+  const product = new Arithmetic('product', 'mul').apply([clipped, gate]);
+  const joined = new Concatenate('joined', -1, 2).apply([product, new HardSwish('swish').apply(x)]);
+  const turned = new Transpose('turned', [2, 0, 1]).apply(joined);
+  const conv = new Conv2D('conv', { filters: 2, kernelSize: 1 }).apply(turned);
+  const model = new Model(x, conv, { name: 'extended', seed: 4 });
+  const back = decodeModelFile(encodeModelFile(model), 'extended.safetensors').model;
+  assert.deepEqual(back.layers.map((l) => l.kind), model.layers.map((l) => l.kind));
+  const batch = randomBatch([2, 4, 5, 3], 3);
+  assert.deepEqual(back.predict(batch).data, model.predict(batch).data);
 });
 
 describe('metadata present but malformed: a FormatError naming the file and the entry', () => {

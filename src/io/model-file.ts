@@ -47,7 +47,7 @@ const JSON_ENTRIES = ['options', 'inputShape', 'classNames', 'preprocessing', 'e
 
 export function encodeModelFile(model: Model, info: ModelFileInfo = {}): Uint8Array {
   if (typeof model.metadata.architecture === 'string') return encodeSafetensors(model.weights(), describeModel(model, info, MODEL_FILE_FORMAT));
-  const graph = modelToKerasTopology(model).topology;
+  const graph = modelToKerasTopology(model, { extended: true }).topology;
   return encodeSafetensors(model.weights(), metadataEntries({ ...describeExport(model, info), format: MODEL_FILE_FORMAT, graph }));
 }
 
