@@ -2,12 +2,13 @@
 // loaders the CLI uses gives the original's predictions, accuracy, preprocessing and class names; so does each → our model file.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
+import { decodeModelFiles } from '../src/browser/files.js';
 import type { PreprocessOptions } from '../src/data/preprocess.js';
 import { FormatError } from '../src/errors.js';
 import { Model } from '../src/graph/model.js';
@@ -167,6 +168,30 @@ describe('bundled model → each format → back: same predictions, accuracy, pr
       const back = await runCli('convert', out, join(dir, `cli-${file}.safetensors`));
       assert.equal(back.code, 0, `${file} → our model file: ${back.err}`);
     }
+  });
+});
+
+describe('other readers of the same entries', () => {
+  test('a page given fm.pt and its sidecar fm.pt.json (decodeModelFiles) reads them together', async () => {
+    const path = join(dir, 'dropped.pt');
+    await saveAnyModel(original.model, path, { classNames: original.classNames, preprocessing: original.preprocessing });
+    const files = await Promise.all([torchSidecarPath(path), path].map(async (p) => ({ name: basename(p), bytes: new Uint8Array(await readFile(p)) })));
+    const loaded = await decodeModelFiles(files);
+    assert.equal(loaded.format, 'pytorch');
+    await assertSameAsBundled(loaded, 'dropped .pt + sidecar');
+  });
+
+  test('a TF.js graph model whose userDefinedMetadata holds our entries gives its class names and preprocessing', async () => {
+    const folder = join(FIXTURES, 'tfjs', 'nsfwjs-mobilenet-v2-mid');
+    const json = JSON.parse(await readFile(join(folder, 'model.json'), 'utf8')) as { userDefinedMetadata: Record<string, unknown> };
+    const entries = { format: 'mobilenet-ts-export/1', classNames: ['a', 'b', 'c', 'd', 'e'], preprocessing: { size: [224, 224], pixels: 'unit' } };
+    json.userDefinedMetadata = { ...json.userDefinedMetadata, ...entries };
+    const copy = join(dir, 'graph');
+    await cp(folder, copy, { recursive: true });
+    await writeFile(join(copy, 'model.json'), JSON.stringify(json));
+    const loaded = await loadAnyModel(copy);
+    assert.equal(loaded.format, 'tfjs-graph');
+    assert.deepEqual([loaded.classNames, loaded.preprocessing], [entries.classNames, entries.preprocessing]);
   });
 });
 
