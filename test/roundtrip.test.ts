@@ -22,9 +22,11 @@ import { encodeOnnx } from '../src/io/onnx/export.js';
 import { loadAnyModel, saveAnyModel, torchSidecarPath } from '../src/node/any-model.js';
 import type { AnyModel, SaveAnyModelOptions } from '../src/node/any-model.js';
 import { readIdxFolder } from '../src/node/idx-files.js';
+import { readTfjsModelFiles } from '../src/node/tfjs-files.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { FIXTURES, GOLDEN, assertClose, randomBatch, runCli } from './helpers.js';
+import { loadTfjs, predictTfjs, ready } from './tfjs-reference.js';
 
 enableWasmFeatures();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -172,6 +174,20 @@ describe('bundled model → each format → back: same predictions, accuracy, pr
 });
 
 describe('other readers of the same entries', () => {
+  test('tfjs-layers itself runs our TF.js export to the bundled model\'s top-1, and reads our userDefinedMetadata', async () => {
+    await ready();
+    const folder = join(dir, 'for-tfjs');
+    await saveAnyModel(original.model, folder, { classNames: original.classNames, preprocessing: original.preprocessing });
+    const reference = await loadTfjs(await readTfjsModelFiles(join(folder, 'model.json')));
+    const n = 16; // tfjs's CPU backend takes about 0.1 s an image here
+    const x = new Tensor([n, ...original.model.inputShape], images.x.data.subarray(0, n * original.model.inputShape.reduce((a, b) => a * b)));
+    const logits = predictTfjs(reference, x);
+    assertClose(logits, new Tensor([n, 10], expected.logits.data.subarray(0, n * 10)), 1e-4, 'tfjs-layers logits');
+    assert.deepEqual(argmax(logits), expected.top1.slice(0, n));
+    const user = reference.getUserDefinedMetadata() as Record<string, unknown>;
+    assert.deepEqual([user.architecture, user.classNames, user.preprocessing], ['mobilenet_v2', original.classNames, original.preprocessing]);
+  });
+
   test('a page given fm.pt and its sidecar fm.pt.json (decodeModelFiles) reads them together', async () => {
     const path = join(dir, 'dropped.pt');
     await saveAnyModel(original.model, path, { classNames: original.classNames, preprocessing: original.preprocessing });
