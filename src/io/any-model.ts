@@ -1,13 +1,14 @@
 // Decodes a model from bytes in any format the library reads, in browsers and Node alike: the format told by magic
 // bytes and the file name's extension (our model file, plain safetensors, ONNX, TF.js layers and graph models,
-// Keras H5 and .keras, torch.save; torchvision, timm or our weight names).
+// Keras H5 and .keras, torch.save; torchvision, timm or our weight names), with the architecture, class names and
+// preprocessing our exports store beside the weights (see describeExport) read back.
 
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, FormatError, WeightsError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { inferMobileNetV2 } from './infer-architecture.js';
 import { EXPORT_METADATA_FORMAT, INT8_FILE_FORMAT, MODEL_FILE_FORMAT, decodeModelFile, readDescription } from './model-file.js';
-import type { ModelDescription } from './model-file.js';
+import type { ModelDescription, ModelFileInfo } from './model-file.js';
 import { detectNaming, loadWeights } from './named-weights.js';
 import { ExternalDataError } from './onnx/errors.js';
 import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY } from './keras-h5/archive-entries.js';
@@ -229,8 +230,13 @@ function asDescribed(imported: Model, description: ModelDescription, source: str
 }
 
 /** The description in string or JSON entries (ONNX metadata_props, TF.js userDefinedMetadata) when they carry our format tag. */
-function exportDescription(entries: Record<string, unknown> | undefined, source: string): ModelDescription | undefined {
+function taggedDescription(entries: Record<string, unknown> | undefined, source: string): ModelDescription | undefined {
   return entries?.format === EXPORT_METADATA_FORMAT ? readDescription(entries, source) : undefined;
+}
+
+/** What AnyModel carries of a description beside the network. */
+function fileInfo({ classNames, preprocessing, extra }: ModelDescription): ModelFileInfo {
+  return { classNames, preprocessing, extra };
 }
 
 /** The JSON file that saveAnyModel writes beside a torch.save file, which has no room for metadata. */
@@ -336,16 +342,16 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       if (meta.format === MODEL_FILE_FORMAT) {
         const loaded = decodeModelFile(bytes, source);
         Object.assign(metadata, { architecture: meta.architecture, options: loaded.model.metadata.options, ...(loaded.extra ? { extra: loaded.extra } : {}) });
-        return { model: atResolution(loaded.model, options, notes), format: 'model-file', classNames: loaded.classNames, preprocessing: loaded.preprocessing, extra: loaded.extra, notes, metadata };
+        return { model: atResolution(loaded.model, options, notes), format: 'model-file', ...fileInfo(loaded), notes, metadata };
       }
       if (meta.format === INT8_FILE_FORMAT) {
         throw new FormatError(`${source}: an int8 model file (made by mobilenet quantize): mobilenet eval and classify run it; the library reads it with decodeInt8ModelFile`);
       }
       const naming = detectNaming(tensors.keys());
       Object.assign(metadata, { naming, tensors: tensors.size, ...meta });
-      const description = exportDescription(meta, source) ?? {};
+      const description = taggedDescription(meta, source) ?? {};
       const model = fromNamedWeights(tensors, options, source, notes, description);
-      return { model, format: 'safetensors', classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
+      return { model, format: 'safetensors', ...fileInfo(description), notes, metadata };
     }
     case 'pytorch': {
       const { decodeTorchStateDict } = await import('./pth/torch-checkpoint.js');
@@ -353,7 +359,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       const description = input.sidecar ? sidecarDescription(input.sidecar, torchSidecarPath(source)) : {};
       Object.assign(metadata, { naming: detectNaming(tensors.keys()), tensors: tensors.size, ...(input.sidecar ? { sidecar: torchSidecarPath(source) } : {}) });
       const model = fromNamedWeights(tensors, options, source, notes, description);
-      return { model, format, classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
+      return { model, format, ...fileInfo(description), notes, metadata };
     }
     case 'onnx': {
       const { externalDataExtents, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
@@ -371,9 +377,9 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       });
       Object.assign(metadata, decoded.info);
       notes.push(`ONNX opset ${decoded.info.opsetVersion}${decoded.info.producer ? ` from ${decoded.info.producer}` : ''}; input ${decoded.info.inputName} [${decoded.info.inputShape.join(', ')}] (NCHW)`);
-      const description = exportDescription(decoded.info.metadataProps, source) ?? {};
+      const description = taggedDescription(decoded.info.metadataProps, source) ?? {};
       const model = asDescribed(decoded.model, description, source, notes);
-      return { model: atResolution(model, options, notes), format, classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
+      return { model: atResolution(model, options, notes), format, ...fileInfo(description), notes, metadata };
     }
     case 'tfjs': {
       const { decodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } = await import('./tfjs/layers-model.js');
@@ -386,19 +392,19 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
         notes.push(`TF.js graph model${graph.info.convertedBy ? ` (${graph.info.convertedBy})` : ''}: input ${graph.info.inputName} [${graph.info.inputShape.join(', ')}] (NHWC), output ${graph.info.outputName}; ops ${ops}`);
         if (graph.unusedWeights.length) notes.push(`${graph.unusedWeights.length} weight(s) in the manifest unused: ${graph.unusedWeights.slice(0, 5).join(', ')}`);
         Object.assign(metadata, { ...graph.info, unusedWeights: graph.unusedWeights, userDefinedMetadata: graph.userDefinedMetadata ?? null });
-        const description = exportDescription(isObject(graph.userDefinedMetadata) ? graph.userDefinedMetadata : undefined, source) ?? {};
+        const description = taggedDescription(isObject(graph.userDefinedMetadata) ? graph.userDefinedMetadata : undefined, source) ?? {};
         const model = asDescribed(graph.model, description, source, notes);
-        return { model, format: 'tfjs-graph', classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
+        return { model, format: 'tfjs-graph', ...fileInfo(description), notes, metadata };
       }
       const imported = decodeTfjsLayersModel(modelJson, shards, { source });
       const user = imported.userDefinedMetadata;
       const info = isObject(user) ? user : {};
       if (imported.unusedWeights.length) notes.push(`${imported.unusedWeights.length} weight(s) in the manifest unused: ${imported.unusedWeights.slice(0, 5).join(', ')}`);
       Object.assign(metadata, { userDefinedMetadata: user ?? null });
-      const description = exportDescription(info, source);
+      const description = taggedDescription(info, source);
       if (description) {
         const model = asDescribed(imported.model, description, source, notes);
-        return { model: atResolution(model, options, notes), format, classNames: description.classNames, preprocessing: description.preprocessing, extra: description.extra, notes, metadata };
+        return { model: atResolution(model, options, notes), format, ...fileInfo(description), notes, metadata };
       }
       // files without our format tag: class names and preprocessing taken where they have the expected shape
       const classNames = Array.isArray(info.classNames) && info.classNames.every((c) => typeof c === 'string') ? (info.classNames as string[]) : undefined;
