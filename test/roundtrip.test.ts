@@ -11,12 +11,9 @@ import { WasmEngine } from '../src/backend/wasm/engine.js';
 import { decodeModelFiles } from '../src/browser/files.js';
 import type { PreprocessOptions } from '../src/data/preprocess.js';
 import { FormatError } from '../src/errors.js';
-import { Model } from '../src/graph/model.js';
+import type { Model } from '../src/graph/model.js';
 import { decodeModelFile, encodeModelFile } from '../src/io/model-file.js';
 import { decodeNpy } from '../src/io/npy.js';
-import { Conv2D } from '../src/nn/conv.js';
-import { input } from '../src/nn/core.js';
-import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Transpose } from '../src/nn/extra.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
 import { loadAnyModel, saveAnyModel, torchSidecarPath } from '../src/node/any-model.js';
@@ -27,6 +24,7 @@ import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { FIXTURES, GOLDEN, assertClose, randomBatch, runCli } from './helpers.js';
 import { loadTfjs, predictTfjs, ready } from './tfjs-reference.js';
+import { graphBeyondKeras } from './fuzz/seeds.js';
 
 enableWasmFeatures();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -245,16 +243,7 @@ describe('third-party graphs (no architecture of ours) → our model file → th
 });
 
 test('layers Keras has no class for (constant arithmetic, clip, hard sigmoid and swish) and concat, transpose: kept in our model file', () => {
-  const x = input([4, 5, 3]);
-  const scaled = new Arithmetic('scale', 'mul', { side: 'right', value: new Tensor([3], new Float32Array([0.5, -2, 1 / 3])) }).apply(x);
-  const shifted = new Arithmetic('shift', 'sub', { side: 'left', value: new Tensor([], new Float32Array([0.25])) }).apply(scaled);
-  const clipped = new Clip('clip', -1, Infinity).apply(shifted);
-  const gate = new HardSigmoid('gate', 0.2, 0.5).apply(x);
-  const product = new Arithmetic('product', 'mul').apply([clipped, gate]);
-  const joined = new Concatenate('joined', -1, 2).apply([product, new HardSwish('swish').apply(x)]);
-  const turned = new Transpose('turned', [2, 0, 1]).apply(joined);
-  const conv = new Conv2D('conv', { filters: 2, kernelSize: 1 }).apply(turned);
-  const model = new Model(x, conv, { name: 'extended', seed: 4 });
+  const model = graphBeyondKeras();
   const back = decodeModelFile(encodeModelFile(model), 'extended.safetensors').model;
   assert.deepEqual(back.layers.map((l) => l.kind), model.layers.map((l) => l.kind));
   const batch = randomBatch([2, 4, 5, 3], 3);
