@@ -82,7 +82,7 @@ export interface SaveAnyModelOptions {
   format?: SaveFormat;
   classNames?: string[];
   preprocessing?: PreprocessOptions;
-  /** Anything else for our model file's `extra`. */
+  /** Anything else worth keeping (a training summary): the `extra` entry of every format's metadata. */
   extra?: Record<string, unknown>;
   /** Names of plain safetensors and torch.save outputs: torchvision's (default) or timm's (our MobileNetV2 and V1). */
   naming?: 'torchvision' | 'timm';
