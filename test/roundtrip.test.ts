@@ -212,15 +212,22 @@ describe('other readers of the same entries', () => {
 describe('third-party graphs (no architecture of ours) → our model file → the same outputs', () => {
   const TINY = join(GOLDEN, 'models', 'mnv2_035_32_c10');
   for (const onnx of ['model.onnx', 'model_bnfolded.onnx']) {
-    test(`PyTorch's ${onnx} → our model file reproduces PyTorch's logits`, async () => {
+    test(`PyTorch's ${onnx} → our model file, plain safetensors, .pt: each rebuilt from its metadata gives PyTorch's logits`, async () => {
       const imported = await loadAnyModel(join(TINY, onnx));
       assert.equal(imported.model.metadata.architecture, undefined, 'an imported graph');
-      const path = join(dir, `golden-${onnx}.safetensors`);
-      await saveAnyModel(imported.model, path);
-      const loaded = await loadAnyModel(path);
-      assert.equal(loaded.format, 'model-file');
       const x = decodeNpy(await readFile(join(TINY, 'input.npy')));
-      assertClose(await predict(loaded.model, x, 'NCHW'), decodeNpy(await readFile(join(TINY, 'output.npy'))), 1e-4, `${onnx} → model file`);
+      const targets: [file: string, options: SaveAnyModelOptions, format: AnyModel['format']][] = [
+        [`golden-${onnx}.safetensors`, {}, 'model-file'],
+        [`golden-${onnx}-plain.safetensors`, { format: 'safetensors' }, 'safetensors'],
+        [`golden-${onnx}.pt`, {}, 'pytorch'],
+      ];
+      for (const [file, options, format] of targets) {
+        const path = join(dir, file);
+        await saveAnyModel(imported.model, path, options);
+        const loaded = await loadAnyModel(path);
+        assert.equal(loaded.format, format);
+        assertClose(await predict(loaded.model, x, 'NCHW'), decodeNpy(await readFile(join(TINY, 'output.npy'))), 1e-4, `${onnx} → ${file}`);
+      }
     });
   }
 

@@ -7,7 +7,7 @@ import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, FormatError, WeightsError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { inferMobileNetV2 } from './infer-architecture.js';
-import { EXPORT_METADATA_FORMAT, INT8_FILE_FORMAT, MODEL_FILE_FORMAT, decodeModelFile, readDescription } from './model-file.js';
+import { EXPORT_METADATA_FORMAT, INT8_FILE_FORMAT, MODEL_FILE_FORMAT, decodeModelFile, graphModel, readDescription } from './model-file.js';
 import type { ModelDescription, ModelFileInfo } from './model-file.js';
 import { detectNaming, loadWeights } from './named-weights.js';
 import { ExternalDataError } from './onnx/errors.js';
@@ -164,6 +164,14 @@ function storedOptions(description: ModelDescription & { architecture: string },
   return { ...description.options, arch: description.architecture, ...(resolution !== undefined ? { resolution } : {}), ...(beforeBuild ? { beforeBuild } : {}) };
 }
 
+/** The input size and channels the file's metadata gives, for weights it names no architecture for (an imported graph's, under torchvision names). */
+function withStoredInput(asked: LoadAnyModelOptions, { inputShape }: ModelDescription, notes: string[]): LoadAnyModelOptions {
+  if (inputShape === undefined || asked.resolution !== undefined) return asked;
+  const [h, w, c] = inputShape;
+  notes.push(`input ${h}×${w}×${c} as the file's metadata gives it`);
+  return { ...asked, resolution: [h, w], inputChannels: asked.inputChannels ?? c };
+}
+
 /** A network rebuilt from metadata must take the input the metadata says it does (unless rebuilt at another resolution). */
 function checkInputShape(model: Model, description: ModelDescription, resolution: LoadAnyModelOptions['resolution'], source: string): void {
   if (description.inputShape === undefined || resolution !== undefined || sameShape(model.inputShape, description.inputShape)) return;
@@ -175,8 +183,14 @@ function checkInputShape(model: Model, description: ModelDescription, resolution
  * file's metadata describes where it has one, else the one asked for, inferred from the weight shapes where needed.
  */
 function fromNamedWeights(given: Map<string, Tensor>, asked: LoadAnyModelOptions, source: string, notes: string[], description: ModelDescription = {}): Model {
-  const { architecture } = description;
-  const givenOptions = architecture !== undefined ? storedOptions({ ...description, architecture }, asked, notes) : asked;
+  const { architecture, graph } = description;
+  if (architecture === undefined && graph !== undefined) {
+    const model = graphModel(graph, given, source);
+    model.setWeights(given);
+    notes.push('rebuilt the graph that the file\'s metadata holds (an imported model)');
+    return model;
+  }
+  const givenOptions = architecture !== undefined ? storedOptions({ ...description, architecture }, asked, notes) : withStoredInput(asked, description, notes);
   const { tensors, options } = detectNaming(given.keys()) === 'timm' ? fromTimm(given, givenOptions, notes) : { tensors: given, options: givenOptions };
   const { arch, build } = architectureOf(options);
   if (architecture !== undefined) notes.push(`built ${arch} as the file's metadata describes it`);

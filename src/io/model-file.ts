@@ -46,19 +46,19 @@ export interface ModelDescription extends ModelFileInfo {
 const JSON_ENTRIES = ['options', 'inputShape', 'classNames', 'preprocessing', 'extra', 'graph'] as const;
 
 export function encodeModelFile(model: Model, info: ModelFileInfo = {}): Uint8Array {
-  if (typeof model.metadata.architecture === 'string') return encodeSafetensors(model.weights(), describeModel(model, info, MODEL_FILE_FORMAT));
-  const graph = modelToKerasTopology(model, { extended: true }).topology;
-  return encodeSafetensors(model.weights(), metadataEntries({ ...describeExport(model, info), format: MODEL_FILE_FORMAT, graph }));
+  return encodeSafetensors(model.weights(), metadataEntries(describeExport(model, info, { format: MODEL_FILE_FORMAT, graph: true })));
 }
 
 /**
  * What every export carries beside the weights, as JSON values: the format tag, the architecture and builder
- * options (for models built here), the input shape, class names, preprocessing and extra entries.
+ * options (for models built here), the input shape, class names, preprocessing and extra entries. With `graph`, a
+ * model with no architecture of ours (an imported graph) has its topology written too, for files of weights alone.
  */
-export function describeExport(model: Model, info: ModelFileInfo, format = EXPORT_METADATA_FORMAT): Record<string, unknown> {
+export function describeExport(model: Model, info: ModelFileInfo, { format = EXPORT_METADATA_FORMAT, graph = false } = {}): Record<string, unknown> {
   const { architecture, options } = model.metadata;
   const description: Record<string, unknown> = { format };
   if (typeof architecture === 'string') Object.assign(description, { architecture, options: options ?? {} });
+  else if (graph) description.graph = modelToKerasTopology(model, { extended: true }).topology;
   description.inputShape = [...model.inputShape];
   if (info.classNames) description.classNames = info.classNames;
   if (info.preprocessing) description.preprocessing = info.preprocessing;
@@ -74,7 +74,7 @@ export function metadataEntries(description: Record<string, unknown>): Record<st
 /** The metadata that rebuilds `model` (architecture and builder options) with `info`, for a file of `format`. */
 export function describeModel(model: Model, info: ModelFileInfo, format: string): Record<string, string> {
   if (typeof model.metadata.architecture !== 'string') throw new FormatError(`model ${model.name} has no architecture in its metadata: only models built by mobilenetV1/mobilenetV2 can be saved`);
-  return metadataEntries(describeExport(model, info, format));
+  return metadataEntries(describeExport(model, info, { format }));
 }
 
 export interface LoadedModel extends ModelFileInfo {
@@ -157,6 +157,11 @@ export function readDescription(entries: Record<string, unknown>, source: string
   return description;
 }
 
+/** The network a metadata entry `graph` holds (weights as initialised), with no more parameters than `tensors` account for. */
+export function graphModel(graph: Record<string, unknown>, tensors: Map<string, Tensor>, source: string): Model {
+  return buildInBudget(tensors, source, () => kerasTopologyToModel(graph, { source: `${source} (metadata entry graph)` }).model);
+}
+
 /** Rebuilds the model a file describes and loads its weights (every tensor must fit exactly). */
 export function decodeModelFile(bytes: Uint8Array, source = '<buffer>'): LoadedModel {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
@@ -176,7 +181,7 @@ export function rebuildModel(tensors: Map<string, Tensor>, metadata: Record<stri
   const { architecture, options = {}, graph, classNames, preprocessing, extra } = readDescription(metadata, source);
   let model: Model;
   if (architecture !== undefined) model = buildInBudget(tensors, source, () => buildModel(architecture, options));
-  else if (graph !== undefined) model = buildInBudget(tensors, source, () => kerasTopologyToModel(graph, { source: `${source} (metadata entry graph)` }).model);
+  else if (graph !== undefined) model = graphModel(graph, tensors, source);
   else throw new FormatError(`${source}: metadata has neither an architecture nor a graph entry: nothing to rebuild the network from`);
   return { model, classNames, preprocessing, extra };
 }

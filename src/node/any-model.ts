@@ -15,6 +15,7 @@ import type { ModelFileInfo } from '../io/model-file.js';
 import { encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import { torchStateDict } from '../io/torch-names.js';
+import { detectNaming } from '../io/named-weights.js';
 import { oursToTimmV1, torchvisionToTimmV2 } from '../io/timm-names.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FileError, readBytes, writeFileAtomic } from './files.js';
@@ -127,6 +128,21 @@ function plainWeights(model: Model, notes: string[], naming: SaveAnyModelOptions
 }
 
 /**
+ * The metadata of a file of weights alone: an imported graph's topology too where the weights keep our names (the
+ * graph is rebuilt with them) and our topology entries can say it.
+ */
+function weightsDescription(model: Model, weights: Map<string, Tensor>, info: ModelFileInfo, notes: string[]): Record<string, unknown> {
+  if (detectNaming(weights.keys()) !== 'ours') return describeExport(model, info);
+  try {
+    return describeExport(model, info, { graph: true });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    notes.push(`${e.message}: the file keeps the weights without the graph`);
+    return describeExport(model, info);
+  }
+}
+
+/**
  * Saves `model` as our model file (an imported graph as its Keras topology), plain safetensors (torchvision names
  * when the model has them), ONNX (opset 13), a TF.js layers model (a folder, or the path of its model.json) or a
  * torch.save state dict. Each carries the architecture and builder options (models built here), the input shape,
@@ -147,14 +163,14 @@ export async function saveAnyModel(model: Model, path: string, options: SaveAnyM
     }
     case 'safetensors': {
       const weights = plainWeights(model, notes, options.naming);
-      await writeFileAtomic(path, encodeSafetensors(weights, metadataEntries(description)));
+      await writeFileAtomic(path, encodeSafetensors(weights, metadataEntries(weightsDescription(model, weights, info, notes))));
       return { format, paths: [path], notes };
     }
     case 'pytorch': {
       const weights = plainWeights(model, notes, options.naming);
       const sidecar = torchSidecarPath(path);
       await writeFileAtomic(path, encodeTorchStateDict(weights));
-      await writeFileAtomic(sidecar, new TextEncoder().encode(`${JSON.stringify(description, null, 2)}\n`));
+      await writeFileAtomic(sidecar, new TextEncoder().encode(`${JSON.stringify(weightsDescription(model, weights, info, notes), null, 2)}\n`));
       notes.push(`architecture, input shape, class names and preprocessing in ${sidecar} (keep it beside the .pt)`);
       return { format, paths: [path, sidecar], notes };
     }
