@@ -154,7 +154,6 @@ export async function saveAnyModel(model: Model, path: string, options: SaveAnyM
   const notes: string[] = [];
   if (options.naming === 'timm' && format !== 'safetensors' && format !== 'pytorch') throw new ConfigError(`timm names apply to plain weights files (safetensors, pytorch), not to ${format}`);
   const info: ModelFileInfo = { classNames: options.classNames, preprocessing: options.preprocessing, extra: options.extra };
-  const description = describeExport(model, info);
   switch (format) {
     case 'model-file': {
       if (typeof model.metadata.architecture !== 'string') notes.push(`an imported graph (${model.name}): its Keras topology is kept in the file's metadata`);
@@ -175,12 +174,12 @@ export async function saveAnyModel(model: Model, path: string, options: SaveAnyM
       return { format, paths: [path, sidecar], notes };
     }
     case 'onnx': {
-      await writeOnnxFile(path, model, { metadata: metadataEntries(description) });
+      await writeOnnxFile(path, model, { metadata: metadataEntries(describeExport(model, info)) });
       return { format, paths: [path], notes };
     }
     case 'tfjs': {
       const modelJson = extname(path).toLowerCase() === '.json' ? path : join(path, 'model.json');
-      const paths = await writeTfjsModel(modelJson, model, { userDefinedMetadata: description });
+      const paths = await writeTfjsModel(modelJson, model, { userDefinedMetadata: describeExport(model, info) });
       return { format, paths, notes };
     }
     default:
