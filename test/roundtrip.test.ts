@@ -293,6 +293,7 @@ describe('metadata present but malformed: a FormatError naming the file and the 
     await assert.rejects(loadAnyModel(path), (e: Error) => e instanceof FormatError && e.message.startsWith(`${sidecar}: not valid JSON`));
     await writeFile(sidecar, '{"format": "something-else"}');
     await assert.rejects(loadAnyModel(path), (e: Error) => e instanceof FormatError && e.message.includes(`${sidecar}: metadata entry format is "something-else"`));
+    await assert.rejects(loadAnyModel(sidecar), (e: Error) => e instanceof FormatError && e.message.includes(`not a model: load ${path}, which reads it`));
     await rm(sidecar);
     const plain = await loadAnyModel(path, { resolution: 28, stemStride: 1 });
     assert.equal(plain.preprocessing, undefined);

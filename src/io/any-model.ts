@@ -396,6 +396,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       return { model: atResolution(model, options, notes), format, ...fileInfo(description), notes, metadata };
     }
     case 'tfjs': {
+      if (/\.(pt|pth|bin)\.json$/i.test(source)) throw new FormatError(`${source}: the metadata saved beside a torch.save file, not a model: load ${source.slice(0, -'.json'.length)}, which reads it`);
       const { decodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } = await import('./tfjs/layers-model.js');
       const modelJson = parseTfjsModelJson(bytes, source, { graph: true });
       const shards = await companions(input, tfjsShardPaths(modelJson), (path) => new FormatError(`${source}: weight shard ${JSON.stringify(path)} was not given (give the files beside model.json)`));
