@@ -105,6 +105,23 @@ describe('Keras 3 .keras archives', () => {
     }
   });
 
+  test('mobilenet convert .keras → our model file (the graph kept as its topology) still matches tfjs-layers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keras-archive-'));
+    try {
+      const path = join(dir, 'model.keras');
+      writeFileSync(path, bytes);
+      const modelFile = join(dir, 'model.safetensors');
+      const converted = await runCli('convert', path, modelFile);
+      assert.equal(converted.code, 0, converted.err);
+      const loaded = await loadAnyModel(modelFile);
+      assert.equal(loaded.format, 'model-file');
+      const x = randomInput([2, 10, 11, 3], 5);
+      assertClose(loaded.model.predict(x), predictTfjs(reference, x), 1e-5, '.keras → model file');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('malformed archives: truncated, not a zip, entries missing, variables miscounted or misshapen', async () => {
     for (let cut = 0; cut < bytes.length; cut += Math.ceil(bytes.length / 25)) await assert.rejects(decodeKerasArchive(bytes.subarray(0, cut)), FormatError, `cut at ${cut}`);
     await assert.rejects(decodeKerasArchive(new TextEncoder().encode('not a zip at all, just text')), FormatError);

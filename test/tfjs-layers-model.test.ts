@@ -91,6 +91,25 @@ describe('TF.js layers model', () => {
     assertClose(predictTfjs(again, x), model.predict(x), 1e-5, 'exported Clip and Sigmoid');
   });
 
+  test('Concatenate and Permute import and export as tfjs-layers runs them', async () => {
+    const L = tfl.layers;
+    const x = tfl.input({ shape: [5, 6, 3], name: 'image' });
+    const a = L.conv2d({ filters: 2, kernelSize: 1, name: 'a' }).apply(x) as tfl.SymbolicTensor;
+    const joined = L.concatenate({ axis: -1, name: 'joined' }).apply([x, a]) as tfl.SymbolicTensor;
+    const turned = L.permute({ dims: [3, 1, 2], name: 'turned' }).apply(joined) as tfl.SymbolicTensor;
+    const rows = L.concatenate({ axis: 2, name: 'rows' }).apply([turned, turned]) as tfl.SymbolicTensor;
+    const y = L.conv2d({ filters: 3, kernelSize: 2, name: 'b' }).apply(rows) as tfl.SymbolicTensor;
+    const reference = tfl.model({ inputs: x, outputs: y, name: 'concat_permute' });
+    randomizeWeights(reference, 4);
+    const s = await saveTfjs(reference);
+    const { model } = decodeTfjsLayersModel(s.modelJson, s.shards);
+    assert.deepEqual([model.getLayer('joined').kind, model.getLayer('turned').kind], ['Concatenate', 'Transpose']);
+    const input = randomInput([2, 5, 6, 3], 6);
+    assertClose(model.predict(input), predictTfjs(reference, input), 1e-5, 'imported');
+    const again = await loadTfjs(encodeTfjsLayersModel(model));
+    assertClose(predictTfjs(again, input), predictTfjs(reference, input), 1e-5, 'exported');
+  });
+
   test('a model nested as a layer (transfer learning) is inlined under its own layer names', async () => {
     const L = tfl.layers;
     const x = tfl.input({ shape: [10, 10, 3], name: 'base_input' });

@@ -1,8 +1,8 @@
-// Models from files a user drops or picks in a page: the model file is told from its companions (TF.js shards,
+// Models from files a user drops or picks in a page: the model file is told from its companions (TF.js shards, a .pt's sidecar JSON,
 // ONNX external data), which the decoder then asks for by the path the model names them with.
 
 import { FormatError } from '../errors.js';
-import { decodeAnyModel, extensionOf } from '../io/any-model.js';
+import { decodeAnyModel, extensionOf, torchSidecarPath } from '../io/any-model.js';
 import type { AnyModel, LoadAnyModelOptions } from '../io/any-model.js';
 
 /** A file's name (or its path within a dropped folder) and bytes: a File read, or bytes from anywhere else. */
@@ -18,8 +18,10 @@ const MODEL_EXTENSIONS = ['.json', '.onnx', '.safetensors', '.h5', '.keras', '.h
 export function mainModelFile(files: readonly NamedBytes[]): NamedBytes {
   if (files.length === 0) throw new FormatError('no file given');
   if (files.length === 1) return files[0];
+  // a .pt's sidecar JSON (model.pt.json) is a companion, not a TF.js model.json
+  const models = files.filter((f) => !files.some((g) => torchSidecarPath(g.name) === f.name));
   for (const ext of MODEL_EXTENSIONS) {
-    const found = files.filter((f) => extensionOf(f.name) === ext);
+    const found = models.filter((f) => extensionOf(f.name) === ext);
     if (found.length === 1) return found[0];
     if (found.length > 1 && ext !== '.bin') throw new FormatError(`several ${ext} files given (${found.map((f) => f.name).join(', ')}): give one model at a time`);
   }
@@ -42,5 +44,6 @@ export async function decodeModelFiles(files: readonly NamedBytes[], options: Lo
     if (!found) throw new FormatError(`${main.name}: names ${JSON.stringify(path)}, which was not given: drop it together with the model`);
     return found.bytes;
   };
-  return decodeAnyModel({ bytes: main.bytes, source: main.name, companion }, options);
+  const sidecar = others.find((f) => f.name === torchSidecarPath(main.name))?.bytes;
+  return decodeAnyModel({ bytes: main.bytes, source: main.name, companion, ...(sidecar ? { sidecar } : {}) }, options);
 }

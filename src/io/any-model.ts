@@ -1,12 +1,14 @@
 // Decodes a model from bytes in any format the library reads, in browsers and Node alike: the format told by magic
 // bytes and the file name's extension (our model file, plain safetensors, ONNX, TF.js layers and graph models,
-// Keras H5 and .keras, torch.save; torchvision, timm or our weight names).
+// Keras H5 and .keras, torch.save; torchvision, timm or our weight names), with the architecture, class names and
+// preprocessing our exports store beside the weights (see describeExport) read back.
 
 import type { PreprocessOptions } from '../data/preprocess.js';
-import { ConfigError, FormatError } from '../errors.js';
+import { ConfigError, FormatError, WeightsError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { inferMobileNetV2 } from './infer-architecture.js';
-import { INT8_FILE_FORMAT, MODEL_FILE_FORMAT, decodeModelFile } from './model-file.js';
+import { EXPORT_METADATA_FORMAT, INT8_FILE_FORMAT, MODEL_FILE_FORMAT, decodeModelFile, graphModel, readDescription } from './model-file.js';
+import type { ModelDescription, ModelFileInfo } from './model-file.js';
 import { detectNaming, loadWeights } from './named-weights.js';
 import { ExternalDataError } from './onnx/errors.js';
 import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY } from './keras-h5/archive-entries.js';
@@ -15,7 +17,10 @@ import { timmArchitecture, timmToTorchvisionV2 } from './timm-names.js';
 import { decodeSafetensors } from './safetensors.js';
 import { buildModel, isArchitecture, ARCHITECTURES } from '../models/registry.js';
 import type { ArchitectureOptions } from '../models/registry.js';
+import { buildInBudget } from '../nn/parameter-budget.js';
+import { formatShape, sameShape } from '../tensor/tensor.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { decodeUtf8 } from './elements.js';
 
 /** Formats decodeAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights. */
 export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'keras-h5', 'keras', 'pytorch'] as const;
@@ -52,6 +57,8 @@ export interface AnyModel {
   format: ModelFormat;
   classNames?: string[];
   preprocessing?: PreprocessOptions;
+  /** Other entries the file keeps for the model (a training summary, …). */
+  extra?: Record<string, unknown>;
   /** What was inferred or assumed, and other facts worth telling (one line each). */
   notes: string[];
   /** Format-specific metadata (ONNX producer and opset, Keras version, model file extras, …). */
@@ -145,11 +152,49 @@ function fromTimm(tensors: Map<string, Tensor>, options: LoadAnyModelOptions, no
   return { tensors, options: build };
 }
 
-/** Builds the architecture for a named set of weights (torchvision, timm or our names) and loads them. */
-function fromNamedWeights(given: Map<string, Tensor>, givenOptions: LoadAnyModelOptions, source: string, notes: string[]): Model {
+/**
+ * The options a file's metadata gives (its architecture and builder options), over the caller's: only the
+ * caller's resolution (a rebuild at another input size) and beforeBuild are kept, and what else was asked is noted.
+ */
+function storedOptions(description: ModelDescription & { architecture: string }, given: LoadAnyModelOptions, notes: string[]): LoadAnyModelOptions {
+  const { arch, resolution, beforeBuild, ...rest } = given;
+  if (arch !== undefined && arch !== description.architecture) notes.push(`the file's metadata says ${description.architecture}: arch ${arch} not used`);
+  const ignored = Object.entries(rest).filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (ignored.length) notes.push(`the file's metadata gives the builder options: ${ignored.join(', ')} not used`);
+  return { ...description.options, arch: description.architecture, ...(resolution !== undefined ? { resolution } : {}), ...(beforeBuild ? { beforeBuild } : {}) };
+}
+
+/** The input size and channels the file's metadata gives, for weights it names no architecture for (an imported graph's, under torchvision names). */
+function withStoredInput(asked: LoadAnyModelOptions, { inputShape }: ModelDescription, notes: string[]): LoadAnyModelOptions {
+  if (inputShape === undefined || asked.resolution !== undefined) return asked;
+  const [h, w, c] = inputShape;
+  notes.push(`input ${h}×${w}×${c} as the file's metadata gives it`);
+  return { ...asked, resolution: [h, w], inputChannels: asked.inputChannels ?? c };
+}
+
+/** A network rebuilt from metadata must take the input the metadata says it does (unless rebuilt at another resolution). */
+function checkInputShape(model: Model, description: ModelDescription, resolution: LoadAnyModelOptions['resolution'], source: string): void {
+  if (description.inputShape === undefined || resolution !== undefined || sameShape(model.inputShape, description.inputShape)) return;
+  throw new FormatError(`${source}: metadata entry inputShape is ${formatShape(description.inputShape)}, but the architecture and options it gives build an input of ${formatShape(model.inputShape)}`);
+}
+
+/**
+ * Builds the architecture for a named set of weights (torchvision, timm or our names) and loads them: the one the
+ * file's metadata describes where it has one, else the one asked for, inferred from the weight shapes where needed.
+ */
+function fromNamedWeights(given: Map<string, Tensor>, asked: LoadAnyModelOptions, source: string, notes: string[], description: ModelDescription = {}): Model {
+  const { architecture, graph } = description;
+  if (architecture === undefined && graph !== undefined) {
+    const model = graphModel(graph, given, source);
+    model.setWeights(given);
+    notes.push('rebuilt the graph that the file\'s metadata holds (an imported model)');
+    return model;
+  }
+  const givenOptions = architecture !== undefined ? storedOptions({ ...description, architecture }, asked, notes) : withStoredInput(asked, description, notes);
   const { tensors, options } = detectNaming(given.keys()) === 'timm' ? fromTimm(given, givenOptions, notes) : { tensors: given, options: givenOptions };
   const { arch, build } = architectureOf(options);
-  if (arch === 'mobilenet_v2' && detectNaming(tensors.keys()) === 'torchvision' && (build.alpha === undefined || build.classes === undefined || build.inputChannels === undefined)) {
+  if (architecture !== undefined) notes.push(`built ${arch} as the file's metadata describes it`);
+  else if (arch === 'mobilenet_v2' && detectNaming(tensors.keys()) === 'torchvision' && (build.alpha === undefined || build.classes === undefined || build.inputChannels === undefined)) {
     const inferred = inferMobileNetV2(tensors, source);
     const said: string[] = [];
     if (build.alpha === undefined) {
@@ -167,11 +212,64 @@ function fromNamedWeights(given: Map<string, Tensor>, givenOptions: LoadAnyModel
     }
     if (said.length) notes.push(`inferred from the weight shapes: ${said.join(', ')}`);
   }
-  if (build.resolution === undefined) notes.push(`weights only: built ${arch} at the default resolution 224 (pass a resolution for another)`);
+  if (build.resolution === undefined && architecture === undefined) notes.push(`weights only: built ${arch} at the default resolution 224 (pass a resolution for another)`);
   options.beforeBuild?.(arch, build);
   const model = buildModel(arch, build);
+  checkInputShape(model, description, asked.resolution, source);
   loadWeights(model, tensors);
   return model;
+}
+
+/**
+ * Our own export read back (ONNX, TF.js): the network its metadata names, holding the imported graph's weights
+ * (our exports keep every layer's name). Weights that do not fit leave the graph as imported, with a note.
+ */
+function asDescribed(imported: Model, description: ModelDescription, source: string, notes: string[]): Model {
+  const { architecture, options = {} } = description;
+  if (architecture === undefined) return imported;
+  const weights = imported.weights();
+  const model = buildInBudget(weights, source, () => buildModel(architecture, options));
+  if (!sameShape(model.inputShape, imported.inputShape)) {
+    throw new FormatError(`${source}: metadata entry options build ${architecture} with input ${formatShape(model.inputShape)}, but the graph's input is ${formatShape(imported.inputShape)}`);
+  }
+  try {
+    model.setWeights(weights);
+  } catch (e) {
+    if (!(e instanceof WeightsError)) throw e;
+    notes.push(`the metadata names ${architecture}, but the graph's weights do not fit it (${e.message}): the graph is kept as imported`);
+    return imported;
+  }
+  notes.push(`rebuilt as ${architecture} from the file's metadata, with the graph's weights`);
+  return model;
+}
+
+/** The description in string or JSON entries (ONNX metadata_props, TF.js userDefinedMetadata) when they carry our format tag. */
+function taggedDescription(entries: Record<string, unknown> | undefined, source: string): ModelDescription | undefined {
+  return entries?.format === EXPORT_METADATA_FORMAT ? readDescription(entries, source) : undefined;
+}
+
+/** What AnyModel carries of a description beside the network. */
+function fileInfo({ classNames, preprocessing, extra }: ModelDescription): ModelFileInfo {
+  return { classNames, preprocessing, extra };
+}
+
+/** The JSON file that saveAnyModel writes beside a torch.save file, which has no room for metadata. */
+export function torchSidecarPath(path: string): string {
+  return `${path}.json`;
+}
+
+/** Reads a .pt's sidecar JSON (see torchSidecarPath): our entries under our format tag, else a FormatError naming it. */
+function sidecarDescription(bytes: Uint8Array, path: string): ModelDescription {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(decodeUtf8(bytes, (offset) => new FormatError(`${path}: not valid UTF-8`, offset)));
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(entries)) throw new FormatError(`${path}: must be a JSON object of metadata entries`);
+  if (entries.format !== EXPORT_METADATA_FORMAT) throw new FormatError(`${path}: metadata entry format is ${JSON.stringify(entries.format ?? null)}, expected ${EXPORT_METADATA_FORMAT}`);
+  return readDescription(entries, path);
 }
 
 /** Rebuilds a model of ours (architecture in its metadata) at another input resolution, same weights. */
@@ -213,6 +311,11 @@ export interface ModelInput {
    * For ONNX external data `usedBytes` bounds the bytes its tensors can use, so a reader can refuse a far larger file.
    */
   companion?: (path: string, usedBytes?: number) => Promise<Uint8Array>;
+  /**
+   * A torch.save file's sidecar JSON (`model.pt.json`, see torchSidecarPath), where there is one: the architecture,
+   * builder options, class names and preprocessing that the .pt has no room for.
+   */
+  sidecar?: Uint8Array;
 }
 
 /**
@@ -253,20 +356,24 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       if (meta.format === MODEL_FILE_FORMAT) {
         const loaded = decodeModelFile(bytes, source);
         Object.assign(metadata, { architecture: meta.architecture, options: loaded.model.metadata.options, ...(loaded.extra ? { extra: loaded.extra } : {}) });
-        return { model: atResolution(loaded.model, options, notes), format: 'model-file', classNames: loaded.classNames, preprocessing: loaded.preprocessing, notes, metadata };
+        return { model: atResolution(loaded.model, options, notes), format: 'model-file', ...fileInfo(loaded), notes, metadata };
       }
       if (meta.format === INT8_FILE_FORMAT) {
         throw new FormatError(`${source}: an int8 model file (made by mobilenet quantize): mobilenet eval and classify run it; the library reads it with decodeInt8ModelFile`);
       }
       const naming = detectNaming(tensors.keys());
       Object.assign(metadata, { naming, tensors: tensors.size, ...meta });
-      return { model: fromNamedWeights(tensors, options, source, notes), format: 'safetensors', notes, metadata };
+      const description = taggedDescription(meta, source) ?? {};
+      const model = fromNamedWeights(tensors, options, source, notes, description);
+      return { model, format: 'safetensors', ...fileInfo(description), notes, metadata };
     }
     case 'pytorch': {
       const { decodeTorchStateDict } = await import('./pth/torch-checkpoint.js');
       const tensors = decodeTorchStateDict(bytes, { source });
-      Object.assign(metadata, { naming: detectNaming(tensors.keys()), tensors: tensors.size });
-      return { model: fromNamedWeights(tensors, options, source, notes), format, notes, metadata };
+      const description = input.sidecar ? sidecarDescription(input.sidecar, torchSidecarPath(source)) : {};
+      Object.assign(metadata, { naming: detectNaming(tensors.keys()), tensors: tensors.size, ...(input.sidecar ? { sidecar: torchSidecarPath(source) } : {}) });
+      const model = fromNamedWeights(tensors, options, source, notes, description);
+      return { model, format, ...fileInfo(description), notes, metadata };
     }
     case 'onnx': {
       const { externalDataExtents, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
@@ -284,9 +391,12 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       });
       Object.assign(metadata, decoded.info);
       notes.push(`ONNX opset ${decoded.info.opsetVersion}${decoded.info.producer ? ` from ${decoded.info.producer}` : ''}; input ${decoded.info.inputName} [${decoded.info.inputShape.join(', ')}] (NCHW)`);
-      return { model: atResolution(decoded.model, options, notes), format, notes, metadata };
+      const description = taggedDescription(decoded.info.metadataProps, source) ?? {};
+      const model = asDescribed(decoded.model, description, source, notes);
+      return { model: atResolution(model, options, notes), format, ...fileInfo(description), notes, metadata };
     }
     case 'tfjs': {
+      if (/\.(pt|pth|bin)\.json$/i.test(source)) throw new FormatError(`${source}: the metadata saved beside a torch.save file, not a model: load ${source.slice(0, -'.json'.length)}, which reads it`);
       const { decodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } = await import('./tfjs/layers-model.js');
       const modelJson = parseTfjsModelJson(bytes, source, { graph: true });
       const shards = await companions(input, tfjsShardPaths(modelJson), (path) => new FormatError(`${source}: weight shard ${JSON.stringify(path)} was not given (give the files beside model.json)`));
@@ -297,13 +407,21 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
         notes.push(`TF.js graph model${graph.info.convertedBy ? ` (${graph.info.convertedBy})` : ''}: input ${graph.info.inputName} [${graph.info.inputShape.join(', ')}] (NHWC), output ${graph.info.outputName}; ops ${ops}`);
         if (graph.unusedWeights.length) notes.push(`${graph.unusedWeights.length} weight(s) in the manifest unused: ${graph.unusedWeights.slice(0, 5).join(', ')}`);
         Object.assign(metadata, { ...graph.info, unusedWeights: graph.unusedWeights, userDefinedMetadata: graph.userDefinedMetadata ?? null });
-        return { model: graph.model, format: 'tfjs-graph', notes, metadata };
+        const description = taggedDescription(isObject(graph.userDefinedMetadata) ? graph.userDefinedMetadata : undefined, source) ?? {};
+        const model = asDescribed(graph.model, description, source, notes);
+        return { model, format: 'tfjs-graph', ...fileInfo(description), notes, metadata };
       }
       const imported = decodeTfjsLayersModel(modelJson, shards, { source });
       const user = imported.userDefinedMetadata;
       const info = isObject(user) ? user : {};
       if (imported.unusedWeights.length) notes.push(`${imported.unusedWeights.length} weight(s) in the manifest unused: ${imported.unusedWeights.slice(0, 5).join(', ')}`);
       Object.assign(metadata, { userDefinedMetadata: user ?? null });
+      const description = taggedDescription(info, source);
+      if (description) {
+        const model = asDescribed(imported.model, description, source, notes);
+        return { model: atResolution(model, options, notes), format, ...fileInfo(description), notes, metadata };
+      }
+      // files without our format tag: class names and preprocessing taken where they have the expected shape
       const classNames = Array.isArray(info.classNames) && info.classNames.every((c) => typeof c === 'string') ? (info.classNames as string[]) : undefined;
       const preprocessing = isObject(info.preprocessing) ? (info.preprocessing as PreprocessOptions) : undefined;
       return { model: atResolution(imported.model, options, notes), format, classNames, preprocessing, notes, metadata };

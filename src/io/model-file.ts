@@ -1,18 +1,26 @@
 // Our model file: a standard .safetensors with our parameter names and, in its metadata, the architecture
-// and builder options that rebuild the network, the class names and the input preprocessing.
+// and builder options (or, for an imported graph, its Keras topology) that rebuild the network, the class names
+// and the input preprocessing. Every other export carries the same entries (see describeExport).
 
 import { FormatError } from '../errors.js';
 import type { Model } from '../graph/model.js';
-import { buildModel, isArchitecture } from '../models/registry.js';
-import type { ArchitectureOptions } from '../models/registry.js';
+import { ARCHITECTURES, buildModel, isArchitecture } from '../models/registry.js';
+import type { Architecture, ArchitectureOptions } from '../models/registry.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { buildInBudget } from '../nn/parameter-budget.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { modelToKerasTopology } from './tfjs/keras-export.js';
+import { kerasTopologyToModel } from './tfjs/keras-import.js';
 
 export const MODEL_FILE_FORMAT = 'mobilenet-ts/1';
 /** An int8 model file (src/quant/int8-file.ts): the same header, I8 kernels and the activations' int8 parameters. */
 export const INT8_FILE_FORMAT = 'mobilenet-ts-int8/1';
+/**
+ * The format tag of the same entries in other containers: plain safetensors weights (`__metadata__`), ONNX
+ * `metadata_props`, TF.js `userDefinedMetadata` and the JSON file written beside a torch.save `.pt`.
+ */
+export const EXPORT_METADATA_FORMAT = 'mobilenet-ts-export/1';
 
 export interface ModelFileInfo {
   classNames?: string[];
@@ -22,23 +30,51 @@ export interface ModelFileInfo {
   extra?: Record<string, unknown>;
 }
 
+/** What a file says about its model, read back and checked (see readDescription). */
+export interface ModelDescription extends ModelFileInfo {
+  format?: string;
+  architecture?: Architecture;
+  /** Builder options: `buildModel(architecture, options)` rebuilds the network. */
+  options?: ArchitectureOptions;
+  /** Per-sample input shape [height, width, channels]. */
+  inputShape?: number[];
+  /** An imported graph with no architecture of ours: its Keras topology, as TF.js layers models write it. */
+  graph?: Record<string, unknown>;
+}
+
+/** The entries that hold JSON (the others are plain strings). */
+const JSON_ENTRIES = ['options', 'inputShape', 'classNames', 'preprocessing', 'extra', 'graph'] as const;
+
 export function encodeModelFile(model: Model, info: ModelFileInfo = {}): Uint8Array {
-  return encodeSafetensors(model.weights(), describeModel(model, info, MODEL_FILE_FORMAT));
+  return encodeSafetensors(model.weights(), metadataEntries(describeExport(model, info, { format: MODEL_FILE_FORMAT, graph: true })));
+}
+
+/**
+ * What every export carries beside the weights, as JSON values: the format tag, the architecture and builder
+ * options (for models built here), the input shape, class names, preprocessing and extra entries. With `graph`, a
+ * model with no architecture of ours (an imported graph) has its topology written too, for files of weights alone.
+ */
+export function describeExport(model: Model, info: ModelFileInfo, { format = EXPORT_METADATA_FORMAT, graph = false } = {}): Record<string, unknown> {
+  const { architecture, options } = model.metadata;
+  const description: Record<string, unknown> = { format };
+  if (typeof architecture === 'string') Object.assign(description, { architecture, options: options ?? {} });
+  else if (graph) description.graph = modelToKerasTopology(model, { extended: true }).topology;
+  description.inputShape = [...model.inputShape];
+  if (info.classNames) description.classNames = info.classNames;
+  if (info.preprocessing) description.preprocessing = info.preprocessing;
+  if (info.extra) description.extra = info.extra;
+  return JSON.parse(JSON.stringify(description)) as Record<string, unknown>;
+}
+
+/** A description as string entries (safetensors metadata, ONNX metadata_props): strings as they are, the rest as JSON. */
+export function metadataEntries(description: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(description).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
 }
 
 /** The metadata that rebuilds `model` (architecture and builder options) with `info`, for a file of `format`. */
 export function describeModel(model: Model, info: ModelFileInfo, format: string): Record<string, string> {
-  const architecture = model.metadata.architecture;
-  if (typeof architecture !== 'string') throw new FormatError(`model ${model.name} has no architecture in its metadata: only models built by mobilenetV1/mobilenetV2 can be saved`);
-  const metadata: Record<string, string> = {
-    format,
-    architecture,
-    options: JSON.stringify(model.metadata.options ?? {}),
-  };
-  if (info.classNames) metadata.classNames = JSON.stringify(info.classNames);
-  if (info.preprocessing) metadata.preprocessing = JSON.stringify(info.preprocessing);
-  if (info.extra) metadata.extra = JSON.stringify(info.extra);
-  return metadata;
+  if (typeof model.metadata.architecture !== 'string') throw new FormatError(`model ${model.name} has no architecture in its metadata: only models built by mobilenetV1/mobilenetV2 can be saved`);
+  return metadataEntries(describeExport(model, info, { format }));
 }
 
 export interface LoadedModel extends ModelFileInfo {
@@ -52,6 +88,78 @@ export function parseJson<T>(text: string | undefined, key: string, source: stri
   } catch {
     throw new FormatError(`${source}: metadata entry ${key} is not valid JSON`);
   }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
+const isNumbers = (v: unknown): boolean => typeof v === 'number' || (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number'));
+
+/** Why `p` is not a PreprocessOptions, or null. */
+function preprocessingProblem(p: unknown): string | null {
+  if (!isObject(p)) return 'must be an object';
+  if (p.size !== undefined && !(Array.isArray(p.size) && p.size.length === 2 && p.size.every(isCount))) return `size must be [height, width], got ${JSON.stringify(p.size)}`;
+  if (p.fit !== undefined && p.fit !== 'bilinear' && p.fit !== 'pad') return `fit must be "bilinear" or "pad", got ${JSON.stringify(p.fit)}`;
+  const pixels = p.pixels;
+  const named = pixels === undefined || pixels === 'raw' || pixels === 'unit' || pixels === 'symmetric';
+  if (!named && !(isObject(pixels) && isNumbers(pixels.mean) && isNumbers(pixels.std))) return `pixels must be "raw", "unit", "symmetric" or {mean, std}, got ${JSON.stringify(pixels)}`;
+  return null;
+}
+
+/**
+ * Reads the entries of a model file or an export (string values holding JSON, as safetensors and ONNX store them,
+ * or JSON values, as TF.js and the .pt sidecar do) and checks each: a malformed one is a FormatError naming
+ * `source` and the entry.
+ */
+export function readDescription(entries: Record<string, unknown>, source: string): ModelDescription {
+  const value = (key: string): unknown => {
+    const raw = entries[key];
+    return typeof raw === 'string' && (JSON_ENTRIES as readonly string[]).includes(key) ? parseJson<unknown>(raw, key, source) : raw;
+  };
+  const fail = (key: string, why: string): FormatError => new FormatError(`${source}: metadata entry ${key} ${why}`);
+  const description: ModelDescription = {};
+  const format = value('format');
+  if (format !== undefined) {
+    if (typeof format !== 'string') throw fail('format', `must be a string, got ${JSON.stringify(format)}`);
+    description.format = format;
+  }
+  const architecture = value('architecture');
+  if (architecture !== undefined) {
+    if (typeof architecture !== 'string' || !isArchitecture(architecture)) throw fail('architecture', `names an unknown architecture ${JSON.stringify(architecture)} (expected ${ARCHITECTURES.join(' or ')})`);
+    description.architecture = architecture;
+  }
+  const options = value('options');
+  if (options !== undefined) {
+    if (!isObject(options)) throw fail('options', `must be an object of builder options, got ${JSON.stringify(options)}`);
+    description.options = options as ArchitectureOptions;
+  }
+  const inputShape = value('inputShape');
+  if (inputShape !== undefined) {
+    if (!Array.isArray(inputShape) || inputShape.length !== 3 || !inputShape.every(isCount)) throw fail('inputShape', `must be [height, width, channels] of positive integers, got ${JSON.stringify(inputShape)}`);
+    description.inputShape = inputShape as number[];
+  }
+  const classNames = value('classNames');
+  if (classNames !== undefined) {
+    if (!Array.isArray(classNames) || classNames.some((c) => typeof c !== 'string')) throw fail('classNames', 'must be a list of strings');
+    description.classNames = classNames as string[];
+  }
+  const preprocessing = value('preprocessing');
+  if (preprocessing !== undefined) {
+    const problem = preprocessingProblem(preprocessing);
+    if (problem) throw fail('preprocessing', problem);
+    description.preprocessing = preprocessing as PreprocessOptions;
+  }
+  for (const key of ['extra', 'graph'] as const) {
+    const v = value(key);
+    if (v === undefined) continue;
+    if (!isObject(v)) throw fail(key, `must be an object, got ${JSON.stringify(v)}`);
+    description[key] = v;
+  }
+  return description;
+}
+
+/** The network a metadata entry `graph` holds (weights as initialised), with no more parameters than `tensors` account for. */
+export function graphModel(graph: Record<string, unknown>, tensors: Map<string, Tensor>, source: string): Model {
+  return buildInBudget(tensors, source, () => kerasTopologyToModel(graph, { source: `${source} (metadata entry graph)` }).model);
 }
 
 /** Rebuilds the model a file describes and loads its weights (every tensor must fit exactly). */
@@ -70,16 +178,10 @@ export function decodeModelFile(bytes: Uint8Array, source = '<buffer>'): LoadedM
  * for, and reads the file's class names, preprocessing and extra entries.
  */
 export function rebuildModel(tensors: Map<string, Tensor>, metadata: Record<string, string>, source: string): LoadedModel {
-  const architecture = metadata.architecture ?? '';
-  if (!isArchitecture(architecture)) throw new FormatError(`${source}: unknown architecture ${JSON.stringify(architecture)} in metadata`);
-  const options = parseJson<ArchitectureOptions>(metadata.options, 'options', source) ?? {};
-  const model = buildInBudget(tensors, source, () => buildModel(architecture, options));
-  const classNames = parseJson<string[]>(metadata.classNames, 'classNames', source);
-  if (classNames !== undefined && (!Array.isArray(classNames) || classNames.some((c) => typeof c !== 'string'))) throw new FormatError(`${source}: classNames must be a list of strings`);
-  return {
-    model,
-    classNames,
-    preprocessing: parseJson<PreprocessOptions>(metadata.preprocessing, 'preprocessing', source),
-    extra: parseJson<Record<string, unknown>>(metadata.extra, 'extra', source),
-  };
+  const { architecture, options = {}, graph, classNames, preprocessing, extra } = readDescription(metadata, source);
+  let model: Model;
+  if (architecture !== undefined) model = buildInBudget(tensors, source, () => buildModel(architecture, options));
+  else if (graph !== undefined) model = graphModel(graph, tensors, source);
+  else throw new FormatError(`${source}: metadata has neither an architecture nor a graph entry: nothing to rebuild the network from`);
+  return { model, classNames, preprocessing, extra };
 }

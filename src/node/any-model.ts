@@ -1,5 +1,6 @@
-// Loads a model from a file or folder in any format the library reads (the bytes decoded by the core's
-// decodeAnyModel, with TF.js shards and ONNX external data read from the model's folder), and saves one in any format it writes.
+// Loads a model from a file or folder in any format the library reads (the bytes decoded by the core's decodeAnyModel,
+// with TF.js shards, ONNX external data and a .pt's sidecar JSON read beside it), and saves one in any format it writes,
+// each with the architecture, input shape, class names and preprocessing the model needs.
 
 import { stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
@@ -7,19 +8,21 @@ import { extname, join } from 'node:path';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, FormatError } from '../errors.js';
 import type { Model } from '../graph/model.js';
-import { UnknownFormatError, decodeAnyModel, detectModelFormat } from '../io/any-model.js';
+import { UnknownFormatError, decodeAnyModel, detectModelFormat, torchSidecarPath } from '../io/any-model.js';
 import type { AnyModel, LoadAnyModelOptions } from '../io/any-model.js';
-import { encodeModelFile } from '../io/model-file.js';
+import { describeExport, encodeModelFile, metadataEntries } from '../io/model-file.js';
+import type { ModelFileInfo } from '../io/model-file.js';
 import { encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import { torchStateDict } from '../io/torch-names.js';
+import { detectNaming } from '../io/named-weights.js';
 import { oursToTimmV1, torchvisionToTimmV2 } from '../io/timm-names.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { readBytes, writeFileAtomic } from './files.js';
+import { FileError, readBytes, writeFileAtomic } from './files.js';
 import { readOnnxExternal, writeOnnxFile } from './onnx-files.js';
 import { readTfjsModelFiles, writeTfjsModel } from './tfjs-files.js';
 
-export { MODEL_FORMATS, UnknownFormatError, describeHead, detectModelFormat } from '../io/any-model.js';
+export { MODEL_FORMATS, UnknownFormatError, describeHead, detectModelFormat, torchSidecarPath } from '../io/any-model.js';
 export type { AnyModel, LoadAnyModelOptions, ModelFormat } from '../io/any-model.js';
 /** Formats saveAnyModel writes. */
 export const SAVE_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'pytorch'] as const;
@@ -43,9 +46,20 @@ async function resolveModelPath(path: string): Promise<{ path: string; folder: b
   throw new UnknownFormatError(`${path}: a folder without model.json: not a TF.js model, and no other format is a folder`, path, new Uint8Array(0));
 }
 
+/** The bytes of `path`, or undefined where there is no such file. */
+async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readBytes(path);
+  } catch (e) {
+    if (e instanceof FileError && e.code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 /**
  * Loads a model from a file or folder in any format the library reads (see decodeAnyModel): TF.js shards and ONNX
- * external data are read from the model's folder, confined to it.
+ * external data are read from the model's folder, confined to it; a torch.save file's sidecar JSON
+ * (`model.pt.json`, see torchSidecarPath) from beside it, where there is one.
  */
 export async function loadAnyModel(path: string, options: LoadAnyModelOptions = {}): Promise<AnyModel> {
   const resolved = await resolveModelPath(path);
@@ -60,7 +74,8 @@ export async function loadAnyModel(path: string, options: LoadAnyModelOptions = 
     if (!bytes) throw new FormatError(`${source}: weight shard ${JSON.stringify(file)} was not read`);
     return bytes;
   };
-  return decodeAnyModel({ bytes, source, format, companion }, options);
+  const sidecar = format === 'pytorch' ? await readIfPresent(torchSidecarPath(source)) : undefined;
+  return decodeAnyModel({ bytes, source, format, companion, ...(sidecar ? { sidecar } : {}) }, options);
 }
 
 export interface SaveAnyModelOptions {
@@ -68,7 +83,7 @@ export interface SaveAnyModelOptions {
   format?: SaveFormat;
   classNames?: string[];
   preprocessing?: PreprocessOptions;
-  /** Anything else for our model file's `extra`. */
+  /** Anything else worth keeping (a training summary): the `extra` entry of every format's metadata. */
   extra?: Record<string, unknown>;
   /** Names of plain safetensors and torch.save outputs: torchvision's (default) or timm's (our MobileNetV2 and V1). */
   naming?: 'torchvision' | 'timm';
@@ -113,42 +128,58 @@ function plainWeights(model: Model, notes: string[], naming: SaveAnyModelOptions
 }
 
 /**
- * Saves `model` as our model file, plain safetensors (torchvision names when the model has them), ONNX (opset 13),
- * a TF.js layers model (a folder, or the path of its model.json) or a torch.save state dict.
+ * The metadata of a file of weights alone: an imported graph's topology too where the weights keep our names (the
+ * graph is rebuilt with them) and our topology entries can say it.
+ */
+function weightsDescription(model: Model, weights: Map<string, Tensor>, info: ModelFileInfo, notes: string[]): Record<string, unknown> {
+  if (detectNaming(weights.keys()) !== 'ours') return describeExport(model, info);
+  try {
+    return describeExport(model, info, { graph: true });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    notes.push(`${e.message}: the file keeps the weights without the graph`);
+    return describeExport(model, info);
+  }
+}
+
+/**
+ * Saves `model` as our model file (an imported graph as its Keras topology), plain safetensors (torchvision names
+ * when the model has them), ONNX (opset 13), a TF.js layers model (a folder, or the path of its model.json) or a
+ * torch.save state dict. Each carries the architecture and builder options (models built here), the input shape,
+ * class names and preprocessing: in the safetensors metadata, ONNX metadata_props, TF.js userDefinedMetadata, and
+ * for torch.save, which has no room, in a sidecar JSON beside it (`model.pt.json`, see torchSidecarPath).
  */
 export async function saveAnyModel(model: Model, path: string, options: SaveAnyModelOptions = {}): Promise<SavedModel> {
   const format = options.format ?? saveFormatFor(path);
   const notes: string[] = [];
   if (options.naming === 'timm' && format !== 'safetensors' && format !== 'pytorch') throw new ConfigError(`timm names apply to plain weights files (safetensors, pytorch), not to ${format}`);
+  const info: ModelFileInfo = { classNames: options.classNames, preprocessing: options.preprocessing, extra: options.extra };
   switch (format) {
     case 'model-file': {
-      if (typeof model.metadata.architecture !== 'string') {
-        throw new ConfigError(`${path}: the model (${model.name}) has no architecture of ours (imported graph), so it cannot be a mobilenet-ts model file; save it as onnx or tfjs, or as plain safetensors`);
-      }
-      await writeFileAtomic(path, encodeModelFile(model, { classNames: options.classNames, preprocessing: options.preprocessing, extra: options.extra }));
+      if (typeof model.metadata.architecture !== 'string') notes.push(`an imported graph (${model.name}): its Keras topology is kept in the file's metadata`);
+      await writeFileAtomic(path, encodeModelFile(model, info));
       return { format, paths: [path], notes };
     }
     case 'safetensors': {
       const weights = plainWeights(model, notes, options.naming);
-      await writeFileAtomic(path, encodeSafetensors(weights));
+      await writeFileAtomic(path, encodeSafetensors(weights, metadataEntries(weightsDescription(model, weights, info, notes))));
       return { format, paths: [path], notes };
     }
     case 'pytorch': {
       const weights = plainWeights(model, notes, options.naming);
+      const sidecar = torchSidecarPath(path);
       await writeFileAtomic(path, encodeTorchStateDict(weights));
-      return { format, paths: [path], notes };
+      await writeFileAtomic(sidecar, new TextEncoder().encode(`${JSON.stringify(weightsDescription(model, weights, info, notes), null, 2)}\n`));
+      notes.push(`architecture, input shape, class names and preprocessing in ${sidecar} (keep it beside the .pt)`);
+      return { format, paths: [path, sidecar], notes };
     }
     case 'onnx': {
-      await writeOnnxFile(path, model);
-      if (options.classNames || options.preprocessing) notes.push('ONNX keeps no class names or preprocessing');
+      await writeOnnxFile(path, model, { metadata: metadataEntries(describeExport(model, info)) });
       return { format, paths: [path], notes };
     }
     case 'tfjs': {
       const modelJson = extname(path).toLowerCase() === '.json' ? path : join(path, 'model.json');
-      const userDefinedMetadata: Record<string, unknown> = {};
-      if (options.classNames) userDefinedMetadata.classNames = options.classNames;
-      if (options.preprocessing) userDefinedMetadata.preprocessing = options.preprocessing;
-      const paths = await writeTfjsModel(modelJson, model, { userDefinedMetadata });
+      const paths = await writeTfjsModel(modelJson, model, { userDefinedMetadata: describeExport(model, info) });
       return { format, paths, notes };
     }
     default:

@@ -17,7 +17,10 @@ import { encodeTorchStateDict } from '../../src/io/pth/torch-checkpoint.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { encodeTfjsLayersModel } from '../../src/io/tfjs/layers-model.js';
 import { torchStateDict } from '../../src/io/torch-names.js';
-import type { Model } from '../../src/graph/model.js';
+import { Model } from '../../src/graph/model.js';
+import { Conv2D } from '../../src/nn/conv.js';
+import { input } from '../../src/nn/core.js';
+import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Transpose } from '../../src/nn/extra.js';
 import { mobilenetV1 } from '../../src/models/mobilenet-v1.js';
 import { mobilenetV2 } from '../../src/models/mobilenet-v2.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -30,6 +33,20 @@ import { FIXTURES } from '../helpers.js';
 /** A MobileNetV2 of a few thousand parameters: every layer kind, files of a few tens of KB. */
 export function tinyV2(): Model {
   return mobilenetV2({ alpha: 0.25, resolution: 32, classes: 3, blocks: [[1, 8, 1, 1], [2, 8, 2, 2]], lastChannel: 16, seed: 1 });
+}
+
+/** An imported-style graph with the layers Keras has no class for, and concat and transpose: our model file keeps it as its topology. */
+export function graphBeyondKeras(): Model {
+  const x = input([4, 5, 3]);
+  const scaled = new Arithmetic('scale', 'mul', { side: 'right', value: new Tensor([3], new Float32Array([0.5, -2, 1 / 3])) }).apply(x);
+  const shifted = new Arithmetic('shift', 'sub', { side: 'left', value: new Tensor([], new Float32Array([0.25])) }).apply(scaled);
+  const clipped = new Clip('clip', -1, Infinity).apply(shifted);
+  const gate = new HardSigmoid('gate', 0.2, 0.5).apply(x);
+  const product = new Arithmetic('product', 'mul').apply([clipped, gate]);
+  const joined = new Concatenate('joined', -1, 2).apply([product, new HardSwish('swish').apply(x)]);
+  const turned = new Transpose('turned', [2, 0, 1]).apply(joined);
+  const conv = new Conv2D('conv', { filters: 2, kernelSize: 1 }).apply(turned);
+  return new Model(x, conv, { name: 'extended', seed: 4 });
 }
 
 function tinyV1(): Model {
@@ -155,7 +172,7 @@ async function writeSeeds(format: FuzzFormat): Promise<Uint8Array[]> {
       return [encodeSafetensors(weights, { note: 'seed' }), encodeSafetensors(new Map([['a', new Tensor([2, 2], new Float32Array([1, 2, 3, 4]))], ['b', new Tensor([0])]]))];
     }
     case 'model-file':
-      return [encodeModelFile(tinyV2(), { classNames: ['a', 'b', 'c'], preprocessing: { size: [32, 32] } }), encodeModelFile(tinyV1())];
+      return [encodeModelFile(tinyV2(), { classNames: ['a', 'b', 'c'], preprocessing: { size: [32, 32] } }), encodeModelFile(tinyV1()), encodeModelFile(graphBeyondKeras())];
     case 'int8-model': {
       const [v2, v1] = [tinyV2(), tinyV1()];
       const batch = new Tensor([2, 32, 32, 3], new Random(4).fillUniform(new Float32Array(2 * 32 * 32 * 3), -1, 1));

@@ -28,6 +28,8 @@ export interface OnnxExportOptions {
   outputName?: string;
   /** Symbolic name of the batch axis (default `N`). */
   batchName?: string;
+  /** Key/value strings for the model's `metadata_props` (what the model needs beside its graph: see describeExport). */
+  metadata?: Record<string, string>;
 }
 
 /** IR version that goes with each opset (onnx/helper.py's table): runtimes refuse a newer IR than they know. */
@@ -95,6 +97,7 @@ class OnnxExporter {
       opsetImport: [{ domain: '', version: this.opset }],
       producerName: 'mobilenet-ts',
       producerVersion: '0.1.0',
+      metadataProps: Object.entries(this.options.metadata ?? {}).map(([key, value]) => ({ key, value })),
       graph: {
         name: this.model.name,
         node: this.nodes,

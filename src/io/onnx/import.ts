@@ -51,6 +51,8 @@ export interface OnnxModelInfo {
   outputShape: (number | string)[];
   /** How many nodes of each operator type the graph has. */
   operators: Record<string, number>;
+  /** The model's `metadata_props` (key → value); a key given twice is a FormatError. */
+  metadataProps: Record<string, string>;
 }
 
 export interface DecodedOnnx {
@@ -247,8 +249,18 @@ class OnnxGraphImporter {
         inputShape: info.shape,
         outputShape: [info.shape[0], ...result.shape],
         operators,
+        metadataProps: this.metadataProps(),
       },
     };
+  }
+
+  private metadataProps(): Record<string, string> {
+    const props: Record<string, string> = {};
+    for (const { key, value } of this.proto.metadataProps ?? []) {
+      if (Object.hasOwn(props, key)) throw new FormatError(`${this.source}: metadata_props key ${JSON.stringify(key)} is given twice`);
+      props[key] = value;
+    }
+    return props;
   }
 
   /** The one graph input that is not an initializer: float, batch axis first, other axes known. */

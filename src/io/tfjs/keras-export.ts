@@ -5,7 +5,7 @@ import { ConfigError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
 import { ActivationLayer, Softmax } from '../../nn/activation.js';
 import { Conv2D, ConvLayer, DepthwiseConv2D } from '../../nn/conv.js';
-import { Clip, Sigmoid } from '../../nn/extra.js';
+import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
 import { Add, Dense, Dropout, Flatten, InputLayer, Reshape, ZeroPadding2D } from '../../nn/core.js';
 import type { Layer } from '../../nn/layer.js';
 import { BatchNormalization } from '../../nn/normalization.js';
@@ -32,8 +32,17 @@ interface LayerEntry {
   inbound_nodes: unknown[];
 }
 
+export interface KerasTopologyOptions {
+  /**
+   * Also write the layers Keras has no class for — arithmetic with a constant (its values in the config), clip,
+   * hard sigmoid, hard swish — under our own class names, which kerasTopologyToModel reads and Keras does not:
+   * for our model file's graph entry, not for TF.js.
+   */
+  extended?: boolean;
+}
+
 /** Describes `model` as a Keras functional model. Throws ConfigError for layers Keras cannot express. */
-export function modelToKerasTopology(model: Model): KerasExport {
+export function modelToKerasTopology(model: Model, options: KerasTopologyOptions = {}): KerasExport {
   const layers: LayerEntry[] = [];
   const weights: { name: string; tensor: Tensor }[] = [];
   const taken = new Set(model.layers.map((l) => l.name));
@@ -127,6 +136,21 @@ export function modelToKerasTopology(model: Model): KerasExport {
       entry('Reshape', { target_shape: [...layer.outputShape] });
     } else if (layer instanceof Dropout) {
       entry('Dropout', { rate: layer.rate });
+    } else if (layer instanceof Concatenate) {
+      entry('Concatenate', { axis: layer.axis < 0 ? layer.axis : layer.axis + 1 }, [inputs.map((name) => [name, 0, 0, {}])]);
+    } else if (layer instanceof Transpose) {
+      entry('Permute', { dims: layer.perm.map((p) => p + 1) });
+    } else if (options.extended && layer instanceof Arithmetic) {
+      const c = layer.constant;
+      const constant = c ? { constant: { side: c.side, shape: [...c.value.shape], values: [...c.value.data] } } : {};
+      entry('Arithmetic', { op: layer.op, ...constant }, [inputs.map((name) => [name, 0, 0, {}])]);
+    } else if (options.extended && layer instanceof Clip) {
+      // JSON has no infinities: an open bound is null
+      entry('Clip', { min: Number.isFinite(layer.lo) ? layer.lo : null, max: Number.isFinite(layer.hi) ? layer.hi : null });
+    } else if (options.extended && layer instanceof HardSigmoid) {
+      entry('HardSigmoid', { alpha: layer.alpha, beta: layer.beta });
+    } else if (options.extended && layer instanceof HardSwish) {
+      entry('HardSwish', {});
     } else throw unsupported(layer);
   }
   const topology: Json = {

@@ -9,7 +9,8 @@ import { ActivationLayer, Softmax } from '../../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
 import { Add, Dense, Dropout, Flatten, Reshape, ZeroPadding2D, input } from '../../nn/core.js';
 import type { Layer } from '../../nn/layer.js';
-import { Clip, Sigmoid } from '../../nn/extra.js';
+import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import type { ArithmeticOp } from '../../ops/broadcast.js';
 import { BatchNormalization } from '../../nn/normalization.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
 import type { Activation } from '../../ops/activation.js';
@@ -255,7 +256,7 @@ function convertLayer(spec: KerasLayerSpec, inputs: SymbolicTensor[], ctx: Build
   const r = new ConfigReader(spec, ctx.source);
   const convert = CONVERTERS[spec.className];
   if (!convert) throw r.unsupported(`layer class ${spec.className} is not supported (supported: ${Object.keys(CONVERTERS).join(', ')})`);
-  const many = spec.className === 'Add';
+  const many = spec.className === 'Add' || spec.className === 'Concatenate' || (spec.className === 'Arithmetic' && !isObject(spec.config.constant));
   if (many ? inputs.length < 2 : inputs.length !== 1) {
     throw r.fail(`takes ${many ? 'two or more inputs' : 'one input'}, got ${inputs.length}`);
   }
@@ -444,6 +445,46 @@ function reshape(r: ConfigReader, [x]: SymbolicTensor[]): SymbolicTensor {
   return new Reshape(r.spec.name, (target as number[]).map((d) => (d === -1 ? total / known : d))).apply(x);
 }
 
+function concatenate(r: ConfigReader, inputs: SymbolicTensor[]): SymbolicTensor {
+  const axis = r.number('axis', -1);
+  if (!Number.isInteger(axis) || axis === 0) throw r.fail(`axis must be a non-zero integer (0 is the batch axis), got ${axis}`);
+  return new Concatenate(r.spec.name, axis > 0 ? axis - 1 : axis, inputs.length).apply(inputs);
+}
+
+function permute(r: ConfigReader, [x]: SymbolicTensor[]): SymbolicTensor {
+  const dims = r.raw('dims');
+  const rank = x.shape.length;
+  if (!Array.isArray(dims) || dims.length !== rank || [...dims].sort().some((d, i) => d !== i + 1)) throw r.fail(`dims must be a permutation of 1..${rank}, got ${JSON.stringify(dims)}`);
+  return new Transpose(r.spec.name, (dims as number[]).map((d) => d - 1)).apply(x);
+}
+
+const ARITHMETIC_OPS: readonly ArithmeticOp[] = ['add', 'sub', 'mul', 'div'];
+
+/**
+ * Layers Keras has no class for, as our model file writes an imported graph's topology (see modelToKerasTopology's
+ * `extended`): arithmetic with a constant operand (its values in the config), clip, hard sigmoid and hard swish.
+ */
+function arithmetic(r: ConfigReader, inputs: SymbolicTensor[]): SymbolicTensor {
+  const op = r.string('op') as ArithmeticOp;
+  if (!ARITHMETIC_OPS.includes(op)) throw r.fail(`op must be one of ${ARITHMETIC_OPS.join(', ')}, got ${JSON.stringify(op)}`);
+  const constant = r.raw('constant');
+  if (constant === undefined) {
+    if (inputs.length !== 2) throw r.fail(`takes two inputs without a constant, got ${inputs.length}`);
+    return new Arithmetic(r.spec.name, op).apply(inputs);
+  }
+  if (!isObject(constant)) throw r.fail('constant must be an object {side, shape, values}');
+  const { side, shape, values } = constant;
+  if (side !== 'left' && side !== 'right') throw r.fail(`constant side must be "left" or "right", got ${JSON.stringify(side)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) throw r.fail(`constant shape must be a list of positive integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(values) || values.length !== sizeOf(shape as number[]) || !values.every((v) => typeof v === 'number')) throw r.fail(`constant values must be ${sizeOf(shape as number[])} numbers`);
+  return new Arithmetic(r.spec.name, op, { side, value: new Tensor(shape as number[], Float32Array.from(values as number[])) }).apply(inputs);
+}
+
+/** A bound that may be infinite: JSON writes ±Infinity as null. */
+function bound(r: ConfigReader, key: string, infinite: number): number {
+  return r.raw(key) === null ? infinite : r.number(key);
+}
+
 /** A model used as a layer: its layers join the outer graph under their own names, reading `x`. */
 function nestedModel(r: ConfigReader, [x]: SymbolicTensor[], ctx: BuildContext): SymbolicTensor {
   const outer = ctx.container;
@@ -483,4 +524,10 @@ const CONVERTERS = lookupTable<Converter>({
   Flatten: (r, [x]) => new Flatten(r.spec.name).apply(x),
   Reshape: reshape,
   Dropout: (r, [x]) => new Dropout(r.spec.name, r.number('rate', 0)).apply(x),
+  Concatenate: concatenate,
+  Permute: permute,
+  Arithmetic: arithmetic,
+  Clip: (r, [x]) => new Clip(r.spec.name, bound(r, 'min', -Infinity), bound(r, 'max', Infinity)).apply(x),
+  HardSigmoid: (r, [x]) => new HardSigmoid(r.spec.name, r.number('alpha'), r.number('beta')).apply(x),
+  HardSwish: (r, [x]) => new HardSwish(r.spec.name).apply(x),
 });
