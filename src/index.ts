@@ -68,7 +68,7 @@ export type { TrainConfig, TrainerState, EpochRecord } from './train/trainer.js'
 export { encodeCheckpoint, decodeCheckpoint } from './train/checkpoint.js';
 export { freezeLayers, replaceHead, embed } from './train/finetune.js';
 export { encodeModelFile, decodeModelFile } from './io/model-file.js';
-export { decodeAnyModel, detectModelFormat, describeHead, UnknownFormatError, MODEL_FORMATS } from './io/any-model.js';
+export { decodeAnyModel, detectModelFormat, describeHead, guessPreprocessing, UnknownFormatError, MODEL_FORMATS } from './io/any-model.js';
 export type { AnyModel, LoadAnyModelOptions, ModelFormat, ModelInput } from './io/any-model.js';
 
 export { decodeTfjsLayersModel, encodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } from './io/tfjs/layers-model.js';

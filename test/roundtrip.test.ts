@@ -15,6 +15,8 @@ import type { Model } from '../src/graph/model.js';
 import { decodeModelFile, encodeModelFile } from '../src/io/model-file.js';
 import { decodeNpy } from '../src/io/npy.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
+import { guessPreprocessing } from '../src/io/any-model.js';
+import { torchStateDict } from '../src/io/torch-names.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
 import { loadAnyModel, saveAnyModel, torchSidecarPath } from '../src/node/any-model.js';
 import type { AnyModel, SaveAnyModelOptions } from '../src/node/any-model.js';
@@ -255,6 +257,22 @@ test('layers Keras has no class for (constant arithmetic, clip, hard sigmoid and
   assert.deepEqual(back.layers.map((l) => l.kind), model.layers.map((l) => l.kind));
   const batch = randomBatch([2, 4, 5, 3], 3);
   assert.deepEqual(back.predict(batch).data, model.predict(batch).data);
+});
+
+describe('a guess at the preprocessing only where a file says nothing of it', () => {
+  test('bare torchvision weights: ImageNet mean/std; Keras H5 weights: x/127.5 − 1; our export without one: no guess', async () => {
+    const bare = join(dir, 'bare.safetensors');
+    await writeFile(bare, encodeSafetensors(torchStateDict(original.model)));
+    assert.deepEqual(guessPreprocessing(await loadAnyModel(bare))?.preprocessing, { pixels: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } });
+    assert.deepEqual(guessPreprocessing({ format: 'keras-h5', metadata: {} })?.preprocessing, { pixels: 'symmetric' });
+    for (const [file, format] of [['ours.safetensors', 'safetensors'], ['ours.pt', 'pytorch']] as const) {
+      const path = join(dir, file);
+      await saveAnyModel(original.model, path, { format });
+      const loaded = await loadAnyModel(path);
+      assert.equal(loaded.preprocessing, undefined, file);
+      assert.equal(guessPreprocessing(loaded), undefined, file);
+    }
+  });
 });
 
 describe('metadata present but malformed: a FormatError naming the file and the entry', () => {

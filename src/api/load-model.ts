@@ -7,7 +7,7 @@ import { preprocessImage } from '../data/preprocess.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, MobileNetError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
-import { decodeAnyModel } from '../io/any-model.js';
+import { decodeAnyModel, guessPreprocessing } from '../io/any-model.js';
 import type { AnyModel, LoadAnyModelOptions, ModelFormat, ModelInput } from '../io/any-model.js';
 import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../nn/pooling.js';
 import { softmax } from '../ops/activation.js';
@@ -196,8 +196,11 @@ export class MobileNetClassifier<Image = ImageSource> {
     const { model } = loaded;
     const notes = [...loaded.notes];
     const [height, width] = model.inputShape;
-    const preprocessing = options.preprocessing ?? loaded.preprocessing;
-    if (preprocessing === undefined) notes.push(`no preprocessing stored in the model (give options.preprocessing): pixels scaled to 0..1 and resized bilinearly to ${height}×${width}`);
+    const guess = options.preprocessing ?? loaded.preprocessing ? undefined : guessPreprocessing(loaded);
+    const preprocessing = options.preprocessing ?? loaded.preprocessing ?? guess?.preprocessing;
+    if (options.preprocessing === undefined && loaded.preprocessing === undefined) {
+      notes.push(`no preprocessing stored in the model (give options.preprocessing): ${guess ? `guessing ${guess.why}` : 'pixels scaled to 0..1'}, resized bilinearly to ${height}×${width}`);
+    }
     this.preprocessing = { fit: 'bilinear', pixels: 'unit', ...preprocessing, size: [height, width] };
     const [classes] = model.outputShape;
     const classNames = options.classNames ?? loaded.classNames;

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PreprocessOptions } from '../data/preprocess.js';
-import { IMAGENET_MEAN, IMAGENET_STD } from '../data/preprocess-presets.js';
 import { ConfigError } from '../errors.js';
 import { INT8_FILE_FORMAT, decodeModelFile } from '../io/model-file.js';
 import { decodeSafetensorsMetadata } from '../io/safetensors.js';
@@ -17,24 +16,15 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../graph/model.js';
 import type { LoadedModel } from '../io/model-file.js';
 import { readBytes } from '../node/files.js';
-import { decodeAnyModel } from '../io/any-model.js';
+import { decodeAnyModel, guessPreprocessing } from '../io/any-model.js';
 import { loadAnyModel } from '../node/any-model.js';
-import type { AnyModel, LoadAnyModelOptions, ModelFormat } from '../node/any-model.js';
+import type { LoadAnyModelOptions, ModelFormat } from '../node/any-model.js';
 import type { ResolveOptions } from './conventions.js';
 import { resolveConventions } from './conventions.js';
 
 /** The bundled Fashion-MNIST model, beside the package (models/), from both src/ (tsx) and dist/. */
 export function defaultModelPath(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'fashion-mnist.safetensors');
-}
-
-/** The preprocessing a file that stores none most likely wants, by where it comes from, and why; undefined when unknown. */
-export function presetFor(loaded: Pick<AnyModel, 'format' | 'metadata'>): ResolveOptions['guess'] {
-  if (loaded.format === 'keras-h5') return { preprocessing: { pixels: 'symmetric' }, why: "Keras' x/127.5 − 1, as Keras MobileNets take" };
-  if ((loaded.format === 'safetensors' || loaded.format === 'pytorch') && loaded.metadata.naming === 'torchvision') {
-    return { preprocessing: { pixels: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } }, why: "ImageNet mean/std, as torchvision's weights take" };
-  }
-  return undefined;
 }
 
 /**
@@ -57,7 +47,7 @@ export async function loadModelOrDefault(
     loaded = { ...decodeModelFile(await readBytes(source), source), format: 'model-file', notes: [] };
   } else {
     const any = bytes ? await decodeAnyModel({ bytes, source: path }, options) : await loadAnyModel(path, options);
-    guess = presetFor(any);
+    guess = guessPreprocessing(any);
     loaded = any;
   }
   const resolved = resolveConventions(source, loaded.model, loaded, { ...conventions, guess });

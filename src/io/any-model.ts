@@ -4,6 +4,7 @@
 // preprocessing our exports store beside the weights (see describeExport) read back.
 
 import type { PreprocessOptions } from '../data/preprocess.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../data/preprocess-presets.js';
 import { ConfigError, FormatError, WeightsError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { inferMobileNetV2 } from './infer-architecture.js';
@@ -336,6 +337,26 @@ function stem(source: string): string {
   const base = source.slice(Math.max(source.lastIndexOf('/'), source.lastIndexOf('\\')) + 1);
   const ext = extensionOf(base);
   return ext ? base.slice(0, -ext.length) : base;
+}
+
+/** A preprocessing guessed from where a file comes from, and why (for the one line that says it is a guess). */
+export interface PreprocessingGuess {
+  preprocessing: PreprocessOptions;
+  why: string;
+}
+
+/**
+ * The preprocessing a decoded file that stores none most likely wants, by its origin: Keras weights take
+ * x/127.5 − 1, torchvision-named weights ImageNet mean/std; undefined when unknown, and for files that carry this
+ * library's description (an export of ours that had no preprocessing to keep).
+ */
+export function guessPreprocessing(loaded: Pick<AnyModel, 'format' | 'metadata'>): PreprocessingGuess | undefined {
+  if (loaded.metadata.format === EXPORT_METADATA_FORMAT || loaded.metadata.sidecar !== undefined) return undefined;
+  if (loaded.format === 'keras-h5') return { preprocessing: { pixels: 'symmetric' }, why: "Keras' x/127.5 − 1, as Keras MobileNets take" };
+  if ((loaded.format === 'safetensors' || loaded.format === 'pytorch') && loaded.metadata.naming === 'torchvision') {
+    return { preprocessing: { pixels: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } }, why: "ImageNet mean/std, as torchvision's weights take" };
+  }
+  return undefined;
 }
 
 /**
