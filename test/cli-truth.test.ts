@@ -204,6 +204,28 @@ describe('architecture flags for weights-only files', () => {
   });
 });
 
+describe('convert: what bare weights lack, given by flags', () => {
+  it('--range and --labels go into OUT; without them OUT stores none, and says so', async () => {
+    const labels = join(dir, 'ten.txt');
+    const names = Array.from({ length: 10 }, (_, i) => `digit ${i}`);
+    await writeFile(labels, names.join('\n'));
+    const out = join(dir, 'tiny-given.safetensors');
+    const given = await run('convert', TINY_WEIGHTS, out, '--resolution', '32', '--range', '-1..1', '--labels', labels);
+    assert.equal(given.code, 0, given.err);
+    const back = decodeModelFile(await readFile(out));
+    assert.deepEqual(back.classNames, names);
+    assert.deepEqual(back.preprocessing, { size: [32, 32], fit: 'bilinear', pixels: 'symmetric' });
+
+    const bare = join(dir, 'tiny-bare.safetensors');
+    const none = await run('convert', TINY_WEIGHTS, bare, '--resolution', '32');
+    assert.equal(none.code, 0, none.err);
+    assert.match(none.err, /stores no preprocessing \(.*tiny-bare\.safetensors stores none either; set with --preprocess/);
+    const plain = decodeModelFile(await readFile(bare));
+    assert.equal(plain.preprocessing, undefined);
+    assert.equal(plain.classNames, undefined);
+  });
+});
+
 describe('few classes', () => {
   let model = '';
   let data = '';

@@ -113,6 +113,8 @@ export interface ResolveOptions {
   guess?: { preprocessing: PreprocessOptions; why: string };
   /** How classes are shown without names (default: by number). */
   unnamedClasses?: string;
+  /** What becomes of a file without preprocessing or a guess (default: pixels taken as 0..1). */
+  unscaledPixels?: string;
 }
 
 /**
@@ -141,7 +143,7 @@ export function resolveConventions(
   } else if (stored.preprocessing) preprocessing = stored.preprocessing;
   else {
     preprocessing = { size: [h, w], fit: 'bilinear', ...base };
-    const assumed = o.guess ? `guessing ${o.guess.why}` : 'pixels taken as 0..1';
+    const assumed = o.guess ? `guessing ${o.guess.why}` : (o.unscaledPixels ?? 'pixels taken as 0..1');
     missing.push(`no preprocessing (${assumed}${hint('--preprocess, --mean/--std or --range')})`);
   }
   if (channels !== undefined) checkChannels(preprocessing, channels, given?.preprocessing?.flags ?? source);

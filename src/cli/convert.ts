@@ -4,6 +4,7 @@
 import { UsageError } from '../errors.js';
 import { SAVE_FORMATS, loadAnyModel, saveAnyModel, torchSidecarPath } from '../node/any-model.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse, stringFlag } from './args.js';
+import { CONVENTION_FLAGS, CONVENTION_HELP, conventionFlags, resolveConventions } from './conventions.js';
 import type { CommandIO } from './io.js';
 
 export const CONVERT_HELP = `mobilenet convert IN OUT [--format ${SAVE_FORMATS.join('|')}] [--naming torchvision|timm] [architecture flags]
@@ -16,13 +17,15 @@ reads it), .onnx → ONNX opset 13, .json or a folder → TF.js layers model, .p
 MobileNetV2 or V1 weights under timm's names instead (mobilenetv2_*, mobilenetv1_*). Every output keeps the
 architecture and builder options, input shape, class names and preprocessing that IN stores (ONNX metadata_props,
 safetensors metadata, TF.js userDefinedMetadata; for .pt a JSON file beside it, ${torchSidecarPath('OUT')}), and
-its loaders read them back. Nothing is guessed into OUT: what IN does not store, OUT does not either.
+its loaders read them back. Nothing is guessed into OUT: what IN does not store, OUT does not either, unless
+the flags below give it (e.g. --preprocess torchvision --labels imagenet for bare torchvision ImageNet weights).
 Weights-only inputs without our metadata are built from the architecture flags (default mobilenet_v2 at 224;
 α, classes and input channels inferred from torchvision weights).
-${ARCHITECTURE_HELP}`;
+${ARCHITECTURE_HELP}
+${CONVENTION_HELP}`;
 
 export async function convertCommand(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, format: { type: 'string' }, naming: { type: 'string' } }, 'convert', true);
+  const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, format: { type: 'string' }, naming: { type: 'string' } }, 'convert', true);
   if (positionals.length !== 2) throw new UsageError(`mobilenet convert: give an input and an output path, got ${positionals.length} path(s) (see mobilenet convert --help)`);
   const [input, output] = positionals;
   const format = stringFlag(values, 'format', SAVE_FORMATS);
@@ -31,9 +34,13 @@ export async function convertCommand(argv: string[], io: CommandIO): Promise<voi
   // --arch only when given: a file's own metadata names its architecture
   const loaded = await loadAnyModel(input, values.arch === undefined ? options : { ...options, arch });
   for (const note of loaded.notes) io.err(note);
-  if (loaded.preprocessing === undefined) io.err(`${input} stores no preprocessing: ${output} has none either`);
-  if (loaded.classNames === undefined) io.err(`${input} stores no class names: ${output} has none either`);
-  const saved = await saveAnyModel(loaded.model, output, { format, naming, classNames: loaded.classNames, preprocessing: loaded.preprocessing, extra: loaded.extra });
+  const given = await conventionFlags(values);
+  const none = `${output} stores none either`;
+  const resolved = resolveConventions(input, loaded.model, loaded, { given, unscaledPixels: none, unnamedClasses: none });
+  for (const note of resolved.notes) io.err(note);
+  // only what IN stores or the flags say: the 0..1 default is what a reader assumes, not something to write
+  const preprocessing = loaded.preprocessing || given.preprocessing ? resolved.preprocessing : undefined;
+  const saved = await saveAnyModel(loaded.model, output, { format, naming, classNames: resolved.classNames, preprocessing, extra: loaded.extra });
   for (const note of saved.notes) io.err(note);
   io.out(`${input} (${loaded.format}) → ${output} (${saved.format}): ${saved.paths.join(', ')}`);
 }
