@@ -27,6 +27,7 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { writeKerasH5 } from './keras-h5-writer.js';
 import type { KerasH5LayerSpec } from './keras-h5-writer.js';
 import { buildModel } from '../src/models/registry.js';
+import { replaceHead } from '../src/train/finetune.js';
 import { softmax } from '../src/ops/activation.js';
 import { buildLibrary, buildPage } from '../web/harness/build.js';
 import { chromiumPath, launchChromium } from '../web/harness/chromium.js';
@@ -326,6 +327,13 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
         const c = canvas as HTMLCanvasElement;
         return { width: c.width, height: c.height, rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
       });
+    /** Changes one control of Your model, then has the page answer the sample `image` again. */
+    const answerAfter = async (image: string, change: () => Promise<unknown>): Promise<Answer> => {
+      await page.evaluate(() => delete document.getElementById('model-result')!.dataset.image);
+      await change();
+      if (!(await page.locator('#model-result[data-image]').count())) await page.locator(`#model-samples [data-sample="${image}"]`).click();
+      return answerOf(page, '#model-result', image);
+    };
 
     test('Benchmark: only the runtimes this page can run are ticked; a missing one is unticked with its reason; units as the CLI words them', async () => {
       await openTab(page, server, 'benchmark');
@@ -399,13 +407,7 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
       const reference = await decodeAnyModel({ bytes: await readFile(pth), source: pth });
       const image = '0013-dress.png';
       const imageBytes = await readFile(join(SAMPLES, image));
-      /** Changes one control, then the page answers the image again. */
-      const answerWith = async (change: () => Promise<unknown>): Promise<Answer> => {
-        await page.evaluate(() => delete document.getElementById('model-result')!.dataset.image);
-        await change();
-        if (!(await page.locator('#model-result[data-image]').count())) await page.locator(`#model-samples [data-sample="${image}"]`).click();
-        return answerOf(page, '#model-result', image);
-      };
+      const answerWith = (change: () => Promise<unknown>): Promise<Answer> => answerAfter(image, change);
       // torchvision's ImageNet mean/std has 3 values: this grey model refuses it, as the CLI does, with the reason
       await page.selectOption('#model-preprocess', 'torchvision');
       await page.locator(`#model-samples [data-sample="${image}"]`).click();
@@ -437,6 +439,45 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
       await writeFile(shortList, '["a", "b", "c"]');
       await page.setInputFiles('#model-labels-file', shortList);
       await page.waitForFunction(() => /the labels file has 3 names for a model of 10 classes/.test(document.getElementById('model-result')!.dataset.error ?? ''));
+    });
+
+    test("Your model: ImageNet's labels and a preprocessing file, as --labels imagenet and --preprocess FILE.json", async () => {
+      await openTab(page, server, 'your-model', '?imagenet');
+      // the bundled model's features under a 1000-class head, weights only: small hashed weights spread the logits
+      // over about ±0.1 (their rounding stays well inside the tolerance), and class 1's bias of 1 puts it first
+      const weights = torchStateDict(replaceHead(decodeModelFile(await readFile(MODEL), MODEL).model, 1000));
+      const head = weights.get('classifier.1.weight')!.data;
+      head.forEach((_, i) => (head[i] = ((Math.sin(i * 12.9898) * 43758.5453) % 1) / 100));
+      weights.get('classifier.1.bias')!.data[1] = 1;
+      const pth = join(work, 'imagenet-head.pth');
+      await writeFile(pth, encodeTorchStateDict(weights));
+      await page.fill('#model-resolution', '32');
+      await page.setInputFiles('#model-file', [pth]);
+      await page.waitForSelector('#model-info[data-input-shape="[32,32,1]"]', { timeout: 60_000 });
+      const image = '0013-dress.png';
+      const named = await answerAfter(image, () => page.selectOption('#model-labels', 'imagenet'));
+      // Keras' imagenet_class_index.json: class 1 is n01443537 "goldfish"
+      assert.deepEqual([named.top[0].index, named.top[0].label], [1, 'goldfish']);
+      // a preprocessing file: its fit (pad: the 28×28 image centred on a 32×32 zero canvas) and pixels apply
+      const prepared = { size: [32, 32], fit: 'pad', pixels: { mean: 0.25, std: 0.5 } } as const;
+      await page.selectOption('#model-preprocess', 'json');
+      await page.waitForFunction(() => /pick a preprocessing file/.test(document.getElementById('model-result')!.dataset.error ?? ''));
+      const file = join(work, 'preprocess.json');
+      await writeFile(file, JSON.stringify(prepared));
+      const answer = await answerAfter(image, () => page.setInputFiles('#model-preprocess-file', file));
+      const reference = await decodeAnyModel({ bytes: await readFile(pth), source: pth }, { resolution: 32 });
+      const imageBytes = await readFile(join(SAMPLES, image));
+      assertSameAnswer(answer, nodeAnswer(reference.model, imageBytes, prepared), '--preprocess FILE.json');
+      const resized = nodeAnswer(reference.model, imageBytes, { ...prepared, fit: 'bilinear' });
+      assert.ok(Math.max(...answer.logits.map((v, i) => Math.abs(v - resized.logits[i]))) > 1e-3, "the file's fit applies: a bilinear resize answers otherwise");
+      // a file that is not a preprocessing is refused, naming the file and what is wrong
+      await writeFile(join(work, 'bad.json'), JSON.stringify({ pixels: { mean: 0.5, std: 0 } }));
+      await page.setInputFiles('#model-preprocess-file', join(work, 'bad.json'));
+      await page.waitForFunction(() => /bad\.json: pixel std must be positive/.test(document.getElementById('model-result')!.dataset.error ?? ''));
+      // ImageNet's names do not fit a 10-class model
+      await page.selectOption('#model-preprocess', 'file');
+      await page.setInputFiles('#model-file', [MODEL]);
+      await page.waitForFunction(() => /ImageNet has 1000 names for a model of 10 classes/.test(document.getElementById('model-result')!.dataset.error ?? ''));
     });
   });
 });

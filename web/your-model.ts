@@ -3,14 +3,16 @@
 // say (preprocessing, class names) is said in one line and chosen here as `mobilenet classify` takes it in flags.
 
 import { decodeModelFiles, mainModelFile } from '../src/browser/files.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError, FormatError } from '../src/errors.js';
 import { extensionOf } from '../src/io/any-model.js';
 import { INT8_FILE_FORMAT } from '../src/io/model-file.js';
 import { decodeSafetensorsMetadata } from '../src/io/safetensors.js';
 import { decodeInt8ModelFile } from '../src/quant/int8-file.js';
 import type { LoadedInt8Model } from '../src/quant/int8-file.js';
 import type { NamedBytes } from '../src/browser/files.js';
+import { checkPreprocessOptions } from '../src/data/preprocess.js';
 import type { PixelScaling, PreprocessOptions } from '../src/data/preprocess.js';
+import { IMAGENET_CLASSES } from '../src/data/imagenet-classes.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../src/data/preprocess-presets.js';
 import { modelCost } from '../src/cost/model-cost.js';
 import type { AnyModel, LoadAnyModelOptions } from '../src/io/any-model.js';
@@ -24,8 +26,10 @@ let loaded: { preprocessing?: PreprocessOptions; classNames?: string[]; classifi
 let lastImage: { bytes: Uint8Array; name: string } | null = null;
 /** Class names read from a labels file the user picked. */
 let labelList: string[] | null = null;
+/** Preprocessing read from a JSON file the user picked (as `--preprocess FILE.json` reads it). */
+let preprocessFile: PreprocessOptions | null = null;
 
-/** The pixel scaling of each choice of #model-preprocess but 'file' and 'custom': the CLI's --preprocess and --range. */
+/** The pixel scaling of each choice of #model-preprocess but 'file', 'json' and 'custom': the CLI's --preprocess and --range. */
 const PIXEL_CHOICES: Record<string, PixelScaling> = {
   torchvision: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
   keras: 'symmetric',
@@ -42,12 +46,29 @@ function numberList(text: string, what: string, positive: boolean): number[] {
   return values;
 }
 
+/** The preprocessing chosen: as the CLI's flags, a choice replaces what it names of what the file stores. */
 function pixels(fromFile: PreprocessOptions | undefined): PreprocessOptions | undefined {
   const choice = $<HTMLSelectElement>('model-preprocess').value;
   $('model-mean-std').hidden = choice !== 'custom';
+  $('model-preprocess-file').hidden = choice !== 'json';
   if (choice === 'file') return fromFile;
-  if (choice === 'custom') return { pixels: { mean: numberList($<HTMLInputElement>('model-mean').value, 'mean', false), std: numberList($<HTMLInputElement>('model-std').value, 'std', true) } };
-  return { pixels: PIXEL_CHOICES[choice] };
+  if (choice === 'json') {
+    if (!preprocessFile) throw new ConfigError('pick a preprocessing file (as --preprocess FILE.json): {"size": [h, w], "fit": "bilinear" or "pad", "pixels": …}');
+    return { ...fromFile, ...preprocessFile };
+  }
+  if (choice === 'custom') return { ...fromFile, pixels: { mean: numberList($<HTMLInputElement>('model-mean').value, 'mean', false), std: numberList($<HTMLInputElement>('model-std').value, 'std', true) } };
+  return { ...fromFile, pixels: PIXEL_CHOICES[choice] };
+}
+
+/** A preprocessing file as `--preprocess FILE.json` reads it: {size?, fit?, pixels?}, checked, errors naming the file. */
+function parsePreprocessing(text: string, source: string): PreprocessOptions {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(`${source}: not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return checkPreprocessOptions(value, source);
 }
 
 /** A labels file as `--labels FILE` reads it: a JSON list of strings, or one name per line. */
@@ -65,9 +86,11 @@ function labels(fromFile: string[] | undefined, classes: number): string[] | und
   const choice = $<HTMLSelectElement>('model-labels').value;
   $('model-labels-file').hidden = choice !== 'list';
   if (choice === 'file') return fromFile;
-  if (choice === 'indices' || !labelList) return undefined;
-  if (labelList.length !== classes) throw new ConfigError(`the labels file has ${labelList.length} names for a model of ${classes} classes`);
-  return labelList;
+  const list = choice === 'imagenet' ? IMAGENET_CLASSES : choice === 'list' ? labelList : null;
+  if (!list) return undefined;
+  const what = choice === 'imagenet' ? 'ImageNet has' : 'the labels file has';
+  if (list.length !== classes) throw new ConfigError(`${what} ${list.length} names for a model of ${classes} classes`);
+  return [...list];
 }
 
 /** One line naming what the file leaves out, and how each is chosen here (as the CLI's flags choose it). */
@@ -171,6 +194,24 @@ function answer(bytes: Uint8Array, name: string): void {
   }
 }
 
+/** Reads each text file picked in the input `id` with `read`, then answers again; errors show in the result. */
+function onTextFile(id: string, read: (text: string, name: string) => unknown, again: () => void): void {
+  const picker = $<HTMLInputElement>(id);
+  picker.addEventListener('change', () => {
+    const file = picker.files?.[0];
+    if (!file) return;
+    picker.value = ''; // so that picking the same file again, edited, reads it again
+    void file.text().then((text) => {
+      try {
+        read(text, file.name);
+        again();
+      } catch (e) {
+        renderError($('model-result'), e);
+      }
+    });
+  });
+}
+
 export function show(): void {
   onFiles($('drop-model'), $('model-file'), (files) => void Promise.all(files.map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: await bytesOf(f) }))).then(load));
   for (const id of ['model-arch', 'model-resolution']) $(id).addEventListener('change', () => lastFiles && void load(lastFiles));
@@ -181,19 +222,7 @@ export function show(): void {
   });
   const again = (): void => void (lastImage && answer(lastImage.bytes, lastImage.name));
   for (const id of ['model-preprocess', 'model-mean', 'model-std', 'model-labels']) $(id).addEventListener('change', again);
-  const labelsPicker = $<HTMLInputElement>('model-labels-file');
-  labelsPicker.addEventListener('change', () => {
-    const file = labelsPicker.files?.[0];
-    if (!file) return;
-    labelsPicker.value = ''; // so that picking the same file again, edited, reads it again
-    void file.text().then((text) => {
-      try {
-        labelList = parseLabels(text, file.name);
-        again();
-      } catch (e) {
-        renderError($('model-result'), e);
-      }
-    });
-  });
+  onTextFile('model-labels-file', (text, name) => (labelList = parseLabels(text, name)), again);
+  onTextFile('model-preprocess-file', (text, name) => (preprocessFile = parsePreprocessing(text, name)), again);
   renderSamples($('model-samples'), answer);
 }
