@@ -78,9 +78,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     return 0;
   } catch (e) {
     if (e instanceof MobileNetError) {
-      // one prefix: messages that name the command themselves lose theirs
-      const prefix = `mobilenet ${name}: `;
-      io.err(`${prefix}${e.name}: ${e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message}`);
+      io.err(`mobilenet ${name}: ${e.name}: ${e.message}`);
       return 2;
     }
     throw e;

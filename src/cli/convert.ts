@@ -26,7 +26,7 @@ ${CONVENTION_HELP}`;
 
 export async function convertCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, format: { type: 'string' }, naming: { type: 'string' } }, 'convert', true);
-  if (positionals.length !== 2) throw new UsageError(`mobilenet convert: give an input and an output path, got ${positionals.length} path(s) (see mobilenet convert --help)`);
+  if (positionals.length !== 2) throw new UsageError(`give an input and an output path, got ${positionals.length} path(s) (see mobilenet convert --help)`);
   const [input, output] = positionals;
   const format = stringFlag(values, 'format', SAVE_FORMATS);
   const naming = stringFlag(values, 'naming', ['torchvision', 'timm'] as const);

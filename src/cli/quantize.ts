@@ -58,8 +58,8 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   // `--eval` may stand alone: give it its default before parsing
   const args = argv.map((a, i) => (a === '--eval' && (argv[i + 1] === undefined || argv[i + 1].startsWith('-')) ? '--eval=all' : a));
   const { values } = parse(args, spec, 'quantize');
-  if (typeof values.data !== 'string') throw new UsageError('mobilenet quantize: --data DIR is required (see mobilenet quantize --help)');
-  if (typeof values.out !== 'string') throw new UsageError('mobilenet quantize: --out FILE.safetensors is required');
+  if (typeof values.data !== 'string') throw new UsageError('--data DIR is required (see mobilenet quantize --help)');
+  if (typeof values.out !== 'string') throw new UsageError('--out FILE.safetensors is required');
   const split = stringFlag(values, 'split', ['train', 'test'] as const) ?? 'train';
   const images = numberFlag(values, 'images', positiveInteger, 'a positive integer') ?? 512;
   const evalImages = values.eval === undefined || values.eval === 'all' ? values.eval : numberFlag(values, 'eval', positiveInteger, 'a positive integer');
