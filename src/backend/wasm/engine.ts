@@ -8,7 +8,7 @@ import type { ChainStep, ConvStep, Plan, Step } from '../../graph/plan.js';
 import type { Layout } from '../../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
 import { runStep } from '../plan-reference.js';
-import { relaxedSimdSupported, simdSupported } from './assembler.js';
+import { simdSupported } from './assembler.js';
 import type { ModuleBuilder } from './assembler.js';
 import type { Kernel } from './runtime.js';
 import { WasmRuntime } from './runtime.js';
@@ -22,7 +22,8 @@ import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
 import { planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
-import { POINTERS_PER_STEP, ThreadPool, threadsUnavailable } from './threads.js';
+import { resolveWasmFeatures } from './options.js';
+import { POINTERS_PER_STEP, ThreadPool } from './threads.js';
 import { CHANNEL_SPLIT_PIXELS_PER_PART, bindWork, channelShare, usefulParts } from './threads-work.js';
 import type { ChainWork, GemmWork, PartRunner, Work } from './threads-work.js';
 
@@ -141,14 +142,7 @@ export class WasmEngine {
   }
 
   static async create(model: Model, options: WasmEngineOptions = {}): Promise<WasmEngine> {
-    if (!simdSupported()) throw new ConfigError('the wasm backend needs WebAssembly SIMD, which this runtime does not validate; use the reference backend');
-    const relaxedSimd = options.relaxedSimd ?? relaxedSimdSupported();
-    if (relaxedSimd && !relaxedSimdSupported()) throw new ConfigError('relaxed SIMD was requested but this runtime does not validate it (Node 20 needs --experimental-wasm-relaxed-simd)');
-    const requested = options.threads ?? 1;
-    if (!Number.isInteger(requested) || requested < 1) throw new ConfigError(`threads must be a positive integer, got ${requested}`);
-    const unavailable = requested > 1 ? threadsUnavailable() : null;
-    const threads = unavailable ? 1 : requested;
-    const threadsNote = unavailable && `threads: ${requested} requested, 1 used: ${unavailable}`;
+    const { relaxedSimd, threads, threadsNote } = resolveWasmFeatures('WasmEngine', options);
     const chainSplit = options.chainSplit ?? 'auto';
     if (!['auto', 'rows', 'stages'].includes(chainSplit)) throw new ConfigError(`chainSplit must be 'auto', 'rows' or 'stages', got '${chainSplit}'`);
 

@@ -7,7 +7,6 @@ import type { GradientBackend } from '../gradients.js';
 import { referenceGradients } from '../gradients.js';
 import { referenceBackend } from '../reference.js';
 import type { ModuleBuilder } from './assembler.js';
-import { relaxedSimdSupported, simdSupported } from './assembler.js';
 import type { Kernel } from './runtime.js';
 import { WasmRuntime } from './runtime.js';
 import { type ConvSpec, convOutputSize, emitConv, packConvWeights } from './kernels/conv.js';
@@ -20,7 +19,8 @@ import { emitGemmTN, gemmTNChunk } from './kernels/gemm-tn.js';
 import { type Im2colSpec, emitCol2im, emitIm2col } from './kernels/im2col.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
 import { F32, LANES, roundUp } from './kernels/common.js';
-import { ThreadPool, threadsUnavailable } from './threads.js';
+import { resolveWasmFeatures } from './options.js';
+import { ThreadPool } from './threads.js';
 import { GEMM_GRAIN, bindWork, usefulParts } from './threads-work.js';
 import type { CallArg, PartRunner, SplitWork } from './threads-work.js';
 import { ConfigError } from '../../errors.js';
@@ -89,13 +89,7 @@ export interface WasmTrainingBackends {
  * step's output arrays.
  */
 export async function createWasmTrainingBackends(options: WasmTrainingOptions = {}): Promise<WasmTrainingBackends> {
-  if (!simdSupported()) throw new ConfigError('the wasm training backends need WebAssembly SIMD, which this runtime lacks');
-  const relaxedSimd = options.relaxedSimd ?? relaxedSimdSupported();
-  if (relaxedSimd && !relaxedSimdSupported()) throw new ConfigError('relaxed SIMD was asked for but does not validate here (Node 20: call enableWasmFeatures() first)');
-  const requested = options.threads ?? 1;
-  if (!Number.isInteger(requested) || requested < 1) throw new ConfigError(`threads must be a positive integer, got ${requested}`);
-  const unavailable = requested > 1 ? threadsUnavailable() : null;
-  const threads = unavailable ? 1 : requested;
+  const { relaxedSimd, threads, threadsNote } = resolveWasmFeatures('wasm training backends', options);
   const rt = new WasmRuntime({ maximumBytes: options.maximumBytes, shared: threads > 1 });
   const flat = rt.module({ relaxedSimd });
   emitElementwiseKernels(flat);
@@ -109,7 +103,7 @@ export async function createWasmTrainingBackends(options: WasmTrainingOptions = 
     gradients: guarded(ops.gradients(), disposed),
     relaxedSimd,
     threads,
-    threadsNote: unavailable && `threads: ${requested} requested, 1 used: ${unavailable}`,
+    threadsNote,
     coverage: () => ops.coverage(),
     scope: (body) => {
       if (ops.disposed) throw new ConfigError('wasm training backends: scope after dispose()');
