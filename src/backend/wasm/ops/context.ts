@@ -24,7 +24,7 @@ export class WasmOps {
   private readonly referenceCalls: Record<string, number> = {};
 
   constructor(
-    readonly rt: WasmRuntime,
+    rt: WasmRuntime,
     relaxedSimd: boolean,
     /** The element-wise kernels, compiled once at start. */
     readonly flat: Record<string, Kernel>,
