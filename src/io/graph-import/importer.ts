@@ -47,7 +47,7 @@ export abstract class GraphImporter<N, A extends ActivationValue, T> {
   /** Position of the current node in the converted order. */
   nodeIndex = 0;
   private readonly names = new Set<string>();
-  private readonly weights: { layer: Layer; name: string; value: Tensor }[] = [];
+  private readonly pendingWeights: { layer: Layer; name: string; value: Tensor }[] = [];
   private current: N | null = null;
 
   constructor(
@@ -143,10 +143,10 @@ export abstract class GraphImporter<N, A extends ActivationValue, T> {
 
   /** Sets `layer`'s weight `name` once the model is built (a layer's weights exist from its first apply on). */
   setWeight(layer: Layer, name: string, value: Tensor): void {
-    this.weights.push({ layer, name, value });
+    this.pendingWeights.push({ layer, name, value });
   }
 
   protected assignWeights(): void {
-    for (const w of this.weights) w.layer.setParam(w.name, w.value);
+    for (const w of this.pendingWeights) w.layer.setParam(w.name, w.value);
   }
 }
