@@ -54,18 +54,12 @@ export type Value = Activation | Constant;
 /** NCHW per sample is [C, H, W]; we hold [H, W, C]. */
 export const IMAGE = [1, 2, 0];
 export const identity = (rank: number): number[] => Array.from({ length: rank }, (_, i) => i);
-export const defaultPerm = (rank: number): number[] => (rank === 3 ? IMAGE : identity(rank));
+const defaultPerm = (rank: number): number[] => (rank === 3 ? IMAGE : identity(rank));
 export const permuted = (shape: readonly number[], perm: readonly number[]): number[] => perm.map((i) => shape[i]);
 export const samePerm = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 export const inverse = (perm: readonly number[]): number[] => perm.map((_, i) => perm.indexOf(i));
-/** Whether a permutation only moves size-1 axes, so that element order is unchanged. */
-export const keepsOrder = (shape: readonly number[], perm: readonly number[]): boolean => {
-  const moved = perm.filter((i) => shape[i] !== 1);
-  return moved.every((v, i) => i === 0 || moved[i - 1] < v);
-};
 
 export const floats = (t: HostTensor): Float32Array => (t.data instanceof Float32Array ? t.data : Float32Array.from(t.data));
-export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** Builds our model from an ONNX graph: the layouts, initializers and bias folding the op converters share. */
 export class OnnxImporter extends GraphImporter<NodeProto, Activation, HostTensor> {

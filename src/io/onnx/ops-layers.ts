@@ -15,9 +15,11 @@ import { arithmeticFunction, broadcastMap, broadcastShape } from '../../ops/broa
 import type { Padding4 } from '../../ops/geometry.js';
 import { Tensor, sameShape, sizeOf, transpose } from '../../tensor/tensor.js';
 import { permuteHost, matmulHost, sourceIndex } from './host.js';
-import { FLOAT32_MAX, IMAGE, floats, identity } from './importer.js';
+import { IMAGE, floats, identity } from './importer.js';
 import type { Activation, Constant, OnnxImporter, Value } from './importer.js';
 import { axesOf } from './ops-shapes.js';
+
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 export function conv(im: OnnxImporter): Value {
   const x = im.imageInput(0);
@@ -54,7 +56,7 @@ export function conv(im: OnnxImporter): Value {
 }
 
 /** Explicit [top, bottom, left, right] from `pads` ([top, left, bottom, right]) or `auto_pad`. */
-export function windowPadding(im: OnnxImporter, size: [number, number], kernel: [number, number], strides: [number, number], dilations: [number, number]): Padding4 {
+function windowPadding(im: OnnxImporter, size: [number, number], kernel: [number, number], strides: [number, number], dilations: [number, number]): Padding4 {
   const autoPad = im.attrString('auto_pad', 'NOTSET');
   if (autoPad === 'NOTSET') {
     const pads = im.attrInts('pads', [0, 0, 0, 0])!;
@@ -284,7 +286,7 @@ export function matmul(im: OnnxImporter): Value {
 }
 
 /** A Dense layer from an ONNX [K, M] kernel; rows are permuted to the order our flattened input holds. */
-export function dense(im: OnnxImporter, a: Activation, kernel: Float32Array, units: number, bias: Float32Array | null): Activation {
+function dense(im: OnnxImporter, a: Activation, kernel: Float32Array, units: number, bias: Float32Array | null): Activation {
   const added = im.absorbBias(units, 2);
   if (added) bias = bias ? bias.map((b, j) => b + added[j]) : added;
   let rows = kernel;

@@ -5,11 +5,17 @@ import { Concatenate } from '../../nn/extra.js';
 import { Flatten, Reshape } from '../../nn/core.js';
 import { formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
 import { concatHost, permuteHost } from './host.js';
-import { floats, identity, inverse, keepsOrder, permuted, samePerm } from './importer.js';
+import { floats, identity, inverse, permuted, samePerm } from './importer.js';
 import type { Activation, Constant, OnnxImporter, Value } from './importer.js';
 import { AttributeType, DataType } from './schema.js';
 import { int64 } from './tensors.js';
 import type { HostTensor } from './tensors.js';
+
+/** Whether a permutation only moves size-1 axes, so that element order is unchanged. */
+const keepsOrder = (shape: readonly number[], perm: readonly number[]): boolean => {
+  const moved = perm.filter((i) => shape[i] !== 1);
+  return moved.every((v, i) => i === 0 || moved[i - 1] < v);
+};
 
 export function flattenNode(im: OnnxImporter): Value {
   const v = im.required(0);
@@ -27,7 +33,7 @@ export function flattenNode(im: OnnxImporter): Value {
 }
 
 /** [N, …] → [N, F]. Where our layout orders elements differently, the value stays permuted (`flat`) for a Gemm to absorb. */
-export function flatten(im: OnnxImporter, v: Activation): Activation {
+function flatten(im: OnnxImporter, v: Activation): Activation {
   if (v.shape.length === 1) return v;
   const size = sizeOf(v.shape);
   const y = im.apply(new Flatten(im.layerName()), [v.symbol]);
@@ -66,7 +72,7 @@ export function reshape(im: OnnxImporter): Value {
 }
 
 /** The activation with per-sample shape `shape` (same size), elements in ONNX order. */
-export function reshapeTo(im: OnnxImporter, v: Activation, shape: number[]): Activation {
+function reshapeTo(im: OnnxImporter, v: Activation, shape: number[]): Activation {
   if (shape.length === 1) return flatten(im, v);
   if (sameShape(shape, v.shape)) return v;
   const name = im.layerName();

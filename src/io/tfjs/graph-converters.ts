@@ -19,7 +19,7 @@ import { isObject } from './keras-config.js';
 /** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
 const TF_BN_EPSILON = 1e-4;
 
-export function constNode(im: TfjsImporter): Value {
+function constNode(im: TfjsImporter): Value {
   const name = im.node.name;
   const tensor = im.weights.get(name);
   if (!tensor) throw im.invalid('the weights manifest has no weight of this name (inline constants are not supported)');
@@ -28,7 +28,7 @@ export function constNode(im: TfjsImporter): Value {
 }
 
 /** Conv2D / DepthwiseConv2dNative and their fused forms (BiasAdd or FusedBatchNorm, then Relu or Relu6). */
-export function conv(im: TfjsImporter, depthwise: boolean): Value {
+function conv(im: TfjsImporter, depthwise: boolean): Value {
   im.checkNhwc();
   const x = im.activationInput(0);
   const filter = im.constantInput(1, 'filter');
@@ -56,7 +56,7 @@ export function conv(im: TfjsImporter, depthwise: boolean): Value {
 }
 
 /** The `fused_ops` of a _Fused* node: a BiasAdd (or FusedBatchNorm) and an optional Relu or Relu6. */
-export function fusedOps(im: TfjsImporter): { bias: boolean; batchNorm: boolean; activation: ActivationKind } {
+function fusedOps(im: TfjsImporter): { bias: boolean; batchNorm: boolean; activation: ActivationKind } {
   const ops = im.attrStrings('fused_ops');
   if (ops.length === 0) return { bias: false, batchNorm: false, activation: 'linear' };
   const [first, second, ...rest] = ops;
@@ -73,7 +73,7 @@ export function fusedOps(im: TfjsImporter): { bias: boolean; batchNorm: boolean;
  * before: a BiasAdd/Add of a per-channel Const (when it has no bias yet), then a Relu or Relu6 (when it has no
  * activation yet). One layer then does all, as the fusions and the fast backend like it; the nodes taken alias its output.
  */
-export function followers(im: TfjsImporter, channels: number, bias: Float32Array | null, activation: ActivationKind): { bias: Float32Array | null; activation: ActivationKind; aliases: string[] } {
+function followers(im: TfjsImporter, channels: number, bias: Float32Array | null, activation: ActivationKind): { bias: Float32Array | null; activation: ActivationKind; aliases: string[] } {
   const aliases: string[] = [];
   let last = im.node.name;
   const next = (): NodeDef | undefined => {
@@ -103,12 +103,12 @@ export function followers(im: TfjsImporter, channels: number, bias: Float32Array
 }
 
 /** Makes the nodes `names` (taken into the layer that computes `y`) stand for `y`. */
-export function alias(im: TfjsImporter, y: Activation, names: string[]): Activation {
+function alias(im: TfjsImporter, y: Activation, names: string[]): Activation {
   for (const name of names) im.values.set(name, y);
   return y;
 }
 
-export function batchNorm(im: TfjsImporter): Value {
+function batchNorm(im: TfjsImporter): Value {
   im.checkNhwc();
   if (im.attrBool('is_training', false)) throw im.unsupported('is_training = true: only inference batch normalization is supported');
   const x = im.activationInput(0);
@@ -119,14 +119,14 @@ export function batchNorm(im: TfjsImporter): Value {
   return y;
 }
 
-export function activationOp(im: TfjsImporter, kind: 'relu' | 'relu6'): Value {
+function activationOp(im: TfjsImporter, kind: 'relu' | 'relu6'): Value {
   const x = im.activationInput(0);
   const name = im.layerName();
   return im.apply(kind === 'relu' ? new ReLU(name) : new ReLU6(name), [x.symbol]);
 }
 
 /** Add, Sub, Mul, RealDiv, BiasAdd: two activations, an activation and a constant, or two constants (folded). */
-export function arithmetic(im: TfjsImporter, op: ArithmeticOp): Value {
+function arithmetic(im: TfjsImporter, op: ArithmeticOp): Value {
   const a = im.required(0);
   const b = im.required(1);
   if (a.kind === 'constant' && b.kind === 'constant') {
@@ -145,7 +145,7 @@ export function arithmetic(im: TfjsImporter, op: ArithmeticOp): Value {
   return im.apply(new Arithmetic(im.layerName(), op, { value, side }), [x.symbol]);
 }
 
-export function pool(im: TfjsImporter, average: boolean): Value {
+function pool(im: TfjsImporter, average: boolean): Value {
   im.checkNhwc();
   const x = im.activationInput(0);
   const name = im.layerName();
@@ -154,7 +154,7 @@ export function pool(im: TfjsImporter, average: boolean): Value {
 }
 
 /** Mean or Max over the spatial axes of an image: global pooling. */
-export function reduce(im: TfjsImporter, mean: boolean): Value {
+function reduce(im: TfjsImporter, mean: boolean): Value {
   const x = im.activationInput(0);
   const axes = im.intsInput(1, 'reduction_indices').map((a) => (a < 0 ? a + 4 : a)).sort((p, q) => p - q);
   if (x.symbol.shape.length !== 3 || axes.join() !== '1,2') throw im.unsupported(`axes [${axes.join(', ')}] of a rank-${x.symbol.shape.length + 1} value: only the spatial axes [1, 2] of an image (global pooling) are supported`);
@@ -164,7 +164,7 @@ export function reduce(im: TfjsImporter, mean: boolean): Value {
 }
 
 /** Reshape to `shape` (batch axis first: −1 or the batch; one other −1 inferred). */
-export function reshape(im: TfjsImporter, shape: number[]): Value {
+function reshape(im: TfjsImporter, shape: number[]): Value {
   const x = im.activationInput(0);
   const size = sizeOf(x.symbol.shape);
   if (shape.length < 1) throw im.invalid('shape must keep the batch axis');
@@ -177,7 +177,7 @@ export function reshape(im: TfjsImporter, shape: number[]): Value {
   return im.apply(new Reshape(im.layerName(), resolved), [x.symbol]);
 }
 
-export function squeeze(im: TfjsImporter): Value {
+function squeeze(im: TfjsImporter): Value {
   const x = im.activationInput(0);
   const full = [NaN, ...x.symbol.shape];
   const dims = (im.attrInts('squeeze_dims') ?? []).map((d) => (d < 0 ? d + full.length : d));
@@ -188,7 +188,7 @@ export function squeeze(im: TfjsImporter): Value {
 }
 
 /** MatMul of an activation [N, K] by a constant [K, M] (or [M, K] with transpose_b); _FusedMatMul adds BiasAdd and Relu/Relu6. */
-export function matmul(im: TfjsImporter): Value {
+function matmul(im: TfjsImporter): Value {
   if (im.attrBool('transpose_a', false)) throw im.unsupported('transpose_a = true would contract over the batch axis');
   const x = im.activationInput(0);
   const b = im.constantInput(1, 'b');
@@ -207,7 +207,7 @@ export function matmul(im: TfjsImporter): Value {
   return y;
 }
 
-export function pad(im: TfjsImporter): Value {
+function pad(im: TfjsImporter): Value {
   const x = im.activationInput(0);
   const paddings = im.intsInput(1, 'paddings');
   if (im.node.op === 'PadV2' && im.constantInput(2, 'constant_values').data.some((v) => v !== 0)) throw im.unsupported('a non-zero constant_values: only zero padding is supported');
@@ -219,7 +219,7 @@ export function pad(im: TfjsImporter): Value {
   return im.apply(new ZeroPadding2D(im.layerName(), [paddings[2], paddings[3], paddings[4], paddings[5]]), [x.symbol]);
 }
 
-export function concat(im: TfjsImporter): Value {
+function concat(im: TfjsImporter): Value {
   const count = im.node.inputs.length - 1;
   if (count < 1) throw im.invalid('needs values and an axis');
   const parts = Array.from({ length: count }, (_, k) => im.activationInput(k));
@@ -232,7 +232,7 @@ export function concat(im: TfjsImporter): Value {
   return im.apply(new Concatenate(im.layerName(), axis - 1, count), parts.map((p) => p.symbol));
 }
 
-export function transpose(im: TfjsImporter): Value {
+function transpose(im: TfjsImporter): Value {
   const x = im.activationInput(0);
   const perm = im.intsInput(1, 'perm');
   const rank = x.symbol.shape.length + 1;
