@@ -1,0 +1,286 @@
+// The TF.js graph ops we map, each a converter of the importer's current node: convolutions and MatMul take the
+// BiasAdd and Relu after them into one layer; the rest become one layer each (or none, for a no-op reshape).
+
+import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
+import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
+import { Add, Dense, Reshape, ZeroPadding2D } from '../../nn/core.js';
+import { Arithmetic, Concatenate, Sigmoid, Transpose } from '../../nn/extra.js';
+import { BatchNormalization } from '../../nn/normalization.js';
+import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
+import type { Activation as ActivationKind } from '../../ops/activation.js';
+import type { ArithmeticOp } from '../../ops/broadcast.js';
+import { arithmeticFunction, broadcastMap } from '../../ops/broadcast.js';
+import { Tensor, formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
+import { lookupTable } from '../../lookup-table.js';
+import type { OpConverter, OpTable } from '../graph-import/importer.js';
+import type { Activation, Constant, NodeDef, TfjsImporter, Value } from './graph-importer.js';
+import { isObject } from './keras-config.js';
+
+/** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
+const TF_BN_EPSILON = 1e-4;
+
+function constNode(im: TfjsImporter): Value {
+  const name = im.node.name;
+  const tensor = im.weights.get(name);
+  if (!tensor) throw im.invalid('the weights manifest has no weight of this name (inline constants are not supported)');
+  im.usedWeights.add(name);
+  return { kind: 'constant', tensor };
+}
+
+/** Conv2D / DepthwiseConv2dNative and their fused forms (BiasAdd or FusedBatchNorm, then Relu or Relu6). */
+function conv(im: TfjsImporter, depthwise: boolean): Value {
+  im.checkNhwc();
+  const x = im.activationInput(0);
+  const filter = im.constantInput(1, 'filter');
+  if (filter.rank !== 4) throw im.invalid(`filter has shape ${formatShape(filter.shape)}; expected [h, w, in, out]`);
+  const [kh, kw, cin, cout] = filter.shape as [number, number, number, number];
+  const channels = x.symbol.shape[2];
+  if (x.symbol.shape.length !== 3 || cin !== channels) throw im.invalid(`filter ${formatShape(filter.shape)} does not fit input [N, ${x.symbol.shape.join(', ')}]`);
+  const out = depthwise ? channels * cout : cout;
+  const fused = fusedOps(im);
+  const tail = fused.batchNorm ? { bias: null, activation: 'linear' as const, aliases: [] } : followers(im, out, fused.bias ? im.vectorInput(2, 'bias', out) : null, fused.activation);
+  const options = { kernelSize: [kh, kw] as [number, number], strides: im.spatial('strides', 1), dilations: im.spatial('dilations', 1), padding: im.padding(), useBias: tail.bias !== null, activation: tail.activation };
+  const name = im.layerName();
+  const layer = depthwise ? new DepthwiseConv2D(name, { ...options, depthMultiplier: cout }) : new Conv2D(name, { ...options, filters: cout });
+  const y = alias(im, im.apply(layer, [x.symbol]), tail.aliases);
+  im.setWeight(layer, depthwise ? 'depthwise_kernel' : 'kernel', depthwise ? new Tensor([kh, kw, 1, out], filter.data) : filter);
+  if (tail.bias) im.setWeight(layer, 'bias', new Tensor([out], tail.bias));
+  if (!fused.batchNorm) return y;
+  // FusedBatchNorm inside the conv: a BatchNormalization of ours follows it (the fusions fold it back)
+  const bn = new BatchNormalization(im.layerName('_bn'), { epsilon: im.attrFloat('epsilon', TF_BN_EPSILON) });
+  const z = im.apply(bn, [y.symbol]);
+  (['gamma', 'beta', 'moving_mean', 'moving_variance'] as const).forEach((p, i) => im.setWeight(bn, p, new Tensor([out], im.vectorInput(2 + i, p, out))));
+  if (fused.activation === 'linear') return z;
+  const act = im.layerName(`_${fused.activation}`);
+  return im.apply(fused.activation === 'relu' ? new ReLU(act) : new ReLU6(act), [z.symbol]);
+}
+
+/** The `fused_ops` of a _Fused* node: a BiasAdd (or FusedBatchNorm) and an optional Relu or Relu6. */
+function fusedOps(im: TfjsImporter): { bias: boolean; batchNorm: boolean; activation: ActivationKind } {
+  const ops = im.attrStrings('fused_ops');
+  if (ops.length === 0) return { bias: false, batchNorm: false, activation: 'linear' };
+  const [first, second, ...rest] = ops;
+  if (rest.length > 0 || (first !== 'BiasAdd' && first !== 'FusedBatchNorm')) throw im.unsupported(`fused_ops [${ops.join(', ')}]: supported are BiasAdd or FusedBatchNorm, then Relu or Relu6`);
+  const activation: ActivationKind = second === undefined ? 'linear' : second === 'Relu' ? 'relu' : second === 'Relu6' ? 'relu6' : (() => { throw im.unsupported(`fused activation ${second}: only Relu and Relu6 are supported`); })();
+  const args = im.node.inputs.length - 2;
+  const expected = first === 'BiasAdd' ? 1 : 4;
+  if (args !== expected) throw im.invalid(`fused ${first} needs ${expected} argument input(s), the node has ${args}`);
+  return { bias: first === 'BiasAdd', batchNorm: first === 'FusedBatchNorm', activation };
+}
+
+/**
+ * What a conv or dense with `channels` outputs can take from the nodes after it, each the sole reader of the one
+ * before: a BiasAdd/Add of a per-channel Const (when it has no bias yet), then a Relu or Relu6 (when it has no
+ * activation yet). One layer then does all, as the fusions and the fast backend like it; the nodes taken alias its output.
+ */
+function followers(im: TfjsImporter, channels: number, bias: Float32Array | null, activation: ActivationKind): { bias: Float32Array | null; activation: ActivationKind; aliases: string[] } {
+  const aliases: string[] = [];
+  let last = im.node.name;
+  const next = (): NodeDef | undefined => {
+    const readers = im.readers.get(last) ?? [];
+    return readers.length === 1 ? readers[0] : undefined;
+  };
+  const add = next();
+  // an NCHW BiasAdd stays a node of its own, to be refused as such
+  const nhwc = (node: NodeDef): boolean => !isObject(node.attr.data_format) || node.attr.data_format.s === btoa('NHWC');
+  if (!bias && activation === 'linear' && add && ['BiasAdd', 'Add', 'AddV2'].includes(add.op) && add.inputs.length === 2 && nhwc(add)) {
+    const other = add.inputs.find(([name]) => name !== last);
+    const node = other && other[1] === 0 ? im.nodes.get(other[0]) : undefined;
+    const value = node?.op === 'Const' ? im.weights.get(node.name) : undefined;
+    if (value && value.size === channels && value.shape.at(-1) === channels) {
+      im.usedWeights.add(node!.name);
+      bias = value.data;
+      aliases.push(add.name);
+      last = add.name;
+    }
+  }
+  const relu = next();
+  if (activation === 'linear' && relu && (relu.op === 'Relu' || relu.op === 'Relu6')) {
+    activation = relu.op === 'Relu' ? 'relu' : 'relu6';
+    aliases.push(relu.name);
+  }
+  return { bias, activation, aliases };
+}
+
+/** Makes the nodes `names` (taken into the layer that computes `y`) stand for `y`. */
+function alias(im: TfjsImporter, y: Activation, names: string[]): Activation {
+  for (const name of names) im.values.set(name, y);
+  return y;
+}
+
+function batchNorm(im: TfjsImporter): Value {
+  im.checkNhwc();
+  if (im.attrBool('is_training', false)) throw im.unsupported('is_training = true: only inference batch normalization is supported');
+  const x = im.activationInput(0);
+  const channels = x.symbol.shape.at(-1)!;
+  const layer = new BatchNormalization(im.layerName(), { epsilon: im.attrFloat('epsilon', TF_BN_EPSILON) });
+  const y = im.apply(layer, [x.symbol]);
+  (['gamma', 'beta', 'moving_mean', 'moving_variance'] as const).forEach((p, i) => im.setWeight(layer, p, new Tensor([channels], im.vectorInput(1 + i, p, channels))));
+  return y;
+}
+
+function activationOp(im: TfjsImporter, kind: 'relu' | 'relu6'): Value {
+  const x = im.activationInput(0);
+  const name = im.layerName();
+  return im.apply(kind === 'relu' ? new ReLU(name) : new ReLU6(name), [x.symbol]);
+}
+
+/** Add, Sub, Mul, RealDiv, BiasAdd: two activations, an activation and a constant, or two constants (folded). */
+function arithmetic(im: TfjsImporter, op: ArithmeticOp): Value {
+  const a = im.required(0);
+  const b = im.required(1);
+  if (a.kind === 'constant' && b.kind === 'constant') {
+    const r = broadcastMap(a.tensor.shape, a.tensor.data, b.tensor.shape, b.tensor.data, arithmeticFunction(op), (n) => new Float32Array(n));
+    return { kind: 'constant', tensor: new Tensor(r.shape, r.data) };
+  }
+  if (a.kind === 'activation' && b.kind === 'activation') {
+    const name = im.layerName();
+    if (op === 'add' && sameShape(a.symbol.shape, b.symbol.shape)) return im.apply(new Add(name), [a.symbol, b.symbol]);
+    return im.apply(new Arithmetic(name, op), [a.symbol, b.symbol]);
+  }
+  const [x, c, side] = a.kind === 'activation' ? [a, (b as Constant).tensor, 'right' as const] : [b as Activation, a.tensor, 'left' as const];
+  const rank = x.symbol.shape.length + 1;
+  if (c.rank > rank || (c.rank === rank && c.shape[0] !== 1)) throw im.unsupported(`a constant of shape ${formatShape(c.shape)} would broadcast over the batch axis of [N, ${x.symbol.shape.join(', ')}]`);
+  const value = c.rank === rank ? new Tensor(c.shape.slice(1), c.data) : c;
+  return im.apply(new Arithmetic(im.layerName(), op, { value, side }), [x.symbol]);
+}
+
+function pool(im: TfjsImporter, average: boolean): Value {
+  im.checkNhwc();
+  const x = im.activationInput(0);
+  const name = im.layerName();
+  const options = { poolSize: im.spatial('ksize', 1), strides: im.spatial('strides', 1), padding: im.padding() };
+  return im.apply(average ? new AveragePooling2D(name, options) : new MaxPooling2D(name, options), [x.symbol]);
+}
+
+/** Mean or Max over the spatial axes of an image: global pooling. */
+function reduce(im: TfjsImporter, mean: boolean): Value {
+  const x = im.activationInput(0);
+  const axes = im.intsInput(1, 'reduction_indices').map((a) => (a < 0 ? a + 4 : a)).sort((p, q) => p - q);
+  if (x.symbol.shape.length !== 3 || axes.join() !== '1,2') throw im.unsupported(`axes [${axes.join(', ')}] of a rank-${x.symbol.shape.length + 1} value: only the spatial axes [1, 2] of an image (global pooling) are supported`);
+  const keepDims = im.attrBool('keep_dims', false);
+  const name = im.layerName();
+  return im.apply(mean ? new GlobalAveragePooling2D(name, keepDims) : new GlobalMaxPooling2D(name, keepDims), [x.symbol]);
+}
+
+/** Reshape to `shape` (batch axis first: −1 or the batch; one other −1 inferred). */
+function reshape(im: TfjsImporter, shape: number[]): Value {
+  const x = im.activationInput(0);
+  const size = sizeOf(x.symbol.shape);
+  if (shape.length < 1) throw im.invalid('shape must keep the batch axis');
+  const target = shape.slice(1);
+  const known = target.filter((d) => d !== -1);
+  if (target.length - known.length > 1 || known.some((d) => d < 0)) throw im.invalid(`shape [${shape.join(', ')}]`);
+  const resolved = target.map((d) => (d === -1 ? size / sizeOf(known) : d));
+  if (sizeOf(resolved) !== size || !resolved.every(Number.isInteger)) throw im.invalid(`cannot reshape [N, ${x.symbol.shape.join(', ')}] to [${shape.join(', ')}]${shape[0] !== -1 ? ' (the first axis must stay the batch)' : ''}`);
+  if (sameShape(resolved, x.symbol.shape)) return x;
+  return im.apply(new Reshape(im.layerName(), resolved), [x.symbol]);
+}
+
+function squeeze(im: TfjsImporter): Value {
+  const x = im.activationInput(0);
+  const full = [NaN, ...x.symbol.shape];
+  const dims = (im.attrInts('squeeze_dims') ?? []).map((d) => (d < 0 ? d + full.length : d));
+  if (dims.includes(0)) throw im.unsupported('squeezing the batch axis');
+  const drop = dims.length > 0 ? dims : full.map((d, i) => (d === 1 ? i : -1)).filter((i) => i > 0);
+  if (drop.some((d) => full[d] !== 1)) throw im.invalid(`squeeze_dims [${dims.join(', ')}] name axes of [N, ${x.symbol.shape.join(', ')}] that are not 1`);
+  return reshape(im, [-1, ...full.slice(1).filter((_, i) => !drop.includes(i + 1))]);
+}
+
+/** MatMul of an activation [N, K] by a constant [K, M] (or [M, K] with transpose_b); _FusedMatMul adds BiasAdd and Relu/Relu6. */
+function matmul(im: TfjsImporter): Value {
+  if (im.attrBool('transpose_a', false)) throw im.unsupported('transpose_a = true would contract over the batch axis');
+  const x = im.activationInput(0);
+  const b = im.constantInput(1, 'b');
+  const transposeB = im.attrBool('transpose_b', false);
+  const k = x.symbol.shape[0];
+  if (x.symbol.shape.length !== 1 || b.rank !== 2 || b.shape[transposeB ? 1 : 0] !== k) throw im.invalid(`b ${formatShape(b.shape)}${transposeB ? ' (transposed)' : ''} does not fit a [N, ${x.symbol.shape.join(', ')}]`);
+  const units = b.shape[transposeB ? 0 : 1];
+  const kernel = transposeB ? Float32Array.from({ length: k * units }, (_, i) => b.data[(i % units) * k + Math.floor(i / units)]) : b.data;
+  const fused = fusedOps(im);
+  if (fused.batchNorm) throw im.unsupported('FusedBatchNorm inside a MatMul');
+  const tail = followers(im, units, fused.bias ? im.vectorInput(2, 'bias', units) : null, fused.activation);
+  const layer = new Dense(im.layerName(), { units, useBias: tail.bias !== null, activation: tail.activation });
+  const y = alias(im, im.apply(layer, [x.symbol]), tail.aliases);
+  im.setWeight(layer, 'kernel', new Tensor([k, units], kernel));
+  if (tail.bias) im.setWeight(layer, 'bias', new Tensor([units], tail.bias));
+  return y;
+}
+
+function pad(im: TfjsImporter): Value {
+  const x = im.activationInput(0);
+  const paddings = im.intsInput(1, 'paddings');
+  if (im.node.op === 'PadV2' && im.constantInput(2, 'constant_values').data.some((v) => v !== 0)) throw im.unsupported('a non-zero constant_values: only zero padding is supported');
+  const rank = x.symbol.shape.length + 1;
+  if (paddings.length !== 2 * rank) throw im.invalid(`paddings of ${paddings.length} values do not fit rank ${rank}`);
+  if (paddings.some((p) => p < 0)) throw im.unsupported('negative paddings (cropping)');
+  if (paddings.every((p) => p === 0)) return x;
+  if (rank !== 4 || paddings[0] || paddings[1] || paddings[6] || paddings[7]) throw im.unsupported(`paddings [${paddings.join(', ')}]: only the spatial axes of an NHWC image can be padded`);
+  return im.apply(new ZeroPadding2D(im.layerName(), [paddings[2], paddings[3], paddings[4], paddings[5]]), [x.symbol]);
+}
+
+function concat(im: TfjsImporter): Value {
+  const count = im.node.inputs.length - 1;
+  if (count < 1) throw im.invalid('needs values and an axis');
+  const parts = Array.from({ length: count }, (_, k) => im.activationInput(k));
+  const [axisValue] = im.intsInput(count, 'axis');
+  const rank = parts[0].symbol.shape.length + 1;
+  const axis = axisValue < 0 ? axisValue + rank : axisValue;
+  if (axis === 0) throw im.unsupported('concatenation along the batch axis');
+  if (axis < 0 || axis >= rank) throw im.invalid(`axis ${axisValue} is outside rank ${rank}`);
+  if (count === 1) return parts[0];
+  return im.apply(new Concatenate(im.layerName(), axis - 1, count), parts.map((p) => p.symbol));
+}
+
+function transpose(im: TfjsImporter): Value {
+  const x = im.activationInput(0);
+  const perm = im.intsInput(1, 'perm');
+  const rank = x.symbol.shape.length + 1;
+  if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) throw im.invalid(`perm [${perm.join(', ')}] does not fit rank ${rank}`);
+  if (perm[0] !== 0) throw im.unsupported(`perm [${perm.join(', ')}] moves the batch axis`);
+  if (perm.every((p, i) => p === i)) return x;
+  return im.apply(new Transpose(im.layerName(), perm.slice(1).map((p) => p - 1)), [x.symbol]);
+}
+
+const sigmoid = (im: TfjsImporter): Value => im.apply(new Sigmoid(im.layerName()), [im.activationInput(0).symbol]);
+const softmax = (im: TfjsImporter): Value => im.apply(new Softmax(im.layerName()), [im.activationInput(0).symbol]);
+
+/** Each op we map (GRAPH_OPS but Placeholder, which the importer makes the input) to its converter. */
+export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConverter<TfjsImporter, Value>>({
+  Const: constNode,
+  Identity: (im) => im.required(0),
+  StopGradient: (im) => im.required(0),
+  Conv2D: (im) => conv(im, false),
+  FusedConv2D: (im) => conv(im, false),
+  _FusedConv2D: (im) => conv(im, false),
+  DepthwiseConv2dNative: (im) => conv(im, true),
+  FusedDepthwiseConv2dNative: (im) => conv(im, true),
+  FusedBatchNorm: batchNorm,
+  FusedBatchNormV2: batchNorm,
+  FusedBatchNormV3: batchNorm,
+  BiasAdd: (im) => {
+    im.checkNhwc();
+    return arithmetic(im, 'add');
+  },
+  Add: (im) => arithmetic(im, 'add'),
+  AddV2: (im) => arithmetic(im, 'add'),
+  Sub: (im) => arithmetic(im, 'sub'),
+  Mul: (im) => arithmetic(im, 'mul'),
+  RealDiv: (im) => arithmetic(im, 'div'),
+  Relu: (im) => activationOp(im, 'relu'),
+  Relu6: (im) => activationOp(im, 'relu6'),
+  Sigmoid: sigmoid,
+  AvgPool: (im) => pool(im, true),
+  MaxPool: (im) => pool(im, false),
+  Mean: (im) => reduce(im, true),
+  Max: (im) => reduce(im, false),
+  Reshape: (im) => reshape(im, im.intsInput(1, 'shape')),
+  Squeeze: squeeze,
+  MatMul: matmul,
+  _FusedMatMul: matmul,
+  Softmax: softmax,
+  Pad: pad,
+  PadV2: pad,
+  ConcatV2: concat,
+  Transpose: transpose,
+});
