@@ -55,7 +55,7 @@ export interface NumberRule {
   readonly what: string;
 }
 
-export const ANY_NUMBER: NumberRule = { accepts: Number.isFinite, what: 'a number' };
+const ANY_NUMBER: NumberRule = { accepts: Number.isFinite, what: 'a number' };
 export const INTEGER: NumberRule = { accepts: Number.isInteger, what: 'an integer' };
 export const POSITIVE_INTEGER: NumberRule = { accepts: (v) => Number.isInteger(v) && v >= 1, what: 'a positive integer' };
 export const NON_NEGATIVE_INTEGER: NumberRule = { accepts: (v) => Number.isInteger(v) && v >= 0, what: 'a non-negative integer' };
