@@ -1,4 +1,4 @@
-// The backend interface every engine implements (the plain-TS reference here, WebAssembly next):
+// The op-by-op backend interface, implemented by the plain-TS kernels (reference.ts) and WebAssembly SIMD (wasm/):
 // one method per op, NHWC activations, explicit padding, no hidden state.
 
 import type { Tensor } from '../tensor/tensor.js';

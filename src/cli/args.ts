@@ -49,15 +49,49 @@ function withNegativeValues(argv: string[], options: OptionSpec): string[] {
   return out;
 }
 
-export function numberFlag(values: Values, name: string, check: (v: number) => boolean = Number.isFinite, what = 'a number'): number | undefined {
+/** What a number flag accepts, and how its error names that. */
+export interface NumberRule {
+  readonly accepts: (v: number) => boolean;
+  readonly what: string;
+}
+
+const ANY_NUMBER: NumberRule = { accepts: Number.isFinite, what: 'a number' };
+export const INTEGER: NumberRule = { accepts: Number.isInteger, what: 'an integer' };
+export const POSITIVE_INTEGER: NumberRule = { accepts: (v) => Number.isInteger(v) && v >= 1, what: 'a positive integer' };
+export const NON_NEGATIVE_INTEGER: NumberRule = { accepts: (v) => Number.isInteger(v) && v >= 0, what: 'a non-negative integer' };
+export const POSITIVE: NumberRule = { accepts: (v) => Number.isFinite(v) && v > 0, what: 'a number > 0' };
+export const NON_NEGATIVE: NumberRule = { accepts: (v) => Number.isFinite(v) && v >= 0, what: 'a number ≥ 0' };
+
+/** A number flag's value, undefined when it is not given; a value the rule refuses is a UsageError naming the flag. */
+export function numberFlag(values: Values, name: string, rule: NumberRule = ANY_NUMBER): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!check(v)) throw new UsageError(`--${name} must be ${what}, got ${typeof raw === 'string' && raw.trim() !== '' ? raw : JSON.stringify(raw)}`);
+  if (!rule.accepts(v)) throw new UsageError(`--${name} must be ${rule.what}, got ${typeof raw === 'string' && raw.trim() !== '' ? raw : JSON.stringify(raw)}`);
   return v;
 }
 
-export const positiveInteger = (v: number): boolean => Number.isInteger(v) && v >= 1;
+/** Numbers separated by commas (`--mean 0.485,0.456,0.406`), undefined when the flag is not given. */
+export function numberListFlag(values: Values, name: string): number[] | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const list = String(raw).split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+  if (!list.every(Number.isFinite)) throw new UsageError(`--${name} must be numbers separated by commas, got ${String(raw)}`);
+  return list;
+}
+
+/** Names separated by commas (`--keep-float a,b`; empty items dropped), none when the flag is not given. */
+export function listFlag(values: Values, name: string): string[] {
+  const raw = values[name];
+  return typeof raw === 'string' ? raw.split(',').filter((item) => item !== '') : [];
+}
+
+/** A string flag the command cannot do without; `metavar` names its value in the error (`--data DIR is required`). */
+export function requiredFlag(values: Values, name: string, command: string, metavar?: string): string {
+  const raw = values[name];
+  if (typeof raw !== 'string') throw new UsageError(`--${name}${metavar ? ` ${metavar}` : ''} is required (see mobilenet ${command} --help)`);
+  return raw;
+}
 
 export function stringFlag<T extends string>(values: Values, name: string, allowed: readonly T[]): T | undefined {
   const raw = values[name];
@@ -95,7 +129,7 @@ export function architectureFlags(values: Values): { arch: string; options: Arch
   const arch = (values.arch as string | undefined) ?? 'mobilenet_v2';
   if (!isArchitecture(arch)) throw new UsageError(`--arch must be one of ${ARCHITECTURES.join(', ')}, got ${JSON.stringify(arch)}`);
   const options: ArchitectureOptions = {};
-  const alpha = numberFlag(values, 'alpha', (v) => Number.isFinite(v) && v > 0, 'a number > 0');
+  const alpha = numberFlag(values, 'alpha', POSITIVE);
   if (alpha !== undefined) options.alpha = alpha;
   const resolution = values.resolution;
   if (resolution !== undefined) {
@@ -103,18 +137,18 @@ export function architectureFlags(values: Values): { arch: string; options: Arch
     if (!m) throw new UsageError(`--resolution must be a size like 224 or 192x256, got ${JSON.stringify(resolution)}`);
     options.resolution = m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
   }
-  const classes = numberFlag(values, 'classes', positiveInteger, 'a positive integer');
+  const classes = numberFlag(values, 'classes', POSITIVE_INTEGER);
   if (classes !== undefined) options.classes = classes;
-  const channels = numberFlag(values, 'input-channels', positiveInteger, 'a positive integer');
+  const channels = numberFlag(values, 'input-channels', POSITIVE_INTEGER);
   if (channels !== undefined) options.inputChannels = channels;
-  const dm = numberFlag(values, 'depth-multiplier', positiveInteger, 'a positive integer');
+  const dm = numberFlag(values, 'depth-multiplier', POSITIVE_INTEGER);
   if (dm !== undefined) options.depthMultiplier = dm;
   const convention = stringFlag(values, 'convention', ['torchvision', 'keras'] as const);
   if (convention) options.convention = convention;
   if (values['no-top']) options.includeTop = false;
   const pooling = stringFlag(values, 'pooling', ['avg', 'max', 'none'] as const);
   if (pooling) options.pooling = pooling === 'none' ? null : pooling;
-  const stemStride = numberFlag(values, 'stem-stride', (v) => v === 1 || v === 2, '1 or 2');
+  const stemStride = numberFlag(values, 'stem-stride', { accepts: (v) => v === 1 || v === 2, what: '1 or 2' });
   if (stemStride !== undefined && arch !== 'mobilenet_v2') throw new UsageError(`--stem-stride applies to mobilenet_v2, not ${arch}`);
   if (stemStride !== undefined) options.stemStride = stemStride;
   return { arch, options };

@@ -8,7 +8,7 @@ import { buildModel } from '../models/registry.js';
 import { peakRssBytes } from '../node/memory.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger, stringFlag } from './args.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, POSITIVE_INTEGER, stringFlag } from './args.js';
 import type { CommandIO } from './io.js';
 import { createProgress } from './progress.js';
 import { QuantizedModel } from '../quant/quantized-model.js';
@@ -50,9 +50,9 @@ export async function benchCommand(argv: string[], io: CommandIO): Promise<void>
     'bench',
   );
   const { arch, options } = architectureFlags(values);
-  const batch = numberFlag(values, 'batch', positiveInteger, 'a positive integer') ?? 1;
-  const threads = numberFlag(values, 'threads', positiveInteger, 'a positive integer') ?? 1;
-  const runs = numberFlag(values, 'runs', positiveInteger, 'a positive integer') ?? 20;
+  const batch = numberFlag(values, 'batch', POSITIVE_INTEGER) ?? 1;
+  const threads = numberFlag(values, 'threads', POSITIVE_INTEGER) ?? 1;
+  const runs = numberFlag(values, 'runs', POSITIVE_INTEGER) ?? 20;
   const backend = stringFlag(values, 'backend', ['wasm', 'int8', 'reference'] as const) ?? 'wasm';
   const fused = (stringFlag(values, 'fused', ['on', 'off'] as const) ?? 'on') === 'on';
   const model = buildModel(arch, options);

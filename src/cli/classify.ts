@@ -6,7 +6,7 @@ import { softmax } from '../ops/activation.js';
 import { readImage } from '../node/image.js';
 import { Tensor } from '../tensor/tensor.js';
 import { loadRunnableModel } from './model-files.js';
-import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger } from './args.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, POSITIVE_INTEGER } from './args.js';
 import { CONVENTION_FLAGS, CONVENTION_HELP, conventionFlags } from './conventions.js';
 import type { CommandIO } from './io.js';
 import { printNotes } from './io.js';
@@ -26,7 +26,7 @@ ${ARCHITECTURE_HELP}`;
 export async function classifyCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values, positionals } = parse(argv, { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'classify', true);
   if (positionals.length === 0) throw new UsageError('give at least one image file (see mobilenet classify --help)');
-  const top = numberFlag(values, 'top', positiveInteger, 'a positive integer') ?? 5;
+  const top = numberFlag(values, 'top', POSITIVE_INTEGER) ?? 5;
   const { arch, options } = architectureFlags(values);
   const loaded = await loadRunnableModel(values.model as string | undefined, { ...options, arch }, { given: await conventionFlags(values) });
   const { preprocessing, classNames, source } = loaded;

@@ -7,6 +7,7 @@ import { checkPreprocessOptions, describePixels, scaledValue } from '../data/pre
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/preprocess-presets.js';
 import { ConfigError, FormatError, UsageError } from '../errors.js';
 import { readBytes } from '../node/files.js';
+import { numberListFlag } from './args.js';
 import type { OptionSpec, Values } from './args.js';
 
 export const CONVENTION_FLAGS: OptionSpec = {
@@ -55,9 +56,9 @@ export async function conventionFlags(values: Values): Promise<GivenConventions>
   if ((mean === undefined) !== (std === undefined)) throw new UsageError('--mean and --std go together');
   if (mean !== undefined && range !== undefined) throw new UsageError('give --mean/--std or --range, not both');
   if (mean !== undefined && std !== undefined) {
-    const stds = numberList(std, 'std');
+    const stds = numberListFlag(values, 'std')!;
     if (!stds.every((s) => s > 0)) throw new UsageError(`--std must be positive, got ${std}`);
-    options = { ...options, pixels: { mean: numberList(mean, 'mean'), std: stds } };
+    options = { ...options, pixels: { mean: numberListFlag(values, 'mean')!, std: stds } };
     flags.push(`--mean ${mean} --std ${std}`);
   }
   if (range !== undefined) {
@@ -69,12 +70,6 @@ export async function conventionFlags(values: Values): Promise<GivenConventions>
   const labels = values.labels as string | undefined;
   if (labels !== undefined) given.classNames = { names: labels === 'imagenet' ? [...IMAGENET_CLASSES] : await readLabels(labels), flags: `--labels ${labels}` };
   return given;
-}
-
-function numberList(text: string, name: string): number[] {
-  const list = text.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
-  if (!list.every(Number.isFinite)) throw new UsageError(`--${name} must be numbers separated by commas, got ${text}`);
-  return list;
 }
 
 async function readJson(path: string, flag: string): Promise<unknown> {

@@ -9,7 +9,7 @@ import { MOBILENET_V1_BLOCKS } from '../models/mobilenet-v1.js';
 import { buildModel } from '../models/registry.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { numberFlag, parse, positiveInteger } from './args.js';
+import { numberFlag, parse, POSITIVE_INTEGER } from './args.js';
 import { floatRunner } from './model-files.js';
 import type { CommandIO } from './io.js';
 
@@ -23,7 +23,7 @@ const millions = (n: number, digits = 1): string => (n / 1e6).toFixed(digits);
 
 export async function demoCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, { batch: { type: 'string' } }, 'demo');
-  const batch = numberFlag(values, 'batch', positiveInteger, 'a positive integer') ?? 2;
+  const batch = numberFlag(values, 'batch', POSITIVE_INTEGER) ?? 2;
   const v2 = buildModel('mobilenet_v2');
   io.out(formatSummary(modelCost(v2)));
 

@@ -1,9 +1,8 @@
 // `mobilenet eval`: top-1, top-5, per-class accuracy and throughput of a model file on a data folder's split.
 
-import { UsageError } from '../errors.js';
 import { openDataset } from '../node/training-run.js';
 import { loadRunnableModel } from './model-files.js';
-import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger, stringFlag } from './args.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, requiredFlag, POSITIVE_INTEGER, stringFlag } from './args.js';
 import { CONVENTION_FLAGS, CONVENTION_HELP, conventionFlags } from './conventions.js';
 import { subset } from '../data/dataset.js';
 import type { CommandIO } from './io.js';
@@ -26,16 +25,16 @@ ${ARCHITECTURE_HELP}`;
 export async function evalCommand(argv: string[], io: CommandIO): Promise<void> {
   const spec = { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } as const;
   const { values } = parse(argv, spec, 'eval');
-  if (typeof values.data !== 'string') throw new UsageError('--data DIR is required (see mobilenet eval --help)');
+  const folder = requiredFlag(values, 'data', 'eval', 'DIR');
   const split = stringFlag(values, 'split', ['test', 'train'] as const) ?? 'test';
-  const limit = numberFlag(values, 'limit', positiveInteger, 'a positive integer');
+  const limit = numberFlag(values, 'limit', POSITIVE_INTEGER);
   const { arch, options } = architectureFlags(values);
   const given = await conventionFlags(values);
   const loaded = await loadRunnableModel(values.model as string | undefined, { ...options, arch }, { given, unnamedClasses: "named as the data folder names them, else by number" });
   printNotes(io, loaded.notes);
   const { preprocessing, classNames, source } = loaded;
   const [h, w, c] = loaded.inputShape;
-  const all = await openDataset(values.data, split, { size: [h, w], channels: c as 1 | 3, preprocessing });
+  const all = await openDataset(folder, split, { size: [h, w], channels: c as 1 | 3, preprocessing });
   const data = limit === undefined || limit >= all.size ? all : subset(all, Int32Array.from({ length: limit }, (_, i) => i));
   const runner = await loaded.start();
   const started = performance.now();
@@ -50,7 +49,7 @@ export async function evalCommand(argv: string[], io: CommandIO): Promise<void> 
   }
   const names = classNames ?? data.classes;
   const percent = (v: number): string => `${(100 * v).toFixed(2)}%`;
-  io.out(`${source} (${runner.engine}) on ${values.data} (${split}, ${metrics.images} images): top-1 ${percent(metrics.top1)}${top5 === null ? '' : `, top-5 ${percent(top5)}`}, loss ${metrics.loss.toFixed(4)}, ${result.imagesPerSecond.toFixed(0)} images/s`);
+  io.out(`${source} (${runner.engine}) on ${folder} (${split}, ${metrics.images} images): top-1 ${percent(metrics.top1)}${top5 === null ? '' : `, top-5 ${percent(top5)}`}, loss ${metrics.loss.toFixed(4)}, ${result.imagesPerSecond.toFixed(0)} images/s`);
   const label = (i: number): string => (names[i] ?? String(i)).slice(0, 12);
   io.out(`\nConfusion matrix (rows: true class, columns: predicted) and per-class accuracy:`);
   io.out(`${''.padEnd(15)}${metrics.confusion.map((_, j) => String(j).padStart(6)).join('')}   accuracy`);

@@ -4,7 +4,7 @@
 import { UsageError } from '../errors.js';
 import { readNpyFile, writeNpyFile } from '../node/files.js';
 import { loadAnyModel } from '../node/any-model.js';
-import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse, stringFlag } from './args.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse, requiredFlag, stringFlag } from './args.js';
 import { describePixels } from '../data/preprocess.js';
 import type { CommandIO } from './io.js';
 import { printNotes } from './io.js';
@@ -23,26 +23,26 @@ ${ARCHITECTURE_HELP}`;
 
 export async function inferCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, { ...ARCHITECTURE_FLAGS, model: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' }, layout: { type: 'string' } }, 'infer');
-  for (const flag of ['model', 'input', 'output']) if (typeof values[flag] !== 'string') throw new UsageError(`--${flag} is required (see mobilenet infer --help)`);
+  const [modelFile, input, output] = ['model', 'input', 'output'].map((flag) => requiredFlag(values, flag, 'infer'));
   if (values.resolution !== undefined) throw new UsageError('the resolution comes from the input batch; drop --resolution');
   const layout = stringFlag(values, 'layout', ['nchw', 'nhwc'] as const) ?? 'nchw';
   const { arch, options } = architectureFlags(values);
-  const x = await readNpyFile(values.input as string);
-  if (x.rank !== 4) throw new UsageError(`${values.input}: expected a batch of images, rank 4 (${layout.toUpperCase()}), got shape [${x.shape.join(', ')}]`);
+  const x = await readNpyFile(input);
+  if (x.rank !== 4) throw new UsageError(`${input}: expected a batch of images, rank 4 (${layout.toUpperCase()}), got shape [${x.shape.join(', ')}]`);
   const [h, w, c] = layout === 'nchw' ? [x.shape[2], x.shape[3], x.shape[1]] : [x.shape[1], x.shape[2], x.shape[3]];
   const checkChannels = (_: string, o: { inputChannels?: number }): void => {
-    if ((o.inputChannels ?? 3) !== c) throw channelError(values.input as string, o.inputChannels ?? 3, c, layout, x.shape);
+    if ((o.inputChannels ?? 3) !== c) throw channelError(input, o.inputChannels ?? 3, c, layout, x.shape);
   };
-  const { model, notes, preprocessing } = await loadAnyModel(values.model as string, { ...options, arch, resolution: [h, w], beforeBuild: checkChannels });
+  const { model, notes, preprocessing } = await loadAnyModel(modelFile, { ...options, arch, resolution: [h, w], beforeBuild: checkChannels });
   const scaling = preprocessing ? `its images are scaled to ${describePixels(preprocessing.pixels)}` : 'it stores no preprocessing';
-  printNotes(io, [...notes, `${values.input} goes in as it is; ${values.model}: ${scaling}`]);
+  printNotes(io, [...notes, `${input} goes in as it is; ${modelFile}: ${scaling}`]);
   const channels = model.inputShape[model.inputShape.length - 1];
-  if (model.inputShape.length === 3 && channels !== c) throw channelError(values.input as string, channels, c, layout, x.shape);
+  if (model.inputShape.length === 3 && channels !== c) throw channelError(input, channels, c, layout, x.shape);
   const started = performance.now();
   const y = model.predict(x, { layout: layout === 'nchw' ? 'NCHW' : 'NHWC' });
   const ms = performance.now() - started;
-  await writeNpyFile(values.output as string, y);
-  io.err(`${model.name}: ${x.shape[0]} image(s) in ${ms.toFixed(1)} ms → ${values.output} [${y.shape.join(', ')}]`);
+  await writeNpyFile(output, y);
+  io.err(`${model.name}: ${x.shape[0]} image(s) in ${ms.toFixed(1)} ms → ${output} [${y.shape.join(', ')}]`);
 }
 
 function channelError(input: string, want: number, got: number, layout: string, shape: readonly number[]): UsageError {

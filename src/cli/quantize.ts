@@ -1,7 +1,7 @@
 // `mobilenet quantize`: post-training int8 quantization of a model file, calibrated on images of a data folder,
 // written as an int8 model file; optionally compares float and int8 accuracy on the test split.
 
-import { ConfigError, UsageError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { loadBatch, shuffledIndices, batchIndices } from '../data/dataset.js';
 import type { Dataset } from '../data/dataset.js';
 import { describeModel } from '../io/model-file.js';
@@ -15,7 +15,7 @@ import { QuantizedModel, planForInt8 } from '../quant/quantized-model.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { MetricsAccumulator } from '../train/metrics.js';
-import { numberFlag, parse, positiveInteger, stringFlag } from './args.js';
+import { POSITIVE_INTEGER, listFlag, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { CommandIO } from './io.js';
 import { floatRunner, int8Runner, loadModelOrDefault } from './model-files.js';
 import { createProgress } from './progress.js';
@@ -58,12 +58,12 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   // `--eval` may stand alone: give it its default before parsing
   const args = argv.map((a, i) => (a === '--eval' && (argv[i + 1] === undefined || argv[i + 1].startsWith('-')) ? '--eval=all' : a));
   const { values } = parse(args, spec, 'quantize');
-  if (typeof values.data !== 'string') throw new UsageError('--data DIR is required (see mobilenet quantize --help)');
-  if (typeof values.out !== 'string') throw new UsageError('--out FILE.safetensors is required');
+  const data = requiredFlag(values, 'data', 'quantize', 'DIR');
+  const out = requiredFlag(values, 'out', 'quantize', 'FILE.safetensors');
   const split = stringFlag(values, 'split', ['train', 'test'] as const) ?? 'train';
-  const images = numberFlag(values, 'images', positiveInteger, 'a positive integer') ?? 512;
-  const evalImages = values.eval === undefined || values.eval === 'all' ? values.eval : numberFlag(values, 'eval', positiveInteger, 'a positive integer');
-  const keepFloat = typeof values['keep-float'] === 'string' ? values['keep-float'].split(',').filter((n) => n !== '') : [];
+  const images = numberFlag(values, 'images', POSITIVE_INTEGER) ?? 512;
+  const evalImages = values.eval === undefined || values.eval === 'all' ? values.eval : numberFlag(values, 'eval', POSITIVE_INTEGER);
+  const keepFloat = listFlag(values, 'keep-float');
 
   const { model, preprocessing, classNames, source, notes } = await loadModelOrDefault(values.model as string | undefined);
   for (const note of notes) io.err(`note: ${note}`);
@@ -71,19 +71,19 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   for (const name of keepFloat) if (!model.hasLayer(name)) throw new ConfigError(`--keep-float: ${source} has no layer ${JSON.stringify(name)}`);
   const [h, w, c] = model.inputShape;
   const dataOptions = { size: [h, w] as [number, number], channels: c as 1 | 3, preprocessing };
-  const calibration = await openDataset(values.data, split, dataOptions);
+  const calibration = await openDataset(data, split, dataOptions);
   const order = shuffledIndices(calibration.size, new Random(0)).subarray(0, Math.min(images, calibration.size));
 
   const observer = new RangeObserver(planForInt8(model));
   const started = performance.now();
   await overBatches(io, 'calibrating', calibration, order, (x) => observer.observe(x));
   const quantized = QuantizedModel.fromCalibration(observer, { keepFloat });
-  const bytes = encodeInt8ModelFile(model, quantized, { classNames, preprocessing, extra: { quantized: { from: source, calibration: { data: values.data, split, images: order.length } } } });
-  await writeFileAtomic(values.out, bytes);
+  const bytes = encodeInt8ModelFile(model, quantized, { classNames, preprocessing, extra: { quantized: { from: source, calibration: { data, split, images: order.length } } } });
+  await writeFileAtomic(out, bytes);
   const floatBytes = 4 * [...model.weights().values()].reduce((n, t) => n + t.size, 0);
   const result: Record<string, unknown> = {
     model: source,
-    out: values.out,
+    out,
     calibrationImages: order.length,
     seconds: (performance.now() - started) / 1000,
     fileBytes: bytes.length,
@@ -100,7 +100,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   }
 
   if (int8 && evalImages !== undefined) {
-    const test = await openDataset(values.data, 'test', dataOptions);
+    const test = await openDataset(data, 'test', dataOptions);
     const n = evalImages === 'all' ? test.size : Math.min(Number(evalImages), test.size);
     const classes = model.outputShape[model.outputShape.length - 1];
     const floatMetrics = new MetricsAccumulator(classes);
@@ -130,7 +130,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     return;
   }
   const kb = (b: number): string => `${(b / 1024).toFixed(0)} KB`;
-  io.out(`${values.out}: int8 model of ${source}, calibrated on ${order.length} images of ${values.data} (${split})`);
+  io.out(`${out}: int8 model of ${source}, calibrated on ${order.length} images of ${data} (${split})`);
   io.out(`weights ${kb(quantized.weightBytes())} (float32: ${kb(floatBytes)}), file ${kb(bytes.length)}; float32 steps: ${quantized.floatLayers().join(', ') || 'none'}`);
   const report = result.report as StepError[] | undefined;
   if (report) {

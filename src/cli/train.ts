@@ -17,7 +17,7 @@ import type { OptimizerConfig } from '../train/optimizers.js';
 import { OPTIMIZER_KINDS } from '../train/optimizers.js';
 import type { ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
 import { scheduleDependsOnEpochs, trajectoryFields } from '../train/trainer.js';
-import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, positiveInteger, stringFlag } from './args.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, INTEGER, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER, architectureFlags, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { Values } from './args.js';
 import type { CommandIO } from './io.js';
 import { createProgress } from './progress.js';
@@ -89,38 +89,35 @@ const RUN_FLAGS = 'runFlags';
 const KERNELS = 'kernels';
 const SPLITS = ['train', 'test'] as const;
 
-const nonNegative = (v: number): boolean => Number.isFinite(v) && v >= 0;
-const positive = (v: number): boolean => Number.isFinite(v) && v > 0;
-
 function configFromFlags(values: Values): TrainConfig {
-  const lr = numberFlag(values, 'lr', positive, 'a number > 0') ?? 0.05;
-  const warmupEpochs = numberFlag(values, 'warmup', nonNegative, 'a number ≥ 0') ?? 0;
-  const gamma = numberFlag(values, 'gamma', positive, 'a number > 0') ?? 0.98;
+  const lr = numberFlag(values, 'lr', POSITIVE) ?? 0.05;
+  const warmupEpochs = numberFlag(values, 'warmup', NON_NEGATIVE) ?? 0;
+  const gamma = numberFlag(values, 'gamma', POSITIVE) ?? 0.98;
   const kind = stringFlag(values, 'schedule', ['cosine', 'exponential', 'step', 'constant'] as const) ?? 'cosine';
   const schedule: ScheduleConfig =
     kind === 'step' ? { kind, lr, gamma, everyEpochs: 1, warmupEpochs } : kind === 'exponential' ? { kind, lr, gamma, warmupEpochs } : { kind, lr, warmupEpochs };
   const optimizerKind = stringFlag(values, 'optimizer', OPTIMIZER_KINDS) ?? 'sgd';
-  const decay = { weightDecay: numberFlag(values, 'weight-decay', nonNegative, 'a number ≥ 0') ?? 4e-5, excludeBatchNorm: true, excludeBias: true, excludeDepthwise: true };
+  const decay = { weightDecay: numberFlag(values, 'weight-decay', NON_NEGATIVE) ?? 4e-5, excludeBatchNorm: true, excludeBias: true, excludeDepthwise: true };
   const optimizer = (optimizerKind === 'sgd' ? { kind: 'sgd', momentum: 0.9, nesterov: true, ...decay } : { kind: optimizerKind, ...decay }) as OptimizerConfig & typeof decay;
-  const erasing = numberFlag(values, 'erasing', (v) => v >= 0 && v <= 1, 'a probability in [0, 1]') ?? 0;
-  const clipNorm = numberFlag(values, 'clip-norm', positive, 'a number > 0');
-  const patience = numberFlag(values, 'patience', positiveInteger, 'a positive integer');
+  const erasing = numberFlag(values, 'erasing', { accepts: (v) => v >= 0 && v <= 1, what: 'a probability in [0, 1]' }) ?? 0;
+  const clipNorm = numberFlag(values, 'clip-norm', POSITIVE);
+  const patience = numberFlag(values, 'patience', POSITIVE_INTEGER);
   return {
-    epochs: numberFlag(values, 'epochs', positiveInteger, 'a positive integer') ?? 10,
-    batchSize: numberFlag(values, 'batch', positiveInteger, 'a positive integer') ?? 64,
-    seed: numberFlag(values, 'seed', Number.isInteger, 'an integer') ?? 0,
+    epochs: numberFlag(values, 'epochs', POSITIVE_INTEGER) ?? 10,
+    batchSize: numberFlag(values, 'batch', POSITIVE_INTEGER) ?? 64,
+    seed: numberFlag(values, 'seed', INTEGER) ?? 0,
     optimizer,
     schedule,
-    labelSmoothing: numberFlag(values, 'label-smoothing', (v) => v >= 0 && v < 1, 'a number in [0, 1)') ?? 0.1,
+    labelSmoothing: numberFlag(values, 'label-smoothing', { accepts: (v) => v >= 0 && v < 1, what: 'a number in [0, 1)' }) ?? 0.1,
     augment: {
-      padding: numberFlag(values, 'crop-padding', (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer') ?? 2,
+      padding: numberFlag(values, 'crop-padding', NON_NEGATIVE_INTEGER) ?? 2,
       flip: (stringFlag(values, 'flip', ['on', 'off'] as const) ?? 'on') === 'on',
       erasing: erasing > 0 ? { p: erasing } : false,
     },
     ...(clipNorm === undefined ? {} : { clipNorm }),
     ...(patience === undefined ? {} : { patience }),
-    checkpointEvery: numberFlag(values, 'checkpoint-every', positiveInteger, 'a positive integer') ?? 200,
-    threads: numberFlag(values, 'threads', positiveInteger, 'a positive integer') ?? 1,
+    checkpointEvery: numberFlag(values, 'checkpoint-every', POSITIVE_INTEGER) ?? 200,
+    threads: numberFlag(values, 'threads', POSITIVE_INTEGER) ?? 1,
     ...(typeof values.freeze === 'string' ? { freeze: values.freeze } : {}),
   };
 }
@@ -137,7 +134,7 @@ function runDefinition(values: Values): string {
   });
 }
 
-const limitFlag = (values: Values): number | undefined => numberFlag(values, 'limit', positiveInteger, 'a positive integer');
+const limitFlag = (values: Values): number | undefined => numberFlag(values, 'limit', POSITIVE_INTEGER);
 const backendFlag = (values: Values): 'wasm' | 'reference' => stringFlag(values, 'backend', ['wasm', 'reference'] as const) ?? 'wasm';
 
 /** The flags as given, with file paths made absolute (a resume may start in another folder) and --out/--resume left out. */
@@ -219,13 +216,11 @@ function limited(data: Dataset, limit: number | undefined, io: CommandIO): Datas
 
 export async function trainCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, FLAGS, 'train');
-  if (typeof values.out !== 'string') throw new UsageError('--out DIR is required (see mobilenet train --help)');
-  const out = values.out;
+  const out = requiredFlag(values, 'out', 'train', 'DIR');
   const resumed = values.resume ? await readCheckpoint(out) : null;
   if (values.resume && !resumed) io.err(`no checkpoint in ${out}: starting a new run`);
   const flags = resumed ? resumeFlags(resumed, recordable(values), out, io) : recordable(values);
-  if (typeof flags.data !== 'string') throw new UsageError('--data DIR is required (see mobilenet train --help)');
-  const data = flags.data;
+  const data = requiredFlag(flags, 'data', 'train', 'DIR');
   const config = configFromFlags(flags);
   const split = stringFlag(flags, 'split', SPLITS) ?? 'train';
 

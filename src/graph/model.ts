@@ -15,6 +15,43 @@ import { Random } from '../tensor/random.js';
 import type { Layout } from '../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../tensor/tensor.js';
 import type { GraphNode, SymbolicTensor } from './symbolic.js';
+import type { Activation } from '../ops/activation.js';
+import type { PaddingMode } from '../ops/geometry.js';
+
+/**
+ * What a model records about itself, set by the builders (mobilenetV1/V2: the architecture, its options as given and
+ * the resolved values people read) or the importers (where the graph came from); exports carry it.
+ */
+export interface ModelMetadata {
+  /** The builder (`mobilenet_v2`, `mobilenet_v1`): with `options`, what rebuilds the network from a file. */
+  architecture?: string;
+  /** The builder's options as given, as plain JSON: an `ArchitectureOptions` (models/registry.ts; not named here). */
+  options?: Readonly<Record<string, unknown>>;
+  alpha?: number;
+  /** [height, width]. */
+  resolution?: readonly [number, number];
+  inputChannels?: number;
+  /** Classifier outputs; null without a classifier. */
+  classes?: number | null;
+  pooling?: 'avg' | 'max' | null;
+  /** The models/options.ts `Convention` (spelt out here: the builders depend on the graph, not the other way round). */
+  convention?: 'torchvision' | 'keras';
+  /** MobileNetV2: the padding mode; MobileNetV1: its stride-2 padding rule (`keras`, `same`, `torch`). */
+  padding?: PaddingMode | 'keras';
+  /** MobileNetV2: the bottleneck table, [t, c, n, s] per row, and the stem's stride. */
+  blocks?: readonly (readonly number[])[];
+  stemStride?: number;
+  /** MobileNetV1: the depthwise multiplier and the activation. */
+  depthMultiplier?: number;
+  activation?: Activation;
+  /** An imported graph: the format and file it came from, with what that file says about its maker. */
+  importedFrom?: ImportedFrom;
+}
+
+export type ImportedFrom =
+  | { format: 'onnx'; source: string; producer: string; opsetVersion: number }
+  | { format: 'tfjs-graph'; source: string; convertedBy: string | null }
+  | { format: 'keras'; source: string; kerasVersion: string | null };
 
 export interface ModelOptions {
   name?: string;
@@ -79,8 +116,8 @@ export class Model {
   private readonly inputIndices: number[][];
   /** For each node, the index of the last node that reads its output. */
   private readonly lastUse: number[];
-  /** Free-form facts about the model (architecture options, class names, preprocessing). */
-  metadata: Record<string, unknown> = {};
+  /** What the model records about itself (architecture and options, or where it was imported from). */
+  metadata: ModelMetadata = {};
   private dropoutRng: Random | null = null;
 
   constructor(input: SymbolicTensor, output: SymbolicTensor, options: ModelOptions = {}) {

@@ -2,6 +2,7 @@
 // classes, top and pooling, and the framework convention that sets padding, BN epsilon and rounding.
 
 import { ConfigError } from '../errors.js';
+import type { ModelMetadata } from '../graph/model.js';
 import type { PaddingMode } from '../ops/geometry.js';
 
 /** Which reference implementation the defaults follow. */
@@ -98,10 +99,10 @@ export function checkDropout(rate: number, arch: string): number {
  * Model metadata every architecture records: the builder's options as given (so `buildModel(architecture,
  * options)` rebuilds the same network from a file) and the resolved values people read.
  */
-export function commonMetadata(arch: string, c: ResolvedCommon, options: object): Record<string, unknown> {
+export function commonMetadata(arch: string, c: ResolvedCommon, options: object): ModelMetadata {
   return {
     architecture: arch,
-    options: JSON.parse(JSON.stringify(options)) as unknown,
+    options: JSON.parse(JSON.stringify(options)) as Record<string, unknown>,
     alpha: c.alpha,
     resolution: [c.height, c.width],
     inputChannels: c.inputChannels,

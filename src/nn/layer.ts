@@ -5,12 +5,36 @@ import { ConfigError, ShapeError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
 import type { Activation } from '../ops/activation.js';
 import type { GradientBackend } from '../backend/gradients.js';
-import type { GraphNode } from '../graph/symbolic.js';
-import { SymbolicTensor } from '../graph/symbolic.js';
 import type { Random } from '../tensor/random.js';
 import { Tensor, formatShape, sizeOf } from '../tensor/tensor.js';
 import { MAX_PARAMETER_ELEMENTS, reserveParameters } from './parameter-budget.js';
 import type { Shape } from '../tensor/tensor.js';
+
+// The graph's symbolic tensors live beside Layer because each names the other (graph/symbolic.ts re-exports them).
+
+/** One application of a layer: the graph edge from its inputs to its output. */
+export interface GraphNode {
+  readonly layer: Layer;
+  readonly inputs: readonly SymbolicTensor[];
+  readonly output: SymbolicTensor;
+}
+
+/** A per-sample shape ([H, W, C], batch left open) flowing through layers before any data does. */
+export class SymbolicTensor {
+  /** The node that produced this tensor; null for a graph input. */
+  node: GraphNode | null = null;
+
+  /** `shape` has no batch axis: [H, W, C] for images, [C] after pooling. */
+  constructor(readonly shape: Shape, readonly name: string) {}
+
+  toString(): string {
+    return `${this.name} (N, ${this.shape.join(', ')})`;
+  }
+
+  describe(): string {
+    return `${this.name} ${formatShape([-1, ...this.shape])}`;
+  }
+}
 
 /** What a parameter is, which decides how it is counted, initialised and converted between frameworks. */
 export type ParamRole = 'kernel' | 'bias' | 'gamma' | 'beta' | 'movingMean' | 'movingVariance';

@@ -1,7 +1,7 @@
 // Node edge of training: data sets from folders (IDX files or class sub-folders), and a training run whose
 // checkpoints, JSONL log, SVG curves and best/final models are written atomically into an output folder.
 
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
@@ -142,10 +142,4 @@ export async function runTraining(run: TrainingRun): Promise<TrainerState> {
   );
   await writeFileAtomic(paths.final, encodeModelFile(run.model, info));
   return state;
-}
-
-/** Reads a log.jsonl back (for reports). */
-export async function readLog(out: string): Promise<unknown[]> {
-  const text = await readFile(runPaths(out).log, 'utf8');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
 }

@@ -2,7 +2,7 @@
 // (x − zx)·w exactly in int32, the requantizing epilogue (bias, residual, fused clamp), global average pool and add.
 
 import { ShapeError } from '../errors.js';
-import { conv2dOutputShape } from '../ops/conv2d.js';
+import { conv2dOutputShape, forEachWindowTap } from '../ops/conv2d.js';
 import type { Conv2DParams } from '../ops/conv2d.js';
 import { formatShape } from '../tensor/tensor.js';
 import type { QParams } from './qparams.js';
@@ -48,34 +48,6 @@ export function conv2dInt8Accumulate(x: Int8Tensor, kernel: Int8Array, kernelSha
     }
   });
   return { acc, shape };
-}
-
-/**
- * Visits every in-bounds window tap of a convolution: `pixel` numbers the output pixel (batch, row, column order),
- * `tap` is ky·kw + kx, `at` the input pixel (batch, row, column order) the tap reads. Taps in the padding are skipped.
- */
-export function forEachWindowTap(xShape: readonly number[], outShape: readonly number[], kernelShape: readonly number[], p: Conv2DParams, visit: (pixel: number, tap: number, at: number) => void): void {
-  const [n, oh, ow] = outShape;
-  const [, h, w] = xShape;
-  const [kh, kw] = kernelShape;
-  const [sh, sw] = p.strides;
-  const [dh, dw] = p.dilations;
-  const [padTop, , padLeft] = p.padding;
-  let pixel = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++, pixel++) {
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh - padTop + ky * dh;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sw - padLeft + kx * dw;
-            if (ix >= 0 && ix < w) visit(pixel, ky * kw + kx, (b * h + iy) * w + ix);
-          }
-        }
-      }
-    }
-  }
 }
 
 /** How int32 accumulators become int8: y = sat(round((acc + bias[c])·multiplier[c] + (r − zr)·residualMultiplier) + zy). */

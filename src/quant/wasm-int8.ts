@@ -7,10 +7,9 @@ import { WasmRuntime } from '../backend/wasm/runtime.js';
 import type { Kernel } from '../backend/wasm/runtime.js';
 import { advance, repeat, repeatWhile } from '../backend/wasm/kernels/common.js';
 import { ShapeError } from '../errors.js';
-import { conv2dOutputShape } from '../ops/conv2d.js';
+import { conv2dOutputShape, forEachWindowTap } from '../ops/conv2d.js';
 import { formatShape } from '../tensor/tensor.js';
 import type { Int8Tensor } from './int8-ops.js';
-import { forEachWindowTap } from './int8-ops.js';
 import type { Int8ConvStep, QuantizedModel } from './quantized-model.js';
 
 /** Output channels per block: one i32x4 of accumulators. */

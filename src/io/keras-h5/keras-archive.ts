@@ -107,6 +107,7 @@ export async function decodeKerasArchive(bytes: Uint8Array, options: KerasArchiv
     });
   }
   assignKerasWeights(imported, (b) => stored.get(`${b.layer}/${b.weight}`), source);
-  imported.model.metadata = { importedFrom: { format: 'keras', source, kerasVersion: metadata.keras_version ?? null } };
-  return { model: imported.model, metadata, kerasVersion: typeof metadata.keras_version === 'string' ? metadata.keras_version : undefined };
+  const kerasVersion = typeof metadata.keras_version === 'string' ? metadata.keras_version : undefined;
+  imported.model.metadata = { importedFrom: { format: 'keras', source, kerasVersion: kerasVersion ?? null } };
+  return { model: imported.model, metadata, kerasVersion };
 }

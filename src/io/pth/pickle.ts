@@ -52,9 +52,6 @@ const ALLOWED = new Set([
   '_codecs.encode',
 ]);
 
-/** The globals a state dict may name. */
-export const ALLOWED_GLOBALS: readonly string[] = [...ALLOWED];
-
 /** Opcode names for errors about opcodes we do not run. */
 const OPCODE_NAMES: Record<number, string> = {
   0x69: 'INST',

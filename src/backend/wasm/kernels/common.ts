@@ -2,22 +2,10 @@
 // channel tails, the fused multiply-add (relaxed or plain), and the clamp epilogue.
 
 import type { FunctionBuilder, Local } from '../assembler.js';
-import type { Activation } from '../../../ops/activation.js';
 import { ConfigError, ShapeError } from '../../../errors.js';
 
 /** Output clamp [lo, hi] fused into a kernel's epilogue; ±Infinity leaves that side open. */
 export type Clamp = readonly [lo: number, hi: number];
-
-export function clampOf(activation: Activation): Clamp | null {
-  switch (activation) {
-    case 'linear':
-      return null;
-    case 'relu':
-      return [0, Infinity];
-    case 'relu6':
-      return [0, 6];
-  }
-}
 
 export const LANES = 4;
 export const F32 = 4;

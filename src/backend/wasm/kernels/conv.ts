@@ -4,7 +4,7 @@
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import type { Padding4 } from '../../../ops/geometry.js';
 import { ConfigError } from '../../../errors.js';
-import { type Clamp, F32, LANES, V128, blockedLength, channelBlocks, checkPositiveInts, clampEpilogue, laneCounts, mulAdd, packBlocked, storeLanes } from './common.js';
+import { type Clamp, F32, LANES, V128, channelBlocks, checkPositiveInts, clampEpilogue, laneCounts, mulAdd, packBlocked, storeLanes } from './common.js';
 import { type PixelEmitter, emitWindowLoops, windowOutput } from './window.js';
 
 export interface ConvSpec {
@@ -35,11 +35,6 @@ export function convOutputSize(spec: ConvSpec): [number, number] {
 
 function blockWidth(spec: ConvSpec): number {
   return (spec.blockVectors ?? 4) * LANES;
-}
-
-/** Floats in the packed weights: per output block, its bias then [kh][kw][cin] rows of the block's width. */
-export function convPackedLength(spec: ConvSpec): number {
-  return blockedLength(spec.kernel[0] * spec.kernel[1] * spec.cin, spec.cout, blockWidth(spec));
 }
 
 /** Packs an HWIO kernel [kh, kw, cin, cout] and its bias for `emitConv` with the same spec. */

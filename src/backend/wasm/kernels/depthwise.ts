@@ -31,7 +31,7 @@ export function depthwiseOutputSize(spec: DepthwiseSpec): [number, number] {
 }
 
 /** Floats in the packed weights: per 4 channels, their bias then each tap's 4 weights. */
-export function depthwisePackedLength(spec: DepthwiseSpec): number {
+function depthwisePackedLength(spec: DepthwiseSpec): number {
   const [kh, kw] = kernelOf(spec);
   return roundUp(spec.channels, LANES) * (1 + kh * kw);
 }

@@ -5,7 +5,7 @@ import type { Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError } from '../../../errors.js';
 import { type Clamp, F32, LANES, V128, advance, checkPositiveInts, clampEpilogue, loadLanes, mulAdd, offsetPointer, repeat, storeLanes } from './common.js';
 import { type ConvSpec, convOutputSize, convPixelEmitter } from './conv.js';
-import { type DepthwiseSpec, depthwiseOutputSize, depthwisePackedLength, packDepthwiseWeights } from './depthwise.js';
+import { type DepthwiseSpec, depthwiseOutputSize, packDepthwiseWeights } from './depthwise.js';
 import { emitWindowRowRange, tapRuns } from './window.js';
 
 export interface DepthwiseRowSpec {
@@ -52,11 +52,6 @@ function asDepthwiseSpec(spec: DepthwiseRowSpec): DepthwiseSpec {
 /** Output pixels per row; throws a ShapeError if the window does not fit. */
 export function depthwiseRowOutputWidth(spec: DepthwiseRowSpec): number {
   return depthwiseOutputSize(asDepthwiseSpec(spec))[1];
-}
-
-/** Floats in the packed weights (the `packDepthwiseWeights` layout: per 4 channels, bias then each tap). */
-export function depthwiseRowPackedLength(spec: DepthwiseRowSpec): number {
-  return depthwisePackedLength(asDepthwiseSpec(spec));
 }
 
 /** Packs an HWIO depthwise kernel [kh, kw, 1, C] and its bias for `emitDepthwiseRow` with the same spec. */
