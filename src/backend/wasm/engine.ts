@@ -49,11 +49,11 @@ export interface WasmEngineOptions {
 /** Byte pointers of plan tensors in the arena, for one batch size. */
 type Pointers = (tensor: number) => number;
 
-/** Where a phase's tensor lives: a plan tensor in the arena, or a slice of its step's scratch (an unfused chain's intermediates). */
+/** Where a phase's tensor lives: a plan tensor in the arena, or a slice of its step's scratch (the intermediates of a chain run stage by stage). */
 type Place = { tensor: number } | { scratchOf: number; floatsPerImage: number };
 
 /**
- * What the engine runs, in order: a step, or one stage of a chain run unfused. Phases with `work` are split
+ * What the engine runs, in order: a step, or one stage of a chain that threads run stage by stage. Phases with `work` are split
  * across threads (the workers hold the same work); the others run whole on the calling thread.
  */
 interface Phase {
@@ -324,7 +324,7 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     const work = compileConv(step, name, c);
     if (work) return [{ step: index, places: tensorPlaces(step, step.residual), tensors, work, serial: null, native: true }];
   } else if (step.op === 'chain') {
-    return chainPlan ? [compileChain(step, index, chainPlan, c)] : compileChainUnfused(step, index, c);
+    return [compileChain(step, index, chainPlan!, c)]; // planChains planned every chain
   } else if (step.op === 'dense') {
     // the GEMM with images as pixels: large batches split by images, small ones by output channels
     const spec: GemmSpec = { cin: step.kernel.length / step.units, cout: step.units, clamp: step.clamp, tile: GEMM_TILE };
@@ -383,23 +383,6 @@ function compileChain(step: ChainStep, index: number, chainPlan: ChainPlan, c: C
   const weights = packChain(c.runtime, chainPlan, chainSpecOf(step));
   const work: Work = { kind: 'chain', weights, scratch: c.chainScratch, scratchStride: c.rowBytesPerThread };
   return { step: index, places: tensorPlaces(step), tensors: [step.inputs[0], step.output], work, serial: null, native: true };
-}
-
-/** A chain run stage by stage through whole-tensor kernels, its intermediates in the step's scratch: one phase per stage. */
-function compileChainUnfused(step: ChainStep, index: number, c: Compiler): Phase[] {
-  const stages = step.stages;
-  let floats = 0;
-  const intermediates: Place[] = stages.slice(0, -1).map((s) => {
-    const place = { scratchOf: index, floatsPerImage: floats };
-    floats += s.outShape[0] * s.outShape[1] * s.outShape[2];
-    return place;
-  });
-  return stages.map((s, i) => {
-    const places = [i === 0 ? { tensor: step.inputs[0] } : intermediates[i - 1], i === stages.length - 1 ? { tensor: step.output } : intermediates[i], s.residual === null ? null : { tensor: s.residual }] as const;
-    const tensors = [s.inputs[0], s.output] as const;
-    const work = compileConv(s, `step${index}_${i}`, c);
-    return work ? { step: index, places, tensors, work, serial: null, native: true } : fallbackPhase(s, index, c, places, tensors);
-  });
 }
 
 /**
