@@ -16,7 +16,7 @@ import { globalizeWholeWindowPools } from '../src/graph/passes/globalize-whole-w
 import { mergePadding } from '../src/graph/passes/merge-padding.js';
 import { ReLU, ReLU6 } from '../src/nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../src/nn/conv.js';
-import { Add, Dense, Flatten, ZeroPadding2D, input } from '../src/nn/core.js';
+import { Add, Dense, Dropout, Flatten, ZeroPadding2D, input } from '../src/nn/core.js';
 import { Concatenate } from '../src/nn/extra.js';
 import { BatchNormalization } from '../src/nn/normalization.js';
 import { AveragePooling2D, MaxPooling2D } from '../src/nn/pooling.js';
@@ -93,6 +93,15 @@ describe('lowering passes', () => {
     assert.deepEqual(after.steps.map((s) => s.layers), [['conv', 'bn1', 'bn2'], ['conv_relu'], ['bn_after_relu'], ['fc', 'bn_fc']]);
     assert.equal(after.tensors.length, before.tensors.length - 3);
     assert.equal(after.tensors[after.output].name, 'bn_fc');
+  });
+
+  it('foldBatchNorm counts readers per plan tensor: a conv read through a view and directly keeps its own output', () => {
+    const x = input([5, 5, 3]);
+    const conv = new Conv2D('conv', { filters: 4, kernelSize: 3 }).apply(x);
+    const normed = new BatchNormalization('bn').apply(new Dropout('drop', 0.5).apply(conv));
+    const model = built(x, new Add('add').apply([conv, normed]));
+    const { after } = applied(model, [], foldBatchNorm, 1e-6);
+    assert.deepEqual(ops(after), ['conv', 'affine', 'add']);
   });
 
   it('fuseClamp: ReLU6 and ReLU join the conv or dense before them; a second clamp stays', () => {

@@ -2,8 +2,8 @@
 // (./passes/) fold BatchNorm, fuse clamps, residual adds and zero padding into convolutions, make whole-image pools
 // global and (optionally) fuse each inverted residual, with the stem before the first one, into a row-streamed chain.
 
-import type { Model } from '../graph/model.js';
-import type { SymbolicTensor } from '../graph/symbolic.js';
+import type { Model } from './model.js';
+import type { SymbolicTensor } from './symbolic.js';
 import { sizeOf } from '../tensor/tensor.js';
 import { lowerLayer } from './lowerings.js';
 import { fuseChains } from './passes/fuse-chains.js';
