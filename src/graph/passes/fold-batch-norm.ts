@@ -19,7 +19,9 @@ export function foldBatchNorm(plan: Plan): Plan {
 /** Output channel c (the kernel's last axis) scaled by scale[c]; bias ← bias·scale + shift. */
 function foldedWeights(step: ConvStep | DenseStep, { scale, shift }: AffineStep): { kernel: Float32Array; bias: Float32Array } {
   const c = scale.length;
-  const kernel = Float32Array.from(step.kernel, (w, i) => w * scale[i % c]);
-  const bias = Float32Array.from(step.bias, (b, i) => b * scale[i] + shift[i]);
+  const kernel = step.kernel.slice();
+  const bias = step.bias.slice();
+  for (let i = 0; i < kernel.length; i++) kernel[i] *= scale[i % c];
+  for (let i = 0; i < c; i++) bias[i] = bias[i] * scale[i] + shift[i];
   return { kernel, bias };
 }
