@@ -5,6 +5,7 @@ import { MobileNetError } from '../../errors.js';
 import { type ConvKind, convKind } from '../../ops/conv-kind.js';
 import { chainRoles } from '../chain-stages.js';
 import type { ConvStep, Plan, Step } from '../plan.js';
+import { readerCounts } from './rewrite.js';
 
 const isConv = (s: Step | undefined, kind: ConvKind): s is ConvStep => s?.op === 'conv' && convKind(s.kernelShape, s.conv) === kind;
 const isPointwise = (s: Step | undefined): s is ConvStep => isConv(s, 'pointwise');
@@ -17,9 +18,7 @@ const isStandard = (s: Step | undefined): s is ConvStep => isConv(s, 'standard')
  * plan input and feeding only a residual-free chain joins it as its first stage (the paper's stem trick).
  */
 export function fuseChains(plan: Plan): Plan {
-  const readers = new Map<number, number>();
-  for (const s of plan.steps) for (const t of s.inputs) readers.set(t, (readers.get(t) ?? 0) + 1);
-  readers.set(plan.output, (readers.get(plan.output) ?? 0) + 1);
+  const readers = readerCounts(plan);
   const feeds = (a: Step, b: Step): boolean => b.inputs[0] === a.output && readers.get(a.output) === 1;
   const steps: Step[] = [];
   for (let i = 0; i < plan.steps.length; i++) {

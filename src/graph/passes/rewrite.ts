@@ -12,7 +12,7 @@ export function readerCounts(plan: Plan): Map<number, number> {
 }
 
 export class PlanRewrite {
-  readonly steps: Step[];
+  private readonly steps: Step[];
   private readonly tensors: PlanTensor[];
   private output: number;
   private readonly readers: Map<number, number>;
