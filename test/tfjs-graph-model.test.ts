@@ -161,7 +161,9 @@ describe('TF.js graph model: a hand-written GraphDef of every supported op vs tf
     const x = randomInput([3, 13, 14, 3], 5);
     const expected = await runTfjs(files, x);
     assertClose(model.predict(x), expected, 1e-5, 'ours vs tfjs-converter');
-    assert.ok(lowerModel(model).steps.some((s) => s.op === 'chain'));
+    // padding merged, BN and ReLU fused; no chain: dw/conv has depth multiplier 2, which the row kernels do not stream
+    const convs = lowerModel(model).steps.filter((s) => s.op === 'conv' || s.op === 'chain');
+    assert.deepEqual(convs.slice(0, 2).map((s) => [s.op, ...s.layers]), [['conv', 'stem/pad', 'stem/conv'], ['conv', 'dw/conv', 'dw/bn', 'dw/relu']]);
   });
 
   test('the fast backend gives the same outputs within 1e-5', { skip: WasmEngine.supported() ? false : 'WebAssembly SIMD is not available in this runtime' }, async () => {

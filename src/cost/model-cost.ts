@@ -2,7 +2,8 @@
 // and totals with parameters counted three ways (TF-slim `weights`, torchvision `trainable`, Keras `total`).
 
 import type { Model } from '../graph/model.js';
-import { ConvLayer, DepthwiseConv2D } from '../nn/conv.js';
+import { ConvLayer } from '../nn/conv.js';
+import { convKind } from '../ops/conv-kind.js';
 import { Dense } from '../nn/core.js';
 import type { Layer, ParamRole } from '../nn/layer.js';
 import { sizeOf } from '../tensor/tensor.js';
@@ -65,11 +66,7 @@ export function countParams(layer: Layer): ParamCounts {
 export function costKind(layer: Layer): CostKind {
   if (layer instanceof Dense) return 'linear';
   if (!(layer instanceof ConvLayer)) return 'other';
-  const [kh, kw, cPerGroup] = layer.kernel.shape;
-  const groups = layer.conv.groups;
-  if (layer instanceof DepthwiseConv2D || (groups > 1 && cPerGroup === 1)) return 'conv_depthwise';
-  if (groups > 1) return 'conv_grouped';
-  return kh === 1 && kw === 1 ? 'conv_pointwise' : 'conv_standard';
+  return `conv_${convKind(layer.kernel.shape, layer.conv)}`;
 }
 
 export function layerCost(layer: Layer): LayerCost {

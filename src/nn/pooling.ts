@@ -97,7 +97,8 @@ abstract class Pooling2D extends Layer {
     return [oh, ow, c];
   }
 
-  protected get pool(): Pool2DParams {
+  /** Resolved window: explicit padding, fixed when the layer was applied. */
+  get pool(): Pool2DParams {
     return this.plan!;
   }
 

@@ -3,6 +3,7 @@
 
 import { ShapeError } from '../errors.js';
 import { conv2dOutputShape, forEachWindowTap } from '../ops/conv2d.js';
+import { convKind } from '../ops/conv-kind.js';
 import type { Conv2DParams } from '../ops/conv2d.js';
 import { formatShape } from '../tensor/tensor.js';
 import type { QParams } from './qparams.js';
@@ -24,7 +25,7 @@ export function conv2dInt8Accumulate(x: Int8Tensor, kernel: Int8Array, kernelSha
   const [, , cPerGroup] = kernelShape as [number, number, number, number];
   const groups = p.groups;
   const outPerGroup = cOut / groups;
-  const depthwise = cPerGroup === 1 && outPerGroup === 1;
+  const depthwise = convKind(kernelShape, p) === 'depthwise';
   const xd = x.data;
   const zx = x.params.zeroPoint;
   const acc = new Int32Array(shape[0] * shape[1] * shape[2] * cOut);

@@ -8,6 +8,7 @@ import type { Kernel } from '../backend/wasm/runtime.js';
 import { advance, repeat, repeatWhile } from '../backend/wasm/kernels/common.js';
 import { ShapeError } from '../errors.js';
 import { conv2dOutputShape, forEachWindowTap } from '../ops/conv2d.js';
+import { convKind } from '../ops/conv-kind.js';
 import { formatShape } from '../tensor/tensor.js';
 import type { Int8Tensor } from './int8-ops.js';
 import type { Int8ConvStep, QuantizedModel } from './quantized-model.js';
@@ -310,20 +311,20 @@ const MAX_K = Math.floor((2 ** 31 - 1) / 2 / (255 * 127));
 function planStep(s: Int8ConvStep, inShape: readonly number[]): { name: string; emit: (mod: ModuleBuilder, name: string) => void; pack: () => Int16Array; layout: Prepared['layout']; coutPadded: number } | null {
   const [kh, kw, cin, cout] = s.kernelShape;
   if (s.requantize.bias.some((v) => Math.abs(v) > 2 ** 30)) return null;
-  if (s.conv.groups === 1) {
+  const kind = convKind(s.kernelShape, s.conv);
+  if (kind === 'pointwise' || kind === 'standard') {
     const k = kh * kw * cin;
     if (k > MAX_K) return null;
     const spec: Int8GemmSpec = { k2: roundUp(k, 2), blocks: Math.ceil(cout / BLOCK), residual: s.residual !== null };
-    const pointwise = kh === 1 && kw === 1 && s.conv.strides.every((v) => v === 1) && s.conv.padding.every((v) => v === 0);
     return {
       name: `gemm_${spec.k2}_${spec.blocks}_${spec.residual ? 'r' : 'n'}`,
       emit: (mod, name) => emitInt8Gemm(mod, name, spec),
       pack: () => packInt8Gemm(s.weights.q, k, cout),
-      layout: { kind: 'rows', k, k2: spec.k2, im2col: !pointwise && !s.dense },
+      layout: { kind: 'rows', k, k2: spec.k2, im2col: kind === 'standard' && !s.dense },
       coutPadded: spec.blocks * BLOCK,
     };
   }
-  if (cin === 1 && s.conv.groups === cout && s.residual === null && kh * kw <= 64) {
+  if (kind === 'depthwise' && s.residual === null && kh * kw <= 64) {
     const [h, w] = inShape;
     const [top, bottom, left, right] = s.conv.padding;
     const [, oh, ow] = conv2dOutputShape([1, ...inShape], s.kernelShape, null, s.conv, 'int8 depthwise');

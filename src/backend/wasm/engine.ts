@@ -5,6 +5,7 @@ import { ConfigError, ShapeError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
 import { lowerModel } from '../../graph/lower.js';
 import type { ChainStep, ConvStep, Plan, Step } from '../../graph/plan.js';
+import { convKind } from '../../ops/conv-kind.js';
 import type { Layout } from '../../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
 import { runStep } from '../plan-reference.js';
@@ -49,11 +50,11 @@ export interface WasmEngineOptions {
 /** Byte pointers of plan tensors in the arena, for one batch size. */
 type Pointers = (tensor: number) => number;
 
-/** Where a phase's tensor lives: a plan tensor in the arena, or a slice of its step's scratch (an unfused chain's intermediates). */
+/** Where a phase's tensor lives: a plan tensor in the arena, or a slice of its step's scratch (the intermediates of a chain run stage by stage). */
 type Place = { tensor: number } | { scratchOf: number; floatsPerImage: number };
 
 /**
- * What the engine runs, in order: a step, or one stage of a chain run unfused. Phases with `work` are split
+ * What the engine runs, in order: a step, or one stage of a chain that threads run stage by stage. Phases with `work` are split
  * across threads (the workers hold the same work); the others run whole on the calling thread.
  */
 interface Phase {
@@ -305,7 +306,7 @@ function channelSplit(c: Compiler, name: string, spec: GemmSpec, pixelsPerImage:
 /** Floats in the widest input row of any depthwise conv: the zero row that stands for padding rows must cover it. */
 function widestDepthwiseRow(plan: Plan): number {
   const convs = plan.steps.flatMap((s) => (s.op === 'conv' ? [s] : s.op === 'chain' ? s.stages : []));
-  return Math.max(0, ...convs.filter((s) => s.conv.groups === s.inShape[2] && s.kernelShape[2] === 1).map((s) => s.inShape[1] * s.inShape[2]));
+  return Math.max(0, ...convs.filter((s) => convKind(s.kernelShape, s.conv) === 'depthwise').map((s) => s.inShape[1] * s.inShape[2]));
 }
 
 const tensorPlaces = (step: Step, residual: number | null = null): Phase['places'] => [{ tensor: step.inputs[0] }, { tensor: step.output }, residual === null ? null : { tensor: residual }];
@@ -317,7 +318,7 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     const work = compileConv(step, name, c);
     if (work) return [{ step: index, places: tensorPlaces(step, step.residual), tensors, work, serial: null, native: true }];
   } else if (step.op === 'chain') {
-    return chainPlan ? [compileChain(step, index, chainPlan, c)] : compileChainUnfused(step, index, c);
+    return [compileChain(step, index, chainPlan!, c)]; // planChains planned every chain
   } else if (step.op === 'dense') {
     // the GEMM with images as pixels: large batches split by images, small ones by output channels
     const spec: GemmSpec = { cin: step.kernel.length / step.units, cout: step.units, clamp: step.clamp, tile: GEMM_TILE };
@@ -337,12 +338,13 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
 
 /** Emits the kernels for a conv step when they fit (1×1 GEMM, depthwise, few-channel stem) and packs its weights; null otherwise. */
 function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
-  const [kh, kw, cPerGroup, cout] = step.kernelShape;
+  const [kh, kw, , cout] = step.kernelShape;
   const [h, w, cin] = step.inShape;
-  const { strides, dilations, padding, groups } = step.conv;
+  const { strides, dilations, padding } = step.conv;
   if (dilations[0] !== 1 || dilations[1] !== 1) return null;
   const residual = step.residual;
-  if (kh === 1 && kw === 1 && groups === 1 && strides[0] === 1 && strides[1] === 1 && padding.every((p) => p === 0)) {
+  const kind = convKind(step.kernelShape, step.conv);
+  if (kind === 'pointwise') {
     const spec = { cin, cout, clamp: step.clamp, residual: residual !== null, tile: GEMM_TILE };
     emitGemm(c.mod, name, spec);
     const weights = c.runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
@@ -351,7 +353,7 @@ function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
   if (residual !== null) return null;
   const window = { inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], padTop: padding[0], zeroRow: c.zeroRow };
   const rowKernel = c.rowKernels ? `${name}_rows` : null;
-  if (groups === cin && cPerGroup === 1 && cout === cin) {
+  if (kind === 'depthwise') {
     const spec = { height: h, width: w, channels: cin, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
     emitDepthwise(c.mod, name, spec);
     // the row kernel reads the same packed weights: their layout depends on the taps and channels only
@@ -359,7 +361,7 @@ function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
     const weights = c.runtime.upload(packDepthwiseWeights(spec, step.kernel, step.bias));
     return { kind: 'window', op: 'depthwise', kernel: name, rowKernel, weights, ...window };
   }
-  if (groups === 1 && kh * kw * cin <= STEM_MAX_TAPS) {
+  if (kind === 'standard' && kh * kw * cin <= STEM_MAX_TAPS) {
     const spec = { height: h, width: w, cin, cout, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
     emitConv(c.mod, name, spec);
     if (rowKernel) emitConvRows(c.mod, rowKernel, spec);
@@ -375,23 +377,6 @@ function compileChain(step: ChainStep, index: number, chainPlan: ChainPlan, c: C
   const weights = packChain(c.runtime, chainPlan, chainSpecOf(step));
   const work: Work = { kind: 'chain', weights, scratch: c.chainScratch, scratchStride: c.rowBytesPerThread };
   return { step: index, places: tensorPlaces(step), tensors: [step.inputs[0], step.output], work, serial: null, native: true };
-}
-
-/** A chain run stage by stage through whole-tensor kernels, its intermediates in the step's scratch: one phase per stage. */
-function compileChainUnfused(step: ChainStep, index: number, c: Compiler): Phase[] {
-  const stages = step.stages;
-  let floats = 0;
-  const intermediates: Place[] = stages.slice(0, -1).map((s) => {
-    const place = { scratchOf: index, floatsPerImage: floats };
-    floats += s.outShape[0] * s.outShape[1] * s.outShape[2];
-    return place;
-  });
-  return stages.map((s, i) => {
-    const places = [i === 0 ? { tensor: step.inputs[0] } : intermediates[i - 1], i === stages.length - 1 ? { tensor: step.output } : intermediates[i], s.residual === null ? null : { tensor: s.residual }] as const;
-    const tensors = [s.inputs[0], s.output] as const;
-    const work = compileConv(s, `step${index}_${i}`, c);
-    return work ? { step: index, places, tensors, work, serial: null, native: true } : fallbackPhase(s, index, c, places, tensors);
-  });
 }
 
 /**

@@ -1,24 +1,18 @@
-// Activation memory of a plan as the wasm engine runs it, planned without compiling anything: which chains
-// stream row by row (and their row buffers), the scratch of those that cannot, and the arena layout per batch.
+// Activation memory of a plan as the wasm engine runs it, planned without compiling anything: the chains' row
+// buffers, the scratch of those that threads run stage by stage, and the arena layout per batch.
 
-import { MobileNetError } from '../../errors.js';
 import { placeBuffers, planRequests } from '../../graph/arena.js';
 import type { ArenaLayout } from '../../graph/arena.js';
 import type { ChainStep, Plan } from '../../graph/plan.js';
 import { chainSpecOf, planChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
 
-/** For each step: the row-streaming plan of a chain the row kernels cover; null otherwise. */
+/**
+ * For each step: the row-streaming plan of a chain; null for other steps. The lowering fuses only chains the row
+ * kernels take (`chainRoles`), so a chain they refuse is a bug, and throws.
+ */
 export function planChains(plan: Plan): (ChainPlan | null)[] {
-  return plan.steps.map((step, i) => {
-    if (step.op !== 'chain') return null;
-    try {
-      return planChain(chainSpecOf(step), { prefix: `step${i}` });
-    } catch (e) {
-      if (e instanceof MobileNetError) return null; // a shape the row kernels do not cover: it runs unfused
-      throw e;
-    }
-  });
+  return plan.steps.map((step, i) => (step.op === 'chain' ? planChain(chainSpecOf(step), { prefix: `step${i}` }) : null));
 }
 
 /** Floats of the intermediates of a chain run stage by stage, for `batch` images. */
@@ -28,7 +22,7 @@ export function unfusedChainFloats(step: ChainStep, batch: number): number {
 
 export interface PlannedMemory {
   layout: ArenaLayout;
-  /** Tensors and unfused-chain scratch, in bytes. */
+  /** Tensors and the scratch of chains run stage by stage, in bytes. */
   arenaBytes: number;
   /** Row buffers of the streamed chains (shared: chains run one after another), per thread, times threads. */
   rowBufferBytes: number;
@@ -38,13 +32,13 @@ export interface PlannedMemory {
 /**
  * The arena for `batch` images and the row buffers of `threads` threads (each runs chains with buffers of
  * its own). `staged`: streamed chains that run stage by stage this time (threads splitting an image), whose
- * intermediates then take arena scratch like an unfused chain's; their row buffers exist all the same.
+ * intermediates then take arena scratch; their row buffers exist all the same.
  */
 export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
   const layout = placeBuffers(
     planRequests(plan, batch, (i) => {
       const step = plan.steps[i];
-      return step.op === 'chain' && (chains[i] === null || staged.has(i)) ? unfusedChainFloats(step, batch) : 0;
+      return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : 0;
     }),
   );
   const rowBufferBytes = threads * Math.max(0, ...chains.map((c) => c?.scratchBytes ?? 0));

@@ -4,23 +4,18 @@
 import type { ModuleBuilder } from '../assembler.js';
 import type { Kernel, WasmRuntime } from '../runtime.js';
 import type { ChainStep } from '../../../graph/plan.js';
-import { type Conv2DParams, conv2dOutputShape } from '../../../ops/conv2d.js';
-import { ConfigError, ShapeError } from '../../../errors.js';
+import { type ChainStageShape, chainRoles } from '../../../graph/chain-stages.js';
+import { ConfigError } from '../../../errors.js';
 import { type Clamp, F32, roundUp } from './common.js';
 import { type ConvSpec, packConvWeights } from './conv.js';
 import { type GemmSpec, emitGemm, packGemmWeights } from './gemm.js';
 import { type DepthwiseRowSpec, emitConvRows, emitDepthwiseRow, packDepthwiseRowWeights } from './rows.js';
 
 /** One convolution of a chain, BatchNorm folded: the fields of a plan's ConvStep that the chain needs. */
-export interface ChainStage {
-  /** HWIO [kh, kw, Cin/groups, Cout]. */
+export interface ChainStage extends ChainStageShape {
+  /** HWIO, as `kernelShape` says. */
   kernel: Float32Array;
-  kernelShape: readonly [number, number, number, number];
   bias: Float32Array | null;
-  conv: Conv2DParams;
-  /** Per-sample [H, W, C]. */
-  inShape: readonly [number, number, number];
-  outShape: readonly [number, number, number];
   clamp: Clamp | null;
 }
 
@@ -90,51 +85,14 @@ export interface ChainOptions {
   rowsPerStep?: number;
 }
 
-function isPointwise(s: ChainStage): boolean {
-  const [kh, kw] = s.kernelShape;
-  return kh === 1 && kw === 1 && s.conv.groups === 1 && s.conv.strides.every((v) => v === 1) && s.conv.padding.every((v) => v === 0);
-}
-
-function isDepthwise(s: ChainStage): boolean {
-  return s.kernelShape[2] === 1 && s.conv.groups === s.inShape[2] && s.kernelShape[3] === s.inShape[2];
-}
-
-/** Checks one stage's shapes against its geometry; the chain allows no dilation. */
-function checkStage(s: ChainStage, what: string): void {
-  if (s.conv.dilations.some((d) => d !== 1)) throw new ConfigError(`chain ${what}: dilations must be 1, got [${s.conv.dilations.join(', ')}]`);
-  const [, oh, ow, oc] = conv2dOutputShape([1, ...s.inShape], s.kernelShape, s.bias, s.conv, `chain ${what}`);
-  if (oh !== s.outShape[0] || ow !== s.outShape[1] || oc !== s.outShape[2]) {
-    throw new ShapeError(`chain ${what}: output shape [${s.outShape.join(', ')}] disagrees with its geometry, which gives [${oh}, ${ow}, ${oc}]`);
-  }
-}
-
 /**
  * Checks a chain and plans it: which kernels, their names (`prefix` + stage), the rows and the scratch.
  * Throws ConfigError for a chain these kernels do not run, ShapeError for inconsistent shapes.
  */
 export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPlan {
-  const stages = spec.stages;
-  if (stages.length < 2 || stages.length > 4) throw new ConfigError(`chain: expected 2 to 4 stages ([stem] [expand] depthwise project), got ${stages.length}`);
-  const project = stages[stages.length - 1];
-  const depthwise = stages[stages.length - 2];
-  const before = stages.slice(0, -2);
-  const expand = before.length > 0 && isPointwise(before[before.length - 1]) ? before[before.length - 1] : null;
-  const stem = before.length - (expand ? 1 : 0) === 1 ? before[0] : null;
-  if (before.length - (expand ? 1 : 0) - (stem ? 1 : 0) !== 0) throw new ConfigError('chain: only a stem conv and an expand 1×1 may come before the depthwise stage');
-  if (!isPointwise(project)) throw new ConfigError('chain: the last stage must be a 1×1 stride-1 unpadded projection');
-  if (!isDepthwise(depthwise)) throw new ConfigError('chain: the next-to-last stage must be depthwise (groups = channels, depth multiplier 1)');
-  if (stem && stem.conv.groups !== 1) throw new ConfigError(`chain: the stem must be a standard conv (groups 1), got groups ${stem.conv.groups}`);
-  stages.forEach((s, i) => checkStage(s, `stage ${i}`));
-  for (let i = 1; i < stages.length; i++) {
-    if (stages[i].inShape.join() !== stages[i - 1].outShape.join()) {
-      throw new ShapeError(`chain: stage ${i} reads [${stages[i].inShape.join(', ')}] but stage ${i - 1} makes [${stages[i - 1].outShape.join(', ')}]`);
-    }
-  }
-  const inShape = [...stages[0].inShape] as [number, number, number];
+  const { stem, expand, depthwise, project } = chainRoles(spec.stages, spec.residual);
+  const inShape = [...spec.stages[0].inShape] as [number, number, number];
   const outShape = [...project.outShape] as [number, number, number];
-  if (spec.residual && inShape.join() !== outShape.join()) {
-    throw new ShapeError(`chain: a residual needs equal input and output shapes, got [${inShape.join(', ')}] and [${outShape.join(', ')}]`);
-  }
 
   const [height, width, channels] = depthwise.inShape;
   const [kh, kw] = depthwise.kernelShape;
