@@ -14,7 +14,7 @@ import { emitGemmTN } from '../kernels/gemm-tn.js';
 import { emitCol2im, emitIm2col } from '../kernels/im2col.js';
 import type { CallArg } from '../threads-work.js';
 import { batchNormBackward, batchNormTrain, channelSums } from './batch-norm.js';
-import { convKind, depthwiseSpec, gradientFits, im2colSpec, specKey } from './conv-paths.js';
+import { convPath, depthwiseSpec, gradientFits, im2colSpec, specKey } from './conv-paths.js';
 import type { WasmOps } from './context.js';
 import { binary } from './forward.js';
 import { PAD, each } from './staging.js';
@@ -48,7 +48,7 @@ export function wasmGradients(ops: WasmOps): GradientBackend {
 
 function conv2dBackwardInput(ops: WasmOps, dy: Tensor, kernel: Tensor, xShape: readonly number[], p: Conv2DParams): Tensor {
   const { staging: s, split } = ops;
-  const kind = gradientFits(dy, xShape, kernel.shape, p) ? convKind(xShape, kernel.shape, p) : 'reference';
+  const kind = gradientFits(dy, xShape, kernel.shape, p) ? convPath(xShape, kernel.shape, p) : 'reference';
   const [n, h, w, c] = xShape as [number, number, number, number];
   const [kh, kw, , cout] = kernel.shape as [number, number, number, number];
   const [, oh, ow] = dy.shape as [number, number, number, number];
@@ -106,7 +106,7 @@ function conv2dBackwardInput(ops: WasmOps, dy: Tensor, kernel: Tensor, xShape: r
 
 function conv2dBackwardKernel(ops: WasmOps, x: Tensor, dy: Tensor, kernelShape: readonly number[], p: Conv2DParams): Tensor {
   const { staging: s, split } = ops;
-  const kind = gradientFits(dy, x.shape, kernelShape, p) ? convKind(x.shape, kernelShape, p) : 'reference';
+  const kind = gradientFits(dy, x.shape, kernelShape, p) ? convPath(x.shape, kernelShape, p) : 'reference';
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const [kh, kw, , cout] = kernelShape as [number, number, number, number];
   const [, oh, ow] = dy.shape as [number, number, number, number];

@@ -3,6 +3,7 @@
 
 import type { Conv2DParams } from '../../../ops/conv2d.js';
 import { conv2dOutputShape } from '../../../ops/conv2d.js';
+import { convKind } from '../../../ops/conv-kind.js';
 import type { Tensor } from '../../../tensor/tensor.js';
 import { sameShape } from '../../../tensor/tensor.js';
 import type { DepthwiseSpec } from '../kernels/depthwise.js';
@@ -11,18 +12,26 @@ import type { Im2colSpec } from '../kernels/im2col.js';
 /** Taps per output pixel up to which a groups-1 convolution runs on the direct (unrolled) kernel; im2col beyond. */
 export const DIRECT_CONV_TAPS = 64;
 
-type ConvKind = 'pointwise' | 'depthwise' | 'general' | 'reference';
+type ConvPath = 'pointwise' | 'depthwise' | 'general' | 'reference';
 
-/** Which wasm path a convolution takes; shapes must already be checked by `conv2dOutputShape`. */
-export function convKind(xShape: readonly number[], kernelShape: readonly number[], p: Conv2DParams): ConvKind {
+/**
+ * Which wasm path a convolution takes, from its kind (convKind): dilated and empty convolutions, and grouped ones
+ * other than depthwise, run on the reference; shapes must already be checked by `conv2dOutputShape`.
+ */
+export function convPath(xShape: readonly number[], kernelShape: readonly number[], p: Conv2DParams): ConvPath {
   const [n, , , c] = xShape;
-  const [kh, kw, cPerGroup, cout] = kernelShape;
+  const cout = kernelShape[3];
   if (p.dilations[0] !== 1 || p.dilations[1] !== 1 || n === 0 || c === 0 || cout === 0) return 'reference';
-  if (p.groups === 1) {
-    const unpadded = p.padding.every((v) => v === 0);
-    return kh === 1 && kw === 1 && p.strides[0] === 1 && p.strides[1] === 1 && unpadded ? 'pointwise' : 'general';
+  switch (convKind(kernelShape, p)) {
+    case 'pointwise':
+      return 'pointwise';
+    case 'standard':
+      return 'general';
+    case 'depthwise':
+      return cout === c ? 'depthwise' : 'reference';
+    default:
+      return 'reference';
   }
-  return p.groups === c && cPerGroup === 1 && cout === c ? 'depthwise' : 'reference';
 }
 
 /** Whether a backward call's shapes are consistent (the reference reports the error otherwise). */

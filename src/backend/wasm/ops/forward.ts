@@ -15,7 +15,7 @@ import { emitIm2col } from '../kernels/im2col.js';
 import { emitGlobalAvgPool } from '../kernels/pool.js';
 import type { CallArg } from '../threads-work.js';
 import { batchNorm } from './batch-norm.js';
-import { DIRECT_CONV_TAPS, convKind, depthwiseSpec, im2colSpec, specKey } from './conv-paths.js';
+import { DIRECT_CONV_TAPS, convPath, depthwiseSpec, im2colSpec, specKey } from './conv-paths.js';
 import type { WasmOps } from './context.js';
 import { PAD } from './staging.js';
 import { flatOp, gemmRows, perImage } from './streams.js';
@@ -44,7 +44,7 @@ function conv2d(ops: WasmOps, x: Tensor, kernel: Tensor, bias: Float32Array | nu
   const [n, oh, ow, cout] = conv2dOutputShape(x.shape, kernel.shape, bias, p);
   const [, h, w, c] = x.shape as [number, number, number, number];
   const [kh, kw] = kernel.shape as [number, number, number, number];
-  const kind = convKind(x.shape, kernel.shape, p);
+  const kind = convPath(x.shape, kernel.shape, p);
   const outShape = [n, oh, ow, cout];
   if (kind === 'pointwise') {
     ops.begin('conv2d');
