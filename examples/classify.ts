@@ -1,5 +1,5 @@
 // The README's library examples as a TypeScript user writes them against the installed package: type-checked with
-// skipLibCheck false, compiled and run by test/package.test.ts. Prints one JSON line about IMAGE.
+// skipLibCheck false, compiled and run by test/package/package.test.ts. Prints one JSON line about IMAGE.
 
 import { WasmEngine, Tensor, formatSummary, mobilenetV2, modelCost } from 'mobilenet-ts';
 import type { Prediction } from 'mobilenet-ts';

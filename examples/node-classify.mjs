@@ -1,5 +1,5 @@
 // Classifies PNG or JPEG files with the bundled Fashion-MNIST model, as a user of the installed package would:
-// `node examples/node-classify.mjs data/fashion-mnist/samples/*.png` (run by test/package.test.ts).
+// `node examples/node-classify.mjs data/fashion-mnist/samples/*.png` (run by test/package/package.test.ts).
 
 import { loadModel } from 'mobilenet-ts/node';
 

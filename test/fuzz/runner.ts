@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import fc from 'fast-check';
 
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES } from '../support/helpers.js';
 import { inputsFor } from './mutations.js';
 import { judge } from './oracle.js';
 import type { Outcome } from './oracle.js';

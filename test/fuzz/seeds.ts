@@ -28,7 +28,7 @@ import { Random } from '../../src/tensor/random.js';
 import { encodeCheckpoint } from '../../src/train/checkpoint.js';
 import { createOptimizer } from '../../src/train/optimizers.js';
 import type { TrainConfig, TrainerState } from '../../src/train/trainer.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES } from '../support/helpers.js';
 
 /** A MobileNetV2 of a few thousand parameters: every layer kind, files of a few tens of KB. */
 export function tinyV2(): Model {
@@ -191,7 +191,7 @@ async function writeSeeds(format: FuzzFormat): Promise<Uint8Array[]> {
     case 'tfjs':
       return [tfjsSeed(tinyV2()), tfjsSeed(tinyV1())];
     case 'keras-h5':
-      // kept as files (test/keras-h5-writer.ts given the TF.js export of tinyV2(), and h5py's gzip-chunked
+      // kept as files (test/support/keras-h5-writer.ts given the TF.js export of tinyV2(), and h5py's gzip-chunked
       // copy of it): HDF5 stores creation times, so freshly written seeds would change every run and fuzz runs
       // could not be replayed
       return [join(FIXTURES, 'fuzz-seeds', 'tiny-mobilenet-v2.h5'), join(FIXTURES, 'keras-h5', 'tiny-mobilenet-v2.h5py-gzip.h5')].map((f) => new Uint8Array(readFileSync(f)));
