@@ -79,6 +79,11 @@ function checkResize(what: string, shape: readonly number[], size: readonly [num
   if (shape.length !== 4) throw new ShapeError(`${what}: input must be NHWC rank 4, got ${formatShape(shape)}`);
   if (!(Number.isInteger(shape[1]) && Number.isInteger(shape[2]) && shape[1] >= 1 && shape[2] >= 1)) throw new ShapeError(`${what}: cannot resize an empty ${shape[1]}×${shape[2]} image (${formatShape(shape)})`);
   if (!size.every((s) => Number.isInteger(s) && s >= 1)) throw new ConfigError(`${what}: target size must be positive integers [height, width], got [${size.join(', ')}]`);
+  checkResizeCoordinates(what, coordinates);
+}
+
+/** Throws a ConfigError naming `what` unless `coordinates` is one of the conventions. */
+export function checkResizeCoordinates(what: string, coordinates: ResizeCoordinates): void {
   if (!RESIZE_COORDINATES.includes(coordinates)) throw new ConfigError(`${what}: coordinates must be one of ${RESIZE_COORDINATES.join(', ')}, got ${JSON.stringify(coordinates)}`);
 }
 
