@@ -1,5 +1,5 @@
 // The bilinear resize op against hand-worked values in each coordinate convention and against tfjs-core, its
-// backward against finite differences, and the Resize layer in a Model: by predict, the plan runner and the engine.
+// backward against finite differences, and the Resize layer in a Model: predict, the plan runner, the engine, training.
 
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -9,10 +9,11 @@ import { ConfigError, ShapeError } from '../../src/errors.js';
 import { lowerModel } from '../../src/graph/lower.js';
 import { Model } from '../../src/graph/model.js';
 import { Conv2D } from '../../src/nn/conv.js';
-import { input } from '../../src/nn/core.js';
+import { Dense, Flatten, input } from '../../src/nn/core.js';
 import { Resize } from '../../src/nn/resize.js';
 import type { ResizeCoordinates } from '../../src/ops/resize.js';
 import { RESIZE_COORDINATES, resizeBilinear2d, resizeBilinear2dBackward } from '../../src/ops/resize.js';
+import { Random } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { assertGradient, dot, numericGradient, operand } from '../gradient-check.js';
 import { assertClose, randomBatch } from '../helpers.js';
@@ -118,6 +119,19 @@ describe('Resize layer in a model', () => {
     assert.deepEqual(['up', 'conv', 'to_size', 'odd_scale'].map((name) => model.getLayer(name).outputShape), [[10, 12, 3], [10, 12, 4], [3, 4, 4], [4, 2, 4]]);
     assert.deepEqual(model.getLayer('to_size').config(), { size: [3, 4], coordinates: 'align-corners' });
     assert.deepEqual(model.getLayer('up').config(), { scale: [2, 2], coordinates: 'half-pixel' });
+  });
+
+  test("training: the loss's gradient reaches the input through Resize (finite differences of the model's own loss)", () => {
+    const x = input([3, 4, 2]);
+    const resized = new Resize('to_size', { size: [5, 7] }, 'align-corners').apply(x);
+    const model = new Model(x, new Dense('dense', { units: 3 }).apply(new Flatten('flat').apply(new Conv2D('conv', { filters: 3, kernelSize: 3 }).apply(resized))), { seed: 6 });
+    for (const t of model.weights().values()) new Random(t.size).fillUniform(t.data, -1, 1);
+    const batch = randomBatch([2, 3, 4, 2], 13);
+    const labels = [1, 2];
+    const step = model.forwardBackward(batch, labels, { inputGradient: true });
+    // float32 forward, eps 3e-3: the loss is smooth, so the central difference is good to about 1e-3 relative
+    const numeric = numericGradient(() => model.forwardBackward(batch, labels).loss, batch.data, 3e-3);
+    assertGradient(step.input!, numeric, 'dLoss/d(input)', 1e-2, 1e-4);
   });
 
   test('model.predict applies the op to each layer input; the plan runner and the wasm engine give the same output', async () => {
