@@ -1,17 +1,12 @@
 // Preprocessing presets of the frameworks models come from (Keras, torchvision, TF.js) and the steps they need
 // beyond preprocess.ts: bilinear resize in every coordinate convention, shorter-side resize, centre crop, input range.
 
-import { ConfigError, ShapeError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { ImageShape, PixelScaling, PreprocessOptions } from './preprocess.js';
 import { resizeBilinear, scalePixels } from './preprocess.js';
+import type { ResizeCoordinates } from '../ops/resize.js';
 
-/**
- * Where output pixel i samples the input, for an input of n and an output of m pixels:
- * - `half-pixel`: (i + ½)·n/m − ½ (torch `align_corners=False`, TF2 `tf.image.resize`, Keras, OpenCV);
- * - `align-corners`: i·(n − 1)/(m − 1), corners to corners (torch `align_corners=True`, tfjs `alignCorners: true`);
- * - `asymmetric`: i·n/m (TF1 and tfjs `resizeBilinear` defaults).
- */
-export type ResizeCoordinates = 'half-pixel' | 'align-corners' | 'asymmetric';
+export type { ResizeCoordinates } from '../ops/resize.js';
 
 /** Pixel values as TF.js models state them: raw 0..255 mapped linearly onto [min, max]. */
 export interface InputRange {
@@ -48,39 +43,7 @@ export function tfjsPreset(size = 224, inputRange: readonly [number, number] = [
 
 /** Bilinear resize of raw HWC pixels in the given coordinate convention (no antialiasing). */
 export function resizeBilinearWith(pixels: ArrayLike<number>, shape: ImageShape, size: readonly [number, number], coordinates: ResizeCoordinates = 'half-pixel'): Float32Array {
-  if (coordinates === 'half-pixel') return resizeBilinear(pixels, shape, size);
-  const [height, width, channels] = shape;
-  const [targetHeight, targetWidth] = size;
-  if (!Number.isInteger(targetHeight) || !Number.isInteger(targetWidth) || targetHeight < 1 || targetWidth < 1) throw new ConfigError(`target size must be positive integers, got [${size.join(', ')}]`);
-  if (pixels.length !== height * width * channels || height < 1 || width < 1) throw new ShapeError(`image [${shape.join(', ')}] needs ${height * width * channels} values, got ${pixels.length}`);
-  const scale = (source: number, target: number): number =>
-    coordinates === 'align-corners' ? (target > 1 ? (source - 1) / (target - 1) : 0) : source / target;
-  const rowScale = scale(height, targetHeight);
-  const colScale = scale(width, targetWidth);
-  const out = new Float32Array(targetHeight * targetWidth * channels);
-  for (let y = 0; y < targetHeight; y++) {
-    const fy = y * rowScale;
-    const y0 = Math.min(Math.floor(fy), height - 1);
-    const y1 = Math.min(y0 + 1, height - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < targetWidth; x++) {
-      const fx = x * colScale;
-      const x0 = Math.min(Math.floor(fx), width - 1);
-      const x1 = Math.min(x0 + 1, width - 1);
-      const wx = fx - x0;
-      const o = (y * targetWidth + x) * channels;
-      for (let c = 0; c < channels; c++) {
-        const a = pixels[(y0 * width + x0) * channels + c];
-        const b = pixels[(y0 * width + x1) * channels + c];
-        const d = pixels[(y1 * width + x0) * channels + c];
-        const e = pixels[(y1 * width + x1) * channels + c];
-        const top = a + (b - a) * wx;
-        const bottom = d + (e - d) * wx;
-        out[o + c] = top + (bottom - top) * wy;
-      }
-    }
-  }
-  return out;
+  return resizeBilinear(pixels, shape, size, undefined, coordinates);
 }
 
 /** torchvision's `Resize(n)`: the shorter side becomes n, the longer ⌊n·long/short⌋. */

@@ -2,6 +2,8 @@
 // centred zero padding/cropping) on raw 0..255 values, then scale the pixels (0..1, −1..1, or mean/std).
 
 import { ConfigError, ShapeError } from '../errors.js';
+import { resizeBilinearPixels } from '../ops/resize.js';
+import type { ResizeCoordinates } from '../ops/resize.js';
 
 /** An image's shape, channels last. */
 export type ImageShape = readonly [height: number, width: number, channels: number];
@@ -49,15 +51,17 @@ export function preprocessImage(pixels: ArrayLike<number>, shape: ImageShape, op
 }
 
 /**
- * Bilinear resize with half-pixel centres and no antialiasing: the source coordinate of output pixel y is
- * (y + ½)·h/H − ½, clamped to [0, h − 1]. The same values as torch's `interpolate(mode='bilinear',
+ * Bilinear resize, no antialiasing, with half-pixel centres by default: the source coordinate of output pixel y
+ * is (y + ½)·h/H − ½, clamped to [0, h − 1]. The same values as torch's `interpolate(mode='bilinear',
  * align_corners=False)`, TF2's `tf.image.resize(method='bilinear')` and OpenCV's INTER_LINEAR when enlarging.
+ * The other conventions (`coordinates`) are ops/resize.ts's.
  */
 export function resizeBilinear(
   pixels: ArrayLike<number>,
   shape: ImageShape,
   size: readonly [height: number, width: number],
   out?: Float32Array,
+  coordinates: ResizeCoordinates = 'half-pixel',
 ): Float32Array {
   const [height, width, channels] = shape;
   const [targetHeight, targetWidth] = checkTarget(size);
@@ -67,43 +71,7 @@ export function resizeBilinear(
   if (result.length !== targetHeight * targetWidth * channels) {
     throw new ShapeError(`resize output needs ${targetHeight * targetWidth * channels} values, got ${result.length}`);
   }
-  const columns = sampleGrid(width, targetWidth);
-  for (let y = 0; y < targetHeight; y++) {
-    const { low: y0, high: y1, weight: wy } = sample(y, height, targetHeight);
-    for (let x = 0; x < targetWidth; x++) {
-      const x0 = columns.low[x];
-      const x1 = columns.high[x];
-      const wx = columns.weight[x];
-      const a = (y0 * width + x0) * channels;
-      const b = (y0 * width + x1) * channels;
-      const c = (y1 * width + x0) * channels;
-      const d = (y1 * width + x1) * channels;
-      const o = (y * targetWidth + x) * channels;
-      for (let ch = 0; ch < channels; ch++) {
-        const top = pixels[a + ch] + (pixels[b + ch] - pixels[a + ch]) * wx;
-        const bottom = pixels[c + ch] + (pixels[d + ch] - pixels[c + ch]) * wx;
-        result[o + ch] = top + (bottom - top) * wy;
-      }
-    }
-  }
-  return result;
-}
-
-function sample(index: number, source: number, target: number): { low: number; high: number; weight: number } {
-  const position = Math.max(0, ((index + 0.5) * source) / target - 0.5);
-  const low = Math.min(Math.floor(position), source - 1);
-  return { low, high: Math.min(low + 1, source - 1), weight: position - low };
-}
-
-function sampleGrid(source: number, target: number): { low: Int32Array; high: Int32Array; weight: Float64Array } {
-  const grid = { low: new Int32Array(target), high: new Int32Array(target), weight: new Float64Array(target) };
-  for (let i = 0; i < target; i++) {
-    const { low, high, weight } = sample(i, source, target);
-    grid.low[i] = low;
-    grid.high[i] = high;
-    grid.weight[i] = weight;
-  }
-  return grid;
+  return resizeBilinearPixels(pixels, shape, [targetHeight, targetWidth], coordinates, result);
 }
 
 /** Places the image in the centre of a zero canvas of `size` (top/left margin ⌊(target − source)/2⌋), cropping what does not fit. */
