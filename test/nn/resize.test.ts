@@ -15,9 +15,9 @@ import type { ResizeCoordinates } from '../../src/ops/resize.js';
 import { RESIZE_COORDINATES, resizeBilinear2d, resizeBilinear2dBackward } from '../../src/ops/resize.js';
 import { Random } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { assertGradient, dot, numericGradient, operand } from '../gradient-check.js';
-import { assertClose, randomBatch } from '../helpers.js';
-import { ready, tf } from '../tfjs-reference.js';
+import { assertGradient, dot, numericGradient, operand } from '../support/gradient-check.js';
+import { assertClose, randomBatch } from '../support/helpers.js';
+import { ready, tf } from '../support/tfjs-reference.js';
 
 const rows = (t: Tensor, width: number): number[][] => Array.from({ length: t.size / width }, (_, r) => Array.from(t.data.subarray(r * width, (r + 1) * width)));
 
