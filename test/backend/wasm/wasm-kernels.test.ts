@@ -4,7 +4,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertClose } from '../../support/helpers.js';
-import { enableWasmFeatures } from '../../../src/node/wasm-features.js';
 import { ModuleBuilder, relaxedSimdSupported, simdSupported, type Label, type Local } from '../../../src/backend/wasm/assembler.js';
 import { WasmRuntime, type Kernel } from '../../../src/backend/wasm/runtime.js';
 import { type Clamp } from '../../../src/backend/wasm/kernels/common.js';
@@ -20,20 +19,9 @@ import { globalAvgPool } from '../../../src/ops/pool.js';
 import { resolvePadding, type PaddingMode } from '../../../src/ops/geometry.js';
 import { Random } from '../../../src/tensor/random.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
-
-// relaxed SIMD (Node 20: behind a V8 flag) must be on before the first wasm validation in this process
-enableWasmFeatures();
+import { SIMD_MODES, noSimd } from '../../support/wasm-modes.js';
 
 const TOL = 1e-5;
-const noSimd = simdSupported() ? false : 'WebAssembly SIMD is not supported by this runtime';
-const modes = [
-  { name: 'SIMD', relaxed: false, skip: noSimd },
-  {
-    name: 'relaxed SIMD',
-    relaxed: true,
-    skip: noSimd || (relaxedSimdSupported() ? false : 'relaxed SIMD does not validate here (Node 20: run with --experimental-wasm-relaxed-simd)'),
-  },
-];
 
 const rng = new Random(20240607);
 function randomTensor(shape: number[], std = 1): Tensor {
@@ -166,7 +154,7 @@ async function checkWindowed(relaxed: boolean, kind: 'depthwise' | 'conv', c: Wi
 const RELU6: Clamp = [0, 6];
 const RELU: Clamp = [0, Infinity];
 
-for (const mode of modes) {
+for (const mode of SIMD_MODES) {
   describe(`wasm kernels, ${mode.name}`, { skip: mode.skip }, () => {
     describe('pointwise 1×1 GEMM', () => {
       const cases: [string, PointwiseCase][] = [

@@ -4,7 +4,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertClose } from '../../support/helpers.js';
-import { relaxedSimdSupported, simdSupported } from '../../../src/backend/wasm/assembler.js';
 import { WasmRuntime, type Kernel } from '../../../src/backend/wasm/runtime.js';
 import { type Clamp, roundUp } from '../../../src/backend/wasm/kernels/common.js';
 import { emitGemm, packGemmWeights, type GemmSpec } from '../../../src/backend/wasm/kernels/gemm.js';
@@ -17,18 +16,10 @@ import { clip } from '../../../src/ops/activation.js';
 import { resolvePadding, type Padding4, type PaddingMode } from '../../../src/ops/geometry.js';
 import { Random } from '../../../src/tensor/random.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
+import { SIMD_MODES } from '../../support/wasm-modes.js';
 
 const TOL = 1e-5;
 const RELU6: Clamp = [0, 6];
-const noSimd = simdSupported() ? false : 'WebAssembly SIMD is not supported by this runtime';
-const modes = [
-  { name: 'SIMD', relaxed: false, skip: noSimd },
-  {
-    name: 'relaxed SIMD',
-    relaxed: true,
-    skip: noSimd || (relaxedSimdSupported() ? false : 'relaxed SIMD does not validate here (Node 20: run with --experimental-wasm-relaxed-simd)'),
-  },
-];
 
 const rng = new Random(20240611);
 function randomTensor(shape: number[], std = 1): Tensor {
@@ -273,7 +264,7 @@ async function checkChain(relaxed: boolean, c: ChainCase): Promise<void> {
   assert.equal(runner.scratch % 64, 0);
 }
 
-for (const mode of modes) {
+for (const mode of SIMD_MODES) {
   describe(`wasm row kernels, ${mode.name}`, { skip: mode.skip }, () => {
     describe('depthwise row', () => {
       const cases: [string, DepthwiseRowCase][] = [

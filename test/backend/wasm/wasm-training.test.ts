@@ -5,8 +5,6 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { enableWasmFeatures } from '../../../src/node/wasm-features.js';
-import { relaxedSimdSupported, simdSupported } from '../../../src/backend/wasm/assembler.js';
 import { createWasmTrainingBackends, type WasmTrainingBackends } from '../../../src/backend/wasm/ops-backend.js';
 import { referenceBackend } from '../../../src/backend/reference.js';
 import { referenceGradients } from '../../../src/backend/gradients.js';
@@ -17,10 +15,8 @@ import { loadTorchStateDict, torchParams } from '../../../src/io/torch-names.js'
 import { mobilenetV2 } from '../../../src/models/mobilenet-v2.js';
 import { Random } from '../../../src/tensor/random.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
+import { SIMD_MODES, noSimd } from '../../support/wasm-modes.js';
 import { GOLDEN, assertClose, goldenTensors } from '../../support/helpers.js';
-
-// relaxed SIMD (Node 20: behind a V8 flag) must be on before the first wasm validation in this process
-enableWasmFeatures();
 
 /**
  * Relative to max(1, max|reference|), for every op. Reductions over every pixel of the batch (kernel gradients,
@@ -30,11 +26,6 @@ enableWasmFeatures();
  */
 const TOL = 1e-5;
 
-const noSimd = simdSupported() ? false : 'WebAssembly SIMD is not supported by this runtime';
-const modes = [
-  { name: 'SIMD', relaxed: false, skip: noSimd },
-  { name: 'relaxed SIMD', relaxed: true, skip: noSimd || (relaxedSimdSupported() ? false : 'relaxed SIMD does not validate here') },
-];
 
 const rng = new Random(20250611);
 function random(shape: number[], lo = -1, hi = 1): Tensor {
@@ -62,7 +53,7 @@ function checkConv(w: WasmTrainingBackends, xShape: number[], kernelShape: numbe
 
 const paddings: PaddingMode[] = ['same', 'torch', 'valid'];
 
-for (const mode of modes) {
+for (const mode of SIMD_MODES) {
   describe(`wasm training backends (${mode.name})`, { skip: mode.skip }, () => {
     let w: WasmTrainingBackends;
     before(async () => {
@@ -276,7 +267,7 @@ describe('wasm training backends: whole training steps of the golden model', { s
     w.dispose();
   });
 
-  for (const mode of modes) {
+  for (const mode of SIMD_MODES) {
     it(`golden weights, 16 seeded images: every gradient within the README's tolerance of the reference backends' (${mode.name})`, { skip: mode.skip }, async () => {
       const w = await createWasmTrainingBackends({ relaxedSimd: mode.relaxed });
       const x = new Tensor([16, 32, 32, 3], new Random(1).fillUniform(new Float32Array(16 * 32 * 32 * 3), -1, 1));
