@@ -13,7 +13,7 @@ import type { NamedBytes } from '../src/browser/files.js';
 import { checkPreprocessOptions } from '../src/data/preprocess.js';
 import type { PixelScaling, PreprocessOptions } from '../src/data/preprocess.js';
 import { IMAGENET_CLASSES } from '../src/data/imagenet-classes.js';
-import { IMAGENET_MEAN, IMAGENET_STD } from '../src/data/preprocess-presets.js';
+import { FRAMEWORK_PIXELS, RANGE_PIXELS } from '../src/data/preprocess-presets.js';
 import { modelCost } from '../src/cost/model-cost.js';
 import type { AnyModel, LoadAnyModelOptions } from '../src/io/any-model.js';
 import { bytesOf, classifier, classify, fileInput, int8Classifier, onFiles, renderAnswer, renderError, renderSamples, showPreview, showSeen } from './predict.js';
@@ -30,13 +30,9 @@ let labelList: string[] | null = null;
 let preprocessFile: PreprocessOptions | null = null;
 
 /** The pixel scaling of each choice of #model-preprocess but 'file', 'json' and 'custom': the CLI's --preprocess and --range. */
-const PIXEL_CHOICES: Record<string, PixelScaling> = {
-  torchvision: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
-  keras: 'symmetric',
-  tf: 'symmetric',
-  'range:0..1': 'unit',
-  'range:-1..1': 'symmetric',
-  'range:0..255': 'raw',
+const PIXEL_CHOICES: Readonly<Record<string, PixelScaling>> = {
+  ...FRAMEWORK_PIXELS,
+  ...Object.fromEntries(Object.entries(RANGE_PIXELS).map(([range, pixels]) => [`range:${range}`, pixels])),
 };
 
 /** "0.5" or "0.485, 0.456, 0.406" as numbers; `positive` for a std. */

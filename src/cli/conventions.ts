@@ -2,9 +2,9 @@
 // --range) and its class names (--labels); and the one line that says what a file lacks and what is assumed instead.
 
 import { IMAGENET_CLASSES } from '../data/imagenet-classes.js';
-import type { PixelScaling, PreprocessOptions } from '../data/preprocess.js';
+import type { PreprocessOptions } from '../data/preprocess.js';
 import { checkPreprocessOptions, describePixels, scaledValue } from '../data/preprocess.js';
-import { IMAGENET_MEAN, IMAGENET_STD } from '../data/preprocess-presets.js';
+import { FRAMEWORK_PIXELS, RANGE_PIXELS } from '../data/preprocess-presets.js';
 import { ConfigError, FormatError, UsageError } from '../errors.js';
 import { readBytes } from '../node/files.js';
 import { numberListFlag } from './args.js';
@@ -33,13 +33,6 @@ export interface GivenConventions {
   classNames?: { names: string[]; flags: string };
 }
 
-const PRESETS: Record<string, PreprocessOptions> = {
-  torchvision: { pixels: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } },
-  keras: { pixels: 'symmetric' },
-  tf: { pixels: 'symmetric' },
-};
-
-const RANGES: Record<string, PixelScaling> = { '0..1': 'unit', '-1..1': 'symmetric', '0..255': 'raw' };
 
 /** Reads the convention flags (and the files they name). */
 export async function conventionFlags(values: Values): Promise<GivenConventions> {
@@ -48,8 +41,8 @@ export async function conventionFlags(values: Values): Promise<GivenConventions>
   let options: PreprocessOptions = {};
   const preprocess = values.preprocess as string | undefined;
   if (preprocess !== undefined) {
-    if (!Object.hasOwn(PRESETS, preprocess) && !preprocess.toLowerCase().endsWith('.json')) throw new UsageError(`--preprocess must be one of ${Object.keys(PRESETS).join(', ')} or a FILE.json, got ${preprocess}`);
-    options = Object.hasOwn(PRESETS, preprocess) ? PRESETS[preprocess] : checkPreprocessOptions(await readJson(preprocess, '--preprocess'), preprocess);
+    if (!Object.hasOwn(FRAMEWORK_PIXELS, preprocess) && !preprocess.toLowerCase().endsWith('.json')) throw new UsageError(`--preprocess must be one of ${Object.keys(FRAMEWORK_PIXELS).join(', ')} or a FILE.json, got ${preprocess}`);
+    options = Object.hasOwn(FRAMEWORK_PIXELS, preprocess) ? { pixels: FRAMEWORK_PIXELS[preprocess as keyof typeof FRAMEWORK_PIXELS] } : checkPreprocessOptions(await readJson(preprocess, '--preprocess'), preprocess);
     flags.push(`--preprocess ${preprocess}`);
   }
   const { mean, std, range } = values as Record<string, string | undefined>;
@@ -62,8 +55,8 @@ export async function conventionFlags(values: Values): Promise<GivenConventions>
     flags.push(`--mean ${mean} --std ${std}`);
   }
   if (range !== undefined) {
-    if (!Object.hasOwn(RANGES, range)) throw new UsageError(`--range must be one of ${Object.keys(RANGES).join(', ')}, got ${range}`);
-    options = { ...options, pixels: RANGES[range] };
+    if (!Object.hasOwn(RANGE_PIXELS, range)) throw new UsageError(`--range must be one of ${Object.keys(RANGE_PIXELS).join(', ')}, got ${range}`);
+    options = { ...options, pixels: RANGE_PIXELS[range as keyof typeof RANGE_PIXELS] };
     flags.push(`--range ${range}`);
   }
   if (flags.length > 0) given.preprocessing = { options, flags: flags.join(' ') };

@@ -26,6 +26,16 @@ export interface PreprocessPreset {
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
+/** Pixel scalings by the name of the framework whose models take them (the CLI's --preprocess, the page's choices). */
+export const FRAMEWORK_PIXELS: Readonly<Record<'torchvision' | 'keras' | 'tf', PixelScaling>> = {
+  torchvision: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
+  keras: 'symmetric',
+  tf: 'symmetric',
+};
+
+/** Pixel scalings by the range they map 0..255 onto (the CLI's --range, the page's choices). */
+export const RANGE_PIXELS: Readonly<Record<'0..1' | '-1..1' | '0..255', PixelScaling>> = { '0..1': 'unit', '-1..1': 'symmetric', '0..255': 'raw' };
+
 /** Keras MobileNet/MobileNetV2: resize to the model's size, `preprocess_input` maps 0..255 to −1..1 (x/127.5 − 1). */
 export function kerasPreset(size = 224): PreprocessPreset {
   return { resize: { size: [size, size] }, coordinates: 'half-pixel', pixels: 'symmetric' };

@@ -4,7 +4,7 @@
 // preprocessing our exports store beside the weights (see describeExport) read back.
 
 import type { PreprocessOptions } from '../data/preprocess.js';
-import { IMAGENET_MEAN, IMAGENET_STD } from '../data/preprocess-presets.js';
+import { FRAMEWORK_PIXELS } from '../data/preprocess-presets.js';
 import { ConfigError, FormatError, WeightsError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { inferMobileNetV2 } from './infer-architecture.js';
@@ -352,9 +352,9 @@ export interface PreprocessingGuess {
  */
 export function guessPreprocessing(loaded: Pick<AnyModel, 'format' | 'metadata'>): PreprocessingGuess | undefined {
   if (loaded.metadata.format === EXPORT_METADATA_FORMAT || loaded.metadata.sidecar !== undefined) return undefined;
-  if (loaded.format === 'keras-h5') return { preprocessing: { pixels: 'symmetric' }, why: "Keras' x/127.5 − 1, as Keras MobileNets take" };
+  if (loaded.format === 'keras-h5') return { preprocessing: { pixels: FRAMEWORK_PIXELS.keras }, why: "Keras' x/127.5 − 1, as Keras MobileNets take" };
   if ((loaded.format === 'safetensors' || loaded.format === 'pytorch') && loaded.metadata.naming === 'torchvision') {
-    return { preprocessing: { pixels: { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } }, why: "ImageNet mean/std, as torchvision's weights take" };
+    return { preprocessing: { pixels: FRAMEWORK_PIXELS.torchvision }, why: "ImageNet mean/std, as torchvision's weights take" };
   }
   return undefined;
 }
