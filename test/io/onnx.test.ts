@@ -5,7 +5,6 @@ import { enableWasmFeatures } from '../../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, GOLDEN, assertClose, randomBatch, randomiseBatchNorm, relativeError } from '../support/helpers.js';
@@ -16,6 +15,7 @@ import { DataType } from '../../src/io/onnx/schema.js';
 import { buildOnnx, encode } from '../support/onnx-graphs.js';
 import type { GraphSpec, Message } from '../support/onnx-graphs.js';
 import { onnxWithExternalWeights } from '../support/onnx-external.js';
+import { ort, runOrt } from '../support/onnxruntime.js';
 import { readOnnxFile, writeOnnxFile } from '../../src/node/onnx-files.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
@@ -63,27 +63,6 @@ const goldenCases = (['ops', 'blocks', 'models'] as const).flatMap((group) =>
     ['model.onnx', 'model_bnfolded.onnx'].filter((f) => existsSync(join(GOLDEN, group, name, f))).map((file) => ({ group, name, file, dir: join(GOLDEN, group, name) })),
   ),
 );
-
-// onnxruntime-node from the benchmark's peer packages, when they are installed
-const peers = join(FIXTURES, '..', '..', 'bench', 'peers');
-interface OrtTensor {
-  readonly data: unknown;
-  readonly dims: readonly number[];
-}
-interface Ort {
-  InferenceSession: { create(bytes: Uint8Array): Promise<{ run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>; release(): Promise<void> }> };
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
-}
-const ort: Ort | null = existsSync(join(peers, 'node_modules', 'onnxruntime-node', 'package.json')) ? (createRequire(join(peers, 'package.json'))('onnxruntime-node') as Ort) : null;
-async function runOrt(bytes: Uint8Array, x: Tensor, input = 'input', output = 'output'): Promise<Tensor> {
-  const session = await ort!.InferenceSession.create(bytes);
-  try {
-    const result = (await session.run({ [input]: new ort!.Tensor('float32', x.data, x.shape) }))[output];
-    return new Tensor(result.dims, result.data as Float32Array);
-  } finally {
-    await session.release();
-  }
-}
 
 function randomisedV2(): Model {
   const model = mobilenetV2({ alpha: 0.35, resolution: 32, classes: 10, seed: 3 });

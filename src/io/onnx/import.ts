@@ -9,7 +9,7 @@ import { lookupTable } from '../../lookup-table.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
 import { OnnxImporter } from './importer.js';
 import type { OnnxImportOptions, Value } from './importer.js';
-import { arithmetic, batchNorm, clip, conv, elementwise, gemm, globalPool, matmul, pad, pool, softmax, spatialReduce } from './ops-layers.js';
+import { argmax, arithmetic, batchNorm, clip, conv, elementwise, gemm, globalPool, matmul, pad, pool, softmax, spatialReduce } from './ops-layers.js';
 import { resize } from './ops-resize.js';
 import { cast, concat, constantNode, flattenNode, gather, reshape, shapeOf, slice, squeeze, transposeNode } from './ops-shapes.js';
 import { EXTERNAL_DATA, modelProtoType } from './schema.js';
@@ -169,6 +169,7 @@ export const ONNX_OPS: OpTable<OnnxImporter, Value> = lookupTable<OpConverter<On
   Gather: gather,
   Cast: cast,
   Slice: slice,
+  ArgMax: argmax,
   Resize: (im) => resize(im),
   Upsample: (im) => resize(im, true),
 });
