@@ -126,6 +126,29 @@ describe('ONNX Resize and Slice by hand', () => {
     assert.throws(() => decodeOnnx(bytes), (e: unknown) => e instanceof UnsupportedOperatorError && /node "up".*axis 2 depends on the batch size, known only at run time/.test(e.message));
   });
 
+  it('arithmetic on the batch size is refused, naming the node: it depends on run time', () => {
+    const bytes = buildOnnx({
+      opset: 13,
+      input: { name: 'x', shape: [1, 2, 3, 4] },
+      initializers: [{ name: 'first', dims: [1], dataType: 'int64', values: [0] }, { name: 'two', dims: [1], dataType: 'int64', values: [2] }, { name: 'rest', dims: [1], dataType: 'int64', values: [-1] }],
+      nodes: [
+        { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
+        { op: 'Gather', inputs: ['shape', 'first'], outputs: ['n'] },
+        { op: 'Mul', name: 'twice_batch', inputs: ['n', 'two'], outputs: ['n2'] },
+        { op: 'Concat', inputs: ['n2', 'rest'], outputs: ['target'], attrs: { axis: { i: 0 } } },
+        { op: 'Reshape', inputs: ['x', 'target'], outputs: ['y'] },
+      ],
+      output: 'y',
+    });
+    assert.throws(() => decodeOnnx(bytes), (e: unknown) => e instanceof UnsupportedOperatorError && /Mul in node "twice_batch": an operand depends on the batch size, known only at run time/.test(e.message));
+  });
+
+  it('Upsample (opset 9, linear): TF1-style asymmetric ×2 (hand-worked)', () => {
+    const { model } = decodeOnnx(buildOnnx({ opset: 9, input: { name: 'x', shape: [1, 1, 2, 2] }, initializers: [{ name: 'scales', dims: [4], dataType: 'float', values: [1, 1, 2, 2] }], nodes: [{ op: 'Upsample', inputs: ['x', 'scales'], outputs: ['y'], attrs: { mode: { s: 'linear' } } }], output: 'y' }));
+    const y = model.predict(new Tensor([1, 1, 2, 2], Float32Array.from([0, 1, 2, 3])), { layout: 'NCHW' });
+    assert.deepEqual([...y.data.subarray(0, 8)], [0, 0.5, 1, 1, 1, 1.5, 2, 2]);
+  });
+
   it('Slice folds shape arithmetic with negative starts and steps: Shape(x)[-1:0:-1] reshapes [2, 3, 4] to [4, 3, 2]', () => {
     const { info } = decodeOnnx(buildOnnx({
       opset: 13,

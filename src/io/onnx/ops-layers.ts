@@ -129,6 +129,8 @@ export function arithmetic(im: OnnxImporter, op: ArithmeticOp): Value {
   const a = im.required(0);
   const b = im.required(1);
   if (a.kind === 'constant' && b.kind === 'constant') {
+    // the batch size is NaN in folded shapes (see shapeOf): arithmetic on it would need it known at import
+    if ([a, b].some((c) => c.tensor.data.some(Number.isNaN))) throw im.unsupported('an operand depends on the batch size, known only at run time');
     const integer = a.tensor.dtype === 'int' && b.tensor.dtype === 'int';
     const f = arithmeticFunction(op);
     // integer division truncates, as ONNX Div on integers does
