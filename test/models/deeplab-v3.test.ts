@@ -70,6 +70,13 @@ describe('deeplabV3: the golden Mobile DeepLabv3 (PyTorch, torchvision 0.14 back
     }
   });
 
+  it('defaults to the paper\'s Table 7 model: 513×513, 21 classes, OS 16, no ASPP', () => {
+    const model = deeplabV3();
+    assert.deepEqual([[...model.inputShape], [...model.outputShape]], [[513, 513, 3], [513, 513, 21]]);
+    assert.deepEqual([...model.getLayer('aspp0').outputShape], [33, 33, 256], '513 = 32·16 + 1 → a 33×33 map');
+    assert.ok(!model.layers.some((l) => l.name === 'aspp1'));
+  });
+
   it('outputs per-pixel logits [H, W, K] in NHWC at any input size, and travels through a model file', () => {
     const model = deeplabV3({ alpha: 0.35, classes: 3, resolution: [40, 56], head: 'aspp', outputStride: 8 });
     assert.deepEqual([...model.outputShape], [40, 56, 3]);
