@@ -6,8 +6,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GOLDEN, assertClose, randomBatch } from '../support/helpers.js';
+import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { deeplabLike } from '../support/deeplab-like.js';
+import { deeplabV3 } from '../../src/models/deeplab-v3.js';
 import { ort, runOrt } from '../support/onnxruntime.js';
 import { buildOnnx } from '../support/onnx-graphs.js';
 import type { GraphSpec } from '../support/onnx-graphs.js';
@@ -195,6 +196,17 @@ describe('ONNX export of segmentation layers: Resize (each convention), Concaten
         });
       }
     }
+
+    it('deeplabV3 (α 0.5, 65×65, OS 16, mobile and ASPP heads, BN kept and folded): the same logits as ours within 1e-5', async () => {
+      const image = randomBatch([2, 3, 65, 65], 23);
+      for (const head of ['mobile', 'aspp'] as const) {
+        const model = deeplabV3({ alpha: 0.5, resolution: 65, classes: 5, outputStride: 16, head, seed: 5 });
+        randomiseBatchNorm(model, 9);
+        const ours = model.predict(image, { layout: 'NCHW' });
+        for (const foldBatchNorm of [false, true]) assertClose(await runOrt(encodeOnnx(model, { foldBatchNorm }), image), ours, 1e-5, `onnxruntime vs ours (${head}${foldBatchNorm ? ', BN folded' : ''})`);
+        assertClose(decodeOnnx(encodeOnnx(model)).model.predict(image, { layout: 'NCHW' }), ours, 1e-5, `our import of the export (${head})`);
+      }
+    });
 
     it('the label map: the same labels as ours', async () => {
       const model = deeplabLike('half-pixel', true);
