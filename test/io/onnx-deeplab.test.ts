@@ -144,6 +144,21 @@ describe('ONNX Resize and Slice by hand', () => {
     assert.throws(() => decodeOnnx(bytes), (e: unknown) => e instanceof UnsupportedOperatorError && /Mul in node "twice_batch": an operand depends on the batch size, known only at run time/.test(e.message));
   });
 
+  it('the batch size passes arithmetic that leaves it unchanged: Shape(x) × [1, 1, 2, 2] as Resize sizes', () => {
+    const { model } = decodeOnnx(buildOnnx({
+      opset: 13,
+      input: { name: 'x', shape: [1, 1, 2, 2] },
+      initializers: [{ name: 'factors', dims: [4], dataType: 'int64', values: [1, 1, 2, 2] }],
+      nodes: [
+        { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
+        { op: 'Mul', inputs: ['shape', 'factors'], outputs: ['sizes'] },
+        { op: 'Resize', inputs: ['x', '', '', 'sizes'], outputs: ['y'], attrs: { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'asymmetric' } } },
+      ],
+      output: 'y',
+    }));
+    assert.deepEqual([...model.outputShape], [4, 4, 1]);
+  });
+
   it('Upsample (opset 9, linear): TF1-style asymmetric ×2 (hand-worked)', () => {
     const { model } = decodeOnnx(buildOnnx({ opset: 9, input: { name: 'x', shape: [1, 1, 2, 2] }, initializers: [{ name: 'scales', dims: [4], dataType: 'float', values: [1, 1, 2, 2] }], nodes: [{ op: 'Upsample', inputs: ['x', 'scales'], outputs: ['y'], attrs: { mode: { s: 'linear' } } }], output: 'y' }));
     const y = model.predict(new Tensor([1, 1, 2, 2], Float32Array.from([0, 1, 2, 3])), { layout: 'NCHW' });
