@@ -16,6 +16,7 @@ import { Tensor, formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
 import { lookupTable } from '../../lookup-table.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
 import type { Activation, Constant, NodeDef, TfjsImporter, Value } from './graph-importer.js';
+import { cast, pack, shapeOf, stridedSlice } from './graph-shapes.js';
 import { isObject } from './keras-config.js';
 
 /** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
@@ -300,7 +301,7 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   MaxPool: (im) => pool(im, false),
   Mean: (im) => reduce(im, true),
   Max: (im) => reduce(im, false),
-  Reshape: (im) => reshape(im, im.intsInput(1, 'shape')),
+  Reshape: (im) => reshape(im, im.intsInput(1, 'shape', -1)),
   Squeeze: squeeze,
   MatMul: matmul,
   _FusedMatMul: matmul,
@@ -311,4 +312,8 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   Transpose: transpose,
   ResizeBilinear: resizeBilinear,
   ArgMax: argmax,
+  Shape: shapeOf,
+  StridedSlice: stridedSlice,
+  Pack: pack,
+  Cast: cast,
 });
