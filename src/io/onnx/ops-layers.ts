@@ -1,5 +1,5 @@
 // ONNX operators that become layers (convolution, normalization, activations, arithmetic, pooling, Gemm and
-// MatMul, Pad, Softmax), each a converter of the importer's current node into its output value.
+// MatMul, Pad, Softmax, ArgMax), each a converter of the importer's current node into its output value.
 
 import { MobileNetError } from '../../errors.js';
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';

@@ -1,5 +1,5 @@
 // ONNX operators that move or reshape data (Flatten, Reshape, Squeeze, Transpose, Concat) and the shape
-// arithmetic exporters write on constants (Shape, Gather, Cast, Constant), as converters of the current node.
+// arithmetic exporters write on constants (Shape, Gather, Slice, Cast, Constant), as converters of the current node.
 
 import { Concatenate } from '../../nn/extra.js';
 import { Flatten, Reshape } from '../../nn/core.js';

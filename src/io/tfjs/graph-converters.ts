@@ -1,5 +1,5 @@
 // The TF.js graph ops we map, each a converter of the importer's current node: convolutions and MatMul take the
-// BiasAdd and Relu after them into one layer; the rest become one layer each (or none, for a no-op reshape).
+// BiasAdd and Relu after them into one layer; the rest one layer each, or none (a no-op reshape, shape arithmetic).
 
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
