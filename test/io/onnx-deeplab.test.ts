@@ -1,5 +1,5 @@
-// The golden Mobile DeepLabv3 ONNX file (PyTorch: Resize with align_corners, GlobalAveragePool, Concat and the shape
-// arithmetic that computes Resize's sizes) against PyTorch's logits and mask; the Resize and Slice mappings by hand.
+// The golden Mobile DeepLabv3 ONNX file (PyTorch's Resize, GlobalAveragePool, Concat, shape arithmetic) against its
+// logits and mask; Resize and Slice by hand; our segmentation exports against onnxruntime-node and our own import.
 
 import { enableWasmFeatures } from '../../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
