@@ -89,7 +89,7 @@ describe('TF.js graph model: a DeepLab-like graph vs tfjs-converter', () => {
     // the batch size as a resize height
     g.node('bad', 'ResizeBilinear', [input, g.node('hw', 'Pack', [batch, batch], { N: { i: '2' }, axis: { i: '0' } })]);
     const bad = g.files('bad');
-    assert.throws(() => decodeTfjsGraphModel(bad.modelJson, bad.shards), (e: unknown) => e instanceof UnsupportedGraphOpError && /ResizeBilinear in node "bad": size \[NaN, NaN\] depends on the batch size, known only at run time/.test((e as Error).message));
+    assert.throws(() => decodeTfjsGraphModel(bad.modelJson, bad.shards), (e: unknown) => e instanceof UnsupportedGraphOpError && /ResizeBilinear in node "bad": size \[N, N\] depends on the batch size, known only at run time/.test((e as Error).message));
   });
 
   test('refusals name the node: both resize attributes at once, an ArgMax over another axis', () => {

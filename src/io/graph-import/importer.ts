@@ -22,6 +22,11 @@ export type OpConverter<I, V> = (importer: I) => V;
 /** Op converters by op type: build with `lookupTable`, so that an op named "constructor" is unknown like any other. */
 export type OpTable<I, V> = Readonly<Record<string, OpConverter<I, V>>>;
 
+/** A folded shape's values for messages: the batch size, unknown until run time and held as NaN, reads `N`. */
+export function formatDims(values: readonly number[]): string {
+  return `[${values.map((v) => (Number.isNaN(v) ? 'N' : v)).join(', ')}]`;
+}
+
 /** Characters a layer name keeps from the file's node names; others become `_`. */
 export function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.\-/]/g, '_');

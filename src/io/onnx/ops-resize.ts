@@ -2,6 +2,7 @@
 // coordinate transformations mapped to our three conventions, `sizes` or `scales`, the batch and channel axes kept.
 
 import { Resize } from '../../nn/resize.js';
+import { formatDims } from '../graph-import/importer.js';
 import type { ResizeCoordinates } from '../../ops/resize.js';
 import { IMAGE } from './importer.js';
 import type { OnnxImporter, Value } from './importer.js';
@@ -36,7 +37,7 @@ export function resize(im: OnnxImporter, upsample = false): Value {
   if ((scales === null) === (sizes === null)) throw im.invalid('exactly one of scales and sizes must be given');
   const given = (sizes ?? scales)!;
   const axes = (im.attrInts('axes', null) ?? [0, 1, 2, 3]).map((a) => (a < 0 ? a + 4 : a));
-  if (axes.length !== given.length || axes.some((a) => a < 0 || a > 3)) throw im.invalid(`${sizes ? 'sizes' : 'scales'} [${given.join(', ')}] do not fit axes [${axes.join(', ')}] of a rank-4 input`);
+  if (axes.length !== given.length || axes.some((a) => a < 0 || a > 3)) throw im.invalid(`${sizes ? 'sizes' : 'scales'} ${formatDims(given)} do not fit axes [${axes.join(', ')}] of a rank-4 input`);
   const [c, h, w] = x.shape;
   const full = [NaN, c, h, w];
   const target = [1, 2, 3].map((axis) => {
@@ -44,15 +45,15 @@ export function resize(im: OnnxImporter, upsample = false): Value {
     if (k < 0) return full[axis];
     const v = given[k];
     if (sizes) {
-      if (Number.isNaN(v)) throw im.unsupported(`sizes [${given.join(', ')}]: the size of axis ${axis} depends on the batch size, known only at run time`);
+      if (Number.isNaN(v)) throw im.unsupported(`sizes ${formatDims(given)}: the size of axis ${axis} depends on the batch size, known only at run time`);
       return v;
     }
     return Math.floor(full[axis] * v);
   });
   // the batch axis: a size the shape arithmetic left open (the batch size), the file's fixed batch, or scale 1
   const batch = axes.indexOf(0);
-  if (batch >= 0 && !(sizes ? Number.isNaN(given[batch]) || given[batch] === im.staticBatch : given[batch] === 1)) throw im.unsupported(`${sizes ? 'sizes' : 'scales'} [${given.join(', ')}] would resize the batch axis`);
-  if (target[0] !== c) throw im.unsupported(`${sizes ? 'sizes' : 'scales'} [${given.join(', ')}] would resize the channel axis (${c} channels)`);
+  if (batch >= 0 && !(sizes ? Number.isNaN(given[batch]) || given[batch] === im.staticBatch : given[batch] === 1)) throw im.unsupported(`${sizes ? 'sizes' : 'scales'} ${formatDims(given)} would resize the batch axis`);
+  if (target[0] !== c) throw im.unsupported(`${sizes ? 'sizes' : 'scales'} ${formatDims(given)} would resize the channel axis (${c} channels)`);
   const [oh, ow] = [target[1], target[2]];
   if (![oh, ow].every((n) => Number.isInteger(n) && n >= 1)) throw im.invalid(`cannot resize [N, ${x.shape.join(', ')}] to [${oh}, ${ow}]`);
   const coordinates = COORDINATES[transform];

@@ -9,7 +9,7 @@ import type { Layer } from '../../nn/layer.js';
 import type { PaddingMode } from '../../ops/geometry.js';
 import { formatShape } from '../../tensor/tensor.js';
 import type { Shape, Tensor } from '../../tensor/tensor.js';
-import { GraphImporter, safeName } from '../graph-import/importer.js';
+import { GraphImporter, formatDims, safeName } from '../graph-import/importer.js';
 import type { ActivationValue, ConstantValue, OpTable } from '../graph-import/importer.js';
 import { GRAPH_OPS, UnsupportedGraphOpError } from './graph-ops.js';
 import { isObject } from './keras-config.js';
@@ -257,7 +257,7 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
     const ints = [...t.data];
     if (batch !== undefined && Number.isNaN(ints[0])) ints[0] = batch;
     // the batch size is NaN in folded shapes (see graph-shapes.ts)
-    if (ints.some(Number.isNaN)) throw this.unsupported(`${what} [${ints.join(', ')}] depends on the batch size, known only at run time`);
+    if (ints.some(Number.isNaN)) throw this.unsupported(`${what} ${formatDims(ints)} depends on the batch size, known only at run time`);
     if (!ints.every(Number.isInteger)) throw this.invalid(`${what} must be integers`);
     return ints;
   }
