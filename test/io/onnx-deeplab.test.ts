@@ -165,6 +165,22 @@ describe('ONNX Resize and Slice by hand', () => {
     assert.deepEqual([...y.data.subarray(0, 8)], [0, 0.5, 1, 1, 1, 1.5, 2, 2]);
   });
 
+  it("torch's shape[1:] (a Slice to INT64_MAX) folds: Reshape to [0, ...Shape(x)[1:]] keeps [2, 3, 4]", () => {
+    const { info } = decodeOnnx(buildOnnx({
+      opset: 13,
+      input: { name: 'x', shape: [1, 2, 3, 4] },
+      initializers: [{ name: 'keep', dims: [1], dataType: 'int64', values: [0] }, { name: 'start', dims: [1], dataType: 'int64', values: [1] }, { name: 'end', dims: [1], dataType: 'int64', values: ['9223372036854775807'] }],
+      nodes: [
+        { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
+        { op: 'Slice', inputs: ['shape', 'start', 'end'], outputs: ['rest'] },
+        { op: 'Concat', inputs: ['keep', 'rest'], outputs: ['target'], attrs: { axis: { i: 0 } } },
+        { op: 'Reshape', inputs: ['x', 'target'], outputs: ['y'] },
+      ],
+      output: 'y',
+    }));
+    assert.deepEqual(info.outputShape, ['N', 2, 3, 4]);
+  });
+
   it('Slice folds shape arithmetic with negative starts and steps: Shape(x)[-1:0:-1] reshapes [2, 3, 4] to [4, 3, 2]', () => {
     const { info } = decodeOnnx(buildOnnx({
       opset: 13,

@@ -10,7 +10,8 @@ export const encode = (model: Message): Uint8Array => {
 };
 
 /** A hand-built ModelProto: float tensors in float_data, integer ones in int64_data (the golden files use raw_data). */
-export function tensorProto(name: string, dims: number[], dataType: 'float' | 'int64', values: number[]): Message {
+/** Int64 values may be decimal strings, for those a double cannot hold (INT64_MAX). */
+export function tensorProto(name: string, dims: number[], dataType: 'float' | 'int64', values: (number | string)[]): Message {
   return dataType === 'float' ? { name, dims, dataType: DataType.FLOAT, floatData: values } : { name, dims, dataType: DataType.INT64, int64Data: values };
 }
 
@@ -27,7 +28,7 @@ export function attribute(name: string, value: Record<string, unknown>): Message
 export interface GraphSpec {
   opset: number;
   input: { name: string; shape: number[] };
-  initializers?: { name: string; dims: number[]; dataType: 'float' | 'int64'; values: number[] }[];
+  initializers?: { name: string; dims: number[]; dataType: 'float' | 'int64'; values: (number | string)[] }[];
   nodes: { op: string; name?: string; domain?: string; inputs: string[]; outputs: string[]; attrs?: Record<string, Record<string, unknown>> }[];
   output: string;
   outputShape?: number[];

@@ -84,6 +84,7 @@ function reshapeTo(im: OnnxImporter, v: Activation, shape: number[]): Activation
 /** Axes from the `axes` attribute (before opset 13) or input 1, made non-negative for `rank`. */
 export function axesOf(im: OnnxImporter, rank: number, inputSince: number): number[] | null {
   const axes = im.opset >= inputSince ? (im.input(1) ? im.intsInput(1, 'axes') : null) : im.attrInts('axes', null);
+  if (axes?.some((a) => !(a >= -rank && a < rank))) throw im.invalid(`axes [${axes.join(', ')}] are outside rank ${rank}`);
   return axes && axes.map((a) => (a < 0 ? a + rank : a));
 }
 

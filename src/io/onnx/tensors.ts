@@ -90,15 +90,27 @@ function elementCount(dims: readonly number[], what: string): number {
   return count;
 }
 
-/** Integers (and booleans) from little-endian storage, exactly. */
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** An int64_data element: INT64_MAX and INT64_MIN, exporters' "to the end" (torch's `shape[2:]` as a Slice), are ±Infinity. */
+function int64Element(v: Int64, what: string): number {
+  const big = typeof v === 'number' ? null : (BigInt(v.high) << 32n) | BigInt(v.low >>> 0);
+  // a plain number that large has lost its low bits: only the two sentinels get there
+  if (big === INT64_MAX || (typeof v === 'number' && v >= 2 ** 63)) return Infinity;
+  if (big === -INT64_MAX - 1n || (typeof v === 'number' && v <= -(2 ** 63))) return -Infinity;
+  return int64(v, what);
+}
+
+/** Integers (and booleans) from little-endian storage, exactly; INT64_MAX and INT64_MIN as ±Infinity (see int64Element). */
 function readIntegers(bytes: Uint8Array, count: number, type: ElementType, what: string): Float64Array {
   if (type.size !== 8) return Float64Array.from(readElements(bytes, 0, count, type, what));
   const out = new Float64Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, count * 8);
   for (let i = 0; i < count; i++) {
     const v = type.kind === 'int' ? view.getBigInt64(i * 8, true) : view.getBigUint64(i * 8, true);
-    if (v > 2n ** 53n || v < -(2n ** 53n)) throw new FormatError(`${what}: 64-bit integer element ${i} is ${v}, beyond ±2^53`);
-    out[i] = Number(v);
+    if (type.kind === 'int' && (v === INT64_MAX || v === -INT64_MAX - 1n)) out[i] = v > 0n ? Infinity : -Infinity;
+    else if (v > 2n ** 53n || v < -(2n ** 53n)) throw new FormatError(`${what}: 64-bit integer element ${i} is ${v}, beyond ±2^53`);
+    else out[i] = Number(v);
   }
   return out;
 }
@@ -156,7 +168,7 @@ export function readTensor(t: TensorProto, from: TensorSource, what: string): Ho
     }
     case DataType.INT64:
       typed(t.int64Data, 'int64_data');
-      return { shape, dtype, data: Float64Array.from(t.int64Data, (v) => int64(v, what)) };
+      return { shape, dtype, data: Float64Array.from(t.int64Data, (v) => int64Element(v, what)) };
     case DataType.UINT32:
     case DataType.UINT64:
       typed(t.uint64Data, 'uint64_data');
