@@ -341,7 +341,6 @@ function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
   const [kh, kw, , cout] = step.kernelShape;
   const [h, w, cin] = step.inShape;
   const { strides, dilations, padding } = step.conv;
-  if (dilations[0] !== 1 || dilations[1] !== 1) return null;
   const residual = step.residual;
   const kind = convKind(step.kernelShape, step.conv);
   if (kind === 'pointwise') {
@@ -351,17 +350,17 @@ function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
     return { kind: 'gemm', kernel: name, weights, cin, cout, pixels: h * w, residual: residual !== null, channelSplit: channelSplit(c, name, spec, h * w) };
   }
   if (residual !== null) return null;
-  const window = { inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], padTop: padding[0], zeroRow: c.zeroRow };
+  const window = { inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], dilationHeight: dilations[0], padTop: padding[0], zeroRow: c.zeroRow };
   const rowKernel = c.rowKernels ? `${name}_rows` : null;
   if (kind === 'depthwise') {
-    const spec = { height: h, width: w, channels: cin, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
+    const spec = { height: h, width: w, channels: cin, kernel: [kh, kw] as const, strides, dilations, padding, clamp: step.clamp };
     emitDepthwise(c.mod, name, spec);
     // the row kernel reads the same packed weights: their layout depends on the taps and channels only
-    if (rowKernel) emitDepthwiseRow(c.mod, rowKernel, { width: w, channels: cin, kernel: [kh, kw], stride: strides[1], padLeft: padding[2], padRight: padding[3], clamp: step.clamp });
+    if (rowKernel) emitDepthwiseRow(c.mod, rowKernel, { width: w, channels: cin, kernel: [kh, kw], stride: strides[1], dilation: dilations[1], padLeft: padding[2], padRight: padding[3], clamp: step.clamp });
     const weights = c.runtime.upload(packDepthwiseWeights(spec, step.kernel, step.bias));
     return { kind: 'window', op: 'depthwise', kernel: name, rowKernel, weights, ...window };
   }
-  if (kind === 'standard' && kh * kw * cin <= STEM_MAX_TAPS) {
+  if (kind === 'standard' && dilations[0] === 1 && dilations[1] === 1 && kh * kw * cin <= STEM_MAX_TAPS) {
     const spec = { height: h, width: w, cin, cout, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
     emitConv(c.mod, name, spec);
     if (rowKernel) emitConvRows(c.mod, rowKernel, spec);
@@ -386,7 +385,7 @@ function compileChain(step: ChainStep, index: number, chainPlan: ChainPlan, c: C
  */
 function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fused: ChainWork, c: Compiler): Phase[] {
   const { weights } = fused;
-  const { height, width, channels, kernelHeight, stride, padTop } = chain.rows;
+  const { height, width, channels, kernelHeight, stride, dilation, padTop } = chain.rows;
   const [outH, outW, outC] = chain.outShape;
   const expanded: Place = { scratchOf: index, floatsPerImage: 0 };
   const filtered: Place = { scratchOf: index, floatsPerImage: chain.expand ? height * width * channels : 0 };
@@ -409,6 +408,7 @@ function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fuse
       outShape: [outH, outW, channels],
       kernelHeight,
       strideHeight: stride,
+      dilationHeight: dilation,
       padTop,
       zeroRow: weights.zeroRow,
     }),

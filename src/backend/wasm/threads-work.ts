@@ -42,6 +42,8 @@ export interface WindowWork {
   outShape: readonly [number, number, number];
   kernelHeight: number;
   strideHeight: number;
+  /** Input rows between a depthwise window's adjacent taps (1 for a stem conv). */
+  dilationHeight: number;
   padTop: number;
   /** A row of at least `inShape[1]·inShape[2]` zeros, standing for input rows in the vertical padding (depthwise rows). */
   zeroRow: number;
@@ -243,7 +245,7 @@ function bindWindow(work: WindowWork, kernels: Record<string, Kernel>): PartRunn
     };
   }
   const rowKernel = kernelOf(kernels, work.rowKernel);
-  const { kernelHeight, strideHeight, padTop, zeroRow } = work;
+  const { kernelHeight, strideHeight, dilationHeight, padTop, zeroRow } = work;
   // the depthwise row kernel's arguments, reused: kh row pointers, weights, output row
   const args = new Array<number>(kernelHeight + 2).fill(0);
   args[kernelHeight] = work.weights;
@@ -253,7 +255,7 @@ function bindWindow(work: WindowWork, kernels: Record<string, Kernel>): PartRunn
       : (image: number, out: number, first: number, count: number): void => {
           for (let oy = first; oy < first + count; oy++) {
             for (let ky = 0; ky < kernelHeight; ky++) {
-              const r = oy * strideHeight - padTop + ky;
+              const r = oy * strideHeight - padTop + ky * dilationHeight;
               args[ky] = r < 0 || r >= inH ? zeroRow : image + r * inRowBytes;
             }
             args[kernelHeight + 1] = out + oy * outRowBytes;
