@@ -40,6 +40,7 @@ const pairOf = (v: number | [number, number]): [number, number] => (typeof v ===
 const CASES: DepthwiseCase[] = [
   { what: 'rate 1 (the undilated kernel, same code path)', shape: [2, 10, 9, 8], kernel: [3, 3], stride: 1, rate: 1, padding: 'same' },
   { what: 'rate 2, stride 1, SAME, 7 channels, batch 2', shape: [2, 13, 11, 7], kernel: [3, 3], stride: 1, rate: 2, padding: 'same' },
+  { what: 'rate 2, stride 1, 37 wide (row kernels in pixel order), 6 channels', shape: [1, 5, 37, 6], kernel: [3, 3], stride: 1, rate: 2, padding: 'same' },
   { what: 'rate 4, stride 1, SAME, 5 channels', shape: [1, 17, 9, 5], kernel: [3, 3], stride: 1, rate: 4, padding: 'same' },
   { what: 'rate 2, stride 2, SAME, batch 3', shape: [3, 9, 10, 6], kernel: [3, 3], stride: 2, rate: 2, padding: 'same' },
   { what: 'rate 4, stride 2, SAME, 9 channels', shape: [2, 15, 14, 9], kernel: [3, 3], stride: 2, rate: 4, padding: 'same' },
@@ -200,8 +201,9 @@ for (const mode of SIMD_MODES) {
       const chainSplits: WasmEngineOptions['chainSplit'][] = threads > 1 ? ['rows', 'stages'] : ['auto'];
       for (const chainSplit of chainSplits) {
         for (const fuseBlocks of [true, false]) {
-          it(`atrous blocks (fuseBlocks ${fuseBlocks}, chainSplit ${chainSplit}), batch 1 and 3, 23×19 and 9×8 inputs: equal to model.predict`, async () => {
-            for (const [h, w] of [[23, 19], [9, 8]] as const) {
+          it(`atrous blocks (fuseBlocks ${fuseBlocks}, chainSplit ${chainSplit}), batch 1 and 3, 23×19, 9×8 and 7×70 inputs: equal to model.predict`, async () => {
+            // 7×70: rows 35 wide after the stem, which the depthwise row kernel runs in pixel order
+            for (const [h, w] of [[23, 19], [9, 8], [7, 70]] as const) {
               const model = atrousNet(h, w);
               await withEngine(model, { ...base, fuseBlocks, chainSplit }, (engine) => {
                 for (const batch of [1, 3]) {
