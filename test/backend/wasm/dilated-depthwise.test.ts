@@ -1,5 +1,5 @@
 // Dilated (atrous) depthwise convolutions on WebAssembly against the reference `conv2d`: standalone (training ops forward
-// and both gradients, engine steps) and inside row-streamed inverted-residual chains, rates 1, 2, 4, strides 1 and 2.
+// and both gradients, engine steps; standard atrous convs too) and inside row-streamed chains, rates 1, 2, 4, strides 1 and 2.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,24 +69,31 @@ for (const mode of SIMD_MODES) {
       });
       after(() => w?.dispose());
 
+      /** Forward and both gradients of one convolution against the reference, each run once on wasm. */
+      const check = (c: DepthwiseCase, p: Conv2DParams, kernelShape: number[], seed: number): void => {
+        const x = randomBatch(c.shape, 100 + seed);
+        const kernel = randomBatch(kernelShape, 200 + seed);
+        const bias = randomBatch([kernelShape[3]], 300 + seed).data;
+        const before = w.coverage();
+        const y = conv2d(x, kernel, bias, p);
+        assertClose(w.backend.conv2d(x, kernel, bias, p), y, TOL, 'forward');
+        const dy = randomBatch([...y.shape], 400 + seed);
+        assertClose(w.gradients.conv2dBackwardInput(dy, kernel, x.shape, p), referenceGradients.conv2dBackwardInput(dy, kernel, x.shape, p), TOL, 'input gradient');
+        assertClose(w.gradients.conv2dBackwardKernel(x, dy, kernel.shape, p), referenceGradients.conv2dBackwardKernel(x, dy, kernel.shape, p), TOL, 'kernel gradient');
+        const now = w.coverage();
+        for (const op of ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardKernel']) {
+          assert.equal(now.reference[op] ?? 0, before.reference[op] ?? 0, `${op} fell back to the reference`);
+          assert.equal(now.wasm[op] ?? 0, (before.wasm[op] ?? 0) + 1, `${op} ran on wasm once`);
+        }
+      };
+
       CASES.forEach((c, i) => {
-        it(`${c.what}: forward and both gradients equal the reference, on wasm`, () => {
-          const p = paramsOf(c);
-          const x = randomBatch(c.shape, 100 + i);
-          const kernel = randomBatch([...c.kernel, 1, c.shape[3]], 200 + i);
-          const bias = randomBatch([c.shape[3]], 300 + i).data;
-          const before = w.coverage();
-          const y = conv2d(x, kernel, bias, p);
-          assertClose(w.backend.conv2d(x, kernel, bias, p), y, TOL, 'forward');
-          const dy = randomBatch([...y.shape], 400 + i);
-          assertClose(w.gradients.conv2dBackwardInput(dy, kernel, x.shape, p), referenceGradients.conv2dBackwardInput(dy, kernel, x.shape, p), TOL, 'input gradient');
-          assertClose(w.gradients.conv2dBackwardKernel(x, dy, kernel.shape, p), referenceGradients.conv2dBackwardKernel(x, dy, kernel.shape, p), TOL, 'kernel gradient');
-          const now = w.coverage();
-          for (const op of ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardKernel']) {
-            assert.equal(now.reference[op] ?? 0, before.reference[op] ?? 0, `${op} fell back to the reference`);
-            assert.equal(now.wasm[op] ?? 0, (before.wasm[op] ?? 0) + 1, `${op} ran on wasm once`);
-          }
-        });
+        it(`${c.what}: forward and both gradients equal the reference, on wasm`, () => check(c, paramsOf(c), [...c.kernel, 1, c.shape[3]], i));
+      });
+
+      // DeepLab's ASPP branches: atrous standard convolutions, through im2col and the GEMMs
+      CASES.slice(1, 8).forEach((c, i) => {
+        it(`standard conv (→ 6 channels), ${c.what}: forward and both gradients equal the reference, on wasm`, () => check(c, { ...paramsOf(c), groups: 1 }, [...c.kernel, c.shape[3], 6], 50 + i));
       });
     });
   }

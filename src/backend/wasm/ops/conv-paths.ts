@@ -9,15 +9,14 @@ import { sameShape } from '../../../tensor/tensor.js';
 import type { DepthwiseSpec } from '../kernels/depthwise.js';
 import type { Im2colSpec } from '../kernels/im2col.js';
 
-/** Taps per output pixel up to which a groups-1 convolution runs on the direct (unrolled) kernel; im2col beyond. */
+/** Taps per output pixel up to which an undilated groups-1 convolution runs on the direct (unrolled) kernel; im2col beyond, and for any dilated one. */
 export const DIRECT_CONV_TAPS = 64;
 
 type ConvPath = 'pointwise' | 'depthwise' | 'general' | 'reference';
 
 /**
- * Which wasm path a convolution takes, from its kind (convKind): empty convolutions, dilated standard ones and
- * grouped ones other than depthwise run on the reference (the depthwise kernels take any dilation, and a 1×1 has
- * no taps to spread); shapes must already be checked by `conv2dOutputShape`.
+ * Which wasm path a convolution takes, from its kind (convKind): empty convolutions and grouped ones other than
+ * depthwise run on the reference; shapes must already be checked by `conv2dOutputShape`.
  */
 export function convPath(xShape: readonly number[], kernelShape: readonly number[], p: Conv2DParams): ConvPath {
   const [n, , , c] = xShape;
@@ -27,7 +26,7 @@ export function convPath(xShape: readonly number[], kernelShape: readonly number
     case 'pointwise':
       return 'pointwise';
     case 'standard':
-      return p.dilations[0] === 1 && p.dilations[1] === 1 ? 'general' : 'reference';
+      return 'general';
     case 'depthwise':
       return cout === c ? 'depthwise' : 'reference';
     default:
@@ -50,7 +49,7 @@ export function depthwiseSpec(xShape: readonly number[], kernelShape: readonly n
 }
 
 export function im2colSpec(xShape: readonly number[], kernelShape: readonly number[], p: Conv2DParams): Im2colSpec {
-  return { height: xShape[1], width: xShape[2], cin: xShape[3], kernel: [kernelShape[0], kernelShape[1]], strides: p.strides, padding: p.padding };
+  return { height: xShape[1], width: xShape[2], cin: xShape[3], kernel: [kernelShape[0], kernelShape[1]], strides: p.strides, dilations: p.dilations, padding: p.padding };
 }
 
 /** A cache key from a spec's own fields, in a fixed order. */

@@ -59,7 +59,7 @@ function conv2d(ops: WasmOps, x: Tensor, kernel: Tensor, bias: Float32Array | nu
   }
   if (kind === 'general') {
     ops.begin('conv2d');
-    if (kh * kw * c <= DIRECT_CONV_TAPS) {
+    if (kh * kw * c <= DIRECT_CONV_TAPS && p.dilations[0] === 1 && p.dilations[1] === 1) {
       const spec: ConvSpec = { height: h, width: w, cin: c, cout, kernel: [kh, kw], strides: p.strides, padding: p.padding };
       convOutputSize(spec);
       const op = split.op(`conv ${specKey(spec)}`, (m) => emitConv(m, 'conv', spec), () => imageWork('conv', h * w * c, oh * ow * cout));
