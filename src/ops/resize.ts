@@ -16,13 +16,14 @@ export type ResizeCoordinates = 'half-pixel' | 'align-corners' | 'asymmetric';
 export const RESIZE_COORDINATES: readonly ResizeCoordinates[] = ['half-pixel', 'align-corners', 'asymmetric'];
 
 /** The two source indices output pixels of one axis read, and the weight of the second. */
-interface AxisTaps {
+export interface AxisTaps {
   low: Int32Array;
   high: Int32Array;
   weight: Float64Array;
 }
 
-function axisTaps(source: number, target: number, coordinates: ResizeCoordinates): AxisTaps {
+/** The taps of each of `target` output pixels along an axis of `source` pixels (shared with the wasm kernels' tables). */
+export function axisTaps(source: number, target: number, coordinates: ResizeCoordinates): AxisTaps {
   const taps = { low: new Int32Array(target), high: new Int32Array(target), weight: new Float64Array(target) };
   const scale = coordinates === 'align-corners' ? (target > 1 ? (source - 1) / (target - 1) : 0) : source / target;
   for (let i = 0; i < target; i++) {

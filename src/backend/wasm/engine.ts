@@ -4,7 +4,7 @@
 import { ConfigError, ShapeError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
 import { lowerModel } from '../../graph/lower.js';
-import type { ChainStep, ConvStep, Plan, Step } from '../../graph/plan.js';
+import type { ChainStep, ConcatStep, ConvStep, Plan, Step } from '../../graph/plan.js';
 import { convKind } from '../../ops/conv-kind.js';
 import type { Layout } from '../../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
@@ -19,6 +19,8 @@ import { emitGemm, packGemmWeights } from './kernels/gemm.js';
 import type { GemmSpec, GemmTile } from './kernels/gemm.js';
 import { LANES } from './kernels/common.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
+import { emitChannelSlice } from './kernels/concat.js';
+import { emitResizeRows, packResizeTaps } from './kernels/resize.js';
 import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
@@ -332,8 +334,35 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     emitGlobalAvgPool(c.mod, name, { pixels: h * w, channels: ch });
     const serial = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[name](at(step.inputs[0]), at(step.output), batch);
     return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial, native: true }];
+  } else if (step.op === 'resize') {
+    const spec = { inShape: step.inShape, size: step.size, coordinates: step.coordinates };
+    emitResizeRows(c.mod, name, spec);
+    const weights = c.runtime.upload(packResizeTaps(spec));
+    // split by output rows: each reads two input rows, so parts need nothing from each other
+    const work: Work = { kind: 'window', op: 'resize', kernel: null, rowKernel: name, weights, inShape: step.inShape, outShape: [...step.size, step.inShape[2]], kernelHeight: 0, strideHeight: 0, padTop: 0, zeroRow: 0 };
+    return [{ step: index, places: tensorPlaces(step), tensors, work, serial: null, native: true }];
+  } else if (step.op === 'concat') {
+    return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial: compileConcat(step, name, c), native: true }];
   }
   return [fallbackPhase(step, index, c, tensorPlaces(step), tensors)];
+}
+
+/**
+ * A copy per input into its slice of the output's channels, on the calling thread: memory-bound, and a small
+ * part of the head that has it (DeepLab's 512-channel concatenation at output stride 16).
+ */
+function compileConcat(step: ConcatStep, name: string, c: Compiler): (kernels: Record<string, Kernel>) => SerialRun {
+  const outChannels = step.channels.reduce((a, b) => a + b, 0);
+  const pixels = c.plan.tensors[step.output].size / outChannels;
+  let offset = 0;
+  const slices = step.channels.map((channels, k) => {
+    emitChannelSlice(c.mod, `${name}_in${k}`, { channels, outChannels, offset });
+    offset += channels;
+    return { kernel: `${name}_in${k}`, tensor: step.inputs[k] };
+  });
+  return (k) => (at, batch) => {
+    for (const slice of slices) k[slice.kernel](at(slice.tensor), at(step.output), batch * pixels);
+  };
 }
 
 /** Emits the kernels for a conv step when they fit (1×1 GEMM, depthwise, few-channel stem) and packs its weights; null otherwise. */

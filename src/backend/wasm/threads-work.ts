@@ -26,15 +26,15 @@ export interface GemmWork {
   channelSplit: { blockChannels: number; kernels: Record<number, string> } | null;
 }
 
-/** A depthwise or stem convolution over whole images, split by images and output rows. */
+/** A depthwise or stem convolution (or a resize) over whole images, split by images and output rows. */
 export interface WindowWork {
   kind: 'window';
-  op: 'depthwise' | 'conv';
+  op: 'depthwise' | 'conv' | 'resize';
   /** Whole images: `(x, w, y, batch)`; null: the row kernel runs every row. */
   kernel: string | null;
   /**
    * Output rows, for parts that hold part of an image: depthwise `(row0 … row[kh−1], w, y)` (rows.ts'
-   * `emitDepthwiseRow`), conv `(x, w, y, firstRow, rowCount)` (`emitConvRows`). Null where one thread runs it all.
+   * `emitDepthwiseRow`), conv and resize `(x, w, y, firstRow, rowCount)` (`emitConvRows`, `emitResizeRows`). Null where one thread runs it all.
    */
   rowKernel: string | null;
   weights: number;
@@ -248,7 +248,7 @@ function bindWindow(work: WindowWork, kernels: Record<string, Kernel>): PartRunn
   const args = new Array<number>(kernelHeight + 2).fill(0);
   args[kernelHeight] = work.weights;
   const rows =
-    work.op === 'conv'
+    work.op !== 'depthwise'
       ? (image: number, out: number, first: number, count: number): void => rowKernel(image, work.weights, out + first * outRowBytes, first, count)
       : (image: number, out: number, first: number, count: number): void => {
           for (let oy = first; oy < first + count; oy++) {
