@@ -1,0 +1,180 @@
+// The segmentation head's ops in WebAssembly (bilinear resize in every convention, channel concatenation) against the
+// reference ops on awkward shapes, and a DeepLab-like head through WasmEngine against model.predict, 1 and 2 threads.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { WasmRuntime, type Kernel } from '../../../src/backend/wasm/runtime.js';
+import { WasmEngine } from '../../../src/backend/wasm/engine.js';
+import { emitChannelSlice } from '../../../src/backend/wasm/kernels/concat.js';
+import { emitResizeRows, packResizeTaps, type ResizeSpec } from '../../../src/backend/wasm/kernels/resize.js';
+import { lowerModel } from '../../../src/graph/lower.js';
+import { Model } from '../../../src/graph/model.js';
+import { Conv2D } from '../../../src/nn/conv.js';
+import { input } from '../../../src/nn/core.js';
+import { Concatenate } from '../../../src/nn/extra.js';
+import { BatchNormalization } from '../../../src/nn/normalization.js';
+import { GlobalAveragePooling2D } from '../../../src/nn/pooling.js';
+import { Resize } from '../../../src/nn/resize.js';
+import { concat } from '../../../src/ops/concat.js';
+import { RESIZE_COORDINATES, resizeBilinear2d } from '../../../src/ops/resize.js';
+import { Tensor } from '../../../src/tensor/tensor.js';
+import { assertClose, randomBatch, randomiseBatchNorm } from '../../support/helpers.js';
+import { SIMD_MODES } from '../../support/wasm-modes.js';
+
+const GUARD = 16;
+const SENTINEL = -7777.5;
+
+/** An output buffer between guard bands; `read` fails if a kernel wrote outside it. */
+function guarded(rt: WasmRuntime, length: number): { pointer: number; read: () => Float32Array } {
+  const base = rt.allocF32(length + 2 * GUARD);
+  rt.write(base, new Float32Array(length + 2 * GUARD).fill(SENTINEL));
+  return {
+    pointer: base + 4 * GUARD,
+    read: () => {
+      const all = rt.read(base, length + 2 * GUARD);
+      const outside = [...all.subarray(0, GUARD), ...all.subarray(GUARD + length)].filter((v) => v !== SENTINEL).length;
+      assert.equal(outside, 0, `kernel wrote ${outside} floats outside its output`);
+      return all.slice(GUARD, GUARD + length);
+    },
+  };
+}
+
+// [height, width, channels] → [height, width]: up, down, odd sizes, channel tails, 1×1 (image pooling), one row or column, same size
+const RESIZE_CASES: [ResizeSpec['inShape'], ResizeSpec['size']][] = [
+  [[5, 7, 3], [9, 4]],
+  [[6, 5, 4], [3, 2]],
+  [[3, 3, 9], [17, 13]],
+  [[1, 1, 6], [5, 7]],
+  [[1, 1, 1], [2, 3]],
+  [[2, 9, 13], [1, 1]],
+  [[1, 8, 5], [4, 3]],
+  [[7, 7, 8], [7, 7]],
+  [[4, 3, 2], [9, 1]],
+];
+
+describe('wasm resize kernel vs resizeBilinear2d', () => {
+  for (const mode of SIMD_MODES) {
+    it(`every convention, up and down, odd sizes, 1×1, batch 2, whole and in row pieces (${mode.name})`, { skip: mode.skip }, async () => {
+      const rt = new WasmRuntime();
+      const mod = rt.module({ relaxedSimd: mode.relaxed });
+      const specs = RESIZE_CASES.flatMap(([inShape, size]) => RESIZE_COORDINATES.map((coordinates): ResizeSpec => ({ inShape, size, coordinates })));
+      specs.forEach((spec, i) => emitResizeRows(mod, `resize${i}`, spec));
+      const kernels: Record<string, Kernel> = await rt.instantiate(mod);
+      specs.forEach((spec, i) => {
+        const [h, w, c] = spec.inShape;
+        const [th, tw] = spec.size;
+        const x = randomBatch([2, h, w, c], 100 + i);
+        const expected = resizeBilinear2d(x, spec.size, spec.coordinates);
+        const xp = rt.upload(x.data);
+        const taps = rt.upload(packResizeTaps(spec));
+        const imageIn = 4 * h * w * c;
+        const rowOut = 4 * tw * c;
+        const what = `${spec.coordinates} [${spec.inShape.join(', ')}] → ${th}×${tw}`;
+        // whole images, then rows in uneven pieces (as threads split them): [0, 1), [1, ⌈th/2⌉), the rest
+        const pieces = [[[0, th]], [[0, 1], [1, Math.ceil(th / 2)], [Math.ceil(th / 2), th]].filter(([a, b]) => b > a)];
+        for (const rows of pieces) {
+          const out = guarded(rt, expected.size);
+          for (let b = 0; b < 2; b++) {
+            for (const [first, end] of rows) kernels[`resize${i}`](xp + b * imageIn, taps, out.pointer + (b * th + first) * rowOut, first, end - first);
+          }
+          assertClose(new Tensor(expected.shape, out.read()), expected, 1e-6, `${what} in ${rows.length} piece(s)`);
+        }
+      });
+    });
+  }
+});
+
+describe('wasm channel-slice kernel vs concat', () => {
+  for (const mode of SIMD_MODES) {
+    it(`inputs of 3, 5, 4 and 1 channels into 13, 7 pixels × batch 2, exactly (${mode.name})`, { skip: mode.skip }, async () => {
+      const rt = new WasmRuntime();
+      const mod = rt.module({ relaxedSimd: mode.relaxed });
+      const channels = [3, 5, 4, 1];
+      const total = channels.reduce((a, b) => a + b, 0);
+      let offset = 0;
+      channels.forEach((ch, k) => {
+        emitChannelSlice(mod, `slice${k}`, { channels: ch, outChannels: total, offset });
+        offset += ch;
+      });
+      const kernels = await rt.instantiate(mod);
+      const inputs = channels.map((ch, k) => randomBatch([2, 7, ch], 200 + k));
+      const out = guarded(rt, 2 * 7 * total);
+      inputs.forEach((t, k) => kernels[`slice${k}`](rt.upload(t.data), out.pointer, 2 * 7));
+      assert.deepEqual(out.read(), concat(inputs, 2).data);
+    });
+  }
+  it('a slice that does not fit is refused, naming it', () => {
+    const mod = new WasmRuntime().module();
+    assert.throws(() => emitChannelSlice(mod, 'bad', { channels: 4, outChannels: 6, offset: 3 }), /4 channels at 3 does not fit in 6/);
+  });
+});
+
+/**
+ * The Mobile DeepLabv3 head in small (golden README): image pooling (GAP keepDims → 1×1 conv + BN + ReLU → resize
+ * to the map, align-corners), a 1×1 conv branch, concatenated → 1×1 conv → resize to a larger size.
+ */
+function headLike(): Model {
+  const x = input([9, 11, 6]);
+  const features = new Conv2D('features', { kernelSize: 3, strides: 2, padding: 'same', filters: 10, activation: 'relu' }).apply(x);
+  let pooled = new GlobalAveragePooling2D('pool', true).apply(features);
+  pooled = new Conv2D('pool_conv', { kernelSize: 1, filters: 7, useBias: false }).apply(pooled);
+  pooled = new BatchNormalization('pool_bn').apply(pooled);
+  pooled = new Resize('pool_resize', { size: [5, 6] }, 'align-corners').apply(new Conv2D('pool_relu', { kernelSize: 1, filters: 7, activation: 'relu' }).apply(pooled));
+  const branch = new Conv2D('branch', { kernelSize: 1, filters: 9, activation: 'relu' }).apply(features);
+  const joined = new Concatenate('concat', -1, 2).apply([pooled, branch]);
+  const logits = new Conv2D('logits', { kernelSize: 1, filters: 5 }).apply(joined);
+  const model = new Model(x, new Resize('upsample', { size: [9, 11] }, 'align-corners').apply(logits), { seed: 3 });
+  randomiseBatchNorm(model);
+  return model;
+}
+
+/** Resize alone in a convention and a concatenation of three inputs of odd widths. */
+function resizeAndConcat(coordinates: (typeof RESIZE_COORDINATES)[number]): Model {
+  const x = input([5, 7, 3]);
+  const up = new Resize('up', { size: [11, 6] }, coordinates).apply(x);
+  const a = new Conv2D('a', { kernelSize: 1, filters: 5 }).apply(up);
+  const b = new Conv2D('b', { kernelSize: 1, filters: 2 }).apply(up);
+  const joined = new Concatenate('concat', 2, 3).apply([a, up, b]);
+  return new Model(x, new Resize('down', { size: [4, 3] }, coordinates).apply(joined), { seed: 8 });
+}
+
+describe('segmentation head through WasmEngine', () => {
+  it('the head lowers to native steps only: resize, concat and the keepDims global pool', () => {
+    const ops = lowerModel(headLike()).steps.map((s) => s.op);
+    assert.ok(!ops.includes('layer'), `plan has 'layer' steps: ${ops.join(', ')}`);
+    for (const op of ['globalAvgPool', 'resize', 'concat'] as const) assert.ok(ops.includes(op), `no ${op} step in ${ops.join(', ')}`);
+  });
+
+  it('a concatenation on another axis stays a layer step, and still runs', async () => {
+    const x = input([3, 4, 2]);
+    const model = new Model(x, new Concatenate('rows', 0, 2).apply([x, new Conv2D('c', { kernelSize: 1, filters: 2 }).apply(x)]), { seed: 1 });
+    assert.deepEqual(lowerModel(model).steps.map((s) => s.op), ['conv', 'layer']);
+    const engine = await WasmEngine.create(model);
+    try {
+      const batch = randomBatch([2, 3, 4, 2], 5);
+      assertClose(engine.predict(batch), model.predict(batch), 1e-6);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  for (const mode of SIMD_MODES) {
+    for (const threads of [1, 2]) {
+      it(`head-like model and resize/concat in each convention vs model.predict within 1e-5, batch 1 and 3 (${mode.name}, ${threads} thread(s))`, { skip: mode.skip }, async () => {
+        const models = [headLike(), ...RESIZE_COORDINATES.map(resizeAndConcat)];
+        for (const model of models) {
+          const engine = await WasmEngine.create(model, { relaxedSimd: mode.relaxed, threads });
+          try {
+            assert.deepEqual(engine.coverage.fallback, []);
+            for (const batch of [1, 3]) {
+              const x = randomBatch([batch, ...model.inputShape], 40 + batch);
+              assertClose(engine.predict(x), model.predict(x), 1e-5, `${model.layers.at(-1)!.name} of ${model.layers.length} layers, batch ${batch}`);
+            }
+          } finally {
+            await engine.dispose();
+          }
+        }
+      });
+    }
+  }
+});
