@@ -76,7 +76,8 @@ export function resizeBilinearPixels(pixels: ArrayLike<number>, shape: readonly 
   return out;
 }
 
-function checkResize(what: string, shape: readonly number[], size: readonly [number, number], coordinates: ResizeCoordinates): void {
+/** Throws a ShapeError or ConfigError naming `what` unless NHWC `shape` resizes to `size` in `coordinates`. */
+export function checkResize(what: string, shape: readonly number[], size: readonly [number, number], coordinates: ResizeCoordinates): void {
   if (shape.length !== 4) throw new ShapeError(`${what}: input must be NHWC rank 4, got ${formatShape(shape)}`);
   if (!(Number.isInteger(shape[1]) && Number.isInteger(shape[2]) && shape[1] >= 1 && shape[2] >= 1)) throw new ShapeError(`${what}: cannot resize an empty ${shape[1]}×${shape[2]} image (${formatShape(shape)})`);
   if (!size.every((s) => Number.isInteger(s) && s >= 1)) throw new ConfigError(`${what}: target size must be positive integers [height, width], got [${size.join(', ')}]`);

@@ -20,7 +20,7 @@ import type { GemmSpec, GemmTile } from './kernels/gemm.js';
 import { LANES } from './kernels/common.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
 import { emitChannelSlice } from './kernels/concat.js';
-import { emitResizeRows, packResizeTaps } from './kernels/resize.js';
+import { emitResize, emitResizeRows, packResizeTaps } from './kernels/resize.js';
 import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
@@ -336,10 +336,12 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial, native: true }];
   } else if (step.op === 'resize') {
     const spec = { inShape: step.inShape, size: step.size, coordinates: step.coordinates };
-    emitResizeRows(c.mod, name, spec);
+    emitResize(c.mod, name, spec);
+    // threads split images by output rows: each reads two input rows, so parts need nothing from each other
+    const rowKernel = c.rowKernels ? `${name}_rows` : null;
+    if (rowKernel) emitResizeRows(c.mod, rowKernel, spec);
     const weights = c.runtime.upload(packResizeTaps(spec));
-    // split by output rows: each reads two input rows, so parts need nothing from each other
-    const work: Work = { kind: 'window', op: 'resize', kernel: null, rowKernel: name, weights, inShape: step.inShape, outShape: [...step.size, step.inShape[2]], kernelHeight: 0, strideHeight: 0, padTop: 0, zeroRow: 0 };
+    const work: Work = { kind: 'window', op: 'resize', kernel: name, rowKernel, weights, inShape: step.inShape, outShape: [...step.size, step.inShape[2]], kernelHeight: 0, strideHeight: 0, padTop: 0, zeroRow: 0 };
     return [{ step: index, places: tensorPlaces(step), tensors, work, serial: null, native: true }];
   } else if (step.op === 'concat') {
     return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial: compileConcat(step, name, c), native: true }];

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import { WasmRuntime, type Kernel } from '../../../src/backend/wasm/runtime.js';
 import { WasmEngine } from '../../../src/backend/wasm/engine.js';
 import { emitChannelSlice } from '../../../src/backend/wasm/kernels/concat.js';
-import { emitResizeRows, packResizeTaps, type ResizeSpec } from '../../../src/backend/wasm/kernels/resize.js';
+import { emitResize, emitResizeRows, packResizeTaps, type ResizeSpec } from '../../../src/backend/wasm/kernels/resize.js';
+import { createWasmTrainingBackends } from '../../../src/backend/wasm/ops-backend.js';
 import { lowerModel } from '../../../src/graph/lower.js';
 import { Model } from '../../../src/graph/model.js';
 import { Conv2D } from '../../../src/nn/conv.js';
@@ -54,11 +55,14 @@ const RESIZE_CASES: [ResizeSpec['inShape'], ResizeSpec['size']][] = [
 
 describe('wasm resize kernel vs resizeBilinear2d', () => {
   for (const mode of SIMD_MODES) {
-    it(`every convention, up and down, odd sizes, 1×1, batch 2, whole and in row pieces (${mode.name})`, { skip: mode.skip }, async () => {
+    it(`every convention, up and down, odd sizes, 1×1, batch 2: the batch kernel, and rows in pieces (${mode.name})`, { skip: mode.skip }, async () => {
       const rt = new WasmRuntime();
       const mod = rt.module({ relaxedSimd: mode.relaxed });
       const specs = RESIZE_CASES.flatMap(([inShape, size]) => RESIZE_COORDINATES.map((coordinates): ResizeSpec => ({ inShape, size, coordinates })));
-      specs.forEach((spec, i) => emitResizeRows(mod, `resize${i}`, spec));
+      specs.forEach((spec, i) => {
+        emitResizeRows(mod, `rows${i}`, spec);
+        emitResize(mod, `batch${i}`, spec);
+      });
       const kernels: Record<string, Kernel> = await rt.instantiate(mod);
       specs.forEach((spec, i) => {
         const [h, w, c] = spec.inShape;
@@ -70,15 +74,16 @@ describe('wasm resize kernel vs resizeBilinear2d', () => {
         const imageIn = 4 * h * w * c;
         const rowOut = 4 * tw * c;
         const what = `${spec.coordinates} [${spec.inShape.join(', ')}] → ${th}×${tw}`;
-        // whole images, then rows in uneven pieces (as threads split them): [0, 1), [1, ⌈th/2⌉), the rest
-        const pieces = [[[0, th]], [[0, 1], [1, Math.ceil(th / 2)], [Math.ceil(th / 2), th]].filter(([a, b]) => b > a)];
-        for (const rows of pieces) {
-          const out = guarded(rt, expected.size);
-          for (let b = 0; b < 2; b++) {
-            for (const [first, end] of rows) kernels[`resize${i}`](xp + b * imageIn, taps, out.pointer + (b * th + first) * rowOut, first, end - first);
-          }
-          assertClose(new Tensor(expected.shape, out.read()), expected, 1e-6, `${what} in ${rows.length} piece(s)`);
+        const whole = guarded(rt, expected.size);
+        kernels[`batch${i}`](xp, taps, whole.pointer, 2);
+        assertClose(new Tensor(expected.shape, whole.read()), expected, 1e-6, `${what}, the batch kernel`);
+        // rows of each image in uneven pieces, as threads split them: [0, 1), [1, ⌈th/2⌉), the rest
+        const pieces = [[0, 1], [1, Math.ceil(th / 2)], [Math.ceil(th / 2), th]].filter(([a, b]) => b > a);
+        const out = guarded(rt, expected.size);
+        for (let b = 0; b < 2; b++) {
+          for (const [first, end] of pieces) kernels[`rows${i}`](xp + b * imageIn, taps, out.pointer + (b * th + first) * rowOut, first, end - first);
         }
+        assertClose(new Tensor(expected.shape, out.read()), expected, 1e-6, `${what}, rows in ${pieces.length} piece(s)`);
       });
     });
   }
@@ -173,6 +178,29 @@ describe('segmentation head through WasmEngine', () => {
           } finally {
             await engine.dispose();
           }
+        }
+      });
+    }
+  }
+});
+
+describe('wasm training backend: resize forward', () => {
+  for (const mode of SIMD_MODES) {
+    for (const threads of [1, 2]) {
+      it(`matches resizeBilinear2d in each convention, batch 3, and refuses what the reference refuses (${mode.name}, ${threads} thread(s))`, { skip: mode.skip }, async () => {
+        const w = await createWasmTrainingBackends({ relaxedSimd: mode.relaxed, threads });
+        try {
+          for (const [[h, wd, c], size] of RESIZE_CASES) {
+            for (const coordinates of RESIZE_COORDINATES) {
+              const x = randomBatch([3, h, wd, c], 300 + h * wd);
+              const what = `${coordinates} [${h}, ${wd}, ${c}] → ${size.join('×')}`;
+              assertClose(w.backend.resizeBilinear(x, size, coordinates), resizeBilinear2d(x, size, coordinates), 1e-6, what);
+            }
+          }
+          assert.equal(w.coverage().wasm.resizeBilinear, RESIZE_CASES.length * RESIZE_COORDINATES.length);
+          assert.throws(() => w.backend.resizeBilinear(randomBatch([1, 2, 2, 1], 1), [0, 3], 'half-pixel'), /resizeBilinear.*\[0, 3\]/);
+        } finally {
+          await w.dispose();
         }
       });
     }
