@@ -18,6 +18,8 @@ export interface GemmWork {
   /** Pixels per image (1 for a dense layer). */
   pixels: number;
   residual: boolean;
+  /** Floats from one output pixel to the next, where it writes a channel slice of a wider tensor; default `cout`. */
+  outputStride?: number;
   /**
    * For batches with few pixels per part (`byChannels`): parts take ranges of the packed output-channel
    * blocks instead, each with a kernel for its channel count (`emitGemm` with the full output and
@@ -206,6 +208,7 @@ function bindGemm(work: GemmWork, kernels: Record<string, Kernel>): PartRunner {
   const gemm = kernelOf(kernels, work.kernel);
   const inBytes = work.cin * F32;
   const outBytes = work.cout * F32;
+  const outPixelBytes = (work.outputStride ?? work.cout) * F32;
   const split = work.channelSplit;
   const channelKernels = split && Object.fromEntries(Object.entries(split.kernels).map(([count, name]) => [count, kernelOf(kernels, name)]));
   // a packed block: its bias, then a row of its width per input channel
@@ -222,7 +225,7 @@ function bindGemm(work: GemmWork, kernels: Record<string, Kernel>): PartRunner {
     }
     const [start, end] = shareOf(pixels, part, parts, GEMM_GRAIN);
     if (end <= start) return;
-    gemm(input + start * inBytes, work.weights, output + start * outBytes, end - start, work.residual ? residual + start * outBytes : 0);
+    gemm(input + start * inBytes, work.weights, output + start * outPixelBytes, end - start, work.residual ? residual + start * outBytes : 0);
   };
 }
 

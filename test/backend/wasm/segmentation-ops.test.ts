@@ -8,7 +8,9 @@ import { WasmEngine } from '../../../src/backend/wasm/engine.js';
 import { emitChannelSlice } from '../../../src/backend/wasm/kernels/concat.js';
 import { emitResize, emitResizeRows, packResizeTaps, type ResizeSpec } from '../../../src/backend/wasm/kernels/resize.js';
 import { createWasmTrainingBackends } from '../../../src/backend/wasm/ops-backend.js';
+import { planRequests } from '../../../src/graph/arena.js';
 import { lowerModel } from '../../../src/graph/lower.js';
+import { concatSlices } from '../../../src/backend/wasm/memory-plan.js';
 import { Model } from '../../../src/graph/model.js';
 import { Conv2D } from '../../../src/nn/conv.js';
 import { input } from '../../../src/nn/core.js';
@@ -59,9 +61,11 @@ describe('wasm resize kernel vs resizeBilinear2d', () => {
       const rt = new WasmRuntime();
       const mod = rt.module({ relaxedSimd: mode.relaxed });
       const specs = RESIZE_CASES.flatMap(([inShape, size]) => RESIZE_COORDINATES.map((coordinates): ResizeSpec => ({ inShape, size, coordinates })));
+      // a slice of 3 more channels: the output's pixels `c + 3` floats apart
       specs.forEach((spec, i) => {
         emitResizeRows(mod, `rows${i}`, spec);
         emitResize(mod, `batch${i}`, spec);
+        emitResize(mod, `slice${i}`, { ...spec, outChannels: spec.inShape[2] + 3 });
       });
       const kernels: Record<string, Kernel> = await rt.instantiate(mod);
       specs.forEach((spec, i) => {
@@ -84,6 +88,13 @@ describe('wasm resize kernel vs resizeBilinear2d', () => {
           for (const [first, end] of pieces) kernels[`rows${i}`](xp + b * imageIn, taps, out.pointer + (b * th + first) * rowOut, first, end - first);
         }
         assertClose(new Tensor(expected.shape, out.read()), expected, 1e-6, `${what}, rows in ${pieces.length} piece(s)`);
+        // into channels [2, 2 + c) of c + 3: the others keep what they held
+        const wide = guarded(rt, 2 * th * tw * (c + 3));
+        kernels[`slice${i}`](xp, taps, wide.pointer + 2 * 4, 2);
+        const pixels = wide.read();
+        const slice = Float32Array.from({ length: expected.size }, (_, j) => pixels[Math.floor(j / c) * (c + 3) + 2 + (j % c)]);
+        assertClose(new Tensor(expected.shape, slice), expected, 1e-6, `${what}, into a channel slice`);
+        assert.equal(pixels.filter((v) => v === SENTINEL).length, 2 * th * tw * 3, `${what}: wrote outside its channel slice`);
       });
     });
   }
@@ -148,6 +159,25 @@ describe('segmentation head through WasmEngine', () => {
     const ops = lowerModel(headLike()).steps.map((s) => s.op);
     assert.ok(!ops.includes('layer'), `plan has 'layer' steps: ${ops.join(', ')}`);
     for (const op of ['globalAvgPool', 'resize', 'concat'] as const) assert.ok(ops.includes(op), `no ${op} step in ${ops.join(', ')}`);
+  });
+
+  it('producers that can write a channel slice write into the concatenation; the others are copied, and the arena has no buffer for the slices', () => {
+    const head = lowerModel(headLike());
+    const concatStep = head.steps.find((s) => s.op === 'concat')!;
+    const slices = concatSlices(head);
+    // the pooled branch's resize (7 channels) at 0, the 1×1 branch's GEMM (9 channels) at 7
+    assert.deepEqual(concatStep.inputs.map((t) => slices.get(t)), [{ tensor: concatStep.output, offset: 0 }, { tensor: concatStep.output, offset: 7 }]);
+    const requests = planRequests(head, 1, undefined, slices);
+    assert.ok(concatStep.inputs.every((t) => !requests.some((r) => r.key === `t${t}`)));
+    // the concatenation's buffer lives from the first producer on
+    const firstProducer = Math.min(...concatStep.inputs.map((t) => head.steps.findIndex((s) => s.output === t)));
+    assert.equal(requests.find((r) => r.key === `t${concatStep.output}`)!.first, firstProducer);
+
+    // [a (GEMM), up (resize, also read by a and b: copied), b (GEMM)]
+    const mixed = lowerModel(resizeAndConcat('half-pixel'));
+    const joined = mixed.steps.find((s) => s.op === 'concat')!;
+    assert.deepEqual(joined.inputs.map((t) => mixed.tensors[t].name), ['a', 'up', 'b']);
+    assert.deepEqual(joined.inputs.map((t) => concatSlices(mixed).get(t)?.offset), [0, undefined, 8]);
   });
 
   it('a concatenation on another axis stays a layer step, and still runs', async () => {

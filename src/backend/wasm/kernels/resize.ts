@@ -3,6 +3,7 @@
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import { type AxisTaps, type ResizeCoordinates, axisTaps } from '../../../ops/resize.js';
+import { ConfigError } from '../../../errors.js';
 import { F32, LANES, advance, checkPositiveInts, loadLanes, mulAdd, repeat, repeatWhile, storeLanes } from './common.js';
 import { channelChunks } from './concat.js';
 
@@ -10,6 +11,8 @@ export interface ResizeSpec {
   inShape: readonly [height: number, width: number, channels: number];
   size: readonly [height: number, width: number];
   coordinates: ResizeCoordinates;
+  /** Floats from one output pixel to the next: more than the channels to write a channel slice. Default: the channels. */
+  outChannels?: number;
 }
 
 /** Words per table entry: the byte offsets of the two pixels (rows: of the two input rows) read, then the second's weight. */
@@ -49,6 +52,7 @@ export function packResizeTaps(spec: ResizeSpec): Float32Array {
 function emitRowLoop(fn: FunctionBuilder, spec: ResizeSpec, [x, taps, y, firstRow, rowCount]: readonly [Local, Local, Local, Local, Local]): void {
   const c = spec.inShape[2];
   const [th, tw] = spec.size;
+  const skip = ((spec.outChannels ?? c) - c) * F32;
   if (isBroadcast(spec)) {
     const from = fn.local('i32');
     const value = fn.local('v128');
@@ -60,6 +64,7 @@ function emitRowLoop(fn: FunctionBuilder, spec: ResizeSpec, [x, taps, y, firstRo
           fn.set(value);
           storeLanes(fn, y, 0, value, lanes);
         });
+        advance(fn, y, skip);
       }),
     );
     return;
@@ -95,6 +100,7 @@ function emitRowLoop(fn: FunctionBuilder, spec: ResizeSpec, [x, taps, y, firstRo
         mulAdd(fn, upper, () => fn.get(lower).get(upper).f32x4.sub(), () => fn.get(wy));
         storeLanes(fn, y, 0, upper, lanes);
       });
+      advance(fn, y, skip);
     });
   });
 }
@@ -102,12 +108,15 @@ function emitRowLoop(fn: FunctionBuilder, spec: ResizeSpec, [x, taps, y, firstRo
 function checkSpec(spec: ResizeSpec): void {
   const [h, w, c] = spec.inShape;
   const [th, tw] = spec.size;
-  checkPositiveInts('resize', { height: h, width: w, channels: c, targetHeight: th, targetWidth: tw });
+  const outChannels = spec.outChannels ?? c;
+  checkPositiveInts('resize', { height: h, width: w, channels: c, targetHeight: th, targetWidth: tw, outChannels });
+  if (outChannels < c) throw new ConfigError(`resize: outChannels ${outChannels} is fewer than the ${c} channels`);
 }
 
 /**
  * Emits `name(x, taps, y, firstRow, rowCount)` (byte pointers): output rows [firstRow, firstRow + rowCount) of one
  * image x resized to `spec.size`, written from y on (y points at row firstRow), with the taps of `packResizeTaps`.
+ * Output pixels are `outChannels` floats apart.
  */
 export function emitResizeRows(mod: ModuleBuilder, name: string, spec: ResizeSpec): void {
   checkSpec(spec);
