@@ -370,17 +370,17 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
 function compileConcat(step: ConcatStep, name: string, c: Compiler): (kernels: Record<string, Kernel>) => SerialRun {
   const outChannels = step.channels.reduce((a, b) => a + b, 0);
   const pixels = c.plan.tensors[step.output].size / outChannels;
-  let offset = 0;
-  const slices = step.channels.flatMap((channels, k) => {
-    const tensor = step.inputs[k];
+  let next = 0;
+  const copies = step.channels.flatMap((channels, k) => {
+    const [tensor, offset] = [step.inputs[k], next];
+    next += channels;
+    if (c.slices.has(tensor)) return []; // its producer wrote it in place
     const kernel = `${name}_in${k}`;
-    // an input its producer wrote in place needs no copy
-    if (!c.slices.has(tensor)) emitChannelSlice(c.mod, kernel, { channels, outChannels, offset });
-    offset += channels;
-    return c.slices.has(tensor) ? [] : [{ kernel, tensor }];
+    emitChannelSlice(c.mod, kernel, { channels, outChannels, offset });
+    return [{ kernel, tensor }];
   });
   return (k) => (at, batch) => {
-    for (const slice of slices) k[slice.kernel](at(slice.tensor), at(step.output), batch * pixels);
+    for (const copy of copies) k[copy.kernel](at(copy.tensor), at(step.output), batch * pixels);
   };
 }
 
