@@ -180,6 +180,27 @@ describe('segmentation head through WasmEngine', () => {
     assert.deepEqual(joined.inputs.map((t) => concatSlices(mixed).get(t)?.offset), [0, undefined, 8]);
   });
 
+  it('edge concatenations run natively: an input twice, the model input itself, pooled vectors', async () => {
+    const x = input([4, 3, 5]);
+    const conv = new Conv2D('conv', { kernelSize: 1, filters: 3 }).apply(x);
+    const twice = new Concatenate('twice', -1, 3).apply([conv, x, conv]);
+    const pooled = new GlobalAveragePooling2D('pool').apply(twice);
+    const vectors = new Concatenate('vectors', 0, 2).apply([pooled, new GlobalAveragePooling2D('pool_x').apply(x)]);
+    const model = new Model(x, vectors, { seed: 12 });
+    const plan = lowerModel(model);
+    assert.deepEqual(plan.steps.map((s) => s.op), ['conv', 'concat', 'globalAvgPool', 'globalAvgPool', 'concat']);
+    // read twice by one step: copied, not written in place
+    assert.equal(concatSlices(plan).size, 0);
+    const engine = await WasmEngine.create(model);
+    try {
+      assert.deepEqual(engine.coverage.fallback, []);
+      const batch = randomBatch([3, 4, 3, 5], 6);
+      assertClose(engine.predict(batch), model.predict(batch), 1e-6);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
   it('a concatenation on another axis stays a layer step, and still runs', async () => {
     const x = input([3, 4, 2]);
     const model = new Model(x, new Concatenate('rows', 0, 2).apply([x, new Conv2D('c', { kernelSize: 1, filters: 2 }).apply(x)]), { seed: 1 });
