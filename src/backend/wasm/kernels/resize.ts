@@ -24,7 +24,7 @@ const isBroadcast = (spec: ResizeSpec): boolean => spec.inShape[0] === 1 && spec
 
 /**
  * The taps `emitResizeRows` reads: per output row (low, high) as byte offsets of input rows and the weight of
- * the high one, then per output column the same for pixels within a row. Empty for a broadcast.
+ * the high one, then per output column the same for pixels within a row. A broadcast reads none: one vector of zeros stands in.
  */
 export function packResizeTaps(spec: ResizeSpec): Float32Array {
   if (isBroadcast(spec)) return new Float32Array(LANES);
