@@ -355,7 +355,7 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     const rowKernel = c.rowKernels ? `${name}_rows` : null;
     if (rowKernel) emitResizeRows(c.mod, rowKernel, spec);
     const weights = c.runtime.upload(packResizeTaps(spec));
-    const work: Work = { kind: 'window', op: 'resize', kernel: name, rowKernel, weights, inShape: step.inShape, outShape: [...step.size, outChannels], kernelHeight: 0, strideHeight: 0, padTop: 0, zeroRow: 0 };
+    const work: Work = { kind: 'window', op: 'resize', kernel: name, rowKernel, weights, inShape: step.inShape, outShape: [...step.size, outChannels], kernelHeight: 0, strideHeight: 0, dilationHeight: 1, padTop: 0, zeroRow: 0 };
     return [{ step: index, places: tensorPlaces(step), tensors, work, serial: null, native: true }];
   } else if (step.op === 'concat') {
     return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial: compileConcat(step, name, c), native: true }];
