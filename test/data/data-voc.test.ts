@@ -106,7 +106,7 @@ test('a label outside the classes (not 255) is a FormatError; a missing file or 
 
 /** A File as a folder drop gives it: `webkitRelativePath` is its path inside the dropped folder. */
 function dropped(path: string, bytes: Uint8Array | string): File {
-  const file = new File([bytes], path.slice(path.lastIndexOf('/') + 1));
+  const file = new File([typeof bytes === 'string' ? bytes : Uint8Array.from(bytes)], path.slice(path.lastIndexOf('/') + 1));
   Object.defineProperty(file, 'webkitRelativePath', { value: path });
   return file;
 }
@@ -133,8 +133,8 @@ test('dropped files: a VOC folder drop reads like the folder on disk, its split 
 });
 
 test('dropped files: loose NAME.jpg + NAME.png pairs, and refusals naming what is wrong', async () => {
-  const grey = jpeg.encode({ data: new Uint8Array(4 * 4 * 4).fill(200), width: 4, height: 4 }, 100).data;
-  const set = await readVocFiles([new File([grey], 'cat.JPG'), new File([mask(4, 4, new Array(16).fill(1))], 'cat.png'), new File(['x'], 'notes.txt')]);
+  const grey = Uint8Array.from(jpeg.encode({ data: new Uint8Array(4 * 4 * 4).fill(200), width: 4, height: 4 }, 100).data);
+  const set = await readVocFiles([new File([grey], 'cat.JPG'), new File([Uint8Array.from(mask(4, 4, new Array(16).fill(1)))], 'cat.png'), new File(['x'], 'notes.txt')]);
   assert.deepEqual(set.names, ['cat']);
   assert.deepEqual(set.images.shape, [1, 4, 4, 3]);
   assert.ok(Math.abs(set.images.data[0] - 200 / 255) < 3 / 255, 'JPEG grey 200 decodes within 3 levels');
