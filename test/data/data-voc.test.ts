@@ -100,6 +100,7 @@ test('a label outside the classes (not 255) is a FormatError; a missing file or 
   const dir = await writeVoc(join(root, 'badlabel'), [{ name: 'q', image: rgbPng(2, 1), mask: mask(2, 1, [0, 21]) }]);
   await assert.rejects(readVocFolder(dir), (e: unknown) => e instanceof FormatError && /label 21 at pixel \(x 1, y 0\)/.test(e.message));
   await assert.rejects(readVocFolder(dir, { split: 'val' }), (e: unknown) => e instanceof ConfigError && /ImageSets\/Segmentation\/val\.txt/.test(e.message));
+  await assert.rejects(readVocFolder(join(dir, 'nowhere')), (e: unknown) => e instanceof ConfigError && /nowhere does not exist/.test(e.message));
   await rm(join(dir, 'JPEGImages', 'q.png'));
   await assert.rejects(readVocFolder(dir), (e: unknown) => e instanceof ConfigError && /no JPEGImages\/q/.test(e.message));
 });
