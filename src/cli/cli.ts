@@ -46,7 +46,7 @@ Usage: mobilenet <command> [flags]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(9)} ${c.brief}`)
+  .map(([name, c]) => `  ${name.padEnd(Math.max(...Object.keys(COMMANDS).map((n) => n.length)))} ${c.brief}`)
   .join('\n')}
 
 With no --model, eval and classify use the bundled Fashion-MNIST model (npm start: eval on data/fashion-mnist).`;
