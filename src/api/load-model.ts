@@ -230,6 +230,9 @@ export class MobileNetClassifier<Image = ImageSource> {
   /** @internal the edges' loadModel functions build classifiers through this, each with its own image kinds. */
   static async create<Image>(loaded: AnyModel, options: LoadModelOptions, adapt: (image: Image) => ImageSource | Promise<ImageSource>): Promise<MobileNetClassifier<Image>> {
     const { outputShape, name } = loaded.model;
+    if (outputShape.length !== 1 && outputShape.length !== 3) {
+      throw new ShapeError(`model ${name} outputs [N, ${outputShape.join(', ')}], neither class scores [N, classes] (to classify) nor per pixel [N, H, W, K] (to segment)`);
+    }
     const classes = outputShape.length === 1 ? outputShape[0] : segmentationClasses(outputShape, `model ${name}`);
     if (options.classNames !== undefined && options.classNames.length !== classes) {
       throw new ConfigError(`classNames has ${options.classNames.length} names for the model's ${classes} outputs`);

@@ -13,7 +13,7 @@ import { ConfigError, ShapeError } from '../../src/errors.js';
 import { Model } from '../../src/graph/model.js';
 import { encodeModelFile } from '../../src/io/model-file.js';
 import { Conv2D } from '../../src/nn/conv.js';
-import { input } from '../../src/nn/core.js';
+import { Reshape, input } from '../../src/nn/core.js';
 import { GlobalAveragePooling2D } from '../../src/nn/pooling.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { BLACK, RED, TINY_CLASSES, TINY_PALETTE, WHITE, paint, sceneImage, sceneLabels, tinyScores, tinySegmenter, tinySegmenterFile } from '../support/tiny-segmenter.js';
@@ -129,6 +129,8 @@ describe('segment: refusals', () => {
     const loaded = await loadBundled(undefined, { backend: 'reference' });
     await assert.rejects(loaded.segment(new Uint8Array(0)), (e: unknown) => e instanceof ShapeError && /\[N, 10\].*cannot segment/.test(e.message));
     await loaded.dispose();
+    const flat = new Model(x, new Reshape('flat', [4, 4]).apply(new Conv2D('one', { kernelSize: 1, filters: 1 }).apply(x)));
+    await assert.rejects(loadModel(encodeModelFile(flat), { backend: 'reference' }), (e: unknown) => e instanceof ShapeError && /outputs \[N, 4, 4\], neither class scores/.test(e.message));
   });
 });
 
