@@ -1,8 +1,10 @@
-// segment() and overlayMask() against hand-worked answers: the tiny segmenter (test/support/tiny-segmenter.ts) on
-// painted images through a Model, a WasmEngine and loadModel's object; label maps, fits, overlays and refusals.
+// segment() and overlayMask() against hand-worked answers (the tiny segmenter, test/support/tiny-segmenter.ts, on
+// painted images through a Model, a WasmEngine and loadModel's object) and PyTorch's golden DeepLab; label maps, refusals.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 
 import { loadModel, overlayMask, segment } from '../../src/index.js';
@@ -15,9 +17,15 @@ import { encodeModelFile } from '../../src/io/model-file.js';
 import { Conv2D } from '../../src/nn/conv.js';
 import { Reshape, input } from '../../src/nn/core.js';
 import { GlobalAveragePooling2D } from '../../src/nn/pooling.js';
-import { Tensor } from '../../src/tensor/tensor.js';
+import { Tensor, toLayout } from '../../src/tensor/tensor.js';
+import { deeplabV3 } from '../../src/models/deeplab-v3.js';
+import { loadTorchStateDict } from '../../src/io/torch-names.js';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { decodeNpy } from '../../src/io/npy.js';
+import { GOLDEN, assertClose } from '../support/helpers.js';
 import { BLACK, RED, TINY_CLASSES, TINY_PALETTE, WHITE, paint, sceneImage, sceneLabels, tinyScores, tinySegmenter, tinySegmenterFile } from '../support/tiny-segmenter.js';
 
+const DEEPLAB = join(GOLDEN, 'apps/deeplab_mnv2_a050_r129_k5_os16_b2');
 const UNIT = { preprocessing: { pixels: 'unit' as const }, classNames: TINY_CLASSES };
 
 /** A 1×1-conv model with `classes` outputs per pixel (weights as initialised). */
@@ -98,6 +106,30 @@ describe('segment: the tiny segmenter, worked by hand', () => {
     const [s] = await segment(tinySegmenter(), [tensor], UNIT);
     assert.deepEqual([s.width, s.height], [8, 8]);
     assert.deepEqual(s.fractions, [0, 1, 0]);
+  });
+});
+
+describe('segment: the golden Mobile DeepLabv3 (PyTorch-made, α 0.5, 129×129, 5 classes)', () => {
+  it("on the engine, gives PyTorch's logits and argmax mask for each image of the golden batch", async (t) => {
+    if (!WasmEngine.supported()) return t.skip('WebAssembly SIMD does not validate here');
+    const npy = (file: string): Tensor => decodeNpy(readFileSync(join(DEEPLAB, file)), file);
+    const model = deeplabV3({ alpha: 0.5, outputStride: 16, classes: 5, resolution: 129 });
+    loadTorchStateDict(model, decodeSafetensors(readFileSync(join(DEEPLAB, 'weights.safetensors'))).tensors);
+    const images = toLayout(npy('input.npy'), 'NCHW', 'NHWC');
+    const logits = toLayout(npy('logits.npy'), 'NCHW', 'NHWC');
+    const mask = npy('mask.npy');
+    const plane = 129 * 129;
+    const engine = await WasmEngine.create(model);
+    try {
+      const results = await segment(engine, [0, 1].map((b) => new Tensor([129, 129, 3], images.data.slice(b * plane * 3, (b + 1) * plane * 3))), { classNames: ['a', 'b', 'c', 'd', 'e'] });
+      for (const [b, s] of results.entries()) {
+        assert.deepEqual([s.width, s.height], [129, 129]);
+        assert.deepEqual(Array.from(s.mask), Array.from(mask.data.subarray(b * plane, (b + 1) * plane)), `image ${b}: mask`);
+        assertClose(s.logits, new Tensor([129, 129, 5], logits.data.slice(b * plane * 5, (b + 1) * plane * 5)), 5e-5, `image ${b}: logits`);
+      }
+    } finally {
+      await engine.dispose();
+    }
   });
 });
 

@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode as decodePng, encode as encodePng } from 'fast-png';
 
+import { VOC_CLASSES } from '../../src/data/label-maps.js';
 import { decodeMaskPng } from '../../src/data/mask-png.js';
+import { encodeModelFile } from '../../src/io/model-file.js';
+import { deeplabV3 } from '../../src/models/deeplab-v3.js';
 import { decodeNpy, encodeNpy } from '../../src/io/npy.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { runCli } from '../support/helpers.js';
@@ -88,6 +91,27 @@ describe('mobilenet segment', () => {
     const missing = await runCli('segment', '--model', model, '--out', dir, join(dir, 'nothing.png'));
     assert.equal(missing.code, 2);
     assert.match(missing.err, /nothing\.png/);
+  });
+});
+
+describe('mobilenet segment and infer with a deeplabV3 model file (random weights: the plumbing)', () => {
+  it("takes 21 unnamed classes as VOC's (a note says so), writes masks at the image's size, and infer keeps NCHW", async () => {
+    const deeplab = join(dir, 'deeplab.safetensors');
+    await writeFile(deeplab, encodeModelFile(deeplabV3({ alpha: 0.35, resolution: 33, classes: 21, seed: 3 })));
+    const out = join(dir, 'deeplab');
+    const r = await runCli('segment', '--model', deeplab, '--out', out, '--json', scene);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /no class names \(PASCAL VOC's when there are 21/);
+    const [result] = JSON.parse(r.out).results;
+    assert.deepEqual([result.width, result.height], [16, 16]);
+    for (const c of result.classes) assert.equal(c.class, VOC_CLASSES[c.index]);
+    assert.ok(Math.abs(result.classes.reduce((sum: number, c: { fraction: number }) => sum + c.fraction, 0) - 1) < 1e-9);
+    const mask = decodeMaskPng(await readFile(result.mask), 'deeplab mask', 21);
+    assert.deepEqual([mask.width, mask.height], [16, 16]);
+    await writeFile(join(dir, 'x33.npy'), encodeNpy(new Tensor([1, 3, 33, 33], new Float32Array(3 * 33 * 33).fill(0.5))));
+    const infer = await runCli('infer', '--model', deeplab, '--input', join(dir, 'x33.npy'), '--output', join(dir, 'y33.npy'));
+    assert.equal(infer.code, 0, infer.err);
+    assert.deepEqual(decodeNpy(await readFile(join(dir, 'y33.npy')), 'y33').shape, [1, 21, 33, 33]);
   });
 });
 
