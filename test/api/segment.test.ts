@@ -4,6 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 
@@ -80,6 +82,20 @@ describe('segment: the tiny segmenter, worked by hand', () => {
     } finally {
       await engine.dispose();
       await loaded.dispose();
+    }
+  });
+
+  it("in Node, loadModel's segmenter takes a PNG file's path", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mobilenet-segment-api-'));
+    try {
+      await writeFile(join(dir, 'tiny.safetensors'), tinySegmenterFile());
+      await writeFile(join(dir, 'scene.png'), encodePng({ ...sceneImage(), channels: 3, depth: 8 }));
+      const loaded = await loadBundled(join(dir, 'tiny.safetensors'));
+      const [s] = await segment(loaded, [join(dir, 'scene.png')]);
+      await loaded.dispose();
+      assert.deepEqual(s.mask, sceneLabels());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,5 +1,5 @@
 // The page and the library in a real browser (Debian's chromium through playwright-core): Explore's totals against
-// the cost model and the printed figures, Classify's and Your model's answers against the Node library's, the
+// the cost model and the printed figures, Classify's, Your model's and Segment's answers against the Node library's, the
 // library bundle as a plain module script with threads, and the benchmark running. Screenshots go to test-artifacts/.
 
 import assert from 'node:assert/strict';
