@@ -18,6 +18,7 @@ export { Conv2D, DepthwiseConv2D, ConvLayer } from './nn/conv.js';
 export { BatchNormalization } from './nn/normalization.js';
 export { ActivationLayer, ReLU, ReLU6, Softmax } from './nn/activation.js';
 export { GlobalAveragePooling2D, GlobalMaxPooling2D, AveragePooling2D, MaxPooling2D } from './nn/pooling.js';
+export { ArgMax } from './nn/argmax.js';
 export { input, InputLayer, Dense, Dropout, Add, ZeroPadding2D, Flatten, Reshape } from './nn/core.js';
 
 export { SymbolicTensor } from './graph/symbolic.js';

@@ -7,6 +7,7 @@ import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
 import { Add, Dense, Reshape, ZeroPadding2D } from '../../nn/core.js';
 import { Arithmetic, Clip } from '../../nn/extra.js';
 import type { Layer } from '../../nn/layer.js';
+import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
 import { referenceBackend } from '../../backend/reference.js';
@@ -235,6 +236,23 @@ export function softmax(im: OnnxImporter): Value {
   const rows = im.apply(new Reshape(im.unique(`${name}_2d`), lead === 1 ? [sizeOf(v.shape)] : [lead, sizeOf(v.shape.slice(a))]), [im.inLayout(v, identity(v.shape.length), name)]);
   const y = im.apply(new Reshape(im.unique(`${name}_nd`), v.shape), [im.apply(new Softmax(name), [rows])]);
   return im.activation(y, v.shape, identity(v.shape.length));
+}
+
+/** ArgMax over one axis without keepdims (a label map), first index on ties: our ArgMax with that axis last. */
+export function argmax(im: OnnxImporter): Value {
+  const v = im.activationInput(0);
+  const rank = v.shape.length + 1;
+  let axis = im.attrInt('axis', 0);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) throw im.invalid(`axis ${axis} is outside rank ${rank}`);
+  if (axis === 0) throw im.unsupported('argmax over the batch axis');
+  if (im.attrInt('keepdims', 1) !== 0) throw im.unsupported('keepdims=1: only keepdims=0 (a label map without the class axis) is supported');
+  if (im.attrInt('select_last_index', 0) !== 0) throw im.unsupported('select_last_index=1: ties resolve to the first index here');
+  const a = axis - 1;
+  const perm = v.flat ? [0] : v.perm.at(-1) === a ? v.perm : [...v.perm.filter((p) => p !== a), a];
+  const name = im.layerName();
+  const y = im.apply(new ArgMax(name), [im.inLayout(v, perm, name)]);
+  return im.activation(y, v.shape.filter((_, i) => i !== a), perm.slice(0, -1).map((p) => (p > a ? p - 1 : p)));
 }
 
 export function gemm(im: OnnxImporter): Value {

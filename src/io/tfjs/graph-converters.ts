@@ -5,7 +5,9 @@ import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
 import { Add, Dense, Reshape, ZeroPadding2D } from '../../nn/core.js';
 import { Arithmetic, Concatenate, Sigmoid, Transpose } from '../../nn/extra.js';
+import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
+import { Resize } from '../../nn/resize.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
 import type { Activation as ActivationKind } from '../../ops/activation.js';
 import type { ArithmeticOp } from '../../ops/broadcast.js';
@@ -242,6 +244,30 @@ function transpose(im: TfjsImporter): Value {
   return im.apply(new Transpose(im.layerName(), perm.slice(1).map((p) => p - 1)), [x.symbol]);
 }
 
+/** ResizeBilinear to a constant [height, width]: align_corners and half_pixel_centers pick our convention (neither: TF's legacy asymmetric). */
+function resizeBilinear(im: TfjsImporter): Value {
+  const x = im.activationInput(0);
+  if (x.symbol.shape.length !== 3) throw im.unsupported(`input [N, ${x.symbol.shape.join(', ')}]: only NHWC images can be resized`);
+  const size = im.intsInput(1, 'size');
+  if (size.length !== 2 || size.some((d) => d < 1)) throw im.invalid(`size [${size.join(', ')}] must be a positive [height, width]`);
+  const alignCorners = im.attrBool('align_corners', false);
+  const halfPixel = im.attrBool('half_pixel_centers', false);
+  if (alignCorners && halfPixel) throw im.invalid('align_corners and half_pixel_centers cannot both be true (TensorFlow refuses it too)');
+  const [h, w] = x.symbol.shape;
+  if (size[0] === h && size[1] === w) return x;
+  return im.apply(new Resize(im.layerName(), { size: [size[0], size[1]] }, alignCorners ? 'align-corners' : halfPixel ? 'half-pixel' : 'asymmetric'), [x.symbol]);
+}
+
+/** ArgMax over the last (channel) axis, as tfjs-models' DeepLab graphs end: the label map, as float32 indices. */
+function argmax(im: TfjsImporter): Value {
+  const x = im.activationInput(0);
+  const rank = x.symbol.shape.length + 1;
+  const [given] = im.intsInput(1, 'dimension');
+  const axis = given < 0 ? given + rank : given;
+  if (axis !== rank - 1) throw im.unsupported(`dimension ${given} of a rank-${rank} value: only the last (channel) axis is supported`);
+  return im.apply(new ArgMax(im.layerName()), [x.symbol]);
+}
+
 const sigmoid = (im: TfjsImporter): Value => im.apply(new Sigmoid(im.layerName()), [im.activationInput(0).symbol]);
 const softmax = (im: TfjsImporter): Value => im.apply(new Softmax(im.layerName()), [im.activationInput(0).symbol]);
 
@@ -283,4 +309,6 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   PadV2: pad,
   ConcatV2: concat,
   Transpose: transpose,
+  ResizeBilinear: resizeBilinear,
+  ArgMax: argmax,
 });
