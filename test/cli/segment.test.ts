@@ -15,7 +15,7 @@ import { deeplabV3 } from '../../src/models/deeplab-v3.js';
 import { decodeNpy, encodeNpy } from '../../src/io/npy.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { runCli } from '../support/helpers.js';
-import { BLACK, RED, TINY_PALETTE, WHITE, sceneImage, sceneLabels, tinyScores, tinySegmenterFile } from '../support/tiny-segmenter.js';
+import { BLACK, RED, TINY_PALETTE, WHITE, paint, sceneImage, sceneLabels, tinyScores, tinySegmenterFile } from '../support/tiny-segmenter.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 let dir = '';
@@ -74,6 +74,18 @@ describe('mobilenet segment', () => {
     // white under bright at ¼: 0.75·255 + 0.25·(0, 255, 0) = (191.25, 255, 191.25)
     assert.deepEqual(Array.from(overlay.data.slice(0, 3)), [191, 255, 191]);
     assert.match(r.err, /--labels .*replacing the 3 class names/);
+  });
+
+  it('a model file with a stride-2 convolution and a Resize back: the boundary stays where the 8×8 image has it', async () => {
+    const os2 = join(dir, 'tiny-os2.safetensors');
+    const half = join(dir, 'half.png');
+    await writeFile(os2, tinySegmenterFile({ stride2: true }));
+    await writeFile(half, encodePng({ ...paint(8, 8, (x) => (x < 4 ? WHITE : RED)), channels: 3, depth: 8 }));
+    const r = await runCli('segment', '--model', os2, '--out', join(dir, 'os2'), '--json', half);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out).results[0].classes.map((c: { class: string; fraction: number }) => [c.class, c.fraction]), [['bright', 0.5], ['red', 0.5]]);
+    const mask = decodeMaskPng(await readFile(join(dir, 'os2', 'half.mask.png')), 'half.mask.png', 3);
+    assert.deepEqual(mask.labels, Uint8Array.from({ length: 64 }, (_, p) => (p % 8 < 4 ? 1 : 2)));
   });
 
   it('refuses a classifier (naming its output shape), a missing --model, a bad --opacity and clashing names', async () => {

@@ -47,9 +47,9 @@ export function tinySegmenter({ stride2 = false } = {}): Model {
   return model;
 }
 
-/** The 1×1 segmenter as our model file, with its class names, palette (extra.palette) and 0..1 pixels. */
-export function tinySegmenterFile(): Uint8Array {
-  return encodeModelFile(tinySegmenter(), { classNames: TINY_CLASSES, preprocessing: { pixels: 'unit' }, extra: { palette: TINY_PALETTE } });
+/** The segmenter (see tinySegmenter) as our model file, with its class names, palette (extra.palette) and 0..1 pixels. */
+export function tinySegmenterFile(options: { stride2?: boolean } = {}): Uint8Array {
+  return encodeModelFile(tinySegmenter(options), { classNames: TINY_CLASSES, preprocessing: { pixels: 'unit' }, extra: { palette: TINY_PALETTE } });
 }
 
 /** RGB pixels of `width`×`height` coloured by `colourAt(x, y)`. */
