@@ -6,13 +6,14 @@ import { convertChannels, decodeImage, imageFormatOfName } from '../data/image.j
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, MobileNetError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
+import type { SymbolicTensor } from '../graph/symbolic.js';
 import { decodeAnyModel, guessPreprocessing } from '../io/any-model.js';
 import type { AnyModel, LoadAnyModelOptions, ModelFormat, ModelInput } from '../io/any-model.js';
 import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../nn/pooling.js';
 import { softmax } from '../ops/activation.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { LabelMap } from '../data/label-maps.js';
-import { segmentationClasses, segmentationInput, segmentationLabelMap, segmentationOf } from './segment.js';
+import { scoresModel, segmentationClasses, segmentationInput, segmentationLabelMap, segmentationOf } from './segment.js';
 import type { SegmentOptions, Segmentation } from './segment.js';
 
 /** The bundled Fashion-MNIST MobileNetV2's file name in the package's models/ folder. */
@@ -152,11 +153,16 @@ function describe(value: unknown): string {
 function featureModel(model: Model): Model {
   const pool = model.layers.find((l) => l instanceof GlobalAveragePooling2D || l instanceof GlobalMaxPooling2D);
   if (!pool?.node) throw new ConfigError(`model ${model.name} has no global pooling layer to take features from`);
+  return modelUpTo(model, pool.node.output, `${model.name}_features`);
+}
+
+/** The model from its input up to `output`, one of its tensors: the same layers and weights, as a Model of its own. */
+export function modelUpTo(model: Model, output: SymbolicTensor, name: string): Model {
   // a new Model re-initialises its layers' weights: keep copies and put them back (the layers are shared)
-  const kept = new Map([...model.weights()].map(([name, t]) => [name, new Tensor(t.shape, t.data.slice())]));
-  const features = new Model(model.input, pool.node.output, { name: `${model.name}_features` });
-  features.setWeights(new Map([...kept].filter(([name]) => features.hasLayer(name.slice(0, name.lastIndexOf('.'))))));
-  return features;
+  const kept = new Map([...model.weights()].map(([key, t]) => [key, new Tensor(t.shape, t.data.slice())]));
+  const part = new Model(model.input, output, { name });
+  part.setWeights(new Map([...kept].filter(([key]) => part.hasLayer(key.slice(0, key.lastIndexOf('.'))))));
+  return part;
 }
 
 async function startRunner(model: Model, options: LoadModelOptions): Promise<Runner> {
@@ -228,7 +234,9 @@ export class MobileNetClassifier<Image = ImageSource> {
   }
 
   /** @internal the edges' loadModel functions build classifiers through this, each with its own image kinds. */
-  static async create<Image>(loaded: AnyModel, options: LoadModelOptions, adapt: (image: Image) => ImageSource | Promise<ImageSource>): Promise<MobileNetClassifier<Image>> {
+  static async create<Image>(file: AnyModel, options: LoadModelOptions, adapt: (image: Image) => ImageSource | Promise<ImageSource>): Promise<MobileNetClassifier<Image>> {
+    const scores = scoresModel(file.model);
+    const loaded = scores.note ? { ...file, model: scores.model, notes: [...file.notes, scores.note] } : file;
     const { outputShape, name } = loaded.model;
     if (outputShape.length !== 1 && outputShape.length !== 3) {
       throw new ShapeError(`model ${name} outputs [N, ${outputShape.join(', ')}], neither class scores [N, classes] (to classify) nor per pixel [N, H, W, K] (to segment)`);

@@ -10,7 +10,7 @@ import { ConfigError, FormatError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
 import { resizeBilinear2d } from '../ops/resize.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
-import { imagePixels } from './load-model.js';
+import { imagePixels, modelUpTo } from './load-model.js';
 import type { ImageDataLike, ImageSource } from './load-model.js';
 
 export interface SegmentOptions {
@@ -85,6 +85,16 @@ function storedPalette(value: unknown, source: string): Palette | undefined {
 }
 
 /**
+ * A model that ends in an ArgMax over its classes (as TF.js DeepLab graphs do) as the model of the class scores
+ * before it, with a note saying so; any other model as it is.
+ */
+export function scoresModel(model: Model): { model: Model; note?: string } {
+  const last = model.getLayer(model.output.name);
+  if (last.kind !== 'ArgMax' || !last.node) return { model };
+  return { model: modelUpTo(model, last.node.inputs[0], `${model.name}_scores`), note: `model ${model.name} ends in ArgMax (${last.name}): segmenting with the class scores before it` };
+}
+
+/**
  * Segments each image with `runner` (see Segmenter). A bare Model or WasmEngine takes `options.preprocessing` (pixels
  * 0..1 by default) and `options.classNames`/`palette` (see segmentationLabelMap); a loaded model uses its own.
  */
@@ -94,20 +104,25 @@ export async function segment<Image = ImageSource>(runner: Segmenter<Image>, ima
     for (const image of images) results.push(await runner.segment(image, options));
     return results;
   }
+  const notes: string[] = [];
+  if (runner instanceof Model) {
+    const scores = scoresModel(runner);
+    if (scores.note) notes.push(scores.note);
+    runner = scores.model;
+  }
   const inputShape = runner instanceof Model ? runner.inputShape : runner.plan.tensors[runner.plan.input].shape;
   const outputShape = runner instanceof Model ? runner.outputShape : runner.plan.tensors[runner.plan.output].shape;
   const what = runner instanceof Model ? `model ${runner.name}` : 'the engine';
   const classes = segmentationClasses(outputShape, what);
-  const notes: string[] = [];
   if (options.classNames !== undefined && options.classNames.length !== classes) throw new ConfigError(`classNames has ${options.classNames.length} names for ${what}'s ${classes} classes`);
   const { labelMap, note } = segmentationLabelMap(classes, { classNames: options.classNames }, what);
   if (note) notes.push(note);
   if (options.preprocessing === undefined) notes.push(`no preprocessing given (options.preprocessing): pixels scaled to 0..1, resized bilinearly to ${inputShape[0]}×${inputShape[1]}`);
   const preprocessing = { fit: 'bilinear' as const, pixels: 'unit' as const, ...options.preprocessing, size: [inputShape[0], inputShape[1]] as [number, number] };
-  const predict = (x: Tensor): Tensor => runner.predict(x);
+  const network = runner;
   return images.map((image) => {
     const input = segmentationInput(image as ImageSource, inputShape, preprocessing);
-    return segmentationOf(predict(input.tensor), input.original, options, { ...labelMap, palette: options.palette ?? labelMap.palette }, notes);
+    return segmentationOf(network.predict(input.tensor), input.original, options, { ...labelMap, palette: options.palette ?? labelMap.palette }, notes);
   });
 }
 

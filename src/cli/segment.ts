@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { WasmEngine } from '../backend/wasm/engine.js';
-import { segment, segmentationClasses, segmentationLabelMap, overlayMask } from '../api/segment.js';
+import { overlayMask, scoresModel, segment, segmentationClasses, segmentationLabelMap } from '../api/segment.js';
 import type { Segmentation } from '../api/segment.js';
 import { decodeImage, imageFormatOfName } from '../data/image.js';
 import { encodeMaskPng } from '../data/mask-png.js';
@@ -23,6 +23,7 @@ model file in a format \`mobilenet convert\` reads); the scores are resized back
 argmax. Per image writes NAME.mask.png (8-bit indexed PNG, one label per pixel, drawn in the model's palette) and
 NAME.overlay.png (the image with the mask blended over it), atomically, and prints the classes' pixel fractions.
 Class names and palette come from the model file; without names, a 21-class model is taken as PASCAL VOC's.
+A model that ends in an ArgMax over its classes (TF.js DeepLab graphs) runs up to the scores before it.
   --out DIR                          where the PNGs go (made if missing; default: the current folder)
   --opacity A                        the mask's weight in the overlay, 0..1 (default 0.5)
   --json                             {model, engine, results: [{file, width, height, mask, overlay, classes: [{class, index, fraction}]}]}
@@ -48,7 +49,10 @@ export async function segmentCommand(argv: string[], io: CommandIO): Promise<voi
   const { arch, options } = architectureFlags(values);
   const given = await conventionFlags(values);
   const unnamedClasses = "PASCAL VOC's when there are 21, else 'background', 'class 1', …";
-  const { model, extra, preprocessing, classNames, notes } = await loadModelOrDefault(modelFile, { ...options, arch }, { given, unnamedClasses });
+  const loaded = await loadModelOrDefault(modelFile, { ...options, arch }, { given, unnamedClasses });
+  const { extra, preprocessing, classNames, notes } = loaded;
+  const { model, note } = scoresModel(loaded.model);
+  if (note) notes.push(note);
   const classes = segmentationClasses(model.outputShape, modelFile);
   const { labelMap } = segmentationLabelMap(classes, { classNames, extra }, modelFile);
   printNotes(io, notes);

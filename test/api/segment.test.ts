@@ -99,6 +99,18 @@ describe('segment: the tiny segmenter, worked by hand', () => {
     }
   });
 
+  it('a model ending in ArgMax (as TF.js DeepLab graphs do) segments with the scores before it, and says so', async () => {
+    const [bare] = await segment(tinySegmenter({ argmax: true }), [sceneImage()], UNIT);
+    assert.deepEqual(bare.mask, sceneLabels());
+    assert.match(bare.notes[0], /ends in ArgMax \(labels\): segmenting with the class scores before it/);
+    const loaded = await loadModel(tinySegmenterFile({ argmax: true }), { backend: 'reference' });
+    const [s] = await segment(loaded, [{ data: sceneImage().data, width: 16, height: 16 }]);
+    await loaded.dispose();
+    assert.deepEqual(s.mask, sceneLabels());
+    assert.deepEqual(s.palette.slice(0, 3), TINY_PALETTE);
+    assert.match(loaded.notes.join('\n'), /ends in ArgMax/);
+  });
+
   it('a stride-2 convolution and a bilinear Resize back: the boundary column stays where the image has it', async () => {
     const image = paint(8, 8, (x) => (x < 4 ? WHITE : RED));
     const [s] = await segment(tinySegmenter({ stride2: true }), [image], { ...UNIT, resizeTo: 'input' });

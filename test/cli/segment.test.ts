@@ -88,6 +88,15 @@ describe('mobilenet segment', () => {
     assert.deepEqual(mask.labels, Uint8Array.from({ length: 64 }, (_, p) => (p % 8 < 4 ? 1 : 2)));
   });
 
+  it('a model file ending in ArgMax: the scores before it, said in a note', async () => {
+    const labelled = join(dir, 'tiny-argmax.safetensors');
+    await writeFile(labelled, tinySegmenterFile({ argmax: true }));
+    const r = await runCli('segment', '--model', labelled, '--out', join(dir, 'argmax'), scene);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /ends in ArgMax/);
+    assert.deepEqual(decodeMaskPng(await readFile(join(dir, 'argmax', 'scene.mask.png')), 'mask', 3).labels, sceneLabels());
+  });
+
   it('refuses a classifier (naming its output shape), a missing --model, a bad --opacity and clashing names', async () => {
     const classifier = await runCli('segment', '--model', join(ROOT, 'models/fashion-mnist.safetensors'), '--out', dir, scene);
     assert.equal(classifier.code, 2);

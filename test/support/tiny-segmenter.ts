@@ -3,6 +3,7 @@
 
 import { Model } from '../../src/graph/model.js';
 import { encodeModelFile } from '../../src/io/model-file.js';
+import { ArgMax } from '../../src/nn/argmax.js';
 import { Conv2D } from '../../src/nn/conv.js';
 import { input } from '../../src/nn/core.js';
 import { Resize } from '../../src/nn/resize.js';
@@ -21,15 +22,19 @@ export function tinyScores([r, g, b]: readonly number[]): number[] {
   return [0.5, (ur + ug + ub) / 3, 2 * ur - ug - ub - 0.5];
 }
 
-/**
- * The per-pixel scores as a 1×1 convolution on an 8×8 input: `[8, 8, 3]` out. With `stride2`, a 2×2 stride-2
- * convolution (each tap a quarter of the 1×1 weights: the block's mean) and a bilinear Resize back to 8×8.
- */
-export function tinySegmenter({ stride2 = false } = {}): Model {
+export interface TinyOptions {
+  /** A 2×2 stride-2 convolution (each tap a quarter of the 1×1 weights: the block's mean) and a bilinear Resize back to 8×8. */
+  stride2?: boolean;
+  /** An ArgMax over the classes at the end (labels [8, 8] out), as TF.js DeepLab graphs have it. */
+  argmax?: boolean;
+}
+
+/** The per-pixel scores as a 1×1 convolution on an 8×8 input: `[8, 8, 3]` out (see TinyOptions for the variants). */
+export function tinySegmenter({ stride2 = false, argmax = false }: TinyOptions = {}): Model {
   const x = input([8, 8, 3]);
   const conv = new Conv2D('scores', stride2 ? { kernelSize: 2, strides: 2, filters: 3 } : { kernelSize: 1, filters: 3 });
-  const y = conv.apply(x);
-  const model = new Model(x, stride2 ? new Resize('upsample', { size: [8, 8] }).apply(y) : y, { name: stride2 ? 'tiny_segmenter_os2' : 'tiny_segmenter' });
+  const y = stride2 ? new Resize('upsample', { size: [8, 8] }).apply(conv.apply(x)) : conv.apply(x);
+  const model = new Model(x, argmax ? new ArgMax('labels').apply(y) : y, { name: `tiny_segmenter${stride2 ? '_os2' : ''}${argmax ? '_argmax' : ''}` });
   const taps = stride2 ? 4 : 1;
   // kernel [kh, kw, in, out]: out 1 (bright) = mean of r, g, b; out 2 (red) = 2r − g − b
   const perTap = [
@@ -48,7 +53,7 @@ export function tinySegmenter({ stride2 = false } = {}): Model {
 }
 
 /** The segmenter (see tinySegmenter) as our model file, with its class names, palette (extra.palette) and 0..1 pixels. */
-export function tinySegmenterFile(options: { stride2?: boolean } = {}): Uint8Array {
+export function tinySegmenterFile(options: TinyOptions = {}): Uint8Array {
   return encodeModelFile(tinySegmenter(options), { classNames: TINY_CLASSES, preprocessing: { pixels: 'unit' }, extra: { palette: TINY_PALETTE } });
 }
 
