@@ -53,7 +53,7 @@ export { loadWeights } from './io/named-weights.js';
 export { loadModel, MobileNetClassifier, FetchError, bundledModelUrl, BUNDLED_MODEL_FILE } from './api/load-model.js';
 export type { ModelSource, ImageSource, ImageDataLike, EncodedImage, LoadModelOptions, Prediction } from './api/load-model.js';
 export { segment, overlayMask } from './api/segment.js';
-export type { Segmentation, SegmentOptions, SegmentRunOptions, Segmenter } from './api/segment.js';
+export type { Segmentation, SegmentOptions, SegmentRunOptions, Segmenter, LoadedSegmenter } from './api/segment.js';
 
 export { WasmEngine } from './backend/wasm/engine.js';
 export type { WasmEngineOptions } from './backend/wasm/engine.js';

@@ -47,8 +47,13 @@ export interface Segmentation {
   notes: readonly string[];
 }
 
-/** Anything `segment` runs: a Model, a WasmEngine, or what loadModel gives (its own preprocessing and labels). */
-export type Segmenter<Image = ImageSource> = Model | WasmEngine | { segment(image: Image, options?: SegmentOptions): Promise<Segmentation> };
+/** What loadModel gives for a segmenter: it segments with its own preprocessing and labels. */
+export interface LoadedSegmenter<Image = ImageSource> {
+  segment(image: Image, options?: SegmentOptions): Promise<Segmentation>;
+}
+
+/** Anything `segment` runs: a Model, a WasmEngine, or what loadModel gives. */
+export type Segmenter<Image = ImageSource> = Model | WasmEngine | LoadedSegmenter<Image>;
 
 /** The per-sample output shape of a segmenter, [H, W, K]; a ShapeError naming `what` and the shape otherwise. */
 export function segmentationClasses(outputShape: readonly number[], what: string): number {
@@ -98,30 +103,29 @@ export function scoresModel(model: Model): { model: Model; note?: string } {
  * Segments each image with `runner` (see Segmenter). A bare Model or WasmEngine takes `options.preprocessing` (pixels
  * 0..1 by default) and `options.classNames`/`palette` (see segmentationLabelMap); a loaded model uses its own.
  */
-export async function segment<Image = ImageSource>(runner: Segmenter<Image>, images: readonly Image[], options: SegmentRunOptions = {}): Promise<Segmentation[]> {
+export async function segment(runner: Model | WasmEngine, images: readonly ImageSource[], options?: SegmentRunOptions): Promise<Segmentation[]>;
+export async function segment<Image>(runner: LoadedSegmenter<Image>, images: readonly Image[], options?: SegmentOptions): Promise<Segmentation[]>;
+export async function segment<Image>(runner: Segmenter<Image>, images: readonly (Image | ImageSource)[], options: SegmentRunOptions = {}): Promise<Segmentation[]> {
   if (!(runner instanceof Model) && !(runner instanceof WasmEngine)) {
     const results: Segmentation[] = [];
-    for (const image of images) results.push(await runner.segment(image, options));
+    for (const image of images as readonly Image[]) results.push(await runner.segment(image, options));
     return results;
   }
   const notes: string[] = [];
-  if (runner instanceof Model) {
-    const scores = scoresModel(runner);
-    if (scores.note) notes.push(scores.note);
-    runner = scores.model;
-  }
-  const inputShape = runner instanceof Model ? runner.inputShape : runner.plan.tensors[runner.plan.input].shape;
-  const outputShape = runner instanceof Model ? runner.outputShape : runner.plan.tensors[runner.plan.output].shape;
-  const what = runner instanceof Model ? `model ${runner.name}` : 'the engine';
+  const scores: { model: Model | WasmEngine; note?: string } = runner instanceof Model ? scoresModel(runner) : { model: runner };
+  if (scores.note) notes.push(scores.note);
+  const network = scores.model;
+  const inputShape = network instanceof Model ? network.inputShape : network.plan.tensors[network.plan.input].shape;
+  const outputShape = network instanceof Model ? network.outputShape : network.plan.tensors[network.plan.output].shape;
+  const what = network instanceof Model ? `model ${network.name}` : 'the engine';
   const classes = segmentationClasses(outputShape, what);
   if (options.classNames !== undefined && options.classNames.length !== classes) throw new ConfigError(`classNames has ${options.classNames.length} names for ${what}'s ${classes} classes`);
   const { labelMap, note } = segmentationLabelMap(classes, { classNames: options.classNames }, what);
   if (note) notes.push(note);
   if (options.preprocessing === undefined) notes.push(`no preprocessing given (options.preprocessing): pixels scaled to 0..1, resized bilinearly to ${inputShape[0]}×${inputShape[1]}`);
   const preprocessing = { fit: 'bilinear' as const, pixels: 'unit' as const, ...options.preprocessing, size: [inputShape[0], inputShape[1]] as [number, number] };
-  const network = runner;
-  return images.map((image) => {
-    const input = segmentationInput(image as ImageSource, inputShape, preprocessing);
+  return (images as readonly ImageSource[]).map((image) => {
+    const input = segmentationInput(image, inputShape, preprocessing);
     return segmentationOf(network.predict(input.tensor), input.original, options, { ...labelMap, palette: options.palette ?? labelMap.palette }, notes);
   });
 }
