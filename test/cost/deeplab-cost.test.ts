@@ -21,6 +21,8 @@ describe('cost of atrous networks', () => {
     const c = modelCost(deeplabV3({ alpha: 0.5, outputStride: 16, classes: 5, resolution: 129 }));
     assert.equal(c.params.trainable, CASE.params);
     assert.equal(c.macs, CASE.macs);
+    // Table 3 measure of the concatenation + projection: both 9×9×256 branches in, 9×9×256 out, 16-bit
+    assert.equal(c.memory.operators.find((o) => o.name === 'concat_projection')?.bytes, 2 * (2 * 81 * 256 + 81 * 256));
   });
 
   it('a dilated depthwise conv costs what an undilated one does: 3×3 rate 2 on 9×10×4, torch padding', () => {
