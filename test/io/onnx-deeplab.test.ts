@@ -6,8 +6,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GOLDEN, assertClose, randomBatch } from '../support/helpers.js';
+import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { deeplabLike } from '../support/deeplab-like.js';
+import { deeplabV3 } from '../../src/models/deeplab-v3.js';
 import { ort, runOrt } from '../support/onnxruntime.js';
 import { buildOnnx } from '../support/onnx-graphs.js';
 import type { GraphSpec } from '../support/onnx-graphs.js';
@@ -126,6 +127,44 @@ describe('ONNX Resize and Slice by hand', () => {
     assert.throws(() => decodeOnnx(bytes), (e: unknown) => e instanceof UnsupportedOperatorError && /node "up".*axis 2 depends on the batch size, known only at run time/.test(e.message));
   });
 
+  it('arithmetic on the batch size is refused, naming the node: it depends on run time', () => {
+    const bytes = buildOnnx({
+      opset: 13,
+      input: { name: 'x', shape: [1, 2, 3, 4] },
+      initializers: [{ name: 'first', dims: [1], dataType: 'int64', values: [0] }, { name: 'two', dims: [1], dataType: 'int64', values: [2] }, { name: 'rest', dims: [1], dataType: 'int64', values: [-1] }],
+      nodes: [
+        { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
+        { op: 'Gather', inputs: ['shape', 'first'], outputs: ['n'] },
+        { op: 'Mul', name: 'twice_batch', inputs: ['n', 'two'], outputs: ['n2'] },
+        { op: 'Concat', inputs: ['n2', 'rest'], outputs: ['target'], attrs: { axis: { i: 0 } } },
+        { op: 'Reshape', inputs: ['x', 'target'], outputs: ['y'] },
+      ],
+      output: 'y',
+    });
+    assert.throws(() => decodeOnnx(bytes), (e: unknown) => e instanceof UnsupportedOperatorError && /Mul in node "twice_batch": an operand depends on the batch size, known only at run time/.test(e.message));
+  });
+
+  it('the batch size passes arithmetic that leaves it unchanged: Shape(x) × [1, 1, 2, 2] as Resize sizes', () => {
+    const { model } = decodeOnnx(buildOnnx({
+      opset: 13,
+      input: { name: 'x', shape: [1, 1, 2, 2] },
+      initializers: [{ name: 'factors', dims: [4], dataType: 'int64', values: [1, 1, 2, 2] }],
+      nodes: [
+        { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
+        { op: 'Mul', inputs: ['shape', 'factors'], outputs: ['sizes'] },
+        { op: 'Resize', inputs: ['x', '', '', 'sizes'], outputs: ['y'], attrs: { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'asymmetric' } } },
+      ],
+      output: 'y',
+    }));
+    assert.deepEqual([...model.outputShape], [4, 4, 1]);
+  });
+
+  it('Upsample (opset 9, linear): TF1-style asymmetric ×2 (hand-worked)', () => {
+    const { model } = decodeOnnx(buildOnnx({ opset: 9, input: { name: 'x', shape: [1, 1, 2, 2] }, initializers: [{ name: 'scales', dims: [4], dataType: 'float', values: [1, 1, 2, 2] }], nodes: [{ op: 'Upsample', inputs: ['x', 'scales'], outputs: ['y'], attrs: { mode: { s: 'linear' } } }], output: 'y' }));
+    const y = model.predict(new Tensor([1, 1, 2, 2], Float32Array.from([0, 1, 2, 3])), { layout: 'NCHW' });
+    assert.deepEqual([...y.data.subarray(0, 8)], [0, 0.5, 1, 1, 1, 1.5, 2, 2]);
+  });
+
   it('Slice folds shape arithmetic with negative starts and steps: Shape(x)[-1:0:-1] reshapes [2, 3, 4] to [4, 3, 2]', () => {
     const { info } = decodeOnnx(buildOnnx({
       opset: 13,
@@ -172,6 +211,17 @@ describe('ONNX export of segmentation layers: Resize (each convention), Concaten
         });
       }
     }
+
+    it('deeplabV3 (α 0.5, 65×65, OS 16, mobile and ASPP heads, BN kept and folded): the same logits as ours within 1e-5', async () => {
+      const image = randomBatch([2, 3, 65, 65], 23);
+      for (const head of ['mobile', 'aspp'] as const) {
+        const model = deeplabV3({ alpha: 0.5, resolution: 65, classes: 5, outputStride: 16, head, seed: 5 });
+        randomiseBatchNorm(model, 9);
+        const ours = model.predict(image, { layout: 'NCHW' });
+        for (const foldBatchNorm of [false, true]) assertClose(await runOrt(encodeOnnx(model, { foldBatchNorm }), image), ours, 1e-5, `onnxruntime vs ours (${head}${foldBatchNorm ? ', BN folded' : ''})`);
+        assertClose(decodeOnnx(encodeOnnx(model)).model.predict(image, { layout: 'NCHW' }), ours, 1e-5, `our import of the export (${head})`);
+      }
+    });
 
     it('the label map: the same labels as ours', async () => {
       const model = deeplabLike('half-pixel', true);

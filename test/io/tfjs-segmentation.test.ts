@@ -23,13 +23,13 @@ const CONVENTIONS: [string, Convention, string][] = [
   ['neither (TF1 legacy)', {}, 'asymmetric'],
 ];
 
-/** Input [N, 17, 15, 3] → stride-2 conv → rate-2 depthwise → (Mean → 1×1 conv → resize) ‖ 1×1 conv → ConcatV2 → logits → resize to the input → ArgMax (when `labels`). */
+/** Input [N, 17, 15, 3] → stride-2 conv → rate-2 depthwise → (Mean → 1×1 conv → resize) ‖ 1×1 conv → ConcatV2 → logits → resize to Shape(input)[1:3] → ArgMax (when `labels`). */
 function deeplabGraph(convention: Convention, labels: boolean, tweak: Record<string, Record<string, unknown>> = {}): GraphFiles {
   const g = new GraphWriter(17);
   const conv = (strides: number, dilation = 1) => ({ strides: ints(1, strides, strides, 1), padding: str('SAME'), data_format: NHWC, dilations: ints(1, dilation, dilation, 1) });
   const fused = (activation: string) => ({ ...conv(1), fused_ops: strs('BiasAdd', activation), num_args: { i: '1' } });
-  let x = g.node('ImageTensor', 'Placeholder', [], { dtype: FLOAT, shape: { shape: { dim: [{ size: '-1' }, { size: '17' }, { size: '15' }, { size: '3' }] } } });
-  x = g.node('stem', '_FusedConv2D', [x, g.random('stem/w', [3, 3, 3, 8]), g.random('stem/b', [8])], { ...conv(2), fused_ops: strs('BiasAdd', 'Relu6'), num_args: { i: '1' } });
+  const x0 = g.node('ImageTensor', 'Placeholder', [], { dtype: FLOAT, shape: { shape: { dim: [{ size: '-1' }, { size: '17' }, { size: '15' }, { size: '3' }] } } });
+  let x = g.node('stem', '_FusedConv2D', [x0, g.random('stem/w', [3, 3, 3, 8]), g.random('stem/b', [8])], { ...conv(2), fused_ops: strs('BiasAdd', 'Relu6'), num_args: { i: '1' } });
   x = g.node('atrous', 'FusedDepthwiseConv2dNative', [x, g.random('atrous/w', [3, 3, 8, 1]), g.random('atrous/b', [8])], { ...conv(1, 2), fused_ops: strs('BiasAdd', 'Relu6'), num_args: { i: '1' } });
   const pooled = g.node('image_pool', 'Mean', [x, g.ints('image_pool/axes', [1, 2])], { keep_dims: { b: true }, Tidx: { type: 'DT_INT32' } });
   const projected = g.node('image_pool/conv', '_FusedConv2D', [pooled, g.random('image_pool/w', [1, 1, 8, 6]), g.random('image_pool/b', [6])], fused('Relu'));
@@ -38,7 +38,9 @@ function deeplabGraph(convention: Convention, labels: boolean, tweak: Record<str
   const branch = g.node('aspp0', '_FusedConv2D', [x, g.random('aspp0/w', [1, 1, 8, 6]), g.random('aspp0/b', [6])], fused('Relu'));
   const joined = g.node('concat', 'ConcatV2', [pool, branch, g.ints('concat/axis', [3])], { N: { i: '2' }, Tidx: { type: 'DT_INT32' } });
   const logits = g.node('logits', 'BiasAdd', [g.node('logits/conv', 'Conv2D', [joined, g.random('logits/w', [1, 1, 12, 5])], conv(1)), g.random('logits/b', [5])], { data_format: NHWC });
-  const full = resize('ResizeBilinear_2', logits, [17, 15]);
+  // the logits go back to the input's size as DeepLab graphs compute it: Shape(input)[1:3], cast
+  const inputSize = g.node('input_size', 'StridedSlice', [g.node('input_shape', 'Shape', [x0], { out_type: { type: 'DT_INT32' } }), g.ints('begin', [1]), g.ints('end', [3]), g.ints('strides', [1])], { Index: { type: 'DT_INT32' }, T: { type: 'DT_INT32' } });
+  const full = g.node('ResizeBilinear_2', 'ResizeBilinear', [logits, g.node('input_size/cast', 'Cast', [inputSize], { SrcT: { type: 'DT_INT32' }, DstT: { type: 'DT_INT32' } })], { ...convention, ...(tweak.ResizeBilinear_2 ?? {}) });
   if (!labels) return g.files(full);
   return g.files(g.node('ArgMax', 'ArgMax', [full, g.ints('ArgMax/dimension', [tweak.ArgMax ? -2 : 3])], { Tidx: { type: 'DT_INT32' }, output_type: { type: 'DT_INT64' } }));
 }
@@ -70,6 +72,24 @@ describe('TF.js graph model: a DeepLab-like graph vs tfjs-converter', () => {
     } finally {
       await engine.dispose();
     }
+  });
+
+  test('shape arithmetic: Reshape to Pack(Shape(x)[0], −1) keeps the batch open; a size from the batch is refused by name', async () => {
+    const g = new GraphWriter(5);
+    const input = g.node('input', 'Placeholder', [], { dtype: FLOAT, shape: { shape: { dim: [{ size: '-1' }, { size: '3' }, { size: '2' }, { size: '4' }] } } });
+    const shape = g.node('shape', 'Shape', [input], { out_type: { type: 'DT_INT32' } });
+    const batch = g.node('batch', 'StridedSlice', [shape, g.ints('b0', [0]), g.ints('e0', [1]), g.ints('s0', [1])], { shrink_axis_mask: { i: '1' }, Index: { type: 'DT_INT32' }, T: { type: 'DT_INT32' } });
+    const target = g.node('target', 'Pack', [batch, g.constant('rest', [], Int32Array.of(-1))], { N: { i: '2' }, axis: { i: '0' }, T: { type: 'DT_INT32' } });
+    const flat = g.node('flat', 'Reshape', [input, target], { Tshape: { type: 'DT_INT32' } });
+    const files = g.files(flat);
+    const { model } = decodeTfjsGraphModel(files.modelJson, files.shards);
+    assert.deepEqual([...model.outputShape], [24]);
+    const x2 = randomInput([2, 3, 2, 4], 3);
+    assertClose(model.predict(x2), await runTfjs(files, x2), 0, 'ours vs tfjs-converter');
+    // the batch size as a resize height
+    g.node('bad', 'ResizeBilinear', [input, g.node('hw', 'Pack', [batch, batch], { N: { i: '2' }, axis: { i: '0' } })]);
+    const bad = g.files('bad');
+    assert.throws(() => decodeTfjsGraphModel(bad.modelJson, bad.shards), (e: unknown) => e instanceof UnsupportedGraphOpError && /ResizeBilinear in node "bad": size \[NaN, NaN\] depends on the batch size, known only at run time/.test((e as Error).message));
   });
 
   test('refusals name the node: both resize attributes at once, an ArgMax over another axis', () => {

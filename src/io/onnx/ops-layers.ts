@@ -1,5 +1,5 @@
 // ONNX operators that become layers (convolution, normalization, activations, arithmetic, pooling, Gemm and
-// MatMul, Pad, Softmax), each a converter of the importer's current node into its output value.
+// MatMul, Pad, Softmax, ArgMax), each a converter of the importer's current node into its output value.
 
 import { MobileNetError } from '../../errors.js';
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
@@ -15,6 +15,7 @@ import type { ArithmeticOp } from '../../ops/broadcast.js';
 import { arithmeticFunction, broadcastMap, broadcastShape } from '../../ops/broadcast.js';
 import type { Padding4 } from '../../ops/geometry.js';
 import { Tensor, sameShape, sizeOf, transpose } from '../../tensor/tensor.js';
+import { UnsupportedOperatorError } from './errors.js';
 import { permuteHost, matmulHost, sourceIndex } from './host.js';
 import { IMAGE, floats, identity } from './importer.js';
 import type { Activation, Constant, OnnxImporter, Value } from './importer.js';
@@ -133,11 +134,19 @@ export function arithmetic(im: OnnxImporter, op: ArithmeticOp): Value {
     const f = arithmeticFunction(op);
     // integer division truncates, as ONNX Div on integers does
     const g = integer && op === 'div' ? (x: number, y: number) => Math.trunc(x / y) : f;
+    // the batch size is NaN in folded shapes (see shapeOf): it may pass unchanged (× 1, + 0), anything else needs it known
+    const onBatch = (x: number, y: number): number => {
+      if (!Number.isNaN(x) && !Number.isNaN(y)) return g(x, y);
+      const [other, left] = Number.isNaN(x) ? [y, true] : [x, false];
+      const unchanged = op === 'mul' ? other === 1 : op === 'add' ? other === 0 : left && other === (op === 'div' ? 1 : 0);
+      if (!unchanged) throw im.unsupported('an operand depends on the batch size, known only at run time');
+      return NaN;
+    };
     try {
-      const { shape, data } = integer ? broadcastMap(a.tensor.shape, a.tensor.data, b.tensor.shape, b.tensor.data, g, (n) => new Float64Array(n)) : broadcastMap(a.tensor.shape, floats(a.tensor), b.tensor.shape, floats(b.tensor), g, (n) => new Float32Array(n));
+      const { shape, data } = integer ? broadcastMap(a.tensor.shape, a.tensor.data, b.tensor.shape, b.tensor.data, onBatch, (n) => new Float64Array(n)) : broadcastMap(a.tensor.shape, floats(a.tensor), b.tensor.shape, floats(b.tensor), onBatch, (n) => new Float32Array(n));
       return { kind: 'constant', tensor: { shape, dtype: integer ? 'int' : 'float', data } };
     } catch (e) {
-      throw e instanceof MobileNetError ? im.invalid(e.message) : e;
+      throw e instanceof MobileNetError && !(e instanceof UnsupportedOperatorError) ? im.invalid(e.message) : e;
     }
   }
   const name = im.layerName();

@@ -1,9 +1,10 @@
 // ONNX operators that move or reshape data (Flatten, Reshape, Squeeze, Transpose, Concat) and the shape
-// arithmetic exporters write on constants (Shape, Gather, Cast, Constant), as converters of the current node.
+// arithmetic exporters write on constants (Shape, Gather, Slice, Cast, Constant), as converters of the current node.
 
 import { Concatenate } from '../../nn/extra.js';
 import { Flatten, Reshape } from '../../nn/core.js';
 import { formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
+import { sliceIndices } from '../graph-import/slice.js';
 import { concatHost, permuteHost } from './host.js';
 import { floats, identity, inverse, permuted, samePerm } from './importer.js';
 import type { Activation, Constant, OnnxImporter, Value } from './importer.js';
@@ -228,20 +229,14 @@ export function slice(im: OnnxImporter): Value {
   const axes = (fromInputs ? (im.input(3) ? im.intsInput(3, 'axes') : null) : im.attrInts('axes', null)) ?? identity(starts.length);
   const steps = fromInputs && im.input(4) ? im.intsInput(4, 'steps') : starts.map(() => 1);
   if (axes.length !== starts.length || steps.length !== starts.length) throw im.invalid(`axes [${axes.join(', ')}] and steps [${steps.join(', ')}] must have one value per start`);
-  // per axis, the indices kept: ONNX clamps starts and ends to the axis (to [−1, size−1] going backwards)
+  // per axis, the indices kept
   const picks = data.shape.map((size) => Array.from({ length: size }, (_, i) => i));
   axes.forEach((given, k) => {
     const axis = given < 0 ? given + rank : given;
     if (axis < 0 || axis >= rank) throw im.invalid(`axis ${given} is outside rank ${rank}`);
-    const size = data.shape[axis];
     const step = steps[k];
     if (step === 0 || !Number.isInteger(step)) throw im.invalid(`step ${step} on axis ${axis}`);
-    const resolve = (v: number, lo: number, hi: number): number => Math.min(Math.max(v < 0 ? v + size : v, lo), hi);
-    const start = resolve(starts[k], 0, step > 0 ? size : size - 1);
-    const end = step > 0 ? resolve(ends[k], 0, size) : resolve(ends[k], -1, size - 1);
-    const kept: number[] = [];
-    for (let i = start; step > 0 ? i < end : i > end; i += step) kept.push(i);
-    picks[axis] = kept;
+    picks[axis] = sliceIndices(data.shape[axis], starts[k], ends[k], step);
   });
   const shape = picks.map((p) => p.length);
   const strides = data.shape.map((_, i) => sizeOf(data.shape.slice(i + 1)));

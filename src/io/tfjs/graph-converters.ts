@@ -1,5 +1,5 @@
 // The TF.js graph ops we map, each a converter of the importer's current node: convolutions and MatMul take the
-// BiasAdd and Relu after them into one layer; the rest become one layer each (or none, for a no-op reshape).
+// BiasAdd and Relu after them into one layer; the rest one layer each, or none (a no-op reshape, shape arithmetic).
 
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
@@ -16,6 +16,7 @@ import { Tensor, formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
 import { lookupTable } from '../../lookup-table.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
 import type { Activation, Constant, NodeDef, TfjsImporter, Value } from './graph-importer.js';
+import { cast, pack, shapeOf, stridedSlice } from './graph-shapes.js';
 import { isObject } from './keras-config.js';
 
 /** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
@@ -300,7 +301,7 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   MaxPool: (im) => pool(im, false),
   Mean: (im) => reduce(im, true),
   Max: (im) => reduce(im, false),
-  Reshape: (im) => reshape(im, im.intsInput(1, 'shape')),
+  Reshape: (im) => reshape(im, im.intsInput(1, 'shape', -1)),
   Squeeze: squeeze,
   MatMul: matmul,
   _FusedMatMul: matmul,
@@ -311,4 +312,8 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   Transpose: transpose,
   ResizeBilinear: resizeBilinear,
   ArgMax: argmax,
+  Shape: shapeOf,
+  StridedSlice: stridedSlice,
+  Pack: pack,
+  Cast: cast,
 });
