@@ -161,6 +161,25 @@ describe('segment: the golden Mobile DeepLabv3 (PyTorch-made, α 0.5, 129×129, 
   });
 });
 
+describe('segment: the golden Mobile DeepLabv3 as its ONNX file, through loadModel', () => {
+  it("gives PyTorch's mask for each image, with 5 unnamed classes named 'class k' (a note says so)", async () => {
+    const npy = (file: string): Tensor => decodeNpy(readFileSync(join(DEEPLAB, file)), file);
+    const loaded = await loadModel(readFileSync(join(DEEPLAB, 'model.onnx')));
+    try {
+      assert.match(loaded.notes.join('\n'), /'background', 'class 1' … 'class 4'/);
+      const images = toLayout(npy('input.npy'), 'NCHW', 'NHWC');
+      const mask = npy('mask.npy');
+      const plane = 129 * 129;
+      for (const b of [0, 1]) {
+        const [s] = await segment(loaded, [new Tensor([1, 129, 129, 3], images.data.slice(b * plane * 3, (b + 1) * plane * 3))]);
+        assert.deepEqual(Array.from(s.mask), Array.from(mask.data.subarray(b * plane, (b + 1) * plane)), `image ${b}`);
+      }
+    } finally {
+      await loaded.dispose();
+    }
+  });
+});
+
 describe('segment: label maps', () => {
   it("21 classes without names are VOC's, said in a note; other counts are 'class k'; the file's names win", async () => {
     const [voc] = await segment(segmenterWith(21), [paint(4, 4, () => WHITE)], { preprocessing: { pixels: 'unit' } });
