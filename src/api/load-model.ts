@@ -178,7 +178,8 @@ function isImageDataLike(image: object): image is ImageDataLike {
 
 /**
  * A loaded model ready to classify and embed images, or, when its output is per-pixel scores [H, W, K], to segment
- * them. `Image` is what the environment accepts: the core's ImageSource, plus file paths in Node and elements, canvases and bitmaps in browsers.
+ * them. `Image` is what the environment accepts: the core's ImageSource, plus file paths in Node and elements,
+ * canvases and bitmaps in browsers.
  */
 export class MobileNetClassifier<Image = ImageSource> {
   readonly model: Model;
