@@ -13,6 +13,7 @@ import { TRAIN_HELP, trainCommand } from './train.js';
 import { DEMO_HELP, demoCommand } from './demo.js';
 import { INFER_HELP, inferCommand } from './infer.js';
 import { MAKE_SCENES_HELP, makeScenesCommand } from './make-scenes.js';
+import { SEGMENT_HELP, segmentCommand } from './segment.js';
 import type { CommandIO } from './io.js';
 import { processIO } from './io.js';
 import { SUMMARY_HELP, summaryCommand } from './summary.js';
@@ -34,6 +35,7 @@ const COMMANDS = lookupTable<Command>({
   quantize: { brief: 'int8 post-training quantization, calibrated on a data folder; float vs int8 accuracy', help: QUANTIZE_HELP, run: quantizeCommand },
   classify: { brief: 'top classes of PNG/JPEG images with a model in any format', help: CLASSIFY_HELP, run: classifyCommand },
   'make-scenes': { brief: 'a reproducible synthetic segmentation data set (VOC layout, COCO boxes) from Fashion-MNIST items', help: MAKE_SCENES_HELP, run: makeScenesCommand },
+  segment: { brief: 'label masks (palette PNGs), overlays and class fractions of images with a segmenter', help: SEGMENT_HELP, run: segmentCommand },
   bench: { brief: 'latency, images/s, planned arena and peak RSS of an engine', help: BENCH_HELP, run: benchCommand },
   demo: { brief: 'a tour: V2\'s summary, the papers\' cost comparisons, a timed batch on the engine', help: DEMO_HELP, run: demoCommand },
 });

@@ -5,15 +5,17 @@ import { enableWasmFeatures } from '../../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, GOLDEN, assertClose, randomBatch, randomiseBatchNorm, relativeError } from '../support/helpers.js';
 import { decodeOnnx, externalDataLocations, parseOnnxModel } from '../../src/io/onnx/import.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
 import { ExternalDataError, UnsupportedOperatorError } from '../../src/io/onnx/errors.js';
-import { AttributeType, DataType, modelProtoType } from '../../src/io/onnx/schema.js';
+import { DataType } from '../../src/io/onnx/schema.js';
+import { buildOnnx, encode } from '../support/onnx-graphs.js';
+import type { GraphSpec, Message } from '../support/onnx-graphs.js';
 import { onnxWithExternalWeights } from '../support/onnx-external.js';
+import { ort, runOrt } from '../support/onnxruntime.js';
 import { readOnnxFile, writeOnnxFile } from '../../src/node/onnx-files.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
@@ -34,52 +36,6 @@ const wasm = WasmEngine.supported();
 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
-
-type Message = Record<string, unknown>;
-const encode = (model: Message): Uint8Array => {
-  const type = modelProtoType();
-  return type.encode(type.fromObject(model)).finish();
-};
-
-/** A hand-built ModelProto: float tensors in float_data, integer ones in int64_data (the golden files use raw_data). */
-function tensorProto(name: string, dims: number[], dataType: 'float' | 'int64', values: number[]): Message {
-  return dataType === 'float' ? { name, dims, dataType: DataType.FLOAT, floatData: values } : { name, dims, dataType: DataType.INT64, int64Data: values };
-}
-
-function attribute(name: string, value: Record<string, unknown>): Message {
-  if ('ints' in value) return { name, type: AttributeType.INTS, ints: value.ints };
-  if ('floats' in value) return { name, type: AttributeType.FLOATS, floats: value.floats };
-  if ('i' in value) return { name, type: AttributeType.INT, i: value.i };
-  if ('f' in value) return { name, type: AttributeType.FLOAT, f: value.f };
-  if ('s' in value) return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value.s as string) };
-  const t = value.t as { dims: number[]; dataType: 'float' | 'int64'; values: number[] };
-  return { name, type: AttributeType.TENSOR, t: tensorProto('', t.dims, t.dataType, t.values) };
-}
-
-interface GraphSpec {
-  opset: number;
-  input: { name: string; shape: number[] };
-  initializers?: { name: string; dims: number[]; dataType: 'float' | 'int64'; values: number[] }[];
-  nodes: { op: string; name?: string; domain?: string; inputs: string[]; outputs: string[]; attrs?: Record<string, Record<string, unknown>> }[];
-  output: string;
-  outputShape?: number[];
-}
-
-function buildOnnx(g: GraphSpec): Uint8Array {
-  const dims = (shape: number[]): Message[] => [{ dimParam: 'N' }, ...shape.slice(1).map((d) => ({ dimValue: d }))];
-  return encode({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: g.opset }],
-    producerName: 'onnx.test.ts',
-    graph: {
-      name: 'hand_built',
-      node: g.nodes.map((n, i) => ({ name: n.name ?? `${n.op}_${i}`, opType: n.op, domain: n.domain ?? '', input: n.inputs, output: n.outputs, attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)) })),
-      initializer: (g.initializers ?? []).map((t) => tensorProto(t.name, t.dims, t.dataType, t.values)),
-      input: [{ name: g.input.name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims(g.input.shape) } } } }],
-      output: [{ name: g.output, type: { tensorType: { elemType: DataType.FLOAT, ...(g.outputShape ? { shape: { dim: dims(g.outputShape) } } : {}) } } }],
-    },
-  });
-}
 
 interface OnnxCase extends GraphSpec {
   name: string;
@@ -107,27 +63,6 @@ const goldenCases = (['ops', 'blocks', 'models'] as const).flatMap((group) =>
     ['model.onnx', 'model_bnfolded.onnx'].filter((f) => existsSync(join(GOLDEN, group, name, f))).map((file) => ({ group, name, file, dir: join(GOLDEN, group, name) })),
   ),
 );
-
-// onnxruntime-node from the benchmark's peer packages, when they are installed
-const peers = join(FIXTURES, '..', '..', 'bench', 'peers');
-interface OrtTensor {
-  readonly data: unknown;
-  readonly dims: readonly number[];
-}
-interface Ort {
-  InferenceSession: { create(bytes: Uint8Array): Promise<{ run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>; release(): Promise<void> }> };
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
-}
-const ort: Ort | null = existsSync(join(peers, 'node_modules', 'onnxruntime-node', 'package.json')) ? (createRequire(join(peers, 'package.json'))('onnxruntime-node') as Ort) : null;
-async function runOrt(bytes: Uint8Array, x: Tensor, input = 'input', output = 'output'): Promise<Tensor> {
-  const session = await ort!.InferenceSession.create(bytes);
-  try {
-    const result = (await session.run({ [input]: new ort!.Tensor('float32', x.data, x.shape) }))[output];
-    return new Tensor(result.dims, result.data as Float32Array);
-  } finally {
-    await session.release();
-  }
-}
 
 function randomisedV2(): Model {
   const model = mobilenetV2({ alpha: 0.35, resolution: 32, classes: 10, seed: 3 });

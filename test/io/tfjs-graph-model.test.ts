@@ -5,106 +5,22 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { WasmEngine } from '../../src/backend/wasm/engine.js';
 import { decodeImageTensor } from '../../src/data/image.js';
 import { ConfigError, FormatError } from '../../src/errors.js';
 import { lowerModel } from '../../src/graph/lower.js';
 import { runPlanReference } from '../../src/backend/plan-reference.js';
 import { UnsupportedGraphOpError, decodeTfjsGraphModel } from '../../src/io/tfjs/graph-model.js';
-import type { TfjsModelJson } from '../../src/io/tfjs/layers-model.js';
-import type { TfjsWeightEntry } from '../../src/io/tfjs/weights-manifest.js';
 import { loadAnyModel } from '../../src/node/any-model.js';
 import { readTfjsModelFiles } from '../../src/node/tfjs-files.js';
 import { enableWasmFeatures } from '../../src/node/wasm-features.js';
-import { Random } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { FIXTURES, assertClose, runCli } from '../support/helpers.js';
-import { concatBytes, randomInput } from '../support/tfjs-reference.js';
+import { randomInput } from '../support/tfjs-reference.js';
+import { FLOAT, GraphWriter, NHWC, ints, runTfjs, str, strs } from '../support/tfjs-graphs.js';
+import type { GraphFiles } from '../support/tfjs-graphs.js';
 
 enableWasmFeatures();
-
-interface GraphFiles {
-  modelJson: TfjsModelJson;
-  shards: Map<string, Uint8Array>;
-}
-
-/** Runs a graph model with tfjs-converter (CPU backend), as `tf.loadGraphModel` would from these files. */
-async function runTfjs(files: GraphFiles, x: Tensor): Promise<Tensor> {
-  await tf.setBackend('cpu');
-  const model = await loadGraphModel({
-    load: async () => ({
-      modelTopology: files.modelJson.modelTopology,
-      weightSpecs: files.modelJson.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[],
-      weightData: concatBytes(files.modelJson.weightsManifest.flatMap((g) => g.paths.map((p) => files.shards.get(p)!))).buffer,
-      format: 'graph-model',
-      userDefinedMetadata: files.modelJson.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
-    }),
-  });
-  const out = model.execute(tf.tensor(x.data, [...x.shape])) as tf.Tensor;
-  const result = new Tensor(out.shape, out.dataSync() as Float32Array);
-  out.dispose();
-  model.dispose();
-  return result;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// a GraphDef written by hand, as the TF.js converter lays one out
-
-const b64 = (s: string): string => Buffer.from(s).toString('base64');
-const ints = (...v: number[]): Record<string, unknown> => ({ list: { i: v.map(String) } });
-const str = (s: string): Record<string, unknown> => ({ s: b64(s) });
-const strs = (...v: string[]): Record<string, unknown> => ({ list: { s: v.map(b64) } });
-const NHWC = str('NHWC');
-const FLOAT = { type: 'DT_FLOAT' };
-
-class GraphWriter {
-  readonly nodes: Record<string, unknown>[] = [];
-  private readonly weights: { entry: TfjsWeightEntry; bytes: Uint8Array }[] = [];
-  private readonly rng: Random;
-
-  constructor(seed: number) {
-    this.rng = new Random(seed);
-  }
-
-  node(name: string, op: string, input: string[], attr: Record<string, unknown> = {}): string {
-    this.nodes.push({ name, op, input, attr: { T: FLOAT, ...attr } });
-    return name;
-  }
-
-  /** A float32 Const of random values in [lo, hi). */
-  random(name: string, shape: number[], lo = -0.5, hi = 0.5): string {
-    const data = this.rng.fillUniform(new Float32Array(shape.reduce((a, b) => a * b, 1)), lo, hi);
-    return this.constant(name, shape, data);
-  }
-
-  constant(name: string, shape: number[], data: Float32Array | Int32Array): string {
-    const dtype = data instanceof Int32Array ? 'int32' : 'float32';
-    this.weights.push({ entry: { name, shape, dtype }, bytes: new Uint8Array(data.buffer.slice(0)) });
-    this.nodes.push({ name, op: 'Const', attr: { dtype: { type: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT' }, value: { tensor: { dtype: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } } });
-    return name;
-  }
-
-  ints(name: string, values: number[]): string {
-    return this.constant(name, [values.length], Int32Array.from(values));
-  }
-
-  files(output: string): GraphFiles {
-    return {
-      modelJson: {
-        format: 'graph-model',
-        generatedBy: '2.15.0',
-        convertedBy: 'hand-written (test/io/tfjs-graph-model.test.ts)',
-        modelTopology: { node: this.nodes, versions: { producer: 1395 } },
-        weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: this.weights.map((w) => w.entry) }],
-        userDefinedMetadata: { signature: { outputs: { [`${output}:0`]: { name: `${output}:0` } } } },
-      },
-      shards: new Map([['group1-shard1of1.bin', concatBytes(this.weights.map((w) => w.bytes))]]),
-    };
-  }
-}
 
 /** Every supported op: preprocessing, convs in every form (fused, with separate BiasAdd/BN/Relu, explicit padding, dilation), pools, heads. */
 function everyOpGraph(): GraphFiles {

@@ -11,7 +11,10 @@ import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpo
 import type { Layer } from '../../nn/layer.js';
 import { BatchNormalization } from '../../nn/normalization.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
+import { ArgMax } from '../../nn/argmax.js';
+import { Resize } from '../../nn/resize.js';
 import type { Activation } from '../../ops/activation.js';
+import type { ResizeCoordinates } from '../../ops/resize.js';
 import { batchNormAffine } from '../../ops/normalization.js';
 import type { Pool2DParams } from '../../ops/pool.js';
 import { Tensor, transpose } from '../../tensor/tensor.js';
@@ -45,6 +48,9 @@ type Message = Record<string, unknown>;
 
 const IMAGE_TO_NCHW = [0, 3, 1, 2];
 const NCHW_TO_IMAGE = [0, 2, 3, 1];
+
+/** Our resize conventions as ONNX coordinate_transformation_mode (linear mode clamps to the edge as ours does). */
+const COORDINATE_MODES: Readonly<Record<ResizeCoordinates, string>> = { 'half-pixel': 'half_pixel', 'align-corners': 'align_corners', asymmetric: 'asymmetric' };
 
 const ints = (name: string, values: readonly number[]): Message => ({ name, type: AttributeType.INTS, ints: [...values] });
 const int = (name: string, value: number): Message => ({ name, type: AttributeType.INT, i: value });
@@ -279,10 +285,27 @@ class OnnxExporter {
       const pads = this.initializer(`${name}.pads`, int64TensorProto('', [8], [0, 0, t, l, 0, 0, b, r]));
       return set(this.node('Pad', name, [x, pads], [string('mode', 'constant')]));
     }
+    if (layer instanceof Resize) return set(this.resize(layer, x));
+    if (layer instanceof ArgMax) {
+      // ONNX's ArgMax gives int64: cast back to the float labels ours holds
+      const labels = this.node('ArgMax', name, [x], [int('axis', image ? 1 : -1), int('keepdims', 0)]);
+      return set(this.node('Cast', `${name}_float`, [labels], [int('to', DataType.FLOAT)]));
+    }
     if (layer instanceof Dropout) return set(x);
     if (layer instanceof Reshape) return set(this.reshape(layer, x, inShape, output.shape));
     if (layer instanceof Softmax) return set(this.node('Softmax', name, [x], [int('axis', image ? 1 : -1)]));
     throw new ConfigError(`ONNX export: layer ${name} of kind ${layer.kind} has no ONNX equivalent here`);
+  }
+
+  /** Resize with `sizes` = [N, C] of the input (Shape, Slice: the batch stays open) then our [height, width], as torch writes it. */
+  private resize(layer: Resize, x: string): string {
+    const name = layer.name;
+    const shape = this.node('Shape', `${name}_shape`, [x]);
+    const int64 = (suffix: string, values: number[]): string => this.initializer(`${name}.${suffix}`, int64TensorProto('', [values.length], values));
+    const batchAndChannels = this.node('Slice', `${name}_batch_channels`, [shape, int64('starts', [0]), int64('ends', [2]), int64('axes', [0])]);
+    const sizes = this.node('Concat', `${name}_sizes`, [batchAndChannels, int64('size', layer.size)], [int('axis', 0)]);
+    const attributes = [string('coordinate_transformation_mode', COORDINATE_MODES[layer.coordinates]), string('mode', 'linear')];
+    return this.node('Resize', name, [x, '', '', sizes], attributes);
   }
 
   /** Our reshapes work on NHWC element order: images go to NHWC in ONNX first and back to NCHW after. */

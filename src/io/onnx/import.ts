@@ -9,8 +9,9 @@ import { lookupTable } from '../../lookup-table.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
 import { OnnxImporter } from './importer.js';
 import type { OnnxImportOptions, Value } from './importer.js';
-import { arithmetic, batchNorm, clip, conv, elementwise, gemm, globalPool, matmul, pad, pool, softmax, spatialReduce } from './ops-layers.js';
-import { cast, concat, constantNode, flattenNode, gather, reshape, shapeOf, squeeze, transposeNode } from './ops-shapes.js';
+import { argmax, arithmetic, batchNorm, clip, conv, elementwise, gemm, globalPool, matmul, pad, pool, softmax, spatialReduce } from './ops-layers.js';
+import { resize } from './ops-resize.js';
+import { cast, concat, constantNode, flattenNode, gather, reshape, shapeOf, slice, squeeze, transposeNode } from './ops-shapes.js';
 import { EXTERNAL_DATA, modelProtoType } from './schema.js';
 import type { ModelProto, TensorProto } from './schema.js';
 import { externalReference, int64 } from './tensors.js';
@@ -167,4 +168,8 @@ export const ONNX_OPS: OpTable<OnnxImporter, Value> = lookupTable<OpConverter<On
   Shape: shapeOf,
   Gather: gather,
   Cast: cast,
+  Slice: slice,
+  ArgMax: argmax,
+  Resize: (im) => resize(im),
+  Upsample: (im) => resize(im, true),
 });

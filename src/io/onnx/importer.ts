@@ -224,6 +224,11 @@ export class OnnxImporter extends GraphImporter<NodeProto, Activation, HostTenso
     return a ? a.ints.map((v) => int64(v, `${this.source}: attribute ${name}`)) : fallback;
   }
 
+  attrFloats(name: string, fallback: number[] | null): number[] | null {
+    const a = this.attribute(name, AttributeType.FLOATS);
+    return a ? [...a.floats] : fallback;
+  }
+
   attrString(name: string, fallback: string): string {
     const a = this.attribute(name, AttributeType.STRING);
     return a ? new TextDecoder().decode(a.s) : fallback;

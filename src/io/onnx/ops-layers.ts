@@ -1,5 +1,5 @@
 // ONNX operators that become layers (convolution, normalization, activations, arithmetic, pooling, Gemm and
-// MatMul, Pad, Softmax), each a converter of the importer's current node into its output value.
+// MatMul, Pad, Softmax, ArgMax), each a converter of the importer's current node into its output value.
 
 import { MobileNetError } from '../../errors.js';
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
@@ -7,6 +7,7 @@ import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
 import { Add, Dense, Reshape, ZeroPadding2D } from '../../nn/core.js';
 import { Arithmetic, Clip } from '../../nn/extra.js';
 import type { Layer } from '../../nn/layer.js';
+import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
 import { referenceBackend } from '../../backend/reference.js';
@@ -14,6 +15,7 @@ import type { ArithmeticOp } from '../../ops/broadcast.js';
 import { arithmeticFunction, broadcastMap, broadcastShape } from '../../ops/broadcast.js';
 import type { Padding4 } from '../../ops/geometry.js';
 import { Tensor, sameShape, sizeOf, transpose } from '../../tensor/tensor.js';
+import { UnsupportedOperatorError } from './errors.js';
 import { permuteHost, matmulHost, sourceIndex } from './host.js';
 import { IMAGE, floats, identity } from './importer.js';
 import type { Activation, Constant, OnnxImporter, Value } from './importer.js';
@@ -132,11 +134,19 @@ export function arithmetic(im: OnnxImporter, op: ArithmeticOp): Value {
     const f = arithmeticFunction(op);
     // integer division truncates, as ONNX Div on integers does
     const g = integer && op === 'div' ? (x: number, y: number) => Math.trunc(x / y) : f;
+    // the batch size is NaN in folded shapes (see shapeOf): it may pass unchanged (× 1, + 0), anything else needs it known
+    const onBatch = (x: number, y: number): number => {
+      if (!Number.isNaN(x) && !Number.isNaN(y)) return g(x, y);
+      const [other, left] = Number.isNaN(x) ? [y, true] : [x, false];
+      const unchanged = op === 'mul' ? other === 1 : op === 'add' ? other === 0 : left && other === (op === 'div' ? 1 : 0);
+      if (!unchanged) throw im.unsupported('an operand depends on the batch size, known only at run time');
+      return NaN;
+    };
     try {
-      const { shape, data } = integer ? broadcastMap(a.tensor.shape, a.tensor.data, b.tensor.shape, b.tensor.data, g, (n) => new Float64Array(n)) : broadcastMap(a.tensor.shape, floats(a.tensor), b.tensor.shape, floats(b.tensor), g, (n) => new Float32Array(n));
+      const { shape, data } = integer ? broadcastMap(a.tensor.shape, a.tensor.data, b.tensor.shape, b.tensor.data, onBatch, (n) => new Float64Array(n)) : broadcastMap(a.tensor.shape, floats(a.tensor), b.tensor.shape, floats(b.tensor), onBatch, (n) => new Float32Array(n));
       return { kind: 'constant', tensor: { shape, dtype: integer ? 'int' : 'float', data } };
     } catch (e) {
-      throw e instanceof MobileNetError ? im.invalid(e.message) : e;
+      throw e instanceof MobileNetError && !(e instanceof UnsupportedOperatorError) ? im.invalid(e.message) : e;
     }
   }
   const name = im.layerName();
@@ -235,6 +245,23 @@ export function softmax(im: OnnxImporter): Value {
   const rows = im.apply(new Reshape(im.unique(`${name}_2d`), lead === 1 ? [sizeOf(v.shape)] : [lead, sizeOf(v.shape.slice(a))]), [im.inLayout(v, identity(v.shape.length), name)]);
   const y = im.apply(new Reshape(im.unique(`${name}_nd`), v.shape), [im.apply(new Softmax(name), [rows])]);
   return im.activation(y, v.shape, identity(v.shape.length));
+}
+
+/** ArgMax over one axis without keepdims (a label map), first index on ties: our ArgMax with that axis last. */
+export function argmax(im: OnnxImporter): Value {
+  const v = im.activationInput(0);
+  const rank = v.shape.length + 1;
+  let axis = im.attrInt('axis', 0);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) throw im.invalid(`axis ${axis} is outside rank ${rank}`);
+  if (axis === 0) throw im.unsupported('argmax over the batch axis');
+  if (im.attrInt('keepdims', 1) !== 0) throw im.unsupported('keepdims=1: only keepdims=0 (a label map without the class axis) is supported');
+  if (im.attrInt('select_last_index', 0) !== 0) throw im.unsupported('select_last_index=1: ties resolve to the first index here');
+  const a = axis - 1;
+  const perm = v.flat ? [0] : v.perm.at(-1) === a ? v.perm : [...v.perm.filter((p) => p !== a), a];
+  const name = im.layerName();
+  const y = im.apply(new ArgMax(name), [im.inLayout(v, perm, name)]);
+  return im.activation(y, v.shape.filter((_, i) => i !== a), perm.slice(0, -1).map((p) => (p > a ? p - 1 : p)));
 }
 
 export function gemm(im: OnnxImporter): Value {

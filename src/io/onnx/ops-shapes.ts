@@ -1,9 +1,10 @@
 // ONNX operators that move or reshape data (Flatten, Reshape, Squeeze, Transpose, Concat) and the shape
-// arithmetic exporters write on constants (Shape, Gather, Cast, Constant), as converters of the current node.
+// arithmetic exporters write on constants (Shape, Gather, Slice, Cast, Constant), as converters of the current node.
 
 import { Concatenate } from '../../nn/extra.js';
 import { Flatten, Reshape } from '../../nn/core.js';
 import { formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
+import { sliceIndices } from '../graph-import/slice.js';
 import { concatHost, permuteHost } from './host.js';
 import { floats, identity, inverse, permuted, samePerm } from './importer.js';
 import type { Activation, Constant, OnnxImporter, Value } from './importer.js';
@@ -215,4 +216,35 @@ export function constantNode(im: OnnxImporter): Value {
     }
   };
   return { kind: 'constant', tensor: tensor() };
+}
+
+/** Slice on constants (shape arithmetic: `shape[0:2]`), any axes and steps; slicing activations is not mapped. */
+export function slice(im: OnnxImporter): Value {
+  const data = im.constantInput(0, 'data');
+  const rank = data.shape.length;
+  const fromInputs = im.opset >= 10;
+  const starts = fromInputs ? im.intsInput(1, 'starts') : im.attrInts('starts', null);
+  const ends = fromInputs ? im.intsInput(2, 'ends') : im.attrInts('ends', null);
+  if (!starts || !ends || starts.length !== ends.length) throw im.invalid(`starts [${starts?.join(', ') ?? ''}] and ends [${ends?.join(', ') ?? ''}] must be given with one value per axis`);
+  const axes = (fromInputs ? (im.input(3) ? im.intsInput(3, 'axes') : null) : im.attrInts('axes', null)) ?? identity(starts.length);
+  const steps = fromInputs && im.input(4) ? im.intsInput(4, 'steps') : starts.map(() => 1);
+  if (axes.length !== starts.length || steps.length !== starts.length) throw im.invalid(`axes [${axes.join(', ')}] and steps [${steps.join(', ')}] must have one value per start`);
+  // per axis, the indices kept
+  const picks = data.shape.map((size) => Array.from({ length: size }, (_, i) => i));
+  axes.forEach((given, k) => {
+    const axis = given < 0 ? given + rank : given;
+    if (axis < 0 || axis >= rank) throw im.invalid(`axis ${given} is outside rank ${rank}`);
+    const step = steps[k];
+    if (step === 0 || !Number.isInteger(step)) throw im.invalid(`step ${step} on axis ${axis}`);
+    picks[axis] = sliceIndices(data.shape[axis], starts[k], ends[k], step);
+  });
+  const shape = picks.map((p) => p.length);
+  const strides = data.shape.map((_, i) => sizeOf(data.shape.slice(i + 1)));
+  const out = data.dtype === 'int' ? new Float64Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
+  const index = new Array<number>(rank).fill(0);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = data.data[index.reduce((offset, j, axis) => offset + picks[axis][j] * strides[axis], 0)];
+    for (let axis = rank - 1; axis >= 0 && ++index[axis] === shape[axis]; axis--) index[axis] = 0;
+  }
+  return { kind: 'constant', tensor: { shape, dtype: data.dtype, data: out } };
 }

@@ -1,11 +1,13 @@
 // The TF.js graph ops we map, each a converter of the importer's current node: convolutions and MatMul take the
-// BiasAdd and Relu after them into one layer; the rest become one layer each (or none, for a no-op reshape).
+// BiasAdd and Relu after them into one layer; the rest one layer each, or none (a no-op reshape, shape arithmetic).
 
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
 import { Add, Dense, Reshape, ZeroPadding2D } from '../../nn/core.js';
 import { Arithmetic, Concatenate, Sigmoid, Transpose } from '../../nn/extra.js';
+import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
+import { Resize } from '../../nn/resize.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
 import type { Activation as ActivationKind } from '../../ops/activation.js';
 import type { ArithmeticOp } from '../../ops/broadcast.js';
@@ -14,6 +16,7 @@ import { Tensor, formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
 import { lookupTable } from '../../lookup-table.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
 import type { Activation, Constant, NodeDef, TfjsImporter, Value } from './graph-importer.js';
+import { cast, pack, shapeOf, stridedSlice } from './graph-shapes.js';
 import { isObject } from './keras-config.js';
 
 /** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
@@ -242,6 +245,30 @@ function transpose(im: TfjsImporter): Value {
   return im.apply(new Transpose(im.layerName(), perm.slice(1).map((p) => p - 1)), [x.symbol]);
 }
 
+/** ResizeBilinear to a constant [height, width]: align_corners and half_pixel_centers pick our convention (neither: TF's legacy asymmetric). */
+function resizeBilinear(im: TfjsImporter): Value {
+  const x = im.activationInput(0);
+  if (x.symbol.shape.length !== 3) throw im.unsupported(`input [N, ${x.symbol.shape.join(', ')}]: only NHWC images can be resized`);
+  const size = im.intsInput(1, 'size');
+  if (size.length !== 2 || size.some((d) => d < 1)) throw im.invalid(`size [${size.join(', ')}] must be a positive [height, width]`);
+  const alignCorners = im.attrBool('align_corners', false);
+  const halfPixel = im.attrBool('half_pixel_centers', false);
+  if (alignCorners && halfPixel) throw im.invalid('align_corners and half_pixel_centers cannot both be true (TensorFlow refuses it too)');
+  const [h, w] = x.symbol.shape;
+  if (size[0] === h && size[1] === w) return x;
+  return im.apply(new Resize(im.layerName(), { size: [size[0], size[1]] }, alignCorners ? 'align-corners' : halfPixel ? 'half-pixel' : 'asymmetric'), [x.symbol]);
+}
+
+/** ArgMax over the last (channel) axis, as tfjs-models' DeepLab graphs end: the label map, as float32 indices. */
+function argmax(im: TfjsImporter): Value {
+  const x = im.activationInput(0);
+  const rank = x.symbol.shape.length + 1;
+  const [given] = im.intsInput(1, 'dimension');
+  const axis = given < 0 ? given + rank : given;
+  if (axis !== rank - 1) throw im.unsupported(`dimension ${given} of a rank-${rank} value: only the last (channel) axis is supported`);
+  return im.apply(new ArgMax(im.layerName()), [x.symbol]);
+}
+
 const sigmoid = (im: TfjsImporter): Value => im.apply(new Sigmoid(im.layerName()), [im.activationInput(0).symbol]);
 const softmax = (im: TfjsImporter): Value => im.apply(new Softmax(im.layerName()), [im.activationInput(0).symbol]);
 
@@ -274,7 +301,7 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   MaxPool: (im) => pool(im, false),
   Mean: (im) => reduce(im, true),
   Max: (im) => reduce(im, false),
-  Reshape: (im) => reshape(im, im.intsInput(1, 'shape')),
+  Reshape: (im) => reshape(im, im.intsInput(1, 'shape', -1)),
   Squeeze: squeeze,
   MatMul: matmul,
   _FusedMatMul: matmul,
@@ -283,4 +310,10 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   PadV2: pad,
   ConcatV2: concat,
   Transpose: transpose,
+  ResizeBilinear: resizeBilinear,
+  ArgMax: argmax,
+  Shape: shapeOf,
+  StridedSlice: stridedSlice,
+  Pack: pack,
+  Cast: cast,
 });

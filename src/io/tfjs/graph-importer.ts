@@ -203,6 +203,14 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
     return f;
   }
 
+  attrInt(name: string, fallback: number): number {
+    const a = this.attr(name);
+    if (!a || a.i === undefined) return fallback;
+    const i = Number(a.i);
+    if (!Number.isSafeInteger(i)) throw this.invalid(`attribute ${name} must be an integer, got ${JSON.stringify(a.i)}`);
+    return i;
+  }
+
   attrBool(name: string, fallback: boolean): boolean {
     const a = this.attr(name);
     return a && typeof a.b === 'boolean' ? a.b : fallback;
@@ -243,9 +251,13 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
     return this.values.get(name)!;
   }
 
-  intsInput(k: number, what: string): number[] {
+  /** A constant of integers; where `batch` is given, a batch size at position 0 (NaN, from Shape) reads as it. */
+  intsInput(k: number, what: string, batch?: number): number[] {
     const t = this.constantInput(k, what);
     const ints = [...t.data];
+    if (batch !== undefined && Number.isNaN(ints[0])) ints[0] = batch;
+    // the batch size is NaN in folded shapes (see graph-shapes.ts)
+    if (ints.some(Number.isNaN)) throw this.unsupported(`${what} [${ints.join(', ')}] depends on the batch size, known only at run time`);
     if (!ints.every(Number.isInteger)) throw this.invalid(`${what} must be integers`);
     return ints;
   }

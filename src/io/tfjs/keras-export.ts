@@ -8,7 +8,9 @@ import { Conv2D, ConvLayer, DepthwiseConv2D } from '../../nn/conv.js';
 import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
 import { Add, Dense, Dropout, Flatten, InputLayer, Reshape, ZeroPadding2D } from '../../nn/core.js';
 import type { Layer } from '../../nn/layer.js';
+import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
+import { Resize } from '../../nn/resize.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
 import type { Padding4 } from '../../ops/geometry.js';
 import { resolvePadding } from '../../ops/geometry.js';
@@ -35,7 +37,7 @@ interface LayerEntry {
 export interface KerasTopologyOptions {
   /**
    * Also write the layers Keras has no class for — arithmetic with a constant (its values in the config), clip,
-   * hard sigmoid, hard swish — under our own class names, which kerasTopologyToModel reads and Keras does not:
+   * hard sigmoid, hard swish, bilinear resize, argmax — under our own class names, which kerasTopologyToModel reads and Keras does not:
    * for our model file's graph entry, not for TF.js.
    */
   extended?: boolean;
@@ -151,6 +153,11 @@ export function modelToKerasTopology(model: Model, options: KerasTopologyOptions
       entry('HardSigmoid', { alpha: layer.alpha, beta: layer.beta });
     } else if (options.extended && layer instanceof HardSwish) {
       entry('HardSwish', {});
+    } else if (options.extended && layer instanceof Resize) {
+      // Keras' Resizing is half-pixel but tfjs-layers' is align-corners: no class means the same in both, so ours
+      entry('Resize', layer.config());
+    } else if (options.extended && layer instanceof ArgMax) {
+      entry('ArgMax', {});
     } else throw unsupported(layer);
   }
   const topology: Json = {

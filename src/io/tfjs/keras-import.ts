@@ -11,7 +11,11 @@ import { Add, Dense, Dropout, Flatten, Reshape, ZeroPadding2D, input } from '../
 import type { Layer } from '../../nn/layer.js';
 import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
 import type { ArithmeticOp } from '../../ops/broadcast.js';
+import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
+import { Resize } from '../../nn/resize.js';
+import { RESIZE_COORDINATES } from '../../ops/resize.js';
+import type { ResizeCoordinates } from '../../ops/resize.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
 import type { Activation } from '../../ops/activation.js';
 import type { Shape } from '../../tensor/tensor.js';
@@ -451,6 +455,18 @@ function concatenate(r: ConfigReader, inputs: SymbolicTensor[]): SymbolicTensor 
   return new Concatenate(r.spec.name, axis > 0 ? axis - 1 : axis, inputs.length).apply(inputs);
 }
 
+/** Our Resize (a class of our model file, not of Keras): `size` or `scale` as [height, width], and the coordinate convention. */
+function resize(r: ConfigReader, [x]: SymbolicTensor[]): SymbolicTensor {
+  const coordinates = r.string('coordinates', 'half-pixel') as ResizeCoordinates;
+  if (!RESIZE_COORDINATES.includes(coordinates)) throw r.fail(`coordinates must be one of ${RESIZE_COORDINATES.join(', ')}, got ${JSON.stringify(coordinates)}`);
+  const key = r.has('size') ? 'size' : 'scale';
+  const v = r.raw(key);
+  const valid = Array.isArray(v) && v.length === 2 && v.every((d) => typeof d === 'number' && (key === 'size' ? Number.isInteger(d) && d >= 1 : Number.isFinite(d) && d > 0));
+  if (!valid) throw r.fail(`size or scale must be a positive [height, width], got ${JSON.stringify(v)}`);
+  const pair = [v[0], v[1]] as const;
+  return new Resize(r.spec.name, key === 'size' ? { size: pair } : { scale: pair }, coordinates).apply(x);
+}
+
 function permute(r: ConfigReader, [x]: SymbolicTensor[]): SymbolicTensor {
   const dims = r.raw('dims');
   const rank = x.shape.length;
@@ -462,7 +478,7 @@ const ARITHMETIC_OPS: readonly ArithmeticOp[] = ['add', 'sub', 'mul', 'div'];
 
 /**
  * Layers Keras has no class for, as our model file writes an imported graph's topology (see modelToKerasTopology's
- * `extended`): arithmetic with a constant operand (its values in the config), clip, hard sigmoid and hard swish.
+ * `extended`): arithmetic with a constant operand (its values in the config), clip, hard sigmoid, hard swish, bilinear resize and argmax.
  */
 function arithmetic(r: ConfigReader, inputs: SymbolicTensor[]): SymbolicTensor {
   const op = r.string('op') as ArithmeticOp;
@@ -530,4 +546,6 @@ const CONVERTERS = lookupTable<Converter>({
   Clip: (r, [x]) => new Clip(r.spec.name, bound(r, 'min', -Infinity), bound(r, 'max', Infinity)).apply(x),
   HardSigmoid: (r, [x]) => new HardSigmoid(r.spec.name, r.number('alpha'), r.number('beta')).apply(x),
   HardSwish: (r, [x]) => new HardSwish(r.spec.name).apply(x),
+  Resize: resize,
+  ArgMax: (r, [x]) => new ArgMax(r.spec.name).apply(x),
 });
