@@ -2,8 +2,8 @@
 // (onnxruntime-node/web, tfjs wasm/cpu) on the same MobileNetV2 1.0-224 weights, in one process, interleaved run
 // by run; every output checked against PyTorch's; peak RSS of each alone in a child process. Not a test.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,8 @@ import { processIO } from '../src/cli/io.js';
 import { createProgress } from '../src/cli/progress.js';
 import { quantile } from '../src/cli/bench.js';
 import { readNpyFile, readSafetensorsFile } from '../src/node/files.js';
-import { peerList, resultsFolder, writeResults } from './results-files.js';
+import { ensurePeersInstalled } from './peers-setup.js';
+import { resultsFolder, writeResults } from './results-files.js';
 
 enableWasmFeatures();
 
@@ -96,20 +97,11 @@ for (const threads of [1, 2]) {
   }
 }
 
-const peersDir = join(here, 'peers');
-if (!values['no-peers']) {
-  if (!existsSync(join(peersDir, 'node_modules'))) {
-    const manifest = JSON.parse(readFileSync(join(peersDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    console.error(`bench: installing the peers with \`npm ci\` from the npm registry into ${join(peersDir, 'node_modules')} (run with --no-peers to skip): ${peerList(manifest)}`);
-    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: peersDir, stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
-    if (r.status !== 0) console.error('bench: npm ci in bench/peers failed; running without peers');
-  }
-  if (existsSync(join(peersDir, 'node_modules'))) {
-    const { createPeers } = await import('./peers/peers.js');
-    for (const peer of await createPeers({ modelDir, threads: [1, 2] })) {
-      const slow = peer.name === 'tfjs-cpu';
-      runners.push({ label: peer.label, isolated: { kind: 'peer', peer: peer.name, threads: peer.threads }, batches: slow ? [1] : [1, BIG_BATCH], prepare: (b) => peer.prepare(b), run: () => peer.run(), dispose: () => peer.dispose() });
-    }
+if (!values['no-peers'] && ensurePeersInstalled()) {
+  const { createPeers } = await import('./peers/peers.js');
+  for (const peer of await createPeers({ modelDir, threads: [1, 2] })) {
+    const slow = peer.name === 'tfjs-cpu';
+    runners.push({ label: peer.label, isolated: { kind: 'peer', peer: peer.name, threads: peer.threads }, batches: slow ? [1] : [1, BIG_BATCH], prepare: (b) => peer.prepare(b), run: () => peer.run(), dispose: () => peer.dispose() });
   }
 }
 

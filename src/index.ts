@@ -18,6 +18,8 @@ export { Conv2D, DepthwiseConv2D, ConvLayer } from './nn/conv.js';
 export { BatchNormalization } from './nn/normalization.js';
 export { ActivationLayer, ReLU, ReLU6, Softmax } from './nn/activation.js';
 export { GlobalAveragePooling2D, GlobalMaxPooling2D, AveragePooling2D, MaxPooling2D } from './nn/pooling.js';
+export { Resize } from './nn/resize.js';
+export type { ResizeTarget } from './nn/resize.js';
 export { ArgMax } from './nn/argmax.js';
 export { input, InputLayer, Dense, Dropout, Add, ZeroPadding2D, Flatten, Reshape } from './nn/core.js';
 
@@ -52,6 +54,8 @@ export { loadWeights } from './io/named-weights.js';
 
 export { loadModel, MobileNetClassifier, FetchError, bundledModelUrl, BUNDLED_MODEL_FILE } from './api/load-model.js';
 export type { ModelSource, ImageSource, ImageDataLike, EncodedImage, LoadModelOptions, Prediction } from './api/load-model.js';
+export { segment, overlayMask } from './api/segment.js';
+export type { Segmentation, SegmentOptions, SegmentRunOptions, Segmenter, LoadedSegmenter } from './api/segment.js';
 
 export { WasmEngine } from './backend/wasm/engine.js';
 export type { WasmEngineOptions } from './backend/wasm/engine.js';

@@ -3,7 +3,7 @@
 
 import { decodeModelFile } from '../src/io/model-file.js';
 import modelUrl from '../models/fashion-mnist.safetensors?url';
-import { bytesOf, classifier, classify, elementInput, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview, showSeen } from './predict.js';
+import { bytesOf, cameraToggle, classifier, classify, elementInput, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview, showSeen } from './predict.js';
 import type { Classifier } from './predict.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -49,41 +49,16 @@ function drawing(canvas: HTMLCanvasElement, done: () => void): void {
 
 /** Classifies camera frames, a few a second, while the camera runs. */
 function camera(c: Classifier, result: HTMLElement): void {
-  const button = $<HTMLButtonElement>('camera');
-  const video = $<HTMLVideoElement>('camera-video');
-  if (!navigator.mediaDevices?.getUserMedia) return;
-  button.hidden = false;
-  let stream: MediaStream | null = null;
-  button.addEventListener('click', async () => {
-    if (stream) {
-      stream.getTracks().forEach((t) => t.stop());
-      stream = null;
-      video.hidden = true;
-      button.textContent = 'Use the camera';
-      return;
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: true });
-      showPreview($<HTMLImageElement>('classify-preview'), null);
-    } catch (e) {
-      renderError(result, e);
-      return;
-    }
-    video.srcObject = stream;
-    video.hidden = false;
-    await video.play();
-    button.textContent = 'Stop the camera';
-    const tick = (): void => {
-      if (!stream) return;
-      if (video.videoWidth > 0) {
-        const frame = elementInput(c, video);
-        showSeen('classify', c, frame, true);
-        renderAnswer(result, classify(c, frame.input));
-        result.dataset.image = 'camera';
-      }
-      setTimeout(tick, 250);
-    };
-    tick();
+  cameraToggle($<HTMLButtonElement>('camera'), $<HTMLVideoElement>('camera-video'), {
+    everyMs: 250,
+    started: () => showPreview($<HTMLImageElement>('classify-preview'), null),
+    failed: (e) => renderError(result, e),
+    frame: (video) => {
+      const frame = elementInput(c, video);
+      showSeen('classify', c, frame, true);
+      renderAnswer(result, classify(c, frame.input));
+      result.dataset.image = 'camera';
+    },
   });
 }
 

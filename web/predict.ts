@@ -208,3 +208,39 @@ export function showPreview(preview: HTMLImageElement, image: { bytes: Uint8Arra
     preview.alt = image.name;
   } else preview.removeAttribute('src');
 }
+
+/**
+ * Shows `button` where the page may ask for a camera; each click starts or stops it. While it runs, `frame` gets the
+ * video every `everyMs` (after the last frame's work is done); `started` runs once the stream is granted.
+ */
+export function cameraToggle(button: HTMLButtonElement, video: HTMLVideoElement, o: { everyMs: number; frame(video: HTMLVideoElement): void | Promise<void>; started?(): void; failed(e: unknown): void }): void {
+  if (!navigator.mediaDevices?.getUserMedia) return;
+  button.hidden = false;
+  let stream: MediaStream | null = null;
+  button.addEventListener('click', async () => {
+    if (stream) {
+      stream.getTracks().forEach((t) => t.stop());
+      stream = null;
+      video.hidden = true;
+      button.textContent = 'Use the camera';
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: true });
+      o.started?.();
+    } catch (e) {
+      o.failed(e);
+      return;
+    }
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    button.textContent = 'Stop the camera';
+    const tick = async (): Promise<void> => {
+      if (!stream) return;
+      if (video.videoWidth > 0) await o.frame(video);
+      setTimeout(() => void tick(), o.everyMs);
+    };
+    void tick();
+  });
+}

@@ -189,17 +189,17 @@ function packageVersion(name: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // onnxruntime (node and web share the API)
 
-interface OrtTensor {
+export interface OrtTensor {
   readonly data: unknown;
   readonly dims: readonly number[];
 }
-interface OrtSession {
+export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
-interface OrtModule {
+export interface OrtModule {
   InferenceSession: { create(path: string | Uint8Array, options: Record<string, unknown>): Promise<OrtSession> };
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
   env: { wasm: { numThreads?: number; wasmPaths?: string; proxy?: boolean }; versions?: Record<string, string> };
@@ -230,42 +230,45 @@ function ortPeer(spec: PeerSpec, ort: OrtModule, session: OrtSession, version: s
   };
 }
 
-async function createOnnxruntimeNode(spec: PeerSpec, golden: Golden): Promise<Peer> {
-  const ort = await importPeerPackage<OrtModule>('onnxruntime-node');
-  const version = packageVersion('onnxruntime-node');
-  const session = await ort.InferenceSession.create(spec.onnxPath, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: spec.threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
-  return ortPeer(spec, ort, session, version, `onnxruntime-node ${version} (native CPU), ${threadsText(spec.threads)}`, golden);
-}
-
-let ortWebThreads: number | undefined;
-
-async function createOnnxruntimeWeb(spec: PeerSpec, golden: Golden): Promise<Peer> {
-  if (ortWebThreads !== undefined && ortWebThreads !== spec.threads) {
+/** An onnxruntime session (native CPU for onnxruntime-node, wasm SIMD for onnxruntime-web) on `threads` threads. */
+export async function openOrtSession(name: 'onnxruntime-node' | 'onnxruntime-web', onnxPath: string, threads: number): Promise<{ ort: OrtModule; session: OrtSession; version: string; label: string }> {
+  const ort = await importPeerPackage<OrtModule>(name);
+  const version = packageVersion(name);
+  if (name === 'onnxruntime-node') {
+    const session = await ort.InferenceSession.create(onnxPath, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    return { ort, session, version, label: `onnxruntime-node ${version} (native CPU), ${threadsText(threads)}` };
+  }
+  if (ortWebThreads !== undefined && ortWebThreads !== threads) {
     throw new Error(
       `onnxruntime-web already runs with ${ortWebThreads} threads in this thread; its pool is process-wide: ` +
-        `create peers with isolate 'auto' or 'worker' to have ${spec.threads} too`,
+        `create peers with isolate 'auto' or 'worker' to have ${threads} too`,
     );
   }
-  const ort = await importPeerPackage<OrtModule>('onnxruntime-web');
-  const version = packageVersion('onnxruntime-web');
   // The .wasm and its Emscripten glue come from node_modules, never from a CDN.
   const dist = dirname(fileURLToPath(import.meta.resolve('onnxruntime-web')));
   ort.env.wasm.wasmPaths = `${pathToFileURL(dist).href}/`;
-  ort.env.wasm.numThreads = spec.threads;
+  ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
-  ortWebThreads = spec.threads;
-  const session = await ort.InferenceSession.create(spec.onnxPath, {
+  ortWebThreads = threads;
+  const session = await ort.InferenceSession.create(onnxPath, {
     executionProviders: ['wasm'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
   });
-  return ortPeer(spec, ort, session, version, `onnxruntime-web ${version} (wasm SIMD), ${threadsText(spec.threads)}`, golden);
+  return { ort, session, version, label: `onnxruntime-web ${version} (wasm SIMD), ${threadsText(threads)}` };
+}
+
+let ortWebThreads: number | undefined;
+
+async function createOrtPeer(spec: PeerSpec & { name: 'onnxruntime-node' | 'onnxruntime-web' }, golden: Golden): Promise<Peer> {
+  const { ort, session, version, label } = await openOrtSession(spec.name, spec.onnxPath, spec.threads);
+  return ortPeer(spec, ort, session, version, label, golden);
 }
 
 const threadsText = (t: number): string => `${t} thread${t === 1 ? '' : 's'}`;
@@ -467,9 +470,8 @@ export async function createPeer(spec: PeerSpec, golden: Golden = loadGolden(spe
   if (!Number.isInteger(spec.threads) || spec.threads < 1) throw new Error(`threads must be a positive integer, got ${spec.threads}`);
   switch (spec.name) {
     case 'onnxruntime-node':
-      return createOnnxruntimeNode(spec, golden);
     case 'onnxruntime-web':
-      return createOnnxruntimeWeb(spec, golden);
+      return createOrtPeer({ ...spec, name: spec.name }, golden);
     case 'tfjs-wasm':
     case 'tfjs-cpu':
       return createTfjs(spec, golden);

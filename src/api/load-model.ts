@@ -3,15 +3,18 @@
 
 import { WasmEngine } from '../backend/wasm/engine.js';
 import { convertChannels, decodeImage, imageFormatOfName } from '../data/image.js';
-import { preprocessImage } from '../data/preprocess.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, MobileNetError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
+import type { SymbolicTensor } from '../graph/symbolic.js';
 import { decodeAnyModel, guessPreprocessing } from '../io/any-model.js';
 import type { AnyModel, LoadAnyModelOptions, ModelFormat, ModelInput } from '../io/any-model.js';
 import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../nn/pooling.js';
 import { softmax } from '../ops/activation.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { LabelMap } from '../data/label-maps.js';
+import { scoresModel, segmentationClasses, segmentationInput, segmentationLabelMap, segmentationOf } from './segment.js';
+import type { SegmentOptions, Segmentation } from './segment.js';
 
 /** The bundled Fashion-MNIST MobileNetV2's file name in the package's models/ folder. */
 export const BUNDLED_MODEL_FILE = 'fashion-mnist.safetensors';
@@ -150,11 +153,16 @@ function describe(value: unknown): string {
 function featureModel(model: Model): Model {
   const pool = model.layers.find((l) => l instanceof GlobalAveragePooling2D || l instanceof GlobalMaxPooling2D);
   if (!pool?.node) throw new ConfigError(`model ${model.name} has no global pooling layer to take features from`);
+  return modelUpTo(model, pool.node.output, `${model.name}_features`);
+}
+
+/** The model from its input up to `output`, one of its tensors: the same layers and weights, as a Model of its own. */
+export function modelUpTo(model: Model, output: SymbolicTensor, name: string): Model {
   // a new Model re-initialises its layers' weights: keep copies and put them back (the layers are shared)
-  const kept = new Map([...model.weights()].map(([name, t]) => [name, new Tensor(t.shape, t.data.slice())]));
-  const features = new Model(model.input, pool.node.output, { name: `${model.name}_features` });
-  features.setWeights(new Map([...kept].filter(([name]) => features.hasLayer(name.slice(0, name.lastIndexOf('.'))))));
-  return features;
+  const kept = new Map([...model.weights()].map(([key, t]) => [key, new Tensor(t.shape, t.data.slice())]));
+  const part = new Model(model.input, output, { name });
+  part.setWeights(new Map([...kept].filter(([key]) => part.hasLayer(key.slice(0, key.lastIndexOf('.'))))));
+  return part;
 }
 
 async function startRunner(model: Model, options: LoadModelOptions): Promise<Runner> {
@@ -169,8 +177,9 @@ function isImageDataLike(image: object): image is ImageDataLike {
 }
 
 /**
- * A loaded model ready to classify and embed images. `Image` is what the environment accepts: the core's
- * ImageSource, plus file paths in Node and elements, canvases and bitmaps in browsers.
+ * A loaded model ready to classify and embed images, or, when its output is per-pixel scores [H, W, K], to segment
+ * them. `Image` is what the environment accepts: the core's ImageSource, plus file paths in Node and elements,
+ * canvases and bitmaps in browsers.
  */
 export class MobileNetClassifier<Image = ImageSource> {
   readonly model: Model;
@@ -183,6 +192,8 @@ export class MobileNetClassifier<Image = ImageSource> {
   readonly notes: readonly string[];
   /** 'wasm' or 'reference'. */
   readonly backend: 'wasm' | 'reference';
+  /** A segmenter's classes and their colours (output [H, W, K]); null for a classifier. */
+  readonly labelMap: LabelMap | null = null;
   private readonly outputsProbabilities: boolean;
   private features: Promise<Runner> | null = null;
   private disposed = false;
@@ -202,9 +213,14 @@ export class MobileNetClassifier<Image = ImageSource> {
       notes.push(`no preprocessing stored in the model (give options.preprocessing): ${guess ? `guessing ${guess.why}` : 'pixels scaled to 0..1'}, resized bilinearly to ${height}×${width}`);
     }
     this.preprocessing = { fit: 'bilinear', pixels: 'unit', ...preprocessing, size: [height, width] };
-    const [classes] = model.outputShape;
+    const classes = model.outputShape[model.outputShape.length - 1];
     const classNames = options.classNames ?? loaded.classNames;
-    if (classNames?.length === classes) this.labels = [...classNames];
+    if (model.outputShape.length === 3) {
+      const { labelMap, note } = segmentationLabelMap(classes, { classNames, extra: loaded.extra }, `model ${model.name}`);
+      this.labelMap = labelMap;
+      this.labels = [...labelMap.classNames];
+      if (note) notes.push(`${note} (give options.classNames)`);
+    } else if (classNames?.length === classes) this.labels = [...classNames];
     else {
       this.labels = Array.from({ length: classes }, (_, i) => `class ${i}`);
       const stored = classNames ? `${classNames.length} class names stored for ${classes} outputs` : 'no class names stored in the model';
@@ -219,11 +235,14 @@ export class MobileNetClassifier<Image = ImageSource> {
   }
 
   /** @internal the edges' loadModel functions build classifiers through this, each with its own image kinds. */
-  static async create<Image>(loaded: AnyModel, options: LoadModelOptions, adapt: (image: Image) => ImageSource | Promise<ImageSource>): Promise<MobileNetClassifier<Image>> {
-    if (loaded.model.outputShape.length !== 1) {
-      throw new ShapeError(`model ${loaded.model.name} outputs [N, ${loaded.model.outputShape.join(', ')}], not class scores [N, classes]: it cannot classify`);
+  static async create<Image>(file: AnyModel, options: LoadModelOptions, adapt: (image: Image) => ImageSource | Promise<ImageSource>): Promise<MobileNetClassifier<Image>> {
+    const scores = scoresModel(file.model);
+    const loaded = scores.note ? { ...file, model: scores.model, notes: [...file.notes, scores.note] } : file;
+    const { outputShape, name } = loaded.model;
+    if (outputShape.length !== 1 && outputShape.length !== 3) {
+      throw new ShapeError(`model ${name} outputs [N, ${outputShape.join(', ')}], neither class scores [N, classes] (to classify) nor per pixel [N, H, W, K] (to segment)`);
     }
-    const [classes] = loaded.model.outputShape;
+    const classes = outputShape.length === 1 ? outputShape[0] : segmentationClasses(outputShape, `model ${name}`);
     if (options.classNames !== undefined && options.classNames.length !== classes) {
       throw new ConfigError(`classNames has ${options.classNames.length} names for the model's ${classes} outputs`);
     }
@@ -238,6 +257,7 @@ export class MobileNetClassifier<Image = ImageSource> {
   /** The `k` most probable classes (default 3), most probable first. */
   async classify(image: Image, k = 3): Promise<Prediction[]> {
     if (!Number.isInteger(k) || k < 1) throw new ConfigError(`classify: k must be a positive integer, got ${k}`);
+    this.checkKind('classify');
     const x = await this.input(image);
     this.checkLive();
     const logits = this.runner.predict(x);
@@ -249,12 +269,25 @@ export class MobileNetClassifier<Image = ImageSource> {
 
   /** The pooled features before the classifier, [1, channels]: what a new head or a nearest-neighbour search uses. */
   async embed(image: Image): Promise<Tensor> {
+    this.checkKind('embed');
     const x = await this.input(image);
     this.checkLive();
     this.features ??= startRunner(featureModel(this.model), this.options);
     const features = await this.features;
     this.checkLive();
     return features.predict(x);
+  }
+
+  /**
+   * A segmenter's (output [H, W, K]) logits, label mask and class fractions for `image`, at the image's own size unless
+   * `resizeTo` is 'input' (see segmentationOf), with the model's labels and palette (`labelMap`).
+   */
+  async segment(image: Image, options: SegmentOptions = {}): Promise<Segmentation> {
+    const { labelMap } = this;
+    if (labelMap === null) throw new ShapeError(`model ${this.model.name} outputs [N, ${this.model.outputShape.join(', ')}], not class scores per pixel [N, H, W, K]: it cannot segment (classify instead)`);
+    const input = segmentationInput(await this.adapt(image), this.model.inputShape, this.preprocessing);
+    this.checkLive();
+    return segmentationOf(this.runner.predict(input.tensor), input.original, options, labelMap, this.notes);
   }
 
   /** Frees the engines' memory and workers; the classifier cannot be used afterwards. */
@@ -265,42 +298,41 @@ export class MobileNetClassifier<Image = ImageSource> {
     if (this.features) await (await this.features).dispose();
   }
 
+  private checkKind(method: string): void {
+    if (this.labelMap !== null) throw new ShapeError(`model ${this.model.name} outputs class scores per pixel [N, ${this.model.outputShape.join(', ')}]: it segments, it cannot ${method} (segment instead)`);
+  }
+
   private checkLive(): void {
     if (this.disposed) throw new ConfigError('this model was disposed: load it again to use it');
   }
 
   private toInput(image: ImageSource): Tensor {
-    const [height, width, channels] = this.model.inputShape;
-    if (image instanceof Tensor) {
-      const shape = image.rank === 3 ? [1, ...image.shape] : [...image.shape];
-      if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== height || shape[2] !== width || shape[3] !== channels) {
-        throw new ShapeError(`image tensor [${image.shape.join(', ')}] is not the model's input [1, ${height}, ${width}, ${channels}] (or [${height}, ${width}, ${channels}]): give pixels or an image file to have it fitted`);
-      }
-      return new Tensor(shape, image.data);
-    }
-    const target = channels === 1 ? 1 : 3;
-    if (channels !== target) throw new ShapeError(`model ${this.model.name} takes ${channels} input channels; images give 1 (grey) or 3 (RGB)`);
-    let pixels: ArrayLike<number>;
-    let shape: [number, number, number];
-    if (image instanceof Uint8Array || image instanceof ArrayBuffer || (typeof image === 'object' && 'bytes' in image)) {
-      const file = image instanceof Uint8Array ? { bytes: image } : image instanceof ArrayBuffer ? { bytes: new Uint8Array(image) } : image;
-      // a name whose extension promises another format than the content is an error ('mislabeled'), as for files
-      const expect = file.name === undefined ? undefined : imageFormatOfName(file.name);
-      const decoded = decodeImage(file.bytes, { channels: target, source: file.name ?? 'image bytes', expect });
-      pixels = decoded.pixels;
-      shape = [...decoded.shape];
-    } else if (typeof image === 'object' && image !== null && isImageDataLike(image)) {
-      const per = image.data.length / (image.width * image.height);
-      if (![1, 3, 4].includes(per)) {
-        throw new ShapeError(`pixels of ${image.width}×${image.height} hold ${image.data.length} values: expected 1, 3 or 4 per pixel (grey, RGB, RGBA)`);
-      }
-      pixels = convertChannels(image.data, per, target);
-      shape = [image.height, image.width, target];
-    } else {
-      throw new ConfigError(`not an image: ${describe(image)}; expected a Tensor, pixels { data, width, height }, or PNG/JPEG bytes`);
-    }
-    return new Tensor([1, height, width, channels], preprocessImage(pixels, shape, this.preprocessing));
+    return segmentationInput(image, this.model.inputShape, this.preprocessing).tensor;
   }
+}
+
+/**
+ * The pixels of an image (bytes or ImageData-like) with [height, width, channels], converted to `channels`: 1 (grey)
+ * or 3 (RGB); a model taking other channel counts is a ShapeError.
+ */
+export function imagePixels(image: Exclude<ImageSource, Tensor>, channels: number): { pixels: ArrayLike<number>; shape: [number, number, number] } {
+  const target = channels === 1 ? 1 : 3;
+  if (channels !== target) throw new ShapeError(`the model takes ${channels} input channels; images give 1 (grey) or 3 (RGB)`);
+  if (image instanceof Uint8Array || image instanceof ArrayBuffer || (typeof image === 'object' && 'bytes' in image)) {
+    const file = image instanceof Uint8Array ? { bytes: image } : image instanceof ArrayBuffer ? { bytes: new Uint8Array(image) } : image;
+    // a name whose extension promises another format than the content is an error ('mislabeled'), as for files
+    const expect = file.name === undefined ? undefined : imageFormatOfName(file.name);
+    const decoded = decodeImage(file.bytes, { channels: target, source: file.name ?? 'image bytes', expect });
+    return { pixels: decoded.pixels, shape: [...decoded.shape] };
+  }
+  if (typeof image === 'object' && image !== null && isImageDataLike(image)) {
+    const per = image.data.length / (image.width * image.height);
+    if (![1, 3, 4].includes(per)) {
+      throw new ShapeError(`pixels of ${image.width}×${image.height} hold ${image.data.length} values: expected 1, 3 or 4 per pixel (grey, RGB, RGBA)`);
+    }
+    return { pixels: convertChannels(image.data, per, target), shape: [image.height, image.width, target] };
+  }
+  throw new ConfigError(`not an image: ${describe(image)}; expected a Tensor, pixels { data, width, height }, or PNG/JPEG bytes`);
 }
 
 /**

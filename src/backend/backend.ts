@@ -7,6 +7,7 @@ import type { Conv2DParams } from '../ops/conv2d.js';
 import type { Padding4 } from '../ops/geometry.js';
 import type { BatchNormParams } from '../ops/normalization.js';
 import type { Pool2DParams } from '../ops/pool.js';
+import type { ResizeCoordinates } from '../ops/resize.js';
 
 export interface Backend {
   readonly name: string;
@@ -21,4 +22,6 @@ export interface Backend {
   maxPool2d(x: Tensor, p: Pool2DParams): Tensor;
   dense(x: Tensor, kernel: Tensor, bias: Float32Array | null): Tensor;
   softmax(x: Tensor): Tensor;
+  /** Bilinear resize of NHWC images to [height, width] = `size` (src/ops/resize.ts). */
+  resizeBilinear(x: Tensor, size: readonly [number, number], coordinates: ResizeCoordinates): Tensor;
 }

@@ -6,9 +6,11 @@ import type { ConvStep, Plan, Step } from '../graph/plan.js';
 import { clip, softmax } from '../ops/activation.js';
 import { conv2d } from '../ops/conv2d.js';
 import { dense } from '../ops/dense.js';
+import { concat } from '../ops/concat.js';
 import { add } from '../ops/elementwise.js';
 import { zeroPad2d } from '../ops/pad.js';
 import { avgPool2d, globalAvgPool, globalMaxPool, maxPool2d } from '../ops/pool.js';
+import { resizeBilinear2d } from '../ops/resize.js';
 import { Tensor } from '../tensor/tensor.js';
 import { referenceBackend } from './reference.js';
 
@@ -56,6 +58,13 @@ export function runStep(s: Step, v: (t: number) => Tensor): Tensor {
       return zeroPad2d(x, s.padding);
     case 'softmax':
       return softmax(x);
+    case 'resize':
+      return resizeBilinear2d(x.reshape([x.shape[0], ...s.inShape]), s.size, s.coordinates);
+    case 'concat': {
+      // inputs as [N, pixels, channels]: every axis before the last is one
+      const pixels = x.size / (x.shape[0] * s.channels[0]);
+      return concat(s.inputs.map((t, k) => v(t).reshape([x.shape[0], pixels, s.channels[k]])), 2);
+    }
     case 'layer':
       return s.layer.call(
         s.inputs.map((t, k) => v(t).reshape([x.shape[0], ...s.layer.inputShapes[k]])),

@@ -9,6 +9,7 @@ import { add } from '../ops/elementwise.js';
 import { batchNorm } from '../ops/normalization.js';
 import { zeroPad2d } from '../ops/pad.js';
 import { avgPool2d, globalAvgPool, globalMaxPool, maxPool2d } from '../ops/pool.js';
+import { resizeBilinear2d } from '../ops/resize.js';
 
 export const referenceBackend: Backend = {
   name: 'reference',
@@ -23,4 +24,5 @@ export const referenceBackend: Backend = {
   maxPool2d,
   dense,
   softmax,
+  resizeBilinear: resizeBilinear2d,
 };

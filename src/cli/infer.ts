@@ -10,7 +10,8 @@ import type { CommandIO } from './io.js';
 import { printNotes } from './io.js';
 
 export const INFER_HELP = `mobilenet infer --model FILE --input X.npy --output Y.npy [--layout nchw|nhwc] [architecture flags]
-Runs the float32 batch X (NCHW unless --layout nhwc) through the model and writes its raw outputs to Y.
+Runs the float32 batch X (NCHW unless --layout nhwc) through the model and writes its raw outputs to Y;
+outputs of rank 4 (a segmenter's class scores per pixel) come out in X's layout: [N, K, H, W] for NCHW.
 X goes in as it is (already scaled as the model expects; a note says what the model file stores).
 FILE is any format \`mobilenet convert\` reads (detected by magic bytes and extension): our model file,
 .safetensors weights (torchvision or timm state-dict names, or this library's), .onnx, TF.js model.json (or its

@@ -42,18 +42,30 @@ export function placeBuffers(requests: readonly ArenaRequest[]): ArenaLayout {
   return { offsets: new Map(placed.map((p) => [p.key, p.offset])), floats };
 }
 
+/** A tensor that lives inside another, as a concatenation's input written straight into its channels: the other, and the slice's first channel. */
+export interface ChannelSlice {
+  tensor: number;
+  offset: number;
+}
+
 /**
  * The buffers a plan needs for `batch` images: every tensor from the step that writes it to the last step
  * that reads it (the input from before the first step, the output to after the last), and `scratch(step)`
- * floats for each step that asks for them, alive during that step only.
+ * floats for each step that asks for them, alive during that step only. A tensor in `slices` has no buffer of
+ * its own: the tensor it is a slice of lives for both lifetimes.
  */
-export function planRequests(plan: Plan, batch: number, scratch: (stepIndex: number) => number = () => 0): ArenaRequest[] {
+export function planRequests(plan: Plan, batch: number, scratch: (stepIndex: number) => number = () => 0, slices: ReadonlyMap<number, ChannelSlice> = new Map()): ArenaRequest[] {
   const first = new Map<number, number>([[plan.input, -1]]);
   const last = new Map<number, number>([[plan.output, plan.steps.length]]);
   plan.steps.forEach((s, i) => {
     if (!first.has(s.output)) first.set(s.output, i);
     for (const t of s.inputs) last.set(t, Math.max(last.get(t) ?? i, i));
   });
+  for (const [t, { tensor }] of slices) {
+    first.set(tensor, Math.min(first.get(tensor)!, first.get(t)!));
+    last.set(tensor, Math.max(last.get(tensor)!, last.get(t)!));
+    first.delete(t);
+  }
   const requests: ArenaRequest[] = [...first].map(([t, f]) => ({ key: `t${t}`, floats: plan.tensors[t].size * batch, first: f, last: last.get(t) ?? f }));
   plan.steps.forEach((_, i) => {
     const floats = scratch(i);

@@ -1,5 +1,5 @@
 // What a row-streamed chain may hold, decided once for the lowering that builds chains and the kernels that run them:
-// [stem: standard conv] [expand: pointwise] depthwise → project: pointwise, undilated, each stage reading the one before.
+// [stem: standard conv, undilated] [expand: pointwise] depthwise (any dilation) → project: pointwise, each reading the one before.
 
 import { ConfigError, ShapeError } from '../errors.js';
 import { type ConvKind, convKind } from '../ops/conv-kind.js';
@@ -24,9 +24,8 @@ export interface ChainRoles<S> {
 
 const kindOf = (s: ChainStageShape): ConvKind => convKind(s.kernelShape, s.conv);
 
-/** Checks one stage's shapes against its geometry; the row kernels stream undilated windows only. */
+/** Checks one stage's shapes against its geometry. */
 function checkStage(s: ChainStageShape, what: string): void {
-  if (s.conv.dilations.some((d) => d !== 1)) throw new ConfigError(`chain ${what}: dilations must be 1, got [${s.conv.dilations.join(', ')}]`);
   const [, oh, ow, oc] = conv2dOutputShape([1, ...s.inShape], s.kernelShape, null, s.conv, `chain ${what}`);
   if (oh !== s.outShape[0] || ow !== s.outShape[1] || oc !== s.outShape[2]) {
     throw new ShapeError(`chain ${what}: output shape [${s.outShape.join(', ')}] disagrees with its geometry, which gives [${oh}, ${ow}, ${oc}]`);
@@ -48,6 +47,8 @@ export function chainRoles<S extends ChainStageShape>(stages: readonly S[], resi
   if (kindOf(project) !== 'pointwise') throw new ConfigError('chain: the last stage must be a 1×1 stride-1 unpadded projection');
   if (kindOf(depthwise) !== 'depthwise') throw new ConfigError('chain: the next-to-last stage must be depthwise (groups = channels, depth multiplier 1)');
   if (stem && kindOf(stem) !== 'standard') throw new ConfigError(`chain: the stem must be a standard conv, got a ${kindOf(stem)} one`);
+  // the stem's row kernel spreads no taps; a dilated depthwise streams (its ring holds the rows its window spans)
+  if (stem && stem.conv.dilations.some((d) => d !== 1)) throw new ConfigError(`chain: the stem conv must be undilated, got dilations [${stem.conv.dilations.join(', ')}]`);
   stages.forEach((s, i) => checkStage(s, `stage ${i}`));
   for (let i = 1; i < stages.length; i++) {
     if (stages[i].inShape.join() !== stages[i - 1].outShape.join()) {

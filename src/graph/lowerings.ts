@@ -4,9 +4,10 @@
 import { ActivationLayer, Softmax } from '../nn/activation.js';
 import { ConvLayer } from '../nn/conv.js';
 import { Add, Dense, Dropout, InputLayer, Reshape, ZeroPadding2D } from '../nn/core.js';
-import { Clip } from '../nn/extra.js';
+import { Clip, Concatenate } from '../nn/extra.js';
 import { Layer } from '../nn/layer.js';
 import { BatchNormalization } from '../nn/normalization.js';
+import { Resize } from '../nn/resize.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../nn/pooling.js';
 import type { Activation } from '../ops/activation.js';
 import { batchNormAffine } from '../ops/normalization.js';
@@ -89,3 +90,13 @@ register(BatchNormalization, (layer, ctx) => {
 });
 // over the last axis as planned: a view (Flatten, Reshape) keeps its source's planned shape, so otherwise run the layer itself
 register(Softmax, (layer, ctx) => ctx.step(ctx.plannedShape(0).at(-1) === ctx.inputShapes[0].at(-1) ? { op: 'softmax' } : { op: 'layer', layer }));
+register(Resize, (layer, ctx) => {
+  const [h, w, c] = ctx.inputShapes[0];
+  ctx.step({ op: 'resize', inShape: [h, w, c], size: layer.size, coordinates: layer.coordinates });
+});
+// on the last axis, each input's pixels are one contiguous run of its channels: the engine copies them into slices
+register(Concatenate, (layer, ctx) => {
+  const rank = ctx.outputShape.length;
+  const lastAxis = layer.axis === rank - 1 || layer.axis === -1;
+  ctx.step(lastAxis ? { op: 'concat', channels: ctx.inputShapes.map((s) => s[rank - 1]) } : { op: 'layer', layer });
+});

@@ -5,6 +5,7 @@ import type { Layer } from '../nn/layer.js';
 import type { Conv2DParams } from '../ops/conv2d.js';
 import type { Padding4 } from '../ops/geometry.js';
 import type { Pool2DParams } from '../ops/pool.js';
+import type { ResizeCoordinates } from '../ops/resize.js';
 
 /** A fused activation: y = min(max(y, lo), hi). ReLU is [0, ∞), ReLU6 [0, 6]. */
 export type Clamp = readonly [lo: number, hi: number];
@@ -94,6 +95,22 @@ export interface SoftmaxStep extends StepBase {
   op: 'softmax';
 }
 
+/** Bilinear resize of an image to [height, width] = `size`, as src/ops/resize.ts does it in `coordinates`. */
+export interface ResizeStep extends StepBase {
+  op: 'resize';
+  /** The input as the layer sees it: [H, W, C]. */
+  inShape: [number, number, number];
+  size: [number, number];
+  coordinates: ResizeCoordinates;
+}
+
+/** Concatenation of the inputs, in order, on their last axis (channels): every other axis is the same. */
+export interface ConcatStep extends StepBase {
+  op: 'concat';
+  /** Last-axis length of each input. */
+  channels: number[];
+}
+
 /**
  * A layer with no engine step of its own (an imported graph's Transpose, Concatenate, Sigmoid, …): run by
  * its own `call` on the reference kernels, each input shaped as the layer expects it.
@@ -103,7 +120,7 @@ export interface LayerStep extends StepBase {
   layer: Layer;
 }
 
-export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | LayerStep;
+export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | ResizeStep | ConcatStep | LayerStep;
 
 export interface Plan {
   tensors: PlanTensor[];

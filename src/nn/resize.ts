@@ -3,10 +3,10 @@
 
 import { ConfigError, ShapeError } from '../errors.js';
 import type { ResizeCoordinates } from '../ops/resize.js';
-import { checkResizeCoordinates, resizeBilinear2d, resizeBilinear2dBackward } from '../ops/resize.js';
+import { checkResizeCoordinates, resizeBilinear2dBackward } from '../ops/resize.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../tensor/tensor.js';
-import type { TrainForward } from './layer.js';
+import type { CallContext, TrainContext, TrainForward } from './layer.js';
 import { Layer } from './layer.js';
 
 /**
@@ -41,13 +41,13 @@ export class Resize extends Layer {
     return [h, w];
   }
 
-  override call([x]: Tensor[]): Tensor {
-    return resizeBilinear2d(x, this.size, this.coordinates);
+  override call([x]: Tensor[], ctx: CallContext): Tensor {
+    return ctx.backend.resizeBilinear(x, this.size, this.coordinates);
   }
 
-  override forwardTrain([x]: Tensor[]): TrainForward {
+  override forwardTrain([x]: Tensor[], ctx: TrainContext): TrainForward {
     const inputSize: [number, number] = [x.shape[1], x.shape[2]];
-    return { output: this.call([x]), backward: (dy) => ({ inputs: [resizeBilinear2dBackward(dy, inputSize, this.coordinates)], params: new Map() }) };
+    return { output: this.call([x], ctx), backward: (dy) => ({ inputs: [resizeBilinear2dBackward(dy, inputSize, this.coordinates)], params: new Map() }) };
   }
 
   config(): Record<string, unknown> {

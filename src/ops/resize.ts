@@ -16,13 +16,14 @@ export type ResizeCoordinates = 'half-pixel' | 'align-corners' | 'asymmetric';
 export const RESIZE_COORDINATES: readonly ResizeCoordinates[] = ['half-pixel', 'align-corners', 'asymmetric'];
 
 /** The two source indices output pixels of one axis read, and the weight of the second. */
-interface AxisTaps {
+export interface AxisTaps {
   low: Int32Array;
   high: Int32Array;
   weight: Float64Array;
 }
 
-function axisTaps(source: number, target: number, coordinates: ResizeCoordinates): AxisTaps {
+/** The taps of each of `target` output pixels along an axis of `source` pixels (shared with the wasm kernels' tables). */
+export function axisTaps(source: number, target: number, coordinates: ResizeCoordinates): AxisTaps {
   const taps = { low: new Int32Array(target), high: new Int32Array(target), weight: new Float64Array(target) };
   const scale = coordinates === 'align-corners' ? (target > 1 ? (source - 1) / (target - 1) : 0) : source / target;
   for (let i = 0; i < target; i++) {
@@ -75,7 +76,8 @@ export function resizeBilinearPixels(pixels: ArrayLike<number>, shape: readonly 
   return out;
 }
 
-function checkResize(what: string, shape: readonly number[], size: readonly [number, number], coordinates: ResizeCoordinates): void {
+/** Throws a ShapeError or ConfigError naming `what` unless NHWC `shape` resizes to `size` in `coordinates`. */
+export function checkResize(what: string, shape: readonly number[], size: readonly [number, number], coordinates: ResizeCoordinates): void {
   if (shape.length !== 4) throw new ShapeError(`${what}: input must be NHWC rank 4, got ${formatShape(shape)}`);
   if (!(Number.isInteger(shape[1]) && Number.isInteger(shape[2]) && shape[1] >= 1 && shape[2] >= 1)) throw new ShapeError(`${what}: cannot resize an empty ${shape[1]}×${shape[2]} image (${formatShape(shape)})`);
   if (!size.every((s) => Number.isInteger(s) && s >= 1)) throw new ConfigError(`${what}: target size must be positive integers [height, width], got [${size.join(', ')}]`);

@@ -144,9 +144,9 @@ describe('Resize layer in a model', () => {
     const predicted = model.predict(x);
     assert.deepEqual(predicted.data, values.get('odd_scale')!.data);
 
-    // reference op only: each Resize lowers to a 'layer' step (the default for a layer without a lowering entry)
+    // each Resize lowers to a 'resize' step, which the engine runs natively
     const plan = lowerModel(model);
-    assert.deepEqual(plan.steps.map((s) => [s.op, s.layers]), [['layer', ['up']], ['conv', ['conv']], ['layer', ['to_size']], ['layer', ['odd_scale']]]);
+    assert.deepEqual(plan.steps.map((s) => [s.op, s.layers]), [['resize', ['up']], ['conv', ['conv']], ['resize', ['to_size']], ['resize', ['odd_scale']]]);
     assertClose(runPlanReference(plan, x, model.outputShape), predicted, 1e-6, 'plan runner vs predict');
 
     const engine = await WasmEngine.create(model, { threads: 1 });

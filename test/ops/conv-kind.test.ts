@@ -112,12 +112,12 @@ describe('fused chains are ones the row kernels take', () => {
     ['stem RGB 11×9 → 8 (torch), expansion 1, → 5', { size: [11, 9], stem: { cin: 3, padding: 'torch' }, cin: 8, hidden: 8, cout: 5, stride: 1, padding: 'torch', expand: false }],
     ['stem grey 10×12 → 6 (same), expand → 30, stride 2 → 7', { size: [10, 12], stem: { cin: 1, padding: 'same' }, cin: 6, hidden: 30, cout: 7, stride: 2, padding: 'torch' }],
     ['stem RGB 3×2 → 5 (torch), expand → 30, stride 1 → 7', { size: [3, 2], stem: { cin: 3, padding: 'torch' }, cin: 5, hidden: 30, cout: 7, stride: 1, padding: 'torch' }],
+    ['dilated depthwise (rate 2), 9×9, 5 → 30 → 5, residual', { size: [9, 9], cin: 5, hidden: 30, cout: 5, stride: 1, padding: [2, 2, 2, 2], dilation: 2, residual: true }],
   ];
   for (const [title, c] of fused) it(`${title}: one chain`, () => check(c, 1));
 
   const refused: [string, Block][] = [
     ['depth multiplier 2 (a grouped conv)', { size: [6, 6], cin: 5, hidden: 10, cout: 7, stride: 1, padding: 'torch', depthMultiplier: 2 }],
-    ['dilated depthwise', { size: [9, 9], cin: 5, hidden: 30, cout: 5, stride: 1, padding: [2, 2, 2, 2], dilation: 2, residual: true }],
     ['padded 1×1 projection (a standard conv)', { size: [6, 6], cin: 5, hidden: 30, cout: 7, stride: 1, padding: 'torch', project: { padding: [1, 1, 1, 1] } }],
     ['stride-2 1×1 projection (a standard conv)', { size: [6, 6], cin: 5, hidden: 30, cout: 7, stride: 1, padding: 'torch', project: { strides: 2 } }],
   ];

@@ -1,5 +1,5 @@
 // The page and the library in a real browser (Debian's chromium through playwright-core): Explore's totals against
-// the cost model and the printed figures, Classify's and Your model's answers against the Node library's, the
+// the cost model and the printed figures, Classify's, Your model's and Segment's answers against the Node library's, the
 // library bundle as a plain module script with threads, and the benchmark running. Screenshots go to test-artifacts/.
 
 import assert from 'node:assert/strict';
@@ -35,6 +35,8 @@ import type { Browser } from '../../web/harness/chromium.js';
 import { serveStatic } from '../../web/harness/static-server.js';
 import type { StaticServer } from '../../web/harness/static-server.js';
 import { ORT_WEB } from '../../vite.config.js';
+import { loadModel, overlayMask, segment } from '../../src/index.js';
+import { TINY_PALETTE, sceneImage, sceneLabels, tinySegmenterFile } from '../support/tiny-segmenter.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -320,13 +322,50 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     for (const r of rows) assert.ok(r.medianMs > 0, `${r.runtime}: a time`);
     await page.screenshot({ path: join(ARTIFACTS, 'benchmark.png'), fullPage: true });
   });
+  /** The RGBA pixels of the canvas `selector`, with its size. */
+  const canvasPixels = (selector: string): Promise<{ width: number; height: number; rgba: number[] }> =>
+    page.locator(selector).evaluate((canvas) => {
+      const c = canvas as HTMLCanvasElement;
+      return { width: c.width, height: c.height, rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+    });
+  test("Segment: a dropped segmenter and image give Node's mask, the overlay blended at the slider's opacity, a legend", async () => {
+    await openTab(page, server, 'segment');
+    const modelFile = join(work, 'tiny-segmenter.safetensors');
+    const imageFile = join(work, 'scene.png');
+    await writeFile(modelFile, tinySegmenterFile());
+    await writeFile(imageFile, encodePng({ ...sceneImage(), channels: 3, depth: 8 }));
+    await dropFiles(page, '#drop-segmenter', [modelFile]);
+    await page.waitForSelector('#segment-model-info[data-model="tiny_segmenter"]', { timeout: 60_000 });
+    await dropFiles(page, '#drop-segment-image', [imageFile]);
+    await page.waitForSelector('#segment-result[data-image="scene.png"]', { timeout: 30_000 });
+    const shown = await page.locator('#segment-result').evaluate((e) => ({ ...(e as HTMLElement).dataset }));
+    const mask = Uint8Array.from(Buffer.from(shown.mask!, 'base64'));
+    const loaded = await loadModel(await readFile(modelFile), { backend: 'reference' });
+    const [node] = await segment(loaded, [await readFile(imageFile)]);
+    await loaded.dispose();
+    assert.deepEqual(mask, node.mask, "the page's mask is Node's");
+    assert.deepEqual(mask, sceneLabels(), 'and the hand-worked one');
+    assert.deepEqual(JSON.parse(shown.fractions!), node.fractions);
+    const legend = await page.locator('#segment-result .legend-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.class));
+    assert.deepEqual(legend, ['bright', 'red', 'background']);
+    // at ½ as Node blends it; at 1 every pixel is its class's colour in the file's palette
+    const half = await canvasPixels('#segment-overlay');
+    assert.deepEqual([half.width, half.height], [16, 16]);
+    assert.deepEqual(half.rgba.filter((_, i) => i % 4 !== 3), Array.from(overlayMask(sceneImage(), node.mask, node.palette, 0.5).data));
+    await page.locator('#segment-opacity').evaluate((input) => {
+      (input as HTMLInputElement).value = '100';
+      input.dispatchEvent(new Event('input'));
+    });
+    await page.waitForSelector('#segment-overlay[data-opacity="1"]');
+    const full = await canvasPixels('#segment-overlay');
+    assert.deepEqual(full.rgba.filter((_, i) => i % 4 !== 3), Array.from(sceneLabels()).flatMap((label) => TINY_PALETTE[label]));
+    await page.screenshot({ path: join(ARTIFACTS, 'segment.png'), fullPage: true });
+    // a classifier is refused, saying why
+    await dropFiles(page, '#drop-segmenter', [MODEL]);
+    await page.waitForFunction(() => /cannot segment/.test(document.getElementById('segment-model-info')!.dataset.error ?? ''));
+  });
+
   describe('the page says what it cannot run, shows what the model sees, and asks for what a file leaves out', () => {
-    /** The RGBA pixels of the canvas `selector`, with its size. */
-    const canvasPixels = (selector: string): Promise<{ width: number; height: number; rgba: number[] }> =>
-      page.locator(selector).evaluate((canvas) => {
-        const c = canvas as HTMLCanvasElement;
-        return { width: c.width, height: c.height, rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
-      });
     /** Changes one control of Your model, then has the page answer the sample `image` again. */
     const answerAfter = async (image: string, change: () => Promise<unknown>): Promise<Answer> => {
       await page.evaluate(() => delete document.getElementById('model-result')!.dataset.image);

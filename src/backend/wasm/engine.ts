@@ -4,7 +4,8 @@
 import { ConfigError, ShapeError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
 import { lowerModel } from '../../graph/lower.js';
-import type { ChainStep, ConvStep, Plan, Step } from '../../graph/plan.js';
+import type { ChannelSlice } from '../../graph/arena.js';
+import type { ChainStep, ConcatStep, ConvStep, Plan, Step } from '../../graph/plan.js';
 import { convKind } from '../../ops/conv-kind.js';
 import type { Layout } from '../../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
@@ -19,10 +20,12 @@ import { emitGemm, packGemmWeights } from './kernels/gemm.js';
 import type { GemmSpec, GemmTile } from './kernels/gemm.js';
 import { LANES } from './kernels/common.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
+import { emitChannelSlice } from './kernels/concat.js';
+import { emitResize, emitResizeRows, packResizeTaps } from './kernels/resize.js';
 import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
-import { planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
+import { concatSlices, planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
 import { resolveWasmFeatures } from './options.js';
 import { POINTERS_PER_STEP, ThreadPool } from './threads.js';
 import { CHANNEL_SPLIT_PIXELS_PER_PART, bindWork, channelShare, usefulParts } from './threads-work.js';
@@ -157,7 +160,7 @@ export class WasmEngine {
     const zeroFloats = threads > 1 ? widestDepthwiseRow(plan) : 0;
     // written, not assumed: the allocator may hand out memory that held something before
     const zeroRow = zeroFloats > 0 ? runtime.upload(new Float32Array(zeroFloats)) : 0;
-    const compiler: Compiler = { mod, runtime, plan, threads, rowKernels: threads > 1, zeroRow, chainScratch, rowBytesPerThread };
+    const compiler: Compiler = { mod, runtime, plan, threads, rowKernels: threads > 1, zeroRow, chainScratch, rowBytesPerThread, slices: concatSlices(plan) };
     const phases: Phase[] = [];
     const add = (list: Phase[]): number[] => list.map((p) => phases.push(p) - 1);
     const stepPhases = plan.steps.map((step, i): StepPhases => {
@@ -215,7 +218,11 @@ export class WasmEngine {
     const { offsets, floats } = planMemory(this.plan, this.chains, batch, this.threads, staged).layout;
     this.runtime.reset(this.weightsEnd);
     const base = this.runtime.allocF32(floats);
-    const at: Pointers = (t) => base + 4 * offsets.get(`t${t}`)!;
+    const slices = concatSlices(this.plan);
+    const at: Pointers = (t) => {
+      const slice = slices.get(t);
+      return slice ? base + 4 * (offsets.get(`t${slice.tensor}`)! + slice.offset) : base + 4 * offsets.get(`t${t}`)!;
+    };
     const place = (p: Place | null, step: number): number => (p === null ? 0 : 'tensor' in p ? at(p.tensor) : base + 4 * (offsets.get(`s${step}`)! + batch * p.floatsPerImage));
     const schedule = this.stepPhases.flatMap((s, i) => (staged.has(i) ? s.stages! : s.phases));
     const serialPointers: (Pointers | null)[] = this.phases.map(() => null);
@@ -281,6 +288,8 @@ interface Compiler {
   zeroRow: number;
   chainScratch: number;
   rowBytesPerThread: number;
+  /** Concatenation inputs their producers write straight into the output's channels (`concatSlices`). */
+  slices: ReadonlyMap<number, ChannelSlice>;
 }
 
 /**
@@ -297,10 +306,16 @@ function channelSplit(c: Compiler, name: string, spec: GemmSpec, pixelsPerImage:
       const [, count] = channelShare(spec.cout, blockChannels, part, parts);
       if (count === 0 || kernels[count]) continue;
       kernels[count] = `${name}_c${count}`;
-      emitGemm(c.mod, kernels[count], { ...spec, cout: count, outputStride: spec.cout, residualStride: spec.cout });
+      emitGemm(c.mod, kernels[count], { ...spec, cout: count, outputStride: spec.outputStride ?? spec.cout, residualStride: spec.cout });
     }
   }
   return { blockChannels, kernels };
+}
+
+/** Channels of the tensor that `tensor` is a channel slice of (its pixel stride), or undefined where it is a tensor of its own. */
+function sliceChannels(c: Compiler, tensor: number): number | undefined {
+  const slice = c.slices.get(tensor);
+  return slice && c.plan.tensors[slice.tensor].shape.at(-1);
 }
 
 /** Floats in the widest input row of any depthwise conv: the zero row that stands for padding rows must cover it. */
@@ -332,8 +347,41 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     emitGlobalAvgPool(c.mod, name, { pixels: h * w, channels: ch });
     const serial = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[name](at(step.inputs[0]), at(step.output), batch);
     return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial, native: true }];
+  } else if (step.op === 'resize') {
+    const outChannels = sliceChannels(c, step.output) ?? step.inShape[2];
+    const spec = { inShape: step.inShape, size: step.size, coordinates: step.coordinates, outChannels };
+    emitResize(c.mod, name, spec);
+    // threads split images by output rows: each reads two input rows, so parts need nothing from each other
+    const rowKernel = c.rowKernels ? `${name}_rows` : null;
+    if (rowKernel) emitResizeRows(c.mod, rowKernel, spec);
+    const weights = c.runtime.upload(packResizeTaps(spec));
+    const work: Work = { kind: 'window', op: 'resize', kernel: name, rowKernel, weights, inShape: step.inShape, outShape: [...step.size, outChannels], kernelHeight: 0, strideHeight: 0, dilationHeight: 1, padTop: 0, zeroRow: 0 };
+    return [{ step: index, places: tensorPlaces(step), tensors, work, serial: null, native: true }];
+  } else if (step.op === 'concat') {
+    return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial: compileConcat(step, name, c), native: true }];
   }
   return [fallbackPhase(step, index, c, tensorPlaces(step), tensors)];
+}
+
+/**
+ * A copy into its slice of the output's channels per input that its producer did not write there itself, on the
+ * calling thread: memory-bound, and a small part of the head that has it (DeepLab's 512 channels at output stride 16).
+ */
+function compileConcat(step: ConcatStep, name: string, c: Compiler): (kernels: Record<string, Kernel>) => SerialRun {
+  const outChannels = step.channels.reduce((a, b) => a + b, 0);
+  const pixels = c.plan.tensors[step.output].size / outChannels;
+  let next = 0;
+  const copies = step.channels.flatMap((channels, k) => {
+    const [tensor, offset] = [step.inputs[k], next];
+    next += channels;
+    if (c.slices.has(tensor)) return []; // its producer wrote it in place
+    const kernel = `${name}_in${k}`;
+    emitChannelSlice(c.mod, kernel, { channels, outChannels, offset });
+    return [{ kernel, tensor }];
+  });
+  return (k) => (at, batch) => {
+    for (const copy of copies) k[copy.kernel](at(copy.tensor), at(step.output), batch * pixels);
+  };
 }
 
 /** Emits the kernels for a conv step when they fit (1×1 GEMM, depthwise, few-channel stem) and packs its weights; null otherwise. */
@@ -341,27 +389,27 @@ function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
   const [kh, kw, , cout] = step.kernelShape;
   const [h, w, cin] = step.inShape;
   const { strides, dilations, padding } = step.conv;
-  if (dilations[0] !== 1 || dilations[1] !== 1) return null;
   const residual = step.residual;
   const kind = convKind(step.kernelShape, step.conv);
   if (kind === 'pointwise') {
-    const spec = { cin, cout, clamp: step.clamp, residual: residual !== null, tile: GEMM_TILE };
+    const outputStride = sliceChannels(c, step.output) ?? cout;
+    const spec = { cin, cout, clamp: step.clamp, residual: residual !== null, tile: GEMM_TILE, outputStride };
     emitGemm(c.mod, name, spec);
     const weights = c.runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
-    return { kind: 'gemm', kernel: name, weights, cin, cout, pixels: h * w, residual: residual !== null, channelSplit: channelSplit(c, name, spec, h * w) };
+    return { kind: 'gemm', kernel: name, weights, cin, cout, pixels: h * w, residual: residual !== null, outputStride, channelSplit: channelSplit(c, name, spec, h * w) };
   }
   if (residual !== null) return null;
-  const window = { inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], padTop: padding[0], zeroRow: c.zeroRow };
+  const window = { inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], dilationHeight: dilations[0], padTop: padding[0], zeroRow: c.zeroRow };
   const rowKernel = c.rowKernels ? `${name}_rows` : null;
   if (kind === 'depthwise') {
-    const spec = { height: h, width: w, channels: cin, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
+    const spec = { height: h, width: w, channels: cin, kernel: [kh, kw] as const, strides, dilations, padding, clamp: step.clamp };
     emitDepthwise(c.mod, name, spec);
     // the row kernel reads the same packed weights: their layout depends on the taps and channels only
-    if (rowKernel) emitDepthwiseRow(c.mod, rowKernel, { width: w, channels: cin, kernel: [kh, kw], stride: strides[1], padLeft: padding[2], padRight: padding[3], clamp: step.clamp });
+    if (rowKernel) emitDepthwiseRow(c.mod, rowKernel, { width: w, channels: cin, kernel: [kh, kw], stride: strides[1], dilation: dilations[1], padLeft: padding[2], padRight: padding[3], clamp: step.clamp });
     const weights = c.runtime.upload(packDepthwiseWeights(spec, step.kernel, step.bias));
     return { kind: 'window', op: 'depthwise', kernel: name, rowKernel, weights, ...window };
   }
-  if (kind === 'standard' && kh * kw * cin <= STEM_MAX_TAPS) {
+  if (kind === 'standard' && dilations[0] === 1 && dilations[1] === 1 && kh * kw * cin <= STEM_MAX_TAPS) {
     const spec = { height: h, width: w, cin, cout, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
     emitConv(c.mod, name, spec);
     if (rowKernel) emitConvRows(c.mod, rowKernel, spec);
@@ -386,7 +434,7 @@ function compileChain(step: ChainStep, index: number, chainPlan: ChainPlan, c: C
  */
 function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fused: ChainWork, c: Compiler): Phase[] {
   const { weights } = fused;
-  const { height, width, channels, kernelHeight, stride, padTop } = chain.rows;
+  const { height, width, channels, kernelHeight, stride, dilation, padTop } = chain.rows;
   const [outH, outW, outC] = chain.outShape;
   const expanded: Place = { scratchOf: index, floatsPerImage: 0 };
   const filtered: Place = { scratchOf: index, floatsPerImage: chain.expand ? height * width * channels : 0 };
@@ -409,6 +457,7 @@ function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fuse
       outShape: [outH, outW, channels],
       kernelHeight,
       strideHeight: stride,
+      dilationHeight: dilation,
       padTop,
       zeroRow: weights.zeroRow,
     }),

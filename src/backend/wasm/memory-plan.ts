@@ -2,8 +2,10 @@
 // buffers, the scratch of those that threads run stage by stage, and the arena layout per batch.
 
 import { placeBuffers, planRequests } from '../../graph/arena.js';
-import type { ArenaLayout } from '../../graph/arena.js';
-import type { ChainStep, Plan } from '../../graph/plan.js';
+import type { ArenaLayout, ChannelSlice } from '../../graph/arena.js';
+import type { ChainStep, Plan, Step } from '../../graph/plan.js';
+import { readerCounts } from '../../graph/passes/rewrite.js';
+import { convKind } from '../../ops/conv-kind.js';
 import { chainSpecOf, planChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
 
@@ -18,6 +20,33 @@ export function planChains(plan: Plan): (ChainPlan | null)[] {
 /** Floats of the intermediates of a chain run stage by stage, for `batch` images. */
 export function unfusedChainFloats(step: ChainStep, batch: number): number {
   return batch * step.stages.slice(0, -1).reduce((sum, s) => sum + s.outShape[0] * s.outShape[1] * s.outShape[2], 0);
+}
+
+/** Steps whose engine kernels write a channel slice as well as a whole tensor: a resize, and a 1×1 convolution's GEMM with no residual. */
+function writesSlices(step: Step): boolean {
+  if (step.op === 'resize') return true;
+  return step.op === 'conv' && step.residual === null && step.conv.dilations.every((d) => d === 1) && convKind(step.kernelShape, step.conv) === 'pointwise';
+}
+
+/**
+ * The inputs of channel concatenations that their producers write straight into the output's channels, so
+ * that nothing is copied: those made by a step that can (`writesSlices`), read by the concatenation only, and
+ * with the channels it takes (not a view that regroups them). The others are copied in.
+ */
+export function concatSlices(plan: Plan): Map<number, ChannelSlice> {
+  const readers = readerCounts(plan);
+  const producers = new Map(plan.steps.map((s) => [s.output, s]));
+  const slices = new Map<number, ChannelSlice>();
+  for (const step of plan.steps) {
+    if (step.op !== 'concat') continue;
+    let offset = 0;
+    step.inputs.forEach((t, k) => {
+      const producer = producers.get(t);
+      if (producer && readers.get(t) === 1 && plan.tensors[t].shape.at(-1) === step.channels[k] && writesSlices(producer)) slices.set(t, { tensor: step.output, offset });
+      offset += step.channels[k];
+    });
+  }
+  return slices;
 }
 
 export interface PlannedMemory {
@@ -36,10 +65,15 @@ export interface PlannedMemory {
  */
 export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
   const layout = placeBuffers(
-    planRequests(plan, batch, (i) => {
-      const step = plan.steps[i];
-      return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : 0;
-    }),
+    planRequests(
+      plan,
+      batch,
+      (i) => {
+        const step = plan.steps[i];
+        return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : 0;
+      },
+      concatSlices(plan),
+    ),
   );
   const rowBufferBytes = threads * Math.max(0, ...chains.map((c) => c?.scratchBytes ?? 0));
   return { layout, arenaBytes: 4 * layout.floats, rowBufferBytes, totalBytes: 4 * layout.floats + rowBufferBytes };

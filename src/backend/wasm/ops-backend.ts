@@ -59,10 +59,11 @@ export interface WasmTrainingBackends {
 
 /**
  * Both training interfaces on WebAssembly SIMD. Covered: 1×1 convolutions and dense layers (GEMMs, forward and
- * both gradients), depthwise convolutions with depth multiplier 1 (any kernel, stride, padding), other groups-1
- * convolutions (the stem: direct kernel forward, im2col GEMMs backward), BatchNorm in both modes and its backward,
- * ReLU/ReLU6 and their backward, add, dropout masks, global average pooling, bias sums. Everything else (dilation,
- * other groups, windowed pooling, padding layers, softmax) runs on the reference kernels, through the same interface.
+ * both gradients), depthwise convolutions with depth multiplier 1 (any kernel, stride, dilation, padding), other
+ * groups-1 convolutions (forward: the direct kernel for small undilated ones such as the stem, im2col GEMMs for the
+ * rest, atrous ones too; backward: im2col GEMMs), BatchNorm in both modes and its backward, ReLU/ReLU6 and their
+ * backward, add, dropout masks, global average pooling, bias sums, bilinear resize (forward). Everything else (other groups, windowed pooling,
+ * padding layers, softmax) runs on the reference kernels, through the same interface.
  * With `threads`, the convolutions, GEMMs and pooling split across workers (see the option); `scope` reuses a
  * step's output arrays.
  */

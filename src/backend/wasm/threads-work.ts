@@ -18,6 +18,8 @@ export interface GemmWork {
   /** Pixels per image (1 for a dense layer). */
   pixels: number;
   residual: boolean;
+  /** Floats from one output pixel to the next, where it writes a channel slice of a wider tensor; default `cout`. */
+  outputStride?: number;
   /**
    * For batches with few pixels per part (`byChannels`): parts take ranges of the packed output-channel
    * blocks instead, each with a kernel for its channel count (`emitGemm` with the full output and
@@ -26,15 +28,15 @@ export interface GemmWork {
   channelSplit: { blockChannels: number; kernels: Record<number, string> } | null;
 }
 
-/** A depthwise or stem convolution over whole images, split by images and output rows. */
+/** A depthwise or stem convolution (or a resize) over whole images, split by images and output rows. */
 export interface WindowWork {
   kind: 'window';
-  op: 'depthwise' | 'conv';
+  op: 'depthwise' | 'conv' | 'resize';
   /** Whole images: `(x, w, y, batch)`; null: the row kernel runs every row. */
   kernel: string | null;
   /**
    * Output rows, for parts that hold part of an image: depthwise `(row0 … row[kh−1], w, y)` (rows.ts'
-   * `emitDepthwiseRow`), conv `(x, w, y, firstRow, rowCount)` (`emitConvRows`). Null where one thread runs it all.
+   * `emitDepthwiseRow`), conv and resize `(x, w, y, firstRow, rowCount)` (`emitConvRows`, `emitResizeRows`). Null where one thread runs it all.
    */
   rowKernel: string | null;
   weights: number;
@@ -42,6 +44,8 @@ export interface WindowWork {
   outShape: readonly [number, number, number];
   kernelHeight: number;
   strideHeight: number;
+  /** Input rows between a depthwise window's adjacent taps (1 for a stem conv). */
+  dilationHeight: number;
   padTop: number;
   /** A row of at least `inShape[1]·inShape[2]` zeros, standing for input rows in the vertical padding (depthwise rows). */
   zeroRow: number;
@@ -206,6 +210,7 @@ function bindGemm(work: GemmWork, kernels: Record<string, Kernel>): PartRunner {
   const gemm = kernelOf(kernels, work.kernel);
   const inBytes = work.cin * F32;
   const outBytes = work.cout * F32;
+  const outPixelBytes = (work.outputStride ?? work.cout) * F32;
   const split = work.channelSplit;
   const channelKernels = split && Object.fromEntries(Object.entries(split.kernels).map(([count, name]) => [count, kernelOf(kernels, name)]));
   // a packed block: its bias, then a row of its width per input channel
@@ -222,7 +227,7 @@ function bindGemm(work: GemmWork, kernels: Record<string, Kernel>): PartRunner {
     }
     const [start, end] = shareOf(pixels, part, parts, GEMM_GRAIN);
     if (end <= start) return;
-    gemm(input + start * inBytes, work.weights, output + start * outBytes, end - start, work.residual ? residual + start * outBytes : 0);
+    gemm(input + start * inBytes, work.weights, output + start * outPixelBytes, end - start, work.residual ? residual + start * outBytes : 0);
   };
 }
 
@@ -243,17 +248,17 @@ function bindWindow(work: WindowWork, kernels: Record<string, Kernel>): PartRunn
     };
   }
   const rowKernel = kernelOf(kernels, work.rowKernel);
-  const { kernelHeight, strideHeight, padTop, zeroRow } = work;
+  const { kernelHeight, strideHeight, dilationHeight, padTop, zeroRow } = work;
   // the depthwise row kernel's arguments, reused: kh row pointers, weights, output row
   const args = new Array<number>(kernelHeight + 2).fill(0);
   args[kernelHeight] = work.weights;
   const rows =
-    work.op === 'conv'
+    work.op !== 'depthwise'
       ? (image: number, out: number, first: number, count: number): void => rowKernel(image, work.weights, out + first * outRowBytes, first, count)
       : (image: number, out: number, first: number, count: number): void => {
           for (let oy = first; oy < first + count; oy++) {
             for (let ky = 0; ky < kernelHeight; ky++) {
-              const r = oy * strideHeight - padTop + ky;
+              const r = oy * strideHeight - padTop + ky * dilationHeight;
               args[ky] = r < 0 || r >= inH ? zeroRow : image + r * inRowBytes;
             }
             args[kernelHeight + 1] = out + oy * outRowBytes;

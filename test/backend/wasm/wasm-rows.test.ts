@@ -379,11 +379,11 @@ for (const mode of SIMD_MODES) {
 describe('chain planning', () => {
   const base = (): ChainSpec => chainOf({ size: [6, 6], cin: 4, hidden: 24, cout: 4, stride: 1, padding: 'torch', residual: true });
 
-  it('refuses dilation, a residual across shapes, and stages out of order', () => {
-    const dilated = base();
-    const dw = dilated.stages[1];
-    dilated.stages = [dilated.stages[0], { ...dw, conv: { ...dw.conv, dilations: [2, 2] } }, dilated.stages[2]];
-    assert.throws(() => planChain(dilated), /dilations must be 1/);
+  it('refuses a dilated stem, a residual across shapes, and stages out of order', () => {
+    const dilated = chainOf({ size: [9, 9], cin: 4, hidden: 8, cout: 4, stride: 1, padding: 'torch', stem: { cin: 3, padding: 'torch' } });
+    const stem = dilated.stages[0];
+    dilated.stages = [{ ...stem, conv: { ...stem.conv, dilations: [2, 2] } }, ...dilated.stages.slice(1)];
+    assert.throws(() => planChain(dilated), /stem conv must be undilated/);
     const strided = chainOf({ size: [6, 6], cin: 4, hidden: 24, cout: 4, stride: 2, padding: 'torch' });
     assert.throws(() => planChain({ ...strided, residual: true }), /residual needs equal/);
     const b = base();

@@ -114,16 +114,14 @@ for (const mode of SIMD_MODES) {
       assert.equal(w.coverage().reference.conv2d ?? 0, 0);
     });
 
-    it('depth multiplier 2, grouped and dilated convolutions fall back to the reference, with the same results', () => {
+    it('depth multiplier 2 and grouped convolutions fall back to the reference, with the same results (dilated ones: dilated-depthwise.test.ts)', () => {
       const before = w.coverage().reference;
       const xShape = [2, 7, 8, 5];
       checkConv(w, xShape, [3, 3, 1, 10], convParams(xShape, [3, 3], 2, 'torch', 5), true, 'depth multiplier 2');
       const grouped = [2, 6, 6, 6];
       checkConv(w, grouped, [3, 3, 2, 6], convParams(grouped, [3, 3], 1, 'same', 3), false, 'groups 3');
-      const dilated = { strides: [1, 1], dilations: [2, 2], padding: [2, 2, 2, 2], groups: 1 } as Conv2DParams;
-      checkConv(w, xShape, [3, 3, 5, 4], dilated, false, 'dilation 2');
       const after = w.coverage().reference;
-      for (const op of ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardKernel']) assert.equal((after[op] ?? 0) - (before[op] ?? 0), 3, `${op} fallbacks`);
+      for (const op of ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardKernel']) assert.equal((after[op] ?? 0) - (before[op] ?? 0), 2, `${op} fallbacks`);
     });
 
     it('BatchNorm: inference, training statistics and normalisation, backward in both modes (channel tails, > 256 pixels)', () => {

@@ -1,4 +1,4 @@
-// Runs a fused chain — [stem conv] [expand 1×1] → depthwise → project 1×1 (+ residual) — row by row, so the
+// Runs a fused chain — [stem conv] [expand 1×1] → depthwise (dilated or not) → project 1×1 (+ residual) — row by row, so the
 // expanded tensor and the stem's output never exist whole (MobileNetV2 §5.1). Plan once, pack once, a runner per thread.
 
 import type { ModuleBuilder } from '../assembler.js';
@@ -46,11 +46,17 @@ export interface ChainPlan {
   /** The chain's per-sample input (the stem's, if any) and output, [H, W, C]. */
   inShape: [number, number, number];
   outShape: [number, number, number];
-  /** The depthwise stage's input rows: [height, width, channels], and how output rows map onto them. */
-  rows: { height: number; width: number; channels: number; kernelHeight: number; stride: number; padTop: number };
+  /**
+   * The depthwise stage's input rows: [height, width, channels], and how output rows map onto them: output row
+   * oy reads input rows oy·stride − padTop + ky·dilation for ky in [0, kernelHeight).
+   */
+  rows: { height: number; width: number; channels: number; kernelHeight: number; stride: number; dilation: number; padTop: number };
   /** Output rows made per step: their expand and project each run as one GEMM over all their pixels. */
   rowsPerStep: number;
-  /** Expanded (or stem) rows kept in the ring, min(kh + (rowsPerStep − 1)·stride, height); 0 when the depthwise reads the chain's input rows. */
+  /**
+   * Expanded (or stem) rows kept in the ring, min((kh − 1)·dilation + 1 + (rowsPerStep − 1)·stride, height): a
+   * step's windows span that many rows; 0 when the depthwise reads the chain's input rows.
+   */
   ringRows: number;
   /**
    * Byte offsets into a runner's scratch, each 64-byte aligned; -1 where a chain has no such buffer. Rows
@@ -64,6 +70,11 @@ export interface ChainPlan {
 }
 
 const ALIGN = 64;
+
+/** Input rows one depthwise window spans: its first tap row to its last, (kh − 1)·dilation + 1. */
+function windowRows(kernelHeight: number, dilation: number): number {
+  return (kernelHeight - 1) * dilation + 1;
+}
 
 /**
  * The GEMM runs 4-pixel tiles and then single pixels, which cost about as much as a tile each: a step
@@ -97,7 +108,8 @@ export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPla
   const [height, width, channels] = depthwise.inShape;
   const [kh, kw] = depthwise.kernelShape;
   const [padTop, , padLeft, padRight] = depthwise.conv.padding;
-  const dwSpec: DepthwiseRowSpec = { width, channels, kernel: [kh, kw], stride: depthwise.conv.strides[1], padLeft, padRight, clamp: depthwise.clamp };
+  const [dilation, dilationW] = depthwise.conv.dilations;
+  const dwSpec: DepthwiseRowSpec = { width, channels, kernel: [kh, kw], stride: depthwise.conv.strides[1], dilation: dilationW, padLeft, padRight, clamp: depthwise.clamp };
 
   const stemSpec: ConvSpec | null = stem && {
     height: stem.inShape[0],
@@ -116,7 +128,7 @@ export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPla
   const rowsPerStep = options.rowsPerStep ?? defaultRowsPerStep(outHeight, outWidth);
   if (!Number.isInteger(rowsPerStep) || rowsPerStep < 1) throw new ConfigError(`chain: rowsPerStep must be a positive integer, got ${rowsPerStep}`);
   const stride = depthwise.conv.strides[0];
-  const ringRows = stem || expand ? Math.min(kh + (rowsPerStep - 1) * stride, height) : 0;
+  const ringRows = stem || expand ? Math.min(windowRows(kh, dilation) + (rowsPerStep - 1) * stride, height) : 0;
   let top = 0;
   const take = (bytes: number): number => {
     const at = top;
@@ -142,7 +154,7 @@ export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPla
     residual: spec.residual,
     inShape,
     outShape,
-    rows: { height, width, channels, kernelHeight: kh, stride, padTop },
+    rows: { height, width, channels, kernelHeight: kh, stride, dilation, padTop },
     rowsPerStep,
     ringRows,
     scratch: { ring, stemRows, depthwiseRows },
@@ -224,7 +236,8 @@ export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, 
   const [outH, outW, outC] = plan.outShape;
   const inRowBytes = inW * inC * F32;
   const outRowBytes = outW * outC * F32;
-  const { height, width, channels, kernelHeight, stride, padTop } = plan.rows;
+  const { height, width, channels, kernelHeight, stride, dilation, padTop } = plan.rows;
+  const span = windowRows(kernelHeight, dilation);
   const { rowsPerStep, ringRows } = plan;
   const ringRowBytes = width * channels * F32;
   const ring = base + plan.scratch.ring;
@@ -258,7 +271,7 @@ export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, 
     for (let oy0 = firstRow; oy0 < end; oy0 += rowsPerStep) {
       const rows = Math.min(rowsPerStep, end - oy0);
       const lo = oy0 * stride - padTop;
-      const hi = Math.min((oy0 + rows - 1) * stride - padTop + kernelHeight, height);
+      const hi = Math.min((oy0 + rows - 1) * stride - padTop + span, height);
       // new rows in at most two runs of consecutive slots: the ring wraps at most once per step
       for (let r = Math.max(next, lo, 0); r < hi; ) {
         const count = Math.min(hi - r, ringRows - (r % ringRows));
@@ -269,7 +282,7 @@ export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, 
       for (let i = 0; i < rows; i++) {
         const windowTop = lo + i * stride;
         for (let ky = 0; ky < kernelHeight; ky++) {
-          const r = windowTop + ky;
+          const r = windowTop + ky * dilation;
           args[ky] = r < 0 || r >= height ? weights.zeroRow : ringRows > 0 ? ring + (r % ringRows) * ringRowBytes : image + r * inRowBytes;
         }
         args[kernelHeight + 1] = depthwiseRows + i * depthwiseRowBytes;

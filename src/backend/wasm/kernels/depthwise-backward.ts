@@ -1,11 +1,11 @@
 // Depthwise convolution backward: the input gradient by scattering each output gradient through the taps (any
-// stride and padding), and the kernel gradient as per-image tap sums folded into a total (two-level float32 sums).
+// stride, dilation and padding), and the kernel gradient as per-image tap sums folded into a total (two-level float32 sums).
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import { F32, LANES, V128, advance, checkPositiveInts, loadLanes, mulAdd, repeat, repeatWhile, roundUp, storeLanes } from './common.js';
 import type { DepthwiseSpec } from './depthwise.js';
 import { depthwiseOutputSize } from './depthwise.js';
-import { emitWindowLoops } from './window.js';
+import { emitWindowLoops, tapOffset } from './window.js';
 
 function kernelOf(spec: DepthwiseSpec): readonly [number, number] {
   return spec.kernel ?? [3, 3];
@@ -25,7 +25,8 @@ function eachChannelChunk(fn: FunctionBuilder, channels: number, pointers: [Loca
 
 function geometryOf(spec: DepthwiseSpec): Parameters<typeof emitWindowLoops>[1] {
   const [kh, kw] = kernelOf(spec);
-  checkPositiveInts('depthwise backward', { height: spec.height, width: spec.width, channels: spec.channels, kh, kw, strideH: spec.strides[0], strideW: spec.strides[1] });
+  const [dh, dw] = spec.dilations ?? [1, 1];
+  checkPositiveInts('depthwise backward', { height: spec.height, width: spec.width, channels: spec.channels, kh, kw, strideH: spec.strides[0], strideW: spec.strides[1], dilationH: dh, dilationW: dw });
   depthwiseOutputSize(spec);
   const pixelBytes = spec.channels * F32;
   return { ...spec, kernel: [kh, kw] as const, inPixelBytes: pixelBytes, outPixelBytes: pixelBytes };
@@ -40,7 +41,6 @@ export function emitDepthwiseBackwardInput(mod: ModuleBuilder, name: string, spe
   const geometry = geometryOf(spec);
   const [kh, kw] = geometry.kernel;
   const c = spec.channels;
-  const pixelBytes = c * F32;
   const chunkBytes = V128 * (1 + kh * kw);
 
   mod.function(name, ['i32', 'i32', 'i32', 'i32'], [], (fn) => {
@@ -58,7 +58,7 @@ export function emitDepthwiseBackwardInput(mod: ModuleBuilder, name: string, spe
         fn.set(gradient);
         for (let ky = taps.ky0; ky < taps.ky1; ky++) {
           for (let kx = taps.kx0; kx < taps.kx1; kx++) {
-            const tap = ((ky - taps.ky0) * spec.width + (kx - taps.kx0)) * pixelBytes;
+            const tap = tapOffset(geometry, taps, ky, kx);
             loadLanes(fn, cx, tap, lanes);
             fn.set(sum);
             mulAdd(fn, sum, () => fn.get(gradient), () => fn.get(wp).v128.load((1 + ky * kw + kx) * V128));
@@ -131,7 +131,7 @@ export function emitDepthwiseBackwardKernel(mod: ModuleBuilder, name: string, sp
           for (let ky = range.ky0; ky < range.ky1; ky++) {
             for (let kx = range.kx0; kx < range.kx1; kx++) {
               const slot = (ky * kw + kx) * V128;
-              const tap = ((ky - range.ky0) * spec.width + (kx - range.kx0)) * c * F32;
+              const tap = tapOffset(geometry, range, ky, kx);
               fn.get(ap).v128.load(slot).set(acc);
               for (let i = 0; i < pixels; i++) mulAdd(fn, acc, () => loadLanes(fn, cx, tap + i * inputStep, lanes), () => fn.get(gradients[i]));
               fn.get(ap).get(acc).v128.store(slot);

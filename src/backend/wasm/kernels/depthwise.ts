@@ -1,11 +1,11 @@
-// Depthwise convolution (3×3 in MobileNets; any size here), stride 1 or 2, explicit padding, bias and
-// clamp fused: channels run 4 to a vector with a partial-vector tail, border pixels have their own code.
+// Depthwise convolution (3×3 in MobileNets; any size here), any stride and dilation (atrous, DeepLab), explicit padding,
+// bias and clamp fused: channels run 4 to a vector with a partial-vector tail, border pixels have their own code.
 
 import type { Local, ModuleBuilder } from '../assembler.js';
 import type { Padding4 } from '../../../ops/geometry.js';
 import { ShapeError } from '../../../errors.js';
 import { type Clamp, F32, LANES, V128, advance, checkPositiveInts, clampEpilogue, loadLanes, mulAdd, repeat, roundUp, storeLanes } from './common.js';
-import { emitWindowLoops, windowOutput } from './window.js';
+import { emitWindowLoops, tapOffset, windowOutput } from './window.js';
 
 export interface DepthwiseSpec {
   height: number;
@@ -14,6 +14,8 @@ export interface DepthwiseSpec {
   /** Default [3, 3]. */
   kernel?: readonly [number, number];
   strides: readonly [number, number];
+  /** Default [1, 1]. */
+  dilations?: readonly [number, number];
   /** Explicit [top, bottom, left, right]. */
   padding: Padding4;
   clamp?: Clamp | null;
@@ -56,7 +58,8 @@ export function packDepthwiseWeights(spec: DepthwiseSpec, kernel: Float32Array, 
 export function emitDepthwise(mod: ModuleBuilder, name: string, spec: DepthwiseSpec): void {
   const [kh, kw] = kernelOf(spec);
   const group = spec.group ?? 1;
-  checkPositiveInts('depthwise', { height: spec.height, width: spec.width, channels: spec.channels, kh, kw, strideH: spec.strides[0], strideW: spec.strides[1], group });
+  const [dh, dw] = spec.dilations ?? [1, 1];
+  checkPositiveInts('depthwise', { height: spec.height, width: spec.width, channels: spec.channels, kh, kw, strideH: spec.strides[0], strideW: spec.strides[1], dilationH: dh, dilationW: dw, group });
   const c = spec.channels;
   const pixelBytes = c * F32;
   const chunkBytes = V128 * (1 + kh * kw);
@@ -79,7 +82,7 @@ export function emitDepthwise(mod: ModuleBuilder, name: string, spec: DepthwiseS
         for (let ky = taps.ky0; ky < taps.ky1; ky++) {
           for (let kx = taps.kx0; kx < taps.kx1; kx++) {
             fn.get(wp).v128.load((1 + ky * kw + kx) * V128).set(weight);
-            const tap = ((ky - taps.ky0) * spec.width + (kx - taps.kx0)) * pixelBytes;
+            const tap = tapOffset(geometry, taps, ky, kx);
             for (let i = 0; i < pixels; i++) {
               mulAdd(fn, acc[i], () => loadLanes(fn, cx, tap + i * inputStep, lanes), () => fn.get(weight));
             }

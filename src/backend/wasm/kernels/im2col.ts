@@ -1,10 +1,10 @@
-// im2col and col2im for a general convolution (groups 1): each output pixel's window laid out as one row of
+// im2col and col2im for a general convolution (groups 1, any dilation): each output pixel's window laid out as one row of
 // kh·kw·cin values, so the conv and its gradients become GEMMs; col2im adds such rows back into the input.
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import type { Padding4 } from '../../../ops/geometry.js';
 import { F32, V128, checkPositiveInts, laneCounts, loadLanes, storeLanes } from './common.js';
-import { type WindowGeometry, emitWindowLoops, windowOutput } from './window.js';
+import { type WindowGeometry, emitWindowLoops, tapOffset, windowOutput } from './window.js';
 
 export interface Im2colSpec {
   height: number;
@@ -12,12 +12,15 @@ export interface Im2colSpec {
   cin: number;
   kernel: readonly [number, number];
   strides: readonly [number, number];
+  /** Default [1, 1]. */
+  dilations?: readonly [number, number];
   padding: Padding4;
 }
 
 function geometryOf(spec: Im2colSpec): WindowGeometry {
   const [kh, kw] = spec.kernel;
-  checkPositiveInts('im2col', { height: spec.height, width: spec.width, cin: spec.cin, kh, kw, strideH: spec.strides[0], strideW: spec.strides[1] });
+  const [dh, dw] = spec.dilations ?? [1, 1];
+  checkPositiveInts('im2col', { height: spec.height, width: spec.width, cin: spec.cin, kh, kw, strideH: spec.strides[0], strideW: spec.strides[1], dilationH: dh, dilationW: dw });
   const g = { ...spec, inPixelBytes: spec.cin * F32, outPixelBytes: kh * kw * spec.cin * F32 };
   windowOutput(g, 'im2col');
   return g;
@@ -59,7 +62,7 @@ function emitWindowCopy(mod: ModuleBuilder, name: string, spec: Im2colSpec, toIm
     emitWindowLoops(fn, g, image, col, batch, 1, (taps, input, output) => {
       for (let ky = taps.ky0; ky < taps.ky1; ky++) {
         for (let kx = taps.kx0; kx < taps.kx1; kx++) {
-          const tap = ((ky - taps.ky0) * spec.width + (kx - taps.kx0)) * spec.cin * F32;
+          const tap = tapOffset(g, taps, ky, kx);
           const slot = (ky * kw + kx) * spec.cin * F32;
           if (toImage) emitMove(fn, spec.cin, output, slot, input, tap, value, true);
           else emitMove(fn, spec.cin, input, tap, output, slot, value, false);

@@ -1,5 +1,5 @@
-// Row kernels for running an inverted residual block row by row (MobileNetV2 §5.1): a depthwise conv that
-// makes one output row from kh input rows, and the stem conv over any range of output rows of an image.
+// Row kernels for running an inverted residual block row by row (MobileNetV2 §5.1): a depthwise conv (dilated or
+// not) that makes one output row from kh input rows, and the stem conv over any range of output rows of an image.
 
 import type { Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError } from '../../../errors.js';
@@ -16,6 +16,8 @@ export interface DepthwiseRowSpec {
   kernel?: readonly [number, number];
   /** Horizontal stride; the vertical one is the caller's choice of rows. */
   stride: number;
+  /** Horizontal dilation (input pixels between adjacent taps); the vertical one is the caller's choice of rows. Default 1. */
+  dilation?: number;
   padLeft: number;
   padRight: number;
   clamp?: Clamp | null;
@@ -46,7 +48,7 @@ function rowKernelOf(spec: DepthwiseRowSpec): readonly [number, number] {
 /** The same layout as `packDepthwiseWeights`: a row spec seen as a one-output-row depthwise spec. */
 function asDepthwiseSpec(spec: DepthwiseRowSpec): DepthwiseSpec {
   const kernel = rowKernelOf(spec);
-  return { height: kernel[0], width: spec.width, channels: spec.channels, kernel, strides: [1, spec.stride], padding: [0, 0, spec.padLeft, spec.padRight] };
+  return { height: kernel[0], width: spec.width, channels: spec.channels, kernel, strides: [1, spec.stride], dilations: [1, spec.dilation ?? 1], padding: [0, 0, spec.padLeft, spec.padRight] };
 }
 
 /** Output pixels per row; throws a ShapeError if the window does not fit. */
@@ -66,7 +68,8 @@ export function packDepthwiseRowWeights(spec: DepthwiseRowSpec, kernel: Float32A
 export function emitDepthwiseRow(mod: ModuleBuilder, name: string, spec: DepthwiseRowSpec): void {
   const [kh, kw] = rowKernelOf(spec);
   const group = spec.group ?? 1;
-  checkPositiveInts('depthwise row', { width: spec.width, channels: spec.channels, kh, kw, stride: spec.stride, group });
+  const dilation = spec.dilation ?? 1;
+  checkPositiveInts('depthwise row', { width: spec.width, channels: spec.channels, kh, kw, stride: spec.stride, dilation, group });
   if (![spec.padLeft, spec.padRight].every((p) => Number.isInteger(p) && p >= 0)) {
     throw new ConfigError(`depthwise row: padding must be non-negative integers, got [${spec.padLeft}, ${spec.padRight}]`);
   }
@@ -77,7 +80,7 @@ export function emitDepthwiseRow(mod: ModuleBuilder, name: string, spec: Depthwi
   const taps = kh * kw;
   const order = spec.order ?? (spec.stride === 1 && spec.width <= CHANNEL_ORDER_MAX_WIDTH ? 'channels' : 'pixels');
   const held = order === 'channels' && taps <= MAX_HELD_TAPS;
-  const columns = tapRuns(ow, spec.stride, spec.padLeft, spec.width, kw);
+  const columns = tapRuns(ow, spec.stride, spec.padLeft, spec.width, kw, dilation);
 
   mod.function(name, Array.from({ length: kh + 2 }, () => 'i32' as const), [], (fn) => {
     const rows = fn.params.slice(0, kh);
@@ -102,7 +105,7 @@ export function emitDepthwiseRow(mod: ModuleBuilder, name: string, spec: Depthwi
           const weight = held ? weights[t] : weights[0];
           if (!held) fn.get(wp).v128.load((1 + t) * V128).set(weight);
           for (let i = 0; i < pixels; i++) {
-            mulAdd(fn, acc[i], () => loadLanes(fn, x[ky], (kx - kx0) * pixelBytes + i * stepBytes, lanes), () => fn.get(weight));
+            mulAdd(fn, acc[i], () => loadLanes(fn, x[ky], (kx - kx0) * dilation * pixelBytes + i * stepBytes, lanes), () => fn.get(weight));
           }
         }
       }
@@ -118,7 +121,7 @@ export function emitDepthwiseRow(mod: ModuleBuilder, name: string, spec: Depthwi
     const forColumns = (x: Local[], out: Local, body: (kx0: number, kx1: number, pixels: number) => void): void => {
       for (const [ox, count, start, kx0, kx1] of columns) {
         const inBounds = kx1 > kx0;
-        x.forEach((row, ky) => offsetPointer(fn, pixelX[ky], row, inBounds ? (start + kx0) * pixelBytes : 0));
+        x.forEach((row, ky) => offsetPointer(fn, pixelX[ky], row, inBounds ? (start + kx0 * dilation) * pixelBytes : 0));
         offsetPointer(fn, pixelY, out, ox * pixelBytes);
         const step = kx0 === 0 && kx1 === kw ? group : 1;
         const next = (pixels: number): void => {

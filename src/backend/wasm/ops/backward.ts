@@ -60,9 +60,11 @@ function conv2dBackwardInput(ops: WasmOps, dy: Tensor, kernel: Tensor, xShape: r
     ops.begin('conv2dBackwardInput');
     const spec = depthwiseSpec(xShape, kernel.shape, p);
     const [pt, pb, pl, pr] = p.padding;
-    if (p.strides[0] === 1 && p.strides[1] === 1 && Math.max(pt, pb) < kh && Math.max(pl, pr) < kw) {
-      // stride 1: the input gradient is the depthwise convolution of dy with the flipped kernel and complementary padding
-      const flipped: DepthwiseSpec = { height: oh, width: ow, channels: c, kernel: [kh, kw], strides: [1, 1], padding: [kh - 1 - pt, kh - 1 - pb, kw - 1 - pl, kw - 1 - pr] };
+    // the window's reach: (k − 1)·dilation pixels from its first tap to its last
+    const [reachH, reachW] = [(kh - 1) * p.dilations[0], (kw - 1) * p.dilations[1]];
+    if (p.strides[0] === 1 && p.strides[1] === 1 && Math.max(pt, pb) <= reachH && Math.max(pl, pr) <= reachW) {
+      // stride 1: the input gradient is the depthwise convolution of dy with the flipped kernel, at the same dilation, and complementary padding
+      const flipped: DepthwiseSpec = { height: oh, width: ow, channels: c, kernel: [kh, kw], strides: [1, 1], dilations: p.dilations, padding: [reachH - pt, reachH - pb, reachW - pl, reachW - pr] };
       const [fh, fw] = depthwiseOutputSize(flipped);
       if (fh === h && fw === w) {
         const op = split.op(`depthwise ${specKey(flipped)}`, (m) => emitDepthwise(m, 'depthwise', flipped), () => imageWork('depthwise', oh * ow * c, h * w * c));

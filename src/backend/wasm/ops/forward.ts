@@ -1,5 +1,5 @@
-// The inference Backend on the ops backend's wasm kernels: 1×1 convolutions and dense layers as GEMMs, depthwise and
-// other groups-1 convolutions (direct kernel or im2col), BatchNorm, activations, add, global average pooling.
+// The inference Backend on the ops backend's wasm kernels: 1×1 convolutions and dense layers as GEMMs, depthwise and other
+// groups-1 convolutions (direct kernel or im2col), BatchNorm, activations, add, global average pooling, bilinear resize.
 
 import type { Backend } from '../../backend.js';
 import { referenceBackend } from '../../reference.js';
@@ -13,6 +13,8 @@ import { emitDepthwise, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { emitGemm, gemmPackedLength, packGemmWeights } from '../kernels/gemm.js';
 import { emitIm2col } from '../kernels/im2col.js';
 import { emitGlobalAvgPool } from '../kernels/pool.js';
+import { emitResize, packResizeTaps } from '../kernels/resize.js';
+import { type ResizeCoordinates, checkResize } from '../../../ops/resize.js';
 import type { CallArg } from '../threads-work.js';
 import { batchNorm } from './batch-norm.js';
 import { DIRECT_CONV_TAPS, convPath, depthwiseSpec, im2colSpec, specKey } from './conv-paths.js';
@@ -36,6 +38,7 @@ export function wasmBackend(ops: WasmOps): Backend {
     maxPool2d: (x, p) => ops.fallback('maxPool2d', () => referenceBackend.maxPool2d(x, p)),
     dense: (x, kernel, bias) => dense(ops, x, kernel, bias),
     softmax: (x) => ops.fallback('softmax', () => referenceBackend.softmax(x)),
+    resizeBilinear: (x, size, coordinates) => resize(ops, x, size, coordinates),
   };
 }
 
@@ -59,7 +62,7 @@ function conv2d(ops: WasmOps, x: Tensor, kernel: Tensor, bias: Float32Array | nu
   }
   if (kind === 'general') {
     ops.begin('conv2d');
-    if (kh * kw * c <= DIRECT_CONV_TAPS) {
+    if (kh * kw * c <= DIRECT_CONV_TAPS && p.dilations[0] === 1 && p.dilations[1] === 1) {
       const spec: ConvSpec = { height: h, width: w, cin: c, cout, kernel: [kh, kw], strides: p.strides, padding: p.padding };
       convOutputSize(spec);
       const op = split.op(`conv ${specKey(spec)}`, (m) => emitConv(m, 'conv', spec), () => imageWork('conv', h * w * c, oh * ow * cout));
@@ -118,6 +121,22 @@ function globalAvgPool(ops: WasmOps, x: Tensor): Tensor {
     calls: [{ kernel: 'pool', args: [{ pointer: 0, perUnit: h * w * c * F32 }, { pointer: 1, perUnit: c * F32 }], unitScale: 1 }],
   }));
   return new Tensor([n, c], perImage(ops, x.data, n, h * w * c, c, op, 0));
+}
+
+/** Bilinear resize image by image (threads split the images); its backward stays on the reference op. */
+function resize(ops: WasmOps, x: Tensor, size: readonly [number, number], coordinates: ResizeCoordinates): Tensor {
+  checkResize('resizeBilinear', x.shape, size, coordinates);
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const [th, tw] = size;
+  const spec = { inShape: [h, w, c] as const, size, coordinates };
+  ops.begin('resizeBilinear');
+  const op = ops.split.op(`resize ${h} ${w} ${c} ${th} ${tw} ${coordinates}`, (m) => emitResize(m, 'resize', spec), () => ({
+    kind: 'split',
+    grain: 1,
+    calls: [{ kernel: 'resize', args: [{ pointer: 0, perUnit: h * w * c * F32 }, { pointer: 2 }, { pointer: 1, perUnit: th * tw * c * F32 }], unitScale: 1 }],
+  }));
+  const taps = ops.staging.put(packResizeTaps(spec));
+  return new Tensor([n, th, tw, c], perImage(ops, x.data, n, h * w * c, th * tw * c, op, taps));
 }
 
 function dense(ops: WasmOps, x: Tensor, kernel: Tensor, bias: Float32Array | null): Tensor {
