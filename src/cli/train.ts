@@ -15,7 +15,7 @@ import type { DecodedCheckpoint } from '../train/checkpoint.js';
 import { freezeLayers, replaceHead } from '../train/finetune.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import { OPTIMIZER_KINDS } from '../train/optimizers.js';
-import type { ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
+import type { EpochRecord, ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
 import { scheduleDependsOnEpochs, trajectoryFields } from '../train/trainer.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, INTEGER, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER, architectureFlags, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { Values } from './args.js';
@@ -214,6 +214,15 @@ function limited(data: Dataset, limit: number | undefined, io: CommandIO): Datas
   return data;
 }
 
+const percent = (v: number): string => `${(100 * v).toFixed(2)}%`;
+
+/** One epoch's line: train loss and accuracy, the test evaluation (top-1 and top-5, or mIoU and pixel accuracy), rate. */
+function epochLine(r: EpochRecord, best: boolean): string {
+  const [trainAccuracy, test] =
+    'miou' in r.test ? ['pixel accuracy', `mIoU ${percent(r.test.miou)} pixel accuracy ${percent(r.test.pixelAccuracy)}`] : ['top-1', `top-1 ${percent(r.test.top1)} top-5 ${percent(r.test.top5)}`];
+  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} ${trainAccuracy} ${percent(r.trainTop1)} | test loss ${r.test.loss.toFixed(4)} ${test} | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`;
+}
+
 export async function trainCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, FLAGS, 'train');
   const out = requiredFlag(values, 'out', 'train', 'DIR');
@@ -274,7 +283,7 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
       onEpoch: (s, best) => {
         progress?.stop();
         const r = s.history[s.history.length - 1];
-        io.err(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${(100 * r.trainTop1).toFixed(2)}% | test loss ${r.test.loss.toFixed(4)} top-1 ${(100 * r.test.top1).toFixed(2)}% top-5 ${(100 * r.test.top5).toFixed(2)}% | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`);
+        io.err(epochLine(r, best));
       },
     });
   } finally {
