@@ -23,6 +23,8 @@ export interface ConvBNSpec extends NormOptions {
   depthMultiplier?: number;
   kernelSize: number;
   strides?: number;
+  /** Dilation rate of the window (atrous convolution); default 1. */
+  dilation?: number;
   padding: PaddingMode;
   activation: Activation;
   names: { conv: string; bn: string; activation?: string };
@@ -33,7 +35,7 @@ export interface ConvBNSpec extends NormOptions {
 }
 
 export function convBN(x: SymbolicTensor, s: ConvBNSpec): SymbolicTensor {
-  const common = { kernelSize: s.kernelSize, strides: s.strides ?? 1, padding: s.padding, useBias: false };
+  const common = { kernelSize: s.kernelSize, strides: s.strides ?? 1, dilations: s.dilation ?? 1, padding: s.padding, useBias: false };
   const conv =
     s.filters === undefined
       ? new DepthwiseConv2D(s.names.conv, { ...common, depthMultiplier: s.depthMultiplier ?? 1 })

@@ -13,6 +13,8 @@ export interface InvertedResidualOptions extends NormOptions {
   inputChannels?: number;
   outputChannels: number;
   stride: 1 | 2;
+  /** Dilation rate of the depthwise conv (atrous, for a smaller output stride); default 1. */
+  dilation?: number;
   /** The expansion factor t; 1 skips the expansion conv. */
   expansion: number;
   /** Layer-name prefix, e.g. `block_3` (Keras names `block_3_expand`, …). */
@@ -54,6 +56,7 @@ export function invertedResidual(x: SymbolicTensor, o: InvertedResidualOptions):
     ...norm,
     kernelSize: 3,
     strides: o.stride,
+    dilation: o.dilation ?? 1,
     padding,
     activation: 'relu6',
     names: { conv: `${o.name}_depthwise`, bn: `${o.name}_depthwise_BN`, activation: `${o.name}_depthwise_relu` },

@@ -10,6 +10,8 @@ import { Model } from '../graph/model.js';
 import { head } from './head.js';
 import type { CommonModelOptions } from './options.js';
 import { checkDropout, checkResolution, commonMetadata, resolveCommon } from './options.js';
+import type { OutputStride } from './output-stride.js';
+import { atrousSchedule, checkOutputStride, scheduleStride } from './output-stride.js';
 
 /** Table 1 as data: pointwise output channels and stride of each depthwise-separable block. */
 export const MOBILENET_V1_BLOCKS: readonly (readonly [channels: number, stride: number])[] = [
@@ -38,6 +40,8 @@ export interface MobileNetV1Options extends Omit<CommonModelOptions, 'padding'> 
    * TF SAME (equal to `keras` on even sizes), `torch` pads 1 on every side.
    */
   padding?: 'keras' | 'same' | 'torch';
+  /** Limit the downsampling to 8 or 16 (or 32) by atrous depthwise convs (TF slim's `mobilenet_v1_base`). */
+  outputStride?: OutputStride;
 }
 
 export function mobilenetV1(options: MobileNetV1Options = {}): Model {
@@ -50,7 +54,9 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
   const paddingName = options.padding ?? (c.convention === 'keras' ? 'keras' : 'torch');
   if (!['keras', 'same', 'torch'].includes(paddingName)) throw new ConfigError(`${arch}: padding must be 'keras', 'same' or 'torch', got ${JSON.stringify(paddingName)}`);
   const paddingFor = (stride: number): PaddingMode => (paddingName === 'keras' ? (stride === 2 ? [0, 1, 0, 1] : 'same') : paddingName);
-  checkResolution(c, 32, arch);
+  const outputStride = options.outputStride === undefined ? undefined : checkOutputStride(options.outputStride, arch);
+  const [stem, ...steps] = atrousSchedule([2, ...MOBILENET_V1_BLOCKS.map(([, stride]) => stride)], outputStride);
+  checkResolution(c, scheduleStride([stem, ...steps]), arch);
   const dropout = checkDropout(options.dropout ?? 1e-3, arch);
   const norm = { bnEpsilon: c.bnEpsilon, bnMomentum: c.bnMomentum };
   const width = (channels: number): number => Math.max(1, Math.trunc(channels * c.alpha));
@@ -60,19 +66,21 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
     ...norm,
     filters: width(32),
     kernelSize: 3,
-    strides: 2,
-    padding: paddingFor(2),
+    strides: stem.stride,
+    padding: paddingFor(stem.stride),
     activation,
     names: { conv: 'conv1', bn: 'conv1_bn', activation: 'conv1_relu' },
     block: 'conv1',
   });
-  MOBILENET_V1_BLOCKS.forEach(([channels, stride], i) => {
+  MOBILENET_V1_BLOCKS.forEach(([channels], i) => {
     const id = i + 1;
+    const { stride, rate } = steps[i];
     y = convBN(y, {
       ...norm,
       depthMultiplier,
       kernelSize: 3,
       strides: stride,
+      dilation: rate,
       padding: paddingFor(stride),
       activation,
       names: { conv: `conv_dw_${id}`, bn: `conv_dw_${id}_bn`, activation: `conv_dw_${id}_relu` },

@@ -3,15 +3,20 @@
 import { ConfigError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { withParameterBudget } from '../nn/parameter-budget.js';
+import { deeplabV3 } from './deeplab-v3.js';
+import type { DeepLabV3Options } from './deeplab-v3.js';
 import { mobilenetV1 } from './mobilenet-v1.js';
 import type { MobileNetV1Options } from './mobilenet-v1.js';
 import { mobilenetV2 } from './mobilenet-v2.js';
 import type { MobileNetV2Options } from './mobilenet-v2.js';
 
-export const ARCHITECTURES = ['mobilenet_v2', 'mobilenet_v1'] as const;
+export const ARCHITECTURES = ['mobilenet_v2', 'mobilenet_v1', 'deeplabv3_mobilenet_v2'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
-export type ArchitectureOptions = MobileNetV2Options & MobileNetV1Options;
+export type ArchitectureOptions = MobileNetV2Options & MobileNetV1Options & DeepLabV3Options;
+
+/** The options DeepLab takes; any other given option is a ConfigError rather than silently dropped. */
+const DEEPLAB_OPTIONS: readonly (keyof DeepLabV3Options)[] = ['alpha', 'resolution', 'inputChannels', 'classes', 'outputStride', 'head', 'convention', 'bnEpsilon', 'bnMomentum', 'name', 'seed'];
 
 export function isArchitecture(name: string): name is Architecture {
   return (ARCHITECTURES as readonly string[]).includes(name);
@@ -25,11 +30,16 @@ export function buildModel(arch: string, options: ArchitectureOptions = {}): Mod
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ConfigError(`${arch}: options must be an object, got ${JSON.stringify(options)}`);
   const tooLarge = (): ConfigError => new ConfigError(`${arch}: options ${JSON.stringify(options)} describe a network of more than ${MAX_MODEL_PARAMETERS} parameters`);
   return withParameterBudget(MAX_MODEL_PARAMETERS, tooLarge, () => {
+    if (arch === 'deeplabv3_mobilenet_v2') {
+      const foreign = Object.keys(options).filter((k) => !(DEEPLAB_OPTIONS as readonly string[]).includes(k) && options[k as keyof ArchitectureOptions] !== undefined);
+      if (foreign.length) throw new ConfigError(`${arch}: options ${foreign.join(', ')} do not apply (it takes ${DEEPLAB_OPTIONS.join(', ')})`);
+      return deeplabV3(options);
+    }
     if (arch === 'mobilenet_v2') {
-      const { depthMultiplier: _d, activation: _a, ...v2 } = options;
+      const { depthMultiplier: _d, activation: _a, head: _h, ...v2 } = options;
       return mobilenetV2(v2 as MobileNetV2Options);
     }
-    const { blocks: _b, roundNearest: _r, firstChannel: _f, lastChannel: _l, stemStride: _s, ...v1 } = options;
+    const { blocks: _b, roundNearest: _r, firstChannel: _f, lastChannel: _l, stemStride: _s, head: _h, ...v1 } = options;
     return mobilenetV1(v1 as MobileNetV1Options);
   });
 }
