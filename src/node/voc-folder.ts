@@ -1,0 +1,24 @@
+// Node edge of segmentation data: a PASCAL VOC-style folder on disk (as `mobilenet make-scenes` writes) read
+// into a SegmentationSet by the pure reader in src/data/segmentation-data.ts.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { readVocSplit, type SegmentationSet, type VocReadOptions } from '../data/segmentation-data.js';
+import { FileError } from './files.js';
+
+/** One split of the VOC folder `dir` (ImageSets/Segmentation/{train,val}.txt, JPEGImages/, SegmentationClass/). */
+export async function readVocFolder(dir: string, options: VocReadOptions = {}): Promise<SegmentationSet> {
+  const lookup = async (path: string): Promise<Uint8Array | undefined> => {
+    const full = join(dir, path);
+    try {
+      const buffer = await readFile(full);
+      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      throw new FileError(`cannot read ${full}: ${e instanceof Error ? e.message : String(e)}`, full, code, { cause: e });
+    }
+  };
+  return readVocSplit(lookup, dir, options);
+}
