@@ -1,36 +1,51 @@
-// `mobilenet train`: trains (or fine-tunes) a MobileNet on a data folder, with a progress bar, checkpoints
-// that `--resume` continues exactly, a JSONL log, an SVG curve plot and the best and final models.
+// `mobilenet train`: trains (or fine-tunes) a MobileNet classifier, or a DeepLab segmenter, on a data folder, with a
+// progress bar, checkpoints that `--resume` continues exactly, a JSONL log, an SVG curve plot and the best and final models.
 
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { subset } from '../data/dataset.js';
 import type { Dataset } from '../data/dataset.js';
 import type { PixelScaling, PreprocessOptions } from '../data/preprocess.js';
+import type { SegmentationSet } from '../data/segmentation-data.js';
 import type { Model } from '../graph/model.js';
 import { decodeModelFile } from '../io/model-file.js';
 import { buildModel } from '../models/registry.js';
+import { loadAnyModel } from '../node/any-model.js';
 import { readBytes } from '../node/files.js';
+import { readVocFolder } from '../node/voc-folder.js';
 import { openDataset, readCheckpoint, runPaths, runTraining } from '../node/training-run.js';
 import type { DecodedCheckpoint } from '../train/checkpoint.js';
-import { freezeLayers, replaceHead } from '../train/finetune.js';
+import { freezeLayers, replaceHead, transferWeights } from '../train/finetune.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import { OPTIMIZER_KINDS } from '../train/optimizers.js';
 import type { EpochRecord, ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
 import { scheduleDependsOnEpochs, trajectoryFields } from '../train/trainer.js';
-import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, INTEGER, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER, architectureFlags, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, INTEGER, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER, architectureFlags, numberFlag, numberListFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { Values } from './args.js';
 import type { CommandIO } from './io.js';
 import { createProgress } from './progress.js';
 import type { Progress } from './progress.js';
 import { engineEvaluator, trainingBackends } from './engines.js';
 
-export const TRAIN_HELP = `mobilenet train --data DIR --out DIR [architecture flags] [--epochs E] [--batch B] [--optimizer …] [--lr …] [--resume] [--freeze …]
+export const TRAIN_HELP = `mobilenet train --data DIR --out DIR [--task classification|segmentation] [architecture flags] [--epochs E] [--batch B] [--optimizer …] [--lr …] [--resume] [--freeze …]
 Trains a model on DIR (MNIST-format IDX files, e.g. /usr/share/datasets/fashion-mnist, or train/ and test/
 folders of class sub-folders) and evaluates it on the test split after every epoch. Writes to --out:
 checkpoint.safetensors (atomic; --resume continues from it exactly), log.jsonl, curves.svg,
 best.safetensors (best test top-1) and model.safetensors (final), all loadable by eval/classify.
 ${ARCHITECTURE_HELP}
   --from FILE                        fine-tune a model file: its weights, a new head if --classes differs
+  --task segmentation                train a DeepLab (--arch deeplabv3_mobilenet_v2, the default then) on a VOC-layout
+                                     DIR (ImageSets/Segmentation/{train,val}.txt, JPEGImages/, SegmentationClass/
+                                     palette PNGs; \`mobilenet make-scenes\` writes one): per-pixel cross-entropy (label
+                                     255 ignored), evaluated on val (mIoU, pixel accuracy) every epoch, best.safetensors
+                                     the best val mIoU; the model files keep the class names and preprocessing.
+                                     --resolution R|HxW resizes the images (default: their size); --from FILE takes a
+                                     classification MobileNetV2 (the bundled model, or any imported one) and copies its
+                                     backbone's weights (by name and shape; α and input channels from it) into a new
+                                     DeepLab; no crop, flip, erasing or label smoothing
+  --output-stride 8|16|32 (16)       DeepLab's backbone stride (atrous convolutions below it)
+  --head mobile|aspp (mobile)        DeepLab's head: image pooling + 1×1 (the paper's on-device head), or ASPP
+  --class-weights W0,W1,…            segmentation: one loss weight per class (torch's CrossEntropyLoss weight)
   --freeze NAME                      freeze layers up to and including NAME (a layer or a block, e.g. block_12)
   --split train|test (train)         the split trained on (test: for a folder with only the test split, like the
                                      bundled data/fashion-mnist; the evaluation then sees the training images)
@@ -77,6 +92,10 @@ const FLAGS = {
   threads: { type: 'string' },
   split: { type: 'string' },
   resume: { type: 'boolean' },
+  task: { type: 'string' },
+  'output-stride': { type: 'string' },
+  head: { type: 'string' },
+  'class-weights': { type: 'string' },
 } as const;
 
 /**
@@ -88,6 +107,33 @@ const FREE_ON_RESUME: readonly string[] = ['out', 'resume', 'epochs', 'patience'
 const RUN_FLAGS = 'runFlags';
 const KERNELS = 'kernels';
 const SPLITS = ['train', 'test'] as const;
+const SEGMENTER = 'deeplabv3_mobilenet_v2';
+const segmentationTask = (values: Values): boolean => (stringFlag(values, 'task', ['classification', 'segmentation'] as const) ?? 'classification') === 'segmentation';
+/** Flags of one task only: a segmenter's images move with their masks, and its loss has no smoothing. */
+const CLASSIFICATION_ONLY = ['split', 'flip', 'crop-padding', 'erasing', 'label-smoothing'];
+const SEGMENTATION_ONLY = ['class-weights'];
+
+/** Refuses the flags the run's task has no use for, rather than ignoring them. */
+function checkTaskFlags(values: Values): void {
+  const segmentation = segmentationTask(values);
+  for (const name of segmentation ? CLASSIFICATION_ONLY : SEGMENTATION_ONLY) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} applies to ${segmentation ? 'classification' : '--task segmentation'}, not to ${segmentation ? '--task segmentation' : 'classification'}`);
+  }
+}
+
+/** The architecture flags, with a segmenter by default for --task segmentation and DeepLab's own flags. */
+function runArchitecture(values: Values): ReturnType<typeof architectureFlags> {
+  const segmentation = segmentationTask(values);
+  const { arch, options } = architectureFlags(segmentation && values.arch === undefined ? { ...values, arch: SEGMENTER } : values);
+  if (segmentation !== (arch === SEGMENTER)) {
+    throw new UsageError(segmentation ? `--task segmentation trains ${SEGMENTER} (per-pixel logits), not ${arch}` : `--arch ${SEGMENTER} is a segmenter: give --task segmentation and a VOC-layout --data`);
+  }
+  const outputStride = numberFlag(values, 'output-stride', { accepts: (v) => v === 8 || v === 16 || v === 32, what: '8, 16 or 32' });
+  if (outputStride !== undefined) options.outputStride = outputStride as 8 | 16 | 32;
+  const head = stringFlag(values, 'head', ['mobile', 'aspp'] as const);
+  if (head !== undefined) options.head = head;
+  return { arch, options };
+}
 
 function configFromFlags(values: Values): TrainConfig {
   const lr = numberFlag(values, 'lr', POSITIVE) ?? 0.05;
@@ -102,18 +148,25 @@ function configFromFlags(values: Values): TrainConfig {
   const erasing = numberFlag(values, 'erasing', { accepts: (v) => v >= 0 && v <= 1, what: 'a probability in [0, 1]' }) ?? 0;
   const clipNorm = numberFlag(values, 'clip-norm', POSITIVE);
   const patience = numberFlag(values, 'patience', POSITIVE_INTEGER);
+  const classWeights = numberListFlag(values, 'class-weights');
+  const segmentation = segmentationTask(values);
   return {
     epochs: numberFlag(values, 'epochs', POSITIVE_INTEGER) ?? 10,
     batchSize: numberFlag(values, 'batch', POSITIVE_INTEGER) ?? 64,
     seed: numberFlag(values, 'seed', INTEGER) ?? 0,
     optimizer,
     schedule,
-    labelSmoothing: numberFlag(values, 'label-smoothing', { accepts: (v) => v >= 0 && v < 1, what: 'a number in [0, 1)' }) ?? 0.1,
-    augment: {
-      padding: numberFlag(values, 'crop-padding', NON_NEGATIVE_INTEGER) ?? 2,
-      flip: (stringFlag(values, 'flip', ['on', 'off'] as const) ?? 'on') === 'on',
-      erasing: erasing > 0 ? { p: erasing } : false,
-    },
+    ...(segmentation
+      ? {}
+      : {
+          labelSmoothing: numberFlag(values, 'label-smoothing', { accepts: (v) => v >= 0 && v < 1, what: 'a number in [0, 1)' }) ?? 0.1,
+          augment: {
+            padding: numberFlag(values, 'crop-padding', NON_NEGATIVE_INTEGER) ?? 2,
+            flip: (stringFlag(values, 'flip', ['on', 'off'] as const) ?? 'on') === 'on',
+            erasing: erasing > 0 ? { p: erasing } : false,
+          },
+        }),
+    ...(classWeights === undefined ? {} : { classWeights }),
     ...(clipNorm === undefined ? {} : { clipNorm }),
     ...(patience === undefined ? {} : { patience }),
     checkpointEvery: numberFlag(values, 'checkpoint-every', POSITIVE_INTEGER) ?? 200,
@@ -126,7 +179,8 @@ function configFromFlags(values: Values): TrainConfig {
 function runDefinition(values: Values): string {
   return JSON.stringify({
     config: trajectoryFields(configFromFlags(values)),
-    architecture: architectureFlags(values),
+    task: segmentationTask(values),
+    architecture: runArchitecture(values),
     from: values.from,
     data: values.data,
     split: stringFlag(values, 'split', SPLITS) ?? 'train',
@@ -183,7 +237,7 @@ interface StartingPoint {
 
 /** A new run's model: a model file's (--from, with a new head if --classes differs), or one built for the data's images. */
 async function startingPoint(flags: Values, data: string, split: 'train' | 'test', seed: number, io: CommandIO): Promise<StartingPoint> {
-  const { arch, options } = architectureFlags(flags);
+  const { arch, options } = runArchitecture(flags);
   if (typeof flags.from === 'string') {
     const loaded = decodeModelFile(await readBytes(flags.from), flags.from);
     if (options.classes === undefined || options.classes === loaded.model.outputShape[0]) return loaded;
@@ -223,39 +277,98 @@ function epochLine(r: EpochRecord, best: boolean): string {
   return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} ${trainAccuracy} ${percent(r.trainTop1)} | test loss ${r.test.loss.toFixed(4)} ${test} | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`;
 }
 
+/** What a run trains and evaluates on: a classifier's image data sets, or a segmenter's VOC splits. */
+type TaskData =
+  | { task: 'segmentation'; train: SegmentationSet; test: SegmentationSet }
+  | { task: 'classification'; train: Dataset; test: Dataset; evaluate: ReturnType<typeof engineEvaluator> };
+
+/** A segmentation run's model (new, or the checkpoint's) and its data: the VOC folder's train and val splits. */
+interface SegmentationRun extends StartingPoint {
+  preprocessing: PreprocessOptions;
+  train: SegmentationSet;
+  test: SegmentationSet;
+}
+
+/**
+ * A segmentation run: the data read at the model's size (the checkpoint's), or a new DeepLab for the data (its size
+ * unless --resolution; its classes), with a classifier's backbone copied in for --from.
+ */
+async function segmentationStart(flags: Values, data: string, seed: number, resumed: DecodedCheckpoint | null, io: CommandIO): Promise<SegmentationRun> {
+  const limit = limitFlag(flags);
+  const read = (split: 'train' | 'val', size: readonly [number, number] | undefined, pixels: PixelScaling | undefined, channels: number, classNames?: readonly string[]): Promise<SegmentationSet> =>
+    readVocFolder(data, { split, size, pixels, channels: channels as 1 | 3, classNames, limit: split === 'train' ? limit : undefined });
+  if (resumed) {
+    const { model, info } = resumed;
+    const [h, w, c] = model.inputShape;
+    const pixels = info.preprocessing?.pixels;
+    const [train, test] = [await read('train', [h, w], pixels, c, info.classNames), await read('val', [h, w], pixels, c, info.classNames)];
+    return { model, preprocessing: info.preprocessing ?? { size: [h, w], pixels }, classNames: info.classNames, train, test };
+  }
+  const { arch, options } = runArchitecture(flags);
+  const source = typeof flags.from === 'string' ? await loadAnyModel(flags.from) : null;
+  // a fine-tuned backbone keeps what it was trained with: its width, its input channels and its pixel scaling
+  const pixels: PixelScaling = source?.preprocessing?.pixels ?? { mean: 0.5, std: 0.5 };
+  const channels = options.inputChannels ?? source?.model.inputShape[2] ?? 3;
+  const alpha = options.alpha ?? (typeof source?.model.metadata.alpha === 'number' ? source.model.metadata.alpha : undefined);
+  const size = typeof options.resolution === 'number' ? ([options.resolution, options.resolution] as const) : options.resolution;
+  const train = await read('train', size, pixels, channels);
+  const [, h, w] = train.images.shape;
+  const test = await read('val', [h, w], pixels, channels, train.classNames);
+  const classes = train.classNames.length;
+  if (options.classes !== undefined && options.classes !== classes) throw new UsageError(`--classes ${options.classes}: the data in ${data} has ${classes} classes (${train.classNames.join(', ')}); leave --classes out`);
+  const model = buildModel(arch, { ...options, alpha, resolution: [h, w], inputChannels: channels, classes, seed });
+  if (source) {
+    const { copied, kept } = transferWeights(source.model, model);
+    io.err(`--from ${flags.from}: copied ${copied.length} weights of its backbone (by name and shape) into the ${model.name}; ${kept.length} start fresh (the head${kept.length > 12 ? ' and layers whose shapes differ' : ''})`);
+  }
+  return { model, preprocessing: { size: [h, w], pixels }, classNames: [...train.classNames], train, test };
+}
+
 export async function trainCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, FLAGS, 'train');
   const out = requiredFlag(values, 'out', 'train', 'DIR');
   const resumed = values.resume ? await readCheckpoint(out) : null;
   if (values.resume && !resumed) io.err(`no checkpoint in ${out}: starting a new run`);
   const flags = resumed ? resumeFlags(resumed, recordable(values), out, io) : recordable(values);
+  checkTaskFlags(flags);
   const data = requiredFlag(flags, 'data', 'train', 'DIR');
   const config = configFromFlags(flags);
   const split = stringFlag(flags, 'split', SPLITS) ?? 'train';
+  const segmentation = segmentationTask(flags);
 
-  const { model, preprocessing, classNames: known } = resumed ? { ...resumed.info, model: resumed.model } : await startingPoint(flags, data, split, config.seed, io);
+  const segmentationRun = segmentation ? await segmentationStart(flags, data, config.seed, resumed, io) : null;
+  const { model, preprocessing, classNames: known } = segmentationRun ?? (resumed ? { ...resumed.info, model: resumed.model } : await startingPoint(flags, data, split, config.seed, io));
   if (resumed) io.err(`resuming ${out}: epoch ${resumed.state.epoch + 1}, batch ${resumed.state.batch}, step ${resumed.state.step}`);
   if (config.freeze) {
     const frozen = freezeLayers(model, { upTo: config.freeze });
     io.err(`frozen: ${frozen.length} layers up to ${config.freeze}`);
   }
 
-  const [h, w, c] = model.inputShape;
-  const dataOptions = { size: [h, w] as const, channels: c as 1 | 3, preprocessing };
-  const trainData = limited(await openDataset(data, split, dataOptions), limitFlag(flags), io);
-  const testData = await openDataset(data, 'test', dataOptions);
-  if (split === 'test') io.err(`note: training on the test split, which is also the one evaluated: the test accuracy does not measure how the model generalises`);
-  const classNames = known ?? [...trainData.classes];
+  let taskData: TaskData;
+  let classNames: string[];
+  if (segmentationRun) {
+    taskData = { task: 'segmentation', train: segmentationRun.train, test: segmentationRun.test };
+    classNames = [...segmentationRun.train.classNames];
+  } else {
+    const [h, w, c] = model.inputShape;
+    const dataOptions = { size: [h, w] as const, channels: c as 1 | 3, preprocessing };
+    const trainData = limited(await openDataset(data, split, dataOptions), limitFlag(flags), io);
+    const testData = await openDataset(data, 'test', dataOptions);
+    if (split === 'test') io.err(`note: training on the test split, which is also the one evaluated: the test accuracy does not measure how the model generalises`);
+    taskData = { task: 'classification', train: trainData, test: testData, evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1) };
+    classNames = known ?? [...trainData.classes];
+  }
+  const [trainSize, testSize] = taskData.task === 'segmentation' ? [taskData.train.images.shape[0], taskData.test.images.shape[0]] : [taskData.train.size, taskData.test.size];
   const backends = await trainingBackends(backendFlag(flags), io, config.threads ?? 1);
   const kernelsBefore = resumed?.info.extra?.[KERNELS];
   if (kernelsBefore !== undefined && kernelsBefore !== backends.name) {
     io.err(`note: the run trained on ${String(kernelsBefore)} kernels, now on ${backends.name}: they sum in another order, so the weights' last bits will differ from an uninterrupted run's`);
   }
 
-  const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
-  io.err(`training ${model.name} on ${trainData.size} images (${testData.size} test), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
-  const left = trainData.size % config.batchSize;
-  if (left > 0 && stepsPerEpoch > 0) io.err(`note: each epoch takes ${stepsPerEpoch} full batches, so ${left} of the ${trainData.size} images (others each epoch, as shuffled) sit it out`);
+  const stepsPerEpoch = Math.floor(trainSize / config.batchSize);
+  io.err(`training ${model.name} on ${trainSize} images (${testSize} ${segmentation ? 'val' : 'test'}), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
+  const left = trainSize % config.batchSize;
+  if (left > 0 && stepsPerEpoch > 0) io.err(`note: each epoch takes ${stepsPerEpoch} full batches, so ${left} of the ${trainSize} images (others each epoch, as shuffled) sit it out`);
   let progress: Progress | null = null;
   let epochShown = -1;
   // the kernels' workers end with the run, whichever way it ends
@@ -263,14 +376,12 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
   try {
     state = await runTraining({
       model,
-      train: trainData,
-      test: testData,
+      ...taskData,
       config,
       out,
       info: { classNames, preprocessing, extra: { [RUN_FLAGS]: flags, [KERNELS]: backends.name } },
       resume: resumed ?? undefined,
       trainer: backends.options,
-      evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1),
       onStep: (images, _loss, s) => {
         if (epochShown !== s.epoch) {
           progress?.stop();
@@ -290,5 +401,5 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
     await backends.dispose();
   }
   const paths = runPaths(out);
-  io.out(`best test top-1 ${(100 * state.bestTop1).toFixed(2)}% at epoch ${state.bestEpoch}; wrote ${paths.best}, ${paths.final}, ${paths.log}, ${paths.curves}`);
+  io.out(`best ${segmentation ? 'val mIoU' : 'test top-1'} ${(100 * state.bestTop1).toFixed(2)}% at epoch ${state.bestEpoch}; wrote ${paths.best}, ${paths.final}, ${paths.log}, ${paths.curves}`);
 }

@@ -21,7 +21,7 @@ const SIZE = 8;
 const CLASSES = ['background', 'red', 'green'];
 
 /** A DeepLab in miniature: a strided conv, BN, ReLU6, 1×1 logits, bilinear resize back to the input. */
-export function tinySegmenter(seed = 1): Model {
+function tinySegmenter(seed = 1): Model {
   const x = input([SIZE, SIZE, 3]);
   let y = new Conv2D('features', { filters: 6, kernelSize: 3, strides: 2, padding: 'same' }).apply(x);
   y = new ReLU6('features_relu').apply(new BatchNormalization('features_bn').apply(y));
@@ -30,7 +30,7 @@ export function tinySegmenter(seed = 1): Model {
 }
 
 /** Scenes of `count` 8×8 images: a noisy background with a red and a green square, their pixels labelled 1 and 2, a void border. */
-export function tinyScenes(count: number, seed: number): SegmentationData {
+function tinyScenes(count: number, seed: number): SegmentationData {
   const random = new Random(seed);
   const images = new Tensor([count, SIZE, SIZE, 3]);
   const masks = new Uint8Array(count * SIZE * SIZE);
