@@ -4,7 +4,7 @@
 import { residualVsInverted, separableVsStandard } from '../cost/compare.js';
 import { formatSummary, table, thousands } from '../cost/format.js';
 import { modelCost } from '../cost/model-cost.js';
-import { PUBLISHED_FIGURES } from '../cost/paper-figures.js';
+import { PUBLISHED_FIGURES, figureLabel, figureModel, figureParams } from '../cost/paper-figures.js';
 import { MOBILENET_V1_BLOCKS } from '../models/mobilenet-v1.js';
 import { buildModel } from '../models/registry.js';
 import { Random } from '../tensor/random.js';
@@ -55,16 +55,17 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<void> 
     ),
   );
 
-  io.out('\nMobileNetV1 vs V2, ours beside the published figures (MMACs / M params):');
+  io.out('\nMobileNetV1 vs V2 and Mobile DeepLabv3, ours beside the published figures (MMACs / M params; DeepLab params with BN γ, β):');
   io.out(
     table(
       ['model', 'source', 'MACs (ours)', 'MACs (printed)', 'params (ours)', 'params (printed)'],
       PUBLISHED_FIGURES.map((f) => {
-        const c = modelCost(buildModel(f.arch, { alpha: f.alpha, resolution: f.resolution, classes: f.classes }));
-        return [`${f.arch} ${f.alpha}-${f.resolution}`, f.source, millions(c.macs), String(f.macsMillions), millions(c.params.weights, 3), f.paramsMillions === undefined ? '—' : String(f.paramsMillions)];
+        const c = modelCost(figureModel(f));
+        return [figureLabel(f), f.source, millions(c.macs), String(f.macsMillions), millions(figureParams(f, c.params), 3), f.paramsMillions === undefined ? '—' : String(f.paramsMillions)];
       }),
     ),
   );
+  for (const f of PUBLISHED_FIGURES) if (f.oursDiffers) io.out(`${figureLabel(f)}: ${f.oursDiffers.why}`);
 
   const x = new Tensor([batch, 224, 224, 3], new Random(1).fillUniform(new Float32Array(batch * 224 * 224 * 3), -1, 1));
   const runner = await floatRunner(v2);

@@ -12,7 +12,7 @@ export interface MaterialisedOperator {
   resolution: string;
   inputShape: number[];
   outputShape: number[];
-  /** (input + output) elements × 2 bytes. */
+  /** (inputs + output) elements × 2 bytes; every input of a join such as a concatenation counts. */
   bytes: number;
 }
 
@@ -98,7 +98,7 @@ function materialisedOperators(nodes: readonly GraphNode[]): MaterialisedOperato
       resolution,
       inputShape,
       outputShape,
-      bytes: 2 * (sizeOf(inputShape) + sizeOf(outputShape)),
+      bytes: 2 * (g[0].inputs.reduce((sum, t) => sum + sizeOf(t.shape), 0) + sizeOf(outputShape)),
     };
   });
 }

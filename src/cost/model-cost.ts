@@ -30,11 +30,20 @@ export interface LayerCost {
   block: string | null;
   /** Per-sample output shape. */
   outputShape: number[];
+  /** A convolution's window: kernel, strides and dilation rates ([height, width] each); null for other layers. */
+  window: ConvWindow | null;
   params: ParamCounts;
   /** Multiply-adds per image: Cout·Hout·Wout·(Cin/groups)·kh·kw for convs, in·out for dense. */
   macs: number;
   /** Bytes of the layer's float32 output for one image. */
   activationBytes: number;
+}
+
+export interface ConvWindow {
+  kernel: [number, number];
+  strides: [number, number];
+  /** Atrous rate; dilation does not change the MACs (the same taps, spread out). */
+  rates: [number, number];
 }
 
 export interface ModelCost {
@@ -77,6 +86,7 @@ export function layerCost(layer: Layer): LayerCost {
     costKind: costKind(layer),
     block: layer.block ?? null,
     outputShape,
+    window: layer instanceof ConvLayer ? { kernel: [...layer.kernelSize], strides: [...layer.strides], rates: [...layer.dilations] } : null,
     params: countParams(layer),
     macs: layer.macs(),
     activationBytes: 4 * sizeOf(outputShape),

@@ -1,18 +1,31 @@
-// Published cost figures, as printed: the TF-slim MobileNetV2 checkpoint table (1001 classes) and
-// MobileNetV1 paper Tables 6–7 (1000 classes). `unit` is the printed precision (one unit of the last digit).
+// Published cost figures, as printed: the TF-slim MobileNetV2 checkpoint table (1001 classes), MobileNetV1 paper
+// Tables 6–7 (1000 classes) and MobileNetV2 paper Table 7 (Mobile DeepLabv3, 21 classes). `unit` is the printed precision.
+
+import type { Model } from '../graph/model.js';
+import type { DeepLabHead } from '../models/deeplab-v3.js';
+import type { OutputStride } from '../models/output-stride.js';
+import type { Architecture } from '../models/registry.js';
+import { buildModel } from '../models/registry.js';
+import type { ParamCounts } from './model-cost.js';
 
 export interface PublishedFigure {
   source: string;
-  arch: 'mobilenet_v1' | 'mobilenet_v2';
+  arch: Architecture;
   alpha: number;
   resolution: number;
   classes: number;
-  /** Millions of multiply-adds, as printed. */
+  /** Further builder options: DeepLab's output stride and head. */
+  options?: { outputStride: OutputStride; head: DeepLabHead };
+  /** Millions of multiply-adds, as printed (one unit of the last printed digit: `macsUnit`). */
   macsMillions: number;
   macsUnit: number;
   /** Millions of parameters, as printed (absent where the source gives none). */
   paramsMillions?: number;
   paramsUnit?: number;
+  /** The count the printed parameters are: conv and dense weights (TF-slim, the default) or with BN γ, β (torchvision). */
+  paramsRule?: 'weights' | 'trainable';
+  /** Where our count (conv MACs only) does not reproduce the print: our figure, to the same precision, and why. */
+  oursDiffers?: { macsMillions: number; why: string };
 }
 
 const slim = (alpha: number, resolution: number, macs: number, params?: number): PublishedFigure => ({
@@ -38,6 +51,22 @@ const v1 = (table: string, alpha: number, resolution: number, macs: number, para
   paramsUnit: 0.1,
 });
 
+/** MobileNetV2 paper Table 7: Mobile DeepLabv3, α 1, 513×513, OS 16, PASCAL VOC's 21 classes; billions printed to 0.01. */
+const deeplab = (head: DeepLabHead, macs: number, params: number, oursDiffers?: PublishedFigure['oursDiffers']): PublishedFigure => ({
+  source: 'MobileNetV2 paper Table 7',
+  arch: 'deeplabv3_mobilenet_v2',
+  alpha: 1.0,
+  resolution: 513,
+  classes: 21,
+  options: { outputStride: 16, head },
+  macsMillions: macs,
+  macsUnit: head === 'aspp' ? 100 : 10,
+  paramsMillions: params,
+  paramsUnit: 0.01,
+  paramsRule: 'trainable',
+  ...(oursDiffers ? { oursDiffers } : {}),
+});
+
 export const PUBLISHED_FIGURES: readonly PublishedFigure[] = [
   slim(1.4, 224, 582, 6.06),
   slim(1.3, 224, 509, 5.34),
@@ -56,7 +85,27 @@ export const PUBLISHED_FIGURES: readonly PublishedFigure[] = [
   v1('Table 7', 1.0, 192, 418, 4.2),
   v1('Table 7', 1.0, 160, 290, 4.2),
   v1('Table 7', 1.0, 128, 186, 4.2),
+  deeplab('mobile', 2750, 2.11),
+  deeplab('aspp', 5800, 4.52, {
+    macsMillions: 5360,
+    why: 'conv multiply-adds by the golden README\'s counting rule give 5.36B; this layout does not reproduce the printed 5.8B',
+  }),
 ];
+
+/** The model a figure describes. */
+export function figureModel(f: PublishedFigure): Model {
+  return buildModel(f.arch, { alpha: f.alpha, resolution: f.resolution, classes: f.classes, ...f.options });
+}
+
+/** Our parameter count by the figure's rule. */
+export function figureParams(f: PublishedFigure, params: ParamCounts): number {
+  return f.paramsRule === 'trainable' ? params.trainable : params.weights;
+}
+
+/** `mobilenet_v2 1.4-224`, `deeplabv3_mobilenet_v2 1-513 OS 16 aspp`. */
+export function figureLabel(f: PublishedFigure): string {
+  return `${f.arch} ${f.alpha}-${f.resolution}${f.options ? ` OS ${f.options.outputStride} ${f.options.head}` : ''}`;
+}
 
 /** True when `value` agrees with a printed figure to its printed precision (within one unit of its last digit). */
 export function agreesWithPrinted(value: number, printed: number, unit: number): boolean {

@@ -20,9 +20,14 @@ import { checkOutputStride } from './output-stride.js';
 export type DeepLabHead = 'mobile' | 'aspp';
 
 /** The backbone's options DeepLab shares with the classifiers; `classes` counts per-pixel classes, background included. */
-type SharedOptions = Pick<CommonModelOptions, 'alpha' | 'resolution' | 'inputChannels' | 'classes' | 'convention' | 'bnEpsilon' | 'bnMomentum' | 'name' | 'seed'>;
+type SharedOptions = Pick<CommonModelOptions, 'alpha' | 'inputChannels' | 'classes' | 'convention' | 'bnEpsilon' | 'bnMomentum' | 'name' | 'seed'>;
 
 export interface DeepLabV3Options extends SharedOptions {
+  /**
+   * Input size, one number or [height, width]: any size of at least the output stride; default 513, the paper's.
+   * Sizes of the form k·OS + 1 (513 = 32·16 + 1, 129 = 8·16 + 1) put the align-corners resize's corners on pixels.
+   */
+  resolution?: number | readonly [number, number];
   /** Backbone downsampling: 16 (default) or 8 by atrous depthwise convs, or 32 (none). */
   outputStride?: OutputStride;
   /** `mobile`: image pooling and a 1×1 branch (the paper's on-device head); `aspp`: plus three 3×3 atrous branches. */
@@ -37,8 +42,8 @@ export const ASPP_RATES_AT_16: readonly number[] = [6, 12, 18];
 
 export function deeplabV3(options: DeepLabV3Options = {}): Model {
   const arch = 'deeplabv3_mobilenet_v2';
-  // PASCAL VOC's 21 classes by default; the logits are per pixel, so no classifier top or pooling
-  const c = resolveCommon({ ...options, classes: options.classes ?? 21, includeTop: false, pooling: null }, arch, 'torchvision');
+  // 513×513 and PASCAL VOC's 21 classes by default; the logits are per pixel, so no classifier top or pooling
+  const c = resolveCommon({ ...options, resolution: options.resolution ?? 513, classes: options.classes ?? 21, includeTop: false, pooling: null }, arch, 'torchvision');
   const outputStride = checkOutputStride(options.outputStride ?? 16, arch);
   const headKind = options.head ?? 'mobile';
   if (headKind !== 'mobile' && headKind !== 'aspp') throw new ConfigError(`${arch}: head must be 'mobile' or 'aspp', got ${JSON.stringify(headKind)}`);

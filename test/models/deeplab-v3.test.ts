@@ -1,11 +1,11 @@
 // Mobile DeepLabv3 against the PyTorch-made golden case (α 0.5, 129×129, 5 classes, OS 16): logits and the argmax
-// mask through the reference kernels and the wasm engine, the output-stride schedule, and the typed refusals.
+// mask through the reference kernels and the wasm engine; both heads on the engine, the output-stride schedule, refusals.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GOLDEN, assertClose } from '../support/helpers.js';
+import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { deeplabV3 } from '../../src/models/deeplab-v3.js';
 import { mobilenetV1 } from '../../src/models/mobilenet-v1.js';
 import { mobilenetV2 } from '../../src/models/mobilenet-v2.js';
@@ -68,6 +68,30 @@ describe('deeplabV3: the golden Mobile DeepLabv3 (PyTorch, torchvision 0.14 back
     } finally {
       await engine.dispose();
     }
+  });
+
+  for (const [head, outputStride] of [['aspp', 8], ['aspp', 16], ['mobile', 32]] as const) {
+    it(`the wasm engine equals the reference kernels: ${head} head, OS ${outputStride}, odd 41×37 input, batch 2, random BN`, async () => {
+      const model = deeplabV3({ alpha: 0.35, resolution: [41, 37], classes: 4, head, outputStride, seed: 3 });
+      randomiseBatchNorm(model, 7);
+      const x = randomBatch([2, 41, 37, 3], 11);
+      const reference = model.predict(x);
+      for (const fuseBlocks of [true, false]) {
+        const engine = await WasmEngine.create(model, { fuseBlocks });
+        try {
+          assertClose(engine.predict(x), reference, 1e-4, `fuseBlocks ${fuseBlocks}`);
+        } finally {
+          await engine.dispose();
+        }
+      }
+    });
+  }
+
+  it('defaults to the paper\'s Table 7 model: 513×513, 21 classes, OS 16, no ASPP', () => {
+    const model = deeplabV3();
+    assert.deepEqual([[...model.inputShape], [...model.outputShape]], [[513, 513, 3], [513, 513, 21]]);
+    assert.deepEqual([...model.getLayer('aspp0').outputShape], [33, 33, 256], '513 = 32·16 + 1 → a 33×33 map');
+    assert.ok(!model.layers.some((l) => l.name === 'aspp1'));
   });
 
   it('outputs per-pixel logits [H, W, K] in NHWC at any input size, and travels through a model file', () => {
