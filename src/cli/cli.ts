@@ -12,6 +12,7 @@ import { EVAL_HELP, evalCommand } from './eval.js';
 import { TRAIN_HELP, trainCommand } from './train.js';
 import { DEMO_HELP, demoCommand } from './demo.js';
 import { INFER_HELP, inferCommand } from './infer.js';
+import { MAKE_SCENES_HELP, makeScenesCommand } from './make-scenes.js';
 import type { CommandIO } from './io.js';
 import { processIO } from './io.js';
 import { SUMMARY_HELP, summaryCommand } from './summary.js';
@@ -32,6 +33,7 @@ const COMMANDS = lookupTable<Command>({
   eval: { brief: 'top-1/top-5 and per-class accuracy of a model file (float or int8) on a data folder', help: EVAL_HELP, run: evalCommand },
   quantize: { brief: 'int8 post-training quantization, calibrated on a data folder; float vs int8 accuracy', help: QUANTIZE_HELP, run: quantizeCommand },
   classify: { brief: 'top classes of PNG/JPEG images with a model in any format', help: CLASSIFY_HELP, run: classifyCommand },
+  'make-scenes': { brief: 'a reproducible synthetic segmentation data set (VOC layout, COCO boxes) from Fashion-MNIST items', help: MAKE_SCENES_HELP, run: makeScenesCommand },
   bench: { brief: 'latency, images/s, planned arena and peak RSS of an engine', help: BENCH_HELP, run: benchCommand },
   demo: { brief: 'a tour: V2\'s summary, the papers\' cost comparisons, a timed batch on the engine', help: DEMO_HELP, run: demoCommand },
 });
@@ -44,7 +46,7 @@ Usage: mobilenet <command> [flags]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(9)} ${c.brief}`)
+  .map(([name, c]) => `  ${name.padEnd(Math.max(...Object.keys(COMMANDS).map((n) => n.length)))} ${c.brief}`)
   .join('\n')}
 
 With no --model, eval and classify use the bundled Fashion-MNIST model (npm start: eval on data/fashion-mnist).`;

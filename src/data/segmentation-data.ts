@@ -102,27 +102,26 @@ export function decodeVocSamples(samples: readonly VocSample[], classNames: read
   if (options.size && !options.size.every((n) => Number.isInteger(n) && n >= 1)) {
     throw new ConfigError(`segmentation data: size must be positive integers [height, width], got [${options.size.join(', ')}]`);
   }
-  const decoded = samples.map((sample) => {
+  // each sample is decoded and copied into the batch before the next, so only one decoded image is held at a time
+  const decodeSample = (sample: VocSample) => {
     const image = decodeImage(sample.image.bytes, { channels, source: sample.image.source, expect: imageFormatOfName(sample.image.source) });
     const [height, width] = image.shape;
     const mask = decodeMaskPng(sample.mask.bytes, sample.mask.source, classNames.length);
     if (mask.width !== width || mask.height !== height) {
       throw new ShapeError(`${sample.mask.source} is ${mask.width}×${mask.height} but its image ${sample.image.source} is ${width}×${height}: a mask must have its image's size`);
     }
-    return { image, mask, source: sample.image.source };
-  });
-  const first = decoded[0];
+    return { image, mask };
+  };
+  const first = decodeSample(samples[0]);
   const [height, width] = options.size ?? first.image.shape;
-  if (options.size === undefined) {
-    const other = decoded.find((d) => d.image.shape[0] !== height || d.image.shape[1] !== width);
-    if (other) {
-      throw new ShapeError(`${other.source} is ${other.image.shape[1]}×${other.image.shape[0]} but ${first.source} is ${width}×${height}: images of different sizes need a common size (the size option, --resolution)`);
-    }
-  }
   const pixelsPerImage = height * width;
   const images = new Float32Array(samples.length * pixelsPerImage * channels);
   const masks = new Uint8Array(samples.length * pixelsPerImage);
-  decoded.forEach(({ image, mask }, n) => {
+  samples.forEach((sample, n) => {
+    const { image, mask } = n === 0 ? first : decodeSample(sample);
+    if (options.size === undefined && (mask.height !== height || mask.width !== width)) {
+      throw new ShapeError(`${sample.image.source} is ${mask.width}×${mask.height} but ${samples[0].image.source} is ${width}×${height}: images of different sizes need a common size (the size option, --resolution)`);
+    }
     images.set(preprocessImage(image.pixels, image.shape, { size: [height, width], pixels: options.pixels ?? 'unit' }), n * pixelsPerImage * channels);
     masks.set(resizeNearestLabels(mask.labels, [mask.height, mask.width], [height, width]), n * pixelsPerImage);
   });

@@ -1,14 +1,17 @@
 // Node edge of segmentation data: a PASCAL VOC-style folder on disk (as `mobilenet make-scenes` writes) read
 // into a SegmentationSet by the pure reader in src/data/segmentation-data.ts.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { readVocSplit, type SegmentationSet, type VocReadOptions } from '../data/segmentation-data.js';
+import { ConfigError } from '../errors.js';
 import { FileError } from './files.js';
 
 /** One split of the VOC folder `dir` (ImageSets/Segmentation/{train,val}.txt, JPEGImages/, SegmentationClass/). */
 export async function readVocFolder(dir: string, options: VocReadOptions = {}): Promise<SegmentationSet> {
+  const isFolder = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isFolder) throw new ConfigError(`data folder ${dir} does not exist or is not a folder`);
   const lookup = async (path: string): Promise<Uint8Array | undefined> => {
     const full = join(dir, path);
     try {

@@ -1,5 +1,6 @@
 // VOC segmentation folders: a hand-made folder read back pixel for pixel (images 0..1, masks exact), nearest
-// resizing of masks on hand-worked grids, and the refusals (mask of another size, mixed sizes, bad labels).
+// resizing of masks on hand-worked grids, the refusals (mask of another size, mixed sizes, bad labels), and the
+// page's reader of dropped File objects (a folder drop, loose pairs).
 
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +13,8 @@ import { FASHION_SCENE_CLASSES, VOC_CLASSES } from '../../src/data/label-maps.js
 import { encodeMaskPng } from '../../src/data/mask-png.js';
 import { resizeNearestLabels } from '../../src/data/segmentation-data.js';
 import { readVocFolder } from '../../src/node/voc-folder.js';
+import { readVocFiles } from '../../src/browser/voc-files.js';
+import jpeg from 'jpeg-js';
 
 const root = await mkdtemp(join(tmpdir(), 'voc-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -97,6 +100,48 @@ test('a label outside the classes (not 255) is a FormatError; a missing file or 
   const dir = await writeVoc(join(root, 'badlabel'), [{ name: 'q', image: rgbPng(2, 1), mask: mask(2, 1, [0, 21]) }]);
   await assert.rejects(readVocFolder(dir), (e: unknown) => e instanceof FormatError && /label 21 at pixel \(x 1, y 0\)/.test(e.message));
   await assert.rejects(readVocFolder(dir, { split: 'val' }), (e: unknown) => e instanceof ConfigError && /ImageSets\/Segmentation\/val\.txt/.test(e.message));
+  await assert.rejects(readVocFolder(join(dir, 'nowhere')), (e: unknown) => e instanceof ConfigError && /nowhere does not exist/.test(e.message));
   await rm(join(dir, 'JPEGImages', 'q.png'));
   await assert.rejects(readVocFolder(dir), (e: unknown) => e instanceof ConfigError && /no JPEGImages\/q/.test(e.message));
+});
+
+/** A File as a folder drop gives it: `webkitRelativePath` is its path inside the dropped folder. */
+function dropped(path: string, bytes: Uint8Array | string): File {
+  const file = new File([typeof bytes === 'string' ? bytes : Uint8Array.from(bytes)], path.slice(path.lastIndexOf('/') + 1));
+  Object.defineProperty(file, 'webkitRelativePath', { value: path });
+  return file;
+}
+
+test('dropped files: a VOC folder drop reads like the folder on disk, its split list and classes included', async () => {
+  const categories = FASHION_SCENE_CLASSES.slice(1).map((name, i) => ({ id: i + 1, name }));
+  const files = [
+    dropped('scenes/JPEGImages/b.png', rgbPng(3, 2)),
+    dropped('scenes/JPEGImages/a.png', rgbPng(3, 2)),
+    dropped('scenes/JPEGImages/stray.png', rgbPng(5, 5)),
+    dropped('scenes/SegmentationClass/b.png', mask(3, 2, [0, 1, 2, 255, 0, 10])),
+    dropped('scenes/SegmentationClass/a.png', mask(3, 2, [5, 5, 5, 0, 0, 0])),
+    dropped('scenes/ImageSets/Segmentation/val.txt', 'b\na\n'),
+    dropped('scenes/annotations.json', JSON.stringify({ images: [], annotations: [], categories })),
+  ];
+  const set = await readVocFiles(files, { split: 'val' });
+  assert.deepEqual(set.names, ['b', 'a']);
+  assert.deepEqual(set.classNames, FASHION_SCENE_CLASSES);
+  assert.deepEqual([...set.masks], [0, 1, 2, 255, 0, 10, 5, 5, 5, 0, 0, 0]);
+  assert.equal(Math.round(set.images.data[(6 + 4) * 3 + 1] * 255), 8);
+  // without a list, every image that has a mask, sorted by name (stray.png has none)
+  const unlisted = await readVocFiles(files.filter((f) => !f.name.endsWith('.txt')), { split: 'train' });
+  assert.deepEqual(unlisted.names, ['a', 'b']);
+});
+
+test('dropped files: loose NAME.jpg + NAME.png pairs, and refusals naming what is wrong', async () => {
+  const grey = Uint8Array.from(jpeg.encode({ data: new Uint8Array(4 * 4 * 4).fill(200), width: 4, height: 4 }, 100).data);
+  const set = await readVocFiles([new File([grey], 'cat.JPG'), new File([Uint8Array.from(mask(4, 4, new Array(16).fill(1)))], 'cat.png'), new File(['x'], 'notes.txt')]);
+  assert.deepEqual(set.names, ['cat']);
+  assert.deepEqual(set.images.shape, [1, 4, 4, 3]);
+  assert.ok(Math.abs(set.images.data[0] - 200 / 255) < 3 / 255, 'JPEG grey 200 decodes within 3 levels');
+  assert.deepEqual([...set.masks], new Array(16).fill(1));
+  await assert.rejects(readVocFiles([]), FormatError);
+  await assert.rejects(readVocFiles([new File([grey], 'cat.jpg')]), (e: unknown) => e instanceof FormatError && /no image with a mask among 1 files/.test(e.message));
+  const small = [dropped('d/JPEGImages/p.png', rgbPng(3, 2)), dropped('d/SegmentationClass/p.png', mask(2, 2, [0, 0, 0, 0]))];
+  await assert.rejects(readVocFiles(small), (e: unknown) => e instanceof ShapeError && /d\/SegmentationClass\/p\.png is 2×2 but its image d\/JPEGImages\/p\.png is 3×2/.test(e.message));
 });
