@@ -42,7 +42,10 @@ ${ARCHITECTURE_HELP}
                                      --resolution R|HxW resizes the images (default: their size); --from FILE takes a
                                      classification MobileNetV2 (the bundled model, or any imported one) and copies its
                                      backbone's weights (by name and shape; α and input channels from it) into a new
-                                     DeepLab; no crop, flip, erasing or label smoothing
+                                     DeepLab. Augmentation: random scale (--scale), flip (--flip), the padding ignored;
+                                     no --crop-padding, --erasing or --label-smoothing
+  --scale MIN,MAX (0.5,2)            segmentation: images and masks scaled by a random factor in [MIN, MAX], then
+                                     cropped (or padded) back to the input size
   --output-stride 8|16|32 (16)       DeepLab's backbone stride (atrous convolutions below it)
   --head mobile|aspp (mobile)        DeepLab's head: image pooling + 1×1 (the paper's on-device head), or ASPP
   --class-weights W0,W1,…            segmentation: one loss weight per class (torch's CrossEntropyLoss weight)
@@ -96,6 +99,7 @@ const FLAGS = {
   'output-stride': { type: 'string' },
   head: { type: 'string' },
   'class-weights': { type: 'string' },
+  scale: { type: 'string' },
 } as const;
 
 /**
@@ -110,8 +114,8 @@ const SPLITS = ['train', 'test'] as const;
 const SEGMENTER = 'deeplabv3_mobilenet_v2';
 const segmentationTask = (values: Values): boolean => (stringFlag(values, 'task', ['classification', 'segmentation'] as const) ?? 'classification') === 'segmentation';
 /** Flags of one task only: a segmenter's images move with their masks, and its loss has no smoothing. */
-const CLASSIFICATION_ONLY = ['split', 'flip', 'crop-padding', 'erasing', 'label-smoothing'];
-const SEGMENTATION_ONLY = ['class-weights'];
+const CLASSIFICATION_ONLY = ['split', 'crop-padding', 'erasing', 'label-smoothing'];
+const SEGMENTATION_ONLY = ['class-weights', 'scale'];
 
 /** Refuses the flags the run's task has no use for, rather than ignoring them. */
 function checkTaskFlags(values: Values): void {
@@ -150,6 +154,7 @@ function configFromFlags(values: Values): TrainConfig {
   const patience = numberFlag(values, 'patience', POSITIVE_INTEGER);
   const classWeights = numberListFlag(values, 'class-weights');
   const segmentation = segmentationTask(values);
+  const flip = (stringFlag(values, 'flip', ['on', 'off'] as const) ?? 'on') === 'on';
   return {
     epochs: numberFlag(values, 'epochs', POSITIVE_INTEGER) ?? 10,
     batchSize: numberFlag(values, 'batch', POSITIVE_INTEGER) ?? 64,
@@ -157,12 +162,12 @@ function configFromFlags(values: Values): TrainConfig {
     optimizer,
     schedule,
     ...(segmentation
-      ? {}
+      ? { segmentationAugment: { scale: scaleFlag(values), flip } }
       : {
           labelSmoothing: numberFlag(values, 'label-smoothing', { accepts: (v) => v >= 0 && v < 1, what: 'a number in [0, 1)' }) ?? 0.1,
           augment: {
             padding: numberFlag(values, 'crop-padding', NON_NEGATIVE_INTEGER) ?? 2,
-            flip: (stringFlag(values, 'flip', ['on', 'off'] as const) ?? 'on') === 'on',
+            flip,
             erasing: erasing > 0 ? { p: erasing } : false,
           },
         }),
@@ -173,6 +178,13 @@ function configFromFlags(values: Values): TrainConfig {
     threads: numberFlag(values, 'threads', POSITIVE_INTEGER) ?? 1,
     ...(typeof values.freeze === 'string' ? { freeze: values.freeze } : {}),
   };
+}
+
+/** --scale MIN,MAX: the random scale range of segmentation training (DeepLab's [0.5, 2] by default; 1,1: none). */
+function scaleFlag(values: Values): [number, number] {
+  const range = numberListFlag(values, 'scale') ?? [0.5, 2];
+  if (range.length !== 2 || !(range[0] > 0 && range[1] >= range[0])) throw new UsageError(`--scale must be MIN,MAX with 0 < MIN ≤ MAX, got ${String(values.scale)}`);
+  return [range[0], range[1]];
 }
 
 /** Everything the flags say about the run that changes its result, as one comparable string. */

@@ -9,6 +9,8 @@ import type { Batch, Dataset } from '../data/dataset.js';
 import { batchIndices, checkIndex, loadBatch, shuffledIndices } from '../data/dataset.js';
 import { Random } from '../tensor/random.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
+import { augmentSegmentationBatch } from '../data/segmentation-augment.js';
+import type { SegmentationAugmentOptions } from '../data/segmentation-augment.js';
 import type { AugmentOptions } from './augment.js';
 import { augmentBatch } from './augment.js';
 import { clipGradNorm } from './clip.js';
@@ -41,6 +43,11 @@ export interface TrainConfig {
   augment?: AugmentOptions;
   /** Segmentation: one loss weight per class (torch's `CrossEntropyLoss(weight)`). */
   classWeights?: number[];
+  /**
+   * Segmentation: random scale, flip and padding that move each mask with its image, cropped back to the model's
+   * input size (`crop` is always that size; the padding is ignored by the loss).
+   */
+  segmentationAugment?: Omit<SegmentationAugmentOptions, 'crop'>;
   /** Clip gradients to this global norm. */
   clipNorm?: number;
   /** Stop when the test score (top-1; mIoU for segmentation) has not improved for this many epochs. */
@@ -335,7 +342,12 @@ function segmentationTask(model: Model, trainData: SegmentationData, testData: S
   if (config.classWeights) checkClassWeights(config.classWeights, classes);
   return {
     size: trainData.images.shape[0],
-    load: async (indices) => loadSegmentationBatch(trainData, indices),
+    load: async (indices, random) => {
+      const batch = loadSegmentationBatch(trainData, indices);
+      if (!config.segmentationAugment) return batch;
+      const { images, masks } = augmentSegmentationBatch(batch.x, batch.masks, random, { ...config.segmentationAugment, crop: [model.outputShape[0], model.outputShape[1]] });
+      return { x: images, masks };
+    },
     forwardBackward: ({ x, masks }, rng) => {
       const traced = model.forwardTrain(x, { rng, backend: options.backend, gradients: options.gradients });
       const logits = traced.output;

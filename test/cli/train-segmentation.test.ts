@@ -49,8 +49,8 @@ async function writeTinyVoc(dir: string, counts: { train: number; val: number },
 
 const cli = runCli;
 
-/** 8 training scenes at batch 2: 4 steps an epoch, a checkpoint after step 3, so a run stops mid-epoch. */
-const BASE = ['--task', 'segmentation', '--alpha', '0.35', '--epochs', '2', '--batch', '2', '--checkpoint-every', '3', '--lr', '0.02', '--class-weights', '0.5,1,1.5'];
+/** 8 training scenes at batch 2: 4 steps an epoch, a checkpoint after step 3, so a run stops mid-epoch; scaled and flipped. */
+const BASE = ['--task', 'segmentation', '--alpha', '0.35', '--epochs', '2', '--batch', '2', '--checkpoint-every', '3', '--lr', '0.02', '--class-weights', '0.5,1,1.5', '--scale', '0.75,1.25'];
 
 let root = '';
 let data = '';
@@ -84,12 +84,14 @@ describe('train --task segmentation', () => {
     assertSameRun(await runResult(interrupted), await runResult(reference), 'segmentation');
   });
 
-  it('a --resume contradicting the run (--class-weights, --output-stride) is refused', async () => {
+  it('a --resume contradicting the run (--class-weights, --output-stride, --scale) is refused', async () => {
     const r = await cli(['train', '--out', reference, '--resume', '--class-weights', '1,1,1']);
     assert.equal(r.code, 2);
     assert.match(r.err, /--class-weights 1,1,1 contradicts the run being resumed/);
     const s = await cli(['train', '--out', reference, '--resume', '--output-stride', '8']);
     assert.match(s.err, /--output-stride 8 contradicts/);
+    const t = await cli(['train', '--out', reference, '--resume', '--scale', '1,1']);
+    assert.match(t.err, /--scale 1,1 contradicts .* which has --scale 0\.75,1\.25/);
   });
 
   it('the model files carry the class names, the preprocessing and the val scores; the curves say mIoU', async () => {
@@ -160,6 +162,7 @@ describe('train --task segmentation', () => {
     for (const [flags, message] of [
       [['--label-smoothing', '0.1'], /--label-smoothing applies to classification, not to --task segmentation/],
       [['--arch', 'mobilenet_v2'], /--task segmentation trains deeplabv3_mobilenet_v2 \(per-pixel logits\), not mobilenet_v2/],
+      [['--scale', '2,1'], /--scale must be MIN,MAX with 0 < MIN ≤ MAX, got 2,1/],
     ] as const) {
       const r = await cli(['train', '--data', data, '--out', fresh(), '--task', 'segmentation', ...flags]);
       assert.equal(r.code, 2, r.err);

@@ -57,6 +57,7 @@ const CONFIG: TrainConfig = {
   optimizer: { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 1e-4, excludeBatchNorm: true, excludeBias: true, excludeDepthwise: true },
   schedule: { kind: 'cosine', lr: 0.1 },
   classWeights: [0.5, 1, 2],
+  segmentationAugment: { scale: [0.75, 1.5], flip: true },
   checkpointEvery: 2,
 };
 
@@ -75,7 +76,7 @@ describe('trainSegmenter', () => {
   const trainSet = tinyScenes(12, 1);
   const testSet = tinyScenes(4, 2);
 
-  it('stopped mid-epoch and resumed from its checkpoint, ends bit-equal to the uninterrupted run', async () => {
+  it('stopped mid-epoch and resumed from its checkpoint, ends bit-equal to the uninterrupted run (scale and flip augmentation on)', async () => {
     const uninterrupted = tinySegmenter();
     const reference = await trainSegmenter(uninterrupted, trainSet, testSet, CONFIG);
 
@@ -95,12 +96,16 @@ describe('trainSegmenter', () => {
     for (const [name, t] of uninterrupted.weights()) assert.deepEqual(resumed.weights().get(name)!.data, t.data, `${name} differs from the uninterrupted run`);
     assert.deepEqual(withoutTimings(final), withoutTimings(reference));
     assert.equal(final.step, 6);
+    // the augmentation took part: without it, the same run ends elsewhere
+    const plain = tinySegmenter();
+    await trainSegmenter(plain, trainSet, testSet, { ...CONFIG, segmentationAugment: undefined });
+    assert.notDeepEqual(plain.weights().get('logits.kernel')!.data, uninterrupted.weights().get('logits.kernel')!.data);
   });
 
   it('learns: test mIoU and pixel accuracy rise over the run, and the best epoch is the best mIoU', async () => {
     const model = tinySegmenter();
     const before = await evaluateSegmentation(model, testSet);
-    const state = await trainSegmenter(model, trainSet, testSet, { ...CONFIG, epochs: 8, classWeights: undefined });
+    const state = await trainSegmenter(model, trainSet, testSet, { ...CONFIG, epochs: 8, classWeights: undefined, segmentationAugment: undefined });
     const last = state.history[state.history.length - 1].test;
     assert.ok('miou' in last);
     assert.ok(last.miou > before.miou + 0.2, `mIoU ${before.miou} → ${last.miou}`);
