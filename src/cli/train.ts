@@ -294,18 +294,31 @@ type TaskData =
   | { task: 'segmentation'; train: SegmentationSet; test: SegmentationSet }
   | { task: 'classification'; train: Dataset; test: Dataset; evaluate: ReturnType<typeof engineEvaluator> };
 
-/** A segmentation run's model (new, or the checkpoint's) and its data: the VOC folder's train and val splits. */
-interface SegmentationRun extends StartingPoint {
-  preprocessing: PreprocessOptions;
-  train: SegmentationSet;
-  test: SegmentationSet;
+/** A run's model (new, or the checkpoint's), what its files record of it, and its data. */
+interface PreparedRun {
+  model: Model;
+  preprocessing?: PreprocessOptions;
+  classNames: string[];
+  data: TaskData;
+}
+
+/** A classifier's run: the starting point (or the checkpoint's model) and the data folder's splits at its input size. */
+async function classificationStart(flags: Values, data: string, config: TrainConfig, resumed: DecodedCheckpoint | null, io: CommandIO): Promise<PreparedRun> {
+  const split = stringFlag(flags, 'split', SPLITS) ?? 'train';
+  const { model, preprocessing, classNames } = resumed ? { ...resumed.info, model: resumed.model } : await startingPoint(flags, data, split, config.seed, io);
+  const [h, w, c] = model.inputShape;
+  const dataOptions = { size: [h, w] as const, channels: c as 1 | 3, preprocessing };
+  const train = limited(await openDataset(data, split, dataOptions), limitFlag(flags), io);
+  const test = await openDataset(data, 'test', dataOptions);
+  if (split === 'test') io.err(`note: training on the test split, which is also the one evaluated: the test accuracy does not measure how the model generalises`);
+  return { model, preprocessing, classNames: classNames ?? [...train.classes], data: { task: 'classification', train, test, evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1) } };
 }
 
 /**
  * A segmentation run: the data read at the model's size (the checkpoint's), or a new DeepLab for the data (its size
  * unless --resolution; its classes), with a classifier's backbone copied in for --from.
  */
-async function segmentationStart(flags: Values, data: string, seed: number, resumed: DecodedCheckpoint | null, io: CommandIO): Promise<SegmentationRun> {
+async function segmentationStart(flags: Values, data: string, seed: number, resumed: DecodedCheckpoint | null, io: CommandIO): Promise<PreparedRun> {
   const limit = limitFlag(flags);
   const read = (split: 'train' | 'val', size: readonly [number, number] | undefined, pixels: PixelScaling | undefined, channels: number, classNames?: readonly string[]): Promise<SegmentationSet> =>
     readVocFolder(data, { split, size, pixels, channels: channels as 1 | 3, classNames, limit: split === 'train' ? limit : undefined });
@@ -314,7 +327,7 @@ async function segmentationStart(flags: Values, data: string, seed: number, resu
     const [h, w, c] = model.inputShape;
     const pixels = info.preprocessing?.pixels;
     const [train, test] = [await read('train', [h, w], pixels, c, info.classNames), await read('val', [h, w], pixels, c, info.classNames)];
-    return { model, preprocessing: info.preprocessing ?? { size: [h, w], pixels }, classNames: info.classNames, train, test };
+    return { model, preprocessing: info.preprocessing ?? { size: [h, w], pixels }, classNames: [...train.classNames], data: { task: 'segmentation', train, test } };
   }
   const { arch, options } = runArchitecture(flags);
   const source = typeof flags.from === 'string' ? await loadAnyModel(flags.from) : null;
@@ -331,9 +344,9 @@ async function segmentationStart(flags: Values, data: string, seed: number, resu
   const model = buildModel(arch, { ...options, alpha, resolution: [h, w], inputChannels: channels, classes, seed });
   if (source) {
     const { copied, kept } = transferWeights(source.model, model);
-    io.err(`--from ${flags.from}: copied ${copied.length} weights of its backbone (by name and shape) into the ${model.name}; ${kept.length} start fresh (the head${kept.length > 12 ? ' and layers whose shapes differ' : ''})`);
+    io.err(`--from ${flags.from}: copied ${copied.length} weights of its backbone (by name and shape) into the ${model.name}; ${kept.length} start fresh (the head, and any layer whose name or shape differs)`);
   }
-  return { model, preprocessing: { size: [h, w], pixels }, classNames: [...train.classNames], train, test };
+  return { model, preprocessing: { size: [h, w], pixels }, classNames: [...train.classNames], data: { task: 'segmentation', train, test } };
 }
 
 export async function trainCommand(argv: string[], io: CommandIO): Promise<void> {
@@ -345,30 +358,12 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
   checkTaskFlags(flags);
   const data = requiredFlag(flags, 'data', 'train', 'DIR');
   const config = configFromFlags(flags);
-  const split = stringFlag(flags, 'split', SPLITS) ?? 'train';
   const segmentation = segmentationTask(flags);
-
-  const segmentationRun = segmentation ? await segmentationStart(flags, data, config.seed, resumed, io) : null;
-  const { model, preprocessing, classNames: known } = segmentationRun ?? (resumed ? { ...resumed.info, model: resumed.model } : await startingPoint(flags, data, split, config.seed, io));
+  const { model, preprocessing, classNames, data: taskData } = segmentation ? await segmentationStart(flags, data, config.seed, resumed, io) : await classificationStart(flags, data, config, resumed, io);
   if (resumed) io.err(`resuming ${out}: epoch ${resumed.state.epoch + 1}, batch ${resumed.state.batch}, step ${resumed.state.step}`);
   if (config.freeze) {
     const frozen = freezeLayers(model, { upTo: config.freeze });
     io.err(`frozen: ${frozen.length} layers up to ${config.freeze}`);
-  }
-
-  let taskData: TaskData;
-  let classNames: string[];
-  if (segmentationRun) {
-    taskData = { task: 'segmentation', train: segmentationRun.train, test: segmentationRun.test };
-    classNames = [...segmentationRun.train.classNames];
-  } else {
-    const [h, w, c] = model.inputShape;
-    const dataOptions = { size: [h, w] as const, channels: c as 1 | 3, preprocessing };
-    const trainData = limited(await openDataset(data, split, dataOptions), limitFlag(flags), io);
-    const testData = await openDataset(data, 'test', dataOptions);
-    if (split === 'test') io.err(`note: training on the test split, which is also the one evaluated: the test accuracy does not measure how the model generalises`);
-    taskData = { task: 'classification', train: trainData, test: testData, evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1) };
-    classNames = known ?? [...trainData.classes];
   }
   const [trainSize, testSize] = taskData.task === 'segmentation' ? [taskData.train.images.shape[0], taskData.test.images.shape[0]] : [taskData.train.size, taskData.test.size];
   const backends = await trainingBackends(backendFlag(flags), io, config.threads ?? 1);
