@@ -11,6 +11,7 @@ import { Random } from '../tensor/random.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
 import { augmentSegmentationBatch } from '../data/segmentation-augment.js';
 import type { SegmentationAugmentOptions } from '../data/segmentation-augment.js';
+import type { SegmentationSet } from '../data/segmentation-data.js';
 import type { AugmentOptions } from './augment.js';
 import { augmentBatch } from './augment.js';
 import { clipGradNorm } from './clip.js';
@@ -66,13 +67,8 @@ export interface TrainConfig {
   threads?: number;
 }
 
-/** A segmentation data set in memory: preprocessed images [N, H, W, C] and one label per pixel (255: ignored). */
-export interface SegmentationData {
-  readonly images: Tensor;
-  /** N·H·W labels, row-major per image. */
-  readonly masks: Uint8Array;
-  readonly classNames: readonly string[];
-}
+/** What a segmenter trains on (a SegmentationSet, names not needed): images [N, H, W, C], N·H·W labels (255: ignored). */
+export type SegmentationData = Pick<SegmentationSet, 'images' | 'masks' | 'classNames'>;
 
 /** A test evaluation: a classifier's, or a segmenter's (which has `miou`). */
 export type TestMetrics = EvaluationMetrics | SegmentationEvaluation;
