@@ -1,15 +1,22 @@
-// `mobilenet eval`: top-1, top-5, per-class accuracy and throughput of a model file on a data folder's split.
+// `mobilenet eval`: top-1, top-5, per-class accuracy and throughput of a model file on a data folder's split; with
+// --task segmentation, a segmenter's mIoU, per-class IoU and pixel accuracy on a VOC folder's split.
 
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ConfigError } from '../errors.js';
 import { openDataset } from '../node/training-run.js';
-import { loadRunnableModel } from './model-files.js';
+import { readVocFolder } from '../node/voc-folder.js';
+import { defaultModelPath, loadRunnableModel } from './model-files.js';
+import type { RunnableModel } from './model-files.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, requiredFlag, POSITIVE_INTEGER, stringFlag } from './args.js';
 import { CONVENTION_FLAGS, CONVENTION_HELP, conventionFlags } from './conventions.js';
 import { subset } from '../data/dataset.js';
 import type { CommandIO } from './io.js';
 import { printNotes } from './io.js';
-import { evaluate } from '../train/trainer.js';
+import { evaluate, evaluateSegmentation } from '../train/trainer.js';
+import type { Values } from './args.js';
 
-export const EVAL_HELP = `mobilenet eval [--model FILE] --data DIR [--split test|train] [--limit N] [--json] [flags below]
+export const EVAL_HELP = `mobilenet eval [--task segmentation] [--model FILE] --data DIR [--split test|train] [--limit N] [--json] [flags below]
 Evaluates a model (default: the bundled model; an int8 file from \`mobilenet quantize\` runs on the int8 kernels;
 any format \`mobilenet convert\` reads, weights-only files built from the architecture flags) on DIR's split
 (IDX files: the test split is t10k-*), or on its first N images. Top-5 is shown for models of more than 5 classes.
@@ -19,19 +26,36 @@ any format \`mobilenet convert\` reads, weights-only files built from the archit
   --limit N                          the first N images only
   --json                             {top1, top5 (null for ≤ 5 classes), loss, images, imagesPerSecond, perClass,
                                      confusion}, accuracies as fractions
+  --task segmentation                a segmenter (default: the bundled models/scenes-deeplab.safetensors) on a VOC-layout
+                                     DIR's val split (--split test) or train split: mIoU (mean over the classes present
+                                     in the truth or the predictions, VOC's rule), per-class IoU, pixel accuracy
+                                     (label 255 not counted); --json: {miou, perClassIou (null: class absent),
+                                     pixelAccuracy, confusion (rows: true class), loss, images, pixels, classNames}
 ${CONVENTION_HELP}
 ${ARCHITECTURE_HELP}`;
 
+/** The bundled segmenter, beside the bundled classifier (models/). */
+export function bundledSegmenterPath(): string {
+  return join(dirname(defaultModelPath()), 'scenes-deeplab.safetensors');
+}
+
 export async function evalCommand(argv: string[], io: CommandIO): Promise<void> {
-  const spec = { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } as const;
+  const spec = { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' } } as const;
   const { values } = parse(argv, spec, 'eval');
   const folder = requiredFlag(values, 'data', 'eval', 'DIR');
   const split = stringFlag(values, 'split', ['test', 'train'] as const) ?? 'test';
   const limit = numberFlag(values, 'limit', POSITIVE_INTEGER);
-  const { arch, options } = architectureFlags(values);
+  const segmentation = (stringFlag(values, 'task', ['classification', 'segmentation'] as const) ?? 'classification') === 'segmentation';
+  const { arch, options } = architectureFlags(segmentation && values.arch === undefined ? { ...values, arch: 'deeplabv3_mobilenet_v2' } : values);
   const given = await conventionFlags(values);
-  const loaded = await loadRunnableModel(values.model as string | undefined, { ...options, arch }, { given, unnamedClasses: "named as the data folder names them, else by number" });
+  let path = values.model as string | undefined;
+  if (segmentation && path === undefined) {
+    path = bundledSegmenterPath();
+    if (!existsSync(path)) throw new ConfigError(`no --model given and the bundled segmenter ${path} does not exist (yet): give --model FILE, a model from \`mobilenet train --task segmentation\``);
+  }
+  const loaded = await loadRunnableModel(path, { ...options, arch }, { given, unnamedClasses: "named as the data folder names them, else by number" });
   printNotes(io, loaded.notes);
+  if (segmentation) return evalSegmenter(loaded, values, folder, split, limit, io);
   const { preprocessing, classNames, source } = loaded;
   const [h, w, c] = loaded.inputShape;
   const all = await openDataset(folder, split, { size: [h, w], channels: c as 1 | 3, preprocessing });
@@ -48,10 +72,31 @@ export async function evalCommand(argv: string[], io: CommandIO): Promise<void> 
     return;
   }
   const names = classNames ?? data.classes;
-  const percent = (v: number): string => `${(100 * v).toFixed(2)}%`;
   io.out(`${source} (${runner.engine}) on ${folder} (${split}, ${metrics.images} images): top-1 ${percent(metrics.top1)}${top5 === null ? '' : `, top-5 ${percent(top5)}`}, loss ${metrics.loss.toFixed(4)}, ${result.imagesPerSecond.toFixed(0)} images/s`);
   const label = (i: number): string => (names[i] ?? String(i)).slice(0, 12);
   io.out(`\nConfusion matrix (rows: true class, columns: predicted) and per-class accuracy:`);
   io.out(`${''.padEnd(15)}${metrics.confusion.map((_, j) => String(j).padStart(6)).join('')}   accuracy`);
   metrics.confusion.forEach((row, i) => io.out(`${String(i).padStart(2)} ${label(i).padEnd(12)}${row.map((v) => String(v).padStart(6)).join('')}   ${percent(metrics.perClass[i])}`));
+}
+
+const percent = (v: number): string => `${(100 * v).toFixed(2)}%`;
+
+/** A segmenter on a VOC folder's split (test: val), at the model's input size and pixel scaling. */
+async function evalSegmenter(loaded: RunnableModel, values: Values, folder: string, split: 'test' | 'train', limit: number | undefined, io: CommandIO): Promise<void> {
+  const { preprocessing, source } = loaded;
+  const [h, w, c] = loaded.inputShape;
+  const vocSplit = split === 'test' ? 'val' : 'train';
+  const data = await readVocFolder(folder, { split: vocSplit, size: [h, w], pixels: preprocessing.pixels, channels: c as 1 | 3, classNames: loaded.classNames, limit });
+  const runner = await loaded.start();
+  const started = performance.now();
+  const metrics = await evaluateSegmentation({ outputShape: loaded.outputShape }, data, { predict: (x) => runner.predict(x) }).finally(() => runner.dispose());
+  const seconds = (performance.now() - started) / 1000;
+  const classNames = [...data.classNames];
+  if (values.json) {
+    io.out(JSON.stringify({ model: source, engine: runner.engine, split: vocSplit, ...metrics, classNames, imagesPerSecond: metrics.images / seconds }));
+    return;
+  }
+  io.out(`${source} (${runner.engine}) on ${folder} (${vocSplit}, ${metrics.images} images, ${h}×${w}): mIoU ${percent(metrics.miou)}, pixel accuracy ${percent(metrics.pixelAccuracy)}, loss ${metrics.loss.toFixed(4)}, ${(metrics.images / seconds).toFixed(1)} images/s`);
+  io.out(`\nIoU per class (—: in neither the truth nor the predictions, left out of the mean):`);
+  metrics.perClassIou.forEach((iou, k) => io.out(`${String(k).padStart(3)} ${(classNames[k] ?? String(k)).slice(0, 20).padEnd(20)} ${iou === null ? '—'.padStart(7) : percent(iou).padStart(7)}`));
 }

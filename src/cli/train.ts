@@ -1,36 +1,54 @@
-// `mobilenet train`: trains (or fine-tunes) a MobileNet on a data folder, with a progress bar, checkpoints
-// that `--resume` continues exactly, a JSONL log, an SVG curve plot and the best and final models.
+// `mobilenet train`: trains (or fine-tunes) a MobileNet classifier, or a DeepLab segmenter, on a data folder, with a
+// progress bar, checkpoints that `--resume` continues exactly, a JSONL log, an SVG curve plot and the best and final models.
 
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { subset } from '../data/dataset.js';
 import type { Dataset } from '../data/dataset.js';
 import type { PixelScaling, PreprocessOptions } from '../data/preprocess.js';
+import type { SegmentationSet } from '../data/segmentation-data.js';
 import type { Model } from '../graph/model.js';
 import { decodeModelFile } from '../io/model-file.js';
 import { buildModel } from '../models/registry.js';
+import { loadAnyModel } from '../node/any-model.js';
 import { readBytes } from '../node/files.js';
+import { readVocFolder } from '../node/voc-folder.js';
 import { openDataset, readCheckpoint, runPaths, runTraining } from '../node/training-run.js';
 import type { DecodedCheckpoint } from '../train/checkpoint.js';
-import { freezeLayers, replaceHead } from '../train/finetune.js';
+import { freezeLayers, replaceHead, transferWeights } from '../train/finetune.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import { OPTIMIZER_KINDS } from '../train/optimizers.js';
-import type { ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
+import type { EpochRecord, ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
 import { scheduleDependsOnEpochs, trajectoryFields } from '../train/trainer.js';
-import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, INTEGER, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER, architectureFlags, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
+import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, INTEGER, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER, architectureFlags, numberFlag, numberListFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { Values } from './args.js';
 import type { CommandIO } from './io.js';
 import { createProgress } from './progress.js';
 import type { Progress } from './progress.js';
 import { engineEvaluator, trainingBackends } from './engines.js';
 
-export const TRAIN_HELP = `mobilenet train --data DIR --out DIR [architecture flags] [--epochs E] [--batch B] [--optimizer …] [--lr …] [--resume] [--freeze …]
+export const TRAIN_HELP = `mobilenet train --data DIR --out DIR [--task classification|segmentation] [architecture flags] [--epochs E] [--batch B] [--optimizer …] [--lr …] [--resume] [--freeze …]
 Trains a model on DIR (MNIST-format IDX files, e.g. /usr/share/datasets/fashion-mnist, or train/ and test/
 folders of class sub-folders) and evaluates it on the test split after every epoch. Writes to --out:
 checkpoint.safetensors (atomic; --resume continues from it exactly), log.jsonl, curves.svg,
 best.safetensors (best test top-1) and model.safetensors (final), all loadable by eval/classify.
 ${ARCHITECTURE_HELP}
   --from FILE                        fine-tune a model file: its weights, a new head if --classes differs
+  --task segmentation                train a DeepLab (--arch deeplabv3_mobilenet_v2, the default then) on a VOC-layout
+                                     DIR (ImageSets/Segmentation/{train,val}.txt, JPEGImages/, SegmentationClass/
+                                     palette PNGs; \`mobilenet make-scenes\` writes one): per-pixel cross-entropy (label
+                                     255 ignored), evaluated on val (mIoU, pixel accuracy) every epoch, best.safetensors
+                                     the best val mIoU; the model files keep the class names and preprocessing.
+                                     --resolution R|HxW resizes the images (default: their size); --from FILE takes a
+                                     classification MobileNetV2 (the bundled model, or any imported one) and copies its
+                                     backbone's weights (by name and shape; α and input channels from it) into a new
+                                     DeepLab. Augmentation: random scale (--scale), flip (--flip), the padding ignored;
+                                     no --crop-padding, --erasing or --label-smoothing
+  --scale MIN,MAX (0.5,2)            segmentation: images and masks scaled by a random factor in [MIN, MAX], then
+                                     cropped (or padded) back to the input size
+  --output-stride 8|16|32 (16)       DeepLab's backbone stride (atrous convolutions below it)
+  --head mobile|aspp (mobile)        DeepLab's head: image pooling + 1×1 (the paper's on-device head), or ASPP
+  --class-weights W0,W1,…            segmentation: one loss weight per class (torch's CrossEntropyLoss weight)
   --freeze NAME                      freeze layers up to and including NAME (a layer or a block, e.g. block_12)
   --split train|test (train)         the split trained on (test: for a folder with only the test split, like the
                                      bundled data/fashion-mnist; the evaluation then sees the training images)
@@ -77,6 +95,11 @@ const FLAGS = {
   threads: { type: 'string' },
   split: { type: 'string' },
   resume: { type: 'boolean' },
+  task: { type: 'string' },
+  'output-stride': { type: 'string' },
+  head: { type: 'string' },
+  'class-weights': { type: 'string' },
+  scale: { type: 'string' },
 } as const;
 
 /**
@@ -88,6 +111,33 @@ const FREE_ON_RESUME: readonly string[] = ['out', 'resume', 'epochs', 'patience'
 const RUN_FLAGS = 'runFlags';
 const KERNELS = 'kernels';
 const SPLITS = ['train', 'test'] as const;
+const SEGMENTER = 'deeplabv3_mobilenet_v2';
+const segmentationTask = (values: Values): boolean => (stringFlag(values, 'task', ['classification', 'segmentation'] as const) ?? 'classification') === 'segmentation';
+/** Flags of one task only: a segmenter's images move with their masks, and its loss has no smoothing. */
+const CLASSIFICATION_ONLY = ['split', 'crop-padding', 'erasing', 'label-smoothing'];
+const SEGMENTATION_ONLY = ['class-weights', 'scale'];
+
+/** Refuses the flags the run's task has no use for, rather than ignoring them. */
+function checkTaskFlags(values: Values): void {
+  const segmentation = segmentationTask(values);
+  for (const name of segmentation ? CLASSIFICATION_ONLY : SEGMENTATION_ONLY) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} applies to ${segmentation ? 'classification' : '--task segmentation'}, not to ${segmentation ? '--task segmentation' : 'classification'}`);
+  }
+}
+
+/** The architecture flags, with a segmenter by default for --task segmentation and DeepLab's own flags. */
+function runArchitecture(values: Values): ReturnType<typeof architectureFlags> {
+  const segmentation = segmentationTask(values);
+  const { arch, options } = architectureFlags(segmentation && values.arch === undefined ? { ...values, arch: SEGMENTER } : values);
+  if (segmentation !== (arch === SEGMENTER)) {
+    throw new UsageError(segmentation ? `--task segmentation trains ${SEGMENTER} (per-pixel logits), not ${arch}` : `--arch ${SEGMENTER} is a segmenter: give --task segmentation and a VOC-layout --data`);
+  }
+  const outputStride = numberFlag(values, 'output-stride', { accepts: (v) => v === 8 || v === 16 || v === 32, what: '8, 16 or 32' });
+  if (outputStride !== undefined) options.outputStride = outputStride as 8 | 16 | 32;
+  const head = stringFlag(values, 'head', ['mobile', 'aspp'] as const);
+  if (head !== undefined) options.head = head;
+  return { arch, options };
+}
 
 function configFromFlags(values: Values): TrainConfig {
   const lr = numberFlag(values, 'lr', POSITIVE) ?? 0.05;
@@ -102,18 +152,26 @@ function configFromFlags(values: Values): TrainConfig {
   const erasing = numberFlag(values, 'erasing', { accepts: (v) => v >= 0 && v <= 1, what: 'a probability in [0, 1]' }) ?? 0;
   const clipNorm = numberFlag(values, 'clip-norm', POSITIVE);
   const patience = numberFlag(values, 'patience', POSITIVE_INTEGER);
+  const classWeights = numberListFlag(values, 'class-weights');
+  const segmentation = segmentationTask(values);
+  const flip = (stringFlag(values, 'flip', ['on', 'off'] as const) ?? 'on') === 'on';
   return {
     epochs: numberFlag(values, 'epochs', POSITIVE_INTEGER) ?? 10,
     batchSize: numberFlag(values, 'batch', POSITIVE_INTEGER) ?? 64,
     seed: numberFlag(values, 'seed', INTEGER) ?? 0,
     optimizer,
     schedule,
-    labelSmoothing: numberFlag(values, 'label-smoothing', { accepts: (v) => v >= 0 && v < 1, what: 'a number in [0, 1)' }) ?? 0.1,
-    augment: {
-      padding: numberFlag(values, 'crop-padding', NON_NEGATIVE_INTEGER) ?? 2,
-      flip: (stringFlag(values, 'flip', ['on', 'off'] as const) ?? 'on') === 'on',
-      erasing: erasing > 0 ? { p: erasing } : false,
-    },
+    ...(segmentation
+      ? { segmentationAugment: { scale: scaleFlag(values), flip } }
+      : {
+          labelSmoothing: numberFlag(values, 'label-smoothing', { accepts: (v) => v >= 0 && v < 1, what: 'a number in [0, 1)' }) ?? 0.1,
+          augment: {
+            padding: numberFlag(values, 'crop-padding', NON_NEGATIVE_INTEGER) ?? 2,
+            flip,
+            erasing: erasing > 0 ? { p: erasing } : false,
+          },
+        }),
+    ...(classWeights === undefined ? {} : { classWeights }),
     ...(clipNorm === undefined ? {} : { clipNorm }),
     ...(patience === undefined ? {} : { patience }),
     checkpointEvery: numberFlag(values, 'checkpoint-every', POSITIVE_INTEGER) ?? 200,
@@ -122,11 +180,19 @@ function configFromFlags(values: Values): TrainConfig {
   };
 }
 
+/** --scale MIN,MAX: the random scale range of segmentation training (DeepLab's [0.5, 2] by default; 1,1: none). */
+function scaleFlag(values: Values): [number, number] {
+  const range = numberListFlag(values, 'scale') ?? [0.5, 2];
+  if (range.length !== 2 || !(range[0] > 0 && range[1] >= range[0])) throw new UsageError(`--scale must be MIN,MAX with 0 < MIN ≤ MAX, got ${String(values.scale)}`);
+  return [range[0], range[1]];
+}
+
 /** Everything the flags say about the run that changes its result, as one comparable string. */
 function runDefinition(values: Values): string {
   return JSON.stringify({
     config: trajectoryFields(configFromFlags(values)),
-    architecture: architectureFlags(values),
+    task: segmentationTask(values),
+    architecture: runArchitecture(values),
     from: values.from,
     data: values.data,
     split: stringFlag(values, 'split', SPLITS) ?? 'train',
@@ -183,7 +249,7 @@ interface StartingPoint {
 
 /** A new run's model: a model file's (--from, with a new head if --classes differs), or one built for the data's images. */
 async function startingPoint(flags: Values, data: string, split: 'train' | 'test', seed: number, io: CommandIO): Promise<StartingPoint> {
-  const { arch, options } = architectureFlags(flags);
+  const { arch, options } = runArchitecture(flags);
   if (typeof flags.from === 'string') {
     const loaded = decodeModelFile(await readBytes(flags.from), flags.from);
     if (options.classes === undefined || options.classes === loaded.model.outputShape[0]) return loaded;
@@ -214,39 +280,102 @@ function limited(data: Dataset, limit: number | undefined, io: CommandIO): Datas
   return data;
 }
 
+const percent = (v: number): string => `${(100 * v).toFixed(2)}%`;
+
+/** One epoch's line: train loss and accuracy, the test evaluation (top-1 and top-5, or mIoU and pixel accuracy), rate. */
+function epochLine(r: EpochRecord, best: boolean): string {
+  const [trainAccuracy, test] =
+    'miou' in r.test ? ['pixel accuracy', `mIoU ${percent(r.test.miou)} pixel accuracy ${percent(r.test.pixelAccuracy)}`] : ['top-1', `top-1 ${percent(r.test.top1)} top-5 ${percent(r.test.top5)}`];
+  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} ${trainAccuracy} ${percent(r.trainTop1)} | test loss ${r.test.loss.toFixed(4)} ${test} | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`;
+}
+
+/** What a run trains and evaluates on: a classifier's image data sets, or a segmenter's VOC splits. */
+type TaskData =
+  | { task: 'segmentation'; train: SegmentationSet; test: SegmentationSet }
+  | { task: 'classification'; train: Dataset; test: Dataset; evaluate: ReturnType<typeof engineEvaluator> };
+
+/** A run's model (new, or the checkpoint's), what its files record of it, and its data. */
+interface PreparedRun {
+  model: Model;
+  preprocessing?: PreprocessOptions;
+  classNames: string[];
+  data: TaskData;
+}
+
+/** A classifier's run: the starting point (or the checkpoint's model) and the data folder's splits at its input size. */
+async function classificationStart(flags: Values, data: string, config: TrainConfig, resumed: DecodedCheckpoint | null, io: CommandIO): Promise<PreparedRun> {
+  const split = stringFlag(flags, 'split', SPLITS) ?? 'train';
+  const { model, preprocessing, classNames } = resumed ? { ...resumed.info, model: resumed.model } : await startingPoint(flags, data, split, config.seed, io);
+  const [h, w, c] = model.inputShape;
+  const dataOptions = { size: [h, w] as const, channels: c as 1 | 3, preprocessing };
+  const train = limited(await openDataset(data, split, dataOptions), limitFlag(flags), io);
+  const test = await openDataset(data, 'test', dataOptions);
+  if (split === 'test') io.err(`note: training on the test split, which is also the one evaluated: the test accuracy does not measure how the model generalises`);
+  return { model, preprocessing, classNames: classNames ?? [...train.classes], data: { task: 'classification', train, test, evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1) } };
+}
+
+/**
+ * A segmentation run: the data read at the model's size (the checkpoint's), or a new DeepLab for the data (its size
+ * unless --resolution; its classes), with a classifier's backbone copied in for --from.
+ */
+async function segmentationStart(flags: Values, data: string, seed: number, resumed: DecodedCheckpoint | null, io: CommandIO): Promise<PreparedRun> {
+  const limit = limitFlag(flags);
+  const read = (split: 'train' | 'val', size: readonly [number, number] | undefined, pixels: PixelScaling | undefined, channels: number, classNames?: readonly string[]): Promise<SegmentationSet> =>
+    readVocFolder(data, { split, size, pixels, channels: channels as 1 | 3, classNames, limit: split === 'train' ? limit : undefined });
+  if (resumed) {
+    const { model, info } = resumed;
+    const [h, w, c] = model.inputShape;
+    const pixels = info.preprocessing?.pixels;
+    const [train, test] = [await read('train', [h, w], pixels, c, info.classNames), await read('val', [h, w], pixels, c, info.classNames)];
+    return { model, preprocessing: info.preprocessing ?? { size: [h, w], pixels }, classNames: [...train.classNames], data: { task: 'segmentation', train, test } };
+  }
+  const { arch, options } = runArchitecture(flags);
+  const source = typeof flags.from === 'string' ? await loadAnyModel(flags.from) : null;
+  // a fine-tuned backbone keeps what it was trained with: its width, its input channels and its pixel scaling
+  const pixels: PixelScaling = source?.preprocessing?.pixels ?? { mean: 0.5, std: 0.5 };
+  const channels = options.inputChannels ?? source?.model.inputShape[2] ?? 3;
+  const alpha = options.alpha ?? (typeof source?.model.metadata.alpha === 'number' ? source.model.metadata.alpha : undefined);
+  const size = typeof options.resolution === 'number' ? ([options.resolution, options.resolution] as const) : options.resolution;
+  const train = await read('train', size, pixels, channels);
+  const [, h, w] = train.images.shape;
+  const test = await read('val', [h, w], pixels, channels, train.classNames);
+  const classes = train.classNames.length;
+  if (options.classes !== undefined && options.classes !== classes) throw new UsageError(`--classes ${options.classes}: the data in ${data} has ${classes} classes (${train.classNames.join(', ')}); leave --classes out`);
+  const model = buildModel(arch, { ...options, alpha, resolution: [h, w], inputChannels: channels, classes, seed });
+  if (source) {
+    const { copied, kept } = transferWeights(source.model, model);
+    io.err(`--from ${flags.from}: copied ${copied.length} weights of its backbone (by name and shape) into the ${model.name}; ${kept.length} start fresh (the head, and any layer whose name or shape differs)`);
+  }
+  return { model, preprocessing: { size: [h, w], pixels }, classNames: [...train.classNames], data: { task: 'segmentation', train, test } };
+}
+
 export async function trainCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, FLAGS, 'train');
   const out = requiredFlag(values, 'out', 'train', 'DIR');
   const resumed = values.resume ? await readCheckpoint(out) : null;
   if (values.resume && !resumed) io.err(`no checkpoint in ${out}: starting a new run`);
   const flags = resumed ? resumeFlags(resumed, recordable(values), out, io) : recordable(values);
+  checkTaskFlags(flags);
   const data = requiredFlag(flags, 'data', 'train', 'DIR');
   const config = configFromFlags(flags);
-  const split = stringFlag(flags, 'split', SPLITS) ?? 'train';
-
-  const { model, preprocessing, classNames: known } = resumed ? { ...resumed.info, model: resumed.model } : await startingPoint(flags, data, split, config.seed, io);
+  const segmentation = segmentationTask(flags);
+  const { model, preprocessing, classNames, data: taskData } = segmentation ? await segmentationStart(flags, data, config.seed, resumed, io) : await classificationStart(flags, data, config, resumed, io);
   if (resumed) io.err(`resuming ${out}: epoch ${resumed.state.epoch + 1}, batch ${resumed.state.batch}, step ${resumed.state.step}`);
   if (config.freeze) {
     const frozen = freezeLayers(model, { upTo: config.freeze });
     io.err(`frozen: ${frozen.length} layers up to ${config.freeze}`);
   }
-
-  const [h, w, c] = model.inputShape;
-  const dataOptions = { size: [h, w] as const, channels: c as 1 | 3, preprocessing };
-  const trainData = limited(await openDataset(data, split, dataOptions), limitFlag(flags), io);
-  const testData = await openDataset(data, 'test', dataOptions);
-  if (split === 'test') io.err(`note: training on the test split, which is also the one evaluated: the test accuracy does not measure how the model generalises`);
-  const classNames = known ?? [...trainData.classes];
+  const [trainSize, testSize] = taskData.task === 'segmentation' ? [taskData.train.images.shape[0], taskData.test.images.shape[0]] : [taskData.train.size, taskData.test.size];
   const backends = await trainingBackends(backendFlag(flags), io, config.threads ?? 1);
   const kernelsBefore = resumed?.info.extra?.[KERNELS];
   if (kernelsBefore !== undefined && kernelsBefore !== backends.name) {
     io.err(`note: the run trained on ${String(kernelsBefore)} kernels, now on ${backends.name}: they sum in another order, so the weights' last bits will differ from an uninterrupted run's`);
   }
 
-  const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
-  io.err(`training ${model.name} on ${trainData.size} images (${testData.size} test), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
-  const left = trainData.size % config.batchSize;
-  if (left > 0 && stepsPerEpoch > 0) io.err(`note: each epoch takes ${stepsPerEpoch} full batches, so ${left} of the ${trainData.size} images (others each epoch, as shuffled) sit it out`);
+  const stepsPerEpoch = Math.floor(trainSize / config.batchSize);
+  io.err(`training ${model.name} on ${trainSize} images (${testSize} ${segmentation ? 'val' : 'test'}), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
+  const left = trainSize % config.batchSize;
+  if (left > 0 && stepsPerEpoch > 0) io.err(`note: each epoch takes ${stepsPerEpoch} full batches, so ${left} of the ${trainSize} images (others each epoch, as shuffled) sit it out`);
   let progress: Progress | null = null;
   let epochShown = -1;
   // the kernels' workers end with the run, whichever way it ends
@@ -254,14 +383,12 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
   try {
     state = await runTraining({
       model,
-      train: trainData,
-      test: testData,
+      ...taskData,
       config,
       out,
       info: { classNames, preprocessing, extra: { [RUN_FLAGS]: flags, [KERNELS]: backends.name } },
       resume: resumed ?? undefined,
       trainer: backends.options,
-      evaluate: engineEvaluator(config.evalBatchSize, config.threads ?? 1),
       onStep: (images, _loss, s) => {
         if (epochShown !== s.epoch) {
           progress?.stop();
@@ -274,12 +401,12 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
       onEpoch: (s, best) => {
         progress?.stop();
         const r = s.history[s.history.length - 1];
-        io.err(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} top-1 ${(100 * r.trainTop1).toFixed(2)}% | test loss ${r.test.loss.toFixed(4)} top-1 ${(100 * r.test.top1).toFixed(2)}% top-5 ${(100 * r.test.top5).toFixed(2)}% | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`);
+        io.err(epochLine(r, best));
       },
     });
   } finally {
     await backends.dispose();
   }
   const paths = runPaths(out);
-  io.out(`best test top-1 ${(100 * state.bestTop1).toFixed(2)}% at epoch ${state.bestEpoch}; wrote ${paths.best}, ${paths.final}, ${paths.log}, ${paths.curves}`);
+  io.out(`best ${segmentation ? 'val mIoU' : 'test top-1'} ${(100 * state.bestTop1).toFixed(2)}% at epoch ${state.bestEpoch}; wrote ${paths.best}, ${paths.final}, ${paths.log}, ${paths.curves}`);
 }

@@ -1,5 +1,5 @@
-// Node edge of training: data sets from folders (IDX files or class sub-folders), and a training run whose
-// checkpoints, JSONL log, SVG curves and best/final models are written atomically into an output folder.
+// Node edge of training: data sets from folders (IDX files or class sub-folders), and a training run (a classifier's
+// or a segmenter's) whose checkpoints, JSONL log, SVG curves and best/final models are written atomically into a folder.
 
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint.js';
 import type { DecodedCheckpoint } from '../train/checkpoint.js';
 import type { EvaluationMetrics } from '../train/metrics.js';
 import { trainingCurvesSvg } from '../train/plot.js';
-import type { TrainConfig, TrainerOptions, TrainerState } from '../train/trainer.js';
-import { train } from '../train/trainer.js';
+import type { EpochRecord, SegmentationData, TrainConfig, TrainerOptions, TrainerState } from '../train/trainer.js';
+import { testScore, train, trainSegmenter } from '../train/trainer.js';
 import { readBytes, removeStaleTemporaries, writeFileAtomic } from './files.js';
 import { findIdxFiles, readIdxFolder } from './idx-files.js';
 import { imageFolderDataset } from './image-folder.js';
@@ -93,10 +93,8 @@ export async function readCheckpoint(out: string): Promise<DecodedCheckpoint | n
   return exists ? decodeCheckpoint(await readBytes(path), path) : null;
 }
 
-export interface TrainingRun {
+interface TrainingRunBase {
   model: Model;
-  train: Dataset;
-  test: Dataset;
   config: TrainConfig;
   out: string;
   info: ModelFileInfo;
@@ -104,8 +102,16 @@ export interface TrainingRun {
   trainer?: TrainerOptions;
   /** Called with each epoch's record (after files are written). */
   onEpoch?: (state: TrainerState, best: boolean) => void;
-  evaluate?: (model: Model, data: Dataset) => Promise<EvaluationMetrics>;
   onStep?: (images: number, loss: number, state: TrainerState) => void;
+}
+
+/** A classifier's run on image data sets, or (`task: 'segmentation'`) a segmenter's on images with masks. */
+export type TrainingRun = TrainingRunBase &
+  ({ task?: 'classification'; train: Dataset; test: Dataset; evaluate?: (model: Model, data: Dataset) => Promise<EvaluationMetrics> } | { task: 'segmentation'; train: SegmentationData; test: SegmentationData });
+
+/** What the best model file records of its epoch's test evaluation. */
+function testSummary(test: EpochRecord['test']): Record<string, number> {
+  return 'miou' in test ? { miou: test.miou, pixelAccuracy: test.pixelAccuracy, loss: test.loss } : { top1: test.top1, top5: test.top5, loss: test.loss };
 }
 
 /** Trains with every artefact written atomically to `run.out`; resumes from `run.resume` when given. */
@@ -114,32 +120,29 @@ export async function runTraining(run: TrainingRun): Promise<TrainerState> {
   await removeStaleTemporaries(run.out); // left by a run killed while it wrote
   const paths = runPaths(run.out);
   const info: ModelFileInfo = { ...run.info, extra: { ...run.info.extra, training: run.config } };
+  const segmentation = run.task === 'segmentation';
   const writeHistory = async (state: TrainerState): Promise<void> => {
     const lines = state.history.map((r) => JSON.stringify(r)).join('\n');
     await writeFileAtomic(paths.log, new TextEncoder().encode(lines + (lines ? '\n' : '')));
-    const points = state.history.map((r) => ({ epoch: r.epoch, trainLoss: r.trainLoss, testLoss: r.test.loss, trainTop1: r.trainTop1, testTop1: r.test.top1 }));
-    await writeFileAtomic(paths.curves, new TextEncoder().encode(trainingCurvesSvg(points, `${run.model.name}: best test top-1 ${(100 * Math.max(0, state.bestTop1)).toFixed(2)}% (epoch ${state.bestEpoch})`)));
+    const points = state.history.map((r) => ({ epoch: r.epoch, trainLoss: r.trainLoss, testLoss: r.test.loss, trainTop1: r.trainTop1, testTop1: testScore(r.test) }));
+    const title = `${run.model.name}: best test ${segmentation ? 'mIoU' : 'top-1'} ${(100 * Math.max(0, state.bestTop1)).toFixed(2)}% (epoch ${state.bestEpoch})`;
+    const names = segmentation ? { train: 'train pixel acc.', test: 'test mIoU', axis: 'pixel accuracy, mIoU' } : undefined;
+    await writeFileAtomic(paths.curves, new TextEncoder().encode(trainingCurvesSvg(points, title, names)));
   };
-  const state = await train(
-    run.model,
-    run.train,
-    run.test,
-    run.config,
-    {
-      ...run.trainer,
-      hooks: {
-        checkpoint: (s, optimizer) => writeFileAtomic(paths.checkpoint, encodeCheckpoint(run.model, optimizer, s, run.config, info)),
-        epochEnd: async (record, s, best) => {
-          if (best) await writeFileAtomic(paths.best, encodeModelFile(run.model, { ...info, extra: { ...info.extra, epoch: record.epoch, test: { top1: record.test.top1, top5: record.test.top5, loss: record.test.loss } } }));
-          await writeHistory(s);
-          run.onEpoch?.(s, best);
-        },
-        stepEnd: run.onStep,
-        evaluate: run.evaluate,
-      },
+  const hooks: TrainerOptions['hooks'] = {
+    checkpoint: (s, optimizer) => writeFileAtomic(paths.checkpoint, encodeCheckpoint(run.model, optimizer, s, run.config, info)),
+    epochEnd: async (record, s, best) => {
+      if (best) await writeFileAtomic(paths.best, encodeModelFile(run.model, { ...info, extra: { ...info.extra, epoch: record.epoch, test: testSummary(record.test) } }));
+      await writeHistory(s);
+      run.onEpoch?.(s, best);
     },
-    run.resume ? { state: run.resume.state, optimizerState: run.resume.optimizerState } : undefined,
-  );
+    stepEnd: run.onStep,
+  };
+  const resume = run.resume ? { state: run.resume.state, optimizerState: run.resume.optimizerState } : undefined;
+  const state =
+    run.task === 'segmentation'
+      ? await trainSegmenter(run.model, run.train, run.test, run.config, { ...run.trainer, hooks }, resume)
+      : await train(run.model, run.train, run.test, run.config, { ...run.trainer, hooks: { ...hooks, evaluate: run.evaluate } }, resume);
   await writeFileAtomic(paths.final, encodeModelFile(run.model, info));
   return state;
 }

@@ -1,5 +1,5 @@
-// Fine-tuning: freeze layers by name or up to a block, swap the classifier for a new number of classes
-// (keeping every other weight), and `embed` images as the pooled features (the feature-extractor use).
+// Fine-tuning: freeze layers by name or up to a block, swap the classifier for a new number of classes (keeping
+// every other weight), carry a backbone into another model (a classifier's into a DeepLab), and `embed` images.
 
 import { ConfigError } from '../errors.js';
 import type { Model } from '../graph/model.js';
@@ -45,6 +45,27 @@ export function replaceHead(model: Model, classes: number, overrides: Architectu
   const head = new Set(['predictions.kernel', 'predictions.bias']);
   fresh.setWeights(new Map([...model.weights()].filter(([k]) => !head.has(k) && fresh.weights().has(k))), { strict: false });
   return fresh;
+}
+
+/**
+ * Copies into `target` every weight of `source` with the same name and shape (a classification MobileNetV2's backbone
+ * into a DeepLab built on the same backbone: its head stays as initialised). Returns the names copied and those of
+ * `target` left as they were; refuses when nothing matches, which means the two do not share a backbone.
+ */
+export function transferWeights(source: Model, target: Model): { copied: string[]; kept: string[] } {
+  const from = source.weights();
+  const copied = new Map<string, Tensor>();
+  const kept: string[] = [];
+  for (const [name, t] of target.weights()) {
+    const w = from.get(name);
+    if (w && w.shape.length === t.shape.length && w.shape.every((d, i) => d === t.shape[i])) copied.set(name, w);
+    else kept.push(name);
+  }
+  if (copied.size === 0) {
+    throw new ConfigError(`none of the ${from.size} weights of ${source.name} fits ${target.name} by name and shape (${[...from.keys()].slice(0, 3).join(', ')}… vs ${[...target.weights().keys()].slice(0, 3).join(', ')}…): they do not share a backbone`);
+  }
+  target.setWeights(copied, { strict: false });
+  return { copied: [...copied.keys()], kept };
 }
 
 /** The pooled features of a batch: the global pooling layer's output, [N, channels]. */

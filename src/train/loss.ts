@@ -16,6 +16,15 @@ export interface LossResult {
   gradient: Tensor;
 }
 
+/** log Σ_k exp(z[offset + k]) over `k` values, shifted by their maximum so that large logits do not overflow. */
+export function logSumExpAt(z: ArrayLike<number>, offset: number, k: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < k; i++) max = Math.max(max, z[offset + i]);
+  let sum = 0;
+  for (let i = 0; i < k; i++) sum += Math.exp(z[offset + i] - max);
+  return max + Math.log(sum);
+}
+
 /**
  * loss = mean over the batch of Σ_k −q_k·log softmax(z)_k, with q = (1 − ε)·one-hot(label) + ε/K,
  * computed as logsumexp(z) − Σ_k q_k·z_k in float64; the gradient is (softmax(z) − q)/N.
@@ -34,11 +43,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>, o
     const label = labels[b];
     if (!Number.isInteger(label) || label < 0 || label >= k) throw new ConfigError(`softmaxCrossEntropy: label ${label} of sample ${b} is not a class index in [0, ${k})`);
     const o = b * k;
-    let max = -Infinity;
-    for (let i = 0; i < k; i++) max = Math.max(max, z[o + i]);
-    let sum = 0;
-    for (let i = 0; i < k; i++) sum += Math.exp(z[o + i] - max);
-    const logSumExp = max + Math.log(sum);
+    const logSumExp = logSumExpAt(z, o, k);
     let targetDotLogits = 0;
     for (let i = 0; i < k; i++) {
       const q = offTarget + (i === label ? 1 - smoothing : 0);

@@ -13,7 +13,16 @@ const W = 720;
 const H = 360;
 const M = { left: 56, right: 56, top: 28, bottom: 40 };
 
-export function trainingCurvesSvg(points: readonly EpochPoint[], title: string): string {
+/** What the accuracy curves measure (a classifier's top-1 by default; a segmenter's pixel accuracy and mIoU). */
+export interface AccuracyNames {
+  train: string;
+  test: string;
+  axis: string;
+}
+
+const TOP1: AccuracyNames = { train: 'train top-1', test: 'test top-1', axis: 'top-1 accuracy' };
+
+export function trainingCurvesSvg(points: readonly EpochPoint[], title: string, names: AccuracyNames = TOP1): string {
   const epochs = points.map((p) => p.epoch);
   const maxEpoch = Math.max(1, ...epochs);
   const losses = points.flatMap((p) => [p.trainLoss, p.testLoss]).filter(Number.isFinite);
@@ -29,8 +38,8 @@ export function trainingCurvesSvg(points: readonly EpochPoint[], title: string):
   const series: [string, string, (p: EpochPoint) => number | undefined, (v: number) => number, string][] = [
     ['train loss', '#1f77b4', (p) => p.trainLoss, yLoss, ''],
     ['test loss', '#ff7f0e', (p) => p.testLoss, yLoss, ''],
-    ['train top-1', '#2ca02c', (p) => p.trainTop1, yAcc, ' stroke-dasharray="4 3"'],
-    ['test top-1', '#d62728', (p) => p.testTop1, yAcc, ' stroke-dasharray="4 3"'],
+    [names.train, '#2ca02c', (p) => p.trainTop1, yAcc, ' stroke-dasharray="4 3"'],
+    [names.test, '#d62728', (p) => p.testTop1, yAcc, ' stroke-dasharray="4 3"'],
   ];
   const ticks = [0, 0.25, 0.5, 0.75, 1];
   const xTicks = Array.from(new Set([0, ...epochs.filter((_, i) => i % Math.ceil(epochs.length / 10) === 0), maxEpoch]));
@@ -44,7 +53,7 @@ export function trainingCurvesSvg(points: readonly EpochPoint[], title: string):
     ...xTicks.map((e) => `<text x="${x(e)}" y="${H - M.bottom + 16}" text-anchor="middle">${e}</text>`),
     `<text x="${W / 2}" y="${H - 6}" text-anchor="middle">epoch</text>`,
     `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">loss</text>`,
-    `<text x="${W - 10}" y="${H / 2}" transform="rotate(90 ${W - 10} ${H / 2})" text-anchor="middle">top-1 accuracy</text>`,
+    `<text x="${W - 10}" y="${H / 2}" transform="rotate(90 ${W - 10} ${H / 2})" text-anchor="middle">${escapeXml(names.axis)}</text>`,
     ...series.map(([, color, get, y, dash]) => `<path d="${path(get, y)}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`),
     ...series.map(([name, color], i) => `<rect x="${M.left + 10 + i * 120}" y="${M.top}" width="12" height="3" fill="${color}"/><text x="${M.left + 26 + i * 120}" y="${M.top + 5}">${name}</text>`),
     '</svg>',

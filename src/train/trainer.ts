@@ -1,19 +1,26 @@
-// The training loop: seeded shuffling and augmentation derived from (seed, epoch, step) so that a run resumed
-// from any checkpoint reaches the same weights; evaluation every epoch, early stopping, best-model tracking.
+// The training loop, for classifiers and segmenters: seeded shuffling and augmentation derived from (seed, epoch,
+// step) so that a run resumed from any checkpoint reaches the same weights; evaluation every epoch, early stopping.
 
-import { ConfigError } from '../errors.js';
+import { ConfigError, ShapeError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
 import type { GradientBackend } from '../backend/gradients.js';
 import type { Model } from '../graph/model.js';
-import type { Dataset } from '../data/dataset.js';
-import { batchIndices, loadBatch, shuffledIndices } from '../data/dataset.js';
+import type { Batch, Dataset } from '../data/dataset.js';
+import { batchIndices, checkIndex, loadBatch, shuffledIndices } from '../data/dataset.js';
 import { Random } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor, formatShape } from '../tensor/tensor.js';
+import { augmentSegmentationBatch } from '../data/segmentation-augment.js';
+import type { SegmentationAugmentOptions } from '../data/segmentation-augment.js';
+import type { SegmentationSet } from '../data/segmentation-data.js';
 import type { AugmentOptions } from './augment.js';
 import { augmentBatch } from './augment.js';
 import { clipGradNorm } from './clip.js';
+import { logSumExpAt } from './loss.js';
 import { MetricsAccumulator } from './metrics.js';
 import type { EvaluationMetrics } from './metrics.js';
+import { checkClassWeights, segmentationCrossEntropy } from './segmentation-loss.js';
+import { SegmentationMetrics } from './segmentation-metrics.js';
+import type { SegmentationEvaluation } from './segmentation-metrics.js';
 import type { Optimizer, OptimizerConfig, WeightDecayOptions } from './optimizers.js';
 import { createOptimizer, paramInfo } from './optimizers.js';
 import type { LearningRateSchedule } from './schedules.js';
@@ -33,10 +40,18 @@ export interface TrainConfig {
   optimizer: OptimizerConfig & WeightDecayOptions;
   schedule: ScheduleConfig;
   labelSmoothing?: number;
+  /** Classification: crops, flips, erasing of the images. */
   augment?: AugmentOptions;
+  /** Segmentation: one loss weight per class (torch's `CrossEntropyLoss(weight)`). */
+  classWeights?: number[];
+  /**
+   * Segmentation: random scale, flip and padding that move each mask with its image, cropped back to the model's
+   * input size (`crop` is always that size; the padding is ignored by the loss).
+   */
+  segmentationAugment?: Omit<SegmentationAugmentOptions, 'crop'>;
   /** Clip gradients to this global norm. */
   clipNorm?: number;
-  /** Stop when test top-1 has not improved for this many epochs. */
+  /** Stop when the test score (top-1; mIoU for segmentation) has not improved for this many epochs. */
   patience?: number;
   /** Write a checkpoint every this many steps (and at every epoch end). */
   checkpointEvery?: number;
@@ -52,12 +67,24 @@ export interface TrainConfig {
   threads?: number;
 }
 
+/** What a segmenter trains on (a SegmentationSet, names not needed): images [N, H, W, C], N·H·W labels (255: ignored). */
+export type SegmentationData = Pick<SegmentationSet, 'images' | 'masks' | 'classNames'>;
+
+/** A test evaluation: a classifier's, or a segmenter's (which has `miou`). */
+export type TestMetrics = EvaluationMetrics | SegmentationEvaluation;
+
+/** What a run ranks its epochs by: test top-1 for a classifier, mIoU for a segmenter. */
+export function testScore(test: TestMetrics): number {
+  return 'miou' in test ? test.miou : test.top1;
+}
+
 export interface EpochRecord {
   epoch: number;
   lr: number;
   trainLoss: number;
+  /** Accuracy over the epoch's training batches: top-1 for a classifier, pixel accuracy for a segmenter. */
   trainTop1: number;
-  test: EvaluationMetrics;
+  test: TestMetrics;
   seconds: number;
   imagesPerSecond: number;
 }
@@ -73,7 +100,10 @@ export interface TrainerState {
   epochLossSum: number;
   epochCorrect: number;
   epochImages: number;
+  /** What `epochCorrect` is out of: images, or counted pixels for a segmenter (older checkpoints: `epochImages`). */
+  epochCounted?: number;
   epochSeconds: number;
+  /** The best test score so far (`testScore`: top-1, or mIoU for a segmenter); −1 before the first evaluation. */
   bestTop1: number;
   bestEpoch: number;
   history: EpochRecord[];
@@ -91,7 +121,7 @@ export interface TrainerState {
 export interface TrainerHooks {
   /** Called with the model and state whenever a checkpoint is due; persist them atomically. */
   checkpoint?(state: TrainerState, optimizer: Optimizer): Promise<void>;
-  /** After each epoch's evaluation; `best` is true when test top-1 improved. */
+  /** After each epoch's evaluation; `best` is true when the test score improved. */
   epochEnd?(record: EpochRecord, state: TrainerState, best: boolean): Promise<void>;
   /** After each step, with the batch size (for progress). */
   stepEnd?(images: number, loss: number, state: TrainerState): void;
@@ -186,7 +216,7 @@ const AUGMENT = 2;
 const DROPOUT = 3;
 
 export function initialState(): TrainerState {
-  return { epoch: 0, batch: 0, step: 0, epochLossSum: 0, epochCorrect: 0, epochImages: 0, epochSeconds: 0, bestTop1: -1, bestEpoch: -1, history: [], done: false };
+  return { epoch: 0, batch: 0, step: 0, epochLossSum: 0, epochCorrect: 0, epochImages: 0, epochCounted: 0, epochSeconds: 0, bestTop1: -1, bestEpoch: -1, history: [], done: false };
 }
 
 export function checkConfig(c: TrainConfig): void {
@@ -213,92 +243,202 @@ export async function evaluate(model: Model | { readonly outputShape: readonly n
     const { x, labels } = await loadBatch(data, indices);
     const logits = predict(x).data;
     let lossSum = 0;
-    for (let n = 0; n < labels.length; n++) {
-      const row = logits.subarray(n * classes, (n + 1) * classes);
-      let max = -Infinity;
-      for (const v of row) max = Math.max(max, v);
-      let sum = 0;
-      for (const v of row) sum += Math.exp(v - max);
-      lossSum += Math.log(sum) + max - row[labels[n]];
-    }
+    for (let n = 0; n < labels.length; n++) lossSum += logSumExpAt(logits, n * classes, classes) - logits[n * classes + labels[n]];
     metrics.add(logits, labels, lossSum);
   }
   return metrics.result();
+}
+
+/** One step's forward and backward on a batch: its mean loss, the gradients, and how many of the counted units (images, or pixels) it got right. */
+interface StepResult {
+  loss: number;
+  grads: Map<string, Tensor>;
+  images: number;
+  correct: number;
+  counted: number;
+}
+
+/** What the loop needs of a task: the training set's size, a batch loaded and augmented, its step, a test evaluation. */
+interface TrainingTask<B> {
+  readonly size: number;
+  load(indices: Int32Array, augment: Random): Promise<B>;
+  forwardBackward(batch: B, dropout: Random): StepResult;
+  evaluate(): Promise<TestMetrics>;
+}
+
+function classificationTask(model: Model, trainData: Dataset, testData: Dataset, config: TrainConfig, options: TrainerOptions): TrainingTask<Batch> {
+  const classes = model.outputShape[model.outputShape.length - 1];
+  const evaluateWith = options.hooks?.evaluate ?? ((m: Model, d: Dataset) => evaluate(m, d, { batchSize: config.evalBatchSize, backend: options.backend }));
+  return {
+    size: trainData.size,
+    load: async (indices, random) => {
+      const batch = await loadBatch(trainData, indices);
+      if (config.augment) augmentBatch(batch.x, random, config.augment);
+      return batch;
+    },
+    forwardBackward: ({ x, labels }, rng) => {
+      const result = model.forwardBackward(x, labels, { labelSmoothing: config.labelSmoothing, rng, backend: options.backend, gradients: options.gradients });
+      const accuracy = new MetricsAccumulator(classes);
+      accuracy.add(result.logits.data, labels, 0);
+      return { loss: result.loss, grads: result.grads, images: labels.length, correct: Math.round(accuracy.result().top1 * labels.length), counted: labels.length };
+    },
+    evaluate: () => evaluateWith(model, testData),
+  };
+}
+
+/** A segmentation batch: images [n, H, W, C] and their n·H·W labels. */
+export interface SegmentationBatch {
+  x: Tensor;
+  masks: Uint8Array;
+}
+
+/** The images and masks at `indices`, in the order given. */
+export function loadSegmentationBatch(data: SegmentationData, indices: ArrayLike<number>): SegmentationBatch {
+  const [count, height, width, channels] = data.images.shape;
+  const [imageSize, maskSize] = [height * width * channels, height * width];
+  const x = new Tensor([indices.length, height, width, channels]);
+  const masks = new Uint8Array(indices.length * maskSize);
+  for (let slot = 0; slot < indices.length; slot++) {
+    const i = indices[slot];
+    checkIndex({ size: count }, i);
+    x.data.set(data.images.data.subarray(i * imageSize, (i + 1) * imageSize), slot * imageSize);
+    masks.set(data.masks.subarray(i * maskSize, (i + 1) * maskSize), slot * maskSize);
+  }
+  return { x, masks };
+}
+
+/** Refuses a segmentation set whose masks do not cover its images, or a model whose [H, W, K] logits do not fit it. */
+function checkSegmentation(model: { readonly outputShape: readonly number[] }, data: SegmentationData, what: string): void {
+  if (data.images.rank !== 4) throw new ShapeError(`${what}: images must be [N, H, W, C], got ${formatShape(data.images.shape)}`);
+  const [n, h, w] = data.images.shape;
+  if (data.masks.length !== n * h * w) throw new ShapeError(`${what}: ${data.masks.length} mask labels for ${n} images of ${h}×${w}, which need ${n * h * w}`);
+  const out = model.outputShape;
+  if (out.length !== 3 || out[0] !== h || out[1] !== w) throw new ShapeError(`${what}: a segmenter's output must be per-pixel logits [${h}, ${w}, classes] for ${h}×${w} images, the model's is ${formatShape(out)}`);
+  if (data.classNames.length !== out[2]) throw new ShapeError(`${what}: ${data.classNames.length} classes (${data.classNames.slice(0, 4).join(', ')}…), the model outputs ${out[2]}`);
+}
+
+/** mIoU, per-class IoU, pixel accuracy and mean loss of a segmenter (or of `options.predict`) on `data`, batch by batch, at inference. */
+export async function evaluateSegmentation(model: Model | { readonly outputShape: readonly number[] }, data: SegmentationData, options: { batchSize?: number; backend?: Backend; predict?: (x: Tensor) => Tensor } = {}): Promise<SegmentationEvaluation> {
+  checkSegmentation(model, data, 'evaluateSegmentation');
+  const predict = options.predict ?? ('predict' in model ? (x: Tensor) => model.predict(x, { backend: options.backend }) : null);
+  if (!predict) throw new ConfigError('evaluateSegmentation: give a Model or options.predict');
+  const metrics = new SegmentationMetrics(model.outputShape[2]);
+  const order = Int32Array.from({ length: data.images.shape[0] }, (_, i) => i);
+  for (const indices of batchIndices(order, options.batchSize ?? 16)) {
+    const { x, masks } = loadSegmentationBatch(data, indices);
+    metrics.addLogits(predict(x), masks);
+  }
+  return metrics.result();
+}
+
+function segmentationTask(model: Model, trainData: SegmentationData, testData: SegmentationData, config: TrainConfig, options: TrainerOptions): TrainingTask<SegmentationBatch> {
+  checkSegmentation(model, trainData, 'training set');
+  checkSegmentation(model, testData, 'test set');
+  const classes = model.outputShape[2];
+  if (config.classWeights) checkClassWeights(config.classWeights, classes);
+  return {
+    size: trainData.images.shape[0],
+    load: async (indices, random) => {
+      const batch = loadSegmentationBatch(trainData, indices);
+      if (!config.segmentationAugment) return batch;
+      const { images, masks } = augmentSegmentationBatch(batch.x, batch.masks, random, { ...config.segmentationAugment, crop: [model.outputShape[0], model.outputShape[1]] });
+      return { x: images, masks };
+    },
+    forwardBackward: ({ x, masks }, rng) => {
+      const traced = model.forwardTrain(x, { rng, backend: options.backend, gradients: options.gradients });
+      const logits = traced.output;
+      const { loss, gradient, pixels } = segmentationCrossEntropy(logits, masks, { classWeights: config.classWeights });
+      const grads = traced.backward(gradient).params;
+      const accuracy = new SegmentationMetrics(classes);
+      accuracy.addLogits(logits, masks);
+      return { loss, grads, images: x.shape[0], correct: Math.round(accuracy.result().pixelAccuracy * pixels), counted: pixels };
+    },
+    evaluate: () => evaluateSegmentation(model, testData, { batchSize: config.evalBatchSize, backend: options.backend }),
+  };
 }
 
 /**
  * Trains `model` on `train`, evaluating on `test` after each epoch. Start from `resume` (state and optimizer
  * state restored by the caller, weights already loaded) or from scratch. Returns the final state.
  */
-export async function train(model: Model, trainData: Dataset, testData: Dataset, config: TrainConfig, options: TrainerOptions = {}, resume?: { state: TrainerState; optimizerState: Map<string, Tensor> }): Promise<TrainerState> {
+export async function train(model: Model, trainData: Dataset, testData: Dataset, config: TrainConfig, options: TrainerOptions = {}, resume?: ResumePoint): Promise<TrainerState> {
   checkConfig(config);
+  return runLoop(model, classificationTask(model, trainData, testData, config, options), config, options, resume);
+}
+
+/**
+ * Trains a segmenter (per-pixel logits [H, W, K] for H×W images) with the per-pixel cross-entropy (ignore label 255,
+ * `config.classWeights`), evaluating mIoU and pixel accuracy on `test` after each epoch; resumes as `train` does.
+ */
+export async function trainSegmenter(model: Model, trainData: SegmentationData, testData: SegmentationData, config: TrainConfig, options: TrainerOptions = {}, resume?: ResumePoint): Promise<TrainerState> {
+  checkConfig(config);
+  return runLoop(model, segmentationTask(model, trainData, testData, config, options), config, options, resume);
+}
+
+export interface ResumePoint {
+  state: TrainerState;
+  optimizerState: Map<string, Tensor>;
+}
+
+async function runLoop<B>(model: Model, task: TrainingTask<B>, config: TrainConfig, options: TrainerOptions, resume?: ResumePoint): Promise<TrainerState> {
   const hooks = options.hooks ?? {};
   const { optimizer: optimizerConfig } = config;
   const optimizer = createOptimizer({ ...optimizerConfig, paramInfo: paramInfo(model) } as OptimizerConfig);
   if (resume) optimizer.loadState(resume.optimizerState);
   const state = resume ? structuredClone(resume.state) : initialState();
-  checkResumable(state, config, trainData.size);
-  state.trainImages = trainData.size;
+  checkResumable(state, config, task.size);
+  state.trainImages = task.size;
   state.scheduleEpochs = config.epochs;
   state.trajectory = trajectoryFields(config);
   // a finished run resumed with more epochs (or a patience it has not exhausted) goes on
   state.done = state.epoch >= config.epochs || (config.patience !== undefined && state.bestEpoch >= 0 && state.epoch - state.bestEpoch >= config.patience);
   const schedule = buildSchedule(config.schedule, config.epochs);
-  const stepsPerEpoch = Math.floor(trainData.size / config.batchSize);
-  if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${config.batchSize} is larger than the training set (${trainData.size} images)`);
-  const classes = model.outputShape[model.outputShape.length - 1];
+  const stepsPerEpoch = Math.floor(task.size / config.batchSize);
+  if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${config.batchSize} is larger than the training set (${task.size} images)`);
   const scope = options.scope ?? (<T>(body: () => T): T => body());
-  const evaluateWith = hooks.evaluate ?? ((m: Model, d: Dataset) => evaluate(m, d, { batchSize: config.evalBatchSize, backend: options.backend }));
 
   while (!state.done && state.epoch < config.epochs) {
     const epoch = state.epoch;
-    const order = shuffledIndices(trainData.size, new Random(derivedSeed(config.seed, SHUFFLE, epoch)));
+    const order = shuffledIndices(task.size, new Random(derivedSeed(config.seed, SHUFFLE, epoch)));
     const batches = batchIndices(order, config.batchSize, { dropLast: true });
     let lr = schedule(state.step, epoch, stepsPerEpoch);
     for (let b = state.batch; b < batches.length; b++) {
       const started = performance.now();
-      const { x, labels } = await loadBatch(trainData, batches[b]);
-      if (config.augment) augmentBatch(x, new Random(derivedSeed(config.seed, AUGMENT, epoch, b)), config.augment);
+      const batch = await task.load(batches[b], new Random(derivedSeed(config.seed, AUGMENT, epoch, b)));
       lr = schedule(state.step, epoch, stepsPerEpoch);
-      const { loss, correct } = scope(() => {
-        const result = model.forwardBackward(x, labels, {
-          labelSmoothing: config.labelSmoothing,
-          rng: new Random(derivedSeed(config.seed, DROPOUT, epoch, b)),
-          backend: options.backend,
-          gradients: options.gradients,
-        });
+      const { loss, images, correct, counted } = scope(() => {
+        const result = task.forwardBackward(batch, new Random(derivedSeed(config.seed, DROPOUT, epoch, b)));
         if (config.clipNorm !== undefined) clipGradNorm(result.grads, config.clipNorm);
         optimizer.step(model.trainableWeights(), result.grads, lr);
-        const accuracy = new MetricsAccumulator(classes);
-        accuracy.add(result.logits.data, labels, 0);
-        return { loss: result.loss, correct: Math.round(accuracy.result().top1 * labels.length) };
+        return result;
       });
-      state.epochLossSum += loss * labels.length;
+      state.epochLossSum += loss * images;
       state.epochCorrect += correct;
-      state.epochImages += labels.length;
+      state.epochCounted = (state.epochCounted ?? state.epochImages) + counted;
+      state.epochImages += images;
       state.epochSeconds += (performance.now() - started) / 1000;
       state.step++;
       state.batch = b + 1;
-      hooks.stepEnd?.(labels.length, loss, state);
+      hooks.stepEnd?.(images, loss, state);
       if (config.checkpointEvery && state.step % config.checkpointEvery === 0 && state.batch < batches.length) await hooks.checkpoint?.(state, optimizer);
     }
-    const test = await evaluateWith(model, testData);
+    const test = await task.evaluate();
     const record: EpochRecord = {
       epoch: epoch + 1,
       lr,
       trainLoss: state.epochLossSum / Math.max(1, state.epochImages),
-      trainTop1: state.epochCorrect / Math.max(1, state.epochImages),
+      trainTop1: state.epochCorrect / Math.max(1, state.epochCounted ?? state.epochImages),
       test,
       seconds: state.epochSeconds,
       imagesPerSecond: state.epochImages / Math.max(1e-9, state.epochSeconds),
     };
     state.history.push(record);
-    const best = test.top1 > state.bestTop1;
+    const best = testScore(test) > state.bestTop1;
     if (best) {
-      state.bestTop1 = test.top1;
+      state.bestTop1 = testScore(test);
       state.bestEpoch = epoch + 1;
     }
-    Object.assign(state, { epoch: epoch + 1, batch: 0, epochLossSum: 0, epochCorrect: 0, epochImages: 0, epochSeconds: 0 });
+    Object.assign(state, { epoch: epoch + 1, batch: 0, epochLossSum: 0, epochCorrect: 0, epochImages: 0, epochCounted: 0, epochSeconds: 0 });
     if (config.patience !== undefined && state.epoch - state.bestEpoch >= config.patience) state.done = true;
     if (state.epoch >= config.epochs) state.done = true;
     await hooks.epochEnd?.(record, state, best);

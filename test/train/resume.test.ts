@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { WasmEngine } from '../../src/backend/wasm/engine.js';
-import { main } from '../../src/cli/cli.js';
 import { ConfigError } from '../../src/errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
 import { decodeCheckpoint } from '../../src/train/checkpoint.js';
@@ -16,6 +15,8 @@ import { train } from '../../src/train/trainer.js';
 import { readIdxFolder } from '../../src/node/idx-files.js';
 import { subset } from '../../src/data/dataset.js';
 import { FIXTURES } from '../support/helpers.js';
+import { Interrupted, assertSameRun, runCli, runResult } from '../support/interrupted-run.js';
+import type { Run } from '../support/interrupted-run.js';
 import { writeTinyIdx } from '../support/tiny-idx.js';
 
 /** 24 training and 16 test images: 6 steps an epoch at batch 4, a checkpoint after step 3, so runs stop mid-epoch. */
@@ -23,46 +24,7 @@ const BASE = ['--alpha', '0.25', '--stem-stride', '1', '--classes', '10', '--epo
 /** BASE and `flags`: MobileNetV1 has no stem stride to set (the flag is refused for it). */
 const withBase = (flags: string[]): string[] => [...(flags.includes('mobilenet_v1') ? BASE.filter((f, i) => f !== '--stem-stride' && BASE[i - 1] !== '--stem-stride') : BASE), ...flags];
 
-class Interrupted extends Error {}
-
-interface Run {
-  code: number;
-  err: string;
-  out: string;
-}
-
-async function train1(args: string[], stopAt?: RegExp): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(['train', ...args], {
-    out: (t) => out.push(t),
-    err: (t) => {
-      err.push(t);
-      // thrown inside the run: the process dies there, as under kill -9, with the last checkpoint on disk
-      if (stopAt?.test(t)) throw new Interrupted(t);
-    },
-    isTTY: false,
-  });
-  return { code, err: err.join('\n'), out: out.join('\n') };
-}
-
-/** The final weights, bit for bit, and the log without its timings. */
-async function result(dir: string): Promise<{ weights: Map<string, Buffer>; log: unknown[] }> {
-  const { tensors } = decodeSafetensors(new Uint8Array(await readFile(join(dir, 'model.safetensors'))));
-  const weights = new Map([...tensors].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]));
-  const lines = (await readFile(join(dir, 'log.jsonl'), 'utf8')).trim().split('\n');
-  const log = lines.map((l) => {
-    const { seconds: _s, imagesPerSecond: _i, ...record } = JSON.parse(l) as Record<string, unknown>;
-    return record;
-  });
-  return { weights, log };
-}
-
-function assertSameRun(actual: Awaited<ReturnType<typeof result>>, expected: Awaited<ReturnType<typeof result>>, what: string): void {
-  assert.deepEqual([...actual.weights.keys()], [...expected.weights.keys()], what);
-  for (const [name, bytes] of expected.weights) assert.ok(actual.weights.get(name)!.equals(bytes), `${what}: ${name} differs from the uninterrupted run`);
-  assert.deepEqual(actual.log, expected.log, `${what}: log`);
-}
+const train1 = (args: string[], stopAt?: RegExp): Promise<Run> => runCli(['train', ...args], stopAt);
 
 let root = '';
 let data = '';
@@ -86,7 +48,7 @@ async function interruptedAndUninterrupted(flags: string[]): Promise<{ resumed: 
   const resumed = await train1(['--out', interrupted, '--resume']);
   assert.equal(resumed.code, 0, resumed.err);
   assert.match(resumed.err, /resuming .*: epoch 1, batch [1-9], step [1-9]\b/, 'resumed mid-epoch');
-  assertSameRun(await result(interrupted), await result(reference), flags.join(' ') || 'defaults');
+  assertSameRun(await runResult(interrupted), await runResult(reference), flags.join(' ') || 'defaults');
   return { resumed, reference, interrupted };
 }
 
@@ -192,7 +154,7 @@ describe('train --resume with another --epochs', () => {
       const r = await train1(['--out', extended, '--resume', '--epochs', '2']);
       assert.equal(r.code, 0, r.err);
       assert.match(r.err, /epochs 1 → 2: the (constant|step) schedule does not depend on the total/);
-      assertSameRun(await result(extended), await result(reference), schedule.join(' '));
+      assertSameRun(await runResult(extended), await runResult(reference), schedule.join(' '));
     });
   }
 
