@@ -2,11 +2,10 @@
 // embed(image) and dispose(), on the WebAssembly engine where SIMD validates, with the model's own preprocessing.
 
 import { WasmEngine } from '../backend/wasm/engine.js';
-import { convertChannels, decodeImage, imageFormatOfName } from '../data/image.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, MobileNetError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
-import type { SymbolicTensor } from '../graph/symbolic.js';
+import { modelUpTo } from '../graph/sub-model.js';
 import { decodeAnyModel, guessPreprocessing } from '../io/any-model.js';
 import type { AnyModel, LoadAnyModelOptions, ModelFormat, ModelInput } from '../io/any-model.js';
 import { GlobalAveragePooling2D, GlobalMaxPooling2D } from '../nn/pooling.js';
@@ -15,6 +14,10 @@ import { Tensor } from '../tensor/tensor.js';
 import type { LabelMap } from '../data/label-maps.js';
 import { scoresModel, segmentationClasses, segmentationInput, segmentationLabelMap, segmentationOf } from './segment.js';
 import type { SegmentOptions, Segmentation } from './segment.js';
+import { describe } from './images.js';
+import type { ImageSource } from './images.js';
+
+export type { EncodedImage, ImageDataLike, ImageSource } from './images.js';
 
 /** The bundled Fashion-MNIST MobileNetV2's file name in the package's models/ folder. */
 export const BUNDLED_MODEL_FILE = 'fashion-mnist.safetensors';
@@ -26,25 +29,6 @@ export const BUNDLED_MODEL_FILE = 'fashion-mnist.safetensors';
  */
 export type ModelSource = Uint8Array | ArrayBuffer | URL | string | ModelInput;
 
-/** Pixels as ImageData holds them: raw 0..255, row after row, 1 (grey), 3 (RGB) or 4 (RGBA) values per pixel. */
-export interface ImageDataLike {
-  data: ArrayLike<number>;
-  width: number;
-  height: number;
-}
-
-/** A PNG or JPEG file's bytes, with its name for errors (its extension, if any, must match the content). */
-export interface EncodedImage {
-  bytes: Uint8Array;
-  name?: string;
-}
-
-/**
- * An image, as every environment can give one: pixels (ImageData-like), a PNG or JPEG file's bytes (plain or
- * named), or a Tensor already preprocessed for the model ([H, W, C] or [1, H, W, C], channels last: what
- * imageTensor and readImage make), which is used as it is.
- */
-export type ImageSource = Tensor | ImageDataLike | Uint8Array | ArrayBuffer | EncodedImage;
 
 export interface LoadModelOptions extends LoadAnyModelOptions {
   /** 'wasm' (the default where WebAssembly SIMD validates) or 'reference' (the plain-TypeScript kernels). */
@@ -143,11 +127,6 @@ export function decodeOptions(options: LoadModelOptions): LoadAnyModelOptions {
   return decode;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value !== 'object') return typeof value;
-  return value.constructor?.name ?? 'an object';
-}
 
 /** The model up to its global pooling: the same layers (and so weights), for the engine, which runs whole models. */
 function featureModel(model: Model): Model {
@@ -156,14 +135,6 @@ function featureModel(model: Model): Model {
   return modelUpTo(model, pool.node.output, `${model.name}_features`);
 }
 
-/** The model from its input up to `output`, one of its tensors: the same layers and weights, as a Model of its own. */
-export function modelUpTo(model: Model, output: SymbolicTensor, name: string): Model {
-  // a new Model re-initialises its layers' weights: keep copies and put them back (the layers are shared)
-  const kept = new Map([...model.weights()].map(([key, t]) => [key, new Tensor(t.shape, t.data.slice())]));
-  const part = new Model(model.input, output, { name });
-  part.setWeights(new Map([...kept].filter(([key]) => part.hasLayer(key.slice(0, key.lastIndexOf('.'))))));
-  return part;
-}
 
 async function startRunner(model: Model, options: LoadModelOptions): Promise<Runner> {
   if (options.backend === 'reference' || !WasmEngine.supported()) return { predict: (x) => model.predict(x), dispose: async () => {}, backend: 'reference' };
@@ -171,10 +142,6 @@ async function startRunner(model: Model, options: LoadModelOptions): Promise<Run
   return { predict: (x) => engine.predict(x), dispose: () => engine.dispose(), backend: 'wasm' };
 }
 
-function isImageDataLike(image: object): image is ImageDataLike {
-  const { data, width, height } = image as Partial<ImageDataLike>;
-  return data !== undefined && typeof data.length === 'number' && typeof width === 'number' && typeof height === 'number';
-}
 
 /**
  * A loaded model ready to classify and embed images, or, when its output is per-pixel scores [H, W, K], to segment
@@ -309,30 +276,6 @@ export class MobileNetClassifier<Image = ImageSource> {
   private toInput(image: ImageSource): Tensor {
     return segmentationInput(image, this.model.inputShape, this.preprocessing).tensor;
   }
-}
-
-/**
- * The pixels of an image (bytes or ImageData-like) with [height, width, channels], converted to `channels`: 1 (grey)
- * or 3 (RGB); a model taking other channel counts is a ShapeError.
- */
-export function imagePixels(image: Exclude<ImageSource, Tensor>, channels: number): { pixels: ArrayLike<number>; shape: [number, number, number] } {
-  const target = channels === 1 ? 1 : 3;
-  if (channels !== target) throw new ShapeError(`the model takes ${channels} input channels; images give 1 (grey) or 3 (RGB)`);
-  if (image instanceof Uint8Array || image instanceof ArrayBuffer || (typeof image === 'object' && 'bytes' in image)) {
-    const file = image instanceof Uint8Array ? { bytes: image } : image instanceof ArrayBuffer ? { bytes: new Uint8Array(image) } : image;
-    // a name whose extension promises another format than the content is an error ('mislabeled'), as for files
-    const expect = file.name === undefined ? undefined : imageFormatOfName(file.name);
-    const decoded = decodeImage(file.bytes, { channels: target, source: file.name ?? 'image bytes', expect });
-    return { pixels: decoded.pixels, shape: [...decoded.shape] };
-  }
-  if (typeof image === 'object' && image !== null && isImageDataLike(image)) {
-    const per = image.data.length / (image.width * image.height);
-    if (![1, 3, 4].includes(per)) {
-      throw new ShapeError(`pixels of ${image.width}×${image.height} hold ${image.data.length} values: expected 1, 3 or 4 per pixel (grey, RGB, RGBA)`);
-    }
-    return { pixels: convertChannels(image.data, per, target), shape: [image.height, image.width, target] };
-  }
-  throw new ConfigError(`not an image: ${describe(image)}; expected a Tensor, pixels { data, width, height }, or PNG/JPEG bytes`);
 }
 
 /**

@@ -10,8 +10,9 @@ import { ConfigError, FormatError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
 import { resizeBilinear2d } from '../ops/resize.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
-import { imagePixels, modelUpTo } from './load-model.js';
-import type { ImageDataLike, ImageSource } from './load-model.js';
+import { modelUpTo } from '../graph/sub-model.js';
+import { imagePixels } from './images.js';
+import type { ImageDataLike, ImageSource } from './images.js';
 
 export interface SegmentOptions {
   /**
@@ -136,7 +137,7 @@ export interface SegmentationInput {
   original: { width: number; height: number; fit: 'bilinear' | 'pad' } | null;
 }
 
-/** The network input for `image`: a ready tensor as it is, pixels and image bytes preprocessed (see load-model's imagePixels). */
+/** The network input for `image`: a ready tensor as it is, pixels and image bytes preprocessed (see imagePixels). */
 export function segmentationInput(image: ImageSource, inputShape: readonly number[], preprocessing: PreprocessOptions): SegmentationInput {
   const [height, width, channels] = inputShape;
   if (image instanceof Tensor) return { tensor: readyTensor(image, inputShape), original: null };
