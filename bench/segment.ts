@@ -1,13 +1,16 @@
 // `npm run bench:segment`: Mobile DeepLabv3 (MobileNetV2, 21 classes, batch 1; α 1.0, 513×513, OS 16 by default) on
 // our engine against onnxruntime-web (wasm SIMD) and onnxruntime-node on the same ONNX file (our export), each runtime
-// in a process of its own, rounds alternating their order; medians, ratios, outputs checked against ours. Not a test.
+// in a process of its own, rounds alternating their order; medians, ratios, outputs checked against ours. Then, with
+// a segmenter file (--model, or the bundled one), a 512×512 PNG segmented end to end on one thread. Not a test.
 
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { encode as encodePng } from 'fast-png';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
 import { quantile } from '../src/cli/bench.js';
 import { decodeAnyModel } from '../src/io/any-model.js';
@@ -17,6 +20,7 @@ import type { OutputStride } from '../src/models/output-stride.js';
 import { readBytes, readNpyFile, writeFileAtomic, writeNpyFile } from '../src/node/files.js';
 import { peakRssBytes } from '../src/node/memory.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
+import { loadModel } from '../src/node/load-model.js';
 import { Random } from '../src/tensor/random.js';
 import { Tensor, toLayout } from '../src/tensor/tensor.js';
 import { ensurePeersInstalled } from './peers-setup.js';
@@ -24,6 +28,8 @@ import { resultsFolder, writeResults } from './results-files.js';
 
 const RUNTIMES = ['mobilenet-ts', 'onnxruntime-web', 'onnxruntime-node'] as const;
 type Runtime = (typeof RUNTIMES)[number];
+/** The segmenter the end-to-end timing uses without --model. */
+const BUNDLED_SEGMENTER = fileURLToPath(new URL('../models/scenes-deeplab.safetensors', import.meta.url));
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +41,8 @@ const { values } = parseArgs({
     'output-stride': { type: 'string', default: '16' },
     head: { type: 'string', default: 'mobile' },
     'no-peers': { type: 'boolean' },
+    model: { type: 'string' },
+    'image-size': { type: 'string', default: '512' },
     write: { type: 'boolean' },
     // one runtime alone (the parent runs itself with these)
     child: { type: 'string' },
@@ -57,8 +65,41 @@ interface ChildResult {
   peakRssBytes: number;
 }
 
-if (values.child) await child(values.child as Runtime, values.dir!, threadCounts[0]);
+if (values.child === 'end-to-end') await endToEnd(values.dir!);
+else if (values.child) await child(values.child as Runtime, values.dir!, threadCounts[0]);
 else await parent();
+
+/** `segment()` on the PNG in `dir` with the model file, one thread: decode, resize, run, resize back, argmax. */
+async function endToEnd(dir: string): Promise<void> {
+  enableWasmFeatures();
+  const seg = await loadModel(values.model!, { threads: 1 });
+  const bytes = await readBytes(join(dir, 'image.png'));
+  await seg.segment(bytes); // warm-up
+  const samplesMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const started = performance.now();
+    await seg.segment(bytes);
+    samplesMs.push(performance.now() - started);
+  }
+  await seg.dispose();
+  console.log(JSON.stringify({ samplesMs }));
+}
+
+/** A size×size RGB PNG of smooth colour blobs (seeded), for the end-to-end timing. */
+function testImage(size: number): Uint8Array {
+  const random = new Random(3);
+  const blobs = Array.from({ length: 6 }, () => [random.uniform() * size, random.uniform() * size, 20 + random.uniform() * size * 0.3, random.uniform() * 255, random.uniform() * 255, random.uniform() * 255]);
+  const data = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const at = (y * size + x) * 3;
+      for (const [cx, cy, r, ...rgb] of blobs) {
+        if ((x - cx!) ** 2 + (y - cy!) ** 2 < r! ** 2) data.set(rgb.map(Math.round), at);
+      }
+    }
+  }
+  return encodePng({ width: size, height: size, data, channels: 3, depth: 8 });
+}
 
 /** Loads the runtime on the ONNX file in `dir`, one warm-up run, then `runs` timed ones; prints a ChildResult line. */
 async function child(runtime: Runtime, dir: string, threads: number): Promise<void> {
@@ -107,6 +148,13 @@ async function parent(): Promise<void> {
     seed: 1,
   };
   const model = deeplabV3(options);
+  // every weight random (the builder starts the classifier at zero and BN at identity, which would make every
+  // runtime's logits agree trivially): kernels and BN shifts ±0.1, BN scales and variances around 1
+  const random = new Random(11);
+  model.setWeights(new Map([...model.weights()].map(([name, t]) => {
+    const around1 = /(gamma|moving_variance)$/.test(name);
+    return [name, new Tensor(t.shape, random.fillUniform(new Float32Array(t.size), around1 ? 0.5 : -0.1, around1 ? 1.5 : 0.1))];
+  })));
   const dir = await mkdtemp(join(tmpdir(), 'mobilenet-bench-segment-'));
   try {
     await writeFileAtomic(join(dir, 'model.onnx'), encodeOnnx(model));
@@ -141,10 +189,30 @@ async function parent(): Promise<void> {
         // that runtime failed; its row says so
       }
     }
-    await report(options, runtimes, results, agreement);
+    const endToEndMs = await timeEndToEnd(dir, script);
+    await report(options, runtimes, results, agreement, endToEndMs);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Median ms of segment() on a generated PNG in a child process, or null (said why) without a segmenter file. */
+async function timeEndToEnd(dir: string, script: string): Promise<{ model: string; imageSize: number; medianMs: number; samples: number } | null> {
+  const model = values.model ?? (existsSync(BUNDLED_SEGMENTER) ? BUNDLED_SEGMENTER : null);
+  if (model === null) {
+    console.error(`bench:segment: no end-to-end timing: give --model FILE (a segmenter); ${BUNDLED_SEGMENTER} does not exist`);
+    return null;
+  }
+  const imageSize = Number(values['image-size']);
+  await writeFileAtomic(join(dir, 'image.png'), testImage(imageSize));
+  const samples: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    console.error(`bench:segment: end to end, ${imageSize}×${imageSize} PNG, round ${round + 1}/${rounds}`);
+    const out = execFileSync(process.execPath, ['--import', 'tsx', script, '--child', 'end-to-end', '--dir', dir, '--model', model, '--runs', String(runs)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    samples.push(...(JSON.parse(out.trim().split('\n').at(-1)!) as { samplesMs: number[] }).samplesMs);
+  }
+  samples.sort((a, b) => a - b);
+  return { model, imageSize, medianMs: quantile(samples, 0.5), samples: samples.length };
 }
 
 /** max |a − b| / max(1, max|b|). */
@@ -169,7 +237,7 @@ interface Row {
   peakRssBytes: number;
 }
 
-async function report(options: { alpha: number; resolution: number; outputStride: number; head: string }, runtimes: Runtime[], results: ChildResult[], agreement: Map<Runtime, number>): Promise<void> {
+async function report(options: { alpha: number; resolution: number; outputStride: number; head: string }, runtimes: Runtime[], results: ChildResult[], agreement: Map<Runtime, number>, endToEnd: { model: string; imageSize: number; medianMs: number; samples: number } | null): Promise<void> {
   const rows: Row[] = [];
   for (const threads of threadCounts) {
     for (const runtime of runtimes) {
@@ -206,10 +274,13 @@ async function report(options: { alpha: number; resolution: number; outputStride
     ...rows.map((r) => `| ${r.label} | ${r.threads} | ${r.medianMs.toFixed(0)} (${r.p10Ms.toFixed(0)}–${r.p90Ms.toFixed(0)}) | ${r.samples} | ${mb(r.plannedActivationBytes)} | ${mb(r.peakRssBytes)} | ${r.runtime === 'mobilenet-ts' ? '—' : (agreement.get(r.runtime)?.toExponential(1) ?? 'not compared')} |`),
   ].join('\n');
   const lines = ratios.map((r) => `- ${r.threads} thread(s): mobilenet-ts is **${r.speedup.toFixed(2)}×** ${r.peer}'s speed (median latency).`);
+  if (endToEnd) {
+    lines.push(`- End to end on 1 thread (\`segment()\`: PNG decode, resize, run, scores resized back, argmax), a ${endToEnd.imageSize}×${endToEnd.imageSize} image with ${endToEnd.model.split('/').at(-1)}: **${endToEnd.medianMs.toFixed(1)} ms** (median of ${endToEnd.samples}).`);
+  }
   const markdown = `# Benchmark: Mobile DeepLabv3, MobileNetV2 α ${options.alpha}, ${options.resolution}×${options.resolution}, output stride ${options.outputStride}, ${options.head} head, 21 classes, batch 1
 
 Made by \`${command}\` on ${machine}, ${new Date().toISOString().slice(0, 10)}.
-Every runtime runs the same ONNX file (our export of \`deeplabV3\`, seeded random weights), each in a fresh process per
+Every runtime runs the same ONNX file (our export of \`deeplabV3\`, every weight seeded random), each in a fresh process per
 round (one warm-up, then ${runs} timed runs), ${rounds} rounds in alternating order. Max difference: max |logits − ours| /
 max(1, max|ours|).
 
@@ -220,6 +291,6 @@ ${lines.join('\n')}
   console.log(markdown);
   await writeResults(await resultsFolder(values.write ?? false), {
     'segment-results.md': markdown,
-    'segment-results.json': `${JSON.stringify({ machine, command, options, rows, ratios, agreement: Object.fromEntries(agreement) }, null, 2)}\n`,
+    'segment-results.json': `${JSON.stringify({ machine, command, options, rows, ratios, agreement: Object.fromEntries(agreement), endToEnd }, null, 2)}\n`,
   });
 }
