@@ -34,6 +34,7 @@ const BUNDLED_SEGMENTER = fileURLToPath(new URL('../models/scenes-deeplab.safete
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1,2' },
     alpha: { type: 'string', default: '1' },
@@ -51,9 +52,10 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
+const warmup = Number(values.warmup);
 const rounds = Number(values.rounds);
 const threadCounts = values.threads.split(',').map(Number);
-if (![runs, rounds, ...threadCounts].every((n) => Number.isInteger(n) && n >= 1)) throw new Error('--runs, --rounds and --threads take positive integers');
+if (![runs, rounds, warmup, ...threadCounts].every((n) => Number.isInteger(n) && n >= 1)) throw new Error('--runs, --warmup, --rounds and --threads take positive integers');
 
 /** What one child process measured. */
 interface ChildResult {
@@ -74,7 +76,7 @@ async function endToEnd(dir: string): Promise<void> {
   enableWasmFeatures();
   const seg = await loadModel(values.model!, { threads: 1 });
   const bytes = await readBytes(join(dir, 'image.png'));
-  await seg.segment(bytes); // warm-up
+  for (let w = 0; w < warmup; w++) await seg.segment(bytes);
   const samplesMs: number[] = [];
   for (let r = 0; r < runs; r++) {
     const started = performance.now();
@@ -101,13 +103,14 @@ function testImage(size: number): Uint8Array {
   return encodePng({ width: size, height: size, data, channels: 3, depth: 8 });
 }
 
-/** Loads the runtime on the ONNX file in `dir`, one warm-up run, then `runs` timed ones; prints a ChildResult line. */
+/** Loads the runtime on the ONNX file in `dir`, `warmup` untimed runs, then `runs` timed ones; prints a ChildResult line. */
 async function child(runtime: Runtime, dir: string, threads: number): Promise<void> {
   const onnxPath = join(dir, 'model.onnx');
   const input = await readNpyFile(join(dir, 'input.npy')); // NCHW
   let run: () => Promise<Tensor>;
   let label: string;
   let plannedActivationBytes: number | null = null;
+  let asNchw = (y: Tensor): Tensor => y;
   if (runtime === 'mobilenet-ts') {
     enableWasmFeatures();
     const { model } = await decodeAnyModel({ bytes: await readBytes(onnxPath), source: onnxPath });
@@ -115,7 +118,9 @@ async function child(runtime: Runtime, dir: string, threads: number): Promise<vo
     const x = toLayout(input, 'NCHW', 'NHWC');
     label = `mobilenet-ts wasm, ${threads} thread${threads > 1 ? 's' : ''}`;
     plannedActivationBytes = engine.arenaBytes(1);
-    run = async () => toLayout(engine.predict(x), 'NHWC', 'NCHW');
+    // timed as the engine gives it (channels last); turned to the ONNX file's NCHW only to compare
+    run = async () => engine.predict(x);
+    asNchw = (y) => toLayout(y, 'NHWC', 'NCHW');
   } else {
     const { openOrtSession } = await import('./peers/peers.js');
     const ort = await openOrtSession(runtime, onnxPath, threads);
@@ -126,8 +131,10 @@ async function child(runtime: Runtime, dir: string, threads: number): Promise<vo
       return new Tensor([...out.dims], out.data as Float32Array);
     };
   }
+  // warm-up: WebAssembly engines (ours, onnxruntime-web) reach their optimized code only after a few runs
   const first = await run();
-  if (values['save-output']) await writeNpyFile(join(dir, `output-${runtime}.npy`), first);
+  if (values['save-output']) await writeNpyFile(join(dir, `output-${runtime}.npy`), asNchw(first));
+  for (let w = 1; w < warmup; w++) await run();
   const samplesMs: number[] = [];
   for (let r = 0; r < runs; r++) {
     const started = performance.now();
@@ -169,7 +176,7 @@ async function parent(): Promise<void> {
         // alternate: each round starts with the next runtime, so drifting load on a shared machine hits all alike
         const order = runtimes.map((_, i) => runtimes[(i + round) % runtimes.length]!);
         for (const runtime of order) {
-          const args = ['--import', 'tsx', script, '--child', runtime, '--dir', dir, '--threads', String(threads), '--runs', String(runs), ...(round === 0 && threads === threadCounts[0] ? ['--save-output'] : [])];
+          const args = ['--import', 'tsx', script, '--child', runtime, '--dir', dir, '--threads', String(threads), '--runs', String(runs), '--warmup', String(warmup), ...(round === 0 && threads === threadCounts[0] ? ['--save-output'] : [])];
           console.error(`bench:segment ${results.length + 1}/${total}: ${runtime}, ${threads} thread(s)`);
           try {
             const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -208,7 +215,7 @@ async function timeEndToEnd(dir: string, script: string): Promise<{ model: strin
   const samples: number[] = [];
   for (let round = 0; round < rounds; round++) {
     console.error(`bench:segment: end to end, ${imageSize}×${imageSize} PNG, round ${round + 1}/${rounds}`);
-    const out = execFileSync(process.execPath, ['--import', 'tsx', script, '--child', 'end-to-end', '--dir', dir, '--model', model, '--runs', String(runs)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', script, '--child', 'end-to-end', '--dir', dir, '--model', model, '--runs', String(runs), '--warmup', String(warmup)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     samples.push(...(JSON.parse(out.trim().split('\n').at(-1)!) as { samplesMs: number[] }).samplesMs);
   }
   samples.sort((a, b) => a - b);
@@ -267,7 +274,7 @@ async function report(options: { alpha: number; resolution: number; outputStride
   });
   const mb = (b: number | null): string => (b === null ? '—' : `${(b / 1e6).toFixed(1)} MB`);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
-  const command = `npm run bench:segment -- --alpha ${options.alpha} --resolution ${options.resolution} --output-stride ${options.outputStride} --head ${options.head} --runs ${runs} --rounds ${rounds}${values.write ? ' --write' : ''}`;
+  const command = `npm run bench:segment -- --alpha ${options.alpha} --resolution ${options.resolution} --output-stride ${options.outputStride} --head ${options.head} --runs ${runs} --warmup ${warmup} --rounds ${rounds}${values.write ? ' --write' : ''}`;
   const table = [
     '| runtime | threads | median ms (p10–p90) | samples | planned activations | peak RSS (process) | max difference vs ours |',
     '| --- | --- | --- | --- | --- | --- | --- |',
@@ -281,7 +288,7 @@ async function report(options: { alpha: number; resolution: number; outputStride
 
 Made by \`${command}\` on ${machine}, ${new Date().toISOString().slice(0, 10)}.
 Every runtime runs the same ONNX file (our export of \`deeplabV3\`, every weight seeded random), each in a fresh process per
-round (one warm-up, then ${runs} timed runs), ${rounds} rounds in alternating order. Max difference: max |logits − ours| /
+round (${warmup} warm-up runs, then ${runs} timed runs), ${rounds} rounds in alternating order. Max difference: max |logits − ours| /
 max(1, max|ours|).
 
 ${table}
