@@ -1,5 +1,6 @@
 // Segment tab: a dropped model whose output is class scores per pixel [H, W, K] labels a dropped, picked or sample
-// image, or the camera's frames: the mask blended over the image (opacity slider) and a legend of the classes present.
+// image, or the camera's frames: the mask blended over the image (opacity slider) and a legend of the classes present;
+// and scores itself on a dropped VOC folder (mIoU, per-class IoU, pixel accuracy).
 
 import { MobileNetClassifier } from '../src/api/load-model.js';
 import type { ImageDataLike, ImageSource } from '../src/api/load-model.js';
@@ -7,8 +8,11 @@ import { overlayMask } from '../src/api/segment.js';
 import type { Segmentation } from '../src/api/segment.js';
 import { decodeModelFiles } from '../src/browser/files.js';
 import { imageData } from '../src/browser/image.js';
+import { readVocFiles } from '../src/browser/voc-files.js';
 import { decodeImage, imageFormatOfName } from '../src/data/image.js';
 import { ConfigError } from '../src/errors.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { SegmentationMetrics } from '../src/train/segmentation-metrics.js';
 import { bytesOf, cameraToggle, onFiles, renderError, renderSamples } from './predict.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -109,6 +113,45 @@ function legend(s: Segmentation, ms: number): void {
   $('segment-result').replaceChildren(...rows, time);
 }
 
+/**
+ * Scores the loaded segmenter on dropped files: a VOC folder's val split (or every image with a mask), each image
+ * and mask taken at the model's input size (bilinear and nearest), with the model's own preprocessing.
+ */
+async function evaluate(files: File[]): Promise<void> {
+  const out = $('segment-eval-result');
+  out.dataset.state = 'running';
+  out.replaceChildren(Object.assign(document.createElement('p'), { className: 'note', textContent: `reading ${files.length} files…` }));
+  try {
+    if (!segmenter?.labelMap) throw new ConfigError('drop a model that segments first');
+    const [h, w, c] = segmenter.model.inputShape;
+    const { classNames } = segmenter.labelMap;
+    const set = await readVocFiles(files, { split: 'val', size: [h, w], channels: c === 1 ? 1 : 3, pixels: segmenter.preprocessing.pixels, classNames });
+    const metrics = new SegmentationMetrics(classNames.length);
+    const images = set.images.shape[0];
+    const started = performance.now();
+    for (let i = 0; i < images; i++) {
+      const x = new Tensor([1, h, w, c], set.images.data.subarray(i * h * w * c, (i + 1) * h * w * c));
+      const { mask } = await segmenter.segment(x);
+      metrics.addPredictions(mask, set.masks.subarray(i * h * w, (i + 1) * h * w), [h, w]);
+    }
+    const r = metrics.result();
+    const rows = r.perClassIou.map((iou, k) => {
+      const row = document.createElement('div');
+      row.className = 'legend-row';
+      row.append(Object.assign(document.createElement('span'), { textContent: classNames[k] }), Object.assign(document.createElement('span'), { textContent: iou === null ? 'absent' : `${(100 * iou).toFixed(1)}%` }));
+      return row;
+    });
+    const summary = `${images} images at ${h}×${w}: mIoU ${(100 * r.miou).toFixed(2)}%, pixel accuracy ${(100 * r.pixelAccuracy).toFixed(2)}% (${((performance.now() - started) / images).toFixed(1)} ms per image)`;
+    out.replaceChildren(Object.assign(document.createElement('p'), { textContent: summary }), ...rows);
+    Object.assign(out.dataset, { images: String(images), miou: String(r.miou), pixelAccuracy: String(r.pixelAccuracy), perClassIou: JSON.stringify(r.perClassIou) });
+    out.dataset.state = 'done';
+    delete out.dataset.error;
+  } catch (e) {
+    renderError(out, e);
+    out.dataset.state = 'failed';
+  }
+}
+
 export function show(): void {
   onFiles($('drop-segmenter'), $('segmenter-file'), (files) => void load(files));
   const fromFile = (bytes: Uint8Array, name: string): void => {
@@ -121,6 +164,7 @@ export function show(): void {
   onFiles($('drop-segment-image'), $('segment-image-file'), (files) => void bytesOf(files[0]).then((b) => fromFile(b, files[0].name)));
   renderSamples($('segment-samples'), fromFile);
   $('segment-opacity').addEventListener('input', draw);
+  onFiles($('drop-segment-voc'), $('segment-voc-folder'), (files) => void evaluate(files));
   // camera frames, a couple a second
   cameraToggle($<HTMLButtonElement>('segment-camera'), $<HTMLVideoElement>('segment-camera-video'), {
     everyMs: 500,

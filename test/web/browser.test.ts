@@ -36,7 +36,8 @@ import { serveStatic } from '../../web/harness/static-server.js';
 import type { StaticServer } from '../../web/harness/static-server.js';
 import { ORT_WEB } from '../../vite.config.js';
 import { loadModel, overlayMask, segment } from '../../src/index.js';
-import { TINY_PALETTE, sceneImage, sceneLabels, tinySegmenterFile } from '../support/tiny-segmenter.js';
+import { TINY_PALETTE, paint, sceneImage, sceneLabels, tinySegmenterFile } from '../support/tiny-segmenter.js';
+import { encodeMaskPng } from '../../src/data/mask-png.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -328,7 +329,7 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
       const c = canvas as HTMLCanvasElement;
       return { width: c.width, height: c.height, rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
     });
-  test("Segment: a dropped segmenter and image give Node's mask, the overlay blended at the slider's opacity, a legend", async () => {
+  test("Segment: a dropped segmenter and image give Node's mask, the overlay blended at the slider's opacity, a legend; a picked VOC folder its hand-worked IoUs", async () => {
     await openTab(page, server, 'segment');
     const modelFile = join(work, 'tiny-segmenter.safetensors');
     const imageFile = join(work, 'scene.png');
@@ -360,6 +361,27 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     const full = await canvasPixels('#segment-overlay');
     assert.deepEqual(full.rgba.filter((_, i) => i % 4 !== 3), Array.from(sceneLabels()).flatMap((label) => TINY_PALETTE[label]));
     await page.screenshot({ path: join(ARTIFACTS, 'segment.png'), fullPage: true });
+    // scored on a picked VOC folder: two 8×8 scenes the model labels exactly as sceneLabels(8, 8); the first one's
+    // truth calls the top row bright (4 red pixels wrong) and ignores pixel (0, 0), so by hand: background 32/32,
+    // bright TP 47 of truth 51 and prediction 47 → 47/51, red TP 44 of truth 44 and prediction 48 → 44/48;
+    // 123 of 127 counted pixels right
+    const voc = join(work, 'voc');
+    await Promise.all(['JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'].map((d) => mkdir(join(voc, d), { recursive: true })));
+    const small = paint(8, 8, (x, y) => (y >= 6 ? [0, 0, 0] : x < 4 ? [255, 255, 255] : [255, 0, 0]));
+    const truthA = sceneLabels(8, 8).map((label, p) => (p === 0 ? 255 : p < 8 ? 1 : label));
+    for (const [name, truth] of [['a', truthA], ['b', sceneLabels(8, 8)]] as const) {
+      await writeFile(join(voc, 'JPEGImages', `${name}.png`), encodePng({ ...small, channels: 3, depth: 8 }));
+      await writeFile(join(voc, 'SegmentationClass', `${name}.png`), encodeMaskPng({ width: 8, height: 8, labels: truth }));
+    }
+    await writeFile(join(voc, 'ImageSets', 'Segmentation', 'val.txt'), 'a\nb\n');
+    await page.setInputFiles('#segment-voc-folder', voc);
+    await page.waitForSelector('#segment-eval-result[data-state="done"]', { timeout: 60_000 });
+    const scored = await page.locator('#segment-eval-result').evaluate((e) => ({ ...(e as HTMLElement).dataset }));
+    assert.equal(scored.images, '2');
+    const iou = JSON.parse(scored.perClassIou!) as number[];
+    [1, 47 / 51, 44 / 48].forEach((expected, k) => assert.ok(Math.abs(iou[k] - expected) < 1e-12, `IoU of class ${k}: ${iou[k]} vs ${expected}`));
+    assert.ok(Math.abs(Number(scored.miou) - (1 + 47 / 51 + 44 / 48) / 3) < 1e-12);
+    assert.ok(Math.abs(Number(scored.pixelAccuracy) - 123 / 127) < 1e-12);
     // a classifier is refused, saying why
     await dropFiles(page, '#drop-segmenter', [MODEL]);
     await page.waitForFunction(() => /cannot segment/.test(document.getElementById('segment-model-info')!.dataset.error ?? ''));
