@@ -1,6 +1,7 @@
 // Semantic segmentation of images: a model whose output is per-pixel class scores [H, W, K] gives logits, a label
 // mask (argmax) at the image's own size, per-class pixel fractions and the label map to draw them; and overlays.
 
+import { argmaxLabels } from '../ops/argmax.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
 import { IGNORE_LABEL, labelMapFor, vocLabelMap } from '../data/label-maps.js';
 import type { LabelMap, Palette } from '../data/label-maps.js';
@@ -170,7 +171,7 @@ export function segmentationOf(output: Tensor, original: SegmentationInput['orig
     logits = original.fit === 'pad' ? centredWindow(output, size) : resizeBilinear2d(output, size);
   }
   const [, height, width] = logits.shape;
-  const mask = argmaxMask(logits.data, height * width, classes);
+  const mask = argmaxLabels(logits.data, height * width, classes) as Uint8Array; // classes ≤ 256 (segmentationClasses)
   const counts = new Array<number>(classes).fill(0);
   for (const label of mask) counts[label]++;
   return {
@@ -202,16 +203,6 @@ function centredWindow(output: Tensor, [height, width]: readonly [number, number
   return new Tensor([1, height, width, k], out);
 }
 
-/** The index of each pixel's largest score (the first on ties). */
-function argmaxMask(scores: Float32Array, pixels: number, classes: number): Uint8Array {
-  const mask = new Uint8Array(pixels);
-  for (let p = 0; p < pixels; p++) {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (scores[p * classes + k] > scores[p * classes + best]) best = k;
-    mask[p] = best;
-  }
-  return mask;
-}
 
 /**
  * The image with the mask blended over it: each pixel becomes (1 − opacity)·pixel + opacity·colour of its label,

@@ -10,11 +10,18 @@ export function argmaxLastAxis(x: Tensor): Tensor {
   const classes = x.shape[x.rank - 1];
   if (classes < 1) throw new ShapeError(`argmax: input ${formatShape(x.shape)} has no classes`);
   const out = new Tensor(x.shape.slice(0, -1));
-  for (let p = 0; p < out.data.length; p++) {
+  out.data.set(argmaxLabels(x.data, out.data.length, classes));
+  return out;
+}
+
+/** The label of each of `positions` rows of `classes` scores (channels last): its largest score's index, the first on ties. */
+export function argmaxLabels(scores: ArrayLike<number>, positions: number, classes: number): Uint8Array | Uint16Array {
+  const labels = classes <= 256 ? new Uint8Array(positions) : new Uint16Array(positions);
+  for (let p = 0; p < positions; p++) {
     const base = p * classes;
     let best = 0;
-    for (let c = 1; c < classes; c++) if (x.data[base + c] > x.data[base + best]) best = c;
-    out.data[p] = best;
+    for (let c = 1; c < classes; c++) if (scores[base + c] > scores[base + best]) best = c;
+    labels[p] = best;
   }
-  return out;
+  return labels;
 }

@@ -1,6 +1,7 @@
 // Segmentation metrics accumulated batch by batch: the pixel confusion matrix (ignored pixels skipped), per-class
 // IoU, mean IoU by PASCAL VOC's convention, pixel accuracy, and the mean cross-entropy over counted pixels.
 
+import { argmaxLabels } from '../ops/argmax.js';
 import { IGNORE_LABEL } from '../data/label-maps.js';
 import { ShapeError } from '../errors.js';
 import { formatShape } from '../tensor/tensor.js';
@@ -64,14 +65,7 @@ export class SegmentationMetrics {
     if (logits.rank !== 4 || k !== this.classes) throw new ShapeError(`SegmentationMetrics: logits must be [N, H, W, ${this.classes}], got ${formatShape(logits.shape)}`);
     if (labels.length !== n * h * w) throw new ShapeError(`SegmentationMetrics: ${labels.length} mask labels for logits ${formatShape(logits.shape)}, which need N·H·W = ${n * h * w}`);
     const z = logits.data;
-    const predicted = new Uint8Array(labels.length);
-    for (let p = 0; p < labels.length; p++) {
-      const o = p * k;
-      let best = 0;
-      for (let c = 1; c < k; c++) if (z[o + c] > z[o + best]) best = c;
-      predicted[p] = best;
-    }
-    this.addPredictions(predicted, labels, [h, w]);
+    this.addPredictions(argmaxLabels(z, labels.length, k), labels, [h, w]);
     for (let p = 0; p < labels.length; p++) if (labels[p] !== this.ignoreLabel) this.lossSum += logSumExpAt(z, p * k, k) - z[p * k + labels[p]];
   }
 
