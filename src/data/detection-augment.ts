@@ -3,7 +3,7 @@
 
 import { ConfigError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { boxIou } from '../train/detection-targets.js';
+import { boxAreas, iou } from '../detect/nms.js';
 import type { GroundTruth } from '../train/detection-targets.js';
 import type { UniformSource } from './segmentation-augment.js';
 import { scaledValue, type ImageShape, type PixelScaling } from './preprocess.js';
@@ -157,8 +157,12 @@ function drawCrop(sample: DetectionSample, outer: readonly [number, number, numb
     const aspect = (sw * width) / (sh * height);
     if (aspect < o.aspectRatio[0] || aspect > o.aspectRatio[1]) continue;
     const window: [number, number, number, number] = [outer[0] + top * outerH, outer[1] + left * outerW, outer[0] + (top + sh) * outerH, outer[1] + (left + sw) * outerW];
+    // the boxes and, last, the window: one set for nms.ts's IoU
+    const set = Float64Array.from([...sample.boxes, ...window]);
+    const overlaps = { boxes: set, areas: boxAreas(set) };
+    const count = sample.classes.length;
     let best = -1;
-    for (let g = 0; g < sample.classes.length; g++) if (centreInside(sample.boxes, g * 4, window)) best = Math.max(best, boxIou(sample.boxes, g * 4, window, 0));
+    for (let g = 0; g < count; g++) if (centreInside(sample.boxes, g * 4, window)) best = Math.max(best, iou(overlaps, g, count));
     if (best >= minIou) return window;
   }
   return null;

@@ -3,6 +3,7 @@
 
 import { ConfigError, ShapeError } from '../errors.js';
 import { encodeBoxes } from '../detect/box-coder.js';
+import { boxAreas, iou } from '../detect/nms.js';
 import type { DetectionHead } from '../detect/types.js';
 
 /** The objects of one image: corner boxes [G·4] (ymin, xmin, ymax, xmax), normalized, and their classes 1..K. */
@@ -33,19 +34,9 @@ export interface DetectionTargets {
   matches: number;
 }
 
-/** IoU of corner boxes a = [ymin, xmin, ymax, xmax] at `ai` of `a` and at `bi` of `b`; 0 when the union is empty. */
-export function boxIou(a: ArrayLike<number>, ai: number, b: ArrayLike<number>, bi: number): number {
-  const h = Math.min(a[ai + 2], b[bi + 2]) - Math.max(a[ai], b[bi]);
-  const w = Math.min(a[ai + 3], b[bi + 3]) - Math.max(a[ai + 1], b[bi + 1]);
-  if (h <= 0 || w <= 0) return 0;
-  const intersection = h * w;
-  const union = (a[ai + 2] - a[ai]) * (a[ai + 3] - a[ai + 1]) + (b[bi + 2] - b[bi]) * (b[bi + 3] - b[bi + 1]) - intersection;
-  return union > 0 ? intersection / union : 0;
-}
-
-/** Anchors (ycenter, xcenter, h, w) as corner boxes (ymin, xmin, ymax, xmax). */
-export function anchorCorners(anchors: Float32Array): Float64Array {
-  const corners = new Float64Array(anchors.length);
+/** Anchors (ycenter, xcenter, h, w) as corner boxes (ymin, xmin, ymax, xmax), with room for `extra` more rows after them. */
+export function anchorCorners(anchors: Float32Array, extra = 0): Float64Array {
+  const corners = new Float64Array(anchors.length + 4 * extra);
   for (let i = 0; i < anchors.length; i += 4) {
     const [yc, xc, h, w] = [anchors[i], anchors[i + 1], anchors[i + 2], anchors[i + 3]];
     corners.set([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], i);
@@ -83,8 +74,11 @@ function checkGroundTruth(truth: GroundTruth, what: string): number {
 export function matchAnchors(anchors: Float32Array, truth: GroundTruth, options: MatchOptions = {}): Int32Array {
   const { matchedThreshold, unmatchedThreshold, forceMatch } = checkMatchOptions(options);
   const boxes = checkGroundTruth(truth, 'matchAnchors');
-  const corners = anchorCorners(anchors);
   const count = anchors.length / 4;
+  // one box set, anchors then boxes, for nms.ts's IoU (TF's: a box without area overlaps nothing)
+  const corners = anchorCorners(anchors, boxes);
+  corners.set(truth.boxes, anchors.length);
+  const set = { boxes: corners, areas: boxAreas(corners) };
   const matches = new Int32Array(count).fill(BACKGROUND);
   const bestAnchor = new Int32Array(boxes).fill(-1);
   const bestAnchorIou = new Float64Array(boxes);
@@ -92,9 +86,9 @@ export function matchAnchors(anchors: Float32Array, truth: GroundTruth, options:
     let best = -1;
     let bestIou = 0;
     for (let g = 0; g < boxes; g++) {
-      const iou = boxIou(corners, a * 4, truth.boxes, g * 4);
-      if (best < 0 || iou > bestIou) [best, bestIou] = [g, iou];
-      if (iou > bestAnchorIou[g]) [bestAnchor[g], bestAnchorIou[g]] = [a, iou];
+      const overlap = iou(set, a, count + g);
+      if (best < 0 || overlap > bestIou) [best, bestIou] = [g, overlap];
+      if (overlap > bestAnchorIou[g]) [bestAnchor[g], bestAnchorIou[g]] = [a, overlap];
     }
     if (best < 0) continue;
     matches[a] = bestIou >= matchedThreshold ? best : bestIou >= unmatchedThreshold ? IGNORED : BACKGROUND;

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { ConfigError, ShapeError } from '../../src/errors.js';
-import { BACKGROUND, IGNORED, anchorCorners, boxIou, detectionTargets, matchAnchors } from '../../src/train/detection-targets.js';
+import { boxAreas, iou } from '../../src/detect/nms.js';
+import { BACKGROUND, IGNORED, anchorCorners, detectionTargets, matchAnchors } from '../../src/train/detection-targets.js';
 import type { GroundTruth } from '../../src/train/detection-targets.js';
 
 // (ycenter, xcenter, h, w): the four quadrants, then the whole image
@@ -18,14 +19,16 @@ const TRUTH: GroundTruth = { boxes: Float32Array.from([0, 0, 0.5, 0.4, 0.5, 0.5,
 describe('detection targets', () => {
   it('anchors become corner boxes, and IoUs are the hand-worked ones', () => {
     assert.deepEqual([...anchorCorners(ANCHORS)], [0, 0, 0.5, 0.5, 0, 0.5, 0.5, 1, 0.5, 0, 1, 0.5, 0.5, 0.5, 1, 1, 0, 0, 1, 1]);
-    const corners = anchorCorners(ANCHORS);
-    const iou = (a: number, g: number): number => boxIou(corners, a * 4, TRUTH.boxes, g * 4);
-    assert.ok(Math.abs(iou(0, 0) - 0.8) < 1e-7);
-    assert.ok(Math.abs(iou(4, 0) - 0.2) < 1e-7);
-    assert.equal(iou(1, 0), 0);
-    assert.equal(iou(3, 1), 0.25);
-    assert.equal(iou(4, 1), 0.0625);
-    assert.equal(iou(2, 1), 0); // touching edges only
+    const corners = anchorCorners(ANCHORS, 2);
+    corners.set(TRUTH.boxes, ANCHORS.length);
+    const set = { boxes: corners, areas: boxAreas(corners) };
+    const overlap = (a: number, g: number): number => iou(set, a, 5 + g);
+    assert.ok(Math.abs(overlap(0, 0) - 0.8) < 1e-7);
+    assert.ok(Math.abs(overlap(4, 0) - 0.2) < 1e-7);
+    assert.equal(overlap(1, 0), 0);
+    assert.equal(overlap(3, 1), 0.25);
+    assert.equal(overlap(4, 1), 0.0625);
+    assert.equal(overlap(2, 1), 0); // touching edges only
   });
 
   it('an anchor matches its best box at IoU ≥ 0.5; every box is forced onto its best anchor; the rest is background', () => {
