@@ -284,8 +284,13 @@ const percent = (v: number): string => `${(100 * v).toFixed(2)}%`;
 
 /** One epoch's line: train loss and accuracy, the test evaluation (top-1 and top-5, or mIoU and pixel accuracy), rate. */
 function epochLine(r: EpochRecord, best: boolean): string {
+  const t = r.test;
   const [trainAccuracy, test] =
-    'miou' in r.test ? ['pixel accuracy', `mIoU ${percent(r.test.miou)} pixel accuracy ${percent(r.test.pixelAccuracy)}`] : ['top-1', `top-1 ${percent(r.test.top1)} top-5 ${percent(r.test.top5)}`];
+    'anchorAccuracy' in t
+      ? ['anchor accuracy', `${t.map === undefined ? '' : `mAP ${percent(t.map)} AP50 ${percent(t.ap50 ?? NaN)} `}anchor accuracy ${percent(t.anchorAccuracy)}`]
+      : 'miou' in t
+        ? ['pixel accuracy', `mIoU ${percent(t.miou)} pixel accuracy ${percent(t.pixelAccuracy)}`]
+        : ['top-1', `top-1 ${percent(t.top1)} top-5 ${percent(t.top5)}`];
   return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} ${trainAccuracy} ${percent(r.trainTop1)} | test loss ${r.test.loss.toFixed(4)} ${test} | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`;
 }
 

@@ -1,5 +1,5 @@
-// Node edge of training: data sets from folders (IDX files or class sub-folders), and a training run (a classifier's
-// or a segmenter's) whose checkpoints, JSONL log, SVG curves and best/final models are written atomically into a folder.
+// Node edge of training: data sets from folders (IDX files or class sub-folders), and a training run (a classifier's,
+// a segmenter's or a detector's) whose checkpoints, JSONL log, SVG curves and best/final models are written atomically into a folder.
 
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint.js';
 import type { DecodedCheckpoint } from '../train/checkpoint.js';
 import type { EvaluationMetrics } from '../train/metrics.js';
 import { trainingCurvesSvg } from '../train/plot.js';
-import type { EpochRecord, SegmentationData, TrainConfig, TrainerOptions, TrainerState } from '../train/trainer.js';
-import { testScore, train, trainSegmenter } from '../train/trainer.js';
+import type { DetectionData, EpochRecord, ScoreDetections, SegmentationData, TrainConfig, TrainerOptions, TrainerState } from '../train/trainer.js';
+import { testScore, train, trainDetector, trainSegmenter } from '../train/trainer.js';
 import { readBytes, removeStaleTemporaries, writeFileAtomic } from './files.js';
 import { findIdxFiles, readIdxFolder } from './idx-files.js';
 import { imageFolderDataset } from './image-folder.js';
@@ -105,14 +105,26 @@ interface TrainingRunBase {
   onStep?: (images: number, loss: number, state: TrainerState) => void;
 }
 
-/** A classifier's run on image data sets, or (`task: 'segmentation'`) a segmenter's on images with masks. */
+/** A classifier's run on image data sets, a segmenter's (`task: 'segmentation'`) on images with masks, or a detector's on images with boxes. */
 export type TrainingRun = TrainingRunBase &
-  ({ task?: 'classification'; train: Dataset; test: Dataset; evaluate?: (model: Model, data: Dataset) => Promise<EvaluationMetrics> } | { task: 'segmentation'; train: SegmentationData; test: SegmentationData });
+  (
+    | { task?: 'classification'; train: Dataset; test: Dataset; evaluate?: (model: Model, data: Dataset) => Promise<EvaluationMetrics> }
+    | { task: 'segmentation'; train: SegmentationData; test: SegmentationData }
+    | { task: 'detection'; train: DetectionData; test: DetectionData; scoreDetections?: ScoreDetections }
+  );
 
 /** What the best model file records of its epoch's test evaluation. */
 function testSummary(test: EpochRecord['test']): Record<string, number> {
+  if ('anchorAccuracy' in test) return Object.fromEntries(Object.entries(test).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));
   return 'miou' in test ? { miou: test.miou, pixelAccuracy: test.pixelAccuracy, loss: test.loss } : { top1: test.top1, top5: test.top5, loss: test.loss };
 }
+
+/** What the curves call the run's accuracy and test score. */
+const CURVE_NAMES = {
+  segmentation: { score: 'mIoU', names: { train: 'train pixel acc.', test: 'test mIoU', axis: 'pixel accuracy, mIoU' } },
+  detection: { score: 'mAP', names: { train: 'train anchor acc.', test: 'test mAP', axis: 'anchor accuracy, mAP' } },
+  classification: { score: 'top-1', names: undefined },
+} as const;
 
 /** Trains with every artefact written atomically to `run.out`; resumes from `run.resume` when given. */
 export async function runTraining(run: TrainingRun): Promise<TrainerState> {
@@ -120,14 +132,13 @@ export async function runTraining(run: TrainingRun): Promise<TrainerState> {
   await removeStaleTemporaries(run.out); // left by a run killed while it wrote
   const paths = runPaths(run.out);
   const info: ModelFileInfo = { ...run.info, extra: { ...run.info.extra, training: run.config } };
-  const segmentation = run.task === 'segmentation';
+  const curves = CURVE_NAMES[run.task ?? 'classification'];
   const writeHistory = async (state: TrainerState): Promise<void> => {
     const lines = state.history.map((r) => JSON.stringify(r)).join('\n');
     await writeFileAtomic(paths.log, new TextEncoder().encode(lines + (lines ? '\n' : '')));
     const points = state.history.map((r) => ({ epoch: r.epoch, trainLoss: r.trainLoss, testLoss: r.test.loss, trainTop1: r.trainTop1, testTop1: testScore(r.test) }));
-    const title = `${run.model.name}: best test ${segmentation ? 'mIoU' : 'top-1'} ${(100 * Math.max(0, state.bestTop1)).toFixed(2)}% (epoch ${state.bestEpoch})`;
-    const names = segmentation ? { train: 'train pixel acc.', test: 'test mIoU', axis: 'pixel accuracy, mIoU' } : undefined;
-    await writeFileAtomic(paths.curves, new TextEncoder().encode(trainingCurvesSvg(points, title, names)));
+    const title = `${run.model.name}: best test ${curves.score} ${(100 * Math.max(0, state.bestTop1)).toFixed(2)}% (epoch ${state.bestEpoch})`;
+    await writeFileAtomic(paths.curves, new TextEncoder().encode(trainingCurvesSvg(points, title, curves.names)));
   };
   const hooks: TrainerOptions['hooks'] = {
     checkpoint: (s, optimizer) => writeFileAtomic(paths.checkpoint, encodeCheckpoint(run.model, optimizer, s, run.config, info)),
@@ -142,7 +153,9 @@ export async function runTraining(run: TrainingRun): Promise<TrainerState> {
   const state =
     run.task === 'segmentation'
       ? await trainSegmenter(run.model, run.train, run.test, run.config, { ...run.trainer, hooks }, resume)
-      : await train(run.model, run.train, run.test, run.config, { ...run.trainer, hooks: { ...hooks, evaluate: run.evaluate } }, resume);
+      : run.task === 'detection'
+        ? await trainDetector(run.model, run.train, run.test, run.config, { ...run.trainer, hooks, scoreDetections: run.scoreDetections }, resume)
+        : await train(run.model, run.train, run.test, run.config, { ...run.trainer, hooks: { ...hooks, evaluate: run.evaluate } }, resume);
   await writeFileAtomic(paths.final, encodeModelFile(run.model, info));
   return state;
 }

@@ -1,4 +1,4 @@
-// The training loop, for classifiers and segmenters: seeded shuffling and augmentation derived from (seed, epoch,
+// The training loop, for classifiers, segmenters and detectors: seeded shuffling and augmentation derived from (seed, epoch,
 // step) so that a run resumed from any checkpoint reaches the same weights; evaluation every epoch, early stopping.
 
 import { ConfigError, ShapeError } from '../errors.js';
@@ -12,6 +12,13 @@ import { Tensor, formatShape } from '../tensor/tensor.js';
 import { augmentSegmentationBatch } from '../data/segmentation-augment.js';
 import type { SegmentationAugmentOptions } from '../data/segmentation-augment.js';
 import type { SegmentationSet } from '../data/segmentation-data.js';
+import { augmentDetectionBatch } from '../data/detection-augment.js';
+import type { DetectionAugmentOptions } from '../data/detection-augment.js';
+import type { DetectionHead } from '../detect/types.js';
+import { detectionLoss } from './detection-loss.js';
+import type { DetectionLossOptions } from './detection-loss.js';
+import { detectionTargets } from './detection-targets.js';
+import type { GroundTruth, MatchOptions } from './detection-targets.js';
 import type { AugmentOptions } from './augment.js';
 import { augmentBatch } from './augment.js';
 import { clipGradNorm } from './clip.js';
@@ -49,6 +56,15 @@ export interface TrainConfig {
    * input size (`crop` is always that size; the padding is ignored by the loss).
    */
   segmentationAugment?: Omit<SegmentationAugmentOptions, 'crop'>;
+  /**
+   * Detection: SSD's augmentation (photometric, zoom out, IoU crop, flip), the boxes moved with the pixels; its
+   * `pixels` should say how the images were scaled, for the photometric steps and the canvas fill.
+   */
+  detectionAugment?: DetectionAugmentOptions;
+  /** Detection: the anchor matcher (IoU 0.5, every box forced onto its best anchor). */
+  matcher?: MatchOptions;
+  /** Detection: the loss (sigmoid or softmax, from the head's score conversion by default; mining 3:1). */
+  detectionLoss?: DetectionLossOptions;
   /** Clip gradients to this global norm. */
   clipNorm?: number;
   /** Stop when the test score (top-1; mIoU for segmentation) has not improved for this many epochs. */
@@ -70,11 +86,32 @@ export interface TrainConfig {
 /** What a segmenter trains on (a SegmentationSet, names not needed): images [N, H, W, C], N·H·W labels (255: ignored). */
 export type SegmentationData = Pick<SegmentationSet, 'images' | 'masks' | 'classNames'>;
 
-/** A test evaluation: a classifier's, or a segmenter's (which has `miou`). */
-export type TestMetrics = EvaluationMetrics | SegmentationEvaluation;
+/**
+ * What a detector trains on: images [N, H, W, C] at the model's input size, each image's objects (normalized corner
+ * boxes, classes 1..K) and the class slots' names (slot 0 the background).
+ */
+export interface DetectionData {
+  images: Tensor;
+  objects: readonly GroundTruth[];
+  classNames: readonly string[];
+}
 
-/** What a run ranks its epochs by: test top-1 for a classifier, mIoU for a segmenter. */
+/** A detector's test evaluation: its loss (as in training, normalised by the matches), and what `evaluateDetections` adds. */
+export interface DetectionEvaluation {
+  loss: number;
+  /** Matched anchors whose highest score is their box's class, over the matches. */
+  anchorAccuracy: number;
+  /** COCO's AP@[.5:.95] and AP50, when the detections were scored. */
+  map?: number;
+  ap50?: number;
+}
+
+/** A test evaluation: a classifier's, a segmenter's (which has `miou`), or a detector's (which has `anchorAccuracy`). */
+export type TestMetrics = EvaluationMetrics | SegmentationEvaluation | DetectionEvaluation;
+
+/** What a run ranks its epochs by: test top-1 for a classifier, mIoU for a segmenter, mAP for a detector (1/(1 + loss) when unscored). */
 export function testScore(test: TestMetrics): number {
+  if ('anchorAccuracy' in test) return test.map ?? 1 / (1 + test.loss);
   return 'miou' in test ? test.miou : test.top1;
 }
 
@@ -357,6 +394,121 @@ function segmentationTask(model: Model, trainData: SegmentationData, testData: S
   };
 }
 
+/** The detection head a detector model carries (`metadata.detection`), its outputs checked against its anchors. */
+export function detectorHead(model: Model): DetectionHead {
+  const head = (model.metadata as { detection?: DetectionHead }).detection;
+  if (!head) throw new ConfigError(`model ${model.name} is not a detector: its metadata has no detection head (anchors, box coding)`);
+  const anchors = head.anchors.length / 4;
+  const shapes = model.outputShapes;
+  const [scores, boxes] = [shapes[head.outputs.scores], shapes[head.outputs.boxes]];
+  if (!scores || !boxes) throw new ConfigError(`model ${model.name}: the detection head names outputs ${head.outputs.scores} and ${head.outputs.boxes}, the model has ${model.outputNames.join(', ')}`);
+  if (scores.length !== 2 || scores[0] !== anchors || boxes.length !== 2 || boxes[0] !== anchors || boxes[1] !== 4) {
+    throw new ShapeError(`model ${model.name}: outputs ${head.outputs.scores} ${formatShape(scores)} and ${head.outputs.boxes} ${formatShape(boxes)} do not fit ${anchors} anchors ([anchors, slots] and [anchors, 4])`);
+  }
+  return head;
+}
+
+/** Refuses a detection set whose objects do not cover its images, or whose images or classes do not fit the model. */
+function checkDetection(model: Model, head: DetectionHead, data: DetectionData, what: string): void {
+  if (data.images.rank !== 4) throw new ShapeError(`${what}: images must be [N, H, W, C], got ${formatShape(data.images.shape)}`);
+  if (data.objects.length !== data.images.shape[0]) throw new ShapeError(`${what}: ${data.objects.length} images' objects for ${data.images.shape[0]} images`);
+  const [, h, w, c] = data.images.shape;
+  const [mh, mw, mc] = model.inputShape;
+  if (h !== mh || w !== mw || c !== mc) throw new ShapeError(`${what}: images are ${h}×${w}×${c}, the model takes ${mh}×${mw}×${mc}`);
+  const slots = model.outputShapes[head.outputs.scores][1];
+  if (data.classNames.length !== slots) throw new ShapeError(`${what}: ${data.classNames.length} class slots (${data.classNames.slice(0, 4).join(', ')}…), the model scores ${slots}`);
+}
+
+/** A detection batch: images [n, H, W, C] and each one's objects. */
+export interface DetectionBatch {
+  x: Tensor;
+  objects: GroundTruth[];
+}
+
+/** The images and objects at `indices`, in the order given. */
+export function loadDetectionBatch(data: DetectionData, indices: ArrayLike<number>): DetectionBatch {
+  const [count, height, width, channels] = data.images.shape;
+  const size = height * width * channels;
+  const x = new Tensor([indices.length, height, width, channels]);
+  const objects: GroundTruth[] = [];
+  for (let slot = 0; slot < indices.length; slot++) {
+    const i = indices[slot];
+    checkIndex({ size: count }, i);
+    x.data.set(data.images.data.subarray(i * size, (i + 1) * size), slot * size);
+    objects.push(data.objects[i]);
+  }
+  return { x, objects };
+}
+
+/** The loss options of a run on `head`: sigmoid or softmax as the head converts its scores, unless the config says. */
+function lossOptions(head: DetectionHead, config: Pick<TrainConfig, 'detectionLoss'>): DetectionLossOptions {
+  return { classification: head.scoreConversion === 'softmax' ? 'softmax' : 'sigmoid', ...config.detectionLoss };
+}
+
+/** A detector's outputs by the head's names: scores [N, A, slots] and box codes [N, A, 4]. */
+export type DetectorOutputs = Readonly<Record<string, Tensor>>;
+
+/** Scores a detector's outputs on every image of `data`, in order (e.g. COCO mAP of the post-processed detections). */
+export type ScoreDetections = (outputs: readonly DetectorOutputs[], data: DetectionData) => Promise<Pick<DetectionEvaluation, 'map' | 'ap50'>>;
+
+/**
+ * A detector's loss on `data` (the training loss, normalised by all the matches, without augmentation) and anchor
+ * accuracy, at inference, batch by batch; `scoreDetections` (e.g. COCO mAP of the post-processed outputs) adds its
+ * numbers. `predictOutputs` runs the model (default: `model.predictOutputs` on `backend`).
+ */
+export async function evaluateDetector(
+  model: Model,
+  data: DetectionData,
+  options: Pick<TrainConfig, 'matcher' | 'detectionLoss'> & {
+    batchSize?: number;
+    backend?: Backend;
+    predictOutputs?: (x: Tensor) => DetectorOutputs;
+    scoreDetections?: ScoreDetections;
+  } = {},
+): Promise<DetectionEvaluation> {
+  const head = detectorHead(model);
+  checkDetection(model, head, data, 'evaluateDetector');
+  const predict = options.predictOutputs ?? ((x: Tensor) => model.predictOutputs(x, { backend: options.backend }));
+  const order = Int32Array.from({ length: data.images.shape[0] }, (_, i) => i);
+  const all: DetectorOutputs[] = [];
+  let [lossSum, matches, correct] = [0, 0, 0];
+  for (const indices of batchIndices(order, options.batchSize ?? 16)) {
+    const { x, objects } = loadDetectionBatch(data, indices);
+    const outputs = predict(x);
+    const targets = objects.map((truth) => detectionTargets(head, truth, options.matcher));
+    const r = detectionLoss(outputs[head.outputs.scores], outputs[head.outputs.boxes], targets, lossOptions(head, options));
+    lossSum += r.loss * Math.max(1, r.matches);
+    [matches, correct] = [matches + r.matches, correct + r.correct];
+    if (options.scoreDetections) all.push(outputs);
+  }
+  const scored = options.scoreDetections ? await options.scoreDetections(all, data) : {};
+  return { loss: lossSum / Math.max(1, matches), anchorAccuracy: correct / Math.max(1, matches), ...scored };
+}
+
+function detectionTask(model: Model, trainData: DetectionData, testData: DetectionData, config: TrainConfig, options: TrainerOptions, scoreDetections?: ScoreDetections): TrainingTask<DetectionBatch> {
+  const head = detectorHead(model);
+  checkDetection(model, head, trainData, 'training set');
+  checkDetection(model, head, testData, 'test set');
+  const loss = lossOptions(head, config);
+  return {
+    size: trainData.images.shape[0],
+    load: async (indices, random) => {
+      const batch = loadDetectionBatch(trainData, indices);
+      if (!config.detectionAugment) return batch;
+      const { images, truths } = augmentDetectionBatch(batch.x, batch.objects, random, config.detectionAugment);
+      return { x: images, objects: truths };
+    },
+    forwardBackward: ({ x, objects }, rng) => {
+      const traced = model.forwardTrainOutputs(x, { rng, backend: options.backend, gradients: options.gradients });
+      const targets = objects.map((truth) => detectionTargets(head, truth, config.matcher));
+      const r = detectionLoss(traced.outputs[head.outputs.scores], traced.outputs[head.outputs.boxes], targets, loss);
+      const grads = traced.backward({ [head.outputs.scores]: r.scores, [head.outputs.boxes]: r.boxes }).params;
+      return { loss: r.loss, grads, images: x.shape[0], correct: r.correct, counted: r.matches };
+    },
+    evaluate: () => evaluateDetector(model, testData, { batchSize: config.evalBatchSize, backend: options.backend, matcher: config.matcher, detectionLoss: config.detectionLoss, scoreDetections }),
+  };
+}
+
 /**
  * Trains `model` on `train`, evaluating on `test` after each epoch. Start from `resume` (state and optimizer
  * state restored by the caller, weights already loaded) or from scratch. Returns the final state.
@@ -373,6 +525,16 @@ export async function train(model: Model, trainData: Dataset, testData: Dataset,
 export async function trainSegmenter(model: Model, trainData: SegmentationData, testData: SegmentationData, config: TrainConfig, options: TrainerOptions = {}, resume?: ResumePoint): Promise<TrainerState> {
   checkConfig(config);
   return runLoop(model, segmentationTask(model, trainData, testData, config, options), config, options, resume);
+}
+
+/**
+ * Trains an SSD detector (a model whose `metadata.detection` is its head) with the SSD loss on matched anchors,
+ * evaluating after each epoch (loss and anchor accuracy; `scoreDetections` adds mAP, which then ranks the epochs);
+ * resumes as `train` does.
+ */
+export async function trainDetector(model: Model, trainData: DetectionData, testData: DetectionData, config: TrainConfig, options: TrainerOptions & { scoreDetections?: ScoreDetections } = {}, resume?: ResumePoint): Promise<TrainerState> {
+  checkConfig(config);
+  return runLoop(model, detectionTask(model, trainData, testData, config, options, options.scoreDetections), config, options, resume);
 }
 
 export interface ResumePoint {

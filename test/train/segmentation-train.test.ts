@@ -13,9 +13,9 @@ import { ReLU6 } from '../../src/nn/activation.js';
 import { Resize } from '../../src/nn/resize.js';
 import { Random } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import type { Optimizer } from '../../src/train/optimizers.js';
 import { evaluateSegmentation, trainSegmenter } from '../../src/train/trainer.js';
-import type { SegmentationData, TrainConfig, TrainerState } from '../../src/train/trainer.js';
+import type { SegmentationData, TrainConfig } from '../../src/train/trainer.js';
+import { assertExactResume } from '../support/trainer-resume.js';
 
 const SIZE = 8;
 const CLASSES = ['background', 'red', 'green'];
@@ -61,41 +61,12 @@ const CONFIG: TrainConfig = {
   checkpointEvery: 2,
 };
 
-interface Snapshot {
-  state: TrainerState;
-  optimizerState: Map<string, Tensor>;
-  weights: Map<string, Tensor>;
-}
-
-const copy = (m: Map<string, Tensor>): Map<string, Tensor> => new Map([...m].map(([k, t]) => [k, t.clone()]));
-const withoutTimings = (state: TrainerState): unknown => state.history.map(({ seconds: _s, imagesPerSecond: _i, ...r }) => r);
-
-class Interrupted extends Error {}
-
 describe('trainSegmenter', () => {
   const trainSet = tinyScenes(12, 1);
   const testSet = tinyScenes(4, 2);
 
   it('stopped mid-epoch and resumed from its checkpoint, ends bit-equal to the uninterrupted run (scale and flip augmentation on)', async () => {
-    const uninterrupted = tinySegmenter();
-    const reference = await trainSegmenter(uninterrupted, trainSet, testSet, CONFIG);
-
-    const interrupted = tinySegmenter();
-    let saved: Snapshot | null = null;
-    const checkpoint = async (state: TrainerState, optimizer: Optimizer): Promise<void> => {
-      saved = { state: structuredClone(state), optimizerState: copy(optimizer.state()), weights: copy(interrupted.weights()) };
-      if (state.epoch === 1 && state.batch > 0) throw new Interrupted(`stopped at step ${state.step}`);
-    };
-    await assert.rejects(trainSegmenter(interrupted, trainSet, testSet, CONFIG, { hooks: { checkpoint } }), Interrupted);
-    const at = saved as Snapshot | null;
-    assert.ok(at && at.state.epoch === 1 && at.state.batch === 1, 'stopped in epoch 2, after its first step');
-
-    const resumed = tinySegmenter(99); // other initial weights: everything must come from the checkpoint
-    resumed.setWeights(at.weights);
-    const final = await trainSegmenter(resumed, trainSet, testSet, CONFIG, {}, { state: at.state, optimizerState: at.optimizerState });
-    for (const [name, t] of uninterrupted.weights()) assert.deepEqual(resumed.weights().get(name)!.data, t.data, `${name} differs from the uninterrupted run`);
-    assert.deepEqual(withoutTimings(final), withoutTimings(reference));
-    assert.equal(final.step, 6);
+    const uninterrupted = await assertExactResume(tinySegmenter, (model, options, resume) => trainSegmenter(model, trainSet, testSet, CONFIG, options, resume), 6);
     // the augmentation took part: without it, the same run ends elsewhere
     const plain = tinySegmenter();
     await trainSegmenter(plain, trainSet, testSet, { ...CONFIG, segmentationAugment: undefined });
