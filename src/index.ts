@@ -70,6 +70,8 @@ export { softmaxCrossEntropy } from './train/loss.js';
 export { segmentationCrossEntropy } from './train/segmentation-loss.js';
 export { SegmentationMetrics } from './train/segmentation-metrics.js';
 export type { SegmentationEvaluation } from './train/segmentation-metrics.js';
+export { DetectionMetrics, evaluateDetections, COCO_IOU_THRESHOLDS } from './train/detection-metrics.js';
+export type { DetectionEvaluation, ClassAveragePrecision, DetectionMetricsOptions, TruthObject, ScoredObject } from './train/detection-metrics.js';
 export { SGD, RMSProp, RMSPropTF1, Adam, AdamW, createOptimizer, paramInfo } from './train/optimizers.js';
 export type { Optimizer, OptimizerConfig } from './train/optimizers.js';
 export { constantSchedule, exponentialDecay, stepDecay, cosineDecay, withWarmup } from './train/schedules.js';

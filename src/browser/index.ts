@@ -6,5 +6,6 @@ export type { ImageInput, ImageInputOptions } from './image.js';
 export { decodeModelFiles, mainModelFile } from './files.js';
 export type { NamedBytes } from './files.js';
 export { readVocFiles } from './voc-files.js';
+export { readCocoFiles } from './coco-files.js';
 export { loadModel } from './load-model.js';
 export type { BrowserImageSource } from './load-model.js';

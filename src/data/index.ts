@@ -10,6 +10,8 @@ export * from './preprocess.js';
 export * from './preprocess-presets.js';
 export { readVocSplit, decodeVocSamples, resizeNearestLabels } from './segmentation-data.js';
 export type { SegmentationSet, SegmentationReadOptions, VocReadOptions, VocSample, VocLookup, VocSplit } from './segmentation-data.js';
+export { parseCocoJson, readCocoSplit } from './coco-json.js';
+export type { CocoData, CocoDataset, CocoImage, CocoObject, CocoCategory, CategoryMapping, CocoParseOptions, CocoReadOptions, CocoLookup } from './coco-json.js';
 export { generateScene, cocoAnnotations } from './scenes.js';
 export type { Scene, SceneObject, SceneOptions, SceneSource, SceneRecord, CocoFile } from './scenes.js';
 export { augmentSegmentation, augmentSegmentationBatch } from './segmentation-augment.js';

@@ -4,15 +4,20 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { readVocSplit, type SegmentationSet, type VocReadOptions } from '../data/segmentation-data.js';
+import { readVocSplit, type SegmentationSet, type VocLookup, type VocReadOptions } from '../data/segmentation-data.js';
 import { ConfigError } from '../errors.js';
 import { FileError } from './files.js';
 
 /** One split of the VOC folder `dir` (ImageSets/Segmentation/{train,val}.txt, JPEGImages/, SegmentationClass/). */
 export async function readVocFolder(dir: string, options: VocReadOptions = {}): Promise<SegmentationSet> {
+  return readVocSplit(await folderLookup(dir), dir, options);
+}
+
+/** Files of the folder `dir` by relative path (undefined when absent); a ConfigError when `dir` is not a folder. */
+export async function folderLookup(dir: string): Promise<VocLookup> {
   const isFolder = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isFolder) throw new ConfigError(`data folder ${dir} does not exist or is not a folder`);
-  const lookup = async (path: string): Promise<Uint8Array | undefined> => {
+  return async (path) => {
     const full = join(dir, path);
     try {
       const buffer = await readFile(full);
@@ -23,5 +28,4 @@ export async function readVocFolder(dir: string, options: VocReadOptions = {}): 
       throw new FileError(`cannot read ${full}: ${e instanceof Error ? e.message : String(e)}`, full, code, { cause: e });
     }
   };
-  return readVocSplit(lookup, dir, options);
 }
