@@ -287,7 +287,7 @@ function epochLine(r: EpochRecord, best: boolean): string {
   const t = r.test;
   const [trainAccuracy, test] =
     'anchorAccuracy' in t
-      ? ['anchor accuracy', `${t.map === undefined ? '' : `mAP ${percent(t.map)} AP50 ${percent(t.ap50 ?? NaN)} `}anchor accuracy ${percent(t.anchorAccuracy)}`]
+      ? ['anchor accuracy', `mAP ${percent(t.map)} AP50 ${percent(t.ap50)} anchor accuracy ${percent(t.anchorAccuracy)}`]
       : 'miou' in t
         ? ['pixel accuracy', `mIoU ${percent(t.miou)} pixel accuracy ${percent(t.pixelAccuracy)}`]
         : ['top-1', `top-1 ${percent(t.top1)} top-5 ${percent(t.top5)}`];

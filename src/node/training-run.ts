@@ -13,7 +13,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint.js';
 import type { DecodedCheckpoint } from '../train/checkpoint.js';
 import type { EvaluationMetrics } from '../train/metrics.js';
 import { trainingCurvesSvg } from '../train/plot.js';
-import type { DetectionData, EpochRecord, ScoreDetections, SegmentationData, TrainConfig, TrainerOptions, TrainerState } from '../train/trainer.js';
+import type { DetectionData, EpochRecord, SegmentationData, TrainConfig, TrainerOptions, TrainerState } from '../train/trainer.js';
 import { testScore, train, trainDetector, trainSegmenter } from '../train/trainer.js';
 import { readBytes, removeStaleTemporaries, writeFileAtomic } from './files.js';
 import { findIdxFiles, readIdxFolder } from './idx-files.js';
@@ -110,12 +110,12 @@ export type TrainingRun = TrainingRunBase &
   (
     | { task?: 'classification'; train: Dataset; test: Dataset; evaluate?: (model: Model, data: Dataset) => Promise<EvaluationMetrics> }
     | { task: 'segmentation'; train: SegmentationData; test: SegmentationData }
-    | { task: 'detection'; train: DetectionData; test: DetectionData; scoreDetections?: ScoreDetections }
+    | { task: 'detection'; train: DetectionData; test: DetectionData }
   );
 
 /** What the best model file records of its epoch's test evaluation. */
 function testSummary(test: EpochRecord['test']): Record<string, number> {
-  if ('anchorAccuracy' in test) return Object.fromEntries(Object.entries(test).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));
+  if ('anchorAccuracy' in test) return { map: test.map, ap50: test.ap50, ap75: test.ap75, vocAp50: test.vocAp50, loss: test.loss, anchorAccuracy: test.anchorAccuracy };
   return 'miou' in test ? { miou: test.miou, pixelAccuracy: test.pixelAccuracy, loss: test.loss } : { top1: test.top1, top5: test.top5, loss: test.loss };
 }
 
@@ -154,7 +154,7 @@ export async function runTraining(run: TrainingRun): Promise<TrainerState> {
     run.task === 'segmentation'
       ? await trainSegmenter(run.model, run.train, run.test, run.config, { ...run.trainer, hooks }, resume)
       : run.task === 'detection'
-        ? await trainDetector(run.model, run.train, run.test, run.config, { ...run.trainer, hooks, scoreDetections: run.scoreDetections }, resume)
+        ? await trainDetector(run.model, run.train, run.test, run.config, { ...run.trainer, hooks }, resume)
         : await train(run.model, run.train, run.test, run.config, { ...run.trainer, hooks: { ...hooks, evaluate: run.evaluate } }, resume);
   await writeFileAtomic(paths.final, encodeModelFile(run.model, info));
   return state;

@@ -14,9 +14,12 @@ import type { SegmentationAugmentOptions } from '../data/segmentation-augment.js
 import type { SegmentationSet } from '../data/segmentation-data.js';
 import { augmentDetectionBatch } from '../data/detection-augment.js';
 import type { DetectionAugmentOptions } from '../data/detection-augment.js';
-import type { DetectionHead } from '../detect/types.js';
+import type { DetectionHead, PostprocessOptions } from '../detect/types.js';
+import { postprocess } from '../detect/postprocess.js';
 import { detectionLoss } from './detection-loss.js';
 import type { DetectionLossOptions } from './detection-loss.js';
+import { DetectionMetrics } from './detection-metrics.js';
+import type { DetectionEvaluation, TruthObject } from './detection-metrics.js';
 import { detectionTargets } from './detection-targets.js';
 import type { GroundTruth, MatchOptions } from './detection-targets.js';
 import type { AugmentOptions } from './augment.js';
@@ -96,22 +99,19 @@ export interface DetectionData {
   classNames: readonly string[];
 }
 
-/** A detector's test evaluation: its loss (as in training, normalised by the matches), and what `evaluateDetections` adds. */
-export interface DetectionEvaluation {
+/** A detector's test evaluation: COCO's and VOC's AP of its post-processed detections, its loss (as in training, normalised by the matches) and anchor accuracy. */
+export interface DetectorEvaluation extends DetectionEvaluation {
   loss: number;
   /** Matched anchors whose highest score is their box's class, over the matches. */
   anchorAccuracy: number;
-  /** COCO's AP@[.5:.95] and AP50, when the detections were scored. */
-  map?: number;
-  ap50?: number;
 }
 
 /** A test evaluation: a classifier's, a segmenter's (which has `miou`), or a detector's (which has `anchorAccuracy`). */
-export type TestMetrics = EvaluationMetrics | SegmentationEvaluation | DetectionEvaluation;
+export type TestMetrics = EvaluationMetrics | SegmentationEvaluation | DetectorEvaluation;
 
-/** What a run ranks its epochs by: test top-1 for a classifier, mIoU for a segmenter, mAP for a detector (1/(1 + loss) when unscored). */
+/** What a run ranks its epochs by: test top-1 for a classifier, mIoU for a segmenter, mAP@[.5:.95] for a detector. */
 export function testScore(test: TestMetrics): number {
-  if ('anchorAccuracy' in test) return test.map ?? 1 / (1 + test.loss);
+  if ('anchorAccuracy' in test) return test.map;
   return 'miou' in test ? test.miou : test.top1;
 }
 
@@ -448,44 +448,45 @@ function lossOptions(head: DetectionHead, config: Pick<TrainConfig, 'detectionLo
 /** A detector's outputs by the head's names: scores [N, A, slots] and box codes [N, A, 4]. */
 export type DetectorOutputs = Readonly<Record<string, Tensor>>;
 
-/** Scores a detector's outputs on every image of `data`, in order (e.g. COCO mAP of the post-processed detections). */
-export type ScoreDetections = (outputs: readonly DetectorOutputs[], data: DetectionData) => Promise<Pick<DetectionEvaluation, 'map' | 'ap50'>>;
+/** Post-processing for evaluation, as torchvision's SSD evaluates: scores ≥ 0.01, the best 400 per class into NMS at IoU 0.6, 100 per image. */
+export const EVALUATION_POSTPROCESS: Partial<PostprocessOptions> = { scoreThreshold: 0.01, topK: 400 };
 
 /**
- * A detector's loss on `data` (the training loss, normalised by all the matches, without augmentation) and anchor
- * accuracy, at inference, batch by batch; `scoreDetections` (e.g. COCO mAP of the post-processed outputs) adds its
- * numbers. `predictOutputs` runs the model (default: `model.predictOutputs` on `backend`).
+ * A detector on `data`, at inference, batch by batch: COCO's AP@[.5:.95], AP50, AP75 and VOC's AP50 of its detections
+ * (`postprocess` with `EVALUATION_POSTPROCESS` and the head), and the training loss (without augmentation, normalised
+ * by all the matches) with the anchor accuracy. `predictOutputs` runs the model (default: `model.predictOutputs` on `backend`).
  */
 export async function evaluateDetector(
   model: Model,
   data: DetectionData,
-  options: Pick<TrainConfig, 'matcher' | 'detectionLoss'> & {
-    batchSize?: number;
-    backend?: Backend;
-    predictOutputs?: (x: Tensor) => DetectorOutputs;
-    scoreDetections?: ScoreDetections;
-  } = {},
-): Promise<DetectionEvaluation> {
+  options: Pick<TrainConfig, 'matcher' | 'detectionLoss'> & { batchSize?: number; backend?: Backend; predictOutputs?: (x: Tensor) => DetectorOutputs } = {},
+): Promise<DetectorEvaluation> {
   const head = detectorHead(model);
   checkDetection(model, head, data, 'evaluateDetector');
   const predict = options.predictOutputs ?? ((x: Tensor) => model.predictOutputs(x, { backend: options.backend }));
   const order = Int32Array.from({ length: data.images.shape[0] }, (_, i) => i);
-  const all: DetectorOutputs[] = [];
+  const slots = data.classNames.length;
+  const metrics = new DetectionMetrics({ classes: Array.from({ length: slots - 1 }, (_, k) => k + 1), labels: data.classNames });
   let [lossSum, matches, correct] = [0, 0, 0];
   for (const indices of batchIndices(order, options.batchSize ?? 16)) {
     const { x, objects } = loadDetectionBatch(data, indices);
     const outputs = predict(x);
+    const [scores, boxes] = [outputs[head.outputs.scores], outputs[head.outputs.boxes]];
     const targets = objects.map((truth) => detectionTargets(head, truth, options.matcher));
-    const r = detectionLoss(outputs[head.outputs.scores], outputs[head.outputs.boxes], targets, lossOptions(head, options));
+    const r = detectionLoss(scores, boxes, targets, lossOptions(head, options));
     lossSum += r.loss * Math.max(1, r.matches);
     [matches, correct] = [matches + r.matches, correct + r.correct];
-    if (options.scoreDetections) all.push(outputs);
+    postprocess(scores, boxes, head, EVALUATION_POSTPROCESS).forEach((detections, k) => metrics.add(truthObjects(objects[k]), detections));
   }
-  const scored = options.scoreDetections ? await options.scoreDetections(all, data) : {};
-  return { loss: lossSum / Math.max(1, matches), anchorAccuracy: correct / Math.max(1, matches), ...scored };
+  return { ...metrics.result(), loss: lossSum / Math.max(1, matches), anchorAccuracy: correct / Math.max(1, matches) };
 }
 
-function detectionTask(model: Model, trainData: DetectionData, testData: DetectionData, config: TrainConfig, options: TrainerOptions, scoreDetections?: ScoreDetections): TrainingTask<DetectionBatch> {
+/** An image's objects as the metrics take them. */
+function truthObjects({ boxes, classes }: GroundTruth): TruthObject[] {
+  return Array.from(classes, (c, g) => ({ class: c, box: [boxes[g * 4], boxes[g * 4 + 1], boxes[g * 4 + 2], boxes[g * 4 + 3]] }));
+}
+
+function detectionTask(model: Model, trainData: DetectionData, testData: DetectionData, config: TrainConfig, options: TrainerOptions): TrainingTask<DetectionBatch> {
   const head = detectorHead(model);
   checkDetection(model, head, trainData, 'training set');
   checkDetection(model, head, testData, 'test set');
@@ -505,7 +506,7 @@ function detectionTask(model: Model, trainData: DetectionData, testData: Detecti
       const grads = traced.backward({ [head.outputs.scores]: r.scores, [head.outputs.boxes]: r.boxes }).params;
       return { loss: r.loss, grads, images: x.shape[0], correct: r.correct, counted: r.matches };
     },
-    evaluate: () => evaluateDetector(model, testData, { batchSize: config.evalBatchSize, backend: options.backend, matcher: config.matcher, detectionLoss: config.detectionLoss, scoreDetections }),
+    evaluate: () => evaluateDetector(model, testData, { batchSize: config.evalBatchSize, backend: options.backend, matcher: config.matcher, detectionLoss: config.detectionLoss }),
   };
 }
 
@@ -529,12 +530,11 @@ export async function trainSegmenter(model: Model, trainData: SegmentationData, 
 
 /**
  * Trains an SSD detector (a model whose `metadata.detection` is its head) with the SSD loss on matched anchors,
- * evaluating after each epoch (loss and anchor accuracy; `scoreDetections` adds mAP, which then ranks the epochs);
- * resumes as `train` does.
+ * evaluating on `test` after each epoch (`evaluateDetector`: mAP, which ranks the epochs, AP50, loss); resumes as `train` does.
  */
-export async function trainDetector(model: Model, trainData: DetectionData, testData: DetectionData, config: TrainConfig, options: TrainerOptions & { scoreDetections?: ScoreDetections } = {}, resume?: ResumePoint): Promise<TrainerState> {
+export async function trainDetector(model: Model, trainData: DetectionData, testData: DetectionData, config: TrainConfig, options: TrainerOptions = {}, resume?: ResumePoint): Promise<TrainerState> {
   checkConfig(config);
-  return runLoop(model, detectionTask(model, trainData, testData, config, options, options.scoreDetections), config, options, resume);
+  return runLoop(model, detectionTask(model, trainData, testData, config, options), config, options, resume);
 }
 
 export interface ResumePoint {

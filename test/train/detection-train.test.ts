@@ -14,6 +14,7 @@ import { Reshape, input } from '../../src/nn/core.js';
 import { BatchNormalization } from '../../src/nn/normalization.js';
 import { Random } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { detectionTargets } from '../../src/train/detection-targets.js';
 import { evaluateDetector, trainDetector } from '../../src/train/trainer.js';
 import type { DetectionData, TrainConfig } from '../../src/train/trainer.js';
 import { assertExactResume } from '../support/trainer-resume.js';
@@ -94,18 +95,31 @@ describe('trainDetector', () => {
     const last = state.history[state.history.length - 1].test;
     assert.ok(losses[losses.length - 1] < 0.5 * losses[0], `train loss ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
     assert.ok(last.loss < 0.8 * before.loss, `test loss ${before.loss} → ${last.loss}`);
+    // the best epoch is the best test mAP
+    const maps = state.history.map((r) => ('anchorAccuracy' in r.test ? r.test.map : NaN));
+    assert.equal(state.bestTop1, Math.max(...maps));
+    assert.equal(state.bestEpoch, maps.indexOf(Math.max(...maps)) + 1);
   });
 
-  it('evaluation: scoreDetections gets every image\'s outputs in order, and its mAP ranks the epochs', async () => {
-    const seen: number[] = [];
-    const scoreDetections = async (outputs: readonly Readonly<Record<string, Tensor>>[]): Promise<{ map: number; ap50: number }> => {
-      seen.push(outputs.reduce((n, o) => n + o.scores.shape[0], 0));
-      return { map: seen.length === 1 ? 0.4 : 0.3, ap50: 0.5 };
+  it('evaluation of perfect outputs (the targets themselves, logits ±10): mAP and AP50 1, the loss worked by hand', async () => {
+    const model = tinyDetector();
+    const head = (model.metadata as { detection: DetectionHead }).detection;
+    const targets = testSet.objects.map((truth) => detectionTargets(head, truth));
+    const predictOutputs = (x: Tensor): Record<string, Tensor> => {
+      assert.equal(x.shape[0], 4, 'the whole set in one batch');
+      const scores = new Tensor([4, COUNT, 3]);
+      targets.forEach((t, n) => t.classes.forEach((c, a) => [0, 1, 2].forEach((k) => (scores.data[(n * COUNT + a) * 3 + k] = k === c ? 10 : -10))));
+      return { scores, boxes: new Tensor([4, COUNT, 4], Float32Array.from(targets.flatMap((t) => [...t.boxCodes]))) };
     };
-    const state = await trainDetector(tinyDetector(), trainSet, testSet, { ...CONFIG, detectionAugment: undefined }, { scoreDetections });
-    assert.deepEqual(seen, [4, 4]);
-    assert.equal(state.bestTop1, 0.4);
-    assert.equal(state.bestEpoch, 1);
+    const r = await evaluateDetector(model, testSet, { batchSize: 4, predictOutputs });
+    assert.equal(r.map, 1);
+    assert.equal(r.ap50, 1);
+    assert.equal(r.anchorAccuracy, 1);
+    // every counted anchor (positives, and per image max(3, 3·positives) negatives) costs 3·log(1 + e⁻¹⁰); no box loss
+    const positives = targets.map((t) => t.matches);
+    const counted = targets.reduce((sum, t, n) => sum + positives[n] + Math.min(t.classes.filter((c) => c === 0).length, Math.max(3, 3 * positives[n])), 0);
+    const total = positives.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(r.loss - (3 * Math.log1p(Math.exp(-10)) * counted) / total) < 1e-9, `loss ${r.loss}`);
   });
 
   it('refuses a model without a detection head, objects that do not cover the images, and class slots that differ', async () => {
