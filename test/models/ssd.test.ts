@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GOLDEN, assertClose } from '../support/helpers.js';
+import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { ssd, ssdLite } from '../../src/models/ssd.js';
 import { buildModel } from '../../src/models/registry.js';
 import { loadTorchStateDict } from '../../src/io/torch-names.js';
@@ -121,6 +121,20 @@ describe('ssd: the SSD-MobileNetV1 layout face-api\'s face detector uses', () =>
       if (layer.kind === 'BatchNormalization') assert.equal((layer.config() as { epsilon: number }).epsilon, 1e-3, layer.name);
     }
     assert.ok(model.layers.filter((l) => l.kind === 'ReLU6').length === 27 + 8, 'stem, 13 × 2 in the backbone, 8 in the extras');
+  });
+
+  it('runs on the wasm engine as on the reference kernels (α 0.25, 96×128, random BN statistics, batch of 2)', async () => {
+    const small = ssd({ backbone: 'mobilenet_v1', alpha: 0.25, resolution: [96, 128], classes: 2, seed: 3 });
+    randomiseBatchNorm(small);
+    const x = randomBatch([2, 96, 128, 3], 8);
+    const reference = small.predictOutputs(x);
+    const engine = await WasmEngine.create(small);
+    try {
+      const fast = engine.predictOutputs(x);
+      for (const name of ['scores', 'boxes']) assertClose(fast[name], reference[name], 1e-4, name);
+    } finally {
+      await engine.dispose();
+    }
   });
 
   it('is registered as ssd_mobilenet_v1; ssdlite_mobilenet_v1 has the separable extras and heads', () => {
