@@ -396,7 +396,7 @@ function segmentationTask(model: Model, trainData: SegmentationData, testData: S
 
 /** The detection head a detector model carries (`metadata.detection`), its outputs checked against its anchors. */
 export function detectorHead(model: Model): DetectionHead {
-  const head = (model.metadata as { detection?: DetectionHead }).detection;
+  const head = model.metadata.detection;
   if (!head) throw new ConfigError(`model ${model.name} is not a detector: its metadata has no detection head (anchors, box coding)`);
   const anchors = head.anchors.length / 4;
   const shapes = model.outputShapes;

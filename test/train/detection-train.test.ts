@@ -39,7 +39,7 @@ function tinyDetector(seed = 1): Model {
   const boxes = new Reshape('boxes', [COUNT, 4]).apply(new Conv2D('box_head', { filters: PER_CELL * 4, kernelSize: 1, useBias: true }).apply(y));
   const model = new Model(x, { scores, boxes }, { seed, name: 'tiny_ssd' });
   const head: DetectionHead = { anchors: ANCHORS, scaleFactors: [10, 10, 5, 5], scoreConversion: 'sigmoid', background: true, outputs: { scores: 'scores', boxes: 'boxes' } };
-  Object.assign(model.metadata, { detection: head });
+  model.metadata.detection = head;
   return model;
 }
 
@@ -103,7 +103,7 @@ describe('trainDetector', () => {
 
   it('evaluation of perfect outputs (the targets themselves, logits ±10): mAP and AP50 1, the loss worked by hand', async () => {
     const model = tinyDetector();
-    const head = (model.metadata as { detection: DetectionHead }).detection;
+    const head = model.metadata.detection!;
     const targets = testSet.objects.map((truth) => detectionTargets(head, truth));
     const predictOutputs = (x: Tensor): Record<string, Tensor> => {
       assert.equal(x.shape[0], 4, 'the whole set in one batch');
