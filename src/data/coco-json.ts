@@ -1,7 +1,12 @@
 // COCO detection data from bytes (pure, browser-safe): an instances.json-style file parsed and checked (ids, boxes,
 // categories mapped to a model's class slots 1..K), a split of it chosen, its images read through a file lookup.
 
-import { ConfigError, FormatError } from '../errors.js';
+import type { Box } from '../detect/types.js';
+import { letterbox, letterboxImage, resizeMapping, type LetterboxOptions, type ResizeMapping } from '../detect/letterbox.js';
+import { ConfigError, FormatError, ShapeError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { decodeImage, imageFormatOfName } from './image.js';
+import { scalePixels, type PixelScaling } from './preprocess.js';
 import { parseSplitList, VOC_PATHS, type VocLookup, type VocSplit } from './segmentation-data.js';
 
 /** A category of the file and the model's class slot it maps to (1..K; slot 0 is the background). */
@@ -20,6 +25,8 @@ export interface CocoObject {
   class: number;
   /** COCO's [x, y, width, height] in pixels of the image, x and y of the top-left corner. */
   bbox: [x: number, y: number, width: number, height: number];
+  /** The same box as corners [ymin, xmin, ymax, xmax] in pixels, the detectors' order. */
+  box: Box;
   /** The file's `area` (the object's pixels), or width·height when absent. */
   area: number;
   /** `iscrowd`: evaluation ignores detections that land on it instead of counting them as false positives. */
@@ -101,7 +108,7 @@ export function parseCocoJson(json: Uint8Array | string, source: string, options
     const area = a.area === undefined ? bbox[2] * bbox[3] : a.area;
     if (typeof area !== 'number' || !(area >= 0)) throw new FormatError(`${at} has area ${JSON.stringify(a.area)}, not a number ≥ 0`);
     if (!(a.iscrowd === undefined || a.iscrowd === 0 || a.iscrowd === 1 || typeof a.iscrowd === 'boolean')) throw new FormatError(`${at} has iscrowd ${JSON.stringify(a.iscrowd)}, not 0 or 1`);
-    image.objects.push({ id, categoryId: a.category_id as number, class: slot, bbox, area, crowd: Boolean(a.iscrowd) });
+    image.objects.push({ id, categoryId: a.category_id as number, class: slot, bbox, box: [bbox[1], bbox[0], bbox[1] + bbox[3], bbox[0] + bbox[2]], area, crowd: Boolean(a.iscrowd) });
   }
   return { source, images, categories, classNames: slotNames(categories, options.classes ?? 'order') };
 }
@@ -261,4 +268,47 @@ function stem(fileName: string): string {
   const base = fileName.slice(fileName.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
   return dot > 0 ? base.slice(0, dot) : base;
+}
+
+export interface CocoBatchOptions {
+  /** The model input's [height, width]. */
+  size: readonly [height: number, width: number];
+  /** 1 grey or 3 RGB (default 3). */
+  channels?: 1 | 3;
+  /** Default 'unit' (0..1). */
+  pixels?: PixelScaling;
+  /** Keep the aspect and pad (src/detect/letterbox.ts; true: centred, black) instead of stretching (default). */
+  letterbox?: boolean | LetterboxOptions;
+}
+
+/** Images of a COCO split as one model input, with where each image sits in it. */
+export interface CocoBatch {
+  /** [N, height, width, channels] float32, scaled per `pixels`. */
+  x: Tensor;
+  images: CocoImage[];
+  /** Image n's mapping between its pixels and the input (toSourceBox / toModelBox). */
+  mappings: ResizeMapping[];
+}
+
+/**
+ * Reads and decodes `images` of `data` into one batch at the model's input size, stretched or letterboxed.
+ * An image whose decoded size is not the one the annotations give is a ShapeError naming the file and the image id.
+ */
+export async function decodeCocoBatch(data: CocoData, images: readonly CocoImage[], options: CocoBatchOptions): Promise<CocoBatch> {
+  const [height, width] = options.size;
+  const channels = options.channels ?? 3;
+  const input = { width, height };
+  const x = new Float32Array(images.length * height * width * channels);
+  const mappings: ResizeMapping[] = [];
+  for (const [n, image] of images.entries()) {
+    const { source, bytes } = await data.read(image);
+    const decoded = decodeImage(bytes, { channels, source, expect: imageFormatOfName(source) });
+    const [h, w] = decoded.shape;
+    if (h !== image.height || w !== image.width) throw new ShapeError(`${source} is ${w}×${h} but ${data.source} says image ${image.id} is ${image.width}×${image.height}: its boxes would not fit`);
+    const fit = options.letterbox ?? false;
+    const mapping = fit === false ? resizeMapping({ width: w, height: h }, input) : letterbox({ width: w, height: h }, input, fit === true ? {} : fit);
+    x.set(scalePixels(letterboxImage(decoded.pixels, decoded.shape, mapping), channels, options.pixels ?? 'unit'), n * height * width * channels);
+    mappings.push(mapping);
+  }
+  return { x: new Tensor([images.length, height, width, channels], x), images: [...images], mappings };
 }

@@ -1,8 +1,14 @@
 // Detection metrics accumulated image by image: COCO's AP@[.50:.05:.95], AP50 and AP75 by pycocotools' algorithm
 // (COCOeval.evaluateImg + accumulate, area 'all', maxDets 100) and PASCAL VOC's AP50 (VOC2010+ all-points), per class.
 
+import { decodeCocoBatch, type CocoData } from '../data/coco-json.js';
+import type { PixelScaling } from '../data/preprocess.js';
+import type { LetterboxOptions } from '../detect/letterbox.js';
+import { mapDetections } from '../detect/letterbox.js';
+import { postprocess } from '../detect/postprocess.js';
+import type { Box, DetectionHead, PostprocessOptions } from '../detect/types.js';
 import { ConfigError } from '../errors.js';
-import type { Box } from '../detect/types.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /** A ground-truth object of one image; `box` [ymin, xmin, ymax, xmax] in any unit the detections share (pixels, normalized). */
 export interface TruthObject {
@@ -265,4 +271,62 @@ function vocAveragePrecision(outcomes: readonly number[], truth: number): number
   let ap = 0;
   for (let i = 0; i + 1 < recall.length; i++) if (recall[i + 1] !== recall[i]) ap += (recall[i + 1] - recall[i]) * precision[i + 1];
   return ap;
+}
+
+/** A detector to evaluate: its input, its head, and something that runs it (a Model, a WasmEngine). */
+export interface Detector {
+  /** Per-sample input shape [height, width, channels]. */
+  inputShape: readonly number[];
+  head: DetectionHead;
+  predictOutputs(x: Tensor): Record<string, Tensor>;
+}
+
+/** Post-processing for evaluation (TF Object Detection API's eval settings): every score ≥ 0.01, NMS at IoU 0.6, 100 per class and image. */
+export const EVALUATION_POSTPROCESS: Readonly<PostprocessOptions> = Object.freeze({ scoreThreshold: 0.01, iouThreshold: 0.6, maxPerClass: 100, maxDetections: 100, classAgnostic: false, topK: Infinity });
+
+export interface DetectorEvaluationOptions {
+  /** Images per run (default 16). */
+  batchSize?: number;
+  /** The model's pixel scaling (default 'unit'). */
+  pixels?: PixelScaling;
+  /** Letterbox the images (aspect kept, padded) instead of stretching them. */
+  letterbox?: boolean | LetterboxOptions;
+  /** Over EVALUATION_POSTPROCESS. */
+  postprocess?: Partial<PostprocessOptions>;
+  /** Called after each batch with the images done so far. */
+  onBatch?: (images: number) => void;
+}
+
+/**
+ * Runs `detector` over a COCO split batch by batch and evaluates its detections, mapped back to each image's
+ * pixels, against the annotations (COCO AP by pycocotools' rules, VOC AP50), per category's class slot.
+ */
+export async function evaluateDetector(detector: Detector, data: CocoData, options: DetectorEvaluationOptions = {}): Promise<DetectionEvaluation> {
+  const [height, width, channels] = detector.inputShape;
+  const batchSize = options.batchSize ?? 16;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`evaluateDetector: batchSize must be a positive integer, got ${batchSize}`);
+  const post = { ...EVALUATION_POSTPROCESS, ...options.postprocess };
+  const metrics = new DetectionMetrics({ classes: data.categories.map((c) => c.class), labels: data.classNames, maxDetections: post.maxDetections });
+  for (let start = 0; start < data.images.length; start += batchSize) {
+    const batch = await decodeCocoBatch(data, data.images.slice(start, start + batchSize), { size: [height, width], channels: channels as 1 | 3, pixels: options.pixels, letterbox: options.letterbox });
+    const { scores, boxes } = headOutputs(detector.predictOutputs(batch.x), detector.head, data);
+    const detections = postprocess(scores, boxes, detector.head, post);
+    batch.images.forEach((image, n) => metrics.add(image.objects, mapDetections(detections[n], batch.mappings[n])));
+    options.onBatch?.(start + batch.images.length);
+  }
+  return metrics.result();
+}
+
+/** The head's two outputs; every category's class slot must be one the detector scores. */
+function headOutputs(outputs: Record<string, Tensor>, head: DetectionHead, data: CocoData): { scores: Tensor; boxes: Tensor } {
+  const scores = outputs[head.outputs.scores];
+  const boxes = outputs[head.outputs.boxes];
+  if (!scores || !boxes) throw new ConfigError(`the detector's head reads outputs ${head.outputs.scores} and ${head.outputs.boxes}, but the model's outputs are ${Object.keys(outputs).join(', ')}`);
+  const slots = scores.shape[scores.rank - 1];
+  const first = head.background ? 1 : 0;
+  const outside = data.categories.find((c) => c.class < first || c.class >= slots);
+  if (outside) {
+    throw new ConfigError(`${data.source}: category ${outside.id} (${outside.name}) maps to class ${outside.class}, but the detector scores classes ${first}..${slots - 1}: map the categories to the model's classes`);
+  }
+  return { scores, boxes };
 }

@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { readCocoFiles } from '../../src/browser/coco-files.js';
-import { parseCocoJson } from '../../src/data/coco-json.js';
+import { decodeCocoBatch, parseCocoJson } from '../../src/data/coco-json.js';
 import { decodeMaskPng } from '../../src/data/mask-png.js';
-import { ConfigError, FormatError } from '../../src/errors.js';
+import { ConfigError, FormatError, ShapeError } from '../../src/errors.js';
 import { readCocoFolder } from '../../src/node/coco-folder.js';
+import { writeCocoFolder } from '../support/constant-detector.js';
 import { runCli } from '../support/helpers.js';
 
 /** Two images, three categories with a gap in their ids, four annotations (one a crowd). */
@@ -44,8 +45,8 @@ describe('parseCocoJson', () => {
     assert.deepEqual(data.categories, [{ id: 1, name: 'shoe', class: 1 }, { id: 5, name: 'bag', class: 2 }, { id: 9, name: 'hat', class: 3 }]);
     assert.deepEqual(data.classNames, ['background', 'shoe', 'bag', 'hat']);
     assert.deepEqual(data.images.map((i) => [i.id, i.fileName, i.width, i.height, i.objects.map((o) => o.id)]), [[7, 'a.png', 40, 30, [1, 2, 4]], [3, 'b.png', 20, 20, [9]]]);
-    assert.deepEqual(data.images[0].objects[1], { id: 2, categoryId: 1, class: 1, bbox: [10.5, 2, 4, 6.5], area: 26, crowd: false });
-    assert.deepEqual(data.images[1].objects[0], { id: 9, categoryId: 9, class: 3, bbox: [1, 1, 2, 2], area: 4, crowd: true });
+    assert.deepEqual(data.images[0].objects[1], { id: 2, categoryId: 1, class: 1, bbox: [10.5, 2, 4, 6.5], box: [2, 10.5, 8.5, 14.5], area: 26, crowd: false });
+    assert.deepEqual(data.images[1].objects[0], { id: 9, categoryId: 9, class: 3, bbox: [1, 1, 2, 2], box: [1, 1, 3, 3], area: 4, crowd: true });
     assert.equal(data.images[0].objects[0].area, 900);
   });
 
@@ -133,6 +134,22 @@ describe('COCO folders and dropped files', () => {
     assert.equal(new TextDecoder().decode((await loose.read(loose.images[1])).bytes), 'B');
     await assert.rejects(readCocoFiles([new File(['A'], 'a.png')]), (e: unknown) => e instanceof FormatError && /no COCO annotations among 1 dropped files/.test(e.message));
     await assert.rejects(readCocoFiles([new File(['{}'], 'x.json'), new File(['{}'], 'y.json')]), (e: unknown) => e instanceof FormatError && /2 JSON files dropped/.test(e.message));
+  });
+
+  it('decodes images into one input, stretched or letterboxed, and refuses an image whose size the annotations misstate', async () => {
+    const root = join(dir, 'batch');
+    await writeCocoFolder(root, [{ fileName: 'wide.png', width: 8, height: 4, objects: [[1, 0, 0, 2, 2]] }], ['thing']);
+    const data = await readCocoFolder(root);
+    const stretched = await decodeCocoBatch(data, data.images, { size: [4, 4], pixels: 'raw' });
+    assert.deepEqual(stretched.x.shape, [1, 4, 4, 3]);
+    assert.ok(stretched.x.data.every((v) => v === 128)); // the grey image, resized
+    assert.deepEqual([stretched.mappings[0].mode, stretched.mappings[0].scaleX, stretched.mappings[0].scaleY], ['stretch', 0.5, 1]);
+    const boxed = await decodeCocoBatch(data, data.images, { size: [4, 4], pixels: 'raw', letterbox: true });
+    // 8×4 into 4×4 keeps the aspect: 4×2 rows 1..2, black rows 0 and 3
+    assert.deepEqual(Array.from({ length: 4 }, (_, y) => boxed.x.data[y * 12]), [0, 128, 128, 0]);
+    await writeFile(join(root, 'annotations.json'), text({ images: [{ id: 1, file_name: 'wide.png', width: 9, height: 4 }], annotations: [], categories: [{ id: 1, name: 'thing' }] }));
+    const wrong = await readCocoFolder(root);
+    await assert.rejects(decodeCocoBatch(wrong, wrong.images, { size: [4, 4] }), (e: unknown) => e instanceof ShapeError && /wide\.png is 8×4 but .*annotations\.json says image 1 is 9×4/.test(e.message));
   });
 
   it('reads back what `mobilenet make-scenes` writes: each box\'s edges hold mask pixels of its category', async () => {

@@ -1,14 +1,20 @@
-// Detection metrics against hand-worked precision/recall curves (exact AP values worked out below) and against
-// pycocotools 2.0.11 and the VOC devkit's algorithm on a random case (test/fixtures/detection/make_coco_eval.py).
+// Detection metrics against hand-worked precision/recall curves (exact AP values worked out below), against
+// pycocotools 2.0.11 and the VOC devkit's algorithm on a random case (test/fixtures/detection/make_coco_eval.py),
+// and evaluateDetector on a COCO folder with a detector whose outputs are set by hand (stretched and letterboxed).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 
 import type { Box } from '../../src/detect/types.js';
 import { ConfigError } from '../../src/errors.js';
-import { COCO_IOU_THRESHOLDS, DetectionMetrics, evaluateDetections, type ScoredObject, type TruthObject } from '../../src/train/detection-metrics.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import { readCocoFolder } from '../../src/node/coco-folder.js';
+import { COCO_IOU_THRESHOLDS, DetectionMetrics, evaluateDetections, evaluateDetector, type ScoredObject, type TruthObject } from '../../src/train/detection-metrics.js';
+import { constantDetector, DETECTOR_CASE, writeCocoFolder } from '../support/constant-detector.js';
 
 const close = (actual: number | null, expected: number | null, what: string, tolerance = 1e-12): void => {
   if (expected === null || actual === null) return assert.equal(actual, expected, what);
@@ -116,5 +122,29 @@ describe('detection metrics', () => {
     for (const c of result.perClass) {
       for (const key of ['ap', 'ap50', 'ap75', 'vocAp50'] as const) close(c[key], reference.perClass[String(c.class)][key], `class ${c.class} ${key}`);
     }
+  });
+});
+
+describe('evaluateDetector', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'evaluate-detector-'));
+    await writeCocoFolder(dir, DETECTOR_CASE.images, DETECTOR_CASE.categories);
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('runs a detector over a COCO folder and scores its detections in each image\'s pixels (stretched and letterboxed)', async () => {
+    const { model, head } = constantDetector(DETECTOR_CASE.size, DETECTOR_CASE.logits, DETECTOR_CASE.anchors);
+    const data = await readCocoFolder(dir);
+    const detector = { inputShape: model.inputShape, head, predictOutputs: (x: Tensor) => model.predictOutputs(x) };
+    for (const [letterbox, expected] of [[false, DETECTOR_CASE.stretched], [true, DETECTOR_CASE.letterboxed]] as const) {
+      const seen: number[] = [];
+      const result = await evaluateDetector(detector, data, { letterbox, batchSize: 1, onBatch: (n) => seen.push(n) });
+      for (const key of ['map', 'ap50', 'ap75', 'vocAp50'] as const) close(result[key], expected[key], `${letterbox ? 'letterboxed' : 'stretched'} ${key}`);
+      assert.deepEqual(seen, [1, 2]);
+      assert.deepEqual(result.perClass.map((c) => [c.label, c.truth, c.detections]), [['one', 2, 2], ['two', 2, 2]]);
+    }
+    const narrow = constantDetector(DETECTOR_CASE.size, [[0, 2], [0, -10]], DETECTOR_CASE.anchors);
+    await assert.rejects(evaluateDetector({ inputShape: narrow.model.inputShape, head: narrow.head, predictOutputs: (x) => narrow.model.predictOutputs(x) }, data), (e: unknown) => e instanceof ConfigError && /category 2 \(two\) maps to class 2, but the detector scores classes 1\.\.1/.test(e.message));
   });
 });
