@@ -14,11 +14,11 @@ import type { SegmentationAugmentOptions } from '../data/segmentation-augment.js
 import type { SegmentationSet } from '../data/segmentation-data.js';
 import { augmentDetectionBatch } from '../data/detection-augment.js';
 import type { DetectionAugmentOptions } from '../data/detection-augment.js';
-import type { DetectionHead, PostprocessOptions } from '../detect/types.js';
+import type { DetectionHead } from '../detect/types.js';
 import { postprocess } from '../detect/postprocess.js';
 import { detectionLoss } from './detection-loss.js';
 import type { DetectionLossOptions } from './detection-loss.js';
-import { DetectionMetrics } from './detection-metrics.js';
+import { DetectionMetrics, EVALUATION_POSTPROCESS } from './detection-metrics.js';
 import type { DetectionEvaluation, TruthObject } from './detection-metrics.js';
 import { detectionTargets } from './detection-targets.js';
 import type { GroundTruth, MatchOptions } from './detection-targets.js';
@@ -448,21 +448,20 @@ function lossOptions(head: DetectionHead, config: Pick<TrainConfig, 'detectionLo
 /** A detector's outputs by the head's names: scores [N, A, slots] and box codes [N, A, 4]. */
 export type DetectorOutputs = Readonly<Record<string, Tensor>>;
 
-/** Post-processing for evaluation, as torchvision's SSD evaluates: scores ≥ 0.01, the best 400 per class into NMS at IoU 0.6, 100 per image. */
-export const EVALUATION_POSTPROCESS: Partial<PostprocessOptions> = { scoreThreshold: 0.01, topK: 400 };
-
 /**
- * A detector on `data`, at inference, batch by batch: COCO's AP@[.5:.95], AP50, AP75 and VOC's AP50 of its detections
- * (`postprocess` with `EVALUATION_POSTPROCESS` and the head), and the training loss (without augmentation, normalised
- * by all the matches) with the anchor accuracy. `predictOutputs` runs the model (default: `model.predictOutputs` on `backend`).
+ * A detector on in-memory `data` (what training holds; a COCO folder is detection-metrics' `evaluateDetector`), at
+ * inference, batch by batch: COCO's AP@[.5:.95], AP50, AP75 and VOC's AP50 of its detections (`postprocess` with
+ * `EVALUATION_POSTPROCESS`; boxes normalized, which IoU does not see), and the training loss (without augmentation,
+ * normalised by all the matches) with the anchor accuracy. `predictOutputs` runs the model (default:
+ * `model.predictOutputs` on `backend`).
  */
-export async function evaluateDetector(
+export async function evaluateDetectionSet(
   model: Model,
   data: DetectionData,
   options: Pick<TrainConfig, 'matcher' | 'detectionLoss'> & { batchSize?: number; backend?: Backend; predictOutputs?: (x: Tensor) => DetectorOutputs } = {},
 ): Promise<DetectorEvaluation> {
   const head = detectorHead(model);
-  checkDetection(model, head, data, 'evaluateDetector');
+  checkDetection(model, head, data, 'evaluateDetectionSet');
   const predict = options.predictOutputs ?? ((x: Tensor) => model.predictOutputs(x, { backend: options.backend }));
   const order = Int32Array.from({ length: data.images.shape[0] }, (_, i) => i);
   const slots = data.classNames.length;
@@ -506,7 +505,7 @@ function detectionTask(model: Model, trainData: DetectionData, testData: Detecti
       const grads = traced.backward({ [head.outputs.scores]: r.scores, [head.outputs.boxes]: r.boxes }).params;
       return { loss: r.loss, grads, images: x.shape[0], correct: r.correct, counted: r.matches };
     },
-    evaluate: () => evaluateDetector(model, testData, { batchSize: config.evalBatchSize, backend: options.backend, matcher: config.matcher, detectionLoss: config.detectionLoss }),
+    evaluate: () => evaluateDetectionSet(model, testData, { batchSize: config.evalBatchSize, backend: options.backend, matcher: config.matcher, detectionLoss: config.detectionLoss }),
   };
 }
 
@@ -530,7 +529,7 @@ export async function trainSegmenter(model: Model, trainData: SegmentationData, 
 
 /**
  * Trains an SSD detector (a model whose `metadata.detection` is its head) with the SSD loss on matched anchors,
- * evaluating on `test` after each epoch (`evaluateDetector`: mAP, which ranks the epochs, AP50, loss); resumes as `train` does.
+ * evaluating on `test` after each epoch (`evaluateDetectionSet`: mAP, which ranks the epochs, AP50, loss); resumes as `train` does.
  */
 export async function trainDetector(model: Model, trainData: DetectionData, testData: DetectionData, config: TrainConfig, options: TrainerOptions = {}, resume?: ResumePoint): Promise<TrainerState> {
   checkConfig(config);

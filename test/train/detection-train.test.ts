@@ -15,7 +15,7 @@ import { BatchNormalization } from '../../src/nn/normalization.js';
 import { Random } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { detectionTargets } from '../../src/train/detection-targets.js';
-import { evaluateDetector, trainDetector } from '../../src/train/trainer.js';
+import { evaluateDetectionSet, trainDetector } from '../../src/train/trainer.js';
 import type { DetectionData, TrainConfig } from '../../src/train/trainer.js';
 import { assertExactResume } from '../support/trainer-resume.js';
 
@@ -89,7 +89,7 @@ describe('trainDetector', () => {
 
   it('learns: the training loss falls to under half, the test loss well below the untrained model\'s', async () => {
     const model = tinyDetector();
-    const before = await evaluateDetector(model, testSet);
+    const before = await evaluateDetectionSet(model, testSet);
     const state = await trainDetector(model, trainSet, testSet, { ...CONFIG, epochs: 20, detectionAugment: undefined, schedule: { kind: 'constant', lr: 0.05 } });
     const losses = state.history.map((r) => r.trainLoss);
     const last = state.history[state.history.length - 1].test;
@@ -111,7 +111,7 @@ describe('trainDetector', () => {
       targets.forEach((t, n) => t.classes.forEach((c, a) => [0, 1, 2].forEach((k) => (scores.data[(n * COUNT + a) * 3 + k] = k === c ? 10 : -10))));
       return { scores, boxes: new Tensor([4, COUNT, 4], Float32Array.from(targets.flatMap((t) => [...t.boxCodes]))) };
     };
-    const r = await evaluateDetector(model, testSet, { batchSize: 4, predictOutputs });
+    const r = await evaluateDetectionSet(model, testSet, { batchSize: 4, predictOutputs });
     assert.equal(r.map, 1);
     assert.equal(r.ap50, 1);
     assert.equal(r.anchorAccuracy, 1);
