@@ -1,5 +1,5 @@
-// `mobilenet train`: trains (or fine-tunes) a MobileNet classifier, or a DeepLab segmenter, on a data folder, with a
-// progress bar, checkpoints that `--resume` continues exactly, a JSONL log, an SVG curve plot and the best and final models.
+// `mobilenet train`: trains (or fine-tunes) a MobileNet classifier, a DeepLab segmenter or an SSD detector on a data
+// folder, with a progress bar, checkpoints that `--resume` continues exactly, a JSONL log, an SVG curve plot and the best and final models.
 
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
@@ -13,12 +13,14 @@ import { buildModel } from '../models/registry.js';
 import { loadAnyModel } from '../node/any-model.js';
 import { readBytes } from '../node/files.js';
 import { readVocFolder } from '../node/voc-folder.js';
-import { openDataset, readCheckpoint, runPaths, runTraining } from '../node/training-run.js';
+import { readCocoFolder } from '../node/coco-folder.js';
+import type { CocoData } from '../data/coco-json.js';
+import { detectionSet, openDataset, readCheckpoint, runPaths, runTraining } from '../node/training-run.js';
 import type { DecodedCheckpoint } from '../train/checkpoint.js';
 import { freezeLayers, replaceHead, transferWeights } from '../train/finetune.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import { OPTIMIZER_KINDS } from '../train/optimizers.js';
-import type { EpochRecord, ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
+import type { DetectionData, EpochRecord, ScheduleConfig, TrainConfig, TrainerState } from '../train/trainer.js';
 import { scheduleDependsOnEpochs, trajectoryFields } from '../train/trainer.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, INTEGER, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER, architectureFlags, numberFlag, numberListFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { Values } from './args.js';
@@ -27,7 +29,7 @@ import { createProgress } from './progress.js';
 import type { Progress } from './progress.js';
 import { engineEvaluator, trainingBackends } from './engines.js';
 
-export const TRAIN_HELP = `mobilenet train --data DIR --out DIR [--task classification|segmentation] [architecture flags] [--epochs E] [--batch B] [--optimizer …] [--lr …] [--resume] [--freeze …]
+export const TRAIN_HELP = `mobilenet train --data DIR --out DIR [--task classification|segmentation|detection] [architecture flags] [--epochs E] [--batch B] [--optimizer …] [--lr …] [--resume] [--freeze …]
 Trains a model on DIR (MNIST-format IDX files, e.g. /usr/share/datasets/fashion-mnist, or train/ and test/
 folders of class sub-folders) and evaluates it on the test split after every epoch. Writes to --out:
 checkpoint.safetensors (atomic; --resume continues from it exactly), log.jsonl, curves.svg,
@@ -44,6 +46,25 @@ ${ARCHITECTURE_HELP}
                                      backbone's weights (by name and shape; α and input channels from it) into a new
                                      DeepLab. Augmentation: random scale (--scale), flip (--flip), the padding ignored;
                                      no --crop-padding, --erasing or --label-smoothing
+  --task detection                   train an SSD (--arch ssdlite_mobilenet_v2, the default then, or ssd_mobilenet_v1,
+                                     ssdlite_mobilenet_v1, ssd_mobilenet_v2) on a COCO DIR (annotations.json or
+                                     instances.json, images beside it or in JPEGImages/ or images/; \`mobilenet
+                                     make-scenes\` writes one), the images of its ImageSets/Segmentation train list,
+                                     evaluated every epoch on its val list (COCO mAP@[.5:.95], AP50; best.safetensors
+                                     the best val mAP): TF's argmax matcher (IoU 0.5, each box forced onto its best
+                                     anchor), smooth-L1 box loss, sigmoid classification with 3:1 hard negative mining,
+                                     normalised by the matches. --resolution R|HxW (default: the first image's size);
+                                     --classes must be the data's categories (K, without the background); --from FILE
+                                     copies a classifier's backbone (by name and shape; α, input channels and pixel
+                                     scaling from it). Augmentation, the boxes moved with the pixels: --flip,
+                                     --zoom-out, --iou-crop, --photometric; no --crop-padding, --erasing or
+                                     --label-smoothing
+  --zoom-out R (4)                   detection: with probability ½, the image on a mean-grey canvas up to R× its size
+                                     (1: off)
+  --iou-crop on|off (on)             detection: SSD's random crop (scale 0.3–1, aspect ½–2, min IoU with a kept box
+                                     from {0, .1, .3, .5, .7, .9, no crop}, boxes whose centre is inside, clipped)
+  --photometric on|off (on)          detection: brightness, contrast, saturation, hue, each with probability ½
+  --classification sigmoid|softmax   detection: the class loss (default the head's: sigmoid)
   --scale MIN,MAX (0.5,2)            segmentation: images and masks scaled by a random factor in [MIN, MAX], then
                                      cropped (or padded) back to the input size
   --output-stride 8|16|32 (16)       DeepLab's backbone stride (atrous convolutions below it)
@@ -100,6 +121,10 @@ const FLAGS = {
   head: { type: 'string' },
   'class-weights': { type: 'string' },
   scale: { type: 'string' },
+  'zoom-out': { type: 'string' },
+  'iou-crop': { type: 'string' },
+  photometric: { type: 'string' },
+  classification: { type: 'string' },
 } as const;
 
 /**
@@ -111,26 +136,49 @@ const FREE_ON_RESUME: readonly string[] = ['out', 'resume', 'epochs', 'patience'
 const RUN_FLAGS = 'runFlags';
 const KERNELS = 'kernels';
 const SPLITS = ['train', 'test'] as const;
-const SEGMENTER = 'deeplabv3_mobilenet_v2';
-const segmentationTask = (values: Values): boolean => (stringFlag(values, 'task', ['classification', 'segmentation'] as const) ?? 'classification') === 'segmentation';
-/** Flags of one task only: a segmenter's images move with their masks, and its loss has no smoothing. */
-const CLASSIFICATION_ONLY = ['split', 'crop-padding', 'erasing', 'label-smoothing'];
-const SEGMENTATION_ONLY = ['class-weights', 'scale'];
+const TASKS = ['classification', 'segmentation', 'detection'] as const;
+type Task = (typeof TASKS)[number];
+const taskOf = (values: Values): Task => stringFlag(values, 'task', TASKS) ?? 'classification';
+/** The architectures each task trains, the first its default, and what they output. */
+const TASK_ARCHITECTURES: Readonly<Record<Task, readonly string[]>> = {
+  classification: ['mobilenet_v2', 'mobilenet_v1'],
+  segmentation: ['deeplabv3_mobilenet_v2'],
+  detection: ['ssdlite_mobilenet_v2', 'ssdlite_mobilenet_v1', 'ssd_mobilenet_v1', 'ssd_mobilenet_v2'],
+};
+const TASK_OUTPUTS: Readonly<Record<Task, string>> = { classification: 'class logits', segmentation: 'per-pixel logits', detection: 'anchor scores and boxes' };
+/** Flags of some tasks only: a segmenter's images move with their masks, a detector's with their boxes; neither loss has smoothing. */
+const TASK_FLAGS: Readonly<Record<string, readonly Task[]>> = {
+  split: ['classification'],
+  'crop-padding': ['classification'],
+  erasing: ['classification'],
+  'label-smoothing': ['classification'],
+  'class-weights': ['segmentation'],
+  scale: ['segmentation'],
+  'output-stride': ['classification', 'segmentation'],
+  head: ['segmentation'],
+  'zoom-out': ['detection'],
+  'iou-crop': ['detection'],
+  photometric: ['detection'],
+  classification: ['detection'],
+};
+const taskName = (task: Task): string => (task === 'classification' ? 'classification' : `--task ${task}`);
 
 /** Refuses the flags the run's task has no use for, rather than ignoring them. */
 function checkTaskFlags(values: Values): void {
-  const segmentation = segmentationTask(values);
-  for (const name of segmentation ? CLASSIFICATION_ONLY : SEGMENTATION_ONLY) {
-    if (values[name] !== undefined) throw new UsageError(`--${name} applies to ${segmentation ? 'classification' : '--task segmentation'}, not to ${segmentation ? '--task segmentation' : 'classification'}`);
+  const task = taskOf(values);
+  for (const [name, tasks] of Object.entries(TASK_FLAGS)) {
+    if (values[name] !== undefined && !tasks.includes(task)) throw new UsageError(`--${name} applies to ${tasks.map(taskName).join(' and ')}, not to ${taskName(task)}`);
   }
 }
 
-/** The architecture flags, with a segmenter by default for --task segmentation and DeepLab's own flags. */
+/** The architecture flags, with the task's architecture by default and DeepLab's own flags. */
 function runArchitecture(values: Values): ReturnType<typeof architectureFlags> {
-  const segmentation = segmentationTask(values);
-  const { arch, options } = architectureFlags(segmentation && values.arch === undefined ? { ...values, arch: SEGMENTER } : values);
-  if (segmentation !== (arch === SEGMENTER)) {
-    throw new UsageError(segmentation ? `--task segmentation trains ${SEGMENTER} (per-pixel logits), not ${arch}` : `--arch ${SEGMENTER} is a segmenter: give --task segmentation and a VOC-layout --data`);
+  const task = taskOf(values);
+  const allowed = TASK_ARCHITECTURES[task];
+  const { arch, options } = architectureFlags(values.arch === undefined ? { ...values, arch: allowed[0] } : values);
+  if (!allowed.includes(arch)) {
+    const owner = TASKS.find((t) => TASK_ARCHITECTURES[t].includes(arch));
+    throw new UsageError(owner === 'classification' ? `${taskName(task)} trains ${allowed.join(' or ')} (${TASK_OUTPUTS[task]}), not ${arch}` : `--arch ${arch} is a ${owner === 'segmentation' ? 'segmenter: give --task segmentation and a VOC-layout --data' : 'detector: give --task detection and a COCO --data'}`);
   }
   const outputStride = numberFlag(values, 'output-stride', { accepts: (v) => v === 8 || v === 16 || v === 32, what: '8, 16 or 32' });
   if (outputStride !== undefined) options.outputStride = outputStride as 8 | 16 | 32;
@@ -153,7 +201,7 @@ function configFromFlags(values: Values): TrainConfig {
   const clipNorm = numberFlag(values, 'clip-norm', POSITIVE);
   const patience = numberFlag(values, 'patience', POSITIVE_INTEGER);
   const classWeights = numberListFlag(values, 'class-weights');
-  const segmentation = segmentationTask(values);
+  const task = taskOf(values);
   const flip = (stringFlag(values, 'flip', ['on', 'off'] as const) ?? 'on') === 'on';
   return {
     epochs: numberFlag(values, 'epochs', POSITIVE_INTEGER) ?? 10,
@@ -161,9 +209,11 @@ function configFromFlags(values: Values): TrainConfig {
     seed: numberFlag(values, 'seed', INTEGER) ?? 0,
     optimizer,
     schedule,
-    ...(segmentation
+    ...(task === 'segmentation'
       ? { segmentationAugment: { scale: scaleFlag(values), flip } }
-      : {
+      : task === 'detection'
+        ? detectionFlags(values, flip)
+        : {
           labelSmoothing: numberFlag(values, 'label-smoothing', { accepts: (v) => v >= 0 && v < 1, what: 'a number in [0, 1)' }) ?? 0.1,
           augment: {
             padding: numberFlag(values, 'crop-padding', NON_NEGATIVE_INTEGER) ?? 2,
@@ -180,6 +230,17 @@ function configFromFlags(values: Values): TrainConfig {
   };
 }
 
+/** Detection's augmentation (the boxes moved with the pixels) and loss. */
+function detectionFlags(values: Values, flip: boolean): Pick<TrainConfig, 'detectionAugment' | 'detectionLoss'> {
+  const on = (name: string): boolean => (stringFlag(values, name, ['on', 'off'] as const) ?? 'on') === 'on';
+  const zoomOut = numberFlag(values, 'zoom-out', { accepts: (v) => v >= 1, what: 'a ratio ≥ 1' }) ?? 4;
+  const classification = stringFlag(values, 'classification', ['sigmoid', 'softmax'] as const);
+  return {
+    detectionAugment: { flip, expand: zoomOut > 1 ? { maxRatio: zoomOut } : false, crop: on('iou-crop'), photometric: on('photometric') },
+    ...(classification === undefined ? {} : { detectionLoss: { classification } }),
+  };
+}
+
 /** --scale MIN,MAX: the random scale range of segmentation training (DeepLab's [0.5, 2] by default; 1,1: none). */
 function scaleFlag(values: Values): [number, number] {
   const range = numberListFlag(values, 'scale') ?? [0.5, 2];
@@ -191,7 +252,7 @@ function scaleFlag(values: Values): [number, number] {
 function runDefinition(values: Values): string {
   return JSON.stringify({
     config: trajectoryFields(configFromFlags(values)),
-    task: segmentationTask(values),
+    task: taskOf(values),
     architecture: runArchitecture(values),
     from: values.from,
     data: values.data,
@@ -294,9 +355,10 @@ function epochLine(r: EpochRecord, best: boolean): string {
   return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} ${trainAccuracy} ${percent(r.trainTop1)} | test loss ${r.test.loss.toFixed(4)} ${test} | lr ${r.lr.toExponential(2)} | ${r.imagesPerSecond.toFixed(0)} images/s${best ? ' | best' : ''}`;
 }
 
-/** What a run trains and evaluates on: a classifier's image data sets, or a segmenter's VOC splits. */
+/** What a run trains and evaluates on: a classifier's image data sets, a segmenter's VOC splits, a detector's COCO splits. */
 type TaskData =
   | { task: 'segmentation'; train: SegmentationSet; test: SegmentationSet }
+  | { task: 'detection'; train: DetectionData; test: DetectionData }
   | { task: 'classification'; train: Dataset; test: Dataset; evaluate: ReturnType<typeof engineEvaluator> };
 
 /** A run's model (new, or the checkpoint's), what its files record of it, and its data. */
@@ -354,6 +416,58 @@ async function segmentationStart(flags: Values, data: string, seed: number, resu
   return { model, preprocessing: { size: [h, w], pixels }, classNames: [...train.classNames], data: { task: 'segmentation', train, test } };
 }
 
+/**
+ * A detection run: the COCO splits (train and val lists) read at the model's size (the checkpoint's), or a new SSD
+ * for the data (the first image's size unless --resolution; its categories), with a classifier's backbone for --from.
+ */
+async function detectionStart(flags: Values, data: string, seed: number, resumed: DecodedCheckpoint | null, io: CommandIO): Promise<PreparedRun> {
+  const limit = limitFlag(flags);
+  const read = async (split: 'train' | 'val', classes?: readonly string[]): Promise<CocoData> => {
+    const coco = await readCocoFolder(data, { split, limit: split === 'train' ? limit : undefined, classes: classes ?? 'order' });
+    for (const note of coco.notes) io.err(`note: ${note}`);
+    return coco;
+  };
+  const decode = async (model: Model, pixels: PixelScaling, classNames: readonly string[]): Promise<PreparedRun> => {
+    const [h, w, c] = model.inputShape;
+    const options = { size: [h, w] as const, channels: c as 1 | 3, pixels };
+    const [train, test] = [await detectionSet(await read('train', classNames), options), await detectionSet(await read('val', classNames), options)];
+    return { model, preprocessing: { size: [h, w], pixels }, classNames: [...classNames], data: { task: 'detection', train, test } };
+  };
+  if (resumed) {
+    const { model, info } = resumed;
+    return decode(model, info.preprocessing?.pixels ?? 'unit', info.classNames ?? (await read('train')).classNames);
+  }
+  const { arch, options } = runArchitecture(flags);
+  const source = typeof flags.from === 'string' ? await loadAnyModel(flags.from) : null;
+  // a fine-tuned backbone keeps what it was trained with: its width, its input channels and its pixel scaling
+  const pixels: PixelScaling = source?.preprocessing?.pixels ?? { mean: 0.5, std: 0.5 };
+  const channels = options.inputChannels ?? source?.model.inputShape[2] ?? 3;
+  const alpha = options.alpha ?? (typeof source?.model.metadata.alpha === 'number' ? source.model.metadata.alpha : undefined);
+  const train = await read('train');
+  const first = train.images[0];
+  const size = options.resolution ?? [first.height, first.width];
+  const classes = train.classNames.length - 1;
+  if (options.classes !== undefined && options.classes !== classes) throw new UsageError(`--classes ${options.classes}: the data in ${data} has ${classes} categories (${train.classNames.slice(1).join(', ')}); leave --classes out`);
+  const model = buildModel(arch, { ...options, alpha, resolution: size, inputChannels: channels, classes, seed });
+  if (source) {
+    const { copied, kept } = transferWeights(source.model, model);
+    io.err(`--from ${flags.from}: copied ${copied.length} weights of its backbone (by name and shape) into the ${model.name}; ${kept.length} start fresh (the extra layers, the heads, and any layer whose name or shape differs)`);
+  }
+  return decode(model, pixels, train.classNames);
+}
+
+/** Starts (or resumes) the run of the flags' task. */
+function taskStart(flags: Values, data: string, config: TrainConfig, resumed: DecodedCheckpoint | null, io: CommandIO): Promise<PreparedRun> {
+  const task = taskOf(flags);
+  if (task === 'segmentation') return segmentationStart(flags, data, config.seed, resumed, io);
+  return task === 'detection' ? detectionStart(flags, data, config.seed, resumed, io) : classificationStart(flags, data, config, resumed, io);
+}
+
+/** The sizes of a run's training and test sets. */
+function setSizes(data: TaskData): [number, number] {
+  return data.task === 'classification' ? [data.train.size, data.test.size] : [data.train.images.shape[0], data.test.images.shape[0]];
+}
+
 export async function trainCommand(argv: string[], io: CommandIO): Promise<void> {
   const { values } = parse(argv, FLAGS, 'train');
   const out = requiredFlag(values, 'out', 'train', 'DIR');
@@ -363,14 +477,16 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
   checkTaskFlags(flags);
   const data = requiredFlag(flags, 'data', 'train', 'DIR');
   const config = configFromFlags(flags);
-  const segmentation = segmentationTask(flags);
-  const { model, preprocessing, classNames, data: taskData } = segmentation ? await segmentationStart(flags, data, config.seed, resumed, io) : await classificationStart(flags, data, config, resumed, io);
+  const task = taskOf(flags);
+  const { model, preprocessing, classNames, data: taskData } = await taskStart(flags, data, config, resumed, io);
+  // the photometric steps and the canvas work on 0..1: the augmentation needs the pixels' scaling
+  if (config.detectionAugment) config.detectionAugment = { ...config.detectionAugment, pixels: preprocessing?.pixels };
   if (resumed) io.err(`resuming ${out}: epoch ${resumed.state.epoch + 1}, batch ${resumed.state.batch}, step ${resumed.state.step}`);
   if (config.freeze) {
     const frozen = freezeLayers(model, { upTo: config.freeze });
     io.err(`frozen: ${frozen.length} layers up to ${config.freeze}`);
   }
-  const [trainSize, testSize] = taskData.task === 'segmentation' ? [taskData.train.images.shape[0], taskData.test.images.shape[0]] : [taskData.train.size, taskData.test.size];
+  const [trainSize, testSize] = setSizes(taskData);
   const backends = await trainingBackends(backendFlag(flags), io, config.threads ?? 1);
   const kernelsBefore = resumed?.info.extra?.[KERNELS];
   if (kernelsBefore !== undefined && kernelsBefore !== backends.name) {
@@ -378,7 +494,7 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
   }
 
   const stepsPerEpoch = Math.floor(trainSize / config.batchSize);
-  io.err(`training ${model.name} on ${trainSize} images (${testSize} ${segmentation ? 'val' : 'test'}), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
+  io.err(`training ${model.name} on ${trainSize} images (${testSize} ${task === 'classification' ? 'test' : 'val'}), ${config.epochs} epochs of ${stepsPerEpoch} steps, batch ${config.batchSize}, ${backends.name} kernels → ${out}`);
   const left = trainSize % config.batchSize;
   if (left > 0 && stepsPerEpoch > 0) io.err(`note: each epoch takes ${stepsPerEpoch} full batches, so ${left} of the ${trainSize} images (others each epoch, as shuffled) sit it out`);
   let progress: Progress | null = null;
@@ -413,5 +529,5 @@ export async function trainCommand(argv: string[], io: CommandIO): Promise<void>
     await backends.dispose();
   }
   const paths = runPaths(out);
-  io.out(`best ${segmentation ? 'val mIoU' : 'test top-1'} ${(100 * state.bestTop1).toFixed(2)}% at epoch ${state.bestEpoch}; wrote ${paths.best}, ${paths.final}, ${paths.log}, ${paths.curves}`);
+  io.out(`best ${{ classification: 'test top-1', segmentation: 'val mIoU', detection: 'val mAP' }[task]} ${(100 * state.bestTop1).toFixed(2)}% at epoch ${state.bestEpoch}; wrote ${paths.best}, ${paths.final}, ${paths.log}, ${paths.curves}`);
 }

@@ -4,6 +4,10 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { decodeCocoBatch } from '../data/coco-json.js';
+import type { CocoBatchOptions, CocoData } from '../data/coco-json.js';
+import { toModelBox } from '../detect/letterbox.js';
+import type { GroundTruth } from '../train/detection-targets.js';
 import type { Dataset } from '../data/dataset.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import type { Model } from '../graph/model.js';
@@ -63,6 +67,22 @@ export async function openDataset(dir: string, split: 'train' | 'test', options:
   }
   const entries = await readdir(dir);
   throw new ConfigError(`data folder ${dir} has neither IDX files for the ${split} split nor a ${names.join('/')} sub-folder of class folders (found: ${entries.slice(0, 8).join(', ') || 'nothing'})`);
+}
+
+/**
+ * A COCO split decoded into what a detector trains on: every image at the model's input size (stretched), scaled
+ * per `pixels`, and its objects as normalized boxes in that input with their class slots. Crowd regions are left
+ * out (SSD's matcher has no use for them).
+ */
+export async function detectionSet(data: CocoData, options: CocoBatchOptions): Promise<DetectionData> {
+  const batch = await decodeCocoBatch(data, data.images, options);
+  const objects = batch.images.map((image, n): GroundTruth => {
+    const kept = image.objects.filter((o) => !o.crowd);
+    const boxes = new Float32Array(kept.length * 4);
+    kept.forEach(({ bbox: [x, y, w, h] }, g) => boxes.set(toModelBox(batch.mappings[n], [y, x, y + h, x + w]).map((v) => Math.min(Math.max(v, 0), 1)), g * 4));
+    return { boxes, classes: Int32Array.from(kept, (o) => o.class) };
+  });
+  return { images: batch.x, objects, classNames: data.classNames };
 }
 
 export interface RunPaths {
