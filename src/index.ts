@@ -78,8 +78,12 @@ export { SGD, RMSProp, RMSPropTF1, Adam, AdamW, createOptimizer, paramInfo } fro
 export type { Optimizer, OptimizerConfig } from './train/optimizers.js';
 export { constantSchedule, exponentialDecay, stepDecay, cosineDecay, withWarmup } from './train/schedules.js';
 export { clipGradNorm, clipGradValue } from './train/clip.js';
-export { train, evaluate, trainSegmenter, evaluateSegmentation } from './train/trainer.js';
-export type { TrainConfig, TrainerState, EpochRecord, SegmentationData } from './train/trainer.js';
+export { train, evaluate, trainSegmenter, evaluateSegmentation, trainDetector, evaluateDetectionSet } from './train/trainer.js';
+export type { TrainConfig, TrainerState, EpochRecord, SegmentationData, DetectionData, DetectorEvaluation } from './train/trainer.js';
+export { detectionTargets, matchAnchors } from './train/detection-targets.js';
+export type { GroundTruth, MatchOptions, DetectionTargets } from './train/detection-targets.js';
+export { detectionLoss } from './train/detection-loss.js';
+export type { DetectionLossOptions, DetectionLossResult } from './train/detection-loss.js';
 export { encodeCheckpoint, decodeCheckpoint } from './train/checkpoint.js';
 export { freezeLayers, replaceHead, embed, transferWeights } from './train/finetune.js';
 export { encodeModelFile, decodeModelFile } from './io/model-file.js';

@@ -16,3 +16,5 @@ export { generateScene, cocoAnnotations } from './scenes.js';
 export type { Scene, SceneObject, SceneOptions, SceneSource, SceneRecord, CocoFile } from './scenes.js';
 export { augmentSegmentation, augmentSegmentationBatch } from './segmentation-augment.js';
 export type { SegmentationAugmentOptions, SegmentationSample, UniformSource } from './segmentation-augment.js';
+export { augmentDetectionBatch, drawDetectionAugment, applyDetectionAugment } from './detection-augment.js';
+export type { DetectionAugmentOptions, DetectionAugmentPlan, DetectionSample } from './detection-augment.js';

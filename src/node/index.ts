@@ -8,7 +8,7 @@ export { imageFolderDataset } from './image-folder.js';
 export { readIdxFile, readIdxDataset, readIdxFolder } from './idx-files.js';
 export { readVocFolder } from './voc-folder.js';
 export { readCocoFolder } from './coco-folder.js';
-export { openDataset, runTraining, readCheckpoint } from './training-run.js';
+export { openDataset, runTraining, readCheckpoint, detectionSet } from './training-run.js';
 export { readTfjsModel, readTfjsGraphModel, readTfjsModelFiles, writeTfjsModel, checkShardPath } from './tfjs-files.js';
 export { readOnnxFile, writeOnnxFile } from './onnx-files.js';
 export { loadAnyModel, saveAnyModel, detectModelFormat, saveFormatFor, UnknownFormatError, MODEL_FORMATS, SAVE_FORMATS } from './any-model.js';
