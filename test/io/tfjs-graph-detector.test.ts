@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { WasmEngine } from '../../src/backend/wasm/engine.js';
 import { FormatError } from '../../src/errors.js';
 import { UnsupportedGraphOpError, decodeTfjsGraphModel } from '../../src/io/tfjs/graph-model.js';
+import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
 import { enableWasmFeatures } from '../../src/node/wasm-features.js';
 import { assertClose } from '../support/helpers.js';
 import { randomInput } from '../support/tfjs-reference.js';
@@ -133,6 +134,16 @@ describe('TF.js graph model: a TF Object Detection API SSD export with post-proc
     } finally {
       await engine.dispose();
     }
+  });
+
+  test('the decoded boxes alone (outputNode) survive our model file: its Slice and Exp layers come back, the same boxes as tfjs', async () => {
+    const files = cocoSsdGraph();
+    const { model } = decodeTfjsGraphModel(files.modelJson, files.shards, { outputNode: 'Postprocessor/ExpandDims_1' });
+    assert.ok(['Slice', 'Exp'].every((kind) => model.layers.some((l) => l.kind === kind)));
+    const loaded = decodeModelFile(encodeModelFile(model), 'boxes.safetensors').model;
+    const x = randomInput([2, 16, 16, 3], 9);
+    const expected = await runTfjsOutputs(files, x, ['Postprocessor/ExpandDims_1']);
+    assertClose(loaded.predict(x), expected['Postprocessor/ExpandDims_1'], 1e-5, 'model file boxes');
   });
 
   test('slices that would cut the batch axis, and reading an output a node does not have, are typed errors naming the node', () => {
