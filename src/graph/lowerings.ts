@@ -4,7 +4,7 @@
 import { ActivationLayer, Softmax } from '../nn/activation.js';
 import { ConvLayer } from '../nn/conv.js';
 import { Add, Dense, Dropout, InputLayer, Reshape, ZeroPadding2D } from '../nn/core.js';
-import { Clip, Concatenate, Sigmoid } from '../nn/extra.js';
+import { Clip, Concatenate, Sigmoid, Transpose } from '../nn/extra.js';
 import { Layer } from '../nn/layer.js';
 import { BatchNormalization } from '../nn/normalization.js';
 import { Resize } from '../nn/resize.js';
@@ -52,6 +52,13 @@ export function lowerLayer(layer: Layer, ctx: LoweringContext): void {
 register(InputLayer, (_, ctx) => ctx.source());
 register(Dropout, (_, ctx) => ctx.view());
 register(Reshape, (_, ctx) => ctx.view());
+// a permutation that keeps the order of the axes longer than 1 moves no float (an imported head's NCHW → NHWC on a 1×1 map)
+register(Transpose, (layer, ctx) => {
+  const shape = ctx.inputShapes[0];
+  const kept = layer.perm.filter((axis) => shape[axis] !== 1);
+  if (kept.every((axis, i) => i === 0 || kept[i - 1] < axis)) ctx.view();
+  else ctx.step({ op: 'layer', layer });
+});
 register(ActivationLayer, (layer, ctx) => {
   const clamp = CLAMPS[layer.activation];
   if (clamp) ctx.step({ op: 'clamp', clamp });

@@ -10,7 +10,7 @@ import { lowerModel } from '../../../src/graph/lower.js';
 import { Model } from '../../../src/graph/model.js';
 import { Conv2D } from '../../../src/nn/conv.js';
 import { Reshape, input } from '../../../src/nn/core.js';
-import { Concatenate, Sigmoid } from '../../../src/nn/extra.js';
+import { Concatenate, Sigmoid, Transpose } from '../../../src/nn/extra.js';
 import { Softmax } from '../../../src/nn/activation.js';
 import { WasmRuntime } from '../../../src/backend/wasm/runtime.js';
 import { emitSigmoid, emitSoftmax } from '../../../src/backend/wasm/kernels/exponential.js';
@@ -87,6 +87,28 @@ function assertRelative(actual: Float32Array, expected: Float32Array, tol: numbe
     assert.ok(Math.abs(actual[i] - expected[i]) <= tol * (Math.abs(expected[i]) + floor), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
   }
 }
+
+describe('transposes that move no float are views', () => {
+  it("an imported head's NHWC → NCHW → NHWC round on a 1×1 map plans no step; one on a 2×3 map stays a layer step", { skip: noSimd }, async () => {
+    const x = input([2, 3, 5]);
+    const pooled = new GlobalAveragePooling2D('pool', true).apply(x);
+    // [1, 1, 5] → [5, 1, 1] (NCHW) → [1, 1, 5]: only size-1 axes move
+    const roundTrip = new Transpose('to_nhwc', [1, 2, 0]).apply(new Transpose('to_nchw', [2, 0, 1]).apply(pooled));
+    const moved = new Transpose('moved', [2, 0, 1]).apply(x);
+    const model = new Model(x, { roundTrip, moved }, { seed: 2 });
+    const plan = lowerModel(model);
+    assert.deepEqual(plan.steps.map((s) => `${s.op} ${s.layers[0]}`), ['globalAvgPool pool', 'layer moved']);
+    assert.equal(plan.outputs[0], plan.steps[0].output, 'the round trip is the pool tensor itself');
+    const engine = await WasmEngine.create(model);
+    try {
+      const batch = randomBatch([2, 2, 3, 5], 30);
+      const [ours, reference] = [engine.predictOutputs(batch), model.predictOutputs(batch)];
+      for (const name of model.outputNames) assertClose(ours[name], reference[name], 1e-6, name);
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
 
 describe('wasm sigmoid and softmax kernels vs the reference ops', () => {
   for (const mode of SIMD_MODES) {
