@@ -158,6 +158,15 @@ describe('detector model files', () => {
     assert.deepEqual([...b.boxes.data], [...a.boxes.data]);
   });
 
+  it('a detector with no architecture of ours (an imported graph) keeps its head and anchors through the graph entry', () => {
+    const model = ssdLite({ alpha: 0.35, resolution: 64, classes: 1 });
+    const { architecture: _architecture, options: _options, ...imported } = model.metadata;
+    model.metadata = imported;
+    const loaded = decodeModelFile(encodeModelFile(model), 'graph.safetensors').model;
+    assert.deepEqual(loaded.outputNames, ['scores', 'boxes']);
+    assert.deepEqual(loaded.metadata.detection, model.metadata.detection);
+  });
+
   it('a file\'s anchors win over the builder\'s; a missing half or a wrong count is refused by name', () => {
     const model = ssdLite({ alpha: 0.35, resolution: 64, classes: 1 });
     const { tensors, metadata } = decodeSafetensors(encodeModelFile(model));

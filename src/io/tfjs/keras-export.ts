@@ -5,7 +5,8 @@ import { ConfigError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
 import { ActivationLayer, Softmax } from '../../nn/activation.js';
 import { Conv2D, ConvLayer, DepthwiseConv2D } from '../../nn/conv.js';
-import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Arithmetic, Clip, Concatenate, Exp, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Slice } from '../../nn/slice.js';
 import { Add, Dense, Dropout, Flatten, InputLayer, Reshape, ZeroPadding2D } from '../../nn/core.js';
 import type { Layer } from '../../nn/layer.js';
 import { ArgMax } from '../../nn/argmax.js';
@@ -158,15 +159,24 @@ export function modelToKerasTopology(model: Model, options: KerasTopologyOptions
       entry('Resize', layer.config());
     } else if (options.extended && layer instanceof ArgMax) {
       entry('ArgMax', {});
+    } else if (options.extended && (layer instanceof Exp || layer instanceof Slice)) {
+      entry(layer.kind, layer.config());
     } else throw unsupported(layer);
   }
   const topology: Json = {
     class_name: 'Model',
-    config: { name: model.name, layers, input_layers: [[model.input.name, 0, 0]], output_layers: [[model.output.name, 0, 0]] },
+    config: { name: model.name, layers, input_layers: [[model.input.name, 0, 0]], ...outputLayers(model, options) },
     keras_version: KERAS_VERSION_TAG,
     backend: 'tensor_flow.js',
   };
   return { topology, weights };
+}
+
+/** `output_layers`, one per output; in the extended form also `output_names` where they are not the layers' names. */
+function outputLayers(model: Model, options: KerasTopologyOptions): Json {
+  const layerNames = model.outputNames.map((name) => model.outputTensor(name).name);
+  const renamed = model.outputNames.some((name, k) => name !== layerNames[k]);
+  return { output_layers: layerNames.map((name) => [name, 0, 0]), ...(options.extended && renamed ? { output_names: model.outputNames } : {}) };
 }
 
 function unsupported(layer: Layer): ConfigError {
