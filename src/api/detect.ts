@@ -168,12 +168,12 @@ export function generatedAnchors(kind: 'ssd-tf' | 'ssd-torchvision', size: reado
 const TF_HEAD: Omit<DetectionHead, 'anchors' | 'outputs'> = { scaleFactors: [10, 10, 5, 5], scoreConversion: 'sigmoid', background: true };
 
 /**
- * The head `outputs` are post-processed with: `options.head` over the model's `metadata.detection` (`stored`) over
+ * The head outputs of these shapes (per sample, or with the batch) are post-processed with: `options.head` over the model's `metadata.detection` (`stored`) over
  * TF's; anchors from `options.anchors`, else the head's; outputs named as the head says, else `scores` and `boxes`,
  * else the one whose rows hold 4 values is the boxes. A ConfigError when nothing gives anchors, a ShapeError when
  * their count is not the outputs'.
  */
-export function detectionHead(stored: DetectionHead | undefined, outputs: Readonly<Record<string, Tensor>>, options: Pick<DetectRunOptions, 'anchors' | 'head'>, inputSize: readonly [number, number], what: string): DetectionHead {
+export function detectionHead(stored: DetectionHead | undefined, outputs: Readonly<Record<string, readonly number[]>>, options: Pick<DetectRunOptions, 'anchors' | 'head'>, inputSize: readonly [number, number], what: string): DetectionHead {
   const given = options.anchors ?? options.head?.anchors ?? stored?.anchors;
   if (given === undefined) {
     throw new ConfigError(`${what} has no detection head (metadata.detection: anchors, box coding, scores): give its anchors (options.anchors; mobilenet detect --anchors ssd-tf | ssd-torchvision | FILE.npy)`);
@@ -183,19 +183,19 @@ export function detectionHead(stored: DetectionHead | undefined, outputs: Readon
     if (!(name in outputs)) throw new ConfigError(`${what} has no output named ${JSON.stringify(name)} (its outputs: ${Object.keys(outputs).join(', ')})`);
   }
   const scores = outputs[names.scores];
-  const count = scores.shape[scores.rank - 2];
+  const count = scores[scores.length - 2];
   const anchors = typeof given === 'string' ? generatedAnchors(given, inputSize, count, what) : given;
-  if (anchors.length !== count * 4) throw new ShapeError(`${anchors.length / 4} anchors given, but ${what}'s output "${names.scores}" ${formatShape(scores.shape)} has ${count}`);
+  if (anchors.length !== count * 4) throw new ShapeError(`${anchors.length / 4} anchors given, but ${what}'s output "${names.scores}" ${formatShape(scores)} has ${count}`);
   return { ...TF_HEAD, ...stored, ...options.head, outputs: names, anchors };
 }
 
 /** A model's score and box outputs by name (`scores`, `boxes`), or by shape: the only output with rows of 4 is the boxes. */
-function outputNamesOf(outputs: Readonly<Record<string, Tensor>>, what: string): DetectionHead['outputs'] {
+function outputNamesOf(outputs: Readonly<Record<string, readonly number[]>>, what: string): DetectionHead['outputs'] {
   const names = Object.keys(outputs);
   if ('scores' in outputs && 'boxes' in outputs) return { scores: 'scores', boxes: 'boxes' };
-  const boxes = names.filter((n) => outputs[n].shape[outputs[n].rank - 1] === 4);
+  const boxes = names.filter((n) => outputs[n][outputs[n].length - 1] === 4);
   if (names.length !== 2 || boxes.length !== 1) {
-    throw new ConfigError(`${what} outputs ${names.map((n) => `${n} ${formatShape(outputs[n].shape)}`).join(', ')}: cannot tell its scores [N, A, classes] from its boxes [N, A, 4] (name them scores and boxes, or give head.outputs)`);
+    throw new ConfigError(`${what} outputs ${names.map((n) => `${n} ${formatShape(outputs[n])}`).join(', ')}: cannot tell its scores [N, A, classes] from its boxes [N, A, 4] (name them scores and boxes, or give head.outputs)`);
   }
   return { scores: names.find((n) => n !== boxes[0])!, boxes: boxes[0] };
 }
@@ -233,10 +233,11 @@ export async function detect<Image>(runner: Model | WasmEngine | LoadedDetector<
   const inputShape = runner instanceof Model ? runner.inputShape : runner.plan.tensors[runner.plan.input].shape;
   const what = runner instanceof Model ? `model ${runner.name}` : 'the engine';
   const batch = detectorBatch(list, inputShape, options.preprocessing ?? {}, options.letterbox ?? false);
+  // a model's head is checked before it runs; an engine's outputs say their shapes after
+  const headFor = (shapes: Readonly<Record<string, readonly number[]>>): DetectionHead => detectionHead(runner instanceof Model ? runner.metadata.detection : undefined, shapes, options, [inputShape[0], inputShape[1]], what);
+  let head = runner instanceof Model ? headFor(runner.outputShapes) : null;
   const outputs = runner.predictOutputs(batch.tensor);
-  const stored = runner instanceof Model ? runner.metadata.detection : undefined;
-  const head = detectionHead(stored, outputs, options, [inputShape[0], inputShape[1]], what);
+  head ??= headFor(Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, t.shape])));
   const scores = outputs[head.outputs.scores];
-  const labels = slotLabels(scores.shape[scores.rank - 1], head.background, options.classNames, what);
-  return detectionsOf(outputs, head, batch.frames, options, labels);
+  return detectionsOf(outputs, head, batch.frames, options, slotLabels(scores.shape[scores.rank - 1], head.background, options.classNames, what));
 }
