@@ -193,7 +193,7 @@ export class MobileNetClassifier<Image = ImageSource> {
     const classNames = options.classNames ?? loaded.classNames;
     if (detector) {
       const what = `model ${model.name}`;
-      const head = detectionHead(model.metadata.detection, model.outputShapes, options, [height, width], what);
+      const head = detectionHead(model.metadata.detection, model.outputShapes, { anchors: options.anchors }, [height, width], what);
       const scores = model.outputShapes[head.outputs.scores];
       this.detection = head;
       this.labels = slotLabels(scores[scores.length - 1], head.background, classNames, what);
