@@ -56,6 +56,10 @@ export { loadModel, MobileNetClassifier, FetchError, bundledModelUrl, BUNDLED_MO
 export type { ModelSource, ImageSource, ImageDataLike, EncodedImage, LoadModelOptions, Prediction } from './api/load-model.js';
 export { segment, overlayMask } from './api/segment.js';
 export type { Segmentation, SegmentOptions, SegmentRunOptions, Segmenter, LoadedSegmenter } from './api/segment.js';
+export { detect } from './api/detect.js';
+export type { AnchorSource, DetectOptions, DetectRunOptions, ImageDetections, LoadedDetector } from './api/detect.js';
+export { drawBoxes, rgbaOf } from './data/draw-boxes.js';
+export type { DrawBoxesOptions, DrawnDetection, RgbaImage } from './data/draw-boxes.js';
 
 export { WasmEngine } from './backend/wasm/engine.js';
 export type { WasmEngineOptions } from './backend/wasm/engine.js';

@@ -1,5 +1,5 @@
 // The page and the library in a real browser (Debian's chromium through playwright-core): Explore's totals against
-// the cost model and the printed figures, Classify's, Your model's and Segment's answers against the Node library's, the
+// the cost model and the printed figures, Classify's, Your model's, Segment's and Detect's answers against the Node library's, the
 // library bundle as a plain module script with threads, and the benchmark running. Screenshots go to test-artifacts/.
 
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { decodeImageTensor } from '../../src/data/image.js';
 import type { PreprocessOptions } from '../../src/data/preprocess.js';
 import type { Model } from '../../src/graph/model.js';
 import { decodeAnyModel } from '../../src/io/any-model.js';
-import { decodeModelFile } from '../../src/io/model-file.js';
+import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
 import { decodeInt8ModelFile, encodeInt8ModelFile } from '../../src/quant/int8-file.js';
 import { QuantizedModel } from '../../src/quant/quantized-model.js';
@@ -35,7 +35,10 @@ import type { Browser } from '../../web/harness/chromium.js';
 import { serveStatic } from '../../web/harness/static-server.js';
 import type { StaticServer } from '../../web/harness/static-server.js';
 import { ORT_WEB } from '../../vite.config.js';
-import { loadModel, overlayMask, segment } from '../../src/index.js';
+import { detect, loadModel, overlayMask, segment } from '../../src/index.js';
+import { drawBoxes, rgbaOf } from '../../src/data/draw-boxes.js';
+import { encodeNpy } from '../../src/io/npy.js';
+import { TINY_ANCHORS, TINY_DETECTOR_CLASSES, redWhere, tinyDetector } from '../support/tiny-detector.js';
 import { TINY_PALETTE, paint, sceneImage, sceneLabels, tinySegmenterFile } from '../support/tiny-segmenter.js';
 import { encodeMaskPng } from '../../src/data/mask-png.js';
 
@@ -385,6 +388,48 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     // a classifier is refused, saying why
     await dropFiles(page, '#drop-segmenter', [MODEL]);
     await page.waitForFunction(() => /cannot segment/.test(document.getElementById('segment-model-info')!.dataset.error ?? ''));
+  });
+
+  test("Detect: a dropped detector with its anchors .npy finds Node's detections, draws them as Node does; sliders and letterbox re-run", async () => {
+    await openTab(page, server, 'detect');
+    const modelFile = join(work, 'tiny-detector.safetensors');
+    const anchorsFile = join(work, 'tiny-anchors.npy');
+    const imageFile = join(work, 'large.png');
+    const image = redWhere(64, 32, (x) => x < 32);
+    await writeFile(modelFile, encodeModelFile(tinyDetector({ head: false }), { classNames: TINY_DETECTOR_CLASSES.slice(1), preprocessing: { pixels: 'unit' } }));
+    await writeFile(anchorsFile, encodeNpy(new Tensor([4, 4], TINY_ANCHORS)));
+    await writeFile(imageFile, encodePng({ ...image, channels: 3, depth: 8 }));
+    await dropFiles(page, '#drop-detector', [modelFile, anchorsFile]);
+    await page.waitForSelector('#detect-model-info[data-model="tiny_detector"]', { timeout: 60_000 });
+    await dropFiles(page, '#drop-detect-image', [imageFile]);
+    await page.waitForSelector('#detect-result[data-image="large.png"]', { timeout: 30_000 });
+    const shownOf = async (): Promise<{ class: number; label: string; score: number; box: number[] }[]> => JSON.parse((await page.locator('#detect-result').getAttribute('data-detections'))!);
+    const loaded = await loadModel(await readFile(modelFile), { backend: 'reference', anchors: TINY_ANCHORS });
+    const [node] = await detect(loaded, await readFile(imageFile));
+    const [letterboxed] = await detect(loaded, await readFile(imageFile), { letterbox: true });
+    await loaded.dispose();
+    const plain = (found: typeof node): unknown[] => found.detections.map((d) => ({ class: d.class, label: d.label, score: d.score, box: d.box }));
+    assert.deepEqual(await shownOf(), plain(node), "the page's detections are Node's");
+    // and the hand-worked ones: the left quadrants, anchor boxes moved by (+0.05, −0.05) and half as wide, ×(32, 64)
+    assert.deepEqual(node.detections.map((d) => [d.label, d.box.map((v) => Math.round(v * 10) / 10)]), [['redthing', [1.6, 4.8, 17.6, 20.8]], ['redthing', [17.6, 4.8, 32, 20.8]]]);
+    const canvas = await canvasPixels('#detect-canvas');
+    assert.deepEqual([canvas.width, canvas.height], [64, 32]);
+    assert.deepEqual(canvas.rgba, Array.from(drawBoxes(rgbaOf(image), node.detections).data), 'drawn as drawBoxes draws them in Node');
+    await page.screenshot({ path: join(ARTIFACTS, 'detect.png'), fullPage: true });
+    const slide = (id: string, value: string): Promise<void> => page.locator(id).evaluate((input, v) => {
+      (input as HTMLInputElement).value = v;
+      input.dispatchEvent(new Event('input'));
+    }, value);
+    // σ(15) < 1: a score threshold of 1 keeps nothing; back at 0.5, letterboxed: σ(5) and the letterbox's boxes
+    await slide('#detect-score', '100');
+    await page.waitForFunction(() => document.getElementById('detect-result')!.dataset.detections === '[]');
+    await slide('#detect-score', '50');
+    await page.locator('#detect-letterbox').check();
+    await page.waitForFunction(() => JSON.parse(document.getElementById('detect-result')!.dataset.detections ?? '[]')[0]?.score < 0.999);
+    assert.deepEqual(await shownOf(), plain(letterboxed));
+    // a classifier is refused, saying why
+    await dropFiles(page, '#drop-detector', [MODEL]);
+    await page.waitForFunction(() => /does not detect/.test(document.getElementById('detect-model-info')!.dataset.error ?? ''));
   });
 
   describe('the page says what it cannot run, shows what the model sees, and asks for what a file leaves out', () => {
