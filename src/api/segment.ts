@@ -118,7 +118,7 @@ export async function segment<Image>(runner: Segmenter<Image>, images: readonly 
   if (scores.note) notes.push(scores.note);
   const network = scores.model;
   const inputShape = network instanceof Model ? network.inputShape : network.plan.tensors[network.plan.input].shape;
-  const outputShape = network instanceof Model ? network.outputShape : network.plan.tensors[network.plan.output].shape;
+  const outputShape = network instanceof Model ? network.outputShape : network.plan.tensors[network.plan.outputs[0]].shape;
   const what = network instanceof Model ? `model ${network.name}` : 'the engine';
   const classes = segmentationClasses(outputShape, what);
   if (options.classNames !== undefined && options.classNames.length !== classes) throw new ConfigError(`classNames has ${options.classNames.length} names for ${what}'s ${classes} classes`);
