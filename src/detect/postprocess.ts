@@ -62,8 +62,6 @@ function batchShape(scores: Tensor, boxes: Tensor, head: DetectionHead): BatchSh
  */
 class ImageScorer {
   readonly set: BoxSet;
-  /** Softmax bounds depend on the anchor; sigmoid and identity bounds do not. */
-  readonly boundPerAnchor: boolean;
   private readonly logSumExp: Float64Array;
 
   constructor(private readonly head: DetectionHead, private readonly image: ImageOutputs, private readonly shape: BatchShape) {
@@ -72,9 +70,9 @@ class ImageScorer {
     else decodeBoxes(image.boxes, head.anchors, head.scaleFactors, head.codeOrder ?? 'yxhw', boxes);
     for (let i = 0; i < boxes.length; i++) boxes[i] = Math.min(Math.max(boxes[i], 0), 1);
     this.set = { boxes, areas: boxAreas(boxes) };
-    this.boundPerAnchor = head.scoreConversion === 'softmax';
-    this.logSumExp = new Float64Array(this.boundPerAnchor ? shape.anchors : 0);
-    if (this.boundPerAnchor) this.softmaxNormalizers();
+    const softmax = head.scoreConversion === 'softmax';
+    this.logSumExp = new Float64Array(softmax ? shape.anchors : 0);
+    if (softmax) this.softmaxNormalizers();
   }
 
   private softmaxNormalizers(): void {
@@ -103,24 +101,51 @@ class ImageScorer {
   }
 
   /**
-   * A bound on the raw value below which the score is surely < threshold (with a margin for rounding), so
-   * most (anchor, class) pairs are rejected by one comparison; `score` decides the rest exactly.
+   * Per anchor, the raw value below which a score is surely < threshold (less a margin for rounding), so most
+   * (anchor, slot) pairs are rejected by one comparison and `score` decides the rest exactly.
    */
-  rawBound(anchor: number, threshold: number): number {
+  rawBounds(threshold: number): Float64Array {
     const margin = 1e-9;
+    const bounds = new Float64Array(this.shape.anchors);
     switch (this.head.scoreConversion) {
       case 'sigmoid':
-        return Math.log(threshold / (1 - threshold)) - margin;
-      case 'softmax':
-        return this.logSumExp[anchor] + Math.log(threshold) - margin;
+        return bounds.fill(Math.log(threshold / (1 - threshold)) - margin);
+      case 'softmax': {
+        const logThreshold = Math.log(threshold) - margin;
+        for (let a = 0; a < bounds.length; a++) bounds[a] = this.logSumExp[a] + logThreshold;
+        return bounds;
+      }
       case 'identity':
-        return threshold - margin;
+        return bounds.fill(threshold - margin);
     }
   }
 
-  raw(anchor: number, slot: number): number {
-    return this.image.scores[anchor * this.shape.slots + slot];
+  /** The raw scores of every anchor, [A·slots]. */
+  get raw(): Float32Array {
+    return this.image.scores;
   }
+}
+
+/** Candidate anchors of every slot from one row-major pass: slot s's are `anchors[starts[s] .. starts[s + 1])`, in anchor order. */
+interface CandidateBuckets {
+  starts: Int32Array;
+  anchors: Int32Array;
+}
+
+function bucketCandidates(raw: Float32Array, bounds: Float64Array, slots: number, firstSlot: number): CandidateBuckets {
+  const starts = new Int32Array(slots + 1);
+  for (let a = 0, row = 0; a < bounds.length; a++, row += slots) {
+    const bound = bounds[a];
+    for (let s = firstSlot; s < slots; s++) if (raw[row + s] >= bound) starts[s + 1]++;
+  }
+  for (let s = 0; s < slots; s++) starts[s + 1] += starts[s];
+  const anchors = new Int32Array(starts[slots]);
+  const fill = starts.slice(0, slots);
+  for (let a = 0, row = 0; a < bounds.length; a++, row += slots) {
+    const bound = bounds[a];
+    for (let s = firstSlot; s < slots; s++) if (raw[row + s] >= bound) anchors[fill[s]++] = a;
+  }
+  return { starts, anchors };
 }
 
 function detection(scorer: ImageScorer, anchor: number, slot: number, score: number, labels: readonly string[] | undefined): Detection {
@@ -129,16 +154,6 @@ function detection(scorer: ImageScorer, anchor: number, slot: number, score: num
   const box: Box = [boxes[b], boxes[b + 1], boxes[b + 2], boxes[b + 3]];
   const label = labels?.[slot];
   return label === undefined ? { class: slot, score, box, anchor } : { class: slot, label, score, box, anchor };
-}
-
-/** Adds the anchors whose `slot` score is ≥ the threshold as NMS candidates. */
-function collectClass(ws: NmsWorkspace, scorer: ImageScorer, anchors: number, slot: number, threshold: number): void {
-  const sharedBound = scorer.rawBound(0, threshold);
-  for (let a = 0; a < anchors; a++) {
-    if (scorer.raw(a, slot) < (scorer.boundPerAnchor ? scorer.rawBound(a, threshold) : sharedBound)) continue;
-    const score = scorer.score(a, slot);
-    if (score >= threshold) ws.add(a, score);
-  }
 }
 
 /**
@@ -155,7 +170,8 @@ function* imageSteps(head: DetectionHead, image: ImageOutputs, shape: BatchShape
     ws.reset(shape.anchors);
     for (let a = 0; a < shape.anchors; a++) {
       let best = firstClass;
-      for (let s = firstClass + 1; s < shape.slots; s++) if (scorer.raw(a, s) > scorer.raw(a, best)) best = s;
+      const row = a * shape.slots;
+      for (let s = firstClass + 1; s < shape.slots; s++) if (scorer.raw[row + s] > scorer.raw[row + best]) best = s;
       bestSlot[a] = best;
     }
     for (let a = 0; a < shape.anchors; a++) {
@@ -168,9 +184,13 @@ function* imageSteps(head: DetectionHead, image: ImageOutputs, shape: BatchShape
       found.push(detection(scorer, a, bestSlot[a], scorer.score(a, bestSlot[a]), options.labels));
     }
   } else {
+    const buckets = bucketCandidates(scorer.raw, scorer.rawBounds(options.scoreThreshold), shape.slots, firstClass);
     for (let slot = firstClass; slot < shape.slots; slot++) {
       ws.reset(shape.anchors);
-      collectClass(ws, scorer, shape.anchors, slot, options.scoreThreshold);
+      for (let c = buckets.starts[slot]; c < buckets.starts[slot + 1]; c++) {
+        const score = scorer.score(buckets.anchors[c], slot);
+        if (score >= options.scoreThreshold) ws.add(buckets.anchors[c], score);
+      }
       const kept = greedyNms(ws, scorer.set, options.iouThreshold, options.maxPerClass, options.topK);
       for (let k = 0; k < kept; k++) found.push(detection(scorer, ws.kept[k], slot, scorer.score(ws.kept[k], slot), options.labels));
       yield;
