@@ -6,7 +6,7 @@ import { defaultBoxes, defaultBoxesPerLocation, ssdAnchors, ssdAnchorsPerLocatio
 import type { GridSize } from '../detect/anchors.js';
 import { postprocessAsync } from '../detect/postprocess.js';
 import type { Box, Detection, DetectionHead, PostprocessOptions } from '../detect/types.js';
-import { preprocessImage } from '../data/preprocess.js';
+import { letterboxCanvas, preprocessImage } from '../data/preprocess.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
@@ -28,7 +28,7 @@ export type AnchorSource = Float32Array | 'ssd-tf' | 'ssd-torchvision';
 export interface DetectRunOptions extends DetectOptions {
   /** Default: pixels scaled to −1..1 (SSD's x/127.5 − 1), resized bilinearly to the network's input. */
   preprocessing?: PreprocessOptions;
-  /** Fit images by letterboxing (scaled to fit whole, aspect kept, centred, black around) instead of `preprocessing.fit`. */
+  /** Fit images by letterboxing (aspect kept, padded with black, centred unless `preprocessing.align` says 'top-left') instead of `preprocessing.fit`. */
   letterbox?: boolean;
   /** Names of the output slots (index = class; with a background slot, K names for classes 1..K also do). */
   classNames?: readonly string[];
@@ -72,40 +72,34 @@ export interface DetectorBatch {
   frames: ImageFrame[];
 }
 
-const IDENTITY_FRAME = (width: number, height: number): ImageFrame => ({ width, height, units: 'normalized', toSource: (box) => box });
-
 /**
- * How a source image of `width`×`height` is placed in an input of `size`: scaled by (sy, sx) and shifted by (top, left)
- * input pixels. Bilinear: stretched to fill; pad: centred at scale 1 (cropped where larger); letterbox: the largest
- * scale that fits it whole, the same for both axes, centred. Returns the placement and the frame that inverts it.
+ * How an image of `width`×`height` that `preprocessing` fitted into an input of `size` maps back: the input spans a
+ * canvas of source pixels (the image itself when stretched; the input's own size around it, centred, for 'pad'; its
+ * letterboxCanvas for 'letterbox'), so a normalized (v, u) is source pixel (v·canvas height − top, u·canvas width − left).
  */
-export function placement(width: number, height: number, size: readonly [number, number], fit: 'bilinear' | 'pad' | 'letterbox'): { scaled: [number, number]; frame: ImageFrame } {
-  const [inputHeight, inputWidth] = size;
-  let scaled: [number, number];
-  if (fit === 'bilinear') scaled = [inputHeight, inputWidth];
-  else if (fit === 'pad') scaled = [height, width];
-  else {
-    const scale = Math.min(inputHeight / height, inputWidth / width);
-    scaled = [Math.max(1, Math.round(height * scale)), Math.max(1, Math.round(width * scale))];
-  }
-  const offset: [number, number] = [Math.floor((inputHeight - scaled[0]) / 2), Math.floor((inputWidth - scaled[1]) / 2)];
-  const sy = scaled[0] / height;
-  const sx = scaled[1] / width;
+export function imageFrame(width: number, height: number, size: readonly [number, number], preprocessing: PreprocessOptions): ImageFrame {
+  const fit = preprocessing.fit ?? 'bilinear';
+  const canvas =
+    fit === 'letterbox' ? letterboxCanvas([height, width, 1], size, preprocessing.align)
+    : fit === 'pad' ? { height: size[0], width: size[1], top: Math.floor((size[0] - height) / 2), left: Math.floor((size[1] - width) / 2) }
+    : { height, width, top: 0, left: 0 };
   const clip = (v: number, max: number): number => Math.min(Math.max(v, 0), max);
-  const toSource = ([ymin, xmin, ymax, xmax]: Box): Box => [
-    clip((ymin * inputHeight - offset[0]) / sy, height),
-    clip((xmin * inputWidth - offset[1]) / sx, width),
-    clip((ymax * inputHeight - offset[0]) / sy, height),
-    clip((xmax * inputWidth - offset[1]) / sx, width),
-  ];
-  return { scaled, frame: { width, height, units: 'pixels', toSource } };
+  const y = (v: number): number => clip(v * canvas.height - canvas.top, height);
+  const x = (u: number): number => clip(u * canvas.width - canvas.left, width);
+  return { width, height, units: 'pixels', toSource: ([ymin, xmin, ymax, xmax]) => [y(ymin), x(xmin), y(ymax), x(xmax)] };
+}
+
+/** `preprocessing` with the 'letterbox' fit when `letterbox` asks for it (keeping its `align`). */
+export function withLetterbox(preprocessing: PreprocessOptions | undefined, letterbox: boolean | undefined): PreprocessOptions {
+  return letterbox ? { ...preprocessing, fit: 'letterbox' } : { ...preprocessing };
 }
 
 /**
  * The network's batch for `images`: preprocessed tensors ([H, W, C] or [N, H, W, C] of the input's size) as they are,
- * one frame per item with normalized boxes; pixels and PNG/JPEG bytes fitted (resize, pad or letterbox) and scaled.
+ * one frame per item with normalized boxes; pixels and PNG/JPEG bytes fitted and scaled by `preprocessing` (pixels
+ * −1..1 unless it says otherwise), each with the frame that maps its boxes back.
  */
-export function detectorBatch(images: readonly ImageSource[], inputShape: readonly number[], preprocessing: PreprocessOptions, letterbox: boolean): DetectorBatch {
+export function detectorBatch(images: readonly ImageSource[], inputShape: readonly number[], preprocessing: PreprocessOptions): DetectorBatch {
   const [height, width, channels] = inputShape;
   const item = height * width * channels;
   const parts: Float32Array[] = [];
@@ -118,20 +112,13 @@ export function detectorBatch(images: readonly ImageSource[], inputShape: readon
       }
       for (let n = 0; n < shape[0]; n++) {
         parts.push(image.data.subarray(n * item, (n + 1) * item));
-        frames.push(IDENTITY_FRAME(width, height));
+        frames.push({ width, height, units: 'normalized', toSource: (box) => box });
       }
       continue;
     }
     const { pixels, shape } = imagePixels(image, channels);
-    const fit = letterbox ? 'letterbox' : (preprocessing.fit ?? 'bilinear');
-    const placed = placement(shape[1], shape[0], [height, width], fit);
-    const scaling = { size: [height, width] as const, pixels: preprocessing.pixels ?? 'symmetric' };
-    if (fit === 'letterbox') {
-      // resized to the scaled size, then centred on black by 'pad', whose ⌊(target − source)/2⌋ margins `placement` inverts
-      const inner = preprocessImage(pixels, shape, { size: placed.scaled, fit: 'bilinear', pixels: 'raw' });
-      parts.push(preprocessImage(inner, [placed.scaled[0], placed.scaled[1], channels], { ...scaling, fit: 'pad' }));
-    } else parts.push(preprocessImage(pixels, shape, { ...scaling, fit }));
-    frames.push(placed.frame);
+    parts.push(preprocessImage(pixels, shape, { pixels: 'symmetric', ...preprocessing, size: [height, width] }));
+    frames.push(imageFrame(shape[1], shape[0], [height, width], preprocessing));
   }
   if (frames.length === 0) throw new ConfigError('detect: no images given');
   const batch = new Float32Array(frames.length * item);
@@ -232,7 +219,7 @@ export async function detect<Image>(runner: Model | WasmEngine | LoadedDetector<
   const list = Array.isArray(images) ? (images as readonly ImageSource[]) : [images as ImageSource];
   const inputShape = runner instanceof Model ? runner.inputShape : runner.plan.tensors[runner.plan.input].shape;
   const what = runner instanceof Model ? `model ${runner.name}` : 'the engine';
-  const batch = detectorBatch(list, inputShape, options.preprocessing ?? {}, options.letterbox ?? false);
+  const batch = detectorBatch(list, inputShape, withLetterbox(options.preprocessing, options.letterbox));
   // a model's head is checked before it runs; an engine's outputs say their shapes after
   const headFor = (shapes: Readonly<Record<string, readonly number[]>>): DetectionHead => detectionHead(runner instanceof Model ? runner.metadata.detection : undefined, shapes, options, [inputShape[0], inputShape[1]], what);
   let head = runner instanceof Model ? headFor(runner.outputShapes) : null;

@@ -14,7 +14,7 @@ import { Tensor } from '../tensor/tensor.js';
 import type { LabelMap } from '../data/label-maps.js';
 import { scoresModel, segmentationClasses, segmentationInput, segmentationLabelMap, segmentationOf } from './segment.js';
 import type { SegmentOptions, Segmentation } from './segment.js';
-import { detectionHead, detectionsOf, detectorBatch, slotLabels } from './detect.js';
+import { detectionHead, detectionsOf, detectorBatch, slotLabels, withLetterbox } from './detect.js';
 import type { AnchorSource, DetectOptions, ImageDetections } from './detect.js';
 import type { DetectionHead } from '../detect/types.js';
 import { describe } from './images.js';
@@ -283,7 +283,7 @@ export class MobileNetClassifier<Image = ImageSource> {
     if (head === null) throw new ShapeError(`model ${this.model.name} outputs [N, ${this.model.outputShape.join(', ')}], not class scores and boxes per anchor: it cannot detect`);
     const list: readonly Image[] = Array.isArray(images) ? images : [images as Image];
     const sources = await Promise.all(list.map((image) => this.adapt(image)));
-    const batch = detectorBatch(sources, this.model.inputShape, this.preprocessing, options.letterbox ?? false);
+    const batch = detectorBatch(sources, this.model.inputShape, withLetterbox(this.preprocessing, options.letterbox));
     this.checkLive();
     return detectionsOf(this.runner.predictOutputs(batch.tensor), head, batch.frames, options, this.labels);
   }

@@ -43,7 +43,8 @@ describe('detect', () => {
   });
 
   it('letterboxed: half the image height in the middle rows, boxes mapped back through the offset and scale, clipped', async () => {
-    // scale ½ → 4×8 at rows 2..5; each left quadrant is half red (σ(5)); y = (8·y′ − 2)/½, x = 8·x′/½
+    // padded to a 16×16 canvas (rows 4..11), halved to 8×8: red at rows 2..5, so each left quadrant is half red (σ(5));
+    // back: y = 16·y′ − 4, x = 16·x′
     const [result] = await detect(tinyDetector(), LEFT_RED, { ...UNIT, letterbox: true });
     assertDetections(result, [
       { class: 1, label: 'redthing', score: sigmoid(5), box: [0, 1.2, 4.8, 5.2], anchor: 0 },
