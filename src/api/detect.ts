@@ -14,8 +14,14 @@ import { Tensor, formatShape } from '../tensor/tensor.js';
 import { imagePixels } from './images.js';
 import type { ImageSource } from './images.js';
 
-/** Post-processing of `detect`: TF's knobs (see PostprocessOptions); defaults score ≥ 0.5, IoU 0.6, 100 per class and in all. */
-export type DetectOptions = Partial<Omit<PostprocessOptions, 'labels'>>;
+/**
+ * `detect`'s options for any runner: post-processing (TF's knobs, see PostprocessOptions; defaults score ≥ 0.5,
+ * IoU 0.6, 100 per class and in all) and whether to letterbox.
+ */
+export interface DetectOptions extends Partial<Omit<PostprocessOptions, 'labels'>> {
+  /** Fit images by letterboxing (aspect kept, padded with black, centred unless `preprocessing.align` says 'top-left') instead of `preprocessing.fit`. */
+  letterbox?: boolean;
+}
 
 /**
  * Anchors for a detector whose file has none: generated for its feature maps (`'ssd-tf'`: TF's `ssd_anchor_generator`
@@ -28,8 +34,6 @@ export type AnchorSource = Float32Array | 'ssd-tf' | 'ssd-torchvision';
 export interface DetectRunOptions extends DetectOptions {
   /** Default: pixels scaled to −1..1 (SSD's x/127.5 − 1), resized bilinearly to the network's input. */
   preprocessing?: PreprocessOptions;
-  /** Fit images by letterboxing (aspect kept, padded with black, centred unless `preprocessing.align` says 'top-left') instead of `preprocessing.fit`. */
-  letterbox?: boolean;
   /** Names of the output slots (index = class; with a background slot, K names for classes 1..K also do). */
   classNames?: readonly string[];
   /** The anchors of a model without `metadata.detection` (or to replace its own). */
@@ -54,7 +58,7 @@ export interface ImageDetections {
 
 /** What loadModel gives for a detector: it detects with its own preprocessing, labels and head. */
 export interface LoadedDetector<Image = ImageSource> {
-  detect(images: Image | readonly Image[], options?: DetectOptions & { letterbox?: boolean }): Promise<ImageDetections[]>;
+  detect(images: Image | readonly Image[], options?: DetectOptions): Promise<ImageDetections[]>;
 }
 
 /** How one image sits in the network's input: a map from normalized input boxes back to the source image. */
@@ -213,7 +217,7 @@ export async function detectionsOf(outputs: Readonly<Record<string, Tensor>>, he
  * `metadata.detection` (always for an engine), `anchors` and `head`; a loaded model uses its own.
  */
 export async function detect(runner: Model | WasmEngine, images: ImageSource | readonly ImageSource[], options?: DetectRunOptions): Promise<ImageDetections[]>;
-export async function detect<Image>(runner: LoadedDetector<Image>, images: Image | readonly Image[], options?: DetectOptions & { letterbox?: boolean }): Promise<ImageDetections[]>;
+export async function detect<Image>(runner: LoadedDetector<Image>, images: Image | readonly Image[], options?: DetectOptions): Promise<ImageDetections[]>;
 export async function detect<Image>(runner: Model | WasmEngine | LoadedDetector<Image>, images: Image | ImageSource | readonly (Image | ImageSource)[], options: DetectRunOptions = {}): Promise<ImageDetections[]> {
   if (!(runner instanceof Model) && !(runner instanceof WasmEngine)) return runner.detect(images as Image | readonly Image[], options);
   const list = Array.isArray(images) ? (images as readonly ImageSource[]) : [images as ImageSource];

@@ -278,7 +278,7 @@ export class MobileNetClassifier<Image = ImageSource> {
    * A detector's detections in one image or a batch (a tensor [N, H, W, C] is N images), with the model's
    * preprocessing (resized, or letterboxed), labels and head; boxes in each image's pixels (see ImageDetections).
    */
-  async detect(images: Image | readonly Image[], options: DetectOptions & { letterbox?: boolean } = {}): Promise<ImageDetections[]> {
+  async detect(images: Image | readonly Image[], options: DetectOptions = {}): Promise<ImageDetections[]> {
     const head = this.detection;
     if (head === null) throw new ShapeError(`model ${this.model.name} outputs [N, ${this.model.outputShape.join(', ')}], not class scores and boxes per anchor: it cannot detect`);
     const list: readonly Image[] = Array.isArray(images) ? images : [images as Image];
