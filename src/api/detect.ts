@@ -4,9 +4,11 @@
 import { WasmEngine } from '../backend/wasm/engine.js';
 import { defaultBoxes, defaultBoxesPerLocation, ssdAnchors, ssdAnchorsPerLocation } from '../detect/anchors.js';
 import type { GridSize } from '../detect/anchors.js';
+import { letterbox, resizeMapping, toSourceBox } from '../detect/letterbox.js';
+import type { ResizeMapping } from '../detect/letterbox.js';
 import { postprocessAsync } from '../detect/postprocess.js';
 import type { Box, Detection, DetectionHead, PostprocessOptions } from '../detect/types.js';
-import { letterboxCanvas, preprocessImage } from '../data/preprocess.js';
+import { preprocessImage } from '../data/preprocess.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
@@ -77,20 +79,21 @@ export interface DetectorBatch {
 }
 
 /**
- * How an image of `width`×`height` that `preprocessing` fitted into an input of `size` maps back: the input spans a
- * canvas of source pixels (the image itself when stretched; the input's own size around it, centred, for 'pad'; its
- * letterboxCanvas for 'letterbox'), so a normalized (v, u) is source pixel (v·canvas height − top, u·canvas width − left).
+ * How an image of `width`×`height` that `preprocessing` fitted into an input of `size` maps back (detect/letterbox.ts):
+ * stretched; letterboxed as preprocessImage does it (padded to the input's aspect at `align`, then resized); or, for
+ * 'pad', placed at scale 1 with ⌊(input − image)/2⌋ margins (negative where it was cropped).
  */
 export function imageFrame(width: number, height: number, size: readonly [number, number], preprocessing: PreprocessOptions): ImageFrame {
+  const source = { width, height };
+  const input = { width: size[1], height: size[0] };
   const fit = preprocessing.fit ?? 'bilinear';
-  const canvas =
-    fit === 'letterbox' ? letterboxCanvas([height, width, 1], size, preprocessing.align)
-    : fit === 'pad' ? { height: size[0], width: size[1], top: Math.floor((size[0] - height) / 2), left: Math.floor((size[1] - width) / 2) }
-    : { height, width, top: 0, left: 0 };
-  const clip = (v: number, max: number): number => Math.min(Math.max(v, 0), max);
-  const y = (v: number): number => clip(v * canvas.height - canvas.top, height);
-  const x = (u: number): number => clip(u * canvas.width - canvas.left, width);
-  return { width, height, units: 'pixels', toSource: ([ymin, xmin, ymax, xmax]) => [y(ymin), x(xmin), y(ymax), x(xmax)] };
+  let mapping: ResizeMapping;
+  if (fit === 'letterbox') mapping = letterbox(source, input, { align: preprocessing.align, order: 'pad-then-resize' });
+  else if (fit === 'pad') {
+    const region = { left: Math.floor((input.width - width) / 2), top: Math.floor((input.height - height) / 2), width, height };
+    mapping = { mode: 'letterbox', source, input, scaleX: 1, scaleY: 1, offsetX: region.left, offsetY: region.top, region };
+  } else mapping = resizeMapping(source, input);
+  return { width, height, units: 'pixels', toSource: (box) => toSourceBox(mapping, box) };
 }
 
 /** `preprocessing` with the 'letterbox' fit when `letterbox` asks for it (keeping its `align`). */
