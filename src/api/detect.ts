@@ -205,9 +205,13 @@ export function slotLabels(slots: number, background: boolean, names: readonly s
   throw new ConfigError(`${names.length} class names for ${what}'s ${slots} score slots (${background ? `background + ${slots - 1} classes: give ${slots - 1} or ${slots} names` : `give ${slots}`})`);
 }
 
+const POSTPROCESS_KEYS = ['scoreThreshold', 'iouThreshold', 'maxPerClass', 'maxDetections', 'classAgnostic', 'topK'] as const;
+
 /** Detections per frame from the network's outputs: post-processed without blocking (sliced), boxes mapped back to each source. */
 export async function detectionsOf(outputs: Readonly<Record<string, Tensor>>, head: DetectionHead, frames: readonly ImageFrame[], options: DetectOptions, labels: readonly string[]): Promise<ImageDetections[]> {
-  const perImage = await postprocessAsync(outputs[head.outputs.scores], outputs[head.outputs.boxes], head, { ...options, labels });
+  // only the knobs given: one left undefined keeps post-processing's default
+  const given = POSTPROCESS_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]);
+  const perImage = await postprocessAsync(outputs[head.outputs.scores], outputs[head.outputs.boxes], head, { ...Object.fromEntries(given), labels });
   return perImage.map((detections, n) => {
     const frame = frames[n];
     return { width: frame.width, height: frame.height, units: frame.units, detections: detections.map((d) => ({ ...d, box: frame.toSource(d.box) })) };

@@ -37,8 +37,9 @@ Images are resized to the model's input (or letterboxed) and the boxes mapped ba
                                      the others) or torchvision's DefaultBoxGenerator (6 per cell); or read from
                                      FILE.npy, [anchors, 4] as (ycenter, xcenter, h, w), normalized. Their count must
                                      be the outputs'.
-  --score S                          keep scores ≥ S, in [0, 1] (default 0.5)
-  --iou T                            NMS suppresses boxes overlapping a better one by IoU > T, in [0, 1] (default 0.6)
+  --score S                          keep scores ≥ S, in [0, 1] (default 0.5, or the detector's own)
+  --iou T                            NMS suppresses boxes overlapping a better one by IoU > T, in [0, 1] (default 0.6,
+                                     or the detector's own: face-api's 0.5)
   --max-per-class M, --max M         at most M detections per class, and per image (default 100 each)
   --class-agnostic                   one NMS over all classes (each anchor with its best class)
   --letterbox                        fit images whole, aspect kept, centred on black (default: stretched to the input)
@@ -77,12 +78,13 @@ export async function detectCommand(argv: string[], io: CommandIO): Promise<void
   const outputs = positionals.map((file) => join(out ?? '.', `${basename(file, extname(file))}.detections.png`));
   const repeated = outputs.find((name, i) => outputs.indexOf(name) !== i);
   if (out !== undefined && repeated !== undefined) throw new UsageError(`two images would both write ${repeated}: give them different names`);
+  // flags left out stay undefined: post-processing's defaults, or the detector's own (face-api's IoU 0.5), apply
   const options: DetectRunOptions = {
-    scoreThreshold: numberFlag(values, 'score', UNIT_INTERVAL) ?? 0.5,
-    iouThreshold: numberFlag(values, 'iou', UNIT_INTERVAL) ?? 0.6,
-    maxPerClass: numberFlag(values, 'max-per-class', CAP) ?? 100,
-    maxDetections: numberFlag(values, 'max', CAP) ?? 100,
-    classAgnostic: values['class-agnostic'] === true,
+    scoreThreshold: numberFlag(values, 'score', UNIT_INTERVAL),
+    iouThreshold: numberFlag(values, 'iou', UNIT_INTERVAL),
+    maxPerClass: numberFlag(values, 'max-per-class', CAP),
+    maxDetections: numberFlag(values, 'max', CAP),
+    classAgnostic: values['class-agnostic'] === true ? true : undefined,
     letterbox: values.letterbox === true,
     anchors: await anchorsFlag(values.anchors as string | undefined),
   };

@@ -68,6 +68,8 @@ describe('detect', () => {
     assert.deepEqual(results.map((r) => [r.width, r.height, r.units]), [[16, 8, 'pixels'], [8, 8, 'normalized'], [8, 8, 'normalized']]);
     assertDetections(results[1], [{ class: 2, label: 'greenthing', score: sigmoid(15), box: [0.05, 0.075, 0.55, 0.325], anchor: 0 }], 'tensor item 0');
     assertDetections(results[2], [], 'tensor item 1');
+    const unset = await detect(tinyDetector(), LEFT_RED, { ...UNIT, scoreThreshold: undefined, iouThreshold: undefined });
+    assert.equal(unset[0].detections.length, 2, 'knobs left undefined keep the defaults');
     const capped = await detect(tinyDetector(), LEFT_RED, { ...UNIT, maxDetections: 1 });
     assert.deepEqual(capped[0].detections.map((d) => d.anchor), [0]);
     const strict = await detect(tinyDetector(), LEFT_RED, { ...UNIT, letterbox: true, scoreThreshold: 0.999 });
