@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
-import { detect } from '../api/detect.js';
+import { detect, detectionHead } from '../api/detect.js';
 import type { AnchorSource, DetectRunOptions, ImageDetections } from '../api/detect.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
 import { readAnchors } from '../detect/anchors.js';
@@ -104,13 +104,16 @@ export async function detectCommand(argv: string[], io: CommandIO): Promise<void
   if (batch !== undefined && batch.rank !== 4) throw new UsageError(`${batchFile}: expected a batch of images, rank 4 (${layout.toUpperCase()}), got shape [${batch.shape.join(', ')}]`);
   const images = batch ? [layout === 'nchw' ? toLayout(batch, 'NCHW', 'NHWC') : batch] : await Promise.all(positionals.map(async (file) => ({ bytes: await readBytes(file), name: file })));
 
+  // checked before anything runs, naming the file; the engine keeps no metadata, so the head goes with the images
+  const [height, width] = model.inputShape;
+  const head = detectionHead(model.metadata.detection, model.outputShapes, options, [height, width], `model ${model.name} (${modelFile})`);
   const runner = backend === 'wasm' && WasmEngine.supported() ? await WasmEngine.create(model, { threads }) : model;
   if (backend === 'wasm' && runner === model) notes.push('WebAssembly SIMD is not available here; running on the reference kernels');
   const engine = runner instanceof WasmEngine ? `wasm, ${runner.threads} thread${runner.threads > 1 ? 's' : ''}` : 'reference';
   const started = performance.now();
   let results: ImageDetections[];
   try {
-    results = await detect(runner, images, { ...options, preprocessing: loaded.preprocessing, classNames: givenNames?.names ?? loaded.classNames, head: model.metadata.detection });
+    results = await detect(runner, images, { ...options, preprocessing: loaded.preprocessing, classNames: givenNames?.names ?? loaded.classNames, anchors: undefined, head });
   } finally {
     if (runner instanceof WasmEngine) await runner.dispose();
   }
