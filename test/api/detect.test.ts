@@ -1,14 +1,17 @@
 // detect() against hand-worked answers: the tiny detector (test/support/tiny-detector.ts) on a 16×8 image, resized,
-// centre-cropped and letterboxed, boxes mapped back to its pixels; batches; the engine; anchors from the golden case.
+// centre-cropped and letterboxed, boxes mapped back to its pixels; batches; the engine; loadModel; golden anchors.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encode as encodePng } from 'fast-png';
 
 import { detect, generatedAnchors, ssdFeatureMaps } from '../../src/api/detect.js';
 import type { ImageDetections } from '../../src/api/detect.js';
+import { loadModel } from '../../src/api/load-model.js';
 import { WasmEngine } from '../../src/backend/wasm/engine.js';
+import { encodeModelFile } from '../../src/io/model-file.js';
 import { ConfigError, ShapeError } from '../../src/errors.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -98,6 +101,34 @@ describe('detect', () => {
     } finally {
       await engine.dispose();
     }
+  });
+});
+
+describe('loadModel(…).detect', () => {
+  it("a model file without a head, given anchors: the file's labels (K names after background) and preprocessing, on both backends", async () => {
+    const file = encodeModelFile(tinyDetector({ head: false }), { classNames: TINY_DETECTOR_CLASSES.slice(1), preprocessing: { pixels: 'unit' } });
+    const png = encodePng({ ...LEFT_RED, channels: 3, depth: 8 });
+    for (const backend of ['reference', 'wasm'] as const) {
+      const loaded = await loadModel(file, { backend, anchors: TINY_ANCHORS });
+      try {
+        assert.ok(loaded.detection !== null);
+        assert.deepEqual(loaded.labels, TINY_DETECTOR_CLASSES);
+        const [resized, boxed] = [...(await loaded.detect(png)), ...(await detect(loaded, [png], { letterbox: true }))];
+        assertDetections(resized, [
+          { class: 1, label: 'redthing', score: sigmoid(15), box: [0.4, 1.2, 4.4, 5.2], anchor: 0 },
+          { class: 1, label: 'redthing', score: sigmoid(15), box: [4.4, 1.2, 8, 5.2], anchor: 2 },
+        ], `${backend}, resized`);
+        assertDetections(boxed, [
+          { class: 1, label: 'redthing', score: sigmoid(5), box: [0, 1.2, 4.8, 5.2], anchor: 0 },
+          { class: 1, label: 'redthing', score: sigmoid(5), box: [4.8, 1.2, 8, 5.2], anchor: 2 },
+        ], `${backend}, letterboxed`);
+        await assert.rejects(loaded.classify(png), /it detects, it cannot classify/);
+      } finally {
+        await loaded.dispose();
+      }
+    }
+    await assert.rejects(loadModel(file), (e: unknown) => e instanceof ConfigError && /no detection head/.test(e.message));
+    await assert.rejects(loadModel(file, { anchors: TINY_ANCHORS, classNames: ['one'] }), /1 class names for model tiny_detector's 3 score slots/);
   });
 });
 
