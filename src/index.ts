@@ -25,7 +25,7 @@ export { input, InputLayer, Dense, Dropout, Add, ZeroPadding2D, Flatten, Reshape
 
 export { SymbolicTensor } from './graph/symbolic.js';
 export { Model } from './graph/model.js';
-export type { RunOptions } from './graph/model.js';
+export type { ModelOutputs, RunOptions } from './graph/model.js';
 
 export { convBN } from './blocks/conv-bn.js';
 export { invertedResidual } from './blocks/inverted-residual.js';

@@ -73,8 +73,14 @@ export function runStep(s: Step, v: (t: number) => Tensor): Tensor {
   }
 }
 
-/** Runs `plan` on an NHWC batch; returns the output with per-sample shape `outputShape`. */
+/** Runs the plan of a one-output model on an NHWC batch; returns the output with per-sample shape `outputShape`. */
 export function runPlanReference(plan: Plan, x: Tensor, outputShape: readonly number[]): Tensor {
+  if (plan.outputs.length !== 1) throw new ConfigError(`plan has ${plan.outputs.length} outputs: run it with runPlanOutputs`);
+  return runPlanOutputs(plan, x, [outputShape])[0];
+}
+
+/** Runs `plan` on an NHWC batch; returns each of its outputs with its per-sample shape in `outputShapes`. */
+export function runPlanOutputs(plan: Plan, x: Tensor, outputShapes: readonly (readonly number[])[]): Tensor[] {
   const values = new Map<number, Tensor>([[plan.input, x]]);
   const batch = x.shape[0];
   const v = (t: number): Tensor => {
@@ -84,5 +90,5 @@ export function runPlanReference(plan: Plan, x: Tensor, outputShape: readonly nu
     return value.reshape([batch, ...plan.tensors[t].shape]);
   };
   for (const s of plan.steps) values.set(s.output, runStep(s, v));
-  return v(plan.output).reshape([batch, ...outputShape]);
+  return plan.outputs.map((t, k) => v(t).reshape([batch, ...outputShapes[k]]));
 }

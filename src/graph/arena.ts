@@ -50,13 +50,13 @@ export interface ChannelSlice {
 
 /**
  * The buffers a plan needs for `batch` images: every tensor from the step that writes it to the last step
- * that reads it (the input from before the first step, the output to after the last), and `scratch(step)`
+ * that reads it (the input from before the first step, the outputs to after the last), and `scratch(step)`
  * floats for each step that asks for them, alive during that step only. A tensor in `slices` has no buffer of
  * its own: the tensor it is a slice of lives for both lifetimes.
  */
 export function planRequests(plan: Plan, batch: number, scratch: (stepIndex: number) => number = () => 0, slices: ReadonlyMap<number, ChannelSlice> = new Map()): ArenaRequest[] {
   const first = new Map<number, number>([[plan.input, -1]]);
-  const last = new Map<number, number>([[plan.output, plan.steps.length]]);
+  const last = new Map<number, number>(plan.outputs.map((t) => [t, plan.steps.length]));
   plan.steps.forEach((s, i) => {
     if (!first.has(s.output)) first.set(s.output, i);
     for (const t of s.inputs) last.set(t, Math.max(last.get(t) ?? i, i));

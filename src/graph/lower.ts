@@ -54,5 +54,5 @@ export function lowerLayers(model: Model): Plan {
       source: () => ids.set(output, newTensor(output.shape, layer.name)),
     });
   }
-  return { tensors, steps, input: ids.get(model.input)!, output: ids.get(model.output)! };
+  return { tensors, steps, input: ids.get(model.input)!, outputs: model.outputNames.map((name) => ids.get(model.outputTensor(name))!) };
 }

@@ -14,7 +14,8 @@ import { softmaxCrossEntropy } from '../train/loss.js';
 import { Random } from '../tensor/random.js';
 import type { Layout } from '../tensor/tensor.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../tensor/tensor.js';
-import type { GraphNode, SymbolicTensor } from './symbolic.js';
+import type { GraphNode } from './symbolic.js';
+import { SymbolicTensor } from './symbolic.js';
 import type { Activation } from '../ops/activation.js';
 import type { PaddingMode } from '../ops/geometry.js';
 
@@ -91,6 +92,15 @@ export interface ForwardTrainResult {
   backward(dOutput: Tensor): Gradients;
 }
 
+/** A differentiable forward of every output by name, and a backward to run once from dLoss/d(each output); a missing name is a zero gradient. */
+export interface ForwardTrainOutputsResult {
+  outputs: Record<string, Tensor>;
+  backward(dOutputs: Readonly<Record<string, Tensor>>): Gradients;
+}
+
+/** A model's outputs: one tensor (named as its layer), or several by name (`{ scores, boxes }`). */
+export type ModelOutputs = SymbolicTensor | Readonly<Record<string, SymbolicTensor>>;
+
 export interface ForwardBackwardOptions extends TrainOptions {
   /** Label smoothing ε of the cross-entropy (torch's `label_smoothing`). Default 0. */
   labelSmoothing?: number;
@@ -108,7 +118,14 @@ export interface ForwardBackwardResult extends Gradients {
 export class Model {
   readonly name: string;
   readonly input: SymbolicTensor;
+  /** The first (for most models the only) output. */
   readonly output: SymbolicTensor;
+  /** The outputs' names, in order: the layer's name for a model built with one output tensor, else the record's keys. */
+  readonly outputNames: readonly string[];
+  /** The output tensor of each name in `outputNames`. */
+  private readonly outputTensors: readonly SymbolicTensor[];
+  /** The node index of each output. */
+  private readonly outputNodes: readonly number[];
   /** Graph nodes in execution order (the input layer first). */
   readonly nodes: readonly GraphNode[];
   private readonly byName = new Map<string, Layer>();
@@ -120,15 +137,22 @@ export class Model {
   metadata: ModelMetadata = {};
   private dropoutRng: Random | null = null;
 
-  constructor(input: SymbolicTensor, output: SymbolicTensor, options: ModelOptions = {}) {
+  constructor(input: SymbolicTensor, outputs: ModelOutputs, options: ModelOptions = {}) {
     this.name = options.name ?? 'model';
     this.input = input;
-    this.output = output;
+    const named = outputs instanceof SymbolicTensor ? { [outputs.name]: outputs } : outputs;
+    this.outputNames = Object.keys(named);
+    this.outputTensors = Object.values(named);
+    if (this.outputTensors.length === 0) throw new ConfigError(`model ${this.name}: needs at least one output`);
+    for (const [name, t] of Object.entries(named)) {
+      if (!(t instanceof SymbolicTensor)) throw new ConfigError(`model ${this.name}: output ${JSON.stringify(name)} is not a symbolic tensor`);
+    }
+    this.output = this.outputTensors[0];
     if (!(input.node?.layer instanceof InputLayer)) throw new ConfigError('model input must come from input(shape)');
-    this.nodes = topologicalOrder(output);
+    this.nodes = topologicalOrder(this.outputTensors);
     const inputs = this.nodes.filter((n) => n.layer instanceof InputLayer);
     if (inputs.length !== 1 || this.nodes[0].output !== input) {
-      throw new ConfigError(`model output ${output.name} must depend on input ${input.name} and on no other input (found ${inputs.map((n) => n.layer.name).join(', ') || 'none'})`);
+      throw new ConfigError(`model outputs ${this.outputTensors.map((t) => t.name).join(', ')} must depend on input ${input.name} and on no other input (found ${inputs.map((n) => n.layer.name).join(', ') || 'none'})`);
     }
     for (const node of this.nodes) {
       if (this.byName.has(node.layer.name)) throw new ConfigError(`two layers are named ${JSON.stringify(node.layer.name)}; layer names must be unique in a model`);
@@ -138,7 +162,9 @@ export class Model {
     this.inputIndices = this.nodes.map((n) => n.inputs.map((t) => index.get(t)!));
     this.lastUse = this.nodes.map(() => -1);
     this.inputIndices.forEach((ins, i) => ins.forEach((j) => (this.lastUse[j] = i)));
-    this.lastUse[this.nodes.length - 1] = this.nodes.length;
+    this.outputNodes = this.outputTensors.map((t) => index.get(t)!);
+    // outputs live to the end, whoever else reads them
+    for (const i of this.outputNodes) this.lastUse[i] = this.nodes.length;
     this.initialize(options.seed ?? 0);
   }
 
@@ -151,8 +177,14 @@ export class Model {
     return this.input.shape;
   }
 
+  /** Per-sample shape of the first (for most models the only) output. */
   get outputShape(): readonly number[] {
     return this.output.shape;
+  }
+
+  /** Per-sample shape of each output, by name. */
+  get outputShapes(): Record<string, readonly number[]> {
+    return Object.fromEntries(this.outputNames.map((name, k) => [name, this.outputTensors[k].shape]));
   }
 
   getLayer(name: string): Layer {
@@ -171,9 +203,28 @@ export class Model {
     for (const layer of this.layers) layer.initialize(rng);
   }
 
-  /** Runs a batch through the model and returns its output. */
+  /** Runs a batch through a model with one output and returns it; a model with several outputs runs with `predictOutputs`. */
   predict(x: Tensor, options: RunOptions = {}): Tensor {
+    this.checkSingleOutput('predict', 'predictOutputs');
     return this.run(x, [this.output.name], options).get(this.output.name)!;
+  }
+
+  /** Runs a batch and returns every output by name (the one output of a single-output model under its layer's name). */
+  predictOutputs(x: Tensor, options: RunOptions = {}): Record<string, Tensor> {
+    const values = this.run(x, [...new Set(this.outputTensors.map((t) => t.name))], options);
+    return Object.fromEntries(this.outputNames.map((name, k) => [name, values.get(this.outputTensors[k].name)!]));
+  }
+
+  /** The symbolic tensor of output `name`. */
+  outputTensor(name: string): SymbolicTensor {
+    const k = this.outputNames.indexOf(name);
+    if (k < 0) throw new ConfigError(`model ${this.name} has no output named ${JSON.stringify(name)} (outputs: ${this.outputNames.join(', ')})`);
+    return this.outputTensors[k];
+  }
+
+  /** Throws where a method that returns one tensor is called on a model with several outputs. */
+  checkSingleOutput(method: string, instead: string): void {
+    if (this.outputNames.length > 1) throw new ConfigError(`model ${this.name} has ${this.outputNames.length} outputs (${this.outputNames.join(', ')}): ${method} returns one tensor, use ${instead}`);
   }
 
   /** Runs a batch and returns the outputs of the named layers (intermediate activations included). */
@@ -206,7 +257,24 @@ export class Model {
    * several layers (residual connections) add up.
    */
   forwardTrain(x: Tensor, options: TrainOptions = {}): ForwardTrainResult {
-    return this.trace(x, this.nodes.length - 1, options);
+    this.checkSingleOutput('forwardTrain', 'forwardTrainOutputs');
+    const traced = this.trace(x, [this.outputNodes[0]], options);
+    return { output: traced.outputs[0], backward: (dOutput) => traced.backward([dOutput]) };
+  }
+
+  /**
+   * `forwardTrain` for every output: the outputs by name, and a backward from dLoss/d(each output) (a name left
+   * out has a zero gradient) to the same gradients. Gradients reaching a tensor from several outputs add up.
+   */
+  forwardTrainOutputs(x: Tensor, options: TrainOptions = {}): ForwardTrainOutputsResult {
+    const traced = this.trace(x, this.outputNodes, options);
+    const outputs = Object.fromEntries(this.outputNames.map((name, k) => [name, traced.outputs[k]]));
+    const backward = (dOutputs: Readonly<Record<string, Tensor>>): Gradients => {
+      const unknown = Object.keys(dOutputs).filter((name) => !this.outputNames.includes(name));
+      if (unknown.length) throw new ConfigError(`model ${this.name}: no output named ${unknown.join(', ')} (outputs: ${this.outputNames.join(', ')})`);
+      return traced.backward(this.outputNames.map((name) => dOutputs[name] ?? null));
+    };
+    return { outputs, backward };
   }
 
   /**
@@ -215,15 +283,17 @@ export class Model {
    * Softmax's input), the numerically sound form of the same loss.
    */
   forwardBackward(x: Tensor, labels: ArrayLike<number>, options: ForwardBackwardOptions = {}): ForwardBackwardResult {
-    const last = this.nodes.length - 1;
+    this.checkSingleOutput('forwardBackward', 'forwardTrainOutputs');
+    const last = this.outputNodes[0];
     const end = this.nodes[last].layer instanceof Softmax ? this.inputIndices[last][0] : last;
     if (this.nodes[end].output.shape.length !== 1) {
       throw new ShapeError(`model ${this.name}: cross-entropy needs logits [N, classes], the output ${this.nodes[end].layer.name} is ${formatShape([-1, ...this.nodes[end].output.shape])}`);
     }
-    const traced = this.trace(x, end, options);
-    const { loss, gradient } = softmaxCrossEntropy(traced.output, labels, { labelSmoothing: options.labelSmoothing });
-    const grads = traced.backward(gradient);
-    return { loss, logits: traced.output, grads: grads.params, ...grads };
+    const traced = this.trace(x, [end], options);
+    const [logits] = traced.outputs;
+    const { loss, gradient } = softmaxCrossEntropy(logits, labels, { labelSmoothing: options.labelSmoothing });
+    const grads = traced.backward([gradient]);
+    return { loss, logits, grads: grads.params, ...grads };
   }
 
   /** Parameters that gradient descent updates: kernels, biases, γ and β of unfrozen layers (no moving statistics). */
@@ -236,8 +306,11 @@ export class Model {
     return out;
   }
 
-  /** Differentiable forward up to node `end`, recording a backward only where a gradient is needed. */
-  private trace(x: Tensor, end: number, options: TrainOptions): ForwardTrainResult {
+  /**
+   * Differentiable forward up to the nodes `ends` (in the given layout), recording a backward only where a gradient
+   * is needed; the backward takes dLoss/d(each end), null for none.
+   */
+  private trace(x: Tensor, ends: readonly number[], options: TrainOptions): { outputs: Tensor[]; backward(dEnds: readonly (Tensor | null)[]): Gradients } {
     const layout = options.layout ?? 'NHWC';
     const ctx: TrainContext = {
       backend: options.backend ?? referenceBackend,
@@ -245,31 +318,50 @@ export class Model {
       training: options.training ?? true,
       rng: options.rng ?? (this.dropoutRng ??= new Random(0)),
     };
+    const end = Math.max(...ends);
     // a node needs a backward if it learns or feeds one that needs its gradient
     const needs = this.nodes.map(() => false);
     needs[0] = options.inputGradient ?? false;
     for (let i = 1; i <= end; i++) needs[i] = this.nodes[i].layer.learns || this.inputIndices[i].some((j) => needs[j]);
     const values: (Tensor | null)[] = new Array(end + 1).fill(null);
     const records: (TrainForward | null)[] = new Array(end + 1).fill(null);
+    const keep = new Set(ends);
     values[0] = this.checkInput(x, layout);
     for (let i = 1; i <= end; i++) {
       const forward = this.nodes[i].layer.forwardTrain(this.inputIndices[i].map((j) => values[j]!), ctx);
       values[i] = forward.output;
       if (needs[i]) records[i] = forward;
-      for (const j of this.inputIndices[i]) if (this.lastUse[j] === i) values[j] = null;
+      for (const j of this.inputIndices[i]) if (this.lastUse[j] === i && !keep.has(j)) values[j] = null;
     }
-    const output = values[end]!;
+    const outputs = ends.map((i) => values[i]!);
     let done = false;
-    const backward = (dOutput: Tensor): Gradients => {
-      if (done) throw new ConfigError(`model ${this.name}: backward runs once per forwardTrain`);
+    const backward = (dEnds: readonly (Tensor | null)[]): Gradients => {
+      if (done) throw new ConfigError(`model ${this.name}: backward runs once per forward`);
       done = true;
-      const dOut = dOutput.rank === 4 ? toLayout(dOutput, layout, 'NHWC') : dOutput;
-      if (!sameShape(dOut.shape, output.shape)) throw new ShapeError(`model ${this.name}: output gradient ${formatShape(dOutput.shape)} does not match the output ${formatShape(output.shape)}`);
       const grads: (Tensor | null)[] = new Array(end + 1).fill(null);
-      // a gradient handed over by a layer may be shared (Add passes its own twice): sum into a fresh tensor
+      // a gradient handed over by a layer (Add passes its own twice) or by the caller may be shared: sum into a fresh tensor
       const owned = new Array<boolean>(end + 1).fill(false);
+      const accumulate = (j: number, dx: Tensor): void => {
+        const prior = grads[j];
+        if (!prior) grads[j] = dx;
+        else if (owned[j]) ctx.gradients.addInPlace(prior, dx);
+        else {
+          const sum = prior.clone();
+          ctx.gradients.addInPlace(sum, dx);
+          grads[j] = sum;
+          owned[j] = true;
+        }
+      };
+      ends.forEach((i, k) => {
+        const dOutput = dEnds[k];
+        if (!dOutput) return;
+        const dOut = dOutput.rank === 4 ? toLayout(dOutput, layout, 'NHWC') : dOutput;
+        if (!sameShape(dOut.shape, outputs[k].shape)) {
+          throw new ShapeError(`model ${this.name}: gradient ${formatShape(dOutput.shape)} of output ${this.nodes[i].layer.name} does not match the output ${formatShape(outputs[k].shape)}`);
+        }
+        accumulate(i, dOut);
+      });
       const params = new Map<string, Tensor>();
-      grads[end] = dOut;
       for (let i = end; i >= 1; i--) {
         const record = records[i];
         const dy = grads[i];
@@ -282,22 +374,21 @@ export class Model {
         for (const [name, t] of g.params) params.set(`${layer.name}.${name}`, t);
         inputs.forEach((j, k) => {
           const dx = g.inputs[k];
-          if (!needs[j] || !dx) return;
-          const prior = grads[j];
-          if (!prior) grads[j] = dx;
-          else if (owned[j]) ctx.gradients.addInPlace(prior, dx);
-          else {
-            const sum = prior.clone();
-            ctx.gradients.addInPlace(sum, dx);
-            grads[j] = sum;
-            owned[j] = true;
-          }
+          if (needs[j] && dx) accumulate(j, dx);
         });
+      }
+      // a layer no output's gradient reached (a head left out) has zero gradients
+      for (const node of this.nodes.slice(1, end + 1)) {
+        if (!node.layer.trainable) continue;
+        for (const spec of node.layer.paramSpecs) {
+          const key = `${node.layer.name}.${spec.name}`;
+          if (isTrainableRole(spec.role) && !params.has(key)) params.set(key, new Tensor(node.layer.param(spec.name).shape, new Float32Array(node.layer.param(spec.name).size)));
+        }
       }
       const dx = grads[0];
       return { params, input: dx && needs[0] ? (layout === 'NCHW' && dx.rank === 4 ? toLayout(dx, 'NHWC', 'NCHW') : dx) : null };
     };
-    return { output: layout === 'NCHW' && output.rank === 4 ? toLayout(output, 'NHWC', 'NCHW') : output, backward };
+    return { outputs: outputs.map((y) => (layout === 'NCHW' && y.rank === 4 ? toLayout(y, 'NHWC', 'NCHW') : y)), backward };
   }
 
   private checkInput(x: Tensor, layout: Layout): Tensor {
@@ -350,8 +441,8 @@ function list(names: string[]): string {
   return names.length <= 8 ? names.join(', ') : `${names.slice(0, 8).join(', ')}, … (${names.length - 8} more)`;
 }
 
-/** Depth-first post-order from the output: every node after the nodes it reads. */
-function topologicalOrder(output: SymbolicTensor): GraphNode[] {
+/** Depth-first post-order from each output in turn: every node after the nodes it reads. */
+function topologicalOrder(outputs: readonly SymbolicTensor[]): GraphNode[] {
   const order: GraphNode[] = [];
   const state = new Map<GraphNode, 'visiting' | 'done'>();
   const stack: { node: GraphNode; next: number }[] = [];
@@ -364,14 +455,16 @@ function topologicalOrder(output: SymbolicTensor): GraphNode[] {
     state.set(node, 'visiting');
     stack.push({ node, next: 0 });
   };
-  push(output);
-  while (stack.length) {
-    const top = stack[stack.length - 1];
-    if (top.next < top.node.inputs.length) push(top.node.inputs[top.next++]);
-    else {
-      stack.pop();
-      state.set(top.node, 'done');
-      order.push(top.node);
+  for (const output of outputs) {
+    push(output);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.node.inputs.length) push(top.node.inputs[top.next++]);
+      else {
+        stack.pop();
+        state.set(top.node, 'done');
+        order.push(top.node);
+      }
     }
   }
   return order;

@@ -126,5 +126,6 @@ export interface Plan {
   tensors: PlanTensor[];
   steps: Step[];
   input: number;
-  output: number;
+  /** The tensor of each model output, in `Model.outputNames` order (two may be one tensor): alive to the end of the plan. */
+  outputs: number[];
 }

@@ -92,7 +92,8 @@ export class QuantizedModel {
     if (params.length !== plan.tensors.length) throw new ConfigError(`int8 model: ${params.length} tensor parameters for ${plan.tensors.length} tensors`);
     this.parts = parts;
     this.inputShape = plan.tensors[plan.input].shape;
-    this.outputShape = plan.tensors[plan.output].shape;
+    if (plan.outputs.length !== 1) throw new ConfigError(`int8 model: one output, the plan has ${plan.outputs.length}`);
+    this.outputShape = plan.tensors[plan.outputs[0]].shape;
     this.steps = plan.steps.map((step): QuantizedStep => {
       if (step.op === 'conv' || step.op === 'dense') {
         const w = weights.get(step.layers[0]);
@@ -203,7 +204,7 @@ export class QuantizedModel {
       else values.set(s.step.output, runStep(s.step, asFloat));
       onStep?.(s, values.get(s.op === 'int8conv' ? s.output : s.step.output)!);
     }
-    return asFloat(plan.output).reshape([batch, ...this.outputShape]);
+    return asFloat(plan.outputs[0]).reshape([batch, ...this.outputShape]);
   }
 
   private referenceConv(s: Int8ConvStep, x: Int8Tensor, residual: Int8Tensor | null): Int8Tensor {

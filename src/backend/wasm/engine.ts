@@ -237,8 +237,14 @@ export class WasmEngine {
     return this.arena;
   }
 
-  /** Runs a batch (NHWC unless `layout` says NCHW) and returns the model output. */
+  /** Runs a batch (NHWC unless `layout` says NCHW) through a model with one output and returns it; several outputs: `predictOutputs`. */
   predict(x: Tensor, options: { layout?: Layout } = {}): Tensor {
+    this.model.checkSingleOutput('predict', 'predictOutputs');
+    return this.predictOutputs(x, options)[this.model.outputNames[0]];
+  }
+
+  /** Runs a batch (NHWC unless `layout` says NCHW) and returns every model output by name, each copied out of the arena once. */
+  predictOutputs(x: Tensor, options: { layout?: Layout } = {}): Record<string, Tensor> {
     if (this.disposed) throw new ConfigError('this WasmEngine was disposed; create a new one to predict');
     const layout = options.layout ?? 'NHWC';
     const nhwc = x.rank === 4 ? toLayout(x, layout, 'NHWC') : x;
@@ -261,8 +267,14 @@ export class WasmEngine {
       if (parts > 1) this.pool!.run(i, batch, parts, runner);
       else runner(table[p], table[p + 1], table[p + 2], batch, 0, 1);
     }
-    const out = new Tensor([batch, ...this.model.outputShape], this.runtime.read(at(this.plan.output), batch * this.plan.tensors[this.plan.output].size));
-    return layout === 'NCHW' && out.rank === 4 ? toLayout(out, 'NHWC', 'NCHW') : out;
+    const { outputNames } = this.model;
+    return Object.fromEntries(
+      outputNames.map((name, k) => {
+        const t = this.plan.outputs[k];
+        const out = new Tensor([batch, ...this.model.outputTensor(name).shape], this.runtime.read(at(t), batch * this.plan.tensors[t].size));
+        return [name, layout === 'NCHW' && out.rank === 4 ? toLayout(out, 'NHWC', 'NCHW') : out];
+      }),
+    );
   }
 
   /** Bytes of the engine's linear memory (weights, planned arenas), shared with its workers. */

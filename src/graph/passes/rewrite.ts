@@ -3,18 +3,17 @@
 
 import type { Plan, PlanTensor, Step } from '../plan.js';
 
-/** Readers of each tensor: the steps that read it (once per input slot) and the plan's output. */
+/** Readers of each tensor: the steps that read it (once per input slot) and the plan's outputs (once each). */
 export function readerCounts(plan: Plan): Map<number, number> {
   const readers = new Map<number, number>();
-  for (const s of plan.steps) for (const t of s.inputs) readers.set(t, (readers.get(t) ?? 0) + 1);
-  readers.set(plan.output, (readers.get(plan.output) ?? 0) + 1);
+  for (const t of [...plan.steps.flatMap((s) => s.inputs), ...plan.outputs]) readers.set(t, (readers.get(t) ?? 0) + 1);
   return readers;
 }
 
 export class PlanRewrite {
   private readonly steps: Step[];
   private readonly tensors: PlanTensor[];
-  private output: number;
+  private outputs: number[];
   private readonly readers: Map<number, number>;
   private readonly producer = new Map<number, Step>();
   /** Tensors of fused steps, now one with their producer's output. */
@@ -24,7 +23,7 @@ export class PlanRewrite {
   constructor(private readonly plan: Plan) {
     this.steps = [...plan.steps];
     this.tensors = plan.tensors.map((t) => ({ ...t }));
-    this.output = plan.output;
+    this.outputs = plan.outputs;
     this.readers = readerCounts(plan);
     for (const s of this.steps) this.producer.set(s.output, s);
   }
@@ -91,12 +90,12 @@ export class PlanRewrite {
       this.steps[i] = next;
       this.producer.set(next.output, next);
     }
-    this.output = rename(this.output);
+    this.outputs = this.outputs.map(rename);
   }
 
   /** The rewritten plan: the tensors of fused steps gone, the others numbered in their order as before. */
   result(): Plan {
-    if (this.merged.size === 0) return { ...this.plan, steps: this.steps };
+    if (this.merged.size === 0) return { ...this.plan, steps: this.steps, outputs: this.outputs };
     const ids = new Map<number, number>();
     const tensors = this.tensors.filter((t) => !this.merged.has(t.id)).map((t, id) => (ids.set(t.id, id), { ...t, id }));
     const id = (t: number): number => ids.get(t)!;
@@ -106,6 +105,6 @@ export class PlanRewrite {
       if (next.op === 'chain') next.stages = next.stages.map(renumber);
       return next;
     };
-    return { tensors, steps: this.steps.map(renumber), input: id(this.plan.input), output: id(this.output) };
+    return { tensors, steps: this.steps.map(renumber), input: id(this.plan.input), outputs: this.outputs.map(id) };
   }
 }
