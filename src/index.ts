@@ -68,6 +68,17 @@ export type { GradientBackend } from './backend/gradients.js';
 export { referenceGradients } from './backend/gradients.js';
 export { lowerModel } from './graph/lower.js';
 
+export { ssdAnchors, ssdAnchorsPerLocation, defaultBoxes, defaultBoxesPerLocation, readAnchors } from './detect/anchors.js';
+export type { SsdAnchorOptions, DefaultBoxOptions } from './detect/anchors.js';
+export { decodeBoxes, encodeBoxes, cornersToCenters } from './detect/box-coder.js';
+export { nms } from './detect/nms.js';
+export type { NmsOptions } from './detect/nms.js';
+export { postprocess, postprocessAsync, DEFAULT_POSTPROCESS } from './detect/postprocess.js';
+export type { SliceOptions } from './detect/postprocess.js';
+export { letterbox, resizeMapping, toSourceBox, toModelBox, mapDetections, letterboxImage } from './detect/letterbox.js';
+export type { ImageSize, ResizeMapping, LetterboxOptions, LetterboxImageOptions } from './detect/letterbox.js';
+export type { Box, BoxCodeOrder, Detection, DetectionHead, PostprocessOptions } from './detect/types.js';
+
 export * from './data/index.js';
 export { augmentBatch, randomCrop, randomHorizontalFlip, randomErasing } from './train/augment.js';
 export { softmaxCrossEntropy } from './train/loss.js';

@@ -65,4 +65,9 @@ export interface PostprocessOptions {
   topK: number;
   /** Names of the output slots (index = `class`), to fill `Detection.label`. */
   labels?: readonly string[];
+  /**
+   * When boxes are clipped to [0, 1]: `'before-nms'` (TF Object Detection API, torchvision: NMS compares clipped
+   * boxes; the default) or `'after-nms'` (face-api: NMS compares the decoded boxes, the kept ones are clipped).
+   */
+  clipBoxes?: 'before-nms' | 'after-nms';
 }
