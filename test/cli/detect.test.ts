@@ -1,5 +1,6 @@
 // `mobilenet detect` against hand-worked answers: the tiny detector's file (test/support/tiny-detector.ts) on a
-// half-red PNG, resized and letterboxed; JSON and table; boxes drawn into PNGs; a .npy batch; bad flags and anchors.
+// half-red PNG, resized and letterboxed; JSON and table; boxes drawn into PNGs; a .npy batch; the golden SSDLite's
+// ONNX against its detections.json; bad flags and anchors.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,9 +12,10 @@ import { decode as decodePng, encode as encodePng } from 'fast-png';
 import { encodeModelFile } from '../../src/io/model-file.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { runCli } from '../support/helpers.js';
+import { FIXTURES, runCli } from '../support/helpers.js';
 import { TINY_ANCHORS, TINY_DETECTOR_CLASSES, redWhere, tinyDetector } from '../support/tiny-detector.js';
 
+const GOLDEN_CASE = join(FIXTURES, 'golden/apps/ssdlite_mnv2_a050_r160_k5_b2');
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 let dir = '';
 let bare = '';
@@ -104,6 +106,24 @@ describe('mobilenet detect', () => {
     assert.deepEqual(j.images.map((i) => [i.source, i.width, i.height]), [[`${join(dir, 'x.npy')}[0]`, 8, 8], [`${join(dir, 'x.npy')}[1]`, 8, 8]]);
     assertClose(j.images[0].detections, [{ class: 2, label: 'greenthing', score: sigmoid(15), box: [0.05, 0.075, 0.55, 0.325] }]);
     assert.deepEqual(j.images[1].detections, []);
+  });
+
+  it("the golden SSDLite's ONNX, --anchors ssd-tf, on its input.npy: the golden detections.json (numpy's post-processing)", async () => {
+    const golden = JSON.parse(await readFile(join(GOLDEN_CASE, 'detections.json'), 'utf8')) as { images: { class: number; score: number; box: number[] }[][] };
+    const r = await runCli('detect', '--model', join(GOLDEN_CASE, 'model.onnx'), '--anchors', 'ssd-tf', '--input', join(GOLDEN_CASE, 'input.npy'), '--score', '0.1', '--iou', '0.6', '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as Json;
+    assert.equal(j.images.length, 2);
+    j.images.forEach((image, n) => {
+      assert.deepEqual([image.width, image.height], [160, 160]);
+      // the ONNX outputs match PyTorch's to 5e-5: scores and boxes to 1e-4
+      assert.deepEqual(image.detections.map((d) => [d.class, d.label]), golden.images[n].map((d) => [d.class, `class ${d.class}`]), `image ${n}: classes in order`);
+      image.detections.forEach((d, i) => {
+        const e = golden.images[n][i];
+        assert.ok(Math.abs(d.score - e.score) < 1e-4, `image ${n} #${i}: score ${d.score} vs ${e.score}`);
+        d.box.forEach((v, k) => assert.ok(Math.abs(v - e.box[k]) < 1e-4, `image ${n} #${i}: box ${d.box} vs ${e.box}`));
+      });
+    });
   });
 
   it('refuses thresholds outside [0, 1], a model without anchors, anchors of another count, and images with --input', async () => {
