@@ -126,7 +126,7 @@ describe('mobilenet detect', () => {
     });
   });
 
-  it('refuses thresholds outside [0, 1], a model without anchors, anchors of another count, and images with --input', async () => {
+  it('refuses thresholds outside [0, 1], a model without anchors, anchors of another count, and images with --input; --help', async () => {
     for (const [flag, value] of [['--score', '1.5'], ['--iou', '-0.1']]) {
       const r = await runCli('detect', '--model', bare, '--anchors', anchors, flag, value, image);
       assert.equal(r.code, 2);
@@ -145,5 +145,7 @@ describe('mobilenet detect', () => {
     assert.match(both.err, /give image files or --input X\.npy, not both/);
     const text = await runCli('detect', '--model', bare, '--anchors', 'anchors.txt', image);
     assert.match(text.err, /--anchors must be ssd-tf, ssd-torchvision or a FILE\.npy/);
+    assert.match((await runCli('--help')).out, /^ {2}detect +objects in images/m);
+    assert.match((await runCli('detect', '--help')).out, /^mobilenet detect --model FILE \(IMAGE… \| --input X\.npy\)/);
   });
 });
