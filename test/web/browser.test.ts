@@ -390,7 +390,7 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     await page.waitForFunction(() => /cannot segment/.test(document.getElementById('segment-model-info')!.dataset.error ?? ''));
   });
 
-  test("Detect: a dropped detector with its anchors .npy finds Node's detections, draws them as Node does; sliders and letterbox re-run", async () => {
+  test("Detect: a dropped detector with its anchors .npy finds Node's detections, draws them as Node does; sliders and letterbox re-run; the camera's frames", async () => {
     await openTab(page, server, 'detect');
     const modelFile = join(work, 'tiny-detector.safetensors');
     const anchorsFile = join(work, 'tiny-anchors.npy');
@@ -430,6 +430,23 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     // a classifier is refused, saying why
     await dropFiles(page, '#drop-detector', [MODEL]);
     await page.waitForFunction(() => /does not detect/.test(document.getElementById('detect-model-info')!.dataset.error ?? ''));
+    // live: chromium's fake camera's frames, detected at the frame's own size
+    const camera = await launchChromium(executable!, ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+    try {
+      const cameraPage = await camera.context.newPage();
+      await openTab(cameraPage, server, 'detect');
+      await dropFiles(cameraPage, '#drop-detector', [modelFile, anchorsFile]);
+      await cameraPage.waitForSelector('#detect-model-info[data-model="tiny_detector"]', { timeout: 60_000 });
+      await cameraPage.locator('#detect-camera').click();
+      await cameraPage.waitForSelector('#detect-result[data-image="camera"]', { timeout: 30_000 });
+      const frame = await cameraPage.locator('#detect-camera-video').evaluate((v) => [(v as HTMLVideoElement).videoWidth, (v as HTMLVideoElement).videoHeight]);
+      const shown = await cameraPage.locator('#detect-result').evaluate((e) => ({ ...(e as HTMLElement).dataset }));
+      assert.deepEqual([Number(shown.width), Number(shown.height)], frame);
+      assert.ok(Array.isArray(JSON.parse(shown.detections!)), shown.error);
+      await cameraPage.locator('#detect-camera').click();
+    } finally {
+      await camera.close();
+    }
   });
 
   describe('the page says what it cannot run, shows what the model sees, and asks for what a file leaves out', () => {
