@@ -100,13 +100,18 @@ export async function detectCommand(argv: string[], io: CommandIO): Promise<void
     unnamedClasses: givenNames ? `named by ${givenNames.flags}` : "labels 'class k'",
   });
   const { model, notes } = loaded;
-  const batch = batchFile === undefined ? undefined : await readNpyFile(batchFile);
-  if (batch !== undefined && batch.rank !== 4) throw new UsageError(`${batchFile}: expected a batch of images, rank 4 (${layout.toUpperCase()}), got shape [${batch.shape.join(', ')}]`);
-  const images = batch ? [layout === 'nchw' ? toLayout(batch, 'NCHW', 'NHWC') : batch] : await Promise.all(positionals.map(async (file) => ({ bytes: await readBytes(file), name: file })));
-
   // checked before anything runs, naming the file; the engine keeps no metadata, so the head goes with the images
   const [height, width] = model.inputShape;
   const head = detectionHead(model.metadata.detection, model.outputShapes, options, [height, width], `model ${model.name} (${modelFile})`);
+  const batch = batchFile === undefined ? undefined : await readNpyFile(batchFile);
+  if (batch !== undefined && batch.rank !== 4) throw new UsageError(`${batchFile}: expected a batch of images, rank 4 (${layout.toUpperCase()}), got shape [${batch.shape.join(', ')}]`);
+  // RGB pixels, decoded once: detected in (converted to the model's channels), then drawn on
+  const pictures = await Promise.all(positionals.map(async (file) => {
+    const decoded = decodeImage(await readBytes(file), { channels: 3, source: file, expect: imageFormatOfName(file) });
+    return { data: decoded.pixels, width: decoded.shape[1], height: decoded.shape[0] };
+  }));
+  const images = batch ? [layout === 'nchw' ? toLayout(batch, 'NCHW', 'NHWC') : batch] : pictures;
+
   const runner = backend === 'wasm' && WasmEngine.supported() ? await WasmEngine.create(model, { threads }) : model;
   if (backend === 'wasm' && runner === model) notes.push('WebAssembly SIMD is not available here; running on the reference kernels');
   const engine = runner instanceof WasmEngine ? `wasm, ${runner.threads} thread${runner.threads > 1 ? 's' : ''}` : 'reference';
@@ -123,9 +128,7 @@ export async function detectCommand(argv: string[], io: CommandIO): Promise<void
   if (out !== undefined) {
     await mkdir(out, { recursive: true });
     for (const [i, result] of results.entries()) {
-      const { bytes, name } = images[i] as { bytes: Uint8Array; name: string };
-      const decoded = decodeImage(bytes, { channels: 3, source: name, expect: imageFormatOfName(name) });
-      const drawn = drawBoxes(rgbaOf({ data: decoded.pixels, width: result.width, height: result.height }), result.detections);
+      const drawn = drawBoxes(rgbaOf(pictures[i]), result.detections);
       await writeFileAtomic(outputs[i], encodePng({ width: drawn.width, height: drawn.height, data: drawn.data, channels: 4, depth: 8 }));
     }
   }
