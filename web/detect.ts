@@ -39,7 +39,7 @@ async function load(files: File[]): Promise<void> {
     await detector?.dispose();
     detector = null;
     const any = await decodeModelFiles(named.filter((f) => !isNpy(f)));
-    const loaded = await MobileNetClassifier.create(any, { anchors: anchorsOf(named.find(isNpy)) }, (image: ImageSource) => image);
+    const loaded = await MobileNetClassifier.create(any, { detectionAnchors: anchorsOf(named.find(isNpy)) }, (image: ImageSource) => image);
     const { model, detection } = loaded;
     if (detection === null) {
       await loaded.dispose();

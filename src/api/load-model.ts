@@ -43,7 +43,7 @@ export interface LoadModelOptions extends LoadAnyModelOptions {
   /** Labels of the outputs, where the model file has none (or other ones): one per class. */
   classNames?: readonly string[];
   /** A detector's anchors, where the model file has none (graphs imported from other formats): see AnchorSource. */
-  anchors?: AnchorSource;
+  detectionAnchors?: AnchorSource;
 }
 
 export interface Prediction {
@@ -129,7 +129,7 @@ export async function decodeModelSource(source: ModelSource | undefined, options
 
 /** The options that concern decoding, without the classifier's own. */
 export function decodeOptions(options: LoadModelOptions): LoadAnyModelOptions {
-  const { backend: _backend, threads: _threads, preprocessing: _preprocessing, classNames: _classNames, anchors: _anchors, ...decode } = options;
+  const { backend: _backend, threads: _threads, preprocessing: _preprocessing, classNames: _classNames, detectionAnchors: _anchors, ...decode } = options;
   return decode;
 }
 
@@ -193,7 +193,7 @@ export class MobileNetClassifier<Image = ImageSource> {
     const classNames = options.classNames ?? loaded.classNames;
     if (detector) {
       const what = `model ${model.name}`;
-      const head = detectionHead(model.metadata.detection, model.outputShapes, { anchors: options.anchors }, [height, width], what);
+      const head = detectionHead(model.metadata.detection, model.outputShapes, { anchors: options.detectionAnchors }, [height, width], what);
       const scores = model.outputShapes[head.outputs.scores];
       this.detection = head;
       this.labels = slotLabels(scores[scores.length - 1], head.background, classNames, what);

@@ -109,7 +109,7 @@ describe('loadModel(…).detect', () => {
     const file = encodeModelFile(tinyDetector({ head: false }), { classNames: TINY_DETECTOR_CLASSES.slice(1), preprocessing: { pixels: 'unit' } });
     const png = encodePng({ ...LEFT_RED, channels: 3, depth: 8 });
     for (const backend of ['reference', 'wasm'] as const) {
-      const loaded = await loadModel(file, { backend, anchors: TINY_ANCHORS });
+      const loaded = await loadModel(file, { backend, detectionAnchors: TINY_ANCHORS });
       try {
         assert.ok(loaded.detection !== null);
         assert.deepEqual(loaded.labels, TINY_DETECTOR_CLASSES);
@@ -128,7 +128,7 @@ describe('loadModel(…).detect', () => {
       }
     }
     await assert.rejects(loadModel(file), (e: unknown) => e instanceof ConfigError && /no detection head/.test(e.message));
-    await assert.rejects(loadModel(file, { anchors: TINY_ANCHORS, classNames: ['one'] }), /1 class names for model tiny_detector's 3 score slots/);
+    await assert.rejects(loadModel(file, { detectionAnchors: TINY_ANCHORS, classNames: ['one'] }), /1 class names for model tiny_detector's 3 score slots/);
   });
 });
 

@@ -404,7 +404,7 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     await dropFiles(page, '#drop-detect-image', [imageFile]);
     await page.waitForSelector('#detect-result[data-image="large.png"]', { timeout: 30_000 });
     const shownOf = async (): Promise<{ class: number; label: string; score: number; box: number[] }[]> => JSON.parse((await page.locator('#detect-result').getAttribute('data-detections'))!);
-    const loaded = await loadModel(await readFile(modelFile), { backend: 'reference', anchors: TINY_ANCHORS });
+    const loaded = await loadModel(await readFile(modelFile), { backend: 'reference', detectionAnchors: TINY_ANCHORS });
     const [node] = await detect(loaded, await readFile(imageFile));
     const [letterboxed] = await detect(loaded, await readFile(imageFile), { letterbox: true });
     await loaded.dispose();
