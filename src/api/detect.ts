@@ -12,6 +12,7 @@ import { preprocessImage } from '../data/preprocess.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
+import { SSD_SCALE_FACTORS } from '../models/ssd.js';
 import { Tensor, formatShape } from '../tensor/tensor.js';
 import { imagePixels } from './images.js';
 import type { ImageSource } from './images.js';
@@ -159,7 +160,7 @@ export function generatedAnchors(kind: 'ssd-tf' | 'ssd-torchvision', size: reado
 }
 
 /** TF's SSD head without its anchors: the Faster R-CNN coder's scales 10, 10, 5, 5, sigmoid scores, slot 0 background. */
-const TF_HEAD: Omit<DetectionHead, 'anchors' | 'outputs'> = { scaleFactors: [10, 10, 5, 5], scoreConversion: 'sigmoid', background: true };
+const TF_HEAD: Omit<DetectionHead, 'anchors' | 'outputs'> = { scaleFactors: SSD_SCALE_FACTORS, scoreConversion: 'sigmoid', background: true };
 
 /**
  * The head outputs of these shapes (per sample, or with the batch) are post-processed with: `options.head` over the model's `metadata.detection` (`stored`) over

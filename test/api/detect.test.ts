@@ -12,6 +12,7 @@ import type { ImageDetections } from '../../src/api/detect.js';
 import { loadModel } from '../../src/api/load-model.js';
 import { WasmEngine } from '../../src/backend/wasm/engine.js';
 import { encodeModelFile } from '../../src/io/model-file.js';
+import { ssdLite } from '../../src/models/ssd.js';
 import { ConfigError, ShapeError } from '../../src/errors.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -129,6 +130,23 @@ describe('loadModel(…).detect', () => {
     }
     await assert.rejects(loadModel(file), (e: unknown) => e instanceof ConfigError && /no detection head/.test(e.message));
     await assert.rejects(loadModel(file, { detectionAnchors: TINY_ANCHORS, classNames: ['one'] }), /1 class names for model tiny_detector's 3 score slots/);
+  });
+});
+
+describe('loadModel(…).detect on an ssdLite file', () => {
+  it("uses the head, labels and preprocessing the file keeps: the saved model's own detections", async () => {
+    const model = ssdLite({ alpha: 0.35, resolution: 96, classes: 2, seed: 4 });
+    const loaded = await loadModel(encodeModelFile(model, { classNames: ['cat', 'dog'], preprocessing: { pixels: 'symmetric' } }), { backend: 'reference' });
+    try {
+      assert.deepEqual(loaded.labels, ['background', 'cat', 'dog']);
+      const options = { scoreThreshold: 0.2, maxDetections: 10 };
+      const [found] = await loaded.detect(LEFT_RED, options);
+      const [expected] = await detect(model, LEFT_RED, { ...options, preprocessing: { pixels: 'symmetric' }, classNames: ['cat', 'dog'] });
+      assert.ok(found.detections.length > 0);
+      assertDetections(found, expected.detections, 'ssdLite file');
+    } finally {
+      await loaded.dispose();
+    }
   });
 });
 

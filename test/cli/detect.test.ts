@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode as decodePng, encode as encodePng } from 'fast-png';
 
+import { detect } from '../../src/api/detect.js';
 import { encodeModelFile } from '../../src/io/model-file.js';
+import { ssdLite } from '../../src/models/ssd.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { FIXTURES, runCli } from '../support/helpers.js';
@@ -106,6 +108,18 @@ describe('mobilenet detect', () => {
     assert.deepEqual(j.images.map((i) => [i.source, i.width, i.height]), [[`${join(dir, 'x.npy')}[0]`, 8, 8], [`${join(dir, 'x.npy')}[1]`, 8, 8]]);
     assertClose(j.images[0].detections, [{ class: 2, label: 'greenthing', score: sigmoid(15), box: [0.05, 0.075, 0.55, 0.325] }]);
     assert.deepEqual(j.images[1].detections, []);
+  });
+
+  it('an ssdLite model file keeps its head: no --anchors needed; the CLI gives what detect() gives on the model it saved', async () => {
+    const model = ssdLite({ alpha: 0.35, resolution: 96, classes: 2, seed: 4 });
+    const file = join(dir, 'ssdlite.safetensors');
+    await writeFile(file, encodeModelFile(model, { classNames: ['cat', 'dog'], preprocessing: { pixels: 'symmetric' } }));
+    const r = await runCli('detect', '--model', file, '--score', '0', '--max', '5', '--backend', 'reference', '--json', large);
+    assert.equal(r.code, 0, r.err);
+    const [expected] = await detect(model, redWhere(64, 32, (x) => x < 32), { preprocessing: { pixels: 'symmetric' }, classNames: ['cat', 'dog'], scoreThreshold: 0, maxDetections: 5 });
+    const [shown] = (JSON.parse(r.out) as Json).images;
+    assert.equal(shown.detections.length, 5);
+    assertClose(shown.detections, expected.detections.map((d) => ({ class: d.class, label: d.label!, score: d.score, box: d.box })));
   });
 
   it("the golden SSDLite's ONNX, --anchors ssd-tf, on its input.npy: the golden detections.json (numpy's post-processing)", async () => {
