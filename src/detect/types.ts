@@ -33,6 +33,8 @@ export interface DetectionHead {
   codeOrder?: BoxCodeOrder;
   /** `'encoded'` (box codes against the anchors, the default) or `'corners'` (already decoded [ymin, xmin, ymax, xmax]). */
   boxFormat?: 'encoded' | 'corners';
+  /** The thresholds and caps the detector's makers use (face-api: score 0.5, IoU 0.5): over DEFAULT_POSTPROCESS, under the caller's. */
+  defaults?: Partial<Omit<PostprocessOptions, 'labels'>>;
 }
 
 /** One detected object. */
