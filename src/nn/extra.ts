@@ -1,11 +1,11 @@
-// Layers that imported graphs need beyond the MobileNets' own: Clip to any range, Sigmoid, HardSigmoid and
+// Layers that imported graphs need beyond the MobileNets' own: Clip to any range, Sigmoid, Exp, HardSigmoid and
 // HardSwish (MobileNetV3), broadcasting arithmetic (with a constant operand or two inputs), Concatenate and Transpose.
 
 import { ConfigError, ShapeError } from '../errors.js';
 import type { ArithmeticOp } from '../ops/broadcast.js';
 import { broadcastArithmetic, broadcastShape, reduceToShape } from '../ops/broadcast.js';
 import { concat, split } from '../ops/concat.js';
-import { clipRange, clipRangeBackward, hardSigmoid, hardSigmoidBackward, hardSwish, hardSwishBackward, sigmoid, sigmoidBackward } from '../ops/pointwise.js';
+import { clipRange, clipRangeBackward, exp, expBackward, hardSigmoid, hardSigmoidBackward, hardSwish, hardSwishBackward, sigmoid, sigmoidBackward } from '../ops/pointwise.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor, formatShape, transpose } from '../tensor/tensor.js';
 import type { TrainForward } from './layer.js';
@@ -53,6 +53,24 @@ export class Sigmoid extends ElementwiseLayer {
   override forwardTrain([x]: Tensor[]): TrainForward {
     const y = this.call([x]);
     return { output: y, backward: (dy) => ({ inputs: [sigmoidBackward(dy, y)], params: noParams() }) };
+  }
+
+  config(): Record<string, unknown> {
+    return {};
+  }
+}
+
+/** e^x: detector graphs decode box sizes with it. */
+export class Exp extends ElementwiseLayer {
+  readonly kind = 'Exp';
+
+  override call([x]: Tensor[]): Tensor {
+    return exp(x);
+  }
+
+  override forwardTrain([x]: Tensor[]): TrainForward {
+    const y = this.call([x]);
+    return { output: y, backward: (dy) => ({ inputs: [expBackward(dy, y)], params: noParams() }) };
   }
 
   config(): Record<string, unknown> {

@@ -1,4 +1,4 @@
-// Reference element-wise functions beyond ReLU: clip to [lo, hi], sigmoid, hard sigmoid and hard swish
+// Reference element-wise functions beyond ReLU: clip to [lo, hi], sigmoid, exp, hard sigmoid and hard swish
 // (MobileNetV3's activations), each with the backward a training forward needs.
 
 import { ShapeError } from '../errors.js';
@@ -35,6 +35,16 @@ export function clipRangeBackward(dy: Tensor, y: Tensor, lo: number, hi: number)
 
 export function sigmoid(x: Tensor): Tensor {
   return map(x, (v) => 1 / (1 + Math.exp(-v)));
+}
+
+/** e^x (the box decoding of detector graphs: sizes from log-scale codes). */
+export function exp(x: Tensor): Tensor {
+  return map(x, Math.exp);
+}
+
+/** dL/dx of exp from its output: dy · y. */
+export function expBackward(dy: Tensor, y: Tensor): Tensor {
+  return zipGradient(dy, y, 'expBackward', (g, v) => g * v);
 }
 
 /** dL/dx of sigmoid from its output: dy · y · (1 − y). */

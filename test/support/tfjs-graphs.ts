@@ -15,8 +15,8 @@ export interface GraphFiles {
   shards: Map<string, Uint8Array>;
 }
 
-/** Runs a graph model with tfjs-converter (CPU backend), as `tf.loadGraphModel` would from these files. */
-export async function runTfjs(files: GraphFiles, x: Tensor): Promise<Tensor> {
+/** Runs a graph model with tfjs-converter (CPU backend), as `tf.loadGraphModel` would from these files; `outputs` names nodes to fetch. */
+async function executeTfjs(files: GraphFiles, x: Tensor, outputs?: string[]): Promise<Tensor[]> {
   await tf.setBackend('cpu');
   const model = await loadGraphModel({
     load: async () => ({
@@ -27,11 +27,24 @@ export async function runTfjs(files: GraphFiles, x: Tensor): Promise<Tensor> {
       userDefinedMetadata: files.modelJson.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
     }),
   });
-  const out = model.execute(tf.tensor(x.data, [...x.shape])) as tf.Tensor;
-  const result = new Tensor(out.shape, out.dataSync() as Float32Array);
-  out.dispose();
+  const input = tf.tensor(x.data, [...x.shape]);
+  const out = model.execute(input, outputs);
+  const list = Array.isArray(out) ? out : [out];
+  const results = list.map((t) => new Tensor(t.shape, t.dataSync() as Float32Array));
+  tf.dispose([input, ...list]);
   model.dispose();
-  return result;
+  return results;
+}
+
+/** The graph model's (one) output as tfjs-converter computes it. */
+export async function runTfjs(files: GraphFiles, x: Tensor): Promise<Tensor> {
+  return (await executeTfjs(files, x))[0];
+}
+
+/** The named nodes' outputs as tfjs-converter computes them. */
+export async function runTfjsOutputs(files: GraphFiles, x: Tensor, outputs: string[]): Promise<Record<string, Tensor>> {
+  const results = await executeTfjs(files, x, outputs);
+  return Object.fromEntries(outputs.map((name, k) => [name, results[k]]));
 }
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -72,7 +85,8 @@ export class GraphWriter {
     return this.constant(name, [values.length], Int32Array.from(values));
   }
 
-  files(output: string): GraphFiles {
+  /** The model.json and shard, the signature naming `outputs`. */
+  files(...outputs: string[]): GraphFiles {
     return {
       modelJson: {
         format: 'graph-model',
@@ -80,7 +94,7 @@ export class GraphWriter {
         convertedBy: 'hand-written (test/io/tfjs-graph-model.test.ts)',
         modelTopology: { node: this.nodes, versions: { producer: 1395 } },
         weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: this.weights.map((w) => w.entry) }],
-        userDefinedMetadata: { signature: { outputs: { [`${output}:0`]: { name: `${output}:0` } } } },
+        userDefinedMetadata: { signature: { outputs: Object.fromEntries(outputs.map((output) => [`${output}:0`, { name: `${output}:0` }])) } },
       },
       shards: new Map([['group1-shard1of1.bin', concatBytes(this.weights.map((w) => w.bytes))]]),
     };

@@ -1,5 +1,5 @@
 // ONNX export of our models (opset 13 by default, as torch writes them): NCHW input `input` with a dynamic batch axis
-// `N`, output `output`; convs OIHW, Dense as Gemm(transB=1), ReLU6 as Clip with Constant bounds, BatchNorm kept or folded.
+// `N`, output `output` (several: the model's output names); convs OIHW, Dense as Gemm(transB=1), ReLU6 as Clip with Constant bounds, BatchNorm kept or folded.
 
 import { ConfigError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
@@ -26,7 +26,7 @@ export interface OnnxExportOptions {
   opset?: number;
   /** Fold each BatchNorm into the conv or dense layer before it (as lowering does), instead of a BatchNormalization node. */
   foldBatchNorm?: boolean;
-  /** Name of the graph input (default `input`) and output (default `output`). */
+  /** Name of the graph input (default `input`) and, for a model with one output, of the output (default `output`); several outputs keep the model's names. */
   inputName?: string;
   outputName?: string;
   /** Symbolic name of the batch axis (default `N`). */
@@ -71,7 +71,8 @@ class OnnxExporter {
   /** BatchNorm layers folded into the layer before them, and that layer's folded kernel and bias (ours, HWIO or [in, out]). */
   private readonly folded = new Map<Layer, { kernel: Tensor; bias: Float32Array }>();
   private readonly inputName: string;
-  private readonly outputName: string;
+  /** The graph output's name for each model output, in `outputNames` order. */
+  private readonly outputNames: string[];
 
   constructor(
     private readonly model: Model,
@@ -80,8 +81,12 @@ class OnnxExporter {
     this.opset = options.opset ?? 13;
     if (!(this.opset in IR_VERSION)) throw new ConfigError(`ONNX export: opset ${this.opset} is not supported (13 to 21)`);
     this.inputName = options.inputName ?? 'input';
-    this.outputName = options.outputName ?? 'output';
-    this.used.add(this.inputName).add(this.outputName);
+    this.outputNames = model.outputNames.length === 1 ? [options.outputName ?? 'output'] : [...model.outputNames];
+    this.used.add(this.inputName);
+    for (const name of this.outputNames) {
+      if (this.used.has(name)) throw new ConfigError(`ONNX export: output name ${JSON.stringify(name)} is taken by the graph input or another output`);
+      this.used.add(name);
+    }
     if (options.foldBatchNorm) this.planFolds();
   }
 
@@ -89,14 +94,19 @@ class OnnxExporter {
     const batch = { dimParam: this.options.batchName ?? 'N' };
     const dims = (shape: readonly number[]): Message[] => [batch, ...this.onnxShape(shape).map((d) => ({ dimValue: d }))];
     for (const node of this.model.nodes) this.exportNode(node.layer, node.inputs, node.output);
-    let result = this.valueOf.get(this.model.output)!;
-    if (result === this.inputName) {
-      this.nodes.push({ name: 'output_identity', opType: 'Identity', input: [result], output: [this.outputName], attribute: [] });
-    } else {
-      // the last value takes the output's name wherever it appears
-      for (const n of this.nodes) for (const key of ['input', 'output'] as const) n[key] = (n[key] as string[]).map((v) => (v === result ? this.outputName : v));
-    }
-    result = this.outputName;
+    // each output's value takes the output's name wherever it appears; the input, or a value already named as another output, goes through an Identity
+    const named = new Map<string, string>();
+    this.model.outputNames.forEach((modelName, k) => {
+      const value = this.valueOf.get(this.model.outputTensor(modelName))!;
+      const name = this.outputNames[k];
+      const earlier = named.get(value);
+      if (value === this.inputName || earlier !== undefined) {
+        this.nodes.push({ name: this.fresh(`${name}_identity`, this.nodeNames), opType: 'Identity', input: [earlier ?? value], output: [name], attribute: [] });
+        return;
+      }
+      for (const n of this.nodes) for (const key of ['input', 'output'] as const) n[key] = (n[key] as string[]).map((v) => (v === value ? name : v));
+      named.set(value, name);
+    });
     const valueInfo = (name: string, shape: readonly number[]): Message => ({ name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims(shape) } } } });
     return {
       irVersion: IR_VERSION[this.opset],
@@ -109,7 +119,7 @@ class OnnxExporter {
         node: this.nodes,
         initializer: this.initializers,
         input: [valueInfo(this.inputName, this.model.inputShape)],
-        output: [valueInfo(result, this.model.outputShape)],
+        output: this.model.outputNames.map((modelName, k) => valueInfo(this.outputNames[k], this.model.outputTensor(modelName).shape)),
       },
     };
   }

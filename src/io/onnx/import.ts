@@ -7,6 +7,7 @@ import { ReLU } from '../../nn/activation.js';
 import { HardSigmoid, HardSwish, Sigmoid } from '../../nn/extra.js';
 import { lookupTable } from '../../lookup-table.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
+import { missingAnchorsNote } from '../graph-import/detector-outputs.js';
 import { OnnxImporter } from './importer.js';
 import type { OnnxImportOptions, Value } from './importer.js';
 import { argmax, arithmetic, batchNorm, clip, conv, elementwise, gemm, globalPool, matmul, pad, pool, softmax, spatialReduce } from './ops-layers.js';
@@ -26,10 +27,13 @@ export interface OnnxModelInfo {
   producer: string;
   graphName: string;
   inputName: string;
+  /** The first (often the only) graph output's name and shape; `outputs` has each. */
   outputName: string;
   /** ONNX order with the batch axis: its size, or its symbolic name (e.g. "N"). */
   inputShape: (number | string)[];
   outputShape: (number | string)[];
+  /** Each graph output, in the file's order: the model's output names (where there are several) and ONNX shapes. */
+  outputs: { name: string; shape: (number | string)[] }[];
   /** How many nodes of each operator type the graph has. */
   operators: Record<string, number>;
   /** The model's `metadata_props` (key → value); a key given twice is a FormatError. */
@@ -41,6 +45,8 @@ export interface DecodedOnnx {
   /** Layout the file's input is in: pass `{ layout: 'NCHW' }` to `predict` to feed it as the file expects. */
   inputLayout: 'NCHW';
   info: OnnxModelInfo;
+  /** What the file leaves to the caller, one line each (a detector's outputs without anchors). */
+  notes: string[];
 }
 
 /** Decodes an ONNX file's bytes and builds our model from its graph. */
@@ -93,23 +99,27 @@ export function externalDataExtents(model: ModelProto, source = '<buffer>'): Map
 /** Builds our model from a decoded ModelProto. */
 export function onnxToModel(proto: ModelProto, options: OnnxImportOptions = {}): DecodedOnnx {
   const importer = new OnnxImporter(proto, options);
-  const { model, outputShape, input } = importer.build(ONNX_OPS);
+  const { model, outputs, input } = importer.build(ONNX_OPS);
   const { source, opset } = importer;
   const graph = proto.graph!;
   const producer = `${proto.producerName} ${proto.producerVersion}`.trim();
   model.metadata = { importedFrom: { format: 'onnx', source, producer, opsetVersion: opset } };
+  const withBatch = outputs.map(({ name, shape }) => ({ name, shape: [input.shape[0], ...shape] }));
+  const anchors = missingAnchorsNote(outputs);
   return {
     model,
     inputLayout: 'NCHW',
+    notes: anchors ? [anchors] : [],
     info: {
       irVersion: int64(proto.irVersion, source),
       opsetVersion: opset,
       producer,
       graphName: graph.name,
       inputName: input.name,
-      outputName: graph.output[0].name,
+      outputName: withBatch[0].name,
       inputShape: input.shape,
-      outputShape: [input.shape[0], ...outputShape],
+      outputShape: withBatch[0].shape,
+      outputs: withBatch,
       operators: importer.operators,
       metadataProps: metadataProps(proto, source),
     },

@@ -83,8 +83,11 @@ export class OnnxImporter extends GraphImporter<NodeProto, Activation, HostTenso
     this.opset = int64(defaultSet.version, this.source);
   }
 
-  /** The model, its output's per-sample ONNX shape and the graph input's name and shape, converting through `ops`. */
-  build(ops: OpTable<OnnxImporter, Value>): { model: Model; outputShape: number[]; input: { name: string; shape: (number | string)[] } } {
+  /**
+   * The model, each graph output's name and per-sample ONNX shape, and the graph input's name and shape, converting
+   * through `ops`. One graph output makes a single-output model; several make a model with those named outputs.
+   */
+  build(ops: OpTable<OnnxImporter, Value>): { model: Model; outputs: { name: string; shape: number[] }[]; input: { name: string; shape: (number | string)[] } } {
     const graph = this.proto.graph!;
     for (const t of graph.initializer) {
       if (this.initializers.has(t.name)) throw new FormatError(`${this.source}: initializer ${JSON.stringify(t.name)} is defined twice`);
@@ -106,21 +109,24 @@ export class OnnxImporter extends GraphImporter<NodeProto, Activation, HostTenso
         this.readerNode.set(name, node);
       }
     }
-    if (graph.output.length !== 1) throw new FormatError(`${this.source}: the graph has ${graph.output.length} outputs; only single-output models are supported`);
-    const outputName = graph.output[0].name;
-    this.readers.set(outputName, (this.readers.get(outputName) ?? 0) + 1);
+    const outputNames = graph.output.map((o) => o.name);
+    if (new Set(outputNames).size !== outputNames.length) throw new FormatError(`${this.source}: the graph names an output twice (${outputNames.join(', ')})`);
+    for (const name of outputNames) this.readers.set(name, (this.readers.get(name) ?? 0) + 1);
 
     const { input, info } = this.graphInput();
     this.convertNodes(graph.node, ops);
 
-    const result = this.values.get(outputName) ?? (this.initializers.has(outputName) ? this.constant(outputName) : undefined);
-    if (!result) throw new FormatError(`${this.source}: no node computes the graph output ${JSON.stringify(outputName)}`);
-    if (result.kind !== 'activation') throw new FormatError(`${this.source}: the graph output ${JSON.stringify(outputName)} does not depend on the input`);
-    const output = this.inLayout(result, defaultPerm(result.shape.length), this.unique('output_layout'));
-    const model = new Model(input, output, { name: this.options.name ?? (safeName(graph.name) || 'onnx_model') });
+    const results = outputNames.map((name, k) => {
+      const result = this.values.get(name) ?? (this.initializers.has(name) ? this.constant(name) : undefined);
+      if (!result) throw new FormatError(`${this.source}: no node computes the graph output ${JSON.stringify(name)}`);
+      if (result.kind !== 'activation') throw new FormatError(`${this.source}: the graph output ${JSON.stringify(name)} does not depend on the input`);
+      this.checkDeclaredOutput(k, result.shape);
+      return { name, shape: result.shape, symbol: this.inLayout(result, defaultPerm(result.shape.length), this.unique('output_layout')) };
+    });
+    const outputs = results.length === 1 ? results[0].symbol : Object.fromEntries(results.map((r) => [r.name, r.symbol]));
+    const model = new Model(input, outputs, { name: this.options.name ?? (safeName(graph.name) || 'onnx_model') });
     this.assignWeights();
-    this.checkDeclaredOutput(result.shape);
-    return { model, outputShape: result.shape, input: info };
+    return { model, outputs: results.map(({ name, shape }) => ({ name, shape })), input: info };
   }
 
   /** The one graph input that is not an initializer: float, batch axis first, other axes known. */
@@ -151,13 +157,14 @@ export class OnnxImporter extends GraphImporter<NodeProto, Activation, HostTenso
     return { input: symbol, info: { name: value.name, shape: [dims[0], ...sample] } };
   }
 
-  /** Checks our output against the shape the file declares for it, where it declares one. */
-  private checkDeclaredOutput(shape: readonly number[]): void {
-    const declared = this.proto.graph!.output[0].type?.tensorType?.shape?.dim;
+  /** Checks graph output `k` as computed against the shape the file declares for it, where it declares one. */
+  private checkDeclaredOutput(k: number, shape: readonly number[]): void {
+    const output = this.proto.graph!.output[k];
+    const declared = output.type?.tensorType?.shape?.dim;
     if (!declared || declared.length === 0) return;
     const dims = declared.map((d) => (d.value === 'dimValue' ? int64(d.dimValue, this.source) : null));
     const mismatch = dims.length !== shape.length + 1 || dims.slice(1).some((d, i) => d !== null && d !== shape[i]);
-    if (mismatch) throw new FormatError(`${this.source}: the graph declares output shape [${dims.map((d) => d ?? '?').join(', ')}], the nodes compute [N, ${shape.join(', ')}]`);
+    if (mismatch) throw new FormatError(`${this.source}: the graph declares output ${JSON.stringify(output.name)} of shape [${dims.map((d) => d ?? '?').join(', ')}], the nodes compute [N, ${shape.join(', ')}]`);
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
-import { Add, Dense, Reshape, ZeroPadding2D } from '../../nn/core.js';
-import { Arithmetic, Concatenate, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Add, Dense, ZeroPadding2D } from '../../nn/core.js';
+import { Arithmetic, Concatenate, Exp, Sigmoid, Transpose } from '../../nn/extra.js';
 import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
 import { Resize } from '../../nn/resize.js';
@@ -14,9 +14,11 @@ import type { ArithmeticOp } from '../../ops/broadcast.js';
 import { arithmeticFunction, broadcastMap } from '../../ops/broadcast.js';
 import { Tensor, formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
 import { lookupTable } from '../../lookup-table.js';
+import { formatDims } from '../graph-import/importer.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
 import type { Activation, Constant, NodeDef, TfjsImporter, Value } from './graph-importer.js';
-import { cast, pack, shapeOf, stridedSlice } from './graph-shapes.js';
+import { cast, shapeOf } from './graph-shapes.js';
+import { expandDimsOp, packOp, reshapeActivation, sliceOp, splitOp, splitVOp, stridedSliceOp, unpackOp } from './graph-slices.js';
 import { isObject } from './keras-config.js';
 
 /** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
@@ -166,28 +168,30 @@ function reduce(im: TfjsImporter, mean: boolean): Value {
   return im.apply(mean ? new GlobalAveragePooling2D(name, keepDims) : new GlobalMaxPooling2D(name, keepDims), [x.symbol]);
 }
 
-/** Reshape to `shape` (batch axis first: −1 or the batch; one other −1 inferred). */
+/** Reshape to `shape`: of a constant, any shape of its size; of an activation, the batch axis first (−1 or the batch) and one other −1 inferred. */
 function reshape(im: TfjsImporter, shape: number[]): Value {
-  const x = im.activationInput(0);
-  const size = sizeOf(x.symbol.shape);
-  if (shape.length < 1) throw im.invalid('shape must keep the batch axis');
-  const target = shape.slice(1);
+  const v = im.required(0);
+  const size = v.kind === 'constant' ? v.tensor.size : sizeOf(v.symbol.shape);
+  const batched = v.kind === 'activation';
+  if (batched && shape.length < 1) throw im.invalid('shape must keep the batch axis');
+  const target = batched ? shape.slice(1) : shape;
   const known = target.filter((d) => d !== -1);
   if (target.length - known.length > 1 || known.some((d) => d < 0)) throw im.invalid(`shape [${shape.join(', ')}]`);
   const resolved = target.map((d) => (d === -1 ? size / sizeOf(known) : d));
-  if (sizeOf(resolved) !== size || !resolved.every(Number.isInteger)) throw im.invalid(`cannot reshape [N, ${x.symbol.shape.join(', ')}] to [${shape.join(', ')}]${shape[0] !== -1 ? ' (the first axis must stay the batch)' : ''}`);
-  if (sameShape(resolved, x.symbol.shape)) return x;
-  return im.apply(new Reshape(im.layerName(), resolved), [x.symbol]);
+  if (sizeOf(resolved) !== size || !resolved.every(Number.isInteger)) throw im.invalid(`cannot reshape ${batched ? `[N, ${v.symbol.shape.join(', ')}]` : formatShape(v.tensor.shape)} to [${shape.join(', ')}]${batched && shape[0] !== -1 ? ' (the first axis must stay the batch)' : ''}`);
+  return batched ? reshapeActivation(im, v, resolved) : { kind: 'constant', tensor: v.tensor.reshape(resolved) };
 }
 
+/** Squeeze the axes `squeeze_dims` names (all of size 1 where it names none; an activation's batch axis stays). */
 function squeeze(im: TfjsImporter): Value {
-  const x = im.activationInput(0);
-  const full = [NaN, ...x.symbol.shape];
+  const v = im.required(0);
+  const full = v.kind === 'constant' ? [...v.tensor.shape] : [NaN, ...v.symbol.shape];
   const dims = (im.attrInts('squeeze_dims') ?? []).map((d) => (d < 0 ? d + full.length : d));
-  if (dims.includes(0)) throw im.unsupported('squeezing the batch axis');
-  const drop = dims.length > 0 ? dims : full.map((d, i) => (d === 1 ? i : -1)).filter((i) => i > 0);
-  if (drop.some((d) => full[d] !== 1)) throw im.invalid(`squeeze_dims [${dims.join(', ')}] name axes of [N, ${x.symbol.shape.join(', ')}] that are not 1`);
-  return reshape(im, [-1, ...full.slice(1).filter((_, i) => !drop.includes(i + 1))]);
+  if (v.kind === 'activation' && dims.includes(0)) throw im.unsupported('squeezing the batch axis');
+  const drop = dims.length > 0 ? dims : full.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
+  if (drop.some((d) => full[d] !== 1)) throw im.invalid(`squeeze_dims [${dims.join(', ')}] name axes of ${formatDims(full)} that are not 1`);
+  const kept = full.filter((_, i) => !drop.includes(i));
+  return v.kind === 'constant' ? { kind: 'constant', tensor: v.tensor.reshape(kept) } : reshapeActivation(im, v, kept.slice(1));
 }
 
 /** MatMul of an activation [N, K] by a constant [K, M] (or [M, K] with transpose_b); _FusedMatMul adds BiasAdd and Relu/Relu6. */
@@ -270,6 +274,13 @@ function argmax(im: TfjsImporter): Value {
 }
 
 const sigmoid = (im: TfjsImporter): Value => im.apply(new Sigmoid(im.layerName()), [im.activationInput(0).symbol]);
+
+/** Exp of an activation (TF's box decoding), or of a constant, folded. */
+function expOp(im: TfjsImporter): Value {
+  const v = im.required(0);
+  if (v.kind === 'constant') return { kind: 'constant', tensor: new Tensor(v.tensor.shape, v.tensor.data.map(Math.exp)) };
+  return im.apply(new Exp(im.layerName()), [v.symbol]);
+}
 const softmax = (im: TfjsImporter): Value => im.apply(new Softmax(im.layerName()), [im.activationInput(0).symbol]);
 
 /** Each op we map (GRAPH_OPS but Placeholder, which the importer makes the input) to its converter. */
@@ -313,7 +324,13 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   ResizeBilinear: resizeBilinear,
   ArgMax: argmax,
   Shape: shapeOf,
-  StridedSlice: stridedSlice,
-  Pack: pack,
+  StridedSlice: stridedSliceOp,
+  Pack: packOp,
   Cast: cast,
+  Exp: expOp,
+  Slice: sliceOp,
+  Split: splitOp,
+  SplitV: splitVOp,
+  Unpack: unpackOp,
+  ExpandDims: expandDimsOp,
 });

@@ -20,15 +20,20 @@ export interface TfjsGraphImportOptions {
   source?: string;
   /** Per-sample input shape [H, W, C] where the Placeholder leaves some of it open. */
   inputShape?: Shape;
-  /** The node whose output is the model's; default the signature's output, or the one node nothing reads. */
+  /** The node whose output is the model's; default the signature's outputs, or the nodes nothing reads. */
   outputNode?: string;
+  /** Several nodes whose outputs are the model's, named by node (a detector's scores and boxes); instead of `outputNode`. */
+  outputNodes?: readonly string[];
   /** Name of the model; default `tfjs_graph_model`. */
   name?: string;
 }
 
 export interface TfjsGraphInfo {
   inputName: string;
+  /** The first (often the only) output node; `outputNames` has each. */
   outputName: string;
+  /** The output nodes, in order: the model's output names where there are several. */
+  outputNames: string[];
   /** [batch (−1: any), ...per-sample] as the Placeholder declares it. */
   inputShape: number[];
   /** How many nodes of each op the part of the graph that computes the output has. */
@@ -72,8 +77,9 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
     super(source, { activationOnly: 'this op is supported on values computed from the input', constantSources: '' });
   }
 
-  build(outputName: string, ops: OpTable<TfjsImporter, Value>): { model: Model; info: TfjsGraphInfo } {
-    const order = this.topologicalOrder(outputName);
+  /** The model computing `outputNames` (one: a single-output model; several: outputs named by node). */
+  build(outputNames: readonly string[], ops: OpTable<TfjsImporter, Value>): { model: Model; info: TfjsGraphInfo } {
+    const order = this.topologicalOrder(outputNames);
     for (const node of order) {
       for (const [name] of node.inputs) {
         const readers = this.readers.get(name);
@@ -82,15 +88,19 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
       }
     }
     this.convertNodes(order, ops);
-    const result = this.values.get(outputName)!;
-    if (result.kind !== 'activation' || !this.graphInput) throw new FormatError(`${this.source}: the output node ${JSON.stringify(outputName)} does not depend on a Placeholder input`);
-    const model = new Model(this.graphInput.symbol, result.symbol, { name: this.options.name ?? 'tfjs_graph_model' });
+    const symbols = outputNames.map((name) => {
+      const result = this.values.get(name)!;
+      if (result.kind !== 'activation' || !this.graphInput) throw new FormatError(`${this.source}: the output node ${JSON.stringify(name)} does not depend on a Placeholder input`);
+      return result.symbol;
+    });
+    const outputs = symbols.length === 1 ? symbols[0] : Object.fromEntries(outputNames.map((name, k) => [name, symbols[k]]));
+    const model = new Model(this.graphInput!.symbol, outputs, { name: this.options.name ?? 'tfjs_graph_model' });
     this.assignWeights();
-    return { model, info: { inputName: this.graphInput.name, outputName, inputShape: this.graphInput.shape, operators: this.operators } };
+    return { model, info: { inputName: this.graphInput!.name, outputName: outputNames[0], outputNames: [...outputNames], inputShape: this.graphInput!.shape, operators: this.operators } };
   }
 
-  /** The nodes the output depends on, each after its inputs (depth-first without recursion; a cycle is an error). */
-  private topologicalOrder(outputName: string): NodeDef[] {
+  /** The nodes the outputs depend on, each after its inputs (depth-first without recursion; a cycle is an error). */
+  private topologicalOrder(outputNames: readonly string[]): NodeDef[] {
     const state = new Map<string, 'open' | 'done'>();
     const order: NodeDef[] = [];
     const stack: [NodeDef, number][] = [];
@@ -102,17 +112,19 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
       state.set(name, 'open');
       stack.push([node, 0]);
     };
-    push(outputName, 'the output');
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      const [node, next] = top;
-      if (next < node.inputs.length) {
-        top[1]++;
-        push(node.inputs[next][0], `node ${JSON.stringify(node.name)}`);
-      } else {
-        stack.pop();
-        state.set(node.name, 'done');
-        order.push(node);
+    for (const name of outputNames) {
+      push(name, 'the output');
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1];
+        const [node, next] = top;
+        if (next < node.inputs.length) {
+          top[1]++;
+          push(node.inputs[next][0], `node ${JSON.stringify(node.name)}`);
+        } else {
+          stack.pop();
+          state.set(node.name, 'done');
+          order.push(node);
+        }
       }
     }
     return order;
@@ -247,8 +259,11 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
     const ref = this.node.inputs[k];
     if (!ref) return undefined;
     const [name, index] = ref;
-    if (index !== 0) throw this.unsupported(`reads output ${index} of node ${JSON.stringify(name)}; only first outputs are supported`);
-    return this.values.get(name)!;
+    if (index === 0) return this.values.get(name)!;
+    // later outputs of ops with several (Split, Unpack) are stored as `name:index`
+    const value = this.values.get(`${name}:${index}`);
+    if (!value) throw this.unsupported(`reads output ${index} of node ${JSON.stringify(name)} (${this.nodes.get(name)?.op}), which gives one output here`);
+    return value;
   }
 
   /** A constant of integers; where `batch` is given, a batch size at position 0 (NaN, from Shape) reads as it. */

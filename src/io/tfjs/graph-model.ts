@@ -11,6 +11,7 @@ import { isObject } from './keras-config.js';
 import type { Json } from './keras-config.js';
 import { parseTfjsModelJson } from './layers-model.js';
 import { decodeWeights } from './weights-manifest.js';
+import { missingAnchorsNote } from '../graph-import/detector-outputs.js';
 
 export { GRAPH_OPS, UnsupportedGraphOpError };
 export type { TfjsGraphImportOptions, TfjsGraphInfo };
@@ -18,14 +19,17 @@ export type { TfjsGraphImportOptions, TfjsGraphInfo };
 export interface TfjsGraphImport {
   model: Model;
   info: TfjsGraphInfo;
-  /** Manifest weights no node on the way to the output reads. */
+  /** Manifest weights no node on the way to the outputs reads. */
   unusedWeights: string[];
+  /** What the file leaves to the caller, one line each (a detector's raw outputs without anchors). */
+  notes: string[];
   userDefinedMetadata?: Json;
 }
 
 /**
  * Builds our model from a TF.js graph model: `modelJson` (bytes, text or parsed) and its shards (path → bytes).
- * Only the nodes the output depends on are converted; an op outside GRAPH_OPS is an UnsupportedGraphOpError.
+ * Only the nodes the outputs depend on are converted; an op outside GRAPH_OPS is an UnsupportedGraphOpError.
+ * Several outputs (the signature's, or `outputNodes`) make a model with outputs named by node.
  */
 export function decodeTfjsGraphModel(modelJson: Uint8Array | string | unknown, shards: Map<string, Uint8Array> | ((path: string) => Uint8Array), options: TfjsGraphImportOptions = {}): TfjsGraphImport {
   const source = options.source ?? 'model.json';
@@ -38,12 +42,15 @@ export function decodeTfjsGraphModel(modelJson: Uint8Array | string | unknown, s
   };
   const weights = decodeWeights(json.weightsManifest, shard, source);
   const nodes = parseGraphNodes(json.modelTopology, source);
-  const output = options.outputNode ?? signatureOutput(json, nodes, source);
+  if (options.outputNodes?.length === 0) throw new ConfigError(`${source}: outputNodes is empty; name at least one node`);
+  const outputs = options.outputNodes ?? (options.outputNode !== undefined ? [options.outputNode] : signatureOutputs(json, nodes, source));
   const importer = new TfjsImporter(nodes, weights, source, options);
-  const { model, info } = importer.build(output, TFJS_GRAPH_OPS);
+  const { model, info } = importer.build(outputs, TFJS_GRAPH_OPS);
   Object.assign(info, { convertedBy: json.convertedBy ?? undefined, generatedBy: json.generatedBy });
   model.metadata = { importedFrom: { format: 'tfjs-graph', source, convertedBy: json.convertedBy ?? null } };
-  return { model, info, unusedWeights: [...weights.keys()].filter((k) => !importer.usedWeights.has(k)), userDefinedMetadata: json.userDefinedMetadata };
+  // decoded boxes (an Exp on the way: TF's box coder) need no anchors; raw box codes do
+  const anchors = info.operators.Exp ? null : missingAnchorsNote(model.outputNames.map((name) => ({ name, shape: model.outputShapes[name] })));
+  return { model, info, unusedWeights: [...weights.keys()].filter((k) => !importer.usedWeights.has(k)), notes: anchors ? [anchors] : [], userDefinedMetadata: json.userDefinedMetadata };
 }
 
 /** Checks the GraphDef's node list: names unique, ops and inputs strings. */
@@ -68,15 +75,14 @@ export function parseGraphNodes(topology: Json, source: string): Map<string, Nod
   return nodes;
 }
 
-/** The output node: the signature's one output, else the one node no other node reads (Const nodes aside). */
-function signatureOutput(json: { signature?: Json; userDefinedMetadata?: Json }, nodes: Map<string, NodeDef>, source: string): string {
+/** The output nodes: the signature's outputs, else the one node no other node reads (Const nodes aside). */
+function signatureOutputs(json: { signature?: Json; userDefinedMetadata?: Json }, nodes: Map<string, NodeDef>, source: string): string[] {
   const signature = json.signature ?? (isObject(json.userDefinedMetadata?.signature) ? json.userDefinedMetadata.signature : undefined);
   const outputs = isObject(signature?.outputs) ? Object.keys(signature.outputs) : [];
-  if (outputs.length > 1) throw new ConfigError(`${source}: the signature has ${outputs.length} outputs (${outputs.join(', ')}); name one as the output node`);
-  if (outputs.length === 1) return outputs[0].replace(/:\d+$/, '');
+  if (outputs.length > 0) return outputs.map((name) => name.replace(/:\d+$/, ''));
   const read = new Set([...nodes.values()].flatMap((n) => n.inputs.map(([name]) => name)));
   const sinks = [...nodes.values()].filter((n) => !read.has(n.name) && n.op !== 'Const' && n.op !== 'NoOp');
-  if (sinks.length !== 1) throw new ConfigError(`${source}: cannot tell the output: ${sinks.length} nodes are read by no other (${sinks.slice(0, 5).map((n) => n.name).join(', ')}); name one as the output node`);
-  return sinks[0].name;
+  if (sinks.length !== 1) throw new ConfigError(`${source}: cannot tell the output: ${sinks.length} nodes are read by no other (${sinks.slice(0, 5).map((n) => n.name).join(', ')}); name one as the output node, or several as output nodes`);
+  return [sinks[0].name];
 }
 

@@ -5,7 +5,8 @@ import { ConfigError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
 import { ActivationLayer, Softmax } from '../../nn/activation.js';
 import { Conv2D, ConvLayer, DepthwiseConv2D } from '../../nn/conv.js';
-import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Arithmetic, Clip, Concatenate, Exp, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Slice } from '../../nn/slice.js';
 import { Add, Dense, Dropout, Flatten, InputLayer, Reshape, ZeroPadding2D } from '../../nn/core.js';
 import type { Layer } from '../../nn/layer.js';
 import { ArgMax } from '../../nn/argmax.js';
@@ -158,6 +159,8 @@ export function modelToKerasTopology(model: Model, options: KerasTopologyOptions
       entry('Resize', layer.config());
     } else if (options.extended && layer instanceof ArgMax) {
       entry('ArgMax', {});
+    } else if (options.extended && (layer instanceof Exp || layer instanceof Slice)) {
+      entry(layer.kind, layer.config());
     } else throw unsupported(layer);
   }
   const topology: Json = {

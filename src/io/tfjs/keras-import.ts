@@ -9,7 +9,8 @@ import { ActivationLayer, Softmax } from '../../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
 import { Add, Dense, Dropout, Flatten, Reshape, ZeroPadding2D, input } from '../../nn/core.js';
 import type { Layer } from '../../nn/layer.js';
-import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Arithmetic, Clip, Concatenate, Exp, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Slice } from '../../nn/slice.js';
 import type { ArithmeticOp } from '../../ops/broadcast.js';
 import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
@@ -571,4 +572,6 @@ const CONVERTERS = lookupTable<Converter>({
   HardSwish: (r, [x]) => new HardSwish(r.spec.name).apply(x),
   Resize: resize,
   ArgMax: (r, [x]) => new ArgMax(r.spec.name).apply(x),
+  Exp: (r, [x]) => new Exp(r.spec.name).apply(x),
+  Slice: (r, [x]) => new Slice(r.spec.name, r.number('axis'), r.number('begin'), r.number('size')).apply(x),
 });
