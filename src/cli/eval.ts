@@ -9,6 +9,7 @@ import { openDataset } from '../node/training-run.js';
 import { readVocFolder } from '../node/voc-folder.js';
 import { readCocoFolder } from '../node/coco-folder.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
+import { withLetterbox } from '../api/detect.js';
 import { evaluateDetector } from '../train/detection-metrics.js';
 import type { Detector } from '../train/detection-metrics.js';
 import { createProgress } from './progress.js';
@@ -46,7 +47,8 @@ any format \`mobilenet convert\` reads, weights-only files built from the archit
                                      it has names, else by ascending id to 1..K; --json: {map, ap50, ap75, vocAp50,
                                      perClass: [{class, categoryId, label, ap, ap50, ap75, vocAp50, truth, detections}]
                                      (ap null: no objects of the class), images}
-  --letterbox                        detection: keep the images' aspect and pad them (default: stretch to the input)
+  --letterbox                        detection: keep the images' aspect, padded (as \`mobilenet detect --letterbox\`;
+                                     default: as the model's preprocessing says, else stretched to the input)
 ${CONVENTION_HELP}
 ${ARCHITECTURE_HELP}`;
 
@@ -140,12 +142,12 @@ async function evalDetector(values: Values, folder: string, split: 'test' | 'tra
   printNotes(io, data.notes);
   const engine = WasmEngine.supported() ? await WasmEngine.create(model) : undefined;
   const detector: Detector = { inputShape: model.inputShape, head, predictOutputs: (x) => (engine ? engine.predictOutputs(x) : model.predictOutputs(x)) };
+  const fitted = withLetterbox(preprocessing, values.letterbox === true);
   const progress = createProgress(io, { label: 'eval (detection)', total: data.images.length, unit: 'images' });
   let done = 0;
   const started = performance.now();
   const metrics = await evaluateDetector(detector, data, {
-    pixels: preprocessing.pixels,
-    letterbox: values.letterbox === true,
+    preprocessing: fitted,
     onBatch: (images) => {
       progress.tick(images - done);
       done = images;
@@ -163,7 +165,7 @@ async function evalDetector(values: Values, folder: string, split: 'test' | 'tra
     return;
   }
   const [h, w] = model.inputShape;
-  io.out(`${source} (${engineName}) on ${data.root} (${cocoSplit}, ${metrics.images} images, ${h}×${w}${values.letterbox ? ' letterboxed' : ''}): mAP@[.5:.95] ${percent(metrics.map)}, AP50 ${percent(metrics.ap50)}, AP75 ${percent(metrics.ap75)}, VOC AP50 ${percent(metrics.vocAp50)}, ${(metrics.images / seconds).toFixed(1)} images/s`);
+  io.out(`${source} (${engineName}) on ${data.root} (${cocoSplit}, ${metrics.images} images, ${h}×${w}${fitted.fit === 'letterbox' ? ' letterboxed' : ''}): mAP@[.5:.95] ${percent(metrics.map)}, AP50 ${percent(metrics.ap50)}, AP75 ${percent(metrics.ap75)}, VOC AP50 ${percent(metrics.vocAp50)}, ${(metrics.images / seconds).toFixed(1)} images/s`);
   io.out(`\nAP per class (—: no objects of the class, left out of the means):`);
   io.out(`${'class'.padStart(5)} ${'category'.padEnd(20)} ${'objects'.padStart(8)} ${'AP'.padStart(7)} ${'AP50'.padStart(7)} ${'AP75'.padStart(7)} ${'VOC AP50'.padStart(9)}`);
   const cell = (v: number | null, width: number): string => (v === null ? '—' : percent(v)).padStart(width);

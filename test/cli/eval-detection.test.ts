@@ -43,12 +43,17 @@ interface EvalJson {
 const near = (actual: number, expected: number, what: string): void => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} vs ${expected}`);
 
 describe('mobilenet eval --task detection', () => {
-  it('gives the hand-worked AP of a detector whose outputs are known, stretched and --letterbox, as JSON and as a table', async () => {
-    for (const [flags, expected] of [[[], DETECTOR_CASE.stretched], [['--letterbox'], DETECTOR_CASE.letterboxed]] as const) {
-      const r = await runCli('eval', '--task', 'detection', '--model', detectorFile, '--data', coco, '--json', ...flags);
+  it('gives the hand-worked AP of a detector whose outputs are known, stretched, --letterbox or letterboxed by its file, as JSON and as a table', async () => {
+    const { model, head } = constantDetector(DETECTOR_CASE.size, DETECTOR_CASE.logits, DETECTOR_CASE.anchors);
+    model.metadata.detection = head;
+    const letterboxFile = join(dir, 'letterbox.safetensors');
+    await writeFile(letterboxFile, encodeModelFile(model, { classNames: ['background', ...DETECTOR_CASE.categories], preprocessing: { fit: 'letterbox', pixels: 'symmetric' } }));
+    const runs = [[detectorFile, [], DETECTOR_CASE.stretched], [detectorFile, ['--letterbox'], DETECTOR_CASE.letterboxed], [letterboxFile, [], DETECTOR_CASE.letterboxed]] as const;
+    for (const [file, flags, expected] of runs) {
+      const r = await runCli('eval', '--task', 'detection', '--model', file, '--data', coco, '--json', ...flags);
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out) as EvalJson;
-      for (const key of ['map', 'ap50', 'ap75', 'vocAp50'] as const) near(result[key], expected[key], `${flags.join(' ')} ${key}`);
+      for (const key of ['map', 'ap50', 'ap75', 'vocAp50'] as const) near(result[key], expected[key], `${file} ${flags.join(' ')} ${key}`);
       assert.equal(result.images, 2);
       assert.deepEqual(result.perClass.map((c) => [c.class, c.categoryId, c.label, c.truth, c.detections]), [[1, 1, 'one', 2, 2], [2, 2, 'two', 2, 2]]);
       near(result.perClass[1].ap!, 51 / 101, 'class two');
