@@ -58,6 +58,10 @@ export { loadModel, MobileNetClassifier, FetchError, bundledModelUrl, BUNDLED_MO
 export type { ModelSource, ImageSource, ImageDataLike, EncodedImage, LoadModelOptions, Prediction } from './api/load-model.js';
 export { segment, overlayMask } from './api/segment.js';
 export type { Segmentation, SegmentOptions, SegmentRunOptions, Segmenter, LoadedSegmenter } from './api/segment.js';
+export { detect } from './api/detect.js';
+export type { AnchorSource, DetectOptions, DetectRunOptions, ImageDetections, LoadedDetector } from './api/detect.js';
+export { drawBoxes, rgbaOf } from './data/draw-boxes.js';
+export type { DrawBoxesOptions, DrawnDetection, RgbaImage } from './data/draw-boxes.js';
 
 export { WasmEngine } from './backend/wasm/engine.js';
 export type { WasmEngineOptions } from './backend/wasm/engine.js';
@@ -65,6 +69,17 @@ export { createWasmTrainingBackends } from './backend/wasm/ops-backend.js';
 export type { GradientBackend } from './backend/gradients.js';
 export { referenceGradients } from './backend/gradients.js';
 export { lowerModel } from './graph/lower.js';
+
+export { ssdAnchors, ssdAnchorsPerLocation, defaultBoxes, defaultBoxesPerLocation, readAnchors } from './detect/anchors.js';
+export type { SsdAnchorOptions, DefaultBoxOptions } from './detect/anchors.js';
+export { decodeBoxes, encodeBoxes, cornersToCenters } from './detect/box-coder.js';
+export { nms } from './detect/nms.js';
+export type { NmsOptions } from './detect/nms.js';
+export { postprocess, postprocessAsync, DEFAULT_POSTPROCESS } from './detect/postprocess.js';
+export type { SliceOptions } from './detect/postprocess.js';
+export { letterbox, resizeMapping, toSourceBox, toModelBox, mapDetections, letterboxImage } from './detect/letterbox.js';
+export type { ImageSize, ResizeMapping, LetterboxOptions, LetterboxImageOptions } from './detect/letterbox.js';
+export type { Box, BoxCodeOrder, Detection, DetectionHead, PostprocessOptions } from './detect/types.js';
 
 export * from './data/index.js';
 export { augmentBatch, randomCrop, randomHorizontalFlip, randomErasing } from './train/augment.js';

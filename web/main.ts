@@ -1,12 +1,13 @@
 // The page's entry: tabs that load their module on first show (so Explore does not carry the engine, and only
 // Benchmark loads onnxruntime-web), chosen by the URL's hash; tells whether threads are available.
 
-type Tab = 'explore' | 'classify' | 'your-model' | 'segment' | 'benchmark';
+type Tab = 'explore' | 'classify' | 'your-model' | 'segment' | 'detect' | 'benchmark';
 const TABS: Record<Tab, () => Promise<{ show(panel: HTMLElement): void | Promise<void> }>> = {
   explore: () => import('./explore.js'),
   classify: () => import('./classify.js'),
   'your-model': () => import('./your-model.js'),
   segment: () => import('./segment.js'),
+  detect: () => import('./detect.js'),
   benchmark: () => import('./benchmark.js'),
 };
 const started = new Map<Tab, Promise<void>>();

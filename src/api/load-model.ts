@@ -14,6 +14,9 @@ import { Tensor } from '../tensor/tensor.js';
 import type { LabelMap } from '../data/label-maps.js';
 import { scoresModel, segmentationClasses, segmentationInput, segmentationLabelMap, segmentationOf } from './segment.js';
 import type { SegmentOptions, Segmentation } from './segment.js';
+import { detectionHead, detectionsOf, detectorBatch, slotLabels, withLetterbox } from './detect.js';
+import type { AnchorSource, DetectOptions, ImageDetections } from './detect.js';
+import type { DetectionHead } from '../detect/types.js';
 import { describe } from './images.js';
 import type { ImageSource } from './images.js';
 
@@ -39,6 +42,8 @@ export interface LoadModelOptions extends LoadAnyModelOptions {
   preprocessing?: PreprocessOptions;
   /** Labels of the outputs, where the model file has none (or other ones): one per class. */
   classNames?: readonly string[];
+  /** A detector's anchors, where the model file has none (graphs imported from other formats): see AnchorSource. */
+  detectionAnchors?: AnchorSource;
 }
 
 export interface Prediction {
@@ -52,6 +57,7 @@ export interface Prediction {
 /** Batches in, outputs out: the WebAssembly engine, or the reference kernels. */
 interface Runner {
   predict(x: Tensor): Tensor;
+  predictOutputs(x: Tensor): Record<string, Tensor>;
   dispose(): Promise<void>;
   backend: 'wasm' | 'reference';
 }
@@ -123,7 +129,7 @@ export async function decodeModelSource(source: ModelSource | undefined, options
 
 /** The options that concern decoding, without the classifier's own. */
 export function decodeOptions(options: LoadModelOptions): LoadAnyModelOptions {
-  const { backend: _backend, threads: _threads, preprocessing: _preprocessing, classNames: _classNames, ...decode } = options;
+  const { backend: _backend, threads: _threads, preprocessing: _preprocessing, classNames: _classNames, detectionAnchors: _anchors, ...decode } = options;
   return decode;
 }
 
@@ -137,15 +143,15 @@ function featureModel(model: Model): Model {
 
 
 async function startRunner(model: Model, options: LoadModelOptions): Promise<Runner> {
-  if (options.backend === 'reference' || !WasmEngine.supported()) return { predict: (x) => model.predict(x), dispose: async () => {}, backend: 'reference' };
+  if (options.backend === 'reference' || !WasmEngine.supported()) return { predict: (x) => model.predict(x), predictOutputs: (x) => model.predictOutputs(x), dispose: async () => {}, backend: 'reference' };
   const engine = await WasmEngine.create(model, { threads: options.threads ?? 1 });
-  return { predict: (x) => engine.predict(x), dispose: () => engine.dispose(), backend: 'wasm' };
+  return { predict: (x) => engine.predict(x), predictOutputs: (x) => engine.predictOutputs(x), dispose: () => engine.dispose(), backend: 'wasm' };
 }
 
 
 /**
  * A loaded model ready to classify and embed images, or, when its output is per-pixel scores [H, W, K], to segment
- * them. `Image` is what the environment accepts: the core's ImageSource, plus file paths in Node and elements,
+ * them, or, when it outputs scores and boxes per anchor (a detector), to detect objects in them. `Image` is what the environment accepts: the core's ImageSource, plus file paths in Node and elements,
  * canvases and bitmaps in browsers.
  */
 export class MobileNetClassifier<Image = ImageSource> {
@@ -161,6 +167,8 @@ export class MobileNetClassifier<Image = ImageSource> {
   readonly backend: 'wasm' | 'reference';
   /** A segmenter's classes and their colours (output [H, W, K]); null for a classifier. */
   readonly labelMap: LabelMap | null = null;
+  /** A detector's head (anchors, box coding, score conversion, output names); null for a classifier or segmenter. */
+  readonly detection: DetectionHead | null = null;
   private readonly outputsProbabilities: boolean;
   private features: Promise<Runner> | null = null;
   private disposed = false;
@@ -174,15 +182,23 @@ export class MobileNetClassifier<Image = ImageSource> {
     const { model } = loaded;
     const notes = [...loaded.notes];
     const [height, width] = model.inputShape;
+    const detector = isDetector(model);
     const guess = options.preprocessing ?? loaded.preprocessing ? undefined : guessPreprocessing(loaded);
     const preprocessing = options.preprocessing ?? loaded.preprocessing ?? guess?.preprocessing;
     if (options.preprocessing === undefined && loaded.preprocessing === undefined) {
-      notes.push(`no preprocessing stored in the model (give options.preprocessing): ${guess ? `guessing ${guess.why}` : 'pixels scaled to 0..1'}, resized bilinearly to ${height}×${width}`);
+      notes.push(`no preprocessing stored in the model (give options.preprocessing): ${guess ? `guessing ${guess.why}` : detector ? "pixels scaled to −1..1 (SSD's x/127.5 − 1)" : 'pixels scaled to 0..1'}, resized bilinearly to ${height}×${width}`);
     }
-    this.preprocessing = { fit: 'bilinear', pixels: 'unit', ...preprocessing, size: [height, width] };
+    this.preprocessing = { fit: 'bilinear', pixels: detector ? 'symmetric' : 'unit', ...preprocessing, size: [height, width] };
     const classes = model.outputShape[model.outputShape.length - 1];
     const classNames = options.classNames ?? loaded.classNames;
-    if (model.outputShape.length === 3) {
+    if (detector) {
+      const what = `model ${model.name}`;
+      const head = detectionHead(model.metadata.detection, model.outputShapes, { anchors: options.detectionAnchors }, [height, width], what);
+      const scores = model.outputShapes[head.outputs.scores];
+      this.detection = head;
+      this.labels = slotLabels(scores[scores.length - 1], head.background, classNames, what);
+      if (classNames === undefined) notes.push(`no class names stored in the model (give options.classNames): labels are 'class ${head.background ? 1 : 0}' … 'class ${scores[scores.length - 1] - 1}'`);
+    } else if (model.outputShape.length === 3) {
       const { labelMap, note } = segmentationLabelMap(classes, { classNames, extra: loaded.extra }, `model ${model.name}`);
       this.labelMap = labelMap;
       this.labels = [...labelMap.classNames];
@@ -203,6 +219,7 @@ export class MobileNetClassifier<Image = ImageSource> {
 
   /** @internal the edges' loadModel functions build classifiers through this, each with its own image kinds. */
   static async create<Image>(file: AnyModel, options: LoadModelOptions, adapt: (image: Image) => ImageSource | Promise<ImageSource>): Promise<MobileNetClassifier<Image>> {
+    if (isDetector(file.model)) return new MobileNetClassifier(file, await startRunner(file.model, options), options, adapt);
     const scores = scoresModel(file.model);
     const loaded = scores.note ? { ...file, model: scores.model, notes: [...file.notes, scores.note] } : file;
     const { outputShape, name } = loaded.model;
@@ -257,6 +274,20 @@ export class MobileNetClassifier<Image = ImageSource> {
     return segmentationOf(this.runner.predict(input.tensor), input.original, options, labelMap, this.notes);
   }
 
+  /**
+   * A detector's detections in one image or a batch (a tensor [N, H, W, C] is N images), with the model's
+   * preprocessing (resized, or letterboxed), labels and head; boxes in each image's pixels (see ImageDetections).
+   */
+  async detect(images: Image | readonly Image[], options: DetectOptions = {}): Promise<ImageDetections[]> {
+    const head = this.detection;
+    if (head === null) throw new ShapeError(`model ${this.model.name} outputs [N, ${this.model.outputShape.join(', ')}], not class scores and boxes per anchor: it cannot detect`);
+    const list: readonly Image[] = Array.isArray(images) ? images : [images as Image];
+    const sources = await Promise.all(list.map((image) => this.adapt(image)));
+    const batch = detectorBatch(sources, this.model.inputShape, withLetterbox(this.preprocessing, options.letterbox));
+    this.checkLive();
+    return detectionsOf(this.runner.predictOutputs(batch.tensor), head, batch.frames, options, this.labels);
+  }
+
   /** Frees the engines' memory and workers; the classifier cannot be used afterwards. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
@@ -266,6 +297,7 @@ export class MobileNetClassifier<Image = ImageSource> {
   }
 
   private checkKind(method: string): void {
+    if (this.detection !== null) throw new ShapeError(`model ${this.model.name} outputs ${this.model.outputNames.join(' and ')} per anchor: it detects, it cannot ${method} (detect instead)`);
     if (this.labelMap !== null) throw new ShapeError(`model ${this.model.name} outputs class scores per pixel [N, ${this.model.outputShape.join(', ')}]: it segments, it cannot ${method} (segment instead)`);
   }
 
@@ -276,6 +308,11 @@ export class MobileNetClassifier<Image = ImageSource> {
   private toInput(image: ImageSource): Tensor {
     return segmentationInput(image, this.model.inputShape, this.preprocessing).tensor;
   }
+}
+
+/** A detector: several outputs (scores and boxes), or a head in its metadata. */
+function isDetector(model: Model): boolean {
+  return model.outputNames.length > 1 || model.metadata.detection !== undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import { argmaxLabels } from '../ops/argmax.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
 import { IGNORE_LABEL, labelMapFor, vocLabelMap } from '../data/label-maps.js';
 import type { LabelMap, Palette } from '../data/label-maps.js';
-import type { PreprocessOptions } from '../data/preprocess.js';
+import type { Fit, PreprocessOptions } from '../data/preprocess.js';
 import { preprocessImage } from '../data/preprocess.js';
 import { ConfigError, FormatError, ShapeError } from '../errors.js';
 import { Model } from '../graph/model.js';
@@ -135,7 +135,7 @@ export async function segment<Image>(runner: Segmenter<Image>, images: readonly 
 /** An image as the network's input [1, H, W, C], with the image's own size and how it was fitted (null for a ready tensor). */
 export interface SegmentationInput {
   tensor: Tensor;
-  original: { width: number; height: number; fit: 'bilinear' | 'pad' } | null;
+  original: { width: number; height: number; fit: Fit } | null;
 }
 
 /** The network input for `image`: a ready tensor as it is, pixels and image bytes preprocessed (see imagePixels). */
@@ -167,6 +167,7 @@ export function segmentationOf(output: Tensor, original: SegmentationInput['orig
   const [, h, w, classes] = output.shape;
   let logits = output;
   if (resizeTo === 'original' && original && (original.height !== h || original.width !== w)) {
+    if (original.fit === 'letterbox') throw new ConfigError("segment: masks are mapped back for the 'bilinear' and 'pad' fits, not 'letterbox' (a detector's); give resizeTo: 'input'");
     const size = [original.height, original.width] as const;
     logits = original.fit === 'pad' ? centredWindow(output, size) : resizeBilinear2d(output, size);
   }

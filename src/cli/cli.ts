@@ -11,6 +11,7 @@ import { INSPECT_HELP, inspectCommand } from './inspect.js';
 import { EVAL_HELP, evalCommand } from './eval.js';
 import { TRAIN_HELP, trainCommand } from './train.js';
 import { DEMO_HELP, demoCommand } from './demo.js';
+import { DETECT_HELP, detectCommand } from './detect.js';
 import { INFER_HELP, inferCommand } from './infer.js';
 import { MAKE_SCENES_HELP, makeScenesCommand } from './make-scenes.js';
 import { SEGMENT_HELP, segmentCommand } from './segment.js';
@@ -36,6 +37,7 @@ const COMMANDS = lookupTable<Command>({
   classify: { brief: 'top classes of PNG/JPEG images with a model in any format', help: CLASSIFY_HELP, run: classifyCommand },
   'make-scenes': { brief: 'a reproducible synthetic segmentation data set (VOC layout, COCO boxes) from Fashion-MNIST items', help: MAKE_SCENES_HELP, run: makeScenesCommand },
   segment: { brief: 'label masks (palette PNGs), overlays and class fractions of images with a segmenter', help: SEGMENT_HELP, run: segmentCommand },
+  detect: { brief: 'objects in images with an SSD/SSDLite detector: classes, scores, boxes in pixels; boxes drawn', help: DETECT_HELP, run: detectCommand },
   bench: { brief: 'latency, images/s, planned arena and peak RSS of an engine', help: BENCH_HELP, run: benchCommand },
   demo: { brief: 'a tour: V2\'s summary, the papers\' cost comparisons, a timed batch on the engine', help: DEMO_HELP, run: demoCommand },
 });

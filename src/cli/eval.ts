@@ -1,12 +1,19 @@
 // `mobilenet eval`: top-1, top-5, per-class accuracy and throughput of a model file on a data folder's split; with
-// --task segmentation, a segmenter's mIoU, per-class IoU and pixel accuracy on a VOC folder's split.
+// --task segmentation, a segmenter's mIoU, per-class IoU and pixel accuracy on a VOC folder's split; with --task
+// detection, a detector's COCO mAP, AP50, AP75 and VOC AP50, per class, on a COCO folder's split.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { openDataset } from '../node/training-run.js';
 import { readVocFolder } from '../node/voc-folder.js';
-import { defaultModelPath, loadRunnableModel } from './model-files.js';
+import { readCocoFolder } from '../node/coco-folder.js';
+import { WasmEngine } from '../backend/wasm/engine.js';
+import { withLetterbox } from '../api/detect.js';
+import { evaluateDetector } from '../train/detection-metrics.js';
+import type { Detector } from '../train/detection-metrics.js';
+import { createProgress } from './progress.js';
+import { defaultModelPath, loadModelOrDefault, loadRunnableModel } from './model-files.js';
 import type { RunnableModel } from './model-files.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, numberFlag, parse, requiredFlag, POSITIVE_INTEGER, stringFlag } from './args.js';
 import { CONVENTION_FLAGS, CONVENTION_HELP, conventionFlags } from './conventions.js';
@@ -16,7 +23,7 @@ import { printNotes } from './io.js';
 import { evaluate, evaluateSegmentation } from '../train/trainer.js';
 import type { Values } from './args.js';
 
-export const EVAL_HELP = `mobilenet eval [--task segmentation] [--model FILE] --data DIR [--split test|train] [--limit N] [--json] [flags below]
+export const EVAL_HELP = `mobilenet eval [--task segmentation|detection] [--model FILE] --data DIR [--split test|train] [--limit N] [--json] [flags below]
 Evaluates a model (default: the bundled model; an int8 file from \`mobilenet quantize\` runs on the int8 kernels;
 any format \`mobilenet convert\` reads, weights-only files built from the architecture flags) on DIR's split
 (IDX files: the test split is t10k-*), or on its first N images. Top-5 is shown for models of more than 5 classes.
@@ -31,6 +38,17 @@ any format \`mobilenet convert\` reads, weights-only files built from the archit
                                      in the truth or the predictions, VOC's rule), per-class IoU, pixel accuracy
                                      (label 255 not counted); --json: {miou, perClassIou (null: class absent),
                                      pixelAccuracy, confusion (rows: true class), loss, images, pixels, classNames}
+  --task detection                   a detector (default: the bundled models/scenes-ssdlite.safetensors) on a COCO DIR
+                                     (annotations.json or instances.json, images beside it or in JPEGImages/ or images/;
+                                     or DIR is the .json itself), the images its ImageSets/Segmentation val list names
+                                     (--split test) or train list (every image without lists): COCO mAP@[.5:.95], AP50,
+                                     AP75 (pycocotools' algorithm, 100 detections per image, scores ≥ 0.01, NMS IoU
+                                     0.6) and VOC AP50, per class; categories map to the model's classes by name when
+                                     it has names, else by ascending id to 1..K; --json: {map, ap50, ap75, vocAp50,
+                                     perClass: [{class, categoryId, label, ap, ap50, ap75, vocAp50, truth, detections}]
+                                     (ap null: no objects of the class), images}
+  --letterbox                        detection: keep the images' aspect, padded (as \`mobilenet detect --letterbox\`;
+                                     default: as the model's preprocessing says, else stretched to the input)
 ${CONVENTION_HELP}
 ${ARCHITECTURE_HELP}`;
 
@@ -39,13 +57,21 @@ export function bundledSegmenterPath(): string {
   return join(dirname(defaultModelPath()), 'scenes-deeplab.safetensors');
 }
 
+/** The bundled detector, beside the bundled classifier (models/). */
+export function bundledDetectorPath(): string {
+  return join(dirname(defaultModelPath()), 'scenes-ssdlite.safetensors');
+}
+
 export async function evalCommand(argv: string[], io: CommandIO): Promise<void> {
-  const spec = { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' } } as const;
+  const spec = { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' }, letterbox: { type: 'boolean' } } as const;
   const { values } = parse(argv, spec, 'eval');
   const folder = requiredFlag(values, 'data', 'eval', 'DIR');
   const split = stringFlag(values, 'split', ['test', 'train'] as const) ?? 'test';
   const limit = numberFlag(values, 'limit', POSITIVE_INTEGER);
-  const segmentation = (stringFlag(values, 'task', ['classification', 'segmentation'] as const) ?? 'classification') === 'segmentation';
+  const task = stringFlag(values, 'task', ['classification', 'segmentation', 'detection'] as const) ?? 'classification';
+  if (values.letterbox && task !== 'detection') throw new UsageError('--letterbox applies to --task detection');
+  if (task === 'detection') return evalDetector(values, folder, split, limit, io);
+  const segmentation = task === 'segmentation';
   const { arch, options } = architectureFlags(segmentation && values.arch === undefined ? { ...values, arch: 'deeplabv3_mobilenet_v2' } : values);
   const given = await conventionFlags(values);
   let path = values.model as string | undefined;
@@ -99,4 +125,49 @@ async function evalSegmenter(loaded: RunnableModel, values: Values, folder: stri
   io.out(`${source} (${runner.engine}) on ${folder} (${vocSplit}, ${metrics.images} images, ${h}×${w}): mIoU ${percent(metrics.miou)}, pixel accuracy ${percent(metrics.pixelAccuracy)}, loss ${metrics.loss.toFixed(4)}, ${(metrics.images / seconds).toFixed(1)} images/s`);
   io.out(`\nIoU per class (—: in neither the truth nor the predictions, left out of the mean):`);
   metrics.perClassIou.forEach((iou, k) => io.out(`${String(k).padStart(3)} ${(classNames[k] ?? String(k)).slice(0, 20).padEnd(20)} ${iou === null ? '—'.padStart(7) : percent(iou).padStart(7)}`));
+}
+
+/** A detector on a COCO folder's split (test: the val list), its images fitted to the model's input, boxes scored in their pixels. */
+async function evalDetector(values: Values, folder: string, split: 'test' | 'train', limit: number | undefined, io: CommandIO): Promise<void> {
+  const { arch, options } = architectureFlags(values.arch === undefined ? { ...values, arch: 'ssdlite_mobilenet_v2' } : values);
+  const path = (values.model as string | undefined) ?? bundledDetectorPath();
+  if (values.model === undefined && !existsSync(path)) throw new ConfigError(`no --model given and the bundled detector ${path} does not exist (yet): give --model FILE, a detector from \`mobilenet train --task detection\``);
+  const loaded = await loadModelOrDefault(path, { ...options, arch }, { given: await conventionFlags(values), unnamedClasses: 'categories mapped by ascending id to classes 1..K' });
+  const { model, source, classNames, preprocessing } = loaded;
+  printNotes(io, loaded.notes);
+  const head = model.metadata.detection;
+  if (!head) throw new ConfigError(`${source} is not a detector (no detection head: anchors, box coding, score outputs): --task detection needs a model such as \`mobilenet train --task detection\` writes`);
+  const cocoSplit = split === 'test' ? 'val' : 'train';
+  const data = await readCocoFolder(folder, { split: cocoSplit, limit, classes: classNames ?? 'order' });
+  printNotes(io, data.notes);
+  const engine = WasmEngine.supported() ? await WasmEngine.create(model) : undefined;
+  const detector: Detector = { inputShape: model.inputShape, head, predictOutputs: (x) => (engine ? engine.predictOutputs(x) : model.predictOutputs(x)) };
+  const fitted = withLetterbox(preprocessing, values.letterbox === true);
+  const progress = createProgress(io, { label: 'eval (detection)', total: data.images.length, unit: 'images' });
+  let done = 0;
+  const started = performance.now();
+  const metrics = await evaluateDetector(detector, data, {
+    preprocessing: fitted,
+    onBatch: (images) => {
+      progress.tick(images - done);
+      done = images;
+    },
+  }).finally(async () => {
+    progress.stop();
+    await engine?.dispose();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const categoryOf = new Map(data.categories.map((c) => [c.class, c.id]));
+  const perClass = metrics.perClass.map(({ class: slot, ...rest }) => ({ class: slot, categoryId: categoryOf.get(slot), ...rest }));
+  const engineName = engine ? 'wasm' : 'reference';
+  if (values.json) {
+    io.out(JSON.stringify({ model: source, engine: engineName, split: cocoSplit, ...metrics, perClass, imagesPerSecond: metrics.images / seconds }));
+    return;
+  }
+  const [h, w] = model.inputShape;
+  io.out(`${source} (${engineName}) on ${data.root} (${cocoSplit}, ${metrics.images} images, ${h}×${w}${fitted.fit === 'letterbox' ? ' letterboxed' : ''}): mAP@[.5:.95] ${percent(metrics.map)}, AP50 ${percent(metrics.ap50)}, AP75 ${percent(metrics.ap75)}, VOC AP50 ${percent(metrics.vocAp50)}, ${(metrics.images / seconds).toFixed(1)} images/s`);
+  io.out(`\nAP per class (—: no objects of the class, left out of the means):`);
+  io.out(`${'class'.padStart(5)} ${'category'.padEnd(20)} ${'objects'.padStart(8)} ${'AP'.padStart(7)} ${'AP50'.padStart(7)} ${'AP75'.padStart(7)} ${'VOC AP50'.padStart(9)}`);
+  const cell = (v: number | null, width: number): string => (v === null ? '—' : percent(v)).padStart(width);
+  for (const c of perClass) io.out(`${String(c.class).padStart(5)} ${(c.label ?? String(c.categoryId)).slice(0, 20).padEnd(20)} ${String(c.truth).padStart(8)} ${cell(c.ap, 7)} ${cell(c.ap50, 7)} ${cell(c.ap75, 7)} ${cell(c.vocAp50, 9)}`);
 }

@@ -1,8 +1,9 @@
-// Pixel preprocessing shared by every data set: fit an HWC image to the model's size (bilinear resize, or
-// centred zero padding/cropping) on raw 0..255 values, then scale the pixels (0..1, −1..1, or mean/std).
+// Pixel preprocessing shared by every data set: fit an HWC image to the model's size (bilinear resize, centred
+// zero padding/cropping, or letterbox) on raw 0..255 values, then scale the pixels (0..1, −1..1, or mean/std).
 
 import { ConfigError, ShapeError } from '../errors.js';
 import { resizeBilinearPixels } from '../ops/resize.js';
+import { RESIZE_COORDINATES } from '../ops/resize.js';
 import type { ResizeCoordinates } from '../ops/resize.js';
 
 /** An image's shape, channels last. */
@@ -20,11 +21,19 @@ export type PixelScaling = 'raw' | 'unit' | 'symmetric' | { mean: number | reado
 
 /**
  * How an image of another size reaches the target size:
- * - `'bilinear'`: stretched with half-pixel-centre bilinear interpolation (see resizeBilinear);
+ * - `'bilinear'`: stretched with bilinear interpolation (see resizeBilinear);
  * - `'pad'`: placed in the centre, zero (black) outside; a larger image is cropped to the centre.
- *   For 28×28 Fashion-MNIST into 32×32 this adds a 2-pixel black border, like the background.
+ *   For 28×28 Fashion-MNIST into 32×32 this adds a 2-pixel black border, like the background;
+ * - `'letterbox'`: aspect kept: padded with black to the target's aspect ratio (see letterboxCanvas; the image at
+ *   the top-left or in the centre, `align`), then the canvas resized bilinearly to the target. face-api's SSD
+ *   takes this (`padToSquare` at the top-left, then tfjs `resizeBilinear` to 512×512, asymmetric coordinates).
  */
-export type Fit = 'bilinear' | 'pad';
+export type Fit = 'bilinear' | 'pad' | 'letterbox';
+
+export const FITS: readonly Fit[] = ['bilinear', 'pad', 'letterbox'];
+
+/** Where a letterboxed image sits on its canvas. */
+export type LetterboxAlign = 'center' | 'top-left';
 
 export interface PreprocessOptions {
   /** Target [height, width]; the image's own size when left out. */
@@ -33,6 +42,10 @@ export interface PreprocessOptions {
   fit?: Fit;
   /** Default 'unit'. */
   pixels?: PixelScaling;
+  /** Where `'letterbox'` places the image on its canvas; default 'center'. */
+  align?: LetterboxAlign;
+  /** Coordinate convention of the bilinear resizes (ops/resize.ts); default 'half-pixel'. */
+  coordinates?: ResizeCoordinates;
 }
 
 /**
@@ -43,11 +56,45 @@ export function preprocessImage(pixels: ArrayLike<number>, shape: ImageShape, op
   const [height, width, channels] = shape;
   checkImage(pixels, shape);
   const [targetHeight, targetWidth] = options.size ?? [height, width];
+  const target = [targetHeight, targetWidth] as const;
+  const fit = options.fit ?? 'bilinear';
   let out: Float32Array;
   if (targetHeight === height && targetWidth === width) out = Float32Array.from(pixels);
-  else if ((options.fit ?? 'bilinear') === 'pad') out = padOrCrop(pixels, shape, [targetHeight, targetWidth]);
-  else out = resizeBilinear(pixels, shape, [targetHeight, targetWidth]);
+  else if (fit === 'pad') out = padOrCrop(pixels, shape, target);
+  else if (fit === 'letterbox') out = letterbox(pixels, shape, target, options);
+  else out = resizeBilinear(pixels, shape, target, undefined, options.coordinates);
   return scalePixels(out, channels, options.pixels ?? 'unit');
+}
+
+/**
+ * Where a letterboxed image lies: the canvas of the target's aspect ratio that it is padded to ([height, width],
+ * the image's own size along the axis it fills, the other rounded to the nearest pixel: a square target gives a
+ * square of the longer side) and the image's offset on it (0 at the top-left; ⌊(canvas − image)/2⌋ centred).
+ * The canvas is then resized to the target whole, so a point at normalized model coordinates (v, u) comes from
+ * source pixel coordinates (v·height − top, u·width − left), exactly: how detections map back to the image.
+ */
+export function letterboxCanvas(shape: ImageShape, size: readonly [height: number, width: number], align: LetterboxAlign = 'center'): { height: number; width: number; top: number; left: number } {
+  const [h, w] = shape;
+  const [targetHeight, targetWidth] = checkTarget(size);
+  if (h < 1 || w < 1) throw new ShapeError(`cannot letterbox an empty ${h}×${w} image`);
+  const height = Math.max(h, Math.round((w * targetHeight) / targetWidth));
+  const width = Math.max(w, Math.round((h * targetWidth) / targetHeight));
+  const offset = (canvas: number, image: number): number => (align === 'top-left' ? 0 : Math.floor((canvas - image) / 2));
+  return { height, width, top: offset(height, h), left: offset(width, w) };
+}
+
+/** The image padded with black onto its letterbox canvas (see letterboxCanvas), then resized to `size`. */
+function letterbox(pixels: ArrayLike<number>, shape: ImageShape, size: readonly [number, number], options: PreprocessOptions): Float32Array {
+  const channels = shape[2];
+  const { height, width, top, left } = letterboxCanvas(shape, size, options.align);
+  const canvas = new Float32Array(height * width * channels);
+  const row = shape[1] * channels;
+  for (let y = 0; y < shape[0]; y++) {
+    const to = ((top + y) * width + left) * channels;
+    for (let i = 0; i < row; i++) canvas[to + i] = pixels[y * row + i];
+  }
+  const canvasShape = [height, width, channels] as const;
+  return height === size[0] && width === size[1] ? canvas : resizeBilinear(canvas, canvasShape, size, undefined, options.coordinates);
 }
 
 /**
@@ -149,25 +196,33 @@ export function describePixels(scaling: PixelScaling = 'unit'): string {
 
 /**
  * `value` (parsed JSON: a preprocessing file, a model file's entry) checked to be PreprocessOptions: `size`
- * [height, width] of positive integers, `fit` 'bilinear' or 'pad', `pixels` a PixelScaling with positive std,
- * no other keys. Errors name `source`.
+ * [height, width] of positive integers, `fit` one of FITS, `pixels` a PixelScaling with positive std, `align`
+ * 'center' or 'top-left', `coordinates` one of RESIZE_COORDINATES, no other keys. Errors name `source`.
  */
 export function checkPreprocessOptions(value: unknown, source: string): PreprocessOptions {
   const fail = (what: string): ConfigError => new ConfigError(`${source}: ${what}, got ${JSON.stringify(value)}`);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('preprocessing must be an object {size?, fit?, pixels?}');
-  const { size, fit, pixels, ...rest } = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('preprocessing must be an object {size?, fit?, pixels?, align?, coordinates?}');
+  const { size, fit, pixels, align, coordinates, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw fail(`unknown preprocessing key ${JSON.stringify(unknown[0])} (known: size, fit, pixels)`);
+  if (unknown.length > 0) throw fail(`unknown preprocessing key ${JSON.stringify(unknown[0])} (known: size, fit, pixels, align, coordinates)`);
   const options: PreprocessOptions = {};
   if (size !== undefined) {
     if (!Array.isArray(size) || size.length !== 2 || !size.every((n) => Number.isInteger(n) && n >= 1)) throw fail('size must be [height, width], positive integers');
     options.size = [size[0] as number, size[1] as number];
   }
   if (fit !== undefined) {
-    if (fit !== 'bilinear' && fit !== 'pad') throw fail("fit must be 'bilinear' or 'pad'");
-    options.fit = fit;
+    if (!(FITS as readonly unknown[]).includes(fit)) throw fail(`fit must be one of ${FITS.join(', ')}`);
+    options.fit = fit as Fit;
   }
   if (pixels !== undefined) options.pixels = checkPixelScaling(pixels, fail);
+  if (align !== undefined) {
+    if (align !== 'center' && align !== 'top-left') throw fail("align must be 'center' or 'top-left'");
+    options.align = align;
+  }
+  if (coordinates !== undefined) {
+    if (!(RESIZE_COORDINATES as readonly unknown[]).includes(coordinates)) throw fail(`coordinates must be one of ${RESIZE_COORDINATES.join(', ')}`);
+    options.coordinates = coordinates as ResizeCoordinates;
+  }
   return options;
 }
 

@@ -2,7 +2,7 @@
 // exact maps between normalized model boxes and source pixels, both ways; plus the letterboxed input's pixels.
 
 import { ConfigError } from '../errors.js';
-import { resizeBilinear, type ImageShape } from '../data/preprocess.js';
+import { letterboxCanvas, resizeBilinear, type ImageShape, type LetterboxAlign } from '../data/preprocess.js';
 import type { ResizeCoordinates } from '../ops/resize.js';
 import type { Box, Detection } from './types.js';
 
@@ -32,11 +32,8 @@ export interface ResizeMapping {
   region: { left: number; top: number; width: number; height: number };
 }
 
-/** Where the padding goes: split evenly around the image (the odd pixel after it), or all after it (right and bottom). */
-export type LetterboxAlign = 'center' | 'top-left';
-
 export interface LetterboxOptions {
-  /** `'center'` (default) or `'top-left'` (face-api). */
+  /** Where the padding goes: `'center'` (default; split evenly, the odd pixel after the image) or `'top-left'` (all after it, face-api). */
   align?: LetterboxAlign;
   /** `'resize-then-pad'` (default) or `'pad-then-resize'`. */
   order?: 'resize-then-pad' | 'pad-then-resize';
@@ -71,11 +68,8 @@ export function letterbox(source: ImageSize, input: ImageSize, options: Letterbo
   checkSize(input, 'model input');
   const align = options.align ?? 'center';
   if (options.order === 'pad-then-resize') {
-    const wider = source.width * input.height >= source.height * input.width;
-    const width = wider ? source.width : Math.round((source.height * input.width) / input.height);
-    const height = wider ? Math.round((source.width * input.height) / input.width) : source.height;
-    const left = padBefore(width, source.width, align);
-    const top = padBefore(height, source.height, align);
+    // the canvas rule is preprocessing's (fit 'letterbox'), so boxes map back through the pixels it makes
+    const { left, top, width, height } = letterboxCanvas([source.height, source.width, 1], [input.height, input.width], align);
     const scaleX = input.width / width;
     const scaleY = input.height / height;
     return { mode: 'pad-then-resize', source, input, scaleX, scaleY, offsetX: left * scaleX, offsetY: top * scaleY, region: { left, top, width, height } };

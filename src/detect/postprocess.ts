@@ -1,7 +1,7 @@
 // A detector's raw outputs → detections per image, TF Object Detection API's post-processing: decode against
 // the anchors, clip to [0, 1], convert scores, drop background, threshold, top-k, per-class or agnostic NMS, caps.
 
-import { ShapeError } from '../errors.js';
+import { ConfigError, ShapeError } from '../errors.js';
 import { formatShape, type Tensor } from '../tensor/tensor.js';
 import { decodeBoxes } from './box-coder.js';
 import { boxAreas, checkCap, checkThreshold, greedyNms, NmsWorkspace, type BoxSet } from './nms.js';
@@ -38,6 +38,9 @@ function checkOptions(options: PostprocessOptions): void {
   checkCap(options.maxPerClass, 'maxPerClass', WHAT);
   checkCap(options.maxDetections, 'maxDetections', WHAT);
   checkCap(options.topK, 'topK', WHAT);
+  if (options.clipBoxes !== undefined && options.clipBoxes !== 'before-nms' && options.clipBoxes !== 'after-nms') {
+    throw new ConfigError(`${WHAT}: clipBoxes must be 'before-nms' or 'after-nms', got ${String(options.clipBoxes)}`);
+  }
 }
 
 /** [N, A, slots] or [A, slots] (one image); anything else, or a count other than the anchors', is a ShapeError. */
@@ -56,19 +59,21 @@ function batchShape(scores: Tensor, boxes: Tensor, head: DetectionHead): BatchSh
   return { batch: n, anchors, slots };
 }
 
+const clipUnit = (v: number): number => Math.min(Math.max(v, 0), 1);
+
 /**
- * Per-image state that every class's NMS shares: decoded, clipped boxes in float64 (numpy's precision), their
- * areas, and for softmax each anchor's log-sum-exp, so a score costs one exp and thresholds compare logits.
+ * Per-image state that every class's NMS shares: decoded boxes in float64 (numpy's precision), clipped unless
+ * clipping waits until after NMS, their areas, and for softmax each anchor's log-sum-exp, so a score costs one exp and thresholds compare logits.
  */
 class ImageScorer {
   readonly set: BoxSet;
   private readonly logSumExp: Float64Array;
 
-  constructor(private readonly head: DetectionHead, private readonly image: ImageOutputs, private readonly shape: BatchShape) {
+  constructor(private readonly head: DetectionHead, private readonly image: ImageOutputs, private readonly shape: BatchShape, clipBeforeNms: boolean) {
     const boxes = new Float64Array(shape.anchors * 4);
     if (head.boxFormat === 'corners') boxes.set(image.boxes);
     else decodeBoxes(image.boxes, head.anchors, head.scaleFactors, head.codeOrder ?? 'yxhw', boxes);
-    for (let i = 0; i < boxes.length; i++) boxes[i] = Math.min(Math.max(boxes[i], 0), 1);
+    if (clipBeforeNms) for (let i = 0; i < boxes.length; i++) boxes[i] = clipUnit(boxes[i]);
     this.set = { boxes, areas: boxAreas(boxes) };
     const softmax = head.scoreConversion === 'softmax';
     this.logSumExp = new Float64Array(softmax ? shape.anchors : 0);
@@ -151,7 +156,7 @@ function bucketCandidates(raw: Float32Array, bounds: Float64Array, slots: number
 function detection(scorer: ImageScorer, anchor: number, slot: number, score: number, labels: readonly string[] | undefined): Detection {
   const b = anchor * 4;
   const { boxes } = scorer.set;
-  const box: Box = [boxes[b], boxes[b + 1], boxes[b + 2], boxes[b + 3]];
+  const box: Box = [clipUnit(boxes[b]), clipUnit(boxes[b + 1]), clipUnit(boxes[b + 2]), clipUnit(boxes[b + 3])];
   const label = labels?.[slot];
   return label === undefined ? { class: slot, score, box, anchor } : { class: slot, label, score, box, anchor };
 }
@@ -161,7 +166,7 @@ function detection(scorer: ImageScorer, anchor: number, slot: number, score: num
  * event loop back between classes; returns the image's detections, best first.
  */
 function* imageSteps(head: DetectionHead, image: ImageOutputs, shape: BatchShape, options: PostprocessOptions, ws: NmsWorkspace): Generator<void, Detection[]> {
-  const scorer = new ImageScorer(head, image, shape);
+  const scorer = new ImageScorer(head, image, shape, (options.clipBoxes ?? 'before-nms') === 'before-nms');
   const firstClass = head.background ? 1 : 0;
   const found: Detection[] = [];
   if (options.classAgnostic) {

@@ -33,6 +33,8 @@ export interface DetectionHead {
   codeOrder?: BoxCodeOrder;
   /** `'encoded'` (box codes against the anchors, the default) or `'corners'` (already decoded [ymin, xmin, ymax, xmax]). */
   boxFormat?: 'encoded' | 'corners';
+  /** The thresholds and caps the detector's makers use (face-api: score 0.5, IoU 0.5): over DEFAULT_POSTPROCESS, under the caller's. */
+  defaults?: Partial<Omit<PostprocessOptions, 'labels'>>;
 }
 
 /** One detected object. */
@@ -65,4 +67,9 @@ export interface PostprocessOptions {
   topK: number;
   /** Names of the output slots (index = `class`), to fill `Detection.label`. */
   labels?: readonly string[];
+  /**
+   * When boxes are clipped to [0, 1]: `'before-nms'` (TF Object Detection API, torchvision: NMS compares clipped
+   * boxes; the default) or `'after-nms'` (face-api: NMS compares the decoded boxes, the kept ones are clipped).
+   */
+  clipBoxes?: 'before-nms' | 'after-nms';
 }

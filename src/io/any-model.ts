@@ -1,7 +1,7 @@
 // Decodes a model from bytes in any format the library reads, in browsers and Node alike: the format told by magic
 // bytes and the file name's extension (our model file, plain safetensors, ONNX, TF.js layers and graph models,
-// Keras H5 and .keras, torch.save; torchvision, timm or our weight names), with the architecture, class names and
-// preprocessing our exports store beside the weights (see describeExport) read back.
+// Keras H5 and .keras, torch.save; torchvision, timm or our weight names; face-api's SSD weights manifest), with the
+// architecture, class names and preprocessing our exports store beside the weights (see describeExport) read back.
 
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { FRAMEWORK_PIXELS } from '../data/preprocess-presets.js';
@@ -23,8 +23,11 @@ import { formatShape, sameShape } from '../tensor/tensor.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { decodeUtf8 } from './elements.js';
 
-/** Formats decodeAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights. */
-export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'keras-h5', 'keras', 'pytorch'] as const;
+/**
+ * Formats decodeAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights;
+ * `tfjs-weights` a TF.js weights manifest without a model (face-api's SSD-MobileNetV1 is the one recognised).
+ */
+export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'tfjs-weights', 'keras-h5', 'keras', 'pytorch'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
 /** A file whose format is none the library reads; `head` holds its first bytes. */
@@ -119,8 +122,9 @@ export function detectModelFormat(bytes: Uint8Array, path: string): ModelFormat 
   if (looksLikeSafetensors(bytes)) return 'safetensors';
   const text = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart();
   if (text.startsWith('{') && (ext === '.json' || text.includes('"'))) return 'tfjs';
+  if (text.startsWith('[') && (ext === '.json' || text.includes('"'))) return 'tfjs-weights';
   if (ext === '.onnx' || looksLikeOnnx(bytes)) return 'onnx';
-  const known = 'our model file or .safetensors, .onnx, TF.js model.json (or its folder), Keras .h5 or .keras, torch.save .pt/.pth';
+  const known = "our model file or .safetensors, .onnx, TF.js model.json (or its folder), face-api's SSD weights manifest, Keras .h5 or .keras, torch.save .pt/.pth";
   throw new UnknownFormatError(`${path}: unknown model format: ${describeHead(bytes)}; expected ${known}`, path, bytes.slice(0, 16));
 }
 
@@ -259,15 +263,19 @@ export function torchSidecarPath(path: string): string {
   return `${path}.json`;
 }
 
-/** Reads a .pt's sidecar JSON (see torchSidecarPath): our entries under our format tag, else a FormatError naming it. */
-function sidecarDescription(bytes: Uint8Array, path: string): ModelDescription {
-  let entries: unknown;
+/** A JSON file's value; bad UTF-8 or JSON is a FormatError naming `path`. */
+function parseJsonFile(bytes: Uint8Array, path: string): unknown {
   try {
-    entries = JSON.parse(decodeUtf8(bytes, (offset) => new FormatError(`${path}: not valid UTF-8`, offset)));
+    return JSON.parse(decodeUtf8(bytes, (offset) => new FormatError(`${path}: not valid UTF-8`, offset)));
   } catch (e) {
     if (e instanceof FormatError) throw e;
     throw new FormatError(`${path}: not valid JSON (${(e as Error).message})`);
   }
+}
+
+/** Reads a .pt's sidecar JSON (see torchSidecarPath): our entries under our format tag, else a FormatError naming it. */
+function sidecarDescription(bytes: Uint8Array, path: string): ModelDescription {
+  const entries = parseJsonFile(bytes, path);
   if (!isObject(entries)) throw new FormatError(`${path}: must be a JSON object of metadata entries`);
   if (entries.format !== EXPORT_METADATA_FORMAT) throw new FormatError(`${path}: metadata entry format is ${JSON.stringify(entries.format ?? null)}, expected ${EXPORT_METADATA_FORMAT}`);
   return readDescription(entries, path);
@@ -448,6 +456,17 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       const classNames = Array.isArray(info.classNames) && info.classNames.every((c) => typeof c === 'string') ? (info.classNames as string[]) : undefined;
       const preprocessing = isObject(info.preprocessing) ? (info.preprocessing as PreprocessOptions) : undefined;
       return { model: atResolution(imported.model, options, notes), format, classNames, preprocessing, notes, metadata };
+    }
+    case 'tfjs-weights': {
+      const { parseWeightsManifest } = await import('./tfjs/weights-manifest.js');
+      const { checkFaceApiSsdManifest, faceApiSsdModel } = await import('./faceapi/ssd-mobilenetv1.js');
+      const groups = parseWeightsManifest(parseJsonFile(bytes, source), source);
+      checkFaceApiSsdManifest(groups, source);
+      const files = await companions(input, groups.flatMap((g) => g.paths), (path) => new FormatError(`${source}: weights file ${JSON.stringify(path)} was not given (give the .bin beside the manifest)`));
+      const faceApi = faceApiSsdModel(groups, (path) => files.get(path)!, source);
+      notes.push(`face-api's SSD-MobileNetV1 face detector (a TF.js weights manifest, uint8-quantized): ${faceApi.model.outputShapes.boxes[0]} anchors from the file, face-api's preprocessing (padded square at the top-left, 512×512, x/127.5 − 1) and post-processing (score ≥ 0.5, NMS at IoU 0.5)`);
+      Object.assign(metadata, { unusedWeights: faceApi.unused });
+      return { model: faceApi.model, format, classNames: faceApi.classNames, preprocessing: faceApi.preprocessing, notes, metadata };
     }
     case 'keras': {
       const { decodeKerasArchive } = await import('./keras-h5/keras-archive.js');

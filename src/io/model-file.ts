@@ -8,7 +8,9 @@ import { ARCHITECTURES, buildModel, isArchitecture } from '../models/registry.js
 import type { Architecture, ArchitectureOptions } from '../models/registry.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { buildInBudget } from '../nn/parameter-budget.js';
+import { FITS } from '../data/preprocess.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
+import { RESIZE_COORDINATES } from '../ops/resize.js';
 import { Tensor } from '../tensor/tensor.js';
 import { readAnchors } from '../detect/anchors.js';
 import type { DetectionHead } from '../detect/types.js';
@@ -112,7 +114,9 @@ const isNumbers = (v: unknown): boolean => typeof v === 'number' || (Array.isArr
 function preprocessingProblem(p: unknown): string | null {
   if (!isObject(p)) return 'must be an object';
   if (p.size !== undefined && !(Array.isArray(p.size) && p.size.length === 2 && p.size.every(isCount))) return `size must be [height, width], got ${JSON.stringify(p.size)}`;
-  if (p.fit !== undefined && p.fit !== 'bilinear' && p.fit !== 'pad') return `fit must be "bilinear" or "pad", got ${JSON.stringify(p.fit)}`;
+  if (p.fit !== undefined && !(FITS as readonly unknown[]).includes(p.fit)) return `fit must be one of ${FITS.join(', ')}, got ${JSON.stringify(p.fit)}`;
+  if (p.align !== undefined && p.align !== 'center' && p.align !== 'top-left') return `align must be "center" or "top-left", got ${JSON.stringify(p.align)}`;
+  if (p.coordinates !== undefined && !(RESIZE_COORDINATES as readonly unknown[]).includes(p.coordinates)) return `coordinates must be one of ${RESIZE_COORDINATES.join(', ')}, got ${JSON.stringify(p.coordinates)}`;
   const pixels = p.pixels;
   const named = pixels === undefined || pixels === 'raw' || pixels === 'unit' || pixels === 'symmetric';
   if (!named && !(isObject(pixels) && isNumbers(pixels.mean) && isNumbers(pixels.std))) return `pixels must be "raw", "unit", "symmetric" or {mean, std}, got ${JSON.stringify(pixels)}`;

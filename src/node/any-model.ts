@@ -1,6 +1,7 @@
 // Loads a model from a file or folder in any format the library reads (the bytes decoded by the core's decodeAnyModel,
-// with TF.js shards, ONNX external data and a .pt's sidecar JSON read beside it), and saves one in any format it writes,
-// each with the architecture, input shape, class names and preprocessing the model needs.
+// with TF.js shards (a model.json's or a weights manifest's), ONNX external data and a .pt's sidecar JSON read beside
+// it), and saves one in any format it writes, each with the architecture, input shape, class names and preprocessing
+// the model needs.
 
 import { stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
@@ -14,13 +15,14 @@ import { describeExport, encodeModelFile, metadataEntries } from '../io/model-fi
 import type { ModelFileInfo } from '../io/model-file.js';
 import { encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
 import { encodeSafetensors } from '../io/safetensors.js';
+import { parseWeightsManifest } from '../io/tfjs/weights-manifest.js';
 import { torchStateDict } from '../io/torch-names.js';
 import { detectNaming } from '../io/named-weights.js';
 import { oursToTimmV1, torchvisionToTimmV2 } from '../io/timm-names.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FileError, readBytes, writeFileAtomic } from './files.js';
 import { readOnnxExternal, writeOnnxFile } from './onnx-files.js';
-import { readTfjsModelFiles, writeTfjsModel } from './tfjs-files.js';
+import { readTfjsModelFiles, readWeightShards, writeTfjsModel } from './tfjs-files.js';
 
 export { MODEL_FORMATS, UnknownFormatError, describeHead, detectModelFormat, torchSidecarPath } from '../io/any-model.js';
 export type { AnyModel, LoadAnyModelOptions, ModelFormat } from '../io/any-model.js';
@@ -69,10 +71,11 @@ export async function loadAnyModel(path: string, options: LoadAnyModelOptions = 
   let shards: Promise<Map<string, Uint8Array>> | null = null;
   const companion = async (file: string, usedBytes?: number): Promise<Uint8Array> => {
     if (format === 'onnx') return readOnnxExternal(source, file, usedBytes ?? Number.POSITIVE_INFINITY);
-    shards ??= readTfjsModelFiles(source).then((f) => f.shards);
-    const bytes = (await shards).get(file);
-    if (!bytes) throw new FormatError(`${source}: weight shard ${JSON.stringify(file)} was not read`);
-    return bytes;
+    // a weights manifest's own JSON is the list of groups (the core read it before asking for a file)
+    shards ??= format === 'tfjs-weights' ? readWeightShards(source, parseWeightsManifest(JSON.parse(new TextDecoder().decode(bytes)), source)) : readTfjsModelFiles(source).then((f) => f.shards);
+    const shard = (await shards).get(file);
+    if (!shard) throw new FormatError(`${source}: weight shard ${JSON.stringify(file)} was not read`);
+    return shard;
   };
   const sidecar = format === 'pytorch' ? await readIfPresent(torchSidecarPath(source)) : undefined;
   return decodeAnyModel({ bytes, source, format, companion, ...(sidecar ? { sidecar } : {}) }, options);

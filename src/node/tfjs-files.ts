@@ -6,9 +6,10 @@ import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 
 import { FormatError } from '../errors.js';
 import type { Model } from '../graph/model.js';
-import { decodeTfjsLayersModel, encodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } from '../io/tfjs/layers-model.js';
+import { decodeTfjsLayersModel, encodeTfjsLayersModel, parseTfjsModelJson } from '../io/tfjs/layers-model.js';
 import type { TfjsExportOptions, TfjsImport, TfjsImportOptions, TfjsModelJson } from '../io/tfjs/layers-model.js';
 import { storedBytes } from '../io/tfjs/weights-manifest.js';
+import type { TfjsWeightGroup } from '../io/tfjs/weights-manifest.js';
 import { decodeTfjsGraphModel } from '../io/tfjs/graph-model.js';
 import type { TfjsGraphImport, TfjsGraphImportOptions } from '../io/tfjs/graph-model.js';
 import { FileError, readBytes, writeFileAtomic } from './files.js';
@@ -38,7 +39,15 @@ export function checkShardPath(path: string, source: string): string[] {
 /** Reads model.json and every shard it names; the shards must be regular files inside model.json's folder. */
 export async function readTfjsModelFiles(modelJsonPath: string): Promise<TfjsModelFiles> {
   const modelJson = parseTfjsModelJson(await readBytes(modelJsonPath), modelJsonPath, { graph: true });
-  const folder = dirname(modelJsonPath);
+  return { modelJson, shards: await readWeightShards(modelJsonPath, modelJson.weightsManifest) };
+}
+
+/**
+ * Reads every shard a weights manifest names (model.json's, or a manifest file's own: `jsonPath`): regular files
+ * inside `jsonPath`'s folder, none far larger than its group's weights.
+ */
+export async function readWeightShards(jsonPath: string, weightsManifest: readonly TfjsWeightGroup[]): Promise<Map<string, Uint8Array>> {
+  const folder = dirname(jsonPath);
   let realFolder: string;
   try {
     realFolder = await realpath(folder);
@@ -46,13 +55,13 @@ export async function readTfjsModelFiles(modelJsonPath: string): Promise<TfjsMod
     throw new FileError(`cannot resolve ${folder}: ${(e as Error).message}`, folder, (e as NodeJS.ErrnoException).code, { cause: e });
   }
   const needed = new Map<string, number>();
-  for (const group of modelJson.weightsManifest) {
+  for (const group of weightsManifest) {
     const bytes = group.weights.reduce((n, w) => n + storedBytes(w), 0);
     for (const p of group.paths) needed.set(p, bytes);
   }
   const shards = new Map<string, Uint8Array>();
-  for (const path of tfjsShardPaths(modelJson)) {
-    const segments = checkShardPath(path, modelJsonPath);
+  for (const path of new Set(weightsManifest.flatMap((g) => g.paths))) {
+    const segments = checkShardPath(path, jsonPath);
     const file = join(folder, ...segments);
     let real: string;
     try {
@@ -62,17 +71,17 @@ export async function readTfjsModelFiles(modelJsonPath: string): Promise<TfjsMod
     }
     const inside = relative(realFolder, real);
     if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) {
-      throw new FormatError(`${modelJsonPath}: weight path ${JSON.stringify(path)} resolves to ${real}, outside the model's folder ${realFolder} (through a symbolic link)`);
+      throw new FormatError(`${jsonPath}: weight path ${JSON.stringify(path)} resolves to ${real}, outside the model's folder ${realFolder} (through a symbolic link)`);
     }
     const info = await stat(real);
-    if (!info.isFile()) throw new FormatError(`${modelJsonPath}: weight path ${JSON.stringify(path)} is not a regular file`);
+    if (!info.isFile()) throw new FormatError(`${jsonPath}: weight path ${JSON.stringify(path)} is not a regular file`);
     // a shard far larger than its whole group is not ours to read into memory
     if (info.size > needed.get(path)! + 1024 * 1024) {
-      throw new FormatError(`${modelJsonPath}: weight shard ${JSON.stringify(path)} is ${info.size} bytes, more than its group's ${needed.get(path)} bytes of weights`);
+      throw new FormatError(`${jsonPath}: weight shard ${JSON.stringify(path)} is ${info.size} bytes, more than its group's ${needed.get(path)} bytes of weights`);
     }
     shards.set(path, await readBytes(real));
   }
-  return { modelJson, shards };
+  return shards;
 }
 
 /** Reads a TF.js layers model (model.json and shards) into our Model. */

@@ -1,13 +1,12 @@
 // Detection metrics accumulated image by image: COCO's AP@[.50:.05:.95], AP50 and AP75 by pycocotools' algorithm
 // (COCOeval.evaluateImg + accumulate, area 'all', maxDets 100) and PASCAL VOC's AP50 (VOC2010+ all-points), per class.
 
-import { decodeCocoBatch, type CocoData } from '../data/coco-json.js';
-import type { PixelScaling } from '../data/preprocess.js';
-import type { LetterboxOptions } from '../detect/letterbox.js';
-import { mapDetections } from '../detect/letterbox.js';
+import { detectorBatch } from '../api/detect.js';
+import type { CocoData } from '../data/coco-json.js';
+import type { PreprocessOptions } from '../data/preprocess.js';
 import { postprocess } from '../detect/postprocess.js';
 import type { Box, DetectionHead, PostprocessOptions } from '../detect/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** A ground-truth object of one image; `box` [ymin, xmin, ymax, xmax] in any unit the detections share (pixels, normalized). */
@@ -287,10 +286,8 @@ export const EVALUATION_POSTPROCESS: Readonly<PostprocessOptions> = Object.freez
 export interface DetectorEvaluationOptions {
   /** Images per run (default 16). */
   batchSize?: number;
-  /** The model's pixel scaling (default 'unit'). */
-  pixels?: PixelScaling;
-  /** Letterbox the images (aspect kept, padded) instead of stretching them. */
-  letterbox?: boolean | LetterboxOptions;
+  /** How images become inputs, as `detect` fits them: `fit` (stretch, letterbox at `align`, pad) and `pixels` (default −1..1). */
+  preprocessing?: PreprocessOptions;
   /** Over EVALUATION_POSTPROCESS. */
   postprocess?: Partial<PostprocessOptions>;
   /** Called after each batch with the images done so far. */
@@ -298,21 +295,29 @@ export interface DetectorEvaluationOptions {
 }
 
 /**
- * Runs `detector` over a COCO split batch by batch and evaluates its detections, mapped back to each image's
- * pixels, against the annotations (COCO AP by pycocotools' rules, VOC AP50), per category's class slot.
+ * Runs `detector` over a COCO split batch by batch, its images fitted as `detect` fits them (the same batch and
+ * mapping code), and evaluates its detections, mapped back to each image's pixels, against the annotations (COCO
+ * AP by pycocotools' rules, VOC AP50), per category's class slot. An image whose size is not the one the
+ * annotations give is a ShapeError naming the file and the image id.
  */
 export async function evaluateDetector(detector: Detector, data: CocoData, options: DetectorEvaluationOptions = {}): Promise<DetectionEvaluation> {
-  const [height, width, channels] = detector.inputShape;
   const batchSize = options.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`evaluateDetector: batchSize must be a positive integer, got ${batchSize}`);
   const post = { ...EVALUATION_POSTPROCESS, ...options.postprocess };
   const metrics = new DetectionMetrics({ classes: data.categories.map((c) => c.class), labels: data.classNames, maxDetections: post.maxDetections });
   for (let start = 0; start < data.images.length; start += batchSize) {
-    const batch = await decodeCocoBatch(data, data.images.slice(start, start + batchSize), { size: [height, width], channels: channels as 1 | 3, pixels: options.pixels, letterbox: options.letterbox });
-    const { scores, boxes } = headOutputs(detector.predictOutputs(batch.x), detector.head, data);
+    const images = data.images.slice(start, start + batchSize);
+    const files: Array<{ source: string; bytes: Uint8Array }> = [];
+    for (const image of images) files.push(await data.read(image));
+    const batch = detectorBatch(files.map(({ source, bytes }) => ({ bytes, name: source })), detector.inputShape, options.preprocessing ?? {});
+    batch.frames.forEach((frame, n) => {
+      const image = images[n];
+      if (frame.width !== image.width || frame.height !== image.height) throw new ShapeError(`${files[n].source} is ${frame.width}×${frame.height} but ${data.source} says image ${image.id} is ${image.width}×${image.height}: its boxes would not fit`);
+    });
+    const { scores, boxes } = headOutputs(detector.predictOutputs(batch.tensor), detector.head, data);
     const detections = postprocess(scores, boxes, detector.head, post);
-    batch.images.forEach((image, n) => metrics.add(image.objects, mapDetections(detections[n], batch.mappings[n])));
-    options.onBatch?.(start + batch.images.length);
+    images.forEach((image, n) => metrics.add(image.objects, detections[n].map((d) => ({ ...d, box: batch.frames[n].toSource(d.box) }))));
+    options.onBatch?.(start + images.length);
   }
   return metrics.result();
 }

@@ -82,6 +82,17 @@ describe('postprocess', () => {
     assert.deepEqual(agnostic.map((d) => [d.class, d.anchor]), [[1, 0]]);
   });
 
+  test('clipping before NMS (TF) or after it (face-api) decides what overlaps (hand-worked)', () => {
+    // A = [−0.5, 0, 0.5, 1] clips onto B = [0, 0, 0.5, 1]: IoU 1 once clipped, 0.5 / 1 = 0.5 as decoded.
+    const scores = new Tensor([2, 1], new Float32Array([0.9, 0.8]));
+    const boxes = new Tensor([2, 4], new Float32Array([-0.5, 0, 0.5, 1, 0, 0, 0.5, 1]));
+    const head = cornersHead(2, 'identity', false);
+    const before = postprocess(scores, boxes, head, { scoreThreshold: 0.1, iouThreshold: 0.6 })[0];
+    assert.deepEqual(before.map((d) => [d.anchor, d.box]), [[0, [0, 0, 0.5, 1]]]);
+    const after = postprocess(scores, boxes, head, { scoreThreshold: 0.1, iouThreshold: 0.6, clipBoxes: 'after-nms' })[0];
+    assert.deepEqual(after.map((d) => [d.anchor, d.box]), [[0, [0, 0, 0.5, 1]], [1, [0, 0, 0.5, 1]]]);
+  });
+
   test('per-class and total caps', () => {
     // Four disjoint boxes, two classes with identity scores.
     const scores = new Tensor([4, 2], new Float32Array([0.9, 0.2, 0.8, 0.7, 0.6, 0.95, 0.5, 0.4]));
@@ -99,6 +110,7 @@ describe('postprocess', () => {
     assert.throws(() => postprocess(scores, boxes, goldenHead, { scoreThreshold: 1.5 }), (e) => e instanceof ConfigError && /scoreThreshold/.test(e.message) && /1\.5/.test(e.message));
     assert.throws(() => postprocess(scores, boxes, goldenHead, { iouThreshold: -0.1 }), (e) => e instanceof ConfigError && /iouThreshold/.test(e.message));
     assert.throws(() => postprocess(scores, boxes, goldenHead, { maxPerClass: -1 }), (e) => e instanceof ConfigError && /maxPerClass/.test(e.message));
+    assert.throws(() => postprocess(scores, boxes, goldenHead, { clipBoxes: 'never' as 'after-nms' }), (e) => e instanceof ConfigError && /clipBoxes/.test(e.message));
     assert.throws(() => postprocess(new Tensor([2, 539, 6]), boxes, goldenHead), (e) => e instanceof ShapeError && /"scores"/.test(e.message) && /\[2, 539, 6\]/.test(e.message) && /540/.test(e.message));
     assert.throws(() => postprocess(scores, new Tensor([1, 540, 4]), goldenHead), (e) => e instanceof ShapeError && /"boxes"/.test(e.message) && /\[1, 540, 4\]/.test(e.message));
     assert.throws(() => postprocess(new Tensor([2, 540, 1]), boxes, goldenHead), (e) => e instanceof ShapeError && /classes \+ 1/.test(e.message));

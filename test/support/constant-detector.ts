@@ -59,8 +59,8 @@ export async function writeCocoFolder(dir: string, images: readonly CocoFolderIm
  * [.125, 0, .625, .5]) with score σ(2) and class 2 on anchor 1 (the box [.5, .5, 1, 1]) with score σ(1); the
  * other logits are −10 (below the 0.01 evaluation threshold). The images are 64 wide and 32 high.
  * Stretched (x × 2, y × 1): class 1's box is [4, 0, 20, 32] in pixels, class 2's [16, 32, 32, 64].
- * Letterboxed (scale .5, the image 32×16 at row 8 of the input): class 1's box is [0, 0, 24, 32] (clipped from
- * −8), class 2's [16, 32, 32, 64] (clipped from 48).
+ * Letterboxed, centred (padded to a 64×64 canvas, the image at row 16, then halved: the image is 32×16 at row 8
+ * of the input): class 1's box is [0, 0, 24, 32] (clipped from −8), class 2's [16, 32, 32, 64] (clipped from 48).
  * Truth, both images: class 1 at [0, 0, 24, 32] (x, y, w, h = 0, 0, 32, 24); image 1: class 2 at [16, 32, 32, 64];
  * image 2: class 2 at [16, 0, 32, 32], which the detection (IoU 0) misses.
  * Class 1, stretched: IoU 512 / 768 = 2/3 in both images: two TPs at IoU .5–.65 (AP 1), two FPs at .7–.95 (AP 0):

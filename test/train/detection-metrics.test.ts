@@ -139,7 +139,7 @@ describe('evaluateDetector', () => {
     const detector = { inputShape: model.inputShape, head, predictOutputs: (x: Tensor) => model.predictOutputs(x) };
     for (const [letterbox, expected] of [[false, DETECTOR_CASE.stretched], [true, DETECTOR_CASE.letterboxed]] as const) {
       const seen: number[] = [];
-      const result = await evaluateDetector(detector, data, { letterbox, batchSize: 1, onBatch: (n) => seen.push(n) });
+      const result = await evaluateDetector(detector, data, { preprocessing: { fit: letterbox ? 'letterbox' : 'bilinear' }, batchSize: 1, onBatch: (n) => seen.push(n) });
       for (const key of ['map', 'ap50', 'ap75', 'vocAp50'] as const) close(result[key], expected[key], `${letterbox ? 'letterboxed' : 'stretched'} ${key}`);
       assert.deepEqual(seen, [1, 2]);
       assert.deepEqual(result.perClass.map((c) => [c.label, c.truth, c.detections]), [['one', 2, 2], ['two', 2, 2]]);

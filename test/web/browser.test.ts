@@ -1,5 +1,5 @@
 // The page and the library in a real browser (Debian's chromium through playwright-core): Explore's totals against
-// the cost model and the printed figures, Classify's, Your model's and Segment's answers against the Node library's, the
+// the cost model and the printed figures, Classify's, Your model's, Segment's and Detect's answers against the Node library's, the
 // library bundle as a plain module script with threads, and the benchmark running. Screenshots go to test-artifacts/.
 
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { decodeImageTensor } from '../../src/data/image.js';
 import type { PreprocessOptions } from '../../src/data/preprocess.js';
 import type { Model } from '../../src/graph/model.js';
 import { decodeAnyModel } from '../../src/io/any-model.js';
-import { decodeModelFile } from '../../src/io/model-file.js';
+import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
 import { decodeInt8ModelFile, encodeInt8ModelFile } from '../../src/quant/int8-file.js';
 import { QuantizedModel } from '../../src/quant/quantized-model.js';
@@ -35,7 +35,10 @@ import type { Browser } from '../../web/harness/chromium.js';
 import { serveStatic } from '../../web/harness/static-server.js';
 import type { StaticServer } from '../../web/harness/static-server.js';
 import { ORT_WEB } from '../../vite.config.js';
-import { loadModel, overlayMask, segment } from '../../src/index.js';
+import { detect, loadModel, overlayMask, segment } from '../../src/index.js';
+import { drawBoxes, rgbaOf } from '../../src/data/draw-boxes.js';
+import { encodeNpy } from '../../src/io/npy.js';
+import { TINY_ANCHORS, TINY_DETECTOR_CLASSES, redWhere, tinyDetector } from '../support/tiny-detector.js';
 import { TINY_PALETTE, paint, sceneImage, sceneLabels, tinySegmenterFile } from '../support/tiny-segmenter.js';
 import { encodeMaskPng } from '../../src/data/mask-png.js';
 
@@ -385,6 +388,95 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     // a classifier is refused, saying why
     await dropFiles(page, '#drop-segmenter', [MODEL]);
     await page.waitForFunction(() => /cannot segment/.test(document.getElementById('segment-model-info')!.dataset.error ?? ''));
+  });
+
+  test("Detect: a dropped detector with its anchors .npy finds Node's detections, draws them as Node does; sliders and letterbox re-run; a video's and the camera's frames", async () => {
+    await openTab(page, server, 'detect');
+    const modelFile = join(work, 'tiny-detector.safetensors');
+    const anchorsFile = join(work, 'tiny-anchors.npy');
+    const imageFile = join(work, 'large.png');
+    const image = redWhere(64, 32, (x) => x < 32);
+    await writeFile(modelFile, encodeModelFile(tinyDetector({ head: false }), { classNames: TINY_DETECTOR_CLASSES.slice(1), preprocessing: { pixels: 'unit' } }));
+    await writeFile(anchorsFile, encodeNpy(new Tensor([4, 4], TINY_ANCHORS)));
+    await writeFile(imageFile, encodePng({ ...image, channels: 3, depth: 8 }));
+    await dropFiles(page, '#drop-detector', [modelFile, anchorsFile]);
+    await page.waitForSelector('#detect-model-info[data-model="tiny_detector"]', { timeout: 60_000 });
+    await dropFiles(page, '#drop-detect-image', [imageFile]);
+    await page.waitForSelector('#detect-result[data-image="large.png"]', { timeout: 30_000 });
+    const shownOf = async (): Promise<{ class: number; label: string; score: number; box: number[] }[]> => JSON.parse((await page.locator('#detect-result').getAttribute('data-detections'))!);
+    const loaded = await loadModel(await readFile(modelFile), { backend: 'reference', detectionAnchors: TINY_ANCHORS });
+    const [node] = await detect(loaded, await readFile(imageFile));
+    const [letterboxed] = await detect(loaded, await readFile(imageFile), { letterbox: true });
+    await loaded.dispose();
+    const plain = (found: typeof node): unknown[] => found.detections.map((d) => ({ class: d.class, label: d.label, score: d.score, box: d.box }));
+    assert.deepEqual(await shownOf(), plain(node), "the page's detections are Node's");
+    // and the hand-worked ones: the left quadrants, anchor boxes moved by (+0.05, −0.05) and half as wide, ×(32, 64)
+    assert.deepEqual(node.detections.map((d) => [d.label, d.box.map((v) => Math.round(v * 10) / 10)]), [['redthing', [1.6, 4.8, 17.6, 20.8]], ['redthing', [17.6, 4.8, 32, 20.8]]]);
+    const canvas = await canvasPixels('#detect-canvas');
+    assert.deepEqual([canvas.width, canvas.height], [64, 32]);
+    assert.deepEqual(canvas.rgba, Array.from(drawBoxes(rgbaOf(image), node.detections).data), 'drawn as drawBoxes draws them in Node');
+    await page.screenshot({ path: join(ARTIFACTS, 'detect.png'), fullPage: true });
+    const slide = (id: string, value: string): Promise<void> => page.locator(id).evaluate((input, v) => {
+      (input as HTMLInputElement).value = v;
+      input.dispatchEvent(new Event('input'));
+    }, value);
+    // σ(15) < 1: a score threshold of 1 keeps nothing; back at 0.5, letterboxed: σ(5) and the letterbox's boxes
+    await slide('#detect-score', '100');
+    await page.waitForFunction(() => document.getElementById('detect-result')!.dataset.detections === '[]');
+    await slide('#detect-score', '50');
+    await page.locator('#detect-letterbox').check();
+    await page.waitForFunction(() => JSON.parse(document.getElementById('detect-result')!.dataset.detections ?? '[]')[0]?.score < 0.999);
+    assert.deepEqual(await shownOf(), plain(letterboxed));
+    // a video file (recorded here from a canvas: 64×32, the left half red) is detected in frame by frame as it plays
+    await page.evaluate(async () => {
+      const canvas = Object.assign(document.createElement('canvas'), { width: 64, height: 32 });
+      const context = canvas.getContext('2d')!;
+      const recorder = new MediaRecorder(canvas.captureStream(10), { mimeType: 'video/webm' });
+      const chunks: Blob[] = [];
+      recorder.ondataavailable = (e) => chunks.push(e.data);
+      const stopped = new Promise((resolve) => (recorder.onstop = resolve));
+      recorder.start();
+      for (let i = 0; i < 10; i++) {
+        context.fillStyle = '#000';
+        context.fillRect(0, 0, 64, 32);
+        context.fillStyle = '#f00';
+        context.fillRect(0, 0, 32, 32);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      recorder.stop();
+      await stopped;
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(chunks, 'clip.webm', { type: 'video/webm' }));
+      const picker = document.getElementById('detect-video-file') as HTMLInputElement;
+      picker.files = transfer.files;
+      picker.dispatchEvent(new Event('change'));
+    });
+    await page.waitForSelector('#detect-result[data-image="clip.webm"]', { timeout: 30_000 });
+    const fromVideo = await page.locator('#detect-result').evaluate((e) => ({ ...(e as HTMLElement).dataset }));
+    assert.deepEqual([fromVideo.width, fromVideo.height], ['64', '32']);
+    // the codec blurs the red edge a little: the two left quadrants are still found (letterboxed, as the box is ticked)
+    assert.deepEqual((JSON.parse(fromVideo.detections!) as { label: string }[]).map((d) => d.label), ['redthing', 'redthing']);
+    await page.locator('#detect-video').evaluate((v) => (v as HTMLVideoElement).pause());
+    // a classifier is refused, saying why
+    await dropFiles(page, '#drop-detector', [MODEL]);
+    await page.waitForFunction(() => /does not detect/.test(document.getElementById('detect-model-info')!.dataset.error ?? ''));
+    // live: chromium's fake camera's frames, detected at the frame's own size
+    const camera = await launchChromium(executable!, ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+    try {
+      const cameraPage = await camera.context.newPage();
+      await openTab(cameraPage, server, 'detect');
+      await dropFiles(cameraPage, '#drop-detector', [modelFile, anchorsFile]);
+      await cameraPage.waitForSelector('#detect-model-info[data-model="tiny_detector"]', { timeout: 60_000 });
+      await cameraPage.locator('#detect-camera').click();
+      await cameraPage.waitForSelector('#detect-result[data-image="camera"]', { timeout: 30_000 });
+      const frame = await cameraPage.locator('#detect-camera-video').evaluate((v) => [(v as HTMLVideoElement).videoWidth, (v as HTMLVideoElement).videoHeight]);
+      const shown = await cameraPage.locator('#detect-result').evaluate((e) => ({ ...(e as HTMLElement).dataset }));
+      assert.deepEqual([Number(shown.width), Number(shown.height)], frame);
+      assert.ok(Array.isArray(JSON.parse(shown.detections!)), shown.error);
+      await cameraPage.locator('#detect-camera').click();
+    } finally {
+      await camera.close();
+    }
   });
 
   describe('the page says what it cannot run, shows what the model sees, and asks for what a file leaves out', () => {
