@@ -103,6 +103,16 @@ describe('train --task detection', () => {
     assert.match(await readFile(join(reference, 'curves.svg'), 'utf8'), /best test mAP .*test mAP/s);
   });
 
+  it('eval --task detection on the best model file gives the val mAP and AP50 the run recorded for it (its own path: COCO pixels, the engine)', async () => {
+    const file = join(reference, 'best.safetensors');
+    const r = await runCli(['eval', '--task', 'detection', '--model', file, '--data', data, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const result = JSON.parse(r.out) as { map: number; ap50: number; images: number };
+    const recorded = decodeModelFile(new Uint8Array(await readFile(file))).extra?.test as { map: number; ap50: number };
+    assert.equal(result.images, 4);
+    assert.ok(Math.abs(result.map - recorded.map) < 1e-3 && Math.abs(result.ap50 - recorded.ap50) < 1e-3, `eval ${JSON.stringify(result)}, recorded ${JSON.stringify(recorded)}`);
+  });
+
   it('--from the bundled Fashion-MNIST classifier copies its backbone into a grey SSDLite of its width', async () => {
     const out = fresh();
     const r = await runCli(['train', '--data', data, '--out', out, '--task', 'detection', '--from', defaultModelPath(), '--resolution', '64', '--epochs', '1', '--batch', '4']);
