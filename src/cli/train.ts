@@ -64,7 +64,8 @@ ${ARCHITECTURE_HELP}
   --iou-crop on|off (on)             detection: SSD's random crop (scale 0.3–1, aspect ½–2, min IoU with a kept box
                                      from {0, .1, .3, .5, .7, .9, no crop}, boxes whose centre is inside, clipped)
   --photometric on|off (on)          detection: brightness, contrast, saturation, hue, each with probability ½
-  --classification sigmoid|softmax   detection: the class loss (default the head's: sigmoid)
+  --classification sigmoid|softmax   detection: the class loss (sigmoid per slot, TF's; softmax over the slots,
+                                     torchvision's), and how the model file's head converts its scores
   --scale MIN,MAX (0.5,2)            segmentation: images and masks scaled by a random factor in [MIN, MAX], then
                                      cropped (or padded) back to the input size
   --output-stride 8|16|32 (16)       DeepLab's backbone stride (atrous convolutions below it)
@@ -449,6 +450,10 @@ async function detectionStart(flags: Values, data: string, seed: number, resumed
   const classes = train.classNames.length - 1;
   if (options.classes !== undefined && options.classes !== classes) throw new UsageError(`--classes ${options.classes}: the data in ${data} has ${classes} categories (${train.classNames.slice(1).join(', ')}); leave --classes out`);
   const model = buildModel(arch, { ...options, alpha, resolution: size, inputChannels: channels, classes, seed });
+  // scores trained with a softmax are read with one: the model files say how, for detect and eval
+  const classification = stringFlag(flags, 'classification', ['sigmoid', 'softmax'] as const);
+  const head = model.metadata.detection;
+  if (classification && head) model.metadata.detection = { ...head, scoreConversion: classification };
   if (source) {
     const { copied, kept } = transferWeights(source.model, model);
     io.err(`--from ${flags.from}: copied ${copied.length} weights of its backbone (by name and shape) into the ${model.name}; ${kept.length} start fresh (the extra layers, the heads, and any layer whose name or shape differs)`);

@@ -130,6 +130,15 @@ describe('train --task detection', () => {
     assert.equal(trained.model.metadata.alpha, source.metadata.alpha);
   });
 
+  it('--classification softmax trains a softmax loss and writes a head that converts its scores with a softmax', async () => {
+    const out = fresh();
+    const r = await runCli(['train', '--data', data, '--out', out, '--task', 'detection', '--alpha', '0.35', '--resolution', '64', '--classification', 'softmax', '--epochs', '1', '--batch', '4', '--limit', '4']);
+    assert.equal(r.code, 0, r.err);
+    const trained = decodeModelFile(new Uint8Array(await readFile(join(out, 'model.safetensors'))));
+    assert.equal(trained.model.metadata.detection?.scoreConversion, 'softmax');
+    assert.deepEqual((trained.extra?.training as { detectionLoss?: unknown }).detectionLoss, { classification: 'softmax' });
+  });
+
   it('refuses other tasks\' flags, a classifier architecture and --classes that do not match the data, naming them', async () => {
     for (const [flags, message] of [
       [['--scale', '1,2'], /--scale applies to --task segmentation, not to --task detection/],
