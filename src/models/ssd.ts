@@ -60,7 +60,7 @@ export const SSD_BN_EPSILON = 1e-3;
 export const SSD_SCALE_FACTORS: DetectionHead['scaleFactors'] = [10, 10, 5, 5];
 
 /** The architecture name of a backbone and head: `ssdlite_mobilenet_v2`, `ssd_mobilenet_v1`, … */
-export function ssdArchitecture(backbone: SsdBackbone, head: SsdHead): string {
+function ssdArchitecture(backbone: SsdBackbone, head: SsdHead): string {
   return `${head === 'separable' ? 'ssdlite' : 'ssd'}_${backbone}`;
 }
 
