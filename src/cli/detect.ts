@@ -54,7 +54,7 @@ const UNIT_INTERVAL: NumberRule = { accepts: (v) => v >= 0 && v <= 1, what: 'a n
 const CAP: NumberRule = { accepts: (v) => Number.isInteger(v) && v >= 0, what: 'a non-negative integer' };
 
 /** The --anchors flag: a generator's name, or a .npy file read as [anchors, 4] (its count is checked against the outputs). */
-async function anchorsFlag(value: string | undefined): Promise<AnchorSource | undefined> {
+export async function anchorsFlag(value: string | undefined): Promise<AnchorSource | undefined> {
   if (value === undefined || value === 'ssd-tf' || value === 'ssd-torchvision') return value;
   if (extname(value).toLowerCase() !== '.npy') throw new UsageError(`--anchors must be ssd-tf, ssd-torchvision or a FILE.npy, got ${JSON.stringify(value)}`);
   return readAnchors(await readNpyFile(value), undefined, value);

@@ -9,7 +9,8 @@ import { openDataset } from '../node/training-run.js';
 import { readVocFolder } from '../node/voc-folder.js';
 import { readCocoFolder } from '../node/coco-folder.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
-import { withLetterbox } from '../api/detect.js';
+import { detectionHead, withLetterbox } from '../api/detect.js';
+import { anchorsFlag } from './detect.js';
 import { evaluateDetector } from '../train/detection-metrics.js';
 import type { Detector } from '../train/detection-metrics.js';
 import { createProgress } from './progress.js';
@@ -44,11 +45,14 @@ any format \`mobilenet convert\` reads, weights-only files built from the archit
                                      (--split test) or train list (every image without lists): COCO mAP@[.5:.95], AP50,
                                      AP75 (pycocotools' algorithm, 100 detections per image, scores ≥ 0.01, NMS IoU
                                      0.6) and VOC AP50, per class; categories map to the model's classes by name when
-                                     it has names, else by ascending id to 1..K; --json: {map, ap50, ap75, vocAp50,
-                                     perClass: [{class, categoryId, label, ap, ap50, ap75, vocAp50, truth, detections}]
-                                     (ap null: no objects of the class), images}
+                                     it has names, else by ascending id to 1..K (or id = class when the model has a
+                                     class per id, as TF's COCO detectors: 90 for 80 categories); --json: {map, ap50,
+                                     ap75, vocAp50, perClass: [{class, categoryId, label, ap, ap50, ap75, vocAp50, truth,
+                                     detections}] (ap null: no objects of the class), images}
   --letterbox                        detection: keep the images' aspect, padded (as \`mobilenet detect --letterbox\`;
                                      default: as the model's preprocessing says, else stretched to the input)
+  --anchors ssd-tf|ssd-torchvision|FILE.npy
+                                     detection: the anchors of a graph without a detection head (as \`mobilenet detect\`)
 ${CONVENTION_HELP}
 ${ARCHITECTURE_HELP}`;
 
@@ -63,13 +67,13 @@ export function bundledDetectorPath(): string {
 }
 
 export async function evalCommand(argv: string[], io: CommandIO): Promise<void> {
-  const spec = { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' }, letterbox: { type: 'boolean' } } as const;
+  const spec = { ...ARCHITECTURE_FLAGS, ...CONVENTION_FLAGS, model: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' }, letterbox: { type: 'boolean' }, anchors: { type: 'string' } } as const;
   const { values } = parse(argv, spec, 'eval');
   const folder = requiredFlag(values, 'data', 'eval', 'DIR');
   const split = stringFlag(values, 'split', ['test', 'train'] as const) ?? 'test';
   const limit = numberFlag(values, 'limit', POSITIVE_INTEGER);
   const task = stringFlag(values, 'task', ['classification', 'segmentation', 'detection'] as const) ?? 'classification';
-  if (values.letterbox && task !== 'detection') throw new UsageError('--letterbox applies to --task detection');
+  for (const flag of ['letterbox', 'anchors'] as const) if (values[flag] !== undefined && task !== 'detection') throw new UsageError(`--${flag} applies to --task detection`);
   if (task === 'detection') return evalDetector(values, folder, split, limit, io);
   const segmentation = task === 'segmentation';
   const { arch, options } = architectureFlags(segmentation && values.arch === undefined ? { ...values, arch: 'deeplabv3_mobilenet_v2' } : values);
@@ -135,10 +139,19 @@ async function evalDetector(values: Values, folder: string, split: 'test' | 'tra
   const loaded = await loadModelOrDefault(path, { ...options, arch }, { given: await conventionFlags(values), unnamedClasses: 'categories mapped by ascending id to classes 1..K' });
   const { model, source, classNames, preprocessing } = loaded;
   printNotes(io, loaded.notes);
-  const head = model.metadata.detection;
-  if (!head) throw new ConfigError(`${source} is not a detector (no detection head: anchors, box coding, score outputs): --task detection needs a model such as \`mobilenet train --task detection\` writes`);
+  const anchors = await anchorsFlag(values.anchors as string | undefined);
+  if (!model.metadata.detection && anchors === undefined) throw new ConfigError(`${source} is not a detector (no detection head: anchors, box coding, score outputs): --task detection needs a model such as \`mobilenet train --task detection\` writes, or --anchors for a graph with raw scores and boxes outputs`);
+  const [h, w] = model.inputShape;
+  const head = detectionHead(model.metadata.detection, model.outputShapes, { anchors }, [h, w], `model ${model.name} (${source})`);
   const cocoSplit = split === 'test' ? 'val' : 'train';
-  const data = await readCocoFolder(folder, { split: cocoSplit, limit, classes: classNames ?? 'order' });
+  let data = await readCocoFolder(folder, { split: cocoSplit, limit, classes: classNames ?? 'order' });
+  // without names, a detector with a slot per category id (COCO's 90 of 80 categories, TF's label map) is mapped by id
+  const classes = model.outputShapes[head.outputs.scores].at(-1)! - (head.background ? 1 : 0);
+  const largestId = Math.max(...data.categories.map((c) => c.id));
+  if (!classNames && data.categories.length < classes && largestId === classes) {
+    data = await readCocoFolder(folder, { split: cocoSplit, limit, classes: 'id' });
+    data.notes.push(`${data.categories.length} categories with ids up to ${largestId} for ${classes} classes: category id = class`);
+  }
   printNotes(io, data.notes);
   const engine = WasmEngine.supported() ? await WasmEngine.create(model) : undefined;
   const detector: Detector = { inputShape: model.inputShape, head, predictOutputs: (x) => (engine ? engine.predictOutputs(x) : model.predictOutputs(x)) };
@@ -164,7 +177,6 @@ async function evalDetector(values: Values, folder: string, split: 'test' | 'tra
     io.out(JSON.stringify({ model: source, engine: engineName, split: cocoSplit, ...metrics, perClass, imagesPerSecond: metrics.images / seconds }));
     return;
   }
-  const [h, w] = model.inputShape;
   io.out(`${source} (${engineName}) on ${data.root} (${cocoSplit}, ${metrics.images} images, ${h}×${w}${fitted.fit === 'letterbox' ? ' letterboxed' : ''}): mAP@[.5:.95] ${percent(metrics.map)}, AP50 ${percent(metrics.ap50)}, AP75 ${percent(metrics.ap75)}, VOC AP50 ${percent(metrics.vocAp50)}, ${(metrics.images / seconds).toFixed(1)} images/s`);
   io.out(`\nAP per class (—: no objects of the class, left out of the means):`);
   io.out(`${'class'.padStart(5)} ${'category'.padEnd(20)} ${'objects'.padStart(8)} ${'AP'.padStart(7)} ${'AP50'.padStart(7)} ${'AP75'.padStart(7)} ${'VOC AP50'.padStart(9)}`);

@@ -288,7 +288,7 @@ export interface DetectorEvaluationOptions {
   batchSize?: number;
   /** How images become inputs, as `detect` fits them: `fit` (stretch, letterbox at `align`, pad) and `pixels` (default −1..1). */
   preprocessing?: PreprocessOptions;
-  /** Over EVALUATION_POSTPROCESS. */
+  /** Over the head's NMS IoU (its makers' `defaults`) over EVALUATION_POSTPROCESS. */
   postprocess?: Partial<PostprocessOptions>;
   /** Called after each batch with the images done so far. */
   onBatch?: (images: number) => void;
@@ -303,7 +303,9 @@ export interface DetectorEvaluationOptions {
 export async function evaluateDetector(detector: Detector, data: CocoData, options: DetectorEvaluationOptions = {}): Promise<DetectionEvaluation> {
   const batchSize = options.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`evaluateDetector: batchSize must be a positive integer, got ${batchSize}`);
-  const post = { ...EVALUATION_POSTPROCESS, ...options.postprocess };
+  // an evaluation keeps every score ≥ 0.01 whatever the detector's own threshold, but suppresses as its makers do
+  const iouThreshold = detector.head.defaults?.iouThreshold ?? EVALUATION_POSTPROCESS.iouThreshold;
+  const post = { ...EVALUATION_POSTPROCESS, iouThreshold, ...options.postprocess };
   const metrics = new DetectionMetrics({ classes: data.categories.map((c) => c.class), labels: data.classNames, maxDetections: post.maxDetections });
   for (let start = 0; start < data.images.length; start += batchSize) {
     const images = data.images.slice(start, start + batchSize);

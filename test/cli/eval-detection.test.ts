@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { bundledDetectorPath } from '../../src/cli/eval.js';
 import { FASHION_SCENE_CLASSES } from '../../src/data/label-maps.js';
 import { encodeModelFile } from '../../src/io/model-file.js';
+import { encodeNpy } from '../../src/io/npy.js';
+import { Tensor } from '../../src/tensor/tensor.js';
 import { ssdLite } from '../../src/models/ssd.js';
 import { constantDetector, DETECTOR_CASE, writeCocoFolder } from '../support/constant-detector.js';
 import { runCli } from '../support/helpers.js';
@@ -65,6 +67,27 @@ describe('mobilenet eval --task detection', () => {
     assert.match(table.err, /has no ImageSets\/Segmentation\/val\.txt: every image of annotations\.json is read/);
   });
 
+  it('takes --anchors for a graph without a head, and maps category ids to classes when the model has a class per id', async () => {
+    const { model } = constantDetector(DETECTOR_CASE.size, DETECTOR_CASE.logits, DETECTOR_CASE.anchors);
+    const bare = join(dir, 'bare.safetensors');
+    await writeFile(bare, encodeModelFile(model));
+    const anchors = join(dir, 'anchors.npy');
+    await writeFile(anchors, encodeNpy(new Tensor([2, 4], Float32Array.from(DETECTOR_CASE.anchors.flat()))));
+    // only category 2, the second of the model's 2 classes: by id it is class 2 (found: AP 51/101); by order it would be class 1 (AP 0)
+    const only2 = join(dir, 'only2');
+    await writeCocoFolder(only2, DETECTOR_CASE.images.map((i) => ({ ...i, objects: i.objects.filter(([c]) => c === 2) })), DETECTOR_CASE.categories);
+    const json = JSON.parse(await readFile(join(only2, 'annotations.json'), 'utf8')) as { categories: unknown[] };
+    await writeFile(join(only2, 'annotations.json'), JSON.stringify({ ...json, categories: [{ id: 2, name: 'two' }] }));
+    const r = await runCli('eval', '--task', 'detection', '--model', bare, '--anchors', anchors, '--data', only2, '--json');
+    assert.equal(r.code, 0, r.err);
+    const result = JSON.parse(r.out) as EvalJson;
+    assert.deepEqual(result.perClass.map((c) => [c.class, c.categoryId, c.label]), [[2, 2, 'two']]);
+    near(result.map, 51 / 101, 'map');
+    assert.match(r.err, /1 categories with ids up to 2 for 2 classes: category id = class/);
+    const none = await runCli('eval', '--task', 'detection', '--model', bare, '--data', only2);
+    assert.match(none.err, /bare\.safetensors is not a detector \(no detection head.*or --anchors/);
+  });
+
   it('runs a tiny ssdLite on make-scenes data: one entry per scene class, numbers in [0, 1]', async () => {
     const scenes = join(dir, 'scenes');
     const made = await runCli('make-scenes', '--out', scenes, '--images', '3', '--size', '48', '--split', 'test');
@@ -87,6 +110,8 @@ describe('mobilenet eval --task detection', () => {
     assert.match(classifier.err, /fashion-mnist\.safetensors is not a detector \(no detection head/);
     const letterbox = await runCli('eval', '--letterbox', '--data', coco);
     assert.match(letterbox.err, /--letterbox applies to --task detection/);
+    const anchors = await runCli('eval', '--task', 'segmentation', '--anchors', 'ssd-tf', '--data', coco);
+    assert.match(anchors.err, /--anchors applies to --task detection/);
   });
 
   it('without --model, says the bundled detector is missing', { skip: existsSync(bundledDetectorPath()) ? 'the bundled detector exists: the test above covers eval on a detector file' : false }, async () => {

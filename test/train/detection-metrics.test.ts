@@ -144,6 +144,10 @@ describe('evaluateDetector', () => {
       assert.deepEqual(seen, [1, 2]);
       assert.deepEqual(result.perClass.map((c) => [c.label, c.truth, c.detections]), [['one', 2, 2], ['two', 2, 2]]);
     }
+    // two boxes of class 1 with IoU .355/.645 ≈ .55: both kept at the evaluation's NMS IoU 0.6, one where the head's makers suppress at 0.5
+    const pair = constantDetector(DETECTOR_CASE.size, [[0, 2, -10], [0, 1, -10]], [[0.5, 0.5, 0.5, 0.5], [0.5, 0.645, 0.5, 0.5]]);
+    const run = (defaults: object) => evaluateDetector({ inputShape: pair.model.inputShape, head: { ...pair.head, defaults }, predictOutputs: (x) => pair.model.predictOutputs(x) }, data);
+    assert.deepEqual([(await run({})).perClass[0].detections, (await run({ iouThreshold: 0.5, scoreThreshold: 0.9 })).perClass[0].detections], [4, 2]);
     const narrow = constantDetector(DETECTOR_CASE.size, [[0, 2], [0, -10]], DETECTOR_CASE.anchors);
     await assert.rejects(evaluateDetector({ inputShape: narrow.model.inputShape, head: narrow.head, predictOutputs: (x) => narrow.model.predictOutputs(x) }, data), (e: unknown) => e instanceof ConfigError && /category 2 \(two\) maps to class 2, but the detector scores classes 1\.\.1/.test(e.message));
   });
