@@ -1,5 +1,5 @@
-// The golden SSDLite ONNX file (two outputs; heads as Conv → Transpose → Reshape with PyTorch's shape arithmetic →
-// Concat over maps) against its scores and boxes; our exports of models with several outputs run in onnxruntime-node.
+// The golden SSDLite ONNX file (two outputs; heads as Conv → Transpose → Reshape with PyTorch's shape arithmetic → Concat
+// over maps) against its scores and boxes; exports with several outputs, Slice and Exp in onnxruntime-node.
 
 import { enableWasmFeatures } from '../../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { ort } from '../support/onnxruntime.js';
+import { buildOnnx } from '../support/onnx-graphs.js';
+import { UnsupportedOperatorError } from '../../src/io/onnx/errors.js';
 import { decodeOnnx } from '../../src/io/onnx/import.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
 import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
@@ -136,5 +138,33 @@ describe('ONNX export of a model with several outputs', () => {
     assertClose(y.a, y.b, 0, 'a and b');
     assertClose(y.same, x, 0, 'the input');
     assertClose(y.a, model.predictOutputs(x, { layout: 'NCHW' }).a, 1e-5, 'a vs ours');
+  });
+});
+
+describe('ONNX Slice and Exp of activations (as decoding heads write them)', () => {
+  /** x [N, 4, 3, 5] → Slice (channels 1..2, the last three columns, the batch "to INT64_MAX") → Exp. */
+  const graph = (batchAxis: { starts: number; ends: number | string }): Uint8Array => buildOnnx({
+    opset: 13,
+    input: { name: 'input', shape: [1, 4, 3, 5] },
+    initializers: [
+      { name: 'starts', dims: [3], dataType: 'int64', values: [1, -3, batchAxis.starts] },
+      { name: 'ends', dims: [3], dataType: 'int64', values: [3, '9223372036854775807', batchAxis.ends] },
+      { name: 'axes', dims: [3], dataType: 'int64', values: [1, 3, 0] },
+    ],
+    nodes: [
+      { op: 'Slice', name: 'cut', inputs: ['input', 'starts', 'ends', 'axes'], outputs: ['cut'] },
+      { op: 'Exp', name: 'exp', inputs: ['cut'], outputs: ['y'] },
+    ],
+    output: 'y',
+  });
+
+  it('our import equals onnxruntime-node on the same file; cutting the batch axis is refused by name', { skip: ort ? false : 'bench/peers/node_modules/onnxruntime-node is not installed' }, async () => {
+    const bytes = graph({ starts: 0, ends: '9223372036854775807' });
+    const x = randomBatch([2, 4, 3, 5], 34);
+    const { model } = decodeOnnx(bytes);
+    const expected = (await runOrtOutputs(bytes, x)).y;
+    assert.deepEqual(expected.shape, [2, 2, 3, 3]);
+    assertClose(model.predict(x, { layout: 'NCHW' }), expected, 1e-6, 'Slice → Exp');
+    assert.throws(() => decodeOnnx(graph({ starts: 1, ends: 2 })), (e: unknown) => e instanceof UnsupportedOperatorError && /node "cut".*only the whole batch axis/.test(e.message));
   });
 });
