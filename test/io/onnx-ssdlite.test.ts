@@ -12,7 +12,8 @@ import { buildOnnx } from '../support/onnx-graphs.js';
 import { UnsupportedOperatorError } from '../../src/io/onnx/errors.js';
 import { decodeOnnx } from '../../src/io/onnx/import.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
-import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
+import { decodeModelFile, describeExport, encodeModelFile, metadataEntries } from '../../src/io/model-file.js';
+import { decodeAnyModel } from '../../src/io/any-model.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { WasmEngine } from '../../src/backend/wasm/engine.js';
 import { Model } from '../../src/graph/model.js';
@@ -127,6 +128,16 @@ describe('ONNX export of a model with several outputs', () => {
       assert.deepEqual(Object.keys(y).sort(), ['boxes', 'scores']);
       for (const name of ['scores', 'boxes']) assertClose(y[name], ours[name], 1e-5, `onnxruntime ${name}, BN ${foldBatchNorm ? 'folded' : 'kept'}`);
     }
+  });
+
+  it('loading: our export (with its metadata) comes back a detector with the same anchors and no note; the golden file says anchors must be given', async () => {
+    const model = ssdLite({ alpha: 0.25, resolution: 96, classes: 3 });
+    const ours = await decodeAnyModel({ bytes: encodeOnnx(model, { metadata: metadataEntries(describeExport(model, {})) }), source: 'ssdlite.onnx' });
+    assert.deepEqual([...ours.model.metadata.detection!.anchors], [...model.metadata.detection!.anchors]);
+    assert.ok(!ours.notes.some((n) => /--anchors/.test(n)), ours.notes.join('; '));
+    const golden = await decodeAnyModel({ bytes: readFileSync(join(DIR, 'model.onnx')), source: 'golden.onnx' });
+    assert.equal(golden.model.metadata.detection, undefined);
+    assert.equal(golden.notes.filter((n) => /^outputs scores \[540, 6\] and boxes \[540, 4\] .*--anchors/.test(n)).length, 1, golden.notes.join('; '));
   });
 
   it('two outputs that are one tensor, or the input itself, go through Identity nodes', { skip: ort ? false : 'bench/peers/node_modules/onnxruntime-node is not installed' }, async () => {
