@@ -427,7 +427,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
         const { decodeTfjsGraphModel } = await import('./tfjs/graph-model.js');
         const graph = decodeTfjsGraphModel(modelJson, shards, { source });
         const ops = Object.entries(graph.info.operators).map(([op, n]) => `${op}×${n}`).join(', ');
-        notes.push(`TF.js graph model${graph.info.convertedBy ? ` (${graph.info.convertedBy})` : ''}: input ${graph.info.inputName} [${graph.info.inputShape.join(', ')}] (NHWC), output ${graph.info.outputName}; ops ${ops}`);
+        notes.push(`TF.js graph model${graph.info.convertedBy ? ` (${graph.info.convertedBy})` : ''}: input ${graph.info.inputName} [${graph.info.inputShape.join(', ')}] (NHWC), output ${graph.info.outputNames.join(', ')}; ops ${ops}`);
         if (graph.unusedWeights.length) notes.push(`${graph.unusedWeights.length} weight(s) in the manifest unused: ${graph.unusedWeights.slice(0, 5).join(', ')}`);
         Object.assign(metadata, { ...graph.info, unusedWeights: graph.unusedWeights, userDefinedMetadata: graph.userDefinedMetadata ?? null });
         const description = taggedDescription(isObject(graph.userDefinedMetadata) ? graph.userDefinedMetadata : undefined, source) ?? {};
