@@ -10,6 +10,7 @@ import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support
 import { ort } from '../support/onnxruntime.js';
 import { buildOnnx } from '../support/onnx-graphs.js';
 import { UnsupportedOperatorError } from '../../src/io/onnx/errors.js';
+import { FormatError } from '../../src/errors.js';
 import { decodeOnnx } from '../../src/io/onnx/import.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
 import { decodeModelFile, describeExport, encodeModelFile, metadataEntries } from '../../src/io/model-file.js';
@@ -177,5 +178,30 @@ describe('ONNX Slice and Exp of activations (as decoding heads write them)', () 
     assert.deepEqual(expected.shape, [2, 2, 3, 3]);
     assertClose(model.predict(x, { layout: 'NCHW' }), expected, 1e-6, 'Slice → Exp');
     assert.throws(() => decodeOnnx(graph({ starts: 1, ends: 2 })), (e: unknown) => e instanceof UnsupportedOperatorError && /node "cut".*only the whole batch axis/.test(e.message));
+  });
+});
+
+describe('ONNX import of several graph outputs', () => {
+  /** x [N, 2, 3] → Relu → `a`; Sigmoid of x → `b`; `b`'s declared shape as given. */
+  const graph = (bShape: number[]): Uint8Array => buildOnnx({
+    opset: 13,
+    input: { name: 'x', shape: [1, 2, 3] },
+    nodes: [
+      { op: 'Relu', name: 'relu', inputs: ['x'], outputs: ['a'] },
+      { op: 'Sigmoid', name: 'sigmoid', inputs: ['x'], outputs: ['b'] },
+    ],
+    output: 'a',
+    outputShape: [1, 2, 3],
+    moreOutputs: [{ name: 'b', shape: bShape }],
+  });
+
+  it('each becomes a named output in the file\'s order, computed as written (hand-worked values); a declared shape that differs names its output', () => {
+    const { model, info } = decodeOnnx(graph([1, 2, 3]));
+    assert.deepEqual(model.outputNames, ['a', 'b']);
+    assert.deepEqual(info.outputs.map((o) => o.name), ['a', 'b']);
+    const y = model.predictOutputs(new Tensor([1, 2, 3], Float32Array.from([-2, -1, 0, 1, 2, 3])));
+    assert.deepEqual([...y.a.data], [0, 0, 0, 1, 2, 3]);
+    assertClose(y.b, new Tensor([1, 2, 3], Float32Array.from([-2, -1, 0, 1, 2, 3], (v) => 1 / (1 + Math.exp(-v)))), 1e-7, 'sigmoid');
+    assert.throws(() => decodeOnnx(graph([1, 3, 2]), { source: 'two.onnx' }), (e: unknown) => e instanceof FormatError && /two\.onnx: the graph declares output "b" of shape \[\?, 3, 2\], the nodes compute \[N, 2, 3\]/.test(e.message));
   });
 });
