@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { ConvStep, Plan, Step } from '../graph/plan.js';
 import { clip, softmax } from '../ops/activation.js';
 import { conv2d } from '../ops/conv2d.js';
+import { sigmoid } from '../ops/pointwise.js';
 import { dense } from '../ops/dense.js';
 import { concat } from '../ops/concat.js';
 import { add } from '../ops/elementwise.js';
@@ -57,7 +58,9 @@ export function runStep(s: Step, v: (t: number) => Tensor): Tensor {
     case 'pad':
       return zeroPad2d(x, s.padding);
     case 'softmax':
-      return softmax(x);
+      return softmax(x.reshape([x.size / s.channels, s.channels])).reshape(x.shape);
+    case 'sigmoid':
+      return sigmoid(x);
     case 'resize':
       return resizeBilinear2d(x.reshape([x.shape[0], ...s.inShape]), s.size, s.coordinates);
     case 'concat': {

@@ -4,7 +4,7 @@
 import { ActivationLayer, Softmax } from '../nn/activation.js';
 import { ConvLayer } from '../nn/conv.js';
 import { Add, Dense, Dropout, InputLayer, Reshape, ZeroPadding2D } from '../nn/core.js';
-import { Clip, Concatenate } from '../nn/extra.js';
+import { Clip, Concatenate, Sigmoid, Transpose } from '../nn/extra.js';
 import { Layer } from '../nn/layer.js';
 import { BatchNormalization } from '../nn/normalization.js';
 import { Resize } from '../nn/resize.js';
@@ -21,8 +21,6 @@ export interface LoweringContext {
   /** Per-sample shapes of the node's inputs and output, as the layer sees them. */
   readonly inputShapes: readonly (readonly number[])[];
   readonly outputShape: readonly number[];
-  /** The shape the plan gives input `k`'s tensor (a view keeps its source's shape). */
-  plannedShape(k: number): readonly number[];
   /** One step from the node's inputs to a new tensor, its output. */
   step(fields: StepFields<Step>): void;
   /** The output is input 0's memory as it is (dropout at inference, a reshape, a linear activation): no step. */
@@ -54,12 +52,20 @@ export function lowerLayer(layer: Layer, ctx: LoweringContext): void {
 register(InputLayer, (_, ctx) => ctx.source());
 register(Dropout, (_, ctx) => ctx.view());
 register(Reshape, (_, ctx) => ctx.view());
+// a permutation that keeps the order of the axes longer than 1 moves no float (an imported head's NCHW → NHWC on a 1×1 map)
+register(Transpose, (layer, ctx) => {
+  const shape = ctx.inputShapes[0];
+  const kept = layer.perm.filter((axis) => shape[axis] !== 1);
+  if (kept.every((axis, i) => i === 0 || kept[i - 1] < axis)) ctx.view();
+  else ctx.step({ op: 'layer', layer });
+});
 register(ActivationLayer, (layer, ctx) => {
   const clamp = CLAMPS[layer.activation];
   if (clamp) ctx.step({ op: 'clamp', clamp });
   else ctx.view();
 });
 register(Clip, (layer, ctx) => ctx.step({ op: 'clamp', clamp: [layer.lo, layer.hi] }));
+register(Sigmoid, (_, ctx) => ctx.step({ op: 'sigmoid' }));
 register(GlobalAveragePooling2D, (_, ctx) => ctx.step({ op: 'globalAvgPool' }));
 register(GlobalMaxPooling2D, (_, ctx) => ctx.step({ op: 'globalMaxPool' }));
 register(AveragePooling2D, (layer, ctx) => ctx.step({ op: 'avgPool', pool: layer.pool }));
@@ -89,8 +95,8 @@ register(BatchNormalization, (layer, ctx) => {
   const { scale, shift } = batchNormAffine({ gamma: p('gamma'), beta: p('beta'), mean: p('moving_mean'), variance: p('moving_variance'), epsilon: layer.epsilon });
   ctx.step({ op: 'affine', scale, shift });
 });
-// over the last axis as planned: a view (Flatten, Reshape) keeps its source's planned shape, so otherwise run the layer itself
-register(Softmax, (layer, ctx) => ctx.step(ctx.plannedShape(0).at(-1) === ctx.inputShapes[0].at(-1) ? { op: 'softmax' } : { op: 'layer', layer }));
+// over the layer's last axis, whatever shape the plan gives a view (SSD's scores: [H, W, anchors·classes] as [H·W·anchors, classes])
+register(Softmax, (_, ctx) => ctx.step({ op: 'softmax', channels: ctx.inputShapes[0].at(-1)! }));
 register(Resize, (layer, ctx) => {
   const [h, w, c] = ctx.inputShapes[0];
   ctx.step({ op: 'resize', inShape: [h, w, c], size: layer.size, coordinates: layer.coordinates });

@@ -91,8 +91,15 @@ export interface PadStep extends StepBase {
   padding: Padding4;
 }
 
+/** Softmax over runs of `channels` floats: the layer's last axis (a view's source may group them otherwise). */
 export interface SoftmaxStep extends StepBase {
   op: 'softmax';
+  channels: number;
+}
+
+/** 1 / (1 + e^−x), element by element. */
+export interface SigmoidStep extends StepBase {
+  op: 'sigmoid';
 }
 
 /** Bilinear resize of an image to [height, width] = `size`, as src/ops/resize.ts does it in `coordinates`. */
@@ -123,7 +130,7 @@ export interface LayerStep extends StepBase {
   layer: Layer;
 }
 
-export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | ResizeStep | ConcatStep | LayerStep;
+export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | SigmoidStep | ResizeStep | ConcatStep | LayerStep;
 
 export interface Plan {
   tensors: PlanTensor[];

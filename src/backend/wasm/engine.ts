@@ -21,6 +21,7 @@ import type { GemmSpec, GemmTile } from './kernels/gemm.js';
 import { LANES } from './kernels/common.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
 import { emitChannelSlice } from './kernels/concat.js';
+import { emitSigmoid, emitSoftmax } from './kernels/exponential.js';
 import { emitResize, emitResizeRows, packResizeTaps } from './kernels/resize.js';
 import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
@@ -370,6 +371,14 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     return [{ step: index, places: tensorPlaces(step), tensors, work, serial: null, native: true }];
   } else if (step.op === 'concat') {
     return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial: compileConcat(step, name, c), native: true }];
+  } else if (step.op === 'sigmoid' || step.op === 'softmax') {
+    // a head's scores: little work beside the network's, on the calling thread
+    const size = c.plan.tensors[step.inputs[0]].size;
+    if (step.op === 'sigmoid') emitSigmoid(c.mod, name, size);
+    else emitSoftmax(c.mod, name, step.channels);
+    const rowsPerImage = step.op === 'sigmoid' ? 1 : size / step.channels;
+    const serial = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[name](at(step.inputs[0]), at(step.output), batch * rowsPerImage);
+    return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial, native: true }];
   }
   return [fallbackPhase(step, index, c, tensorPlaces(step), tensors)];
 }

@@ -23,24 +23,7 @@ import { RESIZE_COORDINATES, resizeBilinear2d } from '../../../src/ops/resize.js
 import { Tensor } from '../../../src/tensor/tensor.js';
 import { assertClose, randomBatch, randomiseBatchNorm } from '../../support/helpers.js';
 import { SIMD_MODES } from '../../support/wasm-modes.js';
-
-const GUARD = 16;
-const SENTINEL = -7777.5;
-
-/** An output buffer between guard bands; `read` fails if a kernel wrote outside it. */
-function guarded(rt: WasmRuntime, length: number): { pointer: number; read: () => Float32Array } {
-  const base = rt.allocF32(length + 2 * GUARD);
-  rt.write(base, new Float32Array(length + 2 * GUARD).fill(SENTINEL));
-  return {
-    pointer: base + 4 * GUARD,
-    read: () => {
-      const all = rt.read(base, length + 2 * GUARD);
-      const outside = [...all.subarray(0, GUARD), ...all.subarray(GUARD + length)].filter((v) => v !== SENTINEL).length;
-      assert.equal(outside, 0, `kernel wrote ${outside} floats outside its output`);
-      return all.slice(GUARD, GUARD + length);
-    },
-  };
-}
+import { SENTINEL, guarded } from '../../support/wasm-guard.js';
 
 // [height, width, channels] → [height, width]: up, down, odd sizes, channel tails, 1×1 (image pooling), one row or column, same size
 const RESIZE_CASES: [ResizeSpec['inShape'], ResizeSpec['size']][] = [
