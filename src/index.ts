@@ -38,6 +38,8 @@ export { mobilenetV1, MOBILENET_V1_BLOCKS } from './models/mobilenet-v1.js';
 export type { MobileNetV1Options } from './models/mobilenet-v1.js';
 export { deeplabV3 } from './models/deeplab-v3.js';
 export type { DeepLabV3Options, DeepLabHead } from './models/deeplab-v3.js';
+export { ssd, ssdLite } from './models/ssd.js';
+export type { SsdOptions, SsdArchitectureOptions, SsdBackbone, SsdHead, SsdAnchorSettings } from './models/ssd.js';
 export type { OutputStride } from './models/output-stride.js';
 export { makeDivisible } from './models/rounding.js';
 export { buildModel, ARCHITECTURES } from './models/registry.js';

@@ -61,9 +61,9 @@ export function runStep(s: Step, v: (t: number) => Tensor): Tensor {
     case 'resize':
       return resizeBilinear2d(x.reshape([x.shape[0], ...s.inShape]), s.size, s.coordinates);
     case 'concat': {
-      // inputs as [N, pixels, channels]: every axis before the last is one
-      const pixels = x.size / (x.shape[0] * s.channels[0]);
-      return concat(s.inputs.map((t, k) => v(t).reshape([x.shape[0], pixels, s.channels[k]])), 2);
+      // inputs as [N, outer, block]: the axes before the concatenation axis as one, the rest as another
+      const outer = x.size / (x.shape[0] * s.blocks[0]);
+      return concat(s.inputs.map((t, k) => v(t).reshape([x.shape[0], outer, s.blocks[k]])), 2);
     }
     case 'layer':
       return s.layer.call(

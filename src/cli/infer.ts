@@ -1,6 +1,8 @@
 // `mobilenet infer`: runs a .npy batch through a model in any format the library reads (our model file,
-// .safetensors weights, ONNX, TF.js, Keras H5, .pt/.pth), and writes the raw outputs (logits) as .npy.
+// .safetensors weights, ONNX, TF.js, Keras H5, .pt/.pth), and writes the raw outputs (logits) as .npy, one file per output.
 
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { readNpyFile, writeNpyFile } from '../node/files.js';
 import { loadAnyModel } from '../node/any-model.js';
@@ -9,16 +11,17 @@ import { describePixels } from '../data/preprocess.js';
 import type { CommandIO } from './io.js';
 import { printNotes } from './io.js';
 
-export const INFER_HELP = `mobilenet infer --model FILE --input X.npy --output Y.npy [--layout nchw|nhwc] [architecture flags]
-Runs the float32 batch X (NCHW unless --layout nhwc) through the model and writes its raw outputs to Y;
-outputs of rank 4 (a segmenter's class scores per pixel) come out in X's layout: [N, K, H, W] for NCHW.
+export const INFER_HELP = `mobilenet infer --model FILE --input X.npy --output (Y.npy | DIR) [--layout nchw|nhwc] [architecture flags]
+Runs the float32 batch X (NCHW unless --layout nhwc) through the model and writes its raw outputs to Y; a model
+with several outputs (a detector's scores and boxes) writes one DIR/NAME.npy per output, named as the model names them.
+Outputs of rank 4 (a segmenter's class scores per pixel) come out in X's layout: [N, K, H, W] for NCHW.
 X goes in as it is (already scaled as the model expects; a note says what the model file stores).
 FILE is any format \`mobilenet convert\` reads (detected by magic bytes and extension): our model file,
 .safetensors weights (torchvision or timm state-dict names, or this library's), .onnx, TF.js model.json (or its
 folder; layers or graph model), Keras .h5 or .keras, torch.save .pt/.pth. The resolution comes from X; for weights-only files, α, classes
 and input channels, when not given, are inferred from the weight shapes (and said so).
   --model FILE                       the model
-  --input X.npy, --output Y.npy      the float32 batch in, the outputs written (atomically)
+  --input X.npy, --output Y.npy|DIR  the float32 batch in, the output written (atomically); a folder for several
   --layout nchw|nhwc                 X's layout (default nchw)
 ${ARCHITECTURE_HELP}`;
 
@@ -40,10 +43,16 @@ export async function inferCommand(argv: string[], io: CommandIO): Promise<void>
   const channels = model.inputShape[model.inputShape.length - 1];
   if (model.inputShape.length === 3 && channels !== c) throw channelError(input, channels, c, layout, x.shape);
   const started = performance.now();
-  const y = model.predict(x, { layout: layout === 'nchw' ? 'NCHW' : 'NHWC' });
+  const outputs = model.predictOutputs(x, { layout: layout === 'nchw' ? 'NCHW' : 'NHWC' });
   const ms = performance.now() - started;
-  await writeNpyFile(output, y);
-  io.err(`${model.name}: ${x.shape[0]} image(s) in ${ms.toFixed(1)} ms → ${output} [${y.shape.join(', ')}]`);
+  const several = model.outputNames.length > 1;
+  if (several && output.endsWith('.npy')) throw new UsageError(`${modelFile} has ${model.outputNames.length} outputs (${model.outputNames.join(', ')}): --output takes a folder, for one NAME.npy each, not ${output}`);
+  const unfit = model.outputNames.filter((name) => !/^[\w.-]+$/.test(name) || /^\.+$/.test(name));
+  if (several && unfit.length) throw new UsageError(`${modelFile}: output names ${unfit.map((n) => JSON.stringify(n)).join(', ')} cannot be file names in ${output}`);
+  if (several) await mkdir(output, { recursive: true });
+  const written = Object.entries(outputs).map(([name, y]) => ({ path: several ? join(output, `${name}.npy`) : output, y }));
+  for (const { path, y } of written) await writeNpyFile(path, y);
+  io.err(`${model.name}: ${x.shape[0]} image(s) in ${ms.toFixed(1)} ms → ${written.map(({ path, y }) => `${path} [${y.shape.join(', ')}]`).join(', ')}`);
 }
 
 function channelError(input: string, want: number, got: number, layout: string, shape: readonly number[]): UsageError {

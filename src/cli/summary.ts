@@ -20,6 +20,9 @@ ${ARCHITECTURE_HELP}
   --arch deeplabv3_mobilenet_v2      Mobile DeepLabv3 on MobileNetV2 (--classes default 21, PASCAL VOC)
   --output-stride 8|16|32            downsampling limited by atrous depthwise convs (DeepLab default 16)
   --head mobile|aspp                 DeepLab's head: image pooling + 1×1 (default), or plus 3×3 atrous branches
+  --arch ssdlite_mobilenet_v2        SSDLite on MobileNetV2 (paper §6.2; also ssdlite_mobilenet_v1, ssd_mobilenet_v1,
+                                     ssd_mobilenet_v2): --classes K objects besides background (default 90), --resolution
+                                     default 300; outputs scores [anchors, K + 1] and boxes [anchors, 4]
   --json                             machine-readable output`;
 
 export async function summaryCommand(argv: string[], io: CommandIO): Promise<void> {
@@ -33,9 +36,13 @@ export async function summaryCommand(argv: string[], io: CommandIO): Promise<voi
   const model = buildModel(arch, options);
   const cost = modelCost(model);
   const plannedArenaBytes = { fused: plannedBytes(model, true), unfused: plannedBytes(model, false) };
-  if (values.json) io.out(JSON.stringify({ arch, options: model.metadata, ...cost, plannedArenaBytes }, null, 2));
+  const { detection, ...metadata } = model.metadata;
+  // a detector's anchors are thousands of numbers: the summary gives their count
+  const described = detection ? { ...metadata, detection: { ...detection, anchors: undefined, anchorCount: detection.anchors.length / 4 } } : metadata;
+  if (values.json) io.out(JSON.stringify({ arch, options: described, ...cost, plannedArenaBytes }, null, 2));
   else {
     io.out(formatSummary(cost));
+    if (detection) io.out(`Detector: ${detection.anchors.length / 4} anchors; outputs ${model.outputNames.map((name) => `${name} (N, ${model.outputShapes[name].join(', ')})`).join(', ')}`);
     io.out(`Planned arena (wasm engine, batch 1, float32): ${formatBytes(plannedArenaBytes.fused)} with row-streamed blocks, ${formatBytes(plannedArenaBytes.unfused)} without`);
   }
 }

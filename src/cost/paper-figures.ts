@@ -1,5 +1,5 @@
-// Published cost figures, as printed: the TF-slim MobileNetV2 checkpoint table (1001 classes), MobileNetV1 paper
-// Tables 6–7 (1000 classes) and MobileNetV2 paper Table 7 (Mobile DeepLabv3, 21 classes). `unit` is the printed precision.
+// Published cost figures, as printed: the TF-slim MobileNetV2 checkpoint table (1001 classes), MobileNetV1 paper Tables
+// 6–7 (1000 classes), MobileNetV2 paper Tables 6 (SSDLite, 80 classes) and 7 (Mobile DeepLabv3, 21). `unit`: printed precision.
 
 import type { Model } from '../graph/model.js';
 import type { DeepLabHead } from '../models/deeplab-v3.js';
@@ -67,6 +67,20 @@ const deeplab = (head: DeepLabHead, macs: number, params: number, oursDiffers?: 
   ...(oursDiffers ? { oursDiffers } : {}),
 });
 
+/** MobileNetV2 paper Table 6: SSDLite on MobileNetV2, 320×320, COCO's 80 classes (+ background); 0.8B MACs, 4.3M parameters. */
+const ssdlite: PublishedFigure = {
+  source: 'MobileNetV2 paper Table 6',
+  arch: 'ssdlite_mobilenet_v2',
+  alpha: 1.0,
+  resolution: 320,
+  classes: 80,
+  macsMillions: 800,
+  macsUnit: 100,
+  paramsMillions: 4.3,
+  paramsUnit: 0.1,
+  paramsRule: 'trainable',
+};
+
 export const PUBLISHED_FIGURES: readonly PublishedFigure[] = [
   slim(1.4, 224, 582, 6.06),
   slim(1.3, 224, 509, 5.34),
@@ -85,6 +99,7 @@ export const PUBLISHED_FIGURES: readonly PublishedFigure[] = [
   v1('Table 7', 1.0, 192, 418, 4.2),
   v1('Table 7', 1.0, 160, 290, 4.2),
   v1('Table 7', 1.0, 128, 186, 4.2),
+  ssdlite,
   deeplab('mobile', 2750, 2.11),
   deeplab('aspp', 5800, 4.52, {
     macsMillions: 5360,

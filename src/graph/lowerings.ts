@@ -11,6 +11,7 @@ import { Resize } from '../nn/resize.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../nn/pooling.js';
 import type { Activation } from '../ops/activation.js';
 import { batchNormAffine } from '../ops/normalization.js';
+import { sizeOf } from '../tensor/tensor.js';
 import type { Clamp, Step } from './plan.js';
 
 type StepFields<S> = S extends Step ? Omit<S, 'layers' | 'inputs' | 'output'> : never;
@@ -94,9 +95,9 @@ register(Resize, (layer, ctx) => {
   const [h, w, c] = ctx.inputShapes[0];
   ctx.step({ op: 'resize', inShape: [h, w, c], size: layer.size, coordinates: layer.coordinates });
 });
-// on the last axis, each input's pixels are one contiguous run of its channels: the engine copies them into slices
+// per index of the axes before the concatenation axis, each input is one contiguous run (a pixel's channels, or a
+// head's anchors × values on SSD's anchor axis): the engine copies the runs into their slices
 register(Concatenate, (layer, ctx) => {
-  const rank = ctx.outputShape.length;
-  const lastAxis = layer.axis === rank - 1 || layer.axis === -1;
-  ctx.step(lastAxis ? { op: 'concat', channels: ctx.inputShapes.map((s) => s[rank - 1]) } : { op: 'layer', layer });
+  const axis = layer.axis < 0 ? layer.axis + ctx.outputShape.length : layer.axis;
+  ctx.step({ op: 'concat', blocks: ctx.inputShapes.map((s) => sizeOf(s.slice(axis))) });
 });

@@ -18,6 +18,7 @@ import type { GraphNode } from './symbolic.js';
 import { SymbolicTensor } from './symbolic.js';
 import type { Activation } from '../ops/activation.js';
 import type { PaddingMode } from '../ops/geometry.js';
+import type { DetectionHead } from '../detect/types.js';
 
 /**
  * What a model records about itself, set by the builders (mobilenetV1/V2: the architecture, its options as given and
@@ -47,6 +48,8 @@ export interface ModelMetadata {
   activation?: Activation;
   /** An imported graph: the format and file it came from, with what that file says about its maker. */
   importedFrom?: ImportedFrom;
+  /** A detector: how its raw outputs become detections (anchors, box coding, score conversion, output names). */
+  detection?: DetectionHead;
 }
 
 export type ImportedFrom =

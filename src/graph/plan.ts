@@ -104,11 +104,14 @@ export interface ResizeStep extends StepBase {
   coordinates: ResizeCoordinates;
 }
 
-/** Concatenation of the inputs, in order, on their last axis (channels): every other axis is the same. */
+/**
+ * Concatenation of the inputs, in order, on one axis: for each index of the axes before it (a pixel, for the channel
+ * axis; the whole sample, for the first axis: SSD's anchors), each input's run of floats there, one after another.
+ */
 export interface ConcatStep extends StepBase {
   op: 'concat';
-  /** Last-axis length of each input. */
-  channels: number[];
+  /** Each input's floats per index of the axes before the concatenation axis (its channels, on the last axis). */
+  blocks: number[];
 }
 
 /**

@@ -11,7 +11,9 @@ import { buildInBudget } from '../nn/parameter-budget.js';
 import { FITS } from '../data/preprocess.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { RESIZE_COORDINATES } from '../ops/resize.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { readAnchors } from '../detect/anchors.js';
+import type { DetectionHead } from '../detect/types.js';
 import { modelToKerasTopology } from './tfjs/keras-export.js';
 import { kerasTopologyToModel } from './tfjs/keras-import.js';
 
@@ -42,13 +44,21 @@ export interface ModelDescription extends ModelFileInfo {
   inputShape?: number[];
   /** An imported graph with no architecture of ours: its Keras topology, as TF.js layers models write it. */
   graph?: Record<string, unknown>;
+  /** A detector's head but its anchors, which our model file keeps as the tensor ANCHORS_TENSOR. */
+  detection?: Omit<DetectionHead, 'anchors'>;
 }
 
+/** A detector's anchors [A, 4] in our model file, beside the weights (no layer has a parameter of this name). */
+export const ANCHORS_TENSOR = 'detection.anchors';
+
 /** The entries that hold JSON (the others are plain strings). */
-const JSON_ENTRIES = ['options', 'inputShape', 'classNames', 'preprocessing', 'extra', 'graph'] as const;
+const JSON_ENTRIES = ['options', 'inputShape', 'classNames', 'preprocessing', 'extra', 'graph', 'detection'] as const;
 
 export function encodeModelFile(model: Model, info: ModelFileInfo = {}): Uint8Array {
-  return encodeSafetensors(model.weights(), metadataEntries(describeExport(model, info, { format: MODEL_FILE_FORMAT, graph: true })));
+  const tensors = model.weights();
+  const anchors = model.metadata.detection?.anchors;
+  if (anchors) tensors.set(ANCHORS_TENSOR, new Tensor([anchors.length / 4, 4], anchors));
+  return encodeSafetensors(tensors, metadataEntries(describeExport(model, info, { format: MODEL_FILE_FORMAT, graph: true })));
 }
 
 /**
@@ -62,6 +72,10 @@ export function describeExport(model: Model, info: ModelFileInfo, { format = EXP
   if (typeof architecture === 'string') Object.assign(description, { architecture, options: options ?? {} });
   else if (graph) description.graph = modelToKerasTopology(model, { extended: true }).topology;
   description.inputShape = [...model.inputShape];
+  if (model.metadata.detection) {
+    const { anchors: _anchors, ...head } = model.metadata.detection;
+    description.detection = head;
+  }
   if (info.classNames) description.classNames = info.classNames;
   if (info.preprocessing) description.preprocessing = info.preprocessing;
   if (info.extra) description.extra = info.extra;
@@ -109,6 +123,19 @@ function preprocessingProblem(p: unknown): string | null {
   return null;
 }
 
+/** Why `d` is not a detector head (anchors aside), or null. */
+function detectionProblem(d: unknown): string | null {
+  if (!isObject(d)) return 'must be an object';
+  if (!(Array.isArray(d.scaleFactors) && d.scaleFactors.length === 4 && d.scaleFactors.every((v) => typeof v === 'number' && v > 0))) return `scaleFactors must be 4 positive numbers, got ${JSON.stringify(d.scaleFactors)}`;
+  if (!['sigmoid', 'softmax', 'identity'].includes(d.scoreConversion as string)) return `scoreConversion must be "sigmoid", "softmax" or "identity", got ${JSON.stringify(d.scoreConversion)}`;
+  if (typeof d.background !== 'boolean') return `background must be true or false, got ${JSON.stringify(d.background)}`;
+  if (!(isObject(d.outputs) && typeof d.outputs.scores === 'string' && typeof d.outputs.boxes === 'string')) return `outputs must name the scores and boxes outputs, got ${JSON.stringify(d.outputs)}`;
+  if (d.codeOrder !== undefined && d.codeOrder !== 'yxhw' && d.codeOrder !== 'xywh') return `codeOrder must be "yxhw" or "xywh", got ${JSON.stringify(d.codeOrder)}`;
+  if (d.boxFormat !== undefined && d.boxFormat !== 'encoded' && d.boxFormat !== 'corners') return `boxFormat must be "encoded" or "corners", got ${JSON.stringify(d.boxFormat)}`;
+  if (d.defaults !== undefined && !isObject(d.defaults)) return `defaults must be an object of post-processing options, got ${JSON.stringify(d.defaults)}`;
+  return null;
+}
+
 /**
  * Reads the entries of a model file or an export (string values holding JSON, as safetensors and ONNX store them,
  * or JSON values, as TF.js and the .pt sidecar do) and checks each: a malformed one is a FormatError naming
@@ -152,6 +179,12 @@ export function readDescription(entries: Record<string, unknown>, source: string
     if (problem) throw fail('preprocessing', problem);
     description.preprocessing = preprocessing as PreprocessOptions;
   }
+  const detection = value('detection');
+  if (detection !== undefined) {
+    const problem = detectionProblem(detection);
+    if (problem) throw fail('detection', problem);
+    description.detection = detection as Omit<DetectionHead, 'anchors'>;
+  }
   for (const key of ['extra', 'graph'] as const) {
     const v = value(key);
     if (v === undefined) continue;
@@ -172,8 +205,18 @@ export function decodeModelFile(bytes: Uint8Array, source = '<buffer>'): LoadedM
   if (metadata.format !== MODEL_FILE_FORMAT) {
     throw new FormatError(`${source}: not a mobilenet-ts model file (metadata format is ${JSON.stringify(metadata.format ?? null)}, expected ${MODEL_FILE_FORMAT}); plain weights load with loadWeights()`);
   }
+  const anchors = tensors.get(ANCHORS_TENSOR);
+  tensors.delete(ANCHORS_TENSOR);
   const loaded = rebuildModel(tensors, metadata, source);
   loaded.model.setWeights(tensors);
+  const { detection } = readDescription(metadata, source);
+  if ((detection === undefined) !== (anchors === undefined)) {
+    throw new FormatError(`${source}: a detector needs both the metadata entry detection and the tensor ${ANCHORS_TENSOR}; the file has only ${detection ? 'the entry' : 'the tensor'}`);
+  }
+  if (detection && anchors) {
+    const built = loaded.model.metadata.detection?.anchors;
+    loaded.model.metadata.detection = { ...detection, anchors: readAnchors(anchors, built ? built.length / 4 : undefined, `${source} (tensor ${ANCHORS_TENSOR})`) };
+  }
   return loaded;
 }
 

@@ -4,13 +4,15 @@
 import { ConfigError } from '../errors.js';
 import type { Activation } from '../ops/activation.js';
 import type { PaddingMode } from '../ops/geometry.js';
+import type { NormOptions } from '../blocks/conv-bn.js';
 import { convBN } from '../blocks/conv-bn.js';
 import { input } from '../nn/core.js';
 import { Model } from '../graph/model.js';
+import type { SymbolicTensor } from '../graph/symbolic.js';
 import { head } from './head.js';
-import type { CommonModelOptions } from './options.js';
+import type { CommonModelOptions, ResolvedCommon } from './options.js';
 import { checkDropout, checkResolution, commonMetadata, resolveCommon } from './options.js';
-import type { OutputStride } from './output-stride.js';
+import type { AtrousStep, OutputStride } from './output-stride.js';
 import { atrousSchedule, checkOutputStride, scheduleStride } from './output-stride.js';
 
 /** Table 1 as data: pointwise output channels and stride of each depthwise-separable block. */
@@ -47,21 +49,50 @@ export interface MobileNetV1Options extends Omit<CommonModelOptions, 'padding'> 
 export function mobilenetV1(options: MobileNetV1Options = {}): Model {
   const arch = 'mobilenet_v1';
   const c = resolveCommon({ ...options, padding: undefined }, arch, 'keras');
+  const body = resolveV1Body(options, c, arch);
+  const dropout = checkDropout(options.dropout ?? 1e-3, arch);
+
+  const x = input([c.height, c.width, c.inputChannels], 'input');
+  const y = head(mobilenetV1Body(x, body), c, dropout);
+  const model = new Model(x, y, { name: options.name ?? `${arch}_${c.alpha}_${c.height}`, seed: options.seed });
+  model.metadata = {
+    ...commonMetadata(arch, c, options),
+    padding: body.paddingName,
+    depthMultiplier: body.depthMultiplier,
+    activation: body.activation,
+  };
+  return model;
+}
+
+/** The backbone options of MobileNetV1, checked, with each layer's stride and rate (stem first, then every block). */
+export interface MobileNetV1Body {
+  alpha: number;
+  depthMultiplier: number;
+  activation: Extract<Activation, 'relu' | 'relu6'>;
+  paddingName: 'keras' | 'same' | 'torch';
+  norm: NormOptions;
+  schedule: AtrousStep[];
+}
+
+export function resolveV1Body(options: MobileNetV1Options, c: ResolvedCommon, arch: string): MobileNetV1Body {
   const depthMultiplier = options.depthMultiplier ?? 1;
   if (!Number.isInteger(depthMultiplier) || depthMultiplier < 1) throw new ConfigError(`${arch}: depthMultiplier must be a positive integer, got ${depthMultiplier}`);
   const activation = options.activation ?? 'relu6';
   if (activation !== 'relu' && activation !== 'relu6') throw new ConfigError(`${arch}: activation must be 'relu' or 'relu6', got ${JSON.stringify(activation)}`);
   const paddingName = options.padding ?? (c.convention === 'keras' ? 'keras' : 'torch');
   if (!['keras', 'same', 'torch'].includes(paddingName)) throw new ConfigError(`${arch}: padding must be 'keras', 'same' or 'torch', got ${JSON.stringify(paddingName)}`);
-  const paddingFor = (stride: number): PaddingMode => (paddingName === 'keras' ? (stride === 2 ? [0, 1, 0, 1] : 'same') : paddingName);
   const outputStride = options.outputStride === undefined ? undefined : checkOutputStride(options.outputStride, arch);
-  const [stem, ...steps] = atrousSchedule([2, ...MOBILENET_V1_BLOCKS.map(([, stride]) => stride)], outputStride);
-  checkResolution(c, scheduleStride([stem, ...steps]), arch);
-  const dropout = checkDropout(options.dropout ?? 1e-3, arch);
-  const norm = { bnEpsilon: c.bnEpsilon, bnMomentum: c.bnMomentum };
-  const width = (channels: number): number => Math.max(1, Math.trunc(channels * c.alpha));
+  const schedule = atrousSchedule([2, ...MOBILENET_V1_BLOCKS.map(([, stride]) => stride)], outputStride);
+  checkResolution(c, scheduleStride(schedule), arch);
+  return { alpha: c.alpha, depthMultiplier, activation, paddingName, norm: { bnEpsilon: c.bnEpsilon, bnMomentum: c.bnMomentum }, schedule };
+}
 
-  const x = input([c.height, c.width, c.inputChannels], 'input');
+/** The stem and the 13 depthwise-separable blocks (through `conv_pw_13`), on `x`. */
+export function mobilenetV1Body(x: SymbolicTensor, b: MobileNetV1Body): SymbolicTensor {
+  const { activation, norm } = b;
+  const paddingFor = (stride: number): PaddingMode => (b.paddingName === 'keras' ? (stride === 2 ? [0, 1, 0, 1] : 'same') : b.paddingName);
+  const width = (channels: number): number => Math.max(1, Math.trunc(channels * b.alpha));
+  const [stem, ...steps] = b.schedule;
   let y = convBN(x, {
     ...norm,
     filters: width(32),
@@ -77,7 +108,7 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
     const { stride, rate } = steps[i];
     y = convBN(y, {
       ...norm,
-      depthMultiplier,
+      depthMultiplier: b.depthMultiplier,
       kernelSize: 3,
       strides: stride,
       dilation: rate,
@@ -96,13 +127,5 @@ export function mobilenetV1(options: MobileNetV1Options = {}): Model {
       block: `conv_pw_${id}`,
     });
   });
-  y = head(y, c, dropout);
-  const model = new Model(x, y, { name: options.name ?? `${arch}_${c.alpha}_${c.height}`, seed: options.seed });
-  model.metadata = {
-    ...commonMetadata(arch, c, options),
-    padding: paddingName,
-    depthMultiplier,
-    activation,
-  };
-  return model;
+  return y;
 }

@@ -50,22 +50,9 @@ export function mobilenetV2(options: MobileNetV2Options = {}): Model {
   const c = resolveCommon(options, arch, 'torchvision');
   const body = resolveBody(options, c, arch);
   const dropout = checkDropout(options.dropout ?? (c.convention === 'keras' ? 0 : 0.2), arch);
-  const lastBase = options.lastChannel ?? 1280;
-  const lastChannels = c.alpha > 1 ? makeDivisible(lastBase * c.alpha, body.divisor) : lastBase;
 
   const x = input([c.height, c.width, c.inputChannels], 'input');
-  let y = mobilenetV2Body(x, body);
-  const index = body.schedule.length - 1;
-  y = convBN(y, {
-    ...body.norm,
-    filters: lastChannels,
-    kernelSize: 1,
-    padding: 'valid',
-    activation: 'relu6',
-    names: { conv: 'Conv_1', bn: 'Conv_1_bn', activation: 'out_relu' },
-    block: 'Conv_1',
-    torch: { conv: `features.${index + 1}.0`, bn: `features.${index + 1}.1` },
-  });
+  let y = mobilenetV2LastConv(mobilenetV2Body(x, body), body, options.lastChannel);
   y = head(y, c, dropout, 'classifier.1');
   const model = new Model(x, y, { name: options.name ?? `${arch}_${c.alpha}_${c.height}`, seed: options.seed });
   model.metadata = {
@@ -147,6 +134,24 @@ export function mobilenetV2Body(x: SymbolicTensor, b: MobileNetV2Body): Symbolic
     }
   }
   return y;
+}
+
+/**
+ * The 1×1 conv after the bottlenecks (torchvision's `features[-1]`, slim's `layer_19`) to `lastChannel` channels
+ * (default 1280), scaled by α only when α > 1.
+ */
+export function mobilenetV2LastConv(y: SymbolicTensor, b: MobileNetV2Body, lastChannel = 1280): SymbolicTensor {
+  const index = b.schedule.length;
+  return convBN(y, {
+    ...b.norm,
+    filters: b.alpha > 1 ? makeDivisible(lastChannel * b.alpha, b.divisor) : lastChannel,
+    kernelSize: 1,
+    padding: 'valid',
+    activation: 'relu6',
+    names: { conv: 'Conv_1', bn: 'Conv_1_bn', activation: 'out_relu' },
+    block: 'Conv_1',
+    torch: { conv: `features.${index}.0`, bn: `features.${index}.1` },
+  });
 }
 
 function checkBlocks(blocks: readonly BottleneckRow[], arch: string): void {

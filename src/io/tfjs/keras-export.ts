@@ -162,11 +162,18 @@ export function modelToKerasTopology(model: Model, options: KerasTopologyOptions
   }
   const topology: Json = {
     class_name: 'Model',
-    config: { name: model.name, layers, input_layers: [[model.input.name, 0, 0]], output_layers: [[model.output.name, 0, 0]] },
+    config: { name: model.name, layers, input_layers: [[model.input.name, 0, 0]], ...outputLayers(model, options) },
     keras_version: KERAS_VERSION_TAG,
     backend: 'tensor_flow.js',
   };
   return { topology, weights };
+}
+
+/** `output_layers`, one per output; in the extended form also `output_names` where they are not the layers' names. */
+function outputLayers(model: Model, options: KerasTopologyOptions): Json {
+  const layerNames = model.outputNames.map((name) => model.outputTensor(name).name);
+  const renamed = model.outputNames.some((name, k) => name !== layerNames[k]);
+  return { output_layers: layerNames.map((name) => [name, 0, 0]), ...(options.extended && renamed ? { output_names: model.outputNames } : {}) };
 }
 
 function unsupported(layer: Layer): ConfigError {

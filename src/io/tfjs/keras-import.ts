@@ -81,11 +81,11 @@ export function kerasTopologyToModel(topology: unknown, options: KerasImportOpti
   if (!isObject(root) || typeof root.class_name !== 'string') throw new FormatError(`${source}: model topology must be an object with class_name and config`);
   const ctx: BuildContext = { source, weights: [], defaults: new Map(), names: new Set(), container: undefined };
   const className = root.class_name;
-  let built: { input: SymbolicTensor; output: SymbolicTensor; name: string };
+  let built: Built;
   if (className === 'Sequential') built = buildSequential(root.config, ctx, options, null);
   else if (MODEL_CLASSES.has(className)) built = buildFunctional(root.config, ctx, options, null);
   else throw new ConfigError(`${source}: model class ${JSON.stringify(className)} is not supported (Sequential, Model or Functional)`);
-  const model = new Model(built.input, built.output, { name: built.name });
+  const model = new Model(built.input, built.outputs ?? built.output, { name: built.name });
   // layers the output does not depend on are not part of the model, nor are their weights
   const weights = ctx.weights.filter((w) => model.hasLayer(w.target.slice(0, w.target.lastIndexOf('.'))));
   return { model, weights, defaults: ctx.defaults };
@@ -159,7 +159,15 @@ function graphInput(spec: { name: string; className: string; config: Json }, ctx
 }
 
 /** A Sequential model; with `feed`, inlined into an outer model with `feed` as its input. */
-function buildSequential(config: unknown, ctx: BuildContext, options: KerasImportOptions, feed: SymbolicTensor | null): { input: SymbolicTensor; output: SymbolicTensor; name: string } {
+/** A built topology: its input, its (first) output, and for a functional model every output by name. */
+interface Built {
+  input: SymbolicTensor;
+  output: SymbolicTensor;
+  outputs?: Record<string, SymbolicTensor>;
+  name: string;
+}
+
+function buildSequential(config: unknown, ctx: BuildContext, options: KerasImportOptions, feed: SymbolicTensor | null): Built {
   // very old Keras wrote the layer list itself as the config
   const list = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
   if (!Array.isArray(list) || list.length === 0) throw new FormatError(`${ctx.source}: Sequential config has no layers`);
@@ -191,7 +199,7 @@ function declaringConfig(spec: KerasLayerSpec): Json {
 }
 
 /** A functional model; with `feed`, inlined into an outer model with `feed` as its input. */
-function buildFunctional(config: unknown, ctx: BuildContext, options: KerasImportOptions, feed: SymbolicTensor | null): { input: SymbolicTensor; output: SymbolicTensor; name: string } {
+function buildFunctional(config: unknown, ctx: BuildContext, options: KerasImportOptions, feed: SymbolicTensor | null): Built {
   if (!isObject(config) || !Array.isArray(config.layers)) throw new FormatError(`${ctx.source}: functional config has no layers list`);
   const specs = config.layers.map((e, i) => readSpec(e, i, ctx.source));
   const byName = new Map<string, KerasLayerSpec>();
@@ -202,9 +210,10 @@ function buildFunctional(config: unknown, ctx: BuildContext, options: KerasImpor
   }
   const inputs = parseRefList(config.input_layers, `${ctx.source}: input_layers`);
   const outputs = parseRefList(config.output_layers, `${ctx.source}: output_layers`);
-  if (inputs.length !== 1 || outputs.length !== 1) {
-    throw new ConfigError(`${ctx.source}: only models with one input and one output are supported, this one has ${inputs.length} and ${outputs.length}`);
+  if (inputs.length !== 1 || outputs.length < 1 || (feed && outputs.length !== 1)) {
+    throw new ConfigError(`${ctx.source}: only models with one input and${feed ? ' (nested in another) one output' : ' at least one output'} are supported, ${feed ? 'a nested' : 'this'} one has ${inputs.length} and ${outputs.length}`);
   }
+  const outputNames = readOutputNames(config.output_names, outputs, ctx.source);
   // Kahn's algorithm: a layer is built once every layer it reads is built (the config's order is not trusted)
   const produced = new Map<string, SymbolicTensor>();
   const waiting = new Map<string, number>();
@@ -242,12 +251,26 @@ function buildFunctional(config: unknown, ctx: BuildContext, options: KerasImpor
   const unbuilt = specs.filter((s) => !produced.has(s.name));
   if (unbuilt.length) throw new FormatError(`${ctx.source}: layers ${unbuilt.slice(0, 5).map((s) => s.name).join(', ')} are in a cycle or read nothing that exists`);
   checkRef(inputs[0], 'input_layers', ctx.source);
-  checkRef(outputs[0], 'output_layers', ctx.source);
   const x = feed ?? produced.get(inputs[0].layer);
-  const y = produced.get(outputs[0].layer);
   if (!x || byName.get(inputs[0].layer)!.className !== 'InputLayer') throw new FormatError(`${ctx.source}: input_layers names ${JSON.stringify(inputs[0].layer)}, which is not an InputLayer`);
-  if (!y) throw new FormatError(`${ctx.source}: output_layers names unknown layer ${JSON.stringify(outputs[0].layer)}`);
-  return { input: x, output: y, name: modelName(config, 'model') };
+  const ys = outputs.map((ref) => {
+    checkRef(ref, 'output_layers', ctx.source);
+    const y = produced.get(ref.layer);
+    if (!y) throw new FormatError(`${ctx.source}: output_layers names unknown layer ${JSON.stringify(ref.layer)}`);
+    return y;
+  });
+  const named = outputs.length > 1 || outputNames[0] !== outputs[0].layer ? Object.fromEntries(outputNames.map((name, k) => [name, ys[k]])) : undefined;
+  return { input: x, output: ys[0], outputs: named, name: modelName(config, 'model') };
+}
+
+/** The outputs' names: `output_names` (our model file's, where they differ from the layers' names) or the layers' names. */
+function readOutputNames(value: unknown, outputs: readonly KerasTensorRef[], source: string): string[] {
+  const names = value === undefined || value === null ? outputs.map((ref) => ref.layer) : value;
+  if (!Array.isArray(names) || names.length !== outputs.length || !names.every((n) => typeof n === 'string')) {
+    throw new FormatError(`${source}: output_names must be ${outputs.length} strings, one per output layer, got ${JSON.stringify(value)}`);
+  }
+  if (new Set(names).size !== names.length) throw new FormatError(`${source}: output names repeat (${names.join(', ')}); give output_names`);
+  return names as string[];
 }
 
 function checkRef(ref: KerasTensorRef, reader: string, source: string): void {

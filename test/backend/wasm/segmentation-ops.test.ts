@@ -166,7 +166,7 @@ describe('segmentation head through WasmEngine', () => {
     const concatStep = head.steps.find((s) => s.op === 'concat')!;
     const slices = concatSlices(head);
     // the pooled branch's resize (7 channels) at 0, the 1×1 branch's GEMM (9 channels) at 7
-    assert.deepEqual(concatStep.inputs.map((t) => slices.get(t)), [{ tensor: concatStep.output, offset: 0 }, { tensor: concatStep.output, offset: 7 }]);
+    assert.deepEqual(concatStep.inputs.map((t) => slices.get(t)), [{ tensor: concatStep.output, offset: 0, stride: 16 }, { tensor: concatStep.output, offset: 7, stride: 16 }]);
     const requests = planRequests(head, 1, undefined, slices);
     assert.ok(concatStep.inputs.every((t) => !requests.some((r) => r.key === `t${t}`)));
     // the concatenation's buffer lives from the first producer on
@@ -201,18 +201,21 @@ describe('segmentation head through WasmEngine', () => {
     }
   });
 
-  it('a concatenation on another axis stays a layer step, and still runs', async () => {
-    const x = input([3, 4, 2]);
-    const model = new Model(x, new Concatenate('rows', 0, 2).apply([x, new Conv2D('c', { kernelSize: 1, filters: 2 }).apply(x)]), { seed: 1 });
-    assert.deepEqual(lowerModel(model).steps.map((s) => s.op), ['conv', 'layer']);
-    const engine = await WasmEngine.create(model);
-    try {
-      const batch = randomBatch([2, 3, 4, 2], 5);
-      assertClose(engine.predict(batch), model.predict(batch), 1e-6);
-    } finally {
-      await engine.dispose();
-    }
-  });
+  for (const axis of [0, 1]) {
+    it(`a concatenation on another axis (${axis === 0 ? 'rows' : 'columns'}) is a native copy of runs too`, async () => {
+      const x = input([3, 4, 2]);
+      const model = new Model(x, new Concatenate('joined', axis, 2).apply([x, new Conv2D('c', { kernelSize: 1, filters: 2 }).apply(x)]), { seed: 1 });
+      assert.deepEqual(lowerModel(model).steps.map((s) => s.op), ['conv', 'concat']);
+      const engine = await WasmEngine.create(model);
+      try {
+        assert.deepEqual(engine.coverage.fallback, []);
+        const batch = randomBatch([2, 3, 4, 2], 5);
+        assertClose(engine.predict(batch), model.predict(batch), 1e-6);
+      } finally {
+        await engine.dispose();
+      }
+    });
+  }
 
   for (const mode of SIMD_MODES) {
     for (const threads of [1, 2]) {
