@@ -12,6 +12,8 @@ import type { ImageShape } from '../../src/data/preprocess.js';
 import { decodeBoxes } from '../../src/detect/box-coder.js';
 import { postprocess } from '../../src/detect/postprocess.js';
 import type { Detection, DetectionHead } from '../../src/detect/types.js';
+import { decodeAnyModel } from '../../src/io/any-model.js';
+import { encodeModelFile } from '../../src/io/model-file.js';
 import { loadAnyModel } from '../../src/node/any-model.js';
 import type { AnyModel } from '../../src/node/any-model.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -135,6 +137,25 @@ describe("face-api's SSD-MobileNetV1 face detector against face-api", { skip }, 
         t.diagnostic(`${p.name} #${i}: score ${face.score.toFixed(4)}, differences: score ${Math.abs(ours[i].score - face.score).toExponential(1)}, box ${maxAbsDiff(box, faceApiBox(face.box)).toFixed(3)} px`);
         assert.ok(maxAbsDiff(box, faceApiBox(face.box)) <= 0.5, `${p.name} #${i}: box ${box.join(', ')} vs ${faceApiBox(face.box).join(', ')}`);
       });
+    }
+  });
+
+  test('our model file keeps the detector: anchors bit for bit, head, classes, preprocessing, and the same outputs', async () => {
+    const bytes = encodeModelFile(loaded.model, { classNames: loaded.classNames, preprocessing: loaded.preprocessing });
+    const again = await decodeAnyModel({ bytes, source: 'faceapi.safetensors' });
+    assert.equal(again.format, 'model-file');
+    assert.deepEqual(again.classNames, loaded.classNames);
+    assert.deepEqual(again.preprocessing, loaded.preprocessing);
+    assert.deepEqual(again.model.metadata.detection, head);
+    const p = photos[2];
+    const input = new Tensor([1, 512, 512, 3], preprocessImage(p.pixels, p.shape, loaded.preprocessing));
+    const before = engine.predictOutputs(input);
+    const reloaded = await WasmEngine.create(again.model);
+    try {
+      const after = reloaded.predictOutputs(input);
+      for (const name of ['scores', 'boxes']) assert.deepEqual(after[name].data, before[name].data, name);
+    } finally {
+      await reloaded.dispose();
     }
   });
 });
