@@ -1,7 +1,7 @@
 // The SSD heads' ops in WebAssembly: NHWC reshapes to [H·W·anchors, values] planned as views, the concatenation along
 // the anchors axis as native copies (in place where a 1×1 map's GEMM can write its slice), sigmoid and softmax over the
 // last axis, SSD's 3×3 extra layers as im2col + GEMM; kernels against the reference ops and models against
-// model.predict on awkward shapes, 1 and 2 threads.
+// model.predict on awkward shapes, 1 and 2 threads; SSDLite built and read back from ONNX with no fallback step.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -19,6 +19,9 @@ import { softmax } from '../../../src/ops/activation.js';
 import { sigmoid } from '../../../src/ops/pointwise.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
 import { guarded } from '../../support/wasm-guard.js';
+import { ssdLite } from '../../../src/models/ssd.js';
+import { encodeOnnx } from '../../../src/io/onnx/export.js';
+import { decodeAnyModel } from '../../../src/io/any-model.js';
 import { GlobalAveragePooling2D } from '../../../src/nn/pooling.js';
 import type { SymbolicTensor } from '../../../src/graph/symbolic.js';
 import { assertClose, randomBatch } from '../../support/helpers.js';
@@ -202,4 +205,25 @@ describe('sigmoid and softmax heads through WasmEngine', () => {
       }
     });
   }
+});
+
+describe('SSDLite on the engine', () => {
+  it('built, and read back from our ONNX export: no fallback step, the expansion tap one conv step, same outputs', { skip: noSimd }, async () => {
+    const built = ssdLite({ alpha: 0.5, resolution: 160, classes: 5 });
+    const { model: imported } = await decodeAnyModel({ bytes: encodeOnnx(built), source: 'ssdlite.onnx' });
+    const x = randomBatch([1, 160, 160, 3], 60);
+    const expected = built.predictOutputs(x);
+    for (const [what, model] of [['built', built], ['imported', imported]] as const) {
+      const plan = lowerModel(model);
+      assert.deepEqual(plan.steps.filter((s) => s.op !== 'chain').map((s) => s.op), ['conv', 'conv', 'concat', 'concat'], `${what}: the tapped expansion, the 1×1 conv to 1280, two concatenations`);
+      const engine = await WasmEngine.create(model);
+      try {
+        assert.deepEqual(engine.coverage.fallback, [], what);
+        const ours = engine.predictOutputs(x);
+        for (const name of ['scores', 'boxes']) assertClose(ours[name]!, expected[name]!, 1e-4, `${what}: ${name}`);
+      } finally {
+        await engine.dispose();
+      }
+    }
+  });
 });
