@@ -1,6 +1,5 @@
-// `npm run bench:detect`: SSDLite on MobileNetV2 (α 1.0, 300×300, 90 classes + background, batch 1 by default) on our
-// engine against onnxruntime-web (wasm SIMD) and onnxruntime-node on the same ONNX file (our export), each runtime in a
-// process of its own, rounds alternating their order; medians, ratios, both outputs (scores, boxes) checked against ours.
+// `npm run bench:detect`: SSDLite-MobileNetV2 (α 1.0, 300×300, 90 classes + background, batch 1) on our engine against
+// onnxruntime-web and -node on our ONNX export of it, a process per runtime per round; both outputs checked against ours.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,5 @@
-// Our engine against onnxruntime-web (wasm SIMD) and onnxruntime-node on one ONNX file (our export), shared by
-// bench:segment and bench:detect: a process per runtime, thread count and round, rounds alternating the order; medians,
-// ratios, and every output of every runtime compared with ours.
+// Our engine against onnxruntime-web (wasm SIMD) and onnxruntime-node on one ONNX file (our export), for bench:segment and
+// bench:detect: a process per runtime, thread count and round, alternating; medians, ratios, every output compared.
 
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';

@@ -1,7 +1,5 @@
-// The SSD heads' ops in WebAssembly: NHWC reshapes to [H·W·anchors, values] planned as views, the concatenation along
-// the anchors axis as native copies (in place where a 1×1 map's GEMM can write its slice), sigmoid and softmax over the
-// last axis, SSD's 3×3 extra layers as im2col + GEMM; kernels against the reference ops and models against
-// model.predict on awkward shapes, 1 and 2 threads; SSDLite built and read back from ONNX with no fallback step.
+// SSD heads in WebAssembly (reshape views, anchors-axis concat, sigmoid, softmax, 3×3 extras as im2col + GEMM) against the
+// reference ops and model.predict on awkward shapes, 1 and 2 threads; SSDLite, built and from ONNX, with no fallback.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
