@@ -1,15 +1,14 @@
-// The SSD heads' ops in WebAssembly: NHWC reshapes to [H·W·anchors, values] planned as views, the concatenation along
-// the anchors axis as native copies (in place where a 1×1 map's GEMM can write its slice), sigmoid and softmax over the
-// last axis; kernels against the reference ops and models against model.predict on awkward shapes, 1 and 2 threads.
+// SSD heads in WebAssembly (reshape views, anchors-axis concat, sigmoid, softmax, 3×3 extras as im2col + GEMM) against the
+// reference ops and model.predict on awkward shapes, 1 and 2 threads; SSDLite, built and from ONNX, with no fallback.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WasmEngine } from '../../../src/backend/wasm/engine.js';
-import { concatSlices } from '../../../src/backend/wasm/memory-plan.js';
+import { concatSlices, im2colFloats } from '../../../src/backend/wasm/memory-plan.js';
 import { lowerModel } from '../../../src/graph/lower.js';
 import { Model } from '../../../src/graph/model.js';
 import { Conv2D } from '../../../src/nn/conv.js';
-import { Reshape, input } from '../../../src/nn/core.js';
+import { Add, Reshape, input } from '../../../src/nn/core.js';
 import { Concatenate, Sigmoid, Transpose } from '../../../src/nn/extra.js';
 import { Softmax } from '../../../src/nn/activation.js';
 import { WasmRuntime } from '../../../src/backend/wasm/runtime.js';
@@ -18,6 +17,9 @@ import { softmax } from '../../../src/ops/activation.js';
 import { sigmoid } from '../../../src/ops/pointwise.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
 import { guarded } from '../../support/wasm-guard.js';
+import { ssdLite } from '../../../src/models/ssd.js';
+import { encodeOnnx } from '../../../src/io/onnx/export.js';
+import { decodeAnyModel } from '../../../src/io/any-model.js';
 import { GlobalAveragePooling2D } from '../../../src/nn/pooling.js';
 import type { SymbolicTensor } from '../../../src/graph/symbolic.js';
 import { assertClose, randomBatch } from '../../support/helpers.js';
@@ -87,6 +89,41 @@ function assertRelative(actual: Float32Array, expected: Float32Array, tol: numbe
     assert.ok(Math.abs(actual[i] - expected[i]) <= tol * (Math.abs(expected[i]) + floor), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
   }
 }
+
+describe("SSD's regular 3×3 extra layers: im2col and a GEMM", () => {
+  /** 3×3 stride 2 on 70 channels (630 taps: past the direct kernel), then a dilated 3×3 with a residual add, ReLU6. */
+  function extras(): Model {
+    const x = input([9, 7, 70]);
+    const strided = new Conv2D('extra_3x3', { filters: 13, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu6' }).apply(x);
+    const dilated = new Conv2D('dilated', { filters: 13, kernelSize: 3, dilations: 2, padding: [2, 2, 2, 2] }).apply(strided);
+    return new Model(x, new Add('sum').apply([dilated, strided]), { seed: 8 });
+  }
+
+  it('both lower to conv steps with im2col scratch (the second with its residual)', () => {
+    const plan = lowerModel(extras());
+    assert.deepEqual(plan.steps.map((s) => [s.op, s.op === 'conv' && s.residual !== null, im2colFloats(s)]), [
+      ['conv', false, 5 * 4 * 9 * 70],
+      ['conv', true, 5 * 4 * 9 * 13],
+    ]);
+  });
+
+  for (const threads of [1, 2]) {
+    it(`no fallback steps, equal to model.predict for batch 2 and 1 (${threads} thread(s))`, { skip: noSimd }, async () => {
+      const model = extras();
+      const engine = await WasmEngine.create(model, { threads });
+      try {
+        assert.deepEqual(engine.coverage.fallback, []);
+        for (const batch of [2, 1]) {
+          const x = randomBatch([batch, 9, 7, 70], 40 + batch);
+          assertClose(engine.predict(x), model.predict(x), 1e-5, `batch ${batch}`);
+          assertClose(engine.predict(x), model.predict(x), 1e-5, `batch ${batch}, again (the scratch zeroed anew)`);
+        }
+      } finally {
+        await engine.dispose();
+      }
+    });
+  }
+});
 
 describe('transposes that move no float are views', () => {
   it("an imported head's NHWC → NCHW → NHWC round on a 1×1 map plans no step; one on a 2×3 map stays a layer step", { skip: noSimd }, async () => {
@@ -166,4 +203,25 @@ describe('sigmoid and softmax heads through WasmEngine', () => {
       }
     });
   }
+});
+
+describe('SSDLite on the engine', () => {
+  it('built, and read back from our ONNX export: no fallback step, the expansion tap one conv step, same outputs', { skip: noSimd }, async () => {
+    const built = ssdLite({ alpha: 0.5, resolution: 160, classes: 5 });
+    const { model: imported } = await decodeAnyModel({ bytes: encodeOnnx(built), source: 'ssdlite.onnx' });
+    const x = randomBatch([1, 160, 160, 3], 60);
+    const expected = built.predictOutputs(x);
+    for (const [what, model] of [['built', built], ['imported', imported]] as const) {
+      const plan = lowerModel(model);
+      assert.deepEqual(plan.steps.filter((s) => s.op !== 'chain').map((s) => s.op), ['conv', 'conv', 'concat', 'concat'], `${what}: the tapped expansion, the 1×1 conv to 1280, two concatenations`);
+      const engine = await WasmEngine.create(model);
+      try {
+        assert.deepEqual(engine.coverage.fallback, [], what);
+        const ours = engine.predictOutputs(x);
+        for (const name of ['scores', 'boxes']) assertClose(ours[name]!, expected[name]!, 1e-4, `${what}: ${name}`);
+      } finally {
+        await engine.dispose();
+      }
+    }
+  });
 });
