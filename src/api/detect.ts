@@ -210,9 +210,9 @@ const POSTPROCESS_KEYS = ['scoreThreshold', 'iouThreshold', 'maxPerClass', 'maxD
 
 /** Detections per frame from the network's outputs: post-processed without blocking (sliced), boxes mapped back to each source. */
 export async function detectionsOf(outputs: Readonly<Record<string, Tensor>>, head: DetectionHead, frames: readonly ImageFrame[], options: DetectOptions, labels: readonly string[]): Promise<ImageDetections[]> {
-  // only the knobs given: one left undefined keeps post-processing's default
+  // only the knobs given, over the detector's own (face-api's IoU 0.5): one left undefined keeps the default
   const given = POSTPROCESS_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]);
-  const perImage = await postprocessAsync(outputs[head.outputs.scores], outputs[head.outputs.boxes], head, { ...Object.fromEntries(given), labels });
+  const perImage = await postprocessAsync(outputs[head.outputs.scores], outputs[head.outputs.boxes], head, { ...head.defaults, ...Object.fromEntries(given), labels });
   return perImage.map((detections, n) => {
     const frame = frames[n];
     return { width: frame.width, height: frame.height, units: frame.units, detections: detections.map((d) => ({ ...d, box: frame.toSource(d.box) })) };
