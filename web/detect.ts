@@ -11,6 +11,7 @@ import { drawBoxes, rgbaOf } from '../src/data/draw-boxes.js';
 import { decodeImage, imageFormatOfName } from '../src/data/image.js';
 import { vocPalette } from '../src/data/label-maps.js';
 import { readAnchors } from '../src/detect/anchors.js';
+import { DEFAULT_POSTPROCESS } from '../src/detect/postprocess.js';
 import { ConfigError } from '../src/errors.js';
 import { decodeNpy } from '../src/io/npy.js';
 import { bytesOf, cameraToggle, onFiles, renderError } from './predict.js';
@@ -46,6 +47,11 @@ async function load(files: File[]): Promise<void> {
       throw new ConfigError(`${model.name} outputs ${model.outputShape.join('×')}, not class scores and boxes per anchor: it does not detect (use the Classify or Segment tab)`);
     }
     detector = loaded;
+    // the sliders start at the detector's own thresholds (face-api's IoU 0.5), else post-processing's defaults
+    const { scoreThreshold, iouThreshold } = { ...DEFAULT_POSTPROCESS, ...detection.defaults };
+    $<HTMLInputElement>('detect-score').value = String(Math.round(scoreThreshold * 100));
+    $<HTMLInputElement>('detect-iou').value = String(Math.round(iouThreshold * 100));
+    postprocessing();
     const outputs = model.outputNames.map((n) => `${n} ${model.outputShapes[n].join('×')}`).join(', ');
     const lines = [`${named.map((f) => f.name).join(' + ')}: ${any.format}, ${model.name}`, `input ${model.inputShape.join('×')} (H×W×C), outputs ${outputs}, ${detection.anchors.length / 4} anchors`, ...loaded.notes];
     info.replaceChildren(...lines.map((l) => Object.assign(document.createElement('p'), { textContent: l })));
@@ -110,7 +116,7 @@ function list(found: ImageDetections, ms: number): void {
     row.dataset.class = String(d.class);
     return row;
   });
-  const time = Object.assign(document.createElement('p'), { className: 'note', textContent: `${found.detections.length} detections in ${found.width}×${found.height}, ${ms.toFixed(1)} ms` });
+  const time = Object.assign(document.createElement('p'), { className: 'note', textContent: `${found.detections.length} detection${found.detections.length === 1 ? '' : 's'} in ${found.width}×${found.height}, ${ms.toFixed(1)} ms` });
   $('detect-result').replaceChildren(...rows, time);
 }
 
