@@ -169,9 +169,10 @@ const TF_HEAD: Omit<DetectionHead, 'anchors' | 'outputs'> = { scaleFactors: SSD_
  * their count is not the outputs'.
  */
 export function detectionHead(stored: DetectionHead | undefined, outputs: Readonly<Record<string, readonly number[]>>, options: Pick<DetectRunOptions, 'anchors' | 'head'>, inputSize: readonly [number, number], what: string): DetectionHead {
+  const corners = (options.head?.boxFormat ?? stored?.boxFormat) === 'corners';
   const given = options.anchors ?? options.head?.anchors ?? stored?.anchors;
-  if (given === undefined) {
-    throw new ConfigError(`${what} has no detection head (metadata.detection: anchors, box coding, scores): give its anchors (options.anchors; mobilenet detect --anchors ssd-tf | ssd-torchvision | FILE.npy)`);
+  if (given === undefined && !corners) {
+    throw new ConfigError(`${what} has no detection head (metadata.detection: anchors, box coding, scores): give its anchors (options.anchors; mobilenet detect --anchors ssd-tf | ssd-torchvision | FILE.npy), or head.boxFormat 'corners' for decoded boxes`);
   }
   const names = options.head?.outputs ?? stored?.outputs ?? outputNamesOf(outputs, what);
   for (const name of [names.scores, names.boxes]) {
@@ -179,7 +180,8 @@ export function detectionHead(stored: DetectionHead | undefined, outputs: Readon
   }
   const scores = outputs[names.scores];
   const count = scores[scores.length - 2];
-  const anchors = typeof given === 'string' ? generatedAnchors(given, inputSize, count, what) : given;
+  // decoded boxes ('corners') need no anchors: post-processing only counts them
+  const anchors = given === undefined ? new Float32Array(count * 4) : typeof given === 'string' ? generatedAnchors(given, inputSize, count, what) : given;
   if (anchors.length !== count * 4) throw new ShapeError(`${anchors.length / 4} anchors given, but ${what}'s output "${names.scores}" ${formatShape(scores)} has ${count}`);
   return { ...TF_HEAD, ...stored, ...options.head, outputs: names, anchors };
 }
