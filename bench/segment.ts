@@ -6,28 +6,25 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encode as encodePng } from 'fast-png';
-import { WasmEngine } from '../src/backend/wasm/engine.js';
 import { quantile } from '../src/cli/bench.js';
-import { decodeAnyModel } from '../src/io/any-model.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
 import { deeplabV3, type DeepLabHead } from '../src/models/deeplab-v3.js';
 import type { OutputStride } from '../src/models/output-stride.js';
-import { readBytes, readNpyFile, writeFileAtomic, writeNpyFile } from '../src/node/files.js';
-import { peakRssBytes } from '../src/node/memory.js';
+import { readBytes, writeFileAtomic, writeNpyFile } from '../src/node/files.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { loadModel } from '../src/node/load-model.js';
 import { Random } from '../src/tensor/random.js';
-import { Tensor, toLayout } from '../src/tensor/tensor.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { MACHINE, RUNTIMES, agreementWithOurs, race, raceMarkdown, summarize, timeRuntime } from './onnx-race.js';
+import type { Row, Ratio, Runtime } from './onnx-race.js';
 import { ensurePeersInstalled } from './peers-setup.js';
 import { resultsFolder, writeResults } from './results-files.js';
 
-const RUNTIMES = ['mobilenet-ts', 'onnxruntime-web', 'onnxruntime-node'] as const;
-type Runtime = (typeof RUNTIMES)[number];
 /** The segmenter the end-to-end timing uses without --model. */
 const BUNDLED_SEGMENTER = fileURLToPath(new URL('../models/scenes-deeplab.safetensors', import.meta.url));
 
@@ -57,18 +54,8 @@ const rounds = Number(values.rounds);
 const threadCounts = values.threads.split(',').map(Number);
 if (![runs, rounds, warmup, ...threadCounts].every((n) => Number.isInteger(n) && n >= 1)) throw new Error('--runs, --warmup, --rounds and --threads take positive integers');
 
-/** What one child process measured. */
-interface ChildResult {
-  runtime: Runtime;
-  label: string;
-  threads: number;
-  samplesMs: number[];
-  plannedActivationBytes: number | null;
-  peakRssBytes: number;
-}
-
 if (values.child === 'end-to-end') await endToEnd(values.dir!);
-else if (values.child) await child(values.child as Runtime, values.dir!, threadCounts[0]);
+else if (values.child) await timeRuntime(values.child as Runtime, values.dir!, threadCounts[0]!, { runs, warmup, saveOutput: values['save-output'] ?? false });
 else await parent();
 
 /** `segment()` on the PNG in `dir` with the model file, one thread: decode, resize, run, resize back, argmax. */
@@ -103,48 +90,6 @@ function testImage(size: number): Uint8Array {
   return encodePng({ width: size, height: size, data, channels: 3, depth: 8 });
 }
 
-/** Loads the runtime on the ONNX file in `dir`, `warmup` untimed runs, then `runs` timed ones; prints a ChildResult line. */
-async function child(runtime: Runtime, dir: string, threads: number): Promise<void> {
-  const onnxPath = join(dir, 'model.onnx');
-  const input = await readNpyFile(join(dir, 'input.npy')); // NCHW
-  let run: () => Promise<Tensor>;
-  let label: string;
-  let plannedActivationBytes: number | null = null;
-  let asNchw = (y: Tensor): Tensor => y;
-  if (runtime === 'mobilenet-ts') {
-    enableWasmFeatures();
-    const { model } = await decodeAnyModel({ bytes: await readBytes(onnxPath), source: onnxPath });
-    const engine = await WasmEngine.create(model, { threads });
-    const x = toLayout(input, 'NCHW', 'NHWC');
-    label = `mobilenet-ts wasm, ${threads} thread${threads > 1 ? 's' : ''}`;
-    plannedActivationBytes = engine.arenaBytes(1);
-    // timed as the engine gives it (channels last); turned to the ONNX file's NCHW only to compare
-    run = async () => engine.predict(x);
-    asNchw = (y) => toLayout(y, 'NHWC', 'NCHW');
-  } else {
-    const { openOrtSession } = await import('./peers/peers.js');
-    const ort = await openOrtSession(runtime, onnxPath, threads);
-    const feeds = { [ort.session.inputNames[0]!]: new ort.ort.Tensor('float32', input.data, input.shape) };
-    label = ort.label;
-    run = async () => {
-      const out = (await ort.session.run(feeds))[ort.session.outputNames[0]!]!;
-      return new Tensor([...out.dims], out.data as Float32Array);
-    };
-  }
-  // warm-up: WebAssembly engines (ours, onnxruntime-web) reach their optimized code only after a few runs
-  const first = await run();
-  if (values['save-output']) await writeNpyFile(join(dir, `output-${runtime}.npy`), asNchw(first));
-  for (let w = 1; w < warmup; w++) await run();
-  const samplesMs: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const started = performance.now();
-    await run();
-    samplesMs.push(performance.now() - started);
-  }
-  const result: ChildResult = { runtime, label, threads, samplesMs, plannedActivationBytes, peakRssBytes: peakRssBytes() };
-  console.log(JSON.stringify(result));
-}
-
 async function parent(): Promise<void> {
   const options = {
     alpha: Number(values.alpha),
@@ -172,35 +117,10 @@ async function parent(): Promise<void> {
     await writeNpyFile(join(dir, 'input.npy'), x);
     const runtimes: Runtime[] = values['no-peers'] || !ensurePeersInstalled() ? ['mobilenet-ts'] : [...RUNTIMES];
     const script = fileURLToPath(import.meta.url);
-    const results: ChildResult[] = [];
-    const total = rounds * threadCounts.length * runtimes.length;
-    for (let round = 0; round < rounds; round++) {
-      for (const threads of threadCounts) {
-        // alternate: each round starts with the next runtime, so drifting load on a shared machine hits all alike
-        const order = runtimes.map((_, i) => runtimes[(i + round) % runtimes.length]!);
-        for (const runtime of order) {
-          const args = ['--import', 'tsx', script, '--child', runtime, '--dir', dir, '--threads', String(threads), '--runs', String(runs), '--warmup', String(warmup), ...(round === 0 && threads === threadCounts[0] ? ['--save-output'] : [])];
-          console.error(`bench:segment ${results.length + 1}/${total}: ${runtime}, ${threads} thread(s)`);
-          try {
-            const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-            results.push(JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult);
-          } catch (e) {
-            console.error(`bench:segment: ${runtime} on ${threads} thread(s) failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
-          }
-        }
-      }
-    }
-    const ours = await readNpyFile(join(dir, 'output-mobilenet-ts.npy'));
-    const agreement = new Map<Runtime, number>();
-    for (const runtime of runtimes.slice(1)) {
-      try {
-        agreement.set(runtime, maxRelativeDifference(await readNpyFile(join(dir, `output-${runtime}.npy`)), ours));
-      } catch {
-        // that runtime failed; its row says so
-      }
-    }
+    const results = race('bench:segment', script, dir, runtimes, { runs, warmup, rounds, threadCounts });
+    const agreement = await agreementWithOurs(dir, runtimes, model.outputNames.length);
     const endToEndMs = await timeEndToEnd(dir, script);
-    await report(options, runtimes, results, agreement, endToEndMs);
+    await report(options, summarize(results, runtimes, threadCounts), agreement, endToEndMs);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -237,65 +157,10 @@ async function timeEndToEnd(dir: string, script: string): Promise<{ model: strin
   return { model, imageSize, medianMs: quantile(samples, 0.5), samples: samples.length };
 }
 
-/** max |a − b| / max(1, max|b|). */
-function maxRelativeDifference(a: Tensor, b: Tensor): number {
-  if (a.size !== b.size) return Infinity;
-  let scale = 1;
-  for (const v of b.data) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < a.size; i++) worst = Math.max(worst, Math.abs(a.data[i] - b.data[i]));
-  return worst / scale;
-}
-
-interface Row {
-  runtime: Runtime;
-  label: string;
-  threads: number;
-  medianMs: number;
-  p10Ms: number;
-  p90Ms: number;
-  samples: number;
-  plannedActivationBytes: number | null;
-  peakRssBytes: number;
-}
-
-async function report(options: { alpha: number; resolution: number; outputStride: number; head: string }, runtimes: Runtime[], results: ChildResult[], agreement: Map<Runtime, number>, endToEnd: { model: string; imageSize: number; medianMs: number; samples: number } | null): Promise<void> {
-  const rows: Row[] = [];
-  for (const threads of threadCounts) {
-    for (const runtime of runtimes) {
-      const mine = results.filter((r) => r.runtime === runtime && r.threads === threads);
-      if (mine.length === 0) continue;
-      const s = mine.flatMap((r) => r.samplesMs).sort((a, b) => a - b);
-      rows.push({
-        runtime,
-        label: mine[0]!.label,
-        threads,
-        medianMs: quantile(s, 0.5),
-        p10Ms: quantile(s, 0.1),
-        p90Ms: quantile(s, 0.9),
-        samples: s.length,
-        plannedActivationBytes: mine[0]!.plannedActivationBytes,
-        peakRssBytes: Math.max(...mine.map((r) => r.peakRssBytes)),
-      });
-    }
-  }
-  const find = (runtime: Runtime, threads: number): Row | undefined => rows.find((r) => r.runtime === runtime && r.threads === threads);
-  const ratios = threadCounts.flatMap((threads) => {
-    const ours = find('mobilenet-ts', threads);
-    return ours ? runtimes.slice(1).flatMap((peer) => {
-      const p = find(peer, threads);
-      return p ? [{ threads, peer, speedup: p.medianMs / ours.medianMs }] : [];
-    }) : [];
-  });
-  const mb = (b: number | null): string => (b === null ? '—' : `${(b / 1e6).toFixed(1)} MB`);
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
+async function report(options: { alpha: number; resolution: number; outputStride: number; head: string }, { rows, ratios }: { rows: Row[]; ratios: Ratio[] }, agreement: Map<Runtime, number>, endToEnd: { model: string; imageSize: number; medianMs: number; samples: number } | null): Promise<void> {
+  const machine = MACHINE;
   const command = `npm run bench:segment -- --alpha ${options.alpha} --resolution ${options.resolution} --output-stride ${options.outputStride} --head ${options.head} --runs ${runs} --warmup ${warmup} --rounds ${rounds}${values.write ? ' --write' : ''}`;
-  const table = [
-    '| runtime | threads | median ms (p10–p90) | samples | planned activations | peak RSS (process) | max difference vs ours |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.label} | ${r.threads} | ${r.medianMs.toFixed(0)} (${r.p10Ms.toFixed(0)}–${r.p90Ms.toFixed(0)}) | ${r.samples} | ${mb(r.plannedActivationBytes)} | ${mb(r.peakRssBytes)} | ${r.runtime === 'mobilenet-ts' ? '—' : (agreement.get(r.runtime)?.toExponential(1) ?? 'not compared')} |`),
-  ].join('\n');
-  const lines = ratios.map((r) => `- ${r.threads} thread(s): mobilenet-ts is **${r.speedup.toFixed(2)}×** ${r.peer}'s speed (median latency).`);
+  const { table, lines } = raceMarkdown(rows, ratios, agreement);
   if (endToEnd) {
     lines.push(`- End to end on 1 thread (\`segment()\`: PNG decode, resize, run, scores resized back, argmax), a ${endToEnd.imageSize}×${endToEnd.imageSize} image with ${endToEnd.model.split('/').at(-1)}: **${endToEnd.medianMs.toFixed(1)} ms** (median of ${endToEnd.samples}).`);
   }

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { ConvStep, Plan, Step } from '../graph/plan.js';
 import { clip, softmax } from '../ops/activation.js';
 import { conv2d } from '../ops/conv2d.js';
+import { sigmoid } from '../ops/pointwise.js';
 import { dense } from '../ops/dense.js';
 import { concat } from '../ops/concat.js';
 import { add } from '../ops/elementwise.js';
@@ -57,13 +58,15 @@ export function runStep(s: Step, v: (t: number) => Tensor): Tensor {
     case 'pad':
       return zeroPad2d(x, s.padding);
     case 'softmax':
-      return softmax(x);
+      return softmax(x.reshape([x.size / s.channels, s.channels])).reshape(x.shape);
+    case 'sigmoid':
+      return sigmoid(x);
     case 'resize':
       return resizeBilinear2d(x.reshape([x.shape[0], ...s.inShape]), s.size, s.coordinates);
     case 'concat': {
-      // inputs as [N, pixels, channels]: every axis before the last is one
-      const pixels = x.size / (x.shape[0] * s.channels[0]);
-      return concat(s.inputs.map((t, k) => v(t).reshape([x.shape[0], pixels, s.channels[k]])), 2);
+      // inputs as [N, outer, block]: the axes before the concatenation axis as one, the rest as another
+      const outer = x.size / (x.shape[0] * s.blocks[0]);
+      return concat(s.inputs.map((t, k) => v(t).reshape([x.shape[0], outer, s.blocks[k]])), 2);
     }
     case 'layer':
       return s.layer.call(

@@ -55,7 +55,7 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<void> 
     ),
   );
 
-  io.out('\nMobileNetV1 vs V2 and Mobile DeepLabv3, ours beside the published figures (MMACs / M params; DeepLab params with BN γ, β):');
+  io.out('\nMobileNetV1 vs V2, SSDLite and Mobile DeepLabv3, ours beside the published figures (MMACs / M params; SSDLite and DeepLab params with BN γ, β):');
   io.out(
     table(
       ['model', 'source', 'MACs (ours)', 'MACs (printed)', 'params (ours)', 'params (printed)'],

@@ -42,10 +42,14 @@ export function placeBuffers(requests: readonly ArenaRequest[]): ArenaLayout {
   return { offsets: new Map(placed.map((p) => [p.key, p.offset])), floats };
 }
 
-/** A tensor that lives inside another, as a concatenation's input written straight into its channels: the other, and the slice's first channel. */
+/**
+ * A tensor that lives inside another, as a concatenation's input written straight into its slice: the other, the
+ * slice's first float in each of its runs (a pixel's channels), and the floats from one run to the next.
+ */
 export interface ChannelSlice {
   tensor: number;
   offset: number;
+  stride: number;
 }
 
 /**

@@ -44,7 +44,6 @@ export function lowerLayers(model: Model): Plan {
     lowerLayer(layer, {
       inputShapes: inputs.map((t) => t.shape),
       outputShape: output.shape,
-      plannedShape: (k) => tensors[inputIds[k]].shape,
       step: (fields) => {
         const id = newTensor(output.shape, layer.name);
         steps.push({ ...fields, layers: [layer.name], inputs: inputIds, output: id } as Step);

@@ -4,13 +4,14 @@
 import { ActivationLayer, Softmax } from '../nn/activation.js';
 import { ConvLayer } from '../nn/conv.js';
 import { Add, Dense, Dropout, InputLayer, Reshape, ZeroPadding2D } from '../nn/core.js';
-import { Clip, Concatenate } from '../nn/extra.js';
+import { Clip, Concatenate, Sigmoid, Transpose } from '../nn/extra.js';
 import { Layer } from '../nn/layer.js';
 import { BatchNormalization } from '../nn/normalization.js';
 import { Resize } from '../nn/resize.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../nn/pooling.js';
 import type { Activation } from '../ops/activation.js';
 import { batchNormAffine } from '../ops/normalization.js';
+import { sizeOf } from '../tensor/tensor.js';
 import type { Clamp, Step } from './plan.js';
 
 type StepFields<S> = S extends Step ? Omit<S, 'layers' | 'inputs' | 'output'> : never;
@@ -20,8 +21,6 @@ export interface LoweringContext {
   /** Per-sample shapes of the node's inputs and output, as the layer sees them. */
   readonly inputShapes: readonly (readonly number[])[];
   readonly outputShape: readonly number[];
-  /** The shape the plan gives input `k`'s tensor (a view keeps its source's shape). */
-  plannedShape(k: number): readonly number[];
   /** One step from the node's inputs to a new tensor, its output. */
   step(fields: StepFields<Step>): void;
   /** The output is input 0's memory as it is (dropout at inference, a reshape, a linear activation): no step. */
@@ -53,12 +52,20 @@ export function lowerLayer(layer: Layer, ctx: LoweringContext): void {
 register(InputLayer, (_, ctx) => ctx.source());
 register(Dropout, (_, ctx) => ctx.view());
 register(Reshape, (_, ctx) => ctx.view());
+// a permutation that keeps the order of the axes longer than 1 moves no float (an imported head's NCHW → NHWC on a 1×1 map)
+register(Transpose, (layer, ctx) => {
+  const shape = ctx.inputShapes[0];
+  const kept = layer.perm.filter((axis) => shape[axis] !== 1);
+  if (kept.every((axis, i) => i === 0 || kept[i - 1] < axis)) ctx.view();
+  else ctx.step({ op: 'layer', layer });
+});
 register(ActivationLayer, (layer, ctx) => {
   const clamp = CLAMPS[layer.activation];
   if (clamp) ctx.step({ op: 'clamp', clamp });
   else ctx.view();
 });
 register(Clip, (layer, ctx) => ctx.step({ op: 'clamp', clamp: [layer.lo, layer.hi] }));
+register(Sigmoid, (_, ctx) => ctx.step({ op: 'sigmoid' }));
 register(GlobalAveragePooling2D, (_, ctx) => ctx.step({ op: 'globalAvgPool' }));
 register(GlobalMaxPooling2D, (_, ctx) => ctx.step({ op: 'globalMaxPool' }));
 register(AveragePooling2D, (layer, ctx) => ctx.step({ op: 'avgPool', pool: layer.pool }));
@@ -88,15 +95,15 @@ register(BatchNormalization, (layer, ctx) => {
   const { scale, shift } = batchNormAffine({ gamma: p('gamma'), beta: p('beta'), mean: p('moving_mean'), variance: p('moving_variance'), epsilon: layer.epsilon });
   ctx.step({ op: 'affine', scale, shift });
 });
-// over the last axis as planned: a view (Flatten, Reshape) keeps its source's planned shape, so otherwise run the layer itself
-register(Softmax, (layer, ctx) => ctx.step(ctx.plannedShape(0).at(-1) === ctx.inputShapes[0].at(-1) ? { op: 'softmax' } : { op: 'layer', layer }));
+// over the layer's last axis, whatever shape the plan gives a view (SSD's scores: [H, W, anchors·classes] as [H·W·anchors, classes])
+register(Softmax, (_, ctx) => ctx.step({ op: 'softmax', channels: ctx.inputShapes[0].at(-1)! }));
 register(Resize, (layer, ctx) => {
   const [h, w, c] = ctx.inputShapes[0];
   ctx.step({ op: 'resize', inShape: [h, w, c], size: layer.size, coordinates: layer.coordinates });
 });
-// on the last axis, each input's pixels are one contiguous run of its channels: the engine copies them into slices
+// per index of the axes before the concatenation axis, each input is one contiguous run (a pixel's channels, or a
+// head's anchors × values on SSD's anchor axis): the engine copies the runs into their slices
 register(Concatenate, (layer, ctx) => {
-  const rank = ctx.outputShape.length;
-  const lastAxis = layer.axis === rank - 1 || layer.axis === -1;
-  ctx.step(lastAxis ? { op: 'concat', channels: ctx.inputShapes.map((s) => s[rank - 1]) } : { op: 'layer', layer });
+  const axis = layer.axis < 0 ? layer.axis + ctx.outputShape.length : layer.axis;
+  ctx.step({ op: 'concat', blocks: ctx.inputShapes.map((s) => sizeOf(s.slice(axis))) });
 });

@@ -91,8 +91,15 @@ export interface PadStep extends StepBase {
   padding: Padding4;
 }
 
+/** Softmax over runs of `channels` floats: the layer's last axis (a view's source may group them otherwise). */
 export interface SoftmaxStep extends StepBase {
   op: 'softmax';
+  channels: number;
+}
+
+/** 1 / (1 + e^−x), element by element. */
+export interface SigmoidStep extends StepBase {
+  op: 'sigmoid';
 }
 
 /** Bilinear resize of an image to [height, width] = `size`, as src/ops/resize.ts does it in `coordinates`. */
@@ -104,11 +111,14 @@ export interface ResizeStep extends StepBase {
   coordinates: ResizeCoordinates;
 }
 
-/** Concatenation of the inputs, in order, on their last axis (channels): every other axis is the same. */
+/**
+ * Concatenation of the inputs, in order, on one axis: for each index of the axes before it (a pixel, for the channel
+ * axis; the whole sample, for the first axis: SSD's anchors), each input's run of floats there, one after another.
+ */
 export interface ConcatStep extends StepBase {
   op: 'concat';
-  /** Last-axis length of each input. */
-  channels: number[];
+  /** Each input's floats per index of the axes before the concatenation axis (its channels, on the last axis). */
+  blocks: number[];
 }
 
 /**
@@ -120,7 +130,7 @@ export interface LayerStep extends StepBase {
   layer: Layer;
 }
 
-export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | ResizeStep | ConcatStep | LayerStep;
+export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | SigmoidStep | ResizeStep | ConcatStep | LayerStep;
 
 export interface Plan {
   tensors: PlanTensor[];

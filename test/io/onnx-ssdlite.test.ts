@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GOLDEN, assertClose, randomBatch } from '../support/helpers.js';
+import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { ort } from '../support/onnxruntime.js';
 import { decodeOnnx } from '../../src/io/onnx/import.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
@@ -14,6 +14,7 @@ import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { WasmEngine } from '../../src/backend/wasm/engine.js';
 import { Model } from '../../src/graph/model.js';
+import { ssdLite } from '../../src/models/ssd.js';
 import { Conv2D } from '../../src/nn/conv.js';
 import { Reshape, input } from '../../src/nn/core.js';
 import { Concatenate } from '../../src/nn/extra.js';
@@ -112,6 +113,18 @@ describe('ONNX export of a model with several outputs', () => {
     const y = await runOrtOutputs(encodeOnnx(model), x);
     assert.deepEqual(Object.keys(y).sort(), ['boxes', 'scores']);
     for (const name of ['scores', 'boxes']) assertClose(y[name], ours[name], 1e-5, `onnxruntime ${name}`);
+  });
+
+  it('a small ssdLite (α 0.25, 96×96, 3 classes, random BN statistics): onnxruntime-node runs the export to our scores and boxes within 1e-5, BN kept and folded', { skip: ort ? false : 'bench/peers/node_modules/onnxruntime-node is not installed' }, async () => {
+    const model = ssdLite({ alpha: 0.25, resolution: 96, classes: 3 });
+    randomiseBatchNorm(model, 12);
+    const x = randomBatch([2, 3, 96, 96], 33);
+    const ours = model.predictOutputs(x, { layout: 'NCHW' });
+    for (const foldBatchNorm of [false, true]) {
+      const y = await runOrtOutputs(encodeOnnx(model, { foldBatchNorm }), x);
+      assert.deepEqual(Object.keys(y).sort(), ['boxes', 'scores']);
+      for (const name of ['scores', 'boxes']) assertClose(y[name], ours[name], 1e-5, `onnxruntime ${name}, BN ${foldBatchNorm ? 'folded' : 'kept'}`);
+    }
   });
 
   it('two outputs that are one tensor, or the input itself, go through Identity nodes', { skip: ort ? false : 'bench/peers/node_modules/onnxruntime-node is not installed' }, async () => {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GOLDEN, assertClose } from '../support/helpers.js';
+import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { ssd, ssdLite } from '../../src/models/ssd.js';
 import { buildModel } from '../../src/models/registry.js';
 import { loadTorchStateDict } from '../../src/io/torch-names.js';
@@ -123,6 +123,20 @@ describe('ssd: the SSD-MobileNetV1 layout face-api\'s face detector uses', () =>
     assert.ok(model.layers.filter((l) => l.kind === 'ReLU6').length === 27 + 8, 'stem, 13 × 2 in the backbone, 8 in the extras');
   });
 
+  it('runs on the wasm engine as on the reference kernels (α 0.25, 96×128, random BN statistics, batch of 2)', async () => {
+    const small = ssd({ backbone: 'mobilenet_v1', alpha: 0.25, resolution: [96, 128], classes: 2, seed: 3 });
+    randomiseBatchNorm(small);
+    const x = randomBatch([2, 96, 128, 3], 8);
+    const reference = small.predictOutputs(x);
+    const engine = await WasmEngine.create(small);
+    try {
+      const fast = engine.predictOutputs(x);
+      for (const name of ['scores', 'boxes']) assertClose(fast[name], reference[name], 1e-4, name);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
   it('is registered as ssd_mobilenet_v1; ssdlite_mobilenet_v1 has the separable extras and heads', () => {
     const again = buildModel('ssd_mobilenet_v1', { resolution: 512, classes: 2 });
     assert.deepEqual([...again.weights().keys()], [...model.weights().keys()]);
@@ -142,6 +156,15 @@ describe('detector model files', () => {
     const [a, b] = [model.predictOutputs(x), loaded.predictOutputs(x)];
     assert.deepEqual([...b.scores.data], [...a.scores.data]);
     assert.deepEqual([...b.boxes.data], [...a.boxes.data]);
+  });
+
+  it('a detector with no architecture of ours (an imported graph) keeps its head and anchors through the graph entry', () => {
+    const model = ssdLite({ alpha: 0.35, resolution: 64, classes: 1 });
+    const { architecture: _architecture, options: _options, ...imported } = model.metadata;
+    model.metadata = imported;
+    const loaded = decodeModelFile(encodeModelFile(model), 'graph.safetensors').model;
+    assert.deepEqual(loaded.outputNames, ['scores', 'boxes']);
+    assert.deepEqual(loaded.metadata.detection, model.metadata.detection);
   });
 
   it('a file\'s anchors win over the builder\'s; a missing half or a wrong count is refused by name', () => {

@@ -348,6 +348,10 @@ export class FunctionBuilder {
     pmin: (): FunctionBuilder => this.simd(0xea),
     /** a < b ? b : a — NaN in `a` passes through, one instruction (maxps) on x86. */
     pmax: (): FunctionBuilder => this.simd(0xeb),
+    /** Round to nearest, ties to even. */
+    nearest: (): FunctionBuilder => this.simd(0x6a),
+    /** Int32 lanes to floats. */
+    convert_i32x4_s: (): FunctionBuilder => this.simd(0xfa),
     /** Pops (a, b, c), pushes a·b + c, fused or not as the hardware prefers. Relaxed SIMD only. */
     relaxed_madd: (): FunctionBuilder => this.relaxed(0x105),
     relaxed_nmadd: (): FunctionBuilder => this.relaxed(0x106),
@@ -378,6 +382,10 @@ export class FunctionBuilder {
     splat: (): FunctionBuilder => this.simd(0x11),
     extract_lane: (lane: number): FunctionBuilder => this.simd(0x1b).lane(lane, 4),
     add: (): FunctionBuilder => this.simd(0xae),
+    /** Pops (vector, i32 count): each lane shifted left. */
+    shl: (): FunctionBuilder => this.simd(0xab),
+    /** Float lanes truncated to int32, saturating. */
+    trunc_sat_f32x4_s: (): FunctionBuilder => this.simd(0xf8),
     min_s: (): FunctionBuilder => this.simd(0xb6),
     max_s: (): FunctionBuilder => this.simd(0xb8),
     /** Pairwise products of int16 lanes, adjacent pairs summed: four exact int32 lanes. */

@@ -21,6 +21,7 @@ import type { GemmSpec, GemmTile } from './kernels/gemm.js';
 import { LANES } from './kernels/common.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
 import { emitChannelSlice } from './kernels/concat.js';
+import { emitSigmoid, emitSoftmax } from './kernels/exponential.js';
 import { emitResize, emitResizeRows, packResizeTaps } from './kernels/resize.js';
 import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
@@ -326,8 +327,7 @@ function channelSplit(c: Compiler, name: string, spec: GemmSpec, pixelsPerImage:
 
 /** Channels of the tensor that `tensor` is a channel slice of (its pixel stride), or undefined where it is a tensor of its own. */
 function sliceChannels(c: Compiler, tensor: number): number | undefined {
-  const slice = c.slices.get(tensor);
-  return slice && c.plan.tensors[slice.tensor].shape.at(-1);
+  return c.slices.get(tensor)?.stride;
 }
 
 /** Floats in the widest input row of any depthwise conv: the zero row that stands for padding rows must cover it. */
@@ -371,19 +371,28 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     return [{ step: index, places: tensorPlaces(step), tensors, work, serial: null, native: true }];
   } else if (step.op === 'concat') {
     return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial: compileConcat(step, name, c), native: true }];
+  } else if (step.op === 'sigmoid' || step.op === 'softmax') {
+    // a head's scores: little work beside the network's, on the calling thread
+    const size = c.plan.tensors[step.inputs[0]].size;
+    if (step.op === 'sigmoid') emitSigmoid(c.mod, name, size);
+    else emitSoftmax(c.mod, name, step.channels);
+    const rowsPerImage = step.op === 'sigmoid' ? 1 : size / step.channels;
+    const serial = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[name](at(step.inputs[0]), at(step.output), batch * rowsPerImage);
+    return [{ step: index, places: tensorPlaces(step), tensors, work: null, serial, native: true }];
   }
   return [fallbackPhase(step, index, c, tensorPlaces(step), tensors)];
 }
 
 /**
- * A copy into its slice of the output's channels per input that its producer did not write there itself, on the
- * calling thread: memory-bound, and a small part of the head that has it (DeepLab's 512 channels at output stride 16).
+ * A copy into its slice of the output's runs per input that its producer did not write there itself, on the calling
+ * thread: memory-bound, and a small part of the head that has it (DeepLab's 512 channels at output stride 16, SSD's
+ * anchors).
  */
 function compileConcat(step: ConcatStep, name: string, c: Compiler): (kernels: Record<string, Kernel>) => SerialRun {
-  const outChannels = step.channels.reduce((a, b) => a + b, 0);
+  const outChannels = step.blocks.reduce((a, b) => a + b, 0);
   const pixels = c.plan.tensors[step.output].size / outChannels;
   let next = 0;
-  const copies = step.channels.flatMap((channels, k) => {
+  const copies = step.blocks.flatMap((channels, k) => {
     const [tensor, offset] = [step.inputs[k], next];
     next += channels;
     if (c.slices.has(tensor)) return []; // its producer wrote it in place

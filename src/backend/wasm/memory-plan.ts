@@ -29,9 +29,9 @@ function writesSlices(step: Step): boolean {
 }
 
 /**
- * The inputs of channel concatenations that their producers write straight into the output's channels, so
- * that nothing is copied: those made by a step that can (`writesSlices`), read by the concatenation only, and
- * with the channels it takes (not a view that regroups them). The others are copied in.
+ * The inputs of concatenations that their producers write straight into the output, so that nothing is copied:
+ * those made by a step that can (`writesSlices`), read by the concatenation only, and whose pixels are the runs it
+ * takes (its channels, on the channel axis; a 1×1 map's, on SSD's anchors axis). The others are copied in.
  */
 export function concatSlices(plan: Plan): Map<number, ChannelSlice> {
   const readers = readerCounts(plan);
@@ -40,10 +40,11 @@ export function concatSlices(plan: Plan): Map<number, ChannelSlice> {
   for (const step of plan.steps) {
     if (step.op !== 'concat') continue;
     let offset = 0;
+    const stride = step.blocks.reduce((a, b) => a + b, 0);
     step.inputs.forEach((t, k) => {
       const producer = producers.get(t);
-      if (producer && readers.get(t) === 1 && plan.tensors[t].shape.at(-1) === step.channels[k] && writesSlices(producer)) slices.set(t, { tensor: step.output, offset });
-      offset += step.channels[k];
+      if (producer && readers.get(t) === 1 && plan.tensors[t].shape.at(-1) === step.blocks[k] && writesSlices(producer)) slices.set(t, { tensor: step.output, offset, stride });
+      offset += step.blocks[k];
     });
   }
   return slices;

@@ -4,7 +4,7 @@
 import { ReLU, ReLU6, Softmax } from '../../nn/activation.js';
 import { Conv2D, DepthwiseConv2D } from '../../nn/conv.js';
 import { Add, Dense, ZeroPadding2D } from '../../nn/core.js';
-import { Arithmetic, Concatenate, Exp, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Arithmetic, Concatenate, Exp, Sigmoid } from '../../nn/extra.js';
 import { ArgMax } from '../../nn/argmax.js';
 import { BatchNormalization } from '../../nn/normalization.js';
 import { Resize } from '../../nn/resize.js';
@@ -18,7 +18,8 @@ import { formatDims } from '../graph-import/importer.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
 import type { Activation, Constant, NodeDef, TfjsImporter, Value } from './graph-importer.js';
 import { cast, shapeOf } from './graph-shapes.js';
-import { expandDimsOp, packOp, reshapeActivation, sliceOp, splitOp, splitVOp, stridedSliceOp, unpackOp } from './graph-slices.js';
+import { expandDimsOp, packOp, sliceOp, splitOp, splitVOp, stridedSliceOp, unpackOp } from './graph-slices.js';
+import { frameOf, inFrame, movedFold, ourAxis, oursShape, reshapeOurs, tfShape, transposeOurs } from './graph-batch.js';
 import { isObject } from './keras-config.js';
 
 /** TF's default `epsilon` of FusedBatchNorm and of _FusedConv2D's fused batch norm, when the attribute is absent. */
@@ -130,24 +131,36 @@ function activationOp(im: TfjsImporter, kind: 'relu' | 'relu6'): Value {
   return im.apply(kind === 'relu' ? new ReLU(name) : new ReLU6(name), [x.symbol]);
 }
 
-/** Add, Sub, Mul, RealDiv, BiasAdd: two activations, an activation and a constant, or two constants (folded). */
+/**
+ * Add, Sub, Mul, RealDiv, BiasAdd: of plain constants (folded), or with a value from the input or repeated over the
+ * batch, in one frame: two activations, or an activation and a constant (a layer's operand), or constants (folded).
+ */
 function arithmetic(im: TfjsImporter, op: ArithmeticOp): Value {
-  const a = im.required(0);
-  const b = im.required(1);
-  if (a.kind === 'constant' && b.kind === 'constant') {
-    const r = broadcastMap(a.tensor.shape, a.tensor.data, b.tensor.shape, b.tensor.data, arithmeticFunction(op), (n) => new Float32Array(n));
-    return { kind: 'constant', tensor: new Tensor(r.shape, r.data) };
+  const operands = [im.required(0), im.required(1)];
+  const frames = operands.map(frameOf);
+  const frame = frames[0] ?? frames[1];
+  if (frames[0] !== null && frames[1] !== null && JSON.stringify(frames[0]) !== JSON.stringify(frames[1])) throw im.unsupported('operands whose batches are on different axes');
+  const rank = tfShape(frames[0] === null ? operands[1] : operands[0]).length;
+  // ours: a batched value's data; a plain constant broadcasts against TF's shape, so it must be 1 (or absent) on the batch's axis
+  const [a, b] = operands.map((v): Activation | Tensor => {
+    if (frameOf(v) !== null) return v.kind === 'constant' ? v.tensor : v;
+    const c = (v as Constant).tensor;
+    const batchAxis = frame === 'lead' ? 0 : frame === null ? -1 : frame.fold;
+    const at = batchAxis - (rank - c.rank);
+    if (c.rank > rank || (at >= 0 && c.shape[at] !== 1)) throw im.unsupported(`a constant of shape ${formatShape(c.shape)} would broadcast over the batch of ${formatDims(tfShape(operands[frames[0] === null ? 1 : 0]))}`);
+    return frame === 'lead' && c.rank === rank ? new Tensor(c.shape.slice(1), c.data) : c;
+  });
+  if (a instanceof Tensor && b instanceof Tensor) {
+    const r = broadcastMap(a.shape, a.data, b.shape, b.data, arithmeticFunction(op), (n) => new Float32Array(n));
+    return inFrame(new Tensor(r.shape, r.data), frame);
   }
-  if (a.kind === 'activation' && b.kind === 'activation') {
-    const name = im.layerName();
-    if (op === 'add' && sameShape(a.symbol.shape, b.symbol.shape)) return im.apply(new Add(name), [a.symbol, b.symbol]);
-    return im.apply(new Arithmetic(name, op), [a.symbol, b.symbol]);
+  const name = im.layerName();
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
+    const layer = op === 'add' && sameShape(a.symbol.shape, b.symbol.shape) ? new Add(name) : new Arithmetic(name, op);
+    return inFrame(im.apply(layer, [a.symbol, b.symbol]), frame);
   }
-  const [x, c, side] = a.kind === 'activation' ? [a, (b as Constant).tensor, 'right' as const] : [b as Activation, a.tensor, 'left' as const];
-  const rank = x.symbol.shape.length + 1;
-  if (c.rank > rank || (c.rank === rank && c.shape[0] !== 1)) throw im.unsupported(`a constant of shape ${formatShape(c.shape)} would broadcast over the batch axis of [N, ${x.symbol.shape.join(', ')}]`);
-  const value = c.rank === rank ? new Tensor(c.shape.slice(1), c.data) : c;
-  return im.apply(new Arithmetic(im.layerName(), op, { value, side }), [x.symbol]);
+  const [x, value, side] = a instanceof Tensor ? [b as Activation, a, 'left' as const] : [a, b as Tensor, 'right' as const];
+  return inFrame(im.apply(new Arithmetic(name, op, { value, side }), [x.symbol]), frame);
 }
 
 function pool(im: TfjsImporter, average: boolean): Value {
@@ -168,30 +181,49 @@ function reduce(im: TfjsImporter, mean: boolean): Value {
   return im.apply(mean ? new GlobalAveragePooling2D(name, keepDims) : new GlobalMaxPooling2D(name, keepDims), [x.symbol]);
 }
 
-/** Reshape to `shape`: of a constant, any shape of its size; of an activation, the batch axis first (−1 or the batch) and one other −1 inferred. */
+/**
+ * Reshape to `shape`. A plain constant takes any shape of its size. Otherwise TF's first axis carries the batch (−1,
+ * or the batch size that Shape reads) and the rest is per sample — or, with −1 first and rows fewer than a sample
+ * holds, the batch folds into the rows ([N·A, 4], as TF's box decoding reshapes); a value folded that way comes back
+ * by a reshape to [batch, …].
+ */
 function reshape(im: TfjsImporter, shape: number[]): Value {
   const v = im.required(0);
-  const size = v.kind === 'constant' ? v.tensor.size : sizeOf(v.symbol.shape);
-  const batched = v.kind === 'activation';
-  if (batched && shape.length < 1) throw im.invalid('shape must keep the batch axis');
-  const target = batched ? shape.slice(1) : shape;
-  const known = target.filter((d) => d !== -1);
-  if (target.length - known.length > 1 || known.some((d) => d < 0)) throw im.invalid(`shape [${shape.join(', ')}]`);
-  const resolved = target.map((d) => (d === -1 ? size / sizeOf(known) : d));
-  if (sizeOf(resolved) !== size || !resolved.every(Number.isInteger)) throw im.invalid(`cannot reshape ${batched ? `[N, ${v.symbol.shape.join(', ')}]` : formatShape(v.tensor.shape)} to [${shape.join(', ')}]${batched && shape[0] !== -1 ? ' (the first axis must stay the batch)' : ''}`);
-  return batched ? reshapeActivation(im, v, resolved) : { kind: 'constant', tensor: v.tensor.reshape(resolved) };
+  const frame = frameOf(v);
+  const size = sizeOf(oursShape(v));
+  const resolve = (target: number[]): number[] | null => {
+    const known = target.filter((d) => d !== -1);
+    if (target.length - known.length > 1 || known.some((d) => d < 0)) return null;
+    const resolved = target.map((d) => (d === -1 ? size / sizeOf(known) : d));
+    return sizeOf(resolved) === size && resolved.every(Number.isInteger) ? resolved : null;
+  };
+  const from = frame === null ? formatShape(oursShape(v)) : formatDims(tfShape(v));
+  const refuse = (): never => {
+    throw im.invalid(`cannot reshape ${from} to [${shape.join(', ')}]${frame !== null && shape[0] !== -1 ? ' (the first axis must stay the batch)' : ''}`);
+  };
+  if (frame === null) return inFrame(reshapeOurs(im, v, resolve(shape) ?? refuse()), null);
+  if (frame !== 'lead' && frame.fold !== 0) throw im.unsupported(`a reshape of a value whose batch is folded into axis ${frame.fold}, not the first`);
+  if (shape.length < 1) refuse();
+  const rest = shape.slice(1);
+  const perSample = resolve(rest);
+  if (perSample) return inFrame(reshapeOurs(im, v, perSample), 'lead');
+  const rows = sizeOf(rest);
+  if (shape[0] !== -1 || rest.includes(-1) || rest.some((d) => d < 1) || size % rows !== 0) refuse();
+  return inFrame(reshapeOurs(im, v, [size / rows, ...rest]), { fold: 0 });
 }
 
-/** Squeeze the axes `squeeze_dims` names (all of size 1 where it names none; an activation's batch axis stays). */
+/** Squeeze the axes `squeeze_dims` names (all of size 1 where it names none; the batch's axis stays). */
 function squeeze(im: TfjsImporter): Value {
   const v = im.required(0);
-  const full = v.kind === 'constant' ? [...v.tensor.shape] : [NaN, ...v.symbol.shape];
+  const frame = frameOf(v);
+  const full = tfShape(v);
   const dims = (im.attrInts('squeeze_dims') ?? []).map((d) => (d < 0 ? d + full.length : d));
-  if (v.kind === 'activation' && dims.includes(0)) throw im.unsupported('squeezing the batch axis');
+  if (dims.some((d) => ourAxis(frame, d) < 0)) throw im.unsupported('squeezing the axis that carries the batch');
   const drop = dims.length > 0 ? dims : full.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
   if (drop.some((d) => full[d] !== 1)) throw im.invalid(`squeeze_dims [${dims.join(', ')}] name axes of ${formatDims(full)} that are not 1`);
-  const kept = full.filter((_, i) => !drop.includes(i));
-  return v.kind === 'constant' ? { kind: 'constant', tensor: v.tensor.reshape(kept) } : reshapeActivation(im, v, kept.slice(1));
+  const ours = new Set(drop.map((d) => ourAxis(frame, d)));
+  const kept = oursShape(v).filter((_, i) => !ours.has(i));
+  return inFrame(reshapeOurs(im, v, kept), movedFold(frame, (fold) => fold - drop.filter((d) => d < fold).length));
 }
 
 /** MatMul of an activation [N, K] by a constant [K, M] (or [M, K] with transpose_b); _FusedMatMul adds BiasAdd and Relu/Relu6. */
@@ -239,14 +271,16 @@ function concat(im: TfjsImporter): Value {
   return im.apply(new Concatenate(im.layerName(), axis - 1, count), parts.map((p) => p.symbol));
 }
 
+/** Transpose: of our axes as they are (a folded batch moves with its axis); a batch axis of its own stays first. */
 function transpose(im: TfjsImporter): Value {
-  const x = im.activationInput(0);
+  const v = im.required(0);
+  const frame = frameOf(v);
   const perm = im.intsInput(1, 'perm');
-  const rank = x.symbol.shape.length + 1;
+  const rank = tfShape(v).length;
   if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) throw im.invalid(`perm [${perm.join(', ')}] does not fit rank ${rank}`);
-  if (perm[0] !== 0) throw im.unsupported(`perm [${perm.join(', ')}] moves the batch axis`);
-  if (perm.every((p, i) => p === i)) return x;
-  return im.apply(new Transpose(im.layerName(), perm.slice(1).map((p) => p - 1)), [x.symbol]);
+  if (frame === 'lead' && perm[0] !== 0) throw im.unsupported(`perm [${perm.join(', ')}] moves the batch axis`);
+  const ours = frame === 'lead' ? perm.slice(1).map((p) => p - 1) : perm;
+  return inFrame(transposeOurs(im, v, ours), movedFold(frame, (fold) => perm.indexOf(fold)));
 }
 
 /** ResizeBilinear to a constant [height, width]: align_corners and half_pixel_centers pick our convention (neither: TF's legacy asymmetric). */
@@ -273,15 +307,26 @@ function argmax(im: TfjsImporter): Value {
   return im.apply(new ArgMax(im.layerName()), [x.symbol]);
 }
 
-const sigmoid = (im: TfjsImporter): Value => im.apply(new Sigmoid(im.layerName()), [im.activationInput(0).symbol]);
-
-/** Exp of an activation (TF's box decoding), or of a constant, folded. */
-function expOp(im: TfjsImporter): Value {
-  const v = im.required(0);
-  if (v.kind === 'constant') return { kind: 'constant', tensor: new Tensor(v.tensor.shape, v.tensor.data.map(Math.exp)) };
-  return im.apply(new Exp(im.layerName()), [v.symbol]);
-}
 const softmax = (im: TfjsImporter): Value => im.apply(new Softmax(im.layerName()), [im.activationInput(0).symbol]);
+
+/** Sigmoid or Exp of an activation (in any frame), or of a constant, folded. */
+function pointwise(im: TfjsImporter, kind: 'sigmoid' | 'exp'): Value {
+  const v = im.required(0);
+  const f = kind === 'exp' ? Math.exp : (x: number): number => 1 / (1 + Math.exp(-x));
+  if (v.kind === 'constant') return inFrame(new Tensor(v.tensor.shape, v.tensor.data.map(f)), frameOf(v));
+  const name = im.layerName();
+  return inFrame(im.apply(kind === 'exp' ? new Exp(name) : new Sigmoid(name), [v.symbol]), frameOf(v));
+}
+
+/** Tile of a plain constant: by ones (a no-op), or [batch, 1, …] of a [1, …] constant (TF's anchors, once per batch item). */
+function tile(im: TfjsImporter): Value {
+  const c = im.constantInput(0, 'input');
+  const multiples = [...im.constantInput(1, 'multiples').data];
+  if (multiples.length !== c.rank) throw im.invalid(`multiples ${formatDims(multiples)} do not fit input ${formatShape(c.shape)}`);
+  if (multiples.every((m) => m === 1)) return { kind: 'constant', tensor: c };
+  if (Number.isNaN(multiples[0]) && c.shape[0] === 1 && multiples.slice(1).every((m) => m === 1)) return { kind: 'constant', tensor: c.reshape(c.shape.slice(1)), batch: 'lead' };
+  throw im.unsupported(`multiples ${formatDims(multiples)}: only a [1, …] constant repeated over the batch ([batch, 1, …]) is supported`);
+}
 
 /** Each op we map (GRAPH_OPS but Placeholder, which the importer makes the input) to its converter. */
 export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConverter<TfjsImporter, Value>>({
@@ -307,7 +352,7 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   RealDiv: (im) => arithmetic(im, 'div'),
   Relu: (im) => activationOp(im, 'relu'),
   Relu6: (im) => activationOp(im, 'relu6'),
-  Sigmoid: sigmoid,
+  Sigmoid: (im) => pointwise(im, 'sigmoid'),
   AvgPool: (im) => pool(im, true),
   MaxPool: (im) => pool(im, false),
   Mean: (im) => reduce(im, true),
@@ -327,7 +372,8 @@ export const TFJS_GRAPH_OPS: OpTable<TfjsImporter, Value> = lookupTable<OpConver
   StridedSlice: stridedSliceOp,
   Pack: packOp,
   Cast: cast,
-  Exp: expOp,
+  Exp: (im) => pointwise(im, 'exp'),
+  Tile: tile,
   Slice: sliceOp,
   Split: splitOp,
   SplitV: splitVOp,

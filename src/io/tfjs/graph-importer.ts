@@ -51,15 +51,28 @@ export interface NodeDef {
   attr: Json;
 }
 
-/** A value computed from the input: our symbol, per-sample shape (no batch axis), NHWC as TF. */
+/**
+ * Where a value's batch is in TF's shape: `lead`, a first axis of its own (TF's shape is [N, ...ours]), or folded into
+ * axis `fold` as its outer factor by a Reshape to [−1, …] (TF's shape is ours with that axis N times longer).
+ */
+export type BatchAxis = 'lead' | { fold: number };
+
+/** A value computed from the input: our symbol, per-sample shape, NHWC as TF; `batch` absent is `lead`. */
 export interface Activation extends ActivationValue {
   kind: 'activation';
   symbol: SymbolicTensor;
+  batch?: BatchAxis;
 }
 
-export type Constant = ConstantValue<Tensor>;
+/** A constant; `batch` where Tile repeated it over the batch (then `tensor` is one repeat, laid out as an activation's symbol). */
+export interface Constant extends ConstantValue<Tensor> {
+  batch?: BatchAxis;
+}
 
 export type Value = Activation | Constant;
+
+/** The ops that take values whose batch axis is not a plain first axis (graph-batch.ts): what TF's box decoding uses. */
+const BATCH_AWARE = new Set(['Identity', 'Reshape', 'Transpose', 'Squeeze', 'ExpandDims', 'Slice', 'StridedSlice', 'Split', 'SplitV', 'Unpack', 'Pack', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Exp', 'Sigmoid']);
 
 /** Builds our model from the nodes the output depends on, converting each through the op table. */
 export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
@@ -91,6 +104,7 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
     const symbols = outputNames.map((name) => {
       const result = this.values.get(name)!;
       if (result.kind !== 'activation' || !this.graphInput) throw new FormatError(`${this.source}: the output node ${JSON.stringify(name)} does not depend on a Placeholder input`);
+      if (result.batch && result.batch !== 'lead') throw new UnsupportedGraphOpError(this.source, this.nodes.get(name)!.op, name, 'an output whose batch is folded into another axis (reshape it to [batch, …] first)');
       return result.symbol;
     });
     const outputs = symbols.length === 1 ? symbols[0] : Object.fromEntries(outputNames.map((name, k) => [name, symbols[k]]));
@@ -259,10 +273,11 @@ export class TfjsImporter extends GraphImporter<NodeDef, Activation, Tensor> {
     const ref = this.node.inputs[k];
     if (!ref) return undefined;
     const [name, index] = ref;
-    if (index === 0) return this.values.get(name)!;
     // later outputs of ops with several (Split, Unpack) are stored as `name:index`
-    const value = this.values.get(`${name}:${index}`);
+    const value = this.values.get(index === 0 ? name : `${name}:${index}`) as Value | undefined;
     if (!value) throw this.unsupported(`reads output ${index} of node ${JSON.stringify(name)} (${this.nodes.get(name)?.op}), which gives one output here`);
+    const batch = value.kind === 'constant' ? value.batch : value.batch && value.batch !== 'lead' ? value.batch : undefined;
+    if (batch && !BATCH_AWARE.has(this.node.op)) throw this.unsupported(`input ${k} ${batch === 'lead' ? 'is a constant repeated over the batch (Tile)' : 'has the batch folded into another axis (a Reshape to [-1, …])'}; only the ops of box decoding take such values`);
     return value;
   }
 

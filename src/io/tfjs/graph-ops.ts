@@ -20,5 +20,5 @@ export const GRAPH_OPS = [
   'Placeholder', 'Const', 'Identity', 'StopGradient', 'Conv2D', 'FusedConv2D', '_FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative',
   'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', 'BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Relu', 'Relu6', 'Sigmoid',
   'AvgPool', 'MaxPool', 'Mean', 'Max', 'Reshape', 'Squeeze', 'MatMul', '_FusedMatMul', 'Softmax', 'Pad', 'PadV2', 'ConcatV2', 'Transpose',
-  'ResizeBilinear', 'ArgMax', 'Shape', 'StridedSlice', 'Pack', 'Cast', 'Exp', 'Slice', 'Split', 'SplitV', 'Unpack', 'ExpandDims',
+  'ResizeBilinear', 'ArgMax', 'Shape', 'StridedSlice', 'Pack', 'Cast', 'Exp', 'Slice', 'Split', 'SplitV', 'Unpack', 'ExpandDims', 'Tile',
 ] as const;

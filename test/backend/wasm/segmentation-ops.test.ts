@@ -23,24 +23,7 @@ import { RESIZE_COORDINATES, resizeBilinear2d } from '../../../src/ops/resize.js
 import { Tensor } from '../../../src/tensor/tensor.js';
 import { assertClose, randomBatch, randomiseBatchNorm } from '../../support/helpers.js';
 import { SIMD_MODES } from '../../support/wasm-modes.js';
-
-const GUARD = 16;
-const SENTINEL = -7777.5;
-
-/** An output buffer between guard bands; `read` fails if a kernel wrote outside it. */
-function guarded(rt: WasmRuntime, length: number): { pointer: number; read: () => Float32Array } {
-  const base = rt.allocF32(length + 2 * GUARD);
-  rt.write(base, new Float32Array(length + 2 * GUARD).fill(SENTINEL));
-  return {
-    pointer: base + 4 * GUARD,
-    read: () => {
-      const all = rt.read(base, length + 2 * GUARD);
-      const outside = [...all.subarray(0, GUARD), ...all.subarray(GUARD + length)].filter((v) => v !== SENTINEL).length;
-      assert.equal(outside, 0, `kernel wrote ${outside} floats outside its output`);
-      return all.slice(GUARD, GUARD + length);
-    },
-  };
-}
+import { SENTINEL, guarded } from '../../support/wasm-guard.js';
 
 // [height, width, channels] → [height, width]: up, down, odd sizes, channel tails, 1×1 (image pooling), one row or column, same size
 const RESIZE_CASES: [ResizeSpec['inShape'], ResizeSpec['size']][] = [
@@ -166,7 +149,7 @@ describe('segmentation head through WasmEngine', () => {
     const concatStep = head.steps.find((s) => s.op === 'concat')!;
     const slices = concatSlices(head);
     // the pooled branch's resize (7 channels) at 0, the 1×1 branch's GEMM (9 channels) at 7
-    assert.deepEqual(concatStep.inputs.map((t) => slices.get(t)), [{ tensor: concatStep.output, offset: 0 }, { tensor: concatStep.output, offset: 7 }]);
+    assert.deepEqual(concatStep.inputs.map((t) => slices.get(t)), [{ tensor: concatStep.output, offset: 0, stride: 16 }, { tensor: concatStep.output, offset: 7, stride: 16 }]);
     const requests = planRequests(head, 1, undefined, slices);
     assert.ok(concatStep.inputs.every((t) => !requests.some((r) => r.key === `t${t}`)));
     // the concatenation's buffer lives from the first producer on
@@ -201,18 +184,21 @@ describe('segmentation head through WasmEngine', () => {
     }
   });
 
-  it('a concatenation on another axis stays a layer step, and still runs', async () => {
-    const x = input([3, 4, 2]);
-    const model = new Model(x, new Concatenate('rows', 0, 2).apply([x, new Conv2D('c', { kernelSize: 1, filters: 2 }).apply(x)]), { seed: 1 });
-    assert.deepEqual(lowerModel(model).steps.map((s) => s.op), ['conv', 'layer']);
-    const engine = await WasmEngine.create(model);
-    try {
-      const batch = randomBatch([2, 3, 4, 2], 5);
-      assertClose(engine.predict(batch), model.predict(batch), 1e-6);
-    } finally {
-      await engine.dispose();
-    }
-  });
+  for (const axis of [0, 1]) {
+    it(`a concatenation on another axis (${axis === 0 ? 'rows' : 'columns'}) is a native copy of runs too`, async () => {
+      const x = input([3, 4, 2]);
+      const model = new Model(x, new Concatenate('joined', axis, 2).apply([x, new Conv2D('c', { kernelSize: 1, filters: 2 }).apply(x)]), { seed: 1 });
+      assert.deepEqual(lowerModel(model).steps.map((s) => s.op), ['conv', 'concat']);
+      const engine = await WasmEngine.create(model);
+      try {
+        assert.deepEqual(engine.coverage.fallback, []);
+        const batch = randomBatch([2, 3, 4, 2], 5);
+        assertClose(engine.predict(batch), model.predict(batch), 1e-6);
+      } finally {
+        await engine.dispose();
+      }
+    });
+  }
 
   for (const mode of SIMD_MODES) {
     for (const threads of [1, 2]) {

@@ -1,5 +1,5 @@
-// Concatenation on the channel axis of NHWC tensors: each input's pixels copied, 4 channels to a vector, into
-// its slice of the output's channels.
+// Concatenation as strided runs: each input's runs (a pixel's channels on the channel axis; a whole sample on SSD's
+// anchors axis) copied, 4 floats to a vector, into their slice of the output's runs.
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError } from '../../../errors.js';
