@@ -63,7 +63,8 @@ const clipUnit = (v: number): number => Math.min(Math.max(v, 0), 1);
 
 /**
  * Per-image state that every class's NMS shares: decoded boxes in float64 (numpy's precision), clipped unless
- * clipping waits until after NMS, their areas, and for softmax each anchor's log-sum-exp, so a score costs one exp and thresholds compare logits.
+ * clipping waits until after NMS, their areas, and for softmax each anchor's log-sum-exp, so a score costs one
+ * exp and thresholds compare logits.
  */
 class ImageScorer {
   readonly set: BoxSet;

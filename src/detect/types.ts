@@ -61,7 +61,7 @@ export interface PostprocessOptions {
   maxPerClass: number;
   /** At most this many detections per image, the best by score. */
   maxDetections: number;
-  /** One NMS over all classes, each anchor taking its best class (TF's class-agnostic NMS), instead of one per class. */
+  /** One NMS over all classes, each anchor taking its best class (TF's class-agnostic NMS; both caps bound it), instead of one per class. */
   classAgnostic: boolean;
   /** At most this many candidates per class (all classes when agnostic), the best by score, enter NMS. */
   topK: number;

@@ -75,6 +75,12 @@ describe('defaultBoxes (torchvision DefaultBoxGenerator)', () => {
     assertRows(boxes, [...at(1 / 6, 1 / 6), ...at(1 / 6, 0.5), ...at(0.5, 1 / 6), ...at(0.5, 0.5)], 1e-6);
   });
 
+  test("steps on a non-square input keep torchvision's axis swap (x spacing from the height)", () => {
+    // image_size = (H, W) = (300, 600), step 100: torchvision's x_f_k = 300/100 = 3 cells, y_f_k = 600/100 = 6 cells.
+    const boxes = defaultBoxes({ featureMaps: [[1, 2]], aspectRatios: [[]], scales: [0.5, 0.5], steps: [100], imageSize: [300, 600] });
+    assertRows(boxes, [[1 / 12, 1 / 6, 0.5, 0.5], [1 / 12, 1 / 6, 0.5, 0.5], [1 / 12, 0.5, 0.5, 0.5], [1 / 12, 0.5, 0.5, 0.5]], 1e-6);
+  });
+
   test('mismatched per-level lists are ConfigErrors', () => {
     assert.throws(() => defaultBoxes({ featureMaps: [[2, 2], [1, 1]], aspectRatios: [[2]] }), ConfigError);
     assert.throws(() => defaultBoxes({ featureMaps: [[2, 2]], aspectRatios: [[2]], scales: [0.2] }), /scales/);
