@@ -104,6 +104,34 @@ const FACE_API_SHAPES: Record<string, number[]> = {
   'box_predictor_5.bias': [24],
 };
 
+describe('training a detector', () => {
+  it('gradients of a loss on both outputs match central differences: heads, extras, the tapped expansion and the block under it', () => {
+    const model = ssdLite({ alpha: 0.35, resolution: 64, classes: 1, seed: 2 });
+    randomiseBatchNorm(model);
+    const x = randomBatch([2, 64, 64, 3], 3);
+    // L = Σ w·scores + Σ v·boxes with fixed random w, v: dL/d(outputs) = (w, v)
+    const dScores = randomBatch([2, ...model.outputShapes.scores], 7);
+    const dBoxes = randomBatch([2, ...model.outputShapes.boxes], 8);
+    const dot = (a: Tensor, b: Tensor): number => a.data.reduce((sum, v, i) => sum + v * b.data[i], 0);
+    const loss = (o: Record<string, Tensor>): number => dot(o.scores, dScores) + dot(o.boxes, dBoxes);
+    const grads = model.forwardTrainOutputs(x, { training: false }).backward({ scores: dScores, boxes: dBoxes }).params;
+    for (const name of ['block_13_expand.kernel', 'block_12_project.kernel', 'class_predictor_0.bias', 'box_predictor_5.kernel', 'extra_2_depthwise.depthwise_kernel', 'extra_3_pointwise_BN.gamma']) {
+      const analytic = grads.get(name)!.data;
+      const at = analytic.reduce((best, v, i) => (Math.abs(v) > Math.abs(analytic[best]) ? i : best), 0);
+      const param = model.weights().get(name)!.data;
+      const original = param[at];
+      const h = 1e-2;
+      param[at] = original + h;
+      const up = loss(model.predictOutputs(x));
+      param[at] = original - h;
+      const down = loss(model.predictOutputs(x));
+      param[at] = original;
+      const numeric = (up - down) / (2 * h);
+      assert.ok(Math.abs(analytic[at] - numeric) <= 1e-2 * Math.abs(numeric) + 1e-4, `${name}[${at}]: backward ${analytic[at]} vs central difference ${numeric}`);
+    }
+  });
+});
+
 describe('ssd: the SSD-MobileNetV1 layout face-api\'s face detector uses', () => {
   const model = ssd({ backbone: 'mobilenet_v1', resolution: 512, classes: 2 });
 
