@@ -132,6 +132,7 @@ function detectionProblem(d: unknown): string | null {
   if (!(isObject(d.outputs) && typeof d.outputs.scores === 'string' && typeof d.outputs.boxes === 'string')) return `outputs must name the scores and boxes outputs, got ${JSON.stringify(d.outputs)}`;
   if (d.codeOrder !== undefined && d.codeOrder !== 'yxhw' && d.codeOrder !== 'xywh') return `codeOrder must be "yxhw" or "xywh", got ${JSON.stringify(d.codeOrder)}`;
   if (d.boxFormat !== undefined && d.boxFormat !== 'encoded' && d.boxFormat !== 'corners') return `boxFormat must be "encoded" or "corners", got ${JSON.stringify(d.boxFormat)}`;
+  if (d.defaults !== undefined && !isObject(d.defaults)) return `defaults must be an object of post-processing options, got ${JSON.stringify(d.defaults)}`;
   return null;
 }
 
