@@ -420,9 +420,10 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       });
       Object.assign(metadata, decoded.info);
       notes.push(`ONNX opset ${decoded.info.opsetVersion}${decoded.info.producer ? ` from ${decoded.info.producer}` : ''}; input ${decoded.info.inputName} [${decoded.info.inputShape.join(', ')}] (NCHW)`);
-      notes.push(...decoded.notes);
       const description = taggedDescription(decoded.info.metadataProps, source) ?? {};
       const model = asDescribed(decoded.model, description, source, notes);
+      // a detector rebuilt from the file's metadata has its anchors
+      if (!model.metadata.detection) notes.push(...decoded.notes);
       return { model: atResolution(model, options, notes), format, ...fileInfo(description), notes, metadata };
     }
     case 'tfjs': {
@@ -434,12 +435,12 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
         const { decodeTfjsGraphModel } = await import('./tfjs/graph-model.js');
         const graph = decodeTfjsGraphModel(modelJson, shards, { source });
         const ops = Object.entries(graph.info.operators).map(([op, n]) => `${op}×${n}`).join(', ');
-        notes.push(`TF.js graph model${graph.info.convertedBy ? ` (${graph.info.convertedBy})` : ''}: input ${graph.info.inputName} [${graph.info.inputShape.join(', ')}] (NHWC), output ${graph.info.outputName}; ops ${ops}`);
+        notes.push(`TF.js graph model${graph.info.convertedBy ? ` (${graph.info.convertedBy})` : ''}: input ${graph.info.inputName} [${graph.info.inputShape.join(', ')}] (NHWC), output ${graph.info.outputNames.join(', ')}; ops ${ops}`);
         if (graph.unusedWeights.length) notes.push(`${graph.unusedWeights.length} weight(s) in the manifest unused: ${graph.unusedWeights.slice(0, 5).join(', ')}`);
-        notes.push(...graph.notes);
         Object.assign(metadata, { ...graph.info, unusedWeights: graph.unusedWeights, userDefinedMetadata: graph.userDefinedMetadata ?? null });
         const description = taggedDescription(isObject(graph.userDefinedMetadata) ? graph.userDefinedMetadata : undefined, source) ?? {};
         const model = asDescribed(graph.model, description, source, notes);
+        if (!model.metadata.detection) notes.push(...graph.notes);
         return { model, format: 'tfjs-graph', ...fileInfo(description), notes, metadata };
       }
       const imported = decodeTfjsLayersModel(modelJson, shards, { source });

@@ -1,4 +1,4 @@
-// The layers ONNX import adds (Clip, Sigmoid, HardSigmoid, HardSwish, broadcasting Arithmetic, Concatenate, Transpose):
+// The layers graph imports add (Clip, Sigmoid, Exp, HardSigmoid, HardSwish, broadcasting Arithmetic, Concatenate, Transpose, Slice):
 // forwards against float64 definitions written here, backwards against central differences of those.
 
 import { describe, it } from 'node:test';
@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { referenceBackend } from '../../src/backend/reference.js';
 import { referenceGradients } from '../../src/backend/gradients.js';
 import { input } from '../../src/nn/core.js';
-import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../src/nn/extra.js';
+import { Arithmetic, Clip, Concatenate, Exp, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../src/nn/extra.js';
+import { Slice } from '../../src/nn/slice.js';
+import { ShapeError } from '../../src/errors.js';
 import type { Layer, TrainContext } from '../../src/nn/layer.js';
 import { Random } from '../../src/tensor/random.js';
 import { Tensor, stridesOf } from '../../src/tensor/tensor.js';
@@ -55,6 +57,7 @@ describe('layers for imported graphs: forward and backward', () => {
     check(new Clip('clip', -0.5, 0.7), [x], map((v) => Math.min(Math.max(v, -0.5), 0.7)), 'Clip');
     check(new Clip('open', -Infinity, 1.5), [x], map((v) => Math.min(v, 1.5)), 'Clip(−∞, 1.5)');
     check(new Sigmoid('sigmoid'), [x], map((v) => 1 / (1 + Math.exp(-v))), 'Sigmoid');
+    check(new Exp('exp'), [x], map(Math.exp), 'Exp');
     check(new HardSigmoid('hs', 0.3, 0.4), [x], map((v) => Math.min(1, Math.max(0, 0.3 * v + 0.4))), 'HardSigmoid');
     check(new HardSwish('hswish'), [x], map((v) => v * Math.min(1, Math.max(0, v / 6 + 0.5))), 'HardSwish');
     assert.throws(() => new Clip('bad', 2, 1), /lo ≤ hi/);
@@ -94,6 +97,22 @@ describe('layers for imported graphs: forward and backward', () => {
       return out;
     }, 'Transpose');
     assert.deepEqual([...new Transpose('shape', [2, 0, 1]).apply(input([3, 2, 4], 'x2')).shape], [4, 3, 2]);
+  });
+
+  it('Slice of a middle per-sample axis (an odd range), and of the last; ranges outside the shape are ShapeErrors', () => {
+    const a = operand([2, 3, 7, 5], 7);
+    const middle = new Slice('middle', 1, 2, 3);
+    assert.deepEqual([...middle.apply(input([3, 7, 5], 's1')).shape], [3, 3, 5]);
+    // out[n, i, j, k] = x[n, i, j + 2, k]
+    check(middle, [a], ([x]) => Float64Array.from({ length: 2 * 3 * 3 * 5 }, (_, o) => {
+      const [k, j, i, n] = [o % 5, Math.floor(o / 5) % 3, Math.floor(o / 15) % 3, Math.floor(o / 45)];
+      return x[((n * 3 + i) * 7 + j + 2) * 5 + k];
+    }), 'Slice axis 1');
+    const last = new Slice('last', 2, 4, 1);
+    last.apply(input([3, 7, 5], 's2'));
+    check(last, [a], ([x]) => Float64Array.from({ length: 2 * 3 * 7 }, (_, o) => x[o * 5 + 4]), 'Slice axis 2');
+    assert.throws(() => new Slice('outside', 1, 5, 3).apply(input([3, 7, 5], 's3')), (e: unknown) => e instanceof ShapeError && /elements 5 to 7 of axis 1/.test(e.message));
+    assert.throws(() => new Slice('empty', 0, 0, 0), /size 0/);
   });
 
   it('Arithmetic refuses operands that broadcast beyond the per-sample rank', () => {

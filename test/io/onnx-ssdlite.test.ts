@@ -1,5 +1,5 @@
-// The golden SSDLite ONNX file (two outputs; heads as Conv → Transpose → Reshape with PyTorch's shape arithmetic →
-// Concat over maps) against its scores and boxes; our exports of models with several outputs run in onnxruntime-node.
+// The golden SSDLite ONNX file (two outputs; heads as Conv → Transpose → Reshape with PyTorch's shape arithmetic → Concat
+// over maps) against its scores and boxes; exports with several outputs, Slice and Exp in onnxruntime-node.
 
 import { enableWasmFeatures } from '../../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
@@ -8,9 +8,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { ort } from '../support/onnxruntime.js';
+import { buildOnnx } from '../support/onnx-graphs.js';
+import { UnsupportedOperatorError } from '../../src/io/onnx/errors.js';
+import { FormatError } from '../../src/errors.js';
 import { decodeOnnx } from '../../src/io/onnx/import.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
-import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
+import { decodeModelFile, describeExport, encodeModelFile, metadataEntries } from '../../src/io/model-file.js';
+import { decodeAnyModel } from '../../src/io/any-model.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { WasmEngine } from '../../src/backend/wasm/engine.js';
 import { Model } from '../../src/graph/model.js';
@@ -127,6 +131,16 @@ describe('ONNX export of a model with several outputs', () => {
     }
   });
 
+  it('loading: our export (with its metadata) comes back a detector with the same anchors and no note; the golden file says anchors must be given', async () => {
+    const model = ssdLite({ alpha: 0.25, resolution: 96, classes: 3 });
+    const ours = await decodeAnyModel({ bytes: encodeOnnx(model, { metadata: metadataEntries(describeExport(model, {})) }), source: 'ssdlite.onnx' });
+    assert.deepEqual([...ours.model.metadata.detection!.anchors], [...model.metadata.detection!.anchors]);
+    assert.ok(!ours.notes.some((n) => /--anchors/.test(n)), ours.notes.join('; '));
+    const golden = await decodeAnyModel({ bytes: readFileSync(join(DIR, 'model.onnx')), source: 'golden.onnx' });
+    assert.equal(golden.model.metadata.detection, undefined);
+    assert.equal(golden.notes.filter((n) => /^outputs scores \[540, 6\] and boxes \[540, 4\] .*--anchors/.test(n)).length, 1, golden.notes.join('; '));
+  });
+
   it('two outputs that are one tensor, or the input itself, go through Identity nodes', { skip: ort ? false : 'bench/peers/node_modules/onnxruntime-node is not installed' }, async () => {
     const image = input([2, 2, 3]);
     const conv = new Conv2D('conv', { filters: 2, kernelSize: [1, 1] }).apply(image);
@@ -136,5 +150,58 @@ describe('ONNX export of a model with several outputs', () => {
     assertClose(y.a, y.b, 0, 'a and b');
     assertClose(y.same, x, 0, 'the input');
     assertClose(y.a, model.predictOutputs(x, { layout: 'NCHW' }).a, 1e-5, 'a vs ours');
+  });
+});
+
+describe('ONNX Slice and Exp of activations (as decoding heads write them)', () => {
+  /** x [N, 4, 3, 5] → Slice (channels 1..2, the last three columns, the batch "to INT64_MAX") → Exp. */
+  const graph = (batchAxis: { starts: number; ends: number | string }): Uint8Array => buildOnnx({
+    opset: 13,
+    input: { name: 'input', shape: [1, 4, 3, 5] },
+    initializers: [
+      { name: 'starts', dims: [3], dataType: 'int64', values: [1, -3, batchAxis.starts] },
+      { name: 'ends', dims: [3], dataType: 'int64', values: [3, '9223372036854775807', batchAxis.ends] },
+      { name: 'axes', dims: [3], dataType: 'int64', values: [1, 3, 0] },
+    ],
+    nodes: [
+      { op: 'Slice', name: 'cut', inputs: ['input', 'starts', 'ends', 'axes'], outputs: ['cut'] },
+      { op: 'Exp', name: 'exp', inputs: ['cut'], outputs: ['y'] },
+    ],
+    output: 'y',
+  });
+
+  it('our import equals onnxruntime-node on the same file; cutting the batch axis is refused by name', { skip: ort ? false : 'bench/peers/node_modules/onnxruntime-node is not installed' }, async () => {
+    const bytes = graph({ starts: 0, ends: '9223372036854775807' });
+    const x = randomBatch([2, 4, 3, 5], 34);
+    const { model } = decodeOnnx(bytes);
+    const expected = (await runOrtOutputs(bytes, x)).y;
+    assert.deepEqual(expected.shape, [2, 2, 3, 3]);
+    assertClose(model.predict(x, { layout: 'NCHW' }), expected, 1e-6, 'Slice → Exp');
+    assert.throws(() => decodeOnnx(graph({ starts: 1, ends: 2 })), (e: unknown) => e instanceof UnsupportedOperatorError && /node "cut".*only the whole batch axis/.test(e.message));
+  });
+});
+
+describe('ONNX import of several graph outputs', () => {
+  /** x [N, 2, 3] → Relu → `a`; Sigmoid of x → `b`; `b`'s declared shape as given. */
+  const graph = (bShape: number[]): Uint8Array => buildOnnx({
+    opset: 13,
+    input: { name: 'x', shape: [1, 2, 3] },
+    nodes: [
+      { op: 'Relu', name: 'relu', inputs: ['x'], outputs: ['a'] },
+      { op: 'Sigmoid', name: 'sigmoid', inputs: ['x'], outputs: ['b'] },
+    ],
+    output: 'a',
+    outputShape: [1, 2, 3],
+    moreOutputs: [{ name: 'b', shape: bShape }],
+  });
+
+  it('each becomes a named output in the file\'s order, computed as written (hand-worked values); a declared shape that differs names its output', () => {
+    const { model, info } = decodeOnnx(graph([1, 2, 3]));
+    assert.deepEqual(model.outputNames, ['a', 'b']);
+    assert.deepEqual(info.outputs.map((o) => o.name), ['a', 'b']);
+    const y = model.predictOutputs(new Tensor([1, 2, 3], Float32Array.from([-2, -1, 0, 1, 2, 3])));
+    assert.deepEqual([...y.a.data], [0, 0, 0, 1, 2, 3]);
+    assertClose(y.b, new Tensor([1, 2, 3], Float32Array.from([-2, -1, 0, 1, 2, 3], (v) => 1 / (1 + Math.exp(-v)))), 1e-7, 'sigmoid');
+    assert.throws(() => decodeOnnx(graph([1, 3, 2]), { source: 'two.onnx' }), (e: unknown) => e instanceof FormatError && /two\.onnx: the graph declares output "b" of shape \[\?, 3, 2\], the nodes compute \[N, 2, 3\]/.test(e.message));
   });
 });

@@ -1,5 +1,5 @@
-// TF.js graph models laid out as TF Object Detection API SSD exports with post-processing cut off, against
-// tfjs-converter running the same model.json: raw `concat`/`concat_1` outputs, and coco-ssd's decoded boxes and scores.
+// TF Object Detection API SSD exports with post-processing cut off (raw concat/concat_1, coco-ssd's decoded outputs,
+// TF's own batch decoding) against tfjs-converter running the same model.json; their ONNX export in onnxruntime-node.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -9,7 +9,10 @@ import { UnsupportedGraphOpError, decodeTfjsGraphModel } from '../../src/io/tfjs
 import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
 import { enableWasmFeatures } from '../../src/node/wasm-features.js';
 import type { Model } from '../../src/graph/model.js';
-import type { Tensor } from '../../src/tensor/tensor.js';
+import { Tensor, toLayout } from '../../src/tensor/tensor.js';
+import { decodeOnnx } from '../../src/io/onnx/import.js';
+import { encodeOnnx } from '../../src/io/onnx/export.js';
+import { ort } from '../support/onnxruntime.js';
 import { assertClose } from '../support/helpers.js';
 import { randomInput } from '../support/tfjs-reference.js';
 import { FLOAT, GraphWriter, NHWC, ints, runTfjsOutputs, str, strs } from '../support/tfjs-graphs.js';
@@ -189,6 +192,26 @@ describe('TF.js graph model: a TF Object Detection API SSD export with post-proc
     assert.deepEqual(model.outputShapes, { 'Postprocessor/ExpandDims_1': [ANCHORS, 1, 4], 'Postprocessor/Slice': [ANCHORS, CLASSES] });
     const x = randomInput([3, 16, 16, 3], 10);
     await assertMatchesTfjs(files, model, x);
+  });
+
+  test("TF's decoding exported to ONNX: onnxruntime-node gives tfjs-converter's boxes and scores, and our ONNX import reads it back", { skip: ort ? false : 'bench/peers/node_modules/onnxruntime-node is not installed' }, async () => {
+    const g = new GraphWriter(24);
+    const { scores } = tfPostprocessor(g, predictor(g));
+    const outputs = ['Postprocessor/Reshape_2', scores];
+    const files = g.files(...outputs);
+    const { model } = decodeTfjsGraphModel(files.modelJson, files.shards);
+    const bytes = encodeOnnx(model);
+    const x = randomInput([2, 16, 16, 3], 11);
+    const expected = await runTfjsOutputs(files, x, outputs);
+    const session = await ort!.InferenceSession.create(bytes);
+    try {
+      const results = await session.run({ input: new ort!.Tensor('float32', toLayout(x, 'NHWC', 'NCHW').data, [2, 3, 16, 16]) });
+      for (const name of outputs) assertClose(new Tensor(results[name].dims, results[name].data as Float32Array), expected[name], 1e-5, `onnxruntime ${name}`);
+    } finally {
+      await session.release();
+    }
+    const back = decodeOnnx(bytes).model.predictOutputs(x);
+    for (const name of outputs) assertClose(back[name], expected[name], 1e-5, `ONNX import ${name}`);
   });
 
   test('a folded batch is refused where it cannot be followed: an op outside box decoding, an output left folded', () => {

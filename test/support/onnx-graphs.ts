@@ -32,6 +32,8 @@ export interface GraphSpec {
   nodes: { op: string; name?: string; domain?: string; inputs: string[]; outputs: string[]; attrs?: Record<string, Record<string, unknown>> }[];
   output: string;
   outputShape?: number[];
+  /** More graph outputs after `output`, each with its declared shape where given. */
+  moreOutputs?: { name: string; shape?: number[] }[];
 }
 
 export function buildOnnx(g: GraphSpec): Uint8Array {
@@ -45,7 +47,7 @@ export function buildOnnx(g: GraphSpec): Uint8Array {
       node: g.nodes.map((n, i) => ({ name: n.name ?? `${n.op}_${i}`, opType: n.op, domain: n.domain ?? '', input: n.inputs, output: n.outputs, attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)) })),
       initializer: (g.initializers ?? []).map((t) => tensorProto(t.name, t.dims, t.dataType, t.values)),
       input: [{ name: g.input.name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims(g.input.shape) } } } }],
-      output: [{ name: g.output, type: { tensorType: { elemType: DataType.FLOAT, ...(g.outputShape ? { shape: { dim: dims(g.outputShape) } } : {}) } } }],
+      output: [{ name: g.output, shape: g.outputShape }, ...(g.moreOutputs ?? [])].map(({ name, shape }) => ({ name, type: { tensorType: { elemType: DataType.FLOAT, ...(shape ? { shape: { dim: dims(shape) } } : {}) } } })),
     },
   });
 }

@@ -7,7 +7,8 @@ import type { SymbolicTensor } from '../../graph/symbolic.js';
 import { ActivationLayer, Softmax } from '../../nn/activation.js';
 import { ConvLayer } from '../../nn/conv.js';
 import { Add, Dense, Dropout, InputLayer, Reshape, ZeroPadding2D } from '../../nn/core.js';
-import { Arithmetic, Clip, Concatenate, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Arithmetic, Clip, Concatenate, Exp, HardSigmoid, HardSwish, Sigmoid, Transpose } from '../../nn/extra.js';
+import { Slice } from '../../nn/slice.js';
 import type { Layer } from '../../nn/layer.js';
 import { BatchNormalization } from '../../nn/normalization.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../nn/pooling.js';
@@ -248,6 +249,7 @@ class OnnxExporter {
     if (layer instanceof ActivationLayer) return set(layer.activation === 'linear' ? x : this.activationNode(layer.activation, name, x));
     if (layer instanceof Clip) return set(this.activationNode('clip', name, x, [layer.lo, layer.hi]));
     if (layer instanceof Sigmoid) return set(this.node('Sigmoid', name, [x]));
+    if (layer instanceof Exp) return set(this.node('Exp', name, [x]));
     if (layer instanceof HardSigmoid) return set(this.node('HardSigmoid', name, [x], [float('alpha', layer.alpha), float('beta', layer.beta)]));
     if (layer instanceof HardSwish) {
       if (this.opset >= 14) return set(this.node('HardSwish', name, [x]));
@@ -300,6 +302,12 @@ class OnnxExporter {
       // ONNX's ArgMax gives int64: cast back to the float labels ours holds
       const labels = this.node('ArgMax', name, [x], [int('axis', image ? 1 : -1), int('keepdims', 0)]);
       return set(this.node('Cast', `${name}_float`, [labels], [int('to', DataType.FLOAT)]));
+    }
+    if (layer instanceof Slice) {
+      // an image's per-sample axes [H, W, C] are ONNX axes 2, 3, 1
+      const axis = image ? [2, 3, 1][layer.axis] : layer.axis + 1;
+      const int64 = (suffix: string, value: number): string => this.initializer(`${name}.${suffix}`, int64TensorProto('', [1], [value]));
+      return set(this.node('Slice', name, [x, int64('starts', layer.begin), int64('ends', layer.begin + layer.size), int64('axes', axis)]));
     }
     if (layer instanceof Dropout) return set(x);
     if (layer instanceof Reshape) return set(this.reshape(layer, x, inShape, output.shape));

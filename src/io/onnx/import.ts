@@ -4,7 +4,7 @@
 import { FormatError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
 import { ReLU } from '../../nn/activation.js';
-import { HardSigmoid, HardSwish, Sigmoid } from '../../nn/extra.js';
+import { Exp, HardSigmoid, HardSwish, Sigmoid } from '../../nn/extra.js';
 import { lookupTable } from '../../lookup-table.js';
 import type { OpConverter, OpTable } from '../graph-import/importer.js';
 import { missingAnchorsNote } from '../graph-import/detector-outputs.js';
@@ -142,6 +142,7 @@ export const ONNX_OPS: OpTable<OnnxImporter, Value> = lookupTable<OpConverter<On
   Relu: (im) => elementwise(im, (name) => new ReLU(name)),
   Clip: clip,
   Sigmoid: (im) => elementwise(im, (name) => new Sigmoid(name)),
+  Exp: (im) => elementwise(im, (name) => new Exp(name)),
   HardSigmoid: (im) => {
     const alpha = im.attrFloat('alpha', 0.2);
     const beta = im.attrFloat('beta', 0.5);

@@ -1,8 +1,9 @@
 // ONNX operators that move or reshape data (Flatten, Reshape, Squeeze, Transpose, Concat) and the shape
-// arithmetic exporters write on constants (Shape, Gather, Slice, Cast, Constant), as converters of the current node.
+// arithmetic exporters write on constants (Shape, Gather, Slice, Cast, Constant; Slice also of activations), as converters of the current node.
 
 import { Concatenate } from '../../nn/extra.js';
 import { Flatten, Reshape } from '../../nn/core.js';
+import { Slice } from '../../nn/slice.js';
 import { formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
 import { sliceIndices } from '../graph-import/slice.js';
 import { concatHost, permuteHost } from './host.js';
@@ -219,10 +220,13 @@ export function constantNode(im: OnnxImporter): Value {
   return { kind: 'constant', tensor: tensor() };
 }
 
-/** Slice on constants (shape arithmetic: `shape[0:2]`), any axes and steps; slicing activations is not mapped. */
+/**
+ * Slice: on constants (shape arithmetic: `shape[0:2]`), any axes and steps; on activations, per-sample axes with
+ * step 1 (a Slice layer each), the batch axis whole.
+ */
 export function slice(im: OnnxImporter): Value {
-  const data = im.constantInput(0, 'data');
-  const rank = data.shape.length;
+  const v = im.required(0);
+  const rank = v.kind === 'constant' ? v.tensor.shape.length : v.shape.length + 1;
   const fromInputs = im.opset >= 10;
   const starts = fromInputs ? im.intsInput(1, 'starts') : im.attrInts('starts', null);
   const ends = fromInputs ? im.intsInput(2, 'ends') : im.attrInts('ends', null);
@@ -230,15 +234,47 @@ export function slice(im: OnnxImporter): Value {
   const axes = (fromInputs ? (im.input(3) ? im.intsInput(3, 'axes') : null) : im.attrInts('axes', null)) ?? identity(starts.length);
   const steps = fromInputs && im.input(4) ? im.intsInput(4, 'steps') : starts.map(() => 1);
   if (axes.length !== starts.length || steps.length !== starts.length) throw im.invalid(`axes [${axes.join(', ')}] and steps [${steps.join(', ')}] must have one value per start`);
-  // per axis, the indices kept
-  const picks = data.shape.map((size) => Array.from({ length: size }, (_, i) => i));
-  axes.forEach((given, k) => {
+  const cuts = axes.map((given, k) => {
     const axis = given < 0 ? given + rank : given;
     if (axis < 0 || axis >= rank) throw im.invalid(`axis ${given} is outside rank ${rank}`);
-    const step = steps[k];
-    if (step === 0 || !Number.isInteger(step)) throw im.invalid(`step ${step} on axis ${axis}`);
-    picks[axis] = sliceIndices(data.shape[axis], starts[k], ends[k], step);
+    if (steps[k] === 0 || !Number.isInteger(steps[k])) throw im.invalid(`step ${steps[k]} on axis ${axis}`);
+    return { axis, start: starts[k], end: ends[k], step: steps[k] };
   });
+  return v.kind === 'constant' ? sliceConstant(v.tensor, cuts) : sliceActivation(im, v, cuts);
+}
+
+interface SliceCut {
+  axis: number;
+  start: number;
+  end: number;
+  step: number;
+}
+
+function sliceActivation(im: OnnxImporter, v: Activation, cuts: SliceCut[]): Value {
+  let x = im.materialize(v, im.layerName('_onnx_order'));
+  const shape = [...x.shape];
+  for (const { axis, start, end, step } of cuts) {
+    if (axis === 0) {
+      // exporters write "all of it" as 0 to INT64_MAX, read as +Infinity
+      if (start !== 0 || end !== Infinity || step !== 1) throw im.unsupported(`starts ${start}, ends ${end} on the batch axis: only the whole batch axis is supported`);
+      continue;
+    }
+    if (step !== 1) throw im.unsupported(`step ${step} on axis ${axis}: slices of activations take step 1`);
+    const kept = sliceIndices(shape[axis - 1], start, end, 1);
+    if (kept.length === 0) throw im.invalid(`the slice keeps no element of axis ${axis} (size ${shape[axis - 1]})`);
+    if (kept.length === shape[axis - 1]) continue;
+    shape[axis - 1] = kept.length;
+    const y = im.apply(new Slice(im.layerName(`_axis${axis}`), x.perm.indexOf(axis - 1), kept[0], kept.length), [x.symbol]);
+    x = im.activation(y, [...shape], x.perm);
+  }
+  return x;
+}
+
+function sliceConstant(data: HostTensor, cuts: SliceCut[]): Value {
+  const rank = data.shape.length;
+  // per axis, the indices kept
+  const picks = data.shape.map((size) => Array.from({ length: size }, (_, i) => i));
+  for (const { axis, start, end, step } of cuts) picks[axis] = sliceIndices(data.shape[axis], start, end, step);
   const shape = picks.map((p) => p.length);
   const strides = data.shape.map((_, i) => sizeOf(data.shape.slice(i + 1)));
   const out = data.dtype === 'int' ? new Float64Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));

@@ -75,14 +75,14 @@ export function parseGraphNodes(topology: Json, source: string): Map<string, Nod
   return nodes;
 }
 
-/** The output nodes: the signature's outputs, else the one node no other node reads (Const nodes aside). */
+/** The output nodes: the signature's outputs, else, as tfjs-converter takes them, every node no other node reads (Const and NoOp aside). */
 function signatureOutputs(json: { signature?: Json; userDefinedMetadata?: Json }, nodes: Map<string, NodeDef>, source: string): string[] {
   const signature = json.signature ?? (isObject(json.userDefinedMetadata?.signature) ? json.userDefinedMetadata.signature : undefined);
   const outputs = isObject(signature?.outputs) ? Object.keys(signature.outputs) : [];
   if (outputs.length > 0) return outputs.map((name) => name.replace(/:\d+$/, ''));
   const read = new Set([...nodes.values()].flatMap((n) => n.inputs.map(([name]) => name)));
   const sinks = [...nodes.values()].filter((n) => !read.has(n.name) && n.op !== 'Const' && n.op !== 'NoOp');
-  if (sinks.length !== 1) throw new ConfigError(`${source}: cannot tell the output: ${sinks.length} nodes are read by no other (${sinks.slice(0, 5).map((n) => n.name).join(', ')}); name one as the output node, or several as output nodes`);
-  return [sinks[0].name];
+  if (sinks.length === 0) throw new ConfigError(`${source}: cannot tell the output: every node is read by another; name the output node`);
+  return sinks.map((n) => n.name);
 }
 
