@@ -19,19 +19,25 @@ import { bytesOf, cameraToggle, onFiles, renderError } from './predict.js';
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 let detector: MobileNetClassifier | null = null;
+/** The model files last dropped, loaded again when the anchors picked change. */
+let modelFiles: File[] = [];
 /** The image last detected in, redone when a slider moves. */
 let lastImage: { name: string; pixels: ImageDataLike } | null = null;
 /** One detection at a time: frames, slider moves and new images wait for the one running. */
 let queue: Promise<void> = Promise.resolve();
 
-/** The anchors the user gave beside the model: a dropped .npy ([anchors, 4]), else the generator picked, else none. */
-function anchorsOf(npy: NamedBytes | undefined): Float32Array | 'ssd-tf' | 'ssd-torchvision' | undefined {
+/**
+ * The anchors the user gave beside the model: a dropped .npy ([anchors, 4]) in any case; else, for a file that keeps
+ * none (`stored` false), the generator picked; else none.
+ */
+function anchorsOf(npy: NamedBytes | undefined, stored: boolean): Float32Array | 'ssd-tf' | 'ssd-torchvision' | undefined {
   if (npy) return readAnchors(decodeNpy(npy.bytes, npy.name), undefined, npy.name);
   const picked = $<HTMLSelectElement>('detect-anchors').value;
-  return picked === 'ssd-tf' || picked === 'ssd-torchvision' ? picked : undefined;
+  return !stored && (picked === 'ssd-tf' || picked === 'ssd-torchvision') ? picked : undefined;
 }
 
 async function load(files: File[]): Promise<void> {
+  modelFiles = files;
   const info = $('detect-model-info');
   info.dataset.loading = 'true';
   try {
@@ -40,7 +46,8 @@ async function load(files: File[]): Promise<void> {
     await detector?.dispose();
     detector = null;
     const any = await decodeModelFiles(named.filter((f) => !isNpy(f)));
-    const loaded = await MobileNetClassifier.create(any, { detectionAnchors: anchorsOf(named.find(isNpy)) }, (image: ImageSource) => image);
+    const detectionAnchors = anchorsOf(named.find(isNpy), any.model.metadata.detection !== undefined);
+    const loaded = await MobileNetClassifier.create(any, { detectionAnchors }, (image: ImageSource) => image);
     const { model, detection } = loaded;
     if (detection === null) {
       await loaded.dispose();
@@ -151,6 +158,9 @@ export function show(): void {
         renderError($('detect-result'), e);
       }
     });
+  });
+  $('detect-anchors').addEventListener('change', () => {
+    if (modelFiles.length > 0) void load(modelFiles);
   });
   const picker = $<HTMLInputElement>('detect-video-file');
   picker.addEventListener('change', () => {
