@@ -163,10 +163,10 @@ export function generatedAnchors(kind: 'ssd-tf' | 'ssd-torchvision', size: reado
 const TF_HEAD: Omit<DetectionHead, 'anchors' | 'outputs'> = { scaleFactors: SSD_SCALE_FACTORS, scoreConversion: 'sigmoid', background: true };
 
 /**
- * The head outputs of these shapes (per sample, or with the batch) are post-processed with: `options.head` over the model's `metadata.detection` (`stored`) over
- * TF's; anchors from `options.anchors`, else the head's; outputs named as the head says, else `scores` and `boxes`,
- * else the one whose rows hold 4 values is the boxes. A ConfigError when nothing gives anchors, a ShapeError when
- * their count is not the outputs'.
+ * The head that outputs of these shapes (per sample, or with the batch) are post-processed with: `options.head` over
+ * the model's `metadata.detection` (`stored`) over TF's; anchors from `options.anchors`, else the head's (none needed
+ * for decoded 'corners' boxes); outputs named as the head says, else `scores` and `boxes`, else the one whose rows
+ * hold 4 values is the boxes. A ConfigError when nothing gives anchors, a ShapeError when their count is not the outputs'.
  */
 export function detectionHead(stored: DetectionHead | undefined, outputs: Readonly<Record<string, readonly number[]>>, options: Pick<DetectRunOptions, 'anchors' | 'head'>, inputSize: readonly [number, number], what: string): DetectionHead {
   const corners = (options.head?.boxFormat ?? stored?.boxFormat) === 'corners';
