@@ -7,14 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodeOnnx } from '../src/io/onnx/export.js';
 import { ssdLite } from '../src/models/ssd.js';
-import { writeFileAtomic, writeNpyFile } from '../src/node/files.js';
-import { Random } from '../src/tensor/random.js';
-import { Tensor } from '../src/tensor/tensor.js';
-import { MACHINE, RUNTIMES, agreementWithOurs, race, raceMarkdown, summarize, timeRuntime } from './onnx-race.js';
+import { MACHINE, agreementWithOurs, race, raceMarkdown, raceRuntimes, summarize, timeRuntime, writeRaceFiles } from './onnx-race.js';
 import type { Runtime } from './onnx-race.js';
-import { ensurePeersInstalled } from './peers-setup.js';
 import { resultsFolder, writeResults } from './results-files.js';
 
 const { values } = parseArgs({
@@ -48,20 +43,10 @@ else await parent();
 async function parent(): Promise<void> {
   const options = { alpha: Number(values.alpha), resolution: Number(values.resolution), classes: Number(values.classes), seed: 1 };
   const model = ssdLite(options);
-  // BN statistics and affine terms and the biases random too (the builder starts them at identity and zero), the kernels
-  // as the builder draws them (He-scaled, so activations keep their size and no runtime is timed on subnormal floats)
-  const random = new Random(11);
-  model.setWeights(new Map([...model.weights()].flatMap(([name, t]) => {
-    if (/kernel$/.test(name)) return [];
-    const around1 = /(gamma|moving_variance)$/.test(name);
-    return [[name, new Tensor(t.shape, random.fillUniform(new Float32Array(t.size), around1 ? 0.5 : -0.1, around1 ? 1.5 : 0.1))] as const];
-  })), { strict: false });
   const dir = await mkdtemp(join(tmpdir(), 'mobilenet-bench-detect-'));
   try {
-    await writeFileAtomic(join(dir, 'model.onnx'), encodeOnnx(model));
-    const x = new Tensor([1, 3, options.resolution, options.resolution], new Random(7).fillUniform(new Float32Array(3 * options.resolution ** 2), -1, 1));
-    await writeNpyFile(join(dir, 'input.npy'), x);
-    const runtimes: Runtime[] = values['no-peers'] || !ensurePeersInstalled() ? ['mobilenet-ts'] : [...RUNTIMES];
+    await writeRaceFiles(dir, model);
+    const runtimes = raceRuntimes(values['no-peers'] ?? false);
     const results = race('bench:detect', fileURLToPath(import.meta.url), dir, runtimes, settings);
     const agreement = await agreementWithOurs(dir, runtimes, model.outputNames.length);
     const { rows, ratios } = summarize(results, runtimes, settings.threadCounts);

@@ -8,10 +8,14 @@ import { join } from 'node:path';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
 import { quantile } from '../src/cli/bench.js';
 import { decodeAnyModel } from '../src/io/any-model.js';
-import { readBytes, readNpyFile, writeNpyFile } from '../src/node/files.js';
+import type { Model } from '../src/graph/model.js';
+import { encodeOnnx } from '../src/io/onnx/export.js';
+import { readBytes, readNpyFile, writeFileAtomic, writeNpyFile } from '../src/node/files.js';
 import { peakRssBytes } from '../src/node/memory.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
+import { Random } from '../src/tensor/random.js';
 import { Tensor, toLayout } from '../src/tensor/tensor.js';
+import { ensurePeersInstalled } from './peers-setup.js';
 
 export const RUNTIMES = ['mobilenet-ts', 'onnxruntime-web', 'onnxruntime-node'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
@@ -53,6 +57,30 @@ export interface Ratio {
 
 /** The machine, for the results' header. */
 export const MACHINE = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
+
+/** Ours, and the peers unless `noPeers` or they cannot be installed. */
+export function raceRuntimes(noPeers: boolean): Runtime[] {
+  return noPeers || !ensurePeersInstalled() ? ['mobilenet-ts'] : [...RUNTIMES];
+}
+
+/**
+ * Writes `model` to dir/model.onnx and a random NCHW batch of one to dir/input.npy, after giving the model random BN
+ * statistics, affine terms and biases (the builders start them at identity and zero); the kernels stay as the builder
+ * draws them (He-scaled, so activations keep their size: tiny ones would turn subnormal, which slows every runtime's
+ * float arithmetic and times the wrong thing).
+ */
+export async function writeRaceFiles(dir: string, model: Model): Promise<void> {
+  const random = new Random(11);
+  model.setWeights(new Map([...model.weights()].flatMap(([name, t]) => {
+    if (/kernel$/.test(name)) return [];
+    const around1 = /(gamma|moving_variance)$/.test(name);
+    return [[name, new Tensor(t.shape, random.fillUniform(new Float32Array(t.size), around1 ? 0.5 : -0.1, around1 ? 1.5 : 0.1))] as const];
+  })), { strict: false });
+  await writeFileAtomic(join(dir, 'model.onnx'), encodeOnnx(model));
+  const [height, width, channels] = model.inputShape;
+  const x = new Tensor([1, channels!, height!, width!], new Random(7).fillUniform(new Float32Array(channels! * height! * width!), -1, 1));
+  await writeNpyFile(join(dir, 'input.npy'), x);
+}
 
 /** The file a runtime's `k`-th output (in the ONNX file's order) is saved to in `dir`, NCHW as the ONNX file has it. */
 const outputFile = (dir: string, runtime: Runtime, k: number): string => join(dir, `output-${runtime}-${k}.npy`);

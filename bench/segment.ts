@@ -12,17 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encode as encodePng } from 'fast-png';
 import { quantile } from '../src/cli/bench.js';
-import { encodeOnnx } from '../src/io/onnx/export.js';
 import { deeplabV3, type DeepLabHead } from '../src/models/deeplab-v3.js';
 import type { OutputStride } from '../src/models/output-stride.js';
-import { readBytes, writeFileAtomic, writeNpyFile } from '../src/node/files.js';
+import { readBytes, writeFileAtomic } from '../src/node/files.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { loadModel } from '../src/node/load-model.js';
 import { Random } from '../src/tensor/random.js';
-import { Tensor } from '../src/tensor/tensor.js';
-import { MACHINE, RUNTIMES, agreementWithOurs, race, raceMarkdown, summarize, timeRuntime } from './onnx-race.js';
+import { MACHINE, agreementWithOurs, race, raceMarkdown, raceRuntimes, summarize, timeRuntime, writeRaceFiles } from './onnx-race.js';
 import type { Row, Ratio, Runtime } from './onnx-race.js';
-import { ensurePeersInstalled } from './peers-setup.js';
 import { resultsFolder, writeResults } from './results-files.js';
 
 /** The segmenter the end-to-end timing uses without --model. */
@@ -101,21 +98,10 @@ async function parent(): Promise<void> {
   };
   endToEndModel(); // a wrong --model is said now, not after the runtimes' timings
   const model = deeplabV3(options);
-  // BN statistics and affine terms and the biases random too (the builder starts them at identity and zero), the
-  // kernels as the builder draws them (He-scaled, so activations keep their size: tiny ones would turn subnormal,
-  // which slows every runtime's float arithmetic and times the wrong thing)
-  const random = new Random(11);
-  model.setWeights(new Map([...model.weights()].flatMap(([name, t]) => {
-    if (/kernel$/.test(name)) return [];
-    const around1 = /(gamma|moving_variance)$/.test(name);
-    return [[name, new Tensor(t.shape, random.fillUniform(new Float32Array(t.size), around1 ? 0.5 : -0.1, around1 ? 1.5 : 0.1))] as const];
-  })), { strict: false });
   const dir = await mkdtemp(join(tmpdir(), 'mobilenet-bench-segment-'));
   try {
-    await writeFileAtomic(join(dir, 'model.onnx'), encodeOnnx(model));
-    const x = new Tensor([1, 3, options.resolution, options.resolution], new Random(7).fillUniform(new Float32Array(3 * options.resolution ** 2), -1, 1));
-    await writeNpyFile(join(dir, 'input.npy'), x);
-    const runtimes: Runtime[] = values['no-peers'] || !ensurePeersInstalled() ? ['mobilenet-ts'] : [...RUNTIMES];
+    await writeRaceFiles(dir, model);
+    const runtimes = raceRuntimes(values['no-peers'] ?? false);
     const script = fileURLToPath(import.meta.url);
     const results = race('bench:segment', script, dir, runtimes, { runs, warmup, rounds, threadCounts });
     const agreement = await agreementWithOurs(dir, runtimes, model.outputNames.length);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { GOLDEN, assertClose, randomBatch, randomiseBatchNorm } from '../support/helpers.js';
 import { ort } from '../support/onnxruntime.js';
 import { buildOnnx } from '../support/onnx-graphs.js';
+import type { GraphSpec } from '../support/onnx-graphs.js';
 import { UnsupportedOperatorError } from '../../src/io/onnx/errors.js';
 import { FormatError } from '../../src/errors.js';
 import { decodeOnnx } from '../../src/io/onnx/import.js';
@@ -178,6 +179,37 @@ describe('ONNX Slice and Exp of activations (as decoding heads write them)', () 
     assert.deepEqual(expected.shape, [2, 2, 3, 3]);
     assertClose(model.predict(x, { layout: 'NCHW' }), expected, 1e-6, 'Slice → Exp');
     assert.throws(() => decodeOnnx(graph({ starts: 1, ends: 2 })), (e: unknown) => e instanceof UnsupportedOperatorError && /node "cut".*only the whole batch axis/.test(e.message));
+  });
+});
+
+describe("torchvision's SSD head layout: view(N, -1, K, H, W) → permute(0, 3, 4, 1, 2) → reshape(N, -1, K), two maps concatenated", () => {
+  it('our import equals onnxruntime-node on the same file', { skip: ort ? false : 'bench/peers/node_modules/onnxruntime-node is not installed' }, async () => {
+    // map 1: x itself [N, 6, 3, 4] (2 anchors × 3 values); map 2: a 2×2 average pool of it [N, 6, 1, 2]
+    const head = (k: number, map: string): GraphSpec['nodes'] => [
+      { op: 'Reshape', name: `view_${k}`, inputs: [map, `shape5_${k}`], outputs: [`v${k}`] },
+      { op: 'Transpose', name: `permute_${k}`, inputs: [`v${k}`], outputs: [`p${k}`], attrs: { perm: { ints: [0, 3, 4, 1, 2] } } },
+      { op: 'Reshape', name: `rows_${k}`, inputs: [`p${k}`, 'shape3'], outputs: [`r${k}`] },
+    ];
+    const bytes = buildOnnx({
+      opset: 13,
+      input: { name: 'input', shape: [1, 6, 3, 4] },
+      initializers: [
+        { name: 'shape5_1', dims: [5], dataType: 'int64', values: [0, -1, 3, 3, 4] },
+        { name: 'shape5_2', dims: [5], dataType: 'int64', values: [0, -1, 3, 1, 2] },
+        { name: 'shape3', dims: [3], dataType: 'int64', values: [0, -1, 3] },
+      ],
+      nodes: [
+        { op: 'AveragePool', name: 'pool', inputs: ['input'], outputs: ['pooled'], attrs: { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 2] } } },
+        ...head(1, 'input'),
+        ...head(2, 'pooled'),
+        { op: 'Concat', name: 'cat', inputs: ['r1', 'r2'], outputs: ['y'], attrs: { axis: { i: 1 } } },
+      ],
+      output: 'y',
+    });
+    const x = randomBatch([2, 6, 3, 4], 35);
+    const expected = (await runOrtOutputs(bytes, x)).y;
+    assert.deepEqual(expected.shape, [2, 28, 3]);
+    assertClose(decodeOnnx(bytes).model.predict(x, { layout: 'NCHW' }), expected, 1e-6, 'torchvision-style head');
   });
 });
 

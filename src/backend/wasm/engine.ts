@@ -17,6 +17,7 @@ import { WasmRuntime } from './runtime.js';
 import { emitConv, packConvWeights } from './kernels/conv.js';
 import { emitDepthwise, packDepthwiseWeights } from './kernels/depthwise.js';
 import { emitGemm, packGemmWeights } from './kernels/gemm.js';
+import { emitIm2col } from './kernels/im2col.js';
 import type { GemmSpec, GemmTile } from './kernels/gemm.js';
 import { LANES } from './kernels/common.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
@@ -26,7 +27,7 @@ import { emitResize, emitResizeRows, packResizeTaps } from './kernels/resize.js'
 import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
-import { concatSlices, planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
+import { DIRECT_CONV_MAX_TAPS, concatSlices, im2colFloats, planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
 import { resolveWasmFeatures } from './options.js';
 import { POINTERS_PER_STEP, ThreadPool } from './threads.js';
 import { CHANNEL_SPLIT_PIXELS_PER_PART, bindWork, channelShare, usefulParts } from './threads-work.js';
@@ -102,8 +103,6 @@ interface Arena {
  * a 7-row output expand 9 rows, not 7). At batch 1 these blocks' tensors stay below the arena's peak.
  */
 const STAGE_SPLIT_MAX_BYTES = 1024 * 1024;
-
-const STEM_MAX_TAPS = 512;
 
 /** The GEMM's default tile (the chains' GEMMs use it too), named: a split by output channels needs its block width. */
 const GEMM_TILE: GemmTile = { pixels: 4, vectors: 2 };
@@ -342,6 +341,7 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
   const name = `step${index}`;
   const tensors = [step.inputs[0], step.output] as const;
   if (step.op === 'conv') {
+    if (im2colFloats(step) > 0) return compileIm2colConv(step, index, c);
     const work = compileConv(step, name, c);
     if (work) return [{ step: index, places: tensorPlaces(step, step.residual), tensors, work, serial: null, native: true }];
   } else if (step.op === 'chain') {
@@ -430,7 +430,7 @@ function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
     const weights = c.runtime.upload(packDepthwiseWeights(spec, step.kernel, step.bias));
     return { kind: 'window', op: 'depthwise', kernel: name, rowKernel, weights, ...window };
   }
-  if (kind === 'standard' && dilations[0] === 1 && dilations[1] === 1 && kh * kw * cin <= STEM_MAX_TAPS) {
+  if (kind === 'standard' && dilations[0] === 1 && dilations[1] === 1 && kh * kw * cin <= DIRECT_CONV_MAX_TAPS) {
     const spec = { height: h, width: w, cin, cout, kernel: [kh, kw] as const, strides, padding, clamp: step.clamp };
     emitConv(c.mod, name, spec);
     if (rowKernel) emitConvRows(c.mod, rowKernel, spec);
@@ -438,6 +438,38 @@ function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
     return { kind: 'window', op: 'conv', kernel: name, rowKernel, weights, ...window };
   }
   return null;
+}
+
+/**
+ * A standard convolution the direct kernel does not take, in two phases: each output pixel's window laid out as a row
+ * of kh·kw·cin floats in the step's scratch (zeroed first where padding taps stay zero), on the calling thread; then
+ * the GEMM of those rows with the HWIO kernel, which is already [kh·kw·cin, cout], split across threads as any GEMM.
+ */
+function compileIm2colConv(step: ConvStep, index: number, c: Compiler): Phase[] {
+  const name = `step${index}`;
+  const [kh, kw, cin, cout] = step.kernelShape;
+  const [h, w] = step.inShape;
+  const { strides, dilations, padding } = step.conv;
+  const taps = kh * kw * cin;
+  const pixels = step.outShape[0] * step.outShape[1];
+  emitIm2col(c.mod, `${name}_im2col`, { height: h, width: w, cin, kernel: [kh, kw], strides, dilations, padding });
+  const outputStride = sliceChannels(c, step.output) ?? cout;
+  const spec: GemmSpec = { cin: taps, cout, clamp: step.clamp, residual: step.residual !== null, tile: GEMM_TILE, outputStride };
+  emitGemm(c.mod, name, spec);
+  const weights = c.runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
+  const rows: Place = { scratchOf: index, floatsPerImage: 0 };
+  const padded = padding.some((p) => p > 0);
+  // the serial phase's output place is the scratch: `at(step.output)` points there during it
+  const layout = (k: Record<string, Kernel>): SerialRun => (at, batch) => {
+    if (padded) c.runtime.f32(at(step.output), batch * pixels * taps).fill(0);
+    k[`${name}_im2col`](at(step.inputs[0]), at(step.output), batch);
+  };
+  const work: Work = { kind: 'gemm', kernel: name, weights, cin: taps, cout, pixels, residual: step.residual !== null, outputStride, channelSplit: channelSplit(c, name, spec, pixels) };
+  const residual = step.residual === null ? null : { tensor: step.residual };
+  return [
+    { step: index, places: [{ tensor: step.inputs[0] }, rows, null], tensors: [step.inputs[0], step.output], work: null, serial: layout, native: true },
+    { step: index, places: [rows, { tensor: step.output }, residual], tensors: [-1, -1], work, serial: null, native: true },
+  ];
 }
 
 /** A chain streamed row by row (paper §5.1): its intermediates live only in each thread's row buffers. */

@@ -3,7 +3,7 @@
 
 import { placeBuffers, planRequests } from '../../graph/arena.js';
 import type { ArenaLayout, ChannelSlice } from '../../graph/arena.js';
-import type { ChainStep, Plan, Step } from '../../graph/plan.js';
+import type { ChainStep, ConvStep, Plan, Step } from '../../graph/plan.js';
 import { readerCounts } from '../../graph/passes/rewrite.js';
 import { convKind } from '../../ops/conv-kind.js';
 import { chainSpecOf, planChain } from './kernels/chain.js';
@@ -20,6 +20,25 @@ export function planChains(plan: Plan): (ChainPlan | null)[] {
 /** Floats of the intermediates of a chain run stage by stage, for `batch` images. */
 export function unfusedChainFloats(step: ChainStep, batch: number): number {
   return batch * step.stages.slice(0, -1).reduce((sum, s) => sum + s.outShape[0] * s.outShape[1] * s.outShape[2], 0);
+}
+
+/** Taps per output pixel (kh·kw·cin) up to which an undilated standard convolution runs on the direct kernel (a stem's). */
+export const DIRECT_CONV_MAX_TAPS = 512;
+
+/**
+ * Floats per image of the window rows that a standard convolution the direct kernel does not take (SSD's 3×3 extra
+ * layers on hundreds of channels, a dilated one) is laid out in before its GEMM: im2col scratch. 0 for other steps.
+ */
+export function im2colFloats(step: Step): number {
+  if (step.op !== 'conv' || !runsAsIm2col(step)) return 0;
+  const [kh, kw, cin] = step.kernelShape;
+  return step.outShape[0] * step.outShape[1] * kh * kw * cin;
+}
+
+function runsAsIm2col(step: ConvStep): boolean {
+  const [kh, kw, cin] = step.kernelShape;
+  const direct = step.conv.dilations.every((d) => d === 1) && kh * kw * cin <= DIRECT_CONV_MAX_TAPS;
+  return convKind(step.kernelShape, step.conv) === 'standard' && !direct;
 }
 
 /** Steps whose engine kernels write a channel slice as well as a whole tensor: a resize, and a 1×1 convolution's GEMM with no residual. */
@@ -62,7 +81,8 @@ export interface PlannedMemory {
 /**
  * The arena for `batch` images and the row buffers of `threads` threads (each runs chains with buffers of
  * its own). `staged`: streamed chains that run stage by stage this time (threads splitting an image), whose
- * intermediates then take arena scratch; their row buffers exist all the same.
+ * intermediates then take arena scratch; their row buffers exist all the same. Convolutions run as im2col and a
+ * GEMM take scratch for their window rows.
  */
 export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
   const layout = placeBuffers(
@@ -71,7 +91,7 @@ export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], ba
       batch,
       (i) => {
         const step = plan.steps[i];
-        return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : 0;
+        return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : batch * im2colFloats(step);
       },
       concatSlices(plan),
     ),

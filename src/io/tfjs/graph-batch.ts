@@ -49,7 +49,7 @@ export function movedFold(frame: Frame, move: (axis: number) => number): Frame {
 }
 
 /** The activation reshaped to per-sample `shape` (same size): no layer where the shape is already that. */
-export function reshapeActivation(im: TfjsImporter, x: Activation, shape: readonly number[], suffix = ''): Activation {
+function reshapeActivation(im: TfjsImporter, x: Activation, shape: readonly number[], suffix = ''): Activation {
   if (sameShape(shape, x.symbol.shape)) return x;
   return im.apply(new Reshape(im.layerName(suffix), [...shape]), [x.symbol]);
 }

@@ -22,19 +22,18 @@ function cut(im: TfjsImporter, v: Value, ranges: Range[], keep: boolean[], suffi
   const frame = frameOf(v);
   const shape = tfShape(v);
   let data: Activation | Tensor = v.kind === 'constant' ? v.tensor : v;
+  const sliced = [...oursShape(v)];
   ranges.forEach((r, axis) => {
     const our = ourAxis(frame, axis);
     if (our < 0) {
       if (r.begin !== 0 || !Number.isNaN(r.size) || !keep[axis]) throw im.unsupported(BATCH_CUT);
-    } else if (r.size !== shape[axis]) data = sliceOurs(im, data, our, r.begin, r.size, `${suffix}_axis${axis}`);
+    } else if (r.size !== shape[axis]) {
+      data = sliceOurs(im, data, our, r.begin, r.size, `${suffix}_axis${axis}`);
+      sliced[our] = r.size;
+    }
   });
   const dropped = keep.flatMap((k, axis) => (k ? [] : [axis]));
   const dropAxes = new Set(dropped.map((axis) => ourAxis(frame, axis)));
-  const sliced = [...oursShape(v)];
-  ranges.forEach((r, axis) => {
-    const our = ourAxis(frame, axis);
-    if (our >= 0) sliced[our] = r.size;
-  });
   const kept = sliced.filter((_, i) => !dropAxes.has(i));
   const moved = movedFold(frame, (fold) => fold - dropped.filter((axis) => axis < fold).length);
   return inFrame(reshapeOurs(im, inFrame(data, frame), kept, `${suffix}_reshape`), moved);

@@ -1,15 +1,16 @@
 // The SSD heads' ops in WebAssembly: NHWC reshapes to [H·W·anchors, values] planned as views, the concatenation along
 // the anchors axis as native copies (in place where a 1×1 map's GEMM can write its slice), sigmoid and softmax over the
-// last axis; kernels against the reference ops and models against model.predict on awkward shapes, 1 and 2 threads.
+// last axis, SSD's 3×3 extra layers as im2col + GEMM; kernels against the reference ops and models against
+// model.predict on awkward shapes, 1 and 2 threads.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WasmEngine } from '../../../src/backend/wasm/engine.js';
-import { concatSlices } from '../../../src/backend/wasm/memory-plan.js';
+import { concatSlices, im2colFloats } from '../../../src/backend/wasm/memory-plan.js';
 import { lowerModel } from '../../../src/graph/lower.js';
 import { Model } from '../../../src/graph/model.js';
 import { Conv2D } from '../../../src/nn/conv.js';
-import { Reshape, input } from '../../../src/nn/core.js';
+import { Add, Reshape, input } from '../../../src/nn/core.js';
 import { Concatenate, Sigmoid, Transpose } from '../../../src/nn/extra.js';
 import { Softmax } from '../../../src/nn/activation.js';
 import { WasmRuntime } from '../../../src/backend/wasm/runtime.js';
@@ -87,6 +88,41 @@ function assertRelative(actual: Float32Array, expected: Float32Array, tol: numbe
     assert.ok(Math.abs(actual[i] - expected[i]) <= tol * (Math.abs(expected[i]) + floor), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
   }
 }
+
+describe("SSD's regular 3×3 extra layers: im2col and a GEMM", () => {
+  /** 3×3 stride 2 on 70 channels (630 taps: past the direct kernel), then a dilated 3×3 with a residual add, ReLU6. */
+  function extras(): Model {
+    const x = input([9, 7, 70]);
+    const strided = new Conv2D('extra_3x3', { filters: 13, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu6' }).apply(x);
+    const dilated = new Conv2D('dilated', { filters: 13, kernelSize: 3, dilations: 2, padding: [2, 2, 2, 2] }).apply(strided);
+    return new Model(x, new Add('sum').apply([dilated, strided]), { seed: 8 });
+  }
+
+  it('both lower to conv steps with im2col scratch (the second with its residual)', () => {
+    const plan = lowerModel(extras());
+    assert.deepEqual(plan.steps.map((s) => [s.op, s.op === 'conv' && s.residual !== null, im2colFloats(s)]), [
+      ['conv', false, 5 * 4 * 9 * 70],
+      ['conv', true, 5 * 4 * 9 * 13],
+    ]);
+  });
+
+  for (const threads of [1, 2]) {
+    it(`no fallback steps, equal to model.predict for batch 2 and 1 (${threads} thread(s))`, { skip: noSimd }, async () => {
+      const model = extras();
+      const engine = await WasmEngine.create(model, { threads });
+      try {
+        assert.deepEqual(engine.coverage.fallback, []);
+        for (const batch of [2, 1]) {
+          const x = randomBatch([batch, 9, 7, 70], 40 + batch);
+          assertClose(engine.predict(x), model.predict(x), 1e-5, `batch ${batch}`);
+          assertClose(engine.predict(x), model.predict(x), 1e-5, `batch ${batch}, again (the scratch zeroed anew)`);
+        }
+      } finally {
+        await engine.dispose();
+      }
+    });
+  }
+});
 
 describe('transposes that move no float are views', () => {
   it("an imported head's NHWC → NCHW → NHWC round on a 1×1 map plans no step; one on a 2×3 map stays a layer step", { skip: noSimd }, async () => {
