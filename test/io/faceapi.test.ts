@@ -84,6 +84,10 @@ describe("face-api's SSD-MobileNetV1 face detector against face-api", { skip }, 
     assert.equal(head.background, true);
     assert.deepEqual(head.scaleFactors, [10, 10, 5, 5]);
     assert.deepEqual(head.defaults, { scoreThreshold: 0.5, iouThreshold: 0.5, maxPerClass: 100, maxDetections: 100, classAgnostic: false, topK: 5118 });
+    // what the network does not read: the shape constants of the TF graph face-api's weights were converted from
+    const unused = loaded.metadata.unusedWeights as string[];
+    assert.equal(unused.length, 17);
+    for (const name of unused) assert.match(name, /^(Preprocessor|Postprocessor|concat_1)\/|^Prediction\/BoxPredictor_\d\/(stack|strided_slice)/);
     // face-api's getCenterCoordinatesAndSizesLayer on its own anchors tensor, in TF.js
     const corners = api.nets.ssdMobilenetv1.params!.output_layer.extra_dim;
     const [ymin, xmin, ymax, xmax] = api.tf.unstack(api.tf.reshape(corners, [-1, 4]), 1);

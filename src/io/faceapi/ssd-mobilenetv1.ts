@@ -6,7 +6,7 @@ import { cornersToCenters } from '../../detect/box-coder.js';
 import type { DetectionHead } from '../../detect/types.js';
 import { FormatError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
-import { ssd } from '../../models/ssd.js';
+import { SSD_SCALE_FACTORS, ssd } from '../../models/ssd.js';
 import { BatchNormalization } from '../../nn/normalization.js';
 import { Tensor, formatShape, sameShape } from '../../tensor/tensor.js';
 import { decodeWeights } from '../tfjs/weights-manifest.js';
@@ -30,7 +30,11 @@ export const FACEAPI_SSD_PREPROCESSING: PreprocessOptions = {
   pixels: 'symmetric',
 };
 
-/** face-api's `locateFaces`: `minConfidence` 0.5 and `maxResults` 100 by default, NMS at IoU 0.5, no top-k before it. */
+/**
+ * face-api's `locateFaces`: `minConfidence` 0.5 and `maxResults` 100 by default, NMS at IoU 0.5, no top-k before it.
+ * face-api suppresses by the IoU of boxes before they are clipped to the image, TF's post-processing (ours) after:
+ * the same faces unless a box crossing the image's edge overlaps a better one at an IoU near the threshold.
+ */
 export const FACEAPI_SSD_POSTPROCESS = { scoreThreshold: 0.5, iouThreshold: 0.5, maxPerClass: 100, maxDetections: 100, classAgnostic: false } as const;
 
 /** The anchors tensor: [1, A, 4] as (ymin, xmin, ymax, xmax), normalized. */
@@ -84,14 +88,14 @@ export function faceApiSsdModel(groups: readonly TfjsWeightGroup[], shard: (path
   if (anchors.shape[1] !== count) throw new FormatError(`${source}: ${ANCHORS} holds ${anchors.shape[1]} anchors, the network predicts ${count}`);
   const detection: DetectionHead = {
     anchors: cornersToCenters(anchors.data),
-    scaleFactors: [10, 10, 5, 5],
+    scaleFactors: [...SSD_SCALE_FACTORS],
     scoreConversion: 'sigmoid',
     background: true,
     outputs: { scores: 'scores', boxes: 'boxes' },
     defaults: { ...FACEAPI_SSD_POSTPROCESS, topK: count },
   };
   model.metadata = { ...model.metadata, detection };
-  const unused = [...stored.keys()].filter((k) => !names.used.has(k));
+  const unused = [...stored.keys()].filter((k) => k !== ANCHORS && !names.used.has(k));
   return { model, classNames: [...FACEAPI_SSD_CLASS_NAMES], preprocessing: { ...FACEAPI_SSD_PREPROCESSING }, unused };
 }
 
