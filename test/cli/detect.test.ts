@@ -1,6 +1,6 @@
 // `mobilenet detect` against hand-worked answers: the tiny detector's file (test/support/tiny-detector.ts) on a
 // half-red PNG, resized and letterboxed; JSON and table; boxes drawn into PNGs; a .npy batch; the golden SSDLite's
-// ONNX against its detections.json; face-api's manifest against face-api on photos; bad flags and anchors.
+// ONNX against its detections.json; face-api's manifest against face-api on a photo; bad flags and anchors.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -143,9 +143,10 @@ describe('mobilenet detect', () => {
     });
   });
 
-  it("face-api's manifest on three photos, thresholds left to the detector's own: face-api's detections, in the photos' pixels", { skip: faceApiSkip }, async () => {
+  it("face-api's manifest on a photo, thresholds left to the detector's own: face-api's detections, in the photos' pixels", { skip: faceApiSkip }, async () => {
     const api = await loadFaceApi('cpu');
-    const photos = ['astronaut.jpg', 'astronaut-wide.jpg', 'grace_hopper.jpg'].map((name) => join(FIXTURES, 'photos', name));
+    // one photo, padded on the right to a square (test/io/faceapi.test.ts covers the others): face-api on TF.js's cpu is slow
+    const photos = [join(FIXTURES, 'photos', 'grace_hopper.jpg')];
     const out = join(dir, 'faces');
     const r = await runCli('detect', '--model', join(faceApiModelFolder()!, FACEAPI_SSD_MANIFEST), '--json', '--out', out, ...photos);
     assert.equal(r.code, 0, r.err);
