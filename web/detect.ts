@@ -11,6 +11,7 @@ import { drawBoxes, rgbaOf } from '../src/data/draw-boxes.js';
 import { decodeImage, imageFormatOfName } from '../src/data/image.js';
 import { vocPalette } from '../src/data/label-maps.js';
 import { readAnchors } from '../src/detect/anchors.js';
+import { DEFAULT_POSTPROCESS } from '../src/detect/postprocess.js';
 import { ConfigError } from '../src/errors.js';
 import { decodeNpy } from '../src/io/npy.js';
 import { bytesOf, cameraToggle, onFiles, renderError } from './predict.js';
@@ -18,19 +19,25 @@ import { bytesOf, cameraToggle, onFiles, renderError } from './predict.js';
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 let detector: MobileNetClassifier | null = null;
+/** The model files last dropped, loaded again when the anchors picked change. */
+let modelFiles: File[] = [];
 /** The image last detected in, redone when a slider moves. */
 let lastImage: { name: string; pixels: ImageDataLike } | null = null;
 /** One detection at a time: frames, slider moves and new images wait for the one running. */
 let queue: Promise<void> = Promise.resolve();
 
-/** The anchors the user gave beside the model: a dropped .npy ([anchors, 4]), else the generator picked, else none. */
-function anchorsOf(npy: NamedBytes | undefined): Float32Array | 'ssd-tf' | 'ssd-torchvision' | undefined {
+/**
+ * The anchors the user gave beside the model: a dropped .npy ([anchors, 4]) in any case; else, for a file that keeps
+ * none (`stored` false), the generator picked; else none.
+ */
+function anchorsOf(npy: NamedBytes | undefined, stored: boolean): Float32Array | 'ssd-tf' | 'ssd-torchvision' | undefined {
   if (npy) return readAnchors(decodeNpy(npy.bytes, npy.name), undefined, npy.name);
   const picked = $<HTMLSelectElement>('detect-anchors').value;
-  return picked === 'ssd-tf' || picked === 'ssd-torchvision' ? picked : undefined;
+  return !stored && (picked === 'ssd-tf' || picked === 'ssd-torchvision') ? picked : undefined;
 }
 
 async function load(files: File[]): Promise<void> {
+  modelFiles = files;
   const info = $('detect-model-info');
   info.dataset.loading = 'true';
   try {
@@ -39,13 +46,19 @@ async function load(files: File[]): Promise<void> {
     await detector?.dispose();
     detector = null;
     const any = await decodeModelFiles(named.filter((f) => !isNpy(f)));
-    const loaded = await MobileNetClassifier.create(any, { detectionAnchors: anchorsOf(named.find(isNpy)) }, (image: ImageSource) => image);
+    const detectionAnchors = anchorsOf(named.find(isNpy), any.model.metadata.detection !== undefined);
+    const loaded = await MobileNetClassifier.create(any, { detectionAnchors }, (image: ImageSource) => image);
     const { model, detection } = loaded;
     if (detection === null) {
       await loaded.dispose();
       throw new ConfigError(`${model.name} outputs ${model.outputShape.join('×')}, not class scores and boxes per anchor: it does not detect (use the Classify or Segment tab)`);
     }
     detector = loaded;
+    // the sliders start at the detector's own thresholds (face-api's IoU 0.5), else post-processing's defaults
+    const { scoreThreshold, iouThreshold } = { ...DEFAULT_POSTPROCESS, ...detection.defaults };
+    $<HTMLInputElement>('detect-score').value = String(Math.round(scoreThreshold * 100));
+    $<HTMLInputElement>('detect-iou').value = String(Math.round(iouThreshold * 100));
+    postprocessing();
     const outputs = model.outputNames.map((n) => `${n} ${model.outputShapes[n].join('×')}`).join(', ');
     const lines = [`${named.map((f) => f.name).join(' + ')}: ${any.format}, ${model.name}`, `input ${model.inputShape.join('×')} (H×W×C), outputs ${outputs}, ${detection.anchors.length / 4} anchors`, ...loaded.notes];
     info.replaceChildren(...lines.map((l) => Object.assign(document.createElement('p'), { textContent: l })));
@@ -110,7 +123,7 @@ function list(found: ImageDetections, ms: number): void {
     row.dataset.class = String(d.class);
     return row;
   });
-  const time = Object.assign(document.createElement('p'), { className: 'note', textContent: `${found.detections.length} detections in ${found.width}×${found.height}, ${ms.toFixed(1)} ms` });
+  const time = Object.assign(document.createElement('p'), { className: 'note', textContent: `${found.detections.length} detection${found.detections.length === 1 ? '' : 's'} in ${found.width}×${found.height}, ${ms.toFixed(1)} ms` });
   $('detect-result').replaceChildren(...rows, time);
 }
 
@@ -145,6 +158,9 @@ export function show(): void {
         renderError($('detect-result'), e);
       }
     });
+  });
+  $('detect-anchors').addEventListener('change', () => {
+    if (modelFiles.length > 0) void load(modelFiles);
   });
   const picker = $<HTMLInputElement>('detect-video-file');
   picker.addEventListener('change', () => {

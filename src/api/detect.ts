@@ -163,15 +163,16 @@ export function generatedAnchors(kind: 'ssd-tf' | 'ssd-torchvision', size: reado
 const TF_HEAD: Omit<DetectionHead, 'anchors' | 'outputs'> = { scaleFactors: SSD_SCALE_FACTORS, scoreConversion: 'sigmoid', background: true };
 
 /**
- * The head outputs of these shapes (per sample, or with the batch) are post-processed with: `options.head` over the model's `metadata.detection` (`stored`) over
- * TF's; anchors from `options.anchors`, else the head's; outputs named as the head says, else `scores` and `boxes`,
- * else the one whose rows hold 4 values is the boxes. A ConfigError when nothing gives anchors, a ShapeError when
- * their count is not the outputs'.
+ * The head that outputs of these shapes (per sample, or with the batch) are post-processed with: `options.head` over
+ * the model's `metadata.detection` (`stored`) over TF's; anchors from `options.anchors`, else the head's (none needed
+ * for decoded 'corners' boxes); outputs named as the head says, else `scores` and `boxes`, else the one whose rows
+ * hold 4 values is the boxes. A ConfigError when nothing gives anchors, a ShapeError when their count is not the outputs'.
  */
 export function detectionHead(stored: DetectionHead | undefined, outputs: Readonly<Record<string, readonly number[]>>, options: Pick<DetectRunOptions, 'anchors' | 'head'>, inputSize: readonly [number, number], what: string): DetectionHead {
+  const corners = (options.head?.boxFormat ?? stored?.boxFormat) === 'corners';
   const given = options.anchors ?? options.head?.anchors ?? stored?.anchors;
-  if (given === undefined) {
-    throw new ConfigError(`${what} has no detection head (metadata.detection: anchors, box coding, scores): give its anchors (options.anchors; mobilenet detect --anchors ssd-tf | ssd-torchvision | FILE.npy)`);
+  if (given === undefined && !corners) {
+    throw new ConfigError(`${what} has no detection head (metadata.detection: anchors, box coding, scores): give its anchors (options.anchors; mobilenet detect --anchors ssd-tf | ssd-torchvision | FILE.npy), or head.boxFormat 'corners' for decoded boxes`);
   }
   const names = options.head?.outputs ?? stored?.outputs ?? outputNamesOf(outputs, what);
   for (const name of [names.scores, names.boxes]) {
@@ -179,7 +180,8 @@ export function detectionHead(stored: DetectionHead | undefined, outputs: Readon
   }
   const scores = outputs[names.scores];
   const count = scores[scores.length - 2];
-  const anchors = typeof given === 'string' ? generatedAnchors(given, inputSize, count, what) : given;
+  // decoded boxes ('corners') need no anchors: post-processing only counts them
+  const anchors = given === undefined ? new Float32Array(count * 4) : typeof given === 'string' ? generatedAnchors(given, inputSize, count, what) : given;
   if (anchors.length !== count * 4) throw new ShapeError(`${anchors.length / 4} anchors given, but ${what}'s output "${names.scores}" ${formatShape(scores)} has ${count}`);
   return { ...TF_HEAD, ...stored, ...options.head, outputs: names, anchors };
 }
@@ -210,9 +212,9 @@ const POSTPROCESS_KEYS = ['scoreThreshold', 'iouThreshold', 'maxPerClass', 'maxD
 
 /** Detections per frame from the network's outputs: post-processed without blocking (sliced), boxes mapped back to each source. */
 export async function detectionsOf(outputs: Readonly<Record<string, Tensor>>, head: DetectionHead, frames: readonly ImageFrame[], options: DetectOptions, labels: readonly string[]): Promise<ImageDetections[]> {
-  // only the knobs given: one left undefined keeps post-processing's default
+  // only the knobs given, over the detector's own (face-api's IoU 0.5): one left undefined keeps the default
   const given = POSTPROCESS_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]);
-  const perImage = await postprocessAsync(outputs[head.outputs.scores], outputs[head.outputs.boxes], head, { ...Object.fromEntries(given), labels });
+  const perImage = await postprocessAsync(outputs[head.outputs.scores], outputs[head.outputs.boxes], head, { ...head.defaults, ...Object.fromEntries(given), labels });
   return perImage.map((detections, n) => {
     const frame = frames[n];
     return { width: frame.width, height: frame.height, units: frame.units, detections: detections.map((d) => ({ ...d, box: frame.toSource(d.box) })) };

@@ -81,13 +81,16 @@ describe('detect', () => {
     await assert.rejects(detect(tinyDetector(), LEFT_RED, { ...UNIT, iouThreshold: 1.5 }), /iouThreshold must be in \[0, 1\]/);
   });
 
-  it('a model without metadata.detection needs anchors (a ConfigError says so); given, they must match the outputs', async () => {
+  it('a model without metadata.detection needs anchors (a ConfigError says so), unless its boxes are decoded; given, they must match the outputs', async () => {
     const bare = tinyDetector({ head: false });
     await assert.rejects(detect(bare, LEFT_RED, UNIT), (e: unknown) => e instanceof ConfigError && /tiny_detector has no detection head.*anchors/.test(e.message));
     const [result] = await detect(bare, LEFT_RED, { ...UNIT, anchors: TINY_ANCHORS });
     assert.deepEqual(result.detections.map((d) => [d.class, d.anchor]), [[1, 0], [1, 2]]);
     await assert.rejects(detect(bare, LEFT_RED, { ...UNIT, anchors: TINY_ANCHORS.subarray(0, 8) }), (e: unknown) => e instanceof ShapeError && /2 anchors given, but model tiny_detector's output "scores" .* has 4/.test(e.message));
     await assert.rejects(detect(bare, LEFT_RED, { ...UNIT, anchors: 'ssd-tf' }), (e: unknown) => e instanceof ShapeError && /1×1×3 .* = \d+, but model tiny_detector's outputs have 4 anchors/.test(e.message));
+    // decoded boxes need no anchors: the codes (1, −1, 0, 5·ln ½) read as corners clip to [1, 0, 0, 0], ×(8, 16)
+    const [corners] = await detect(bare, LEFT_RED, { ...UNIT, head: { boxFormat: 'corners' } });
+    assert.deepEqual(corners.detections.map((d) => [d.anchor, d.box]), [[0, [8, 0, 0, 0]], [2, [8, 0, 0, 0]]]);
     const [unnamed] = await detect(tinyDetector(), LEFT_RED, { preprocessing: { pixels: 'unit' } });
     assert.equal(unnamed.detections[0].label, 'class 1');
   });

@@ -1,22 +1,25 @@
 // `mobilenet detect` against hand-worked answers: the tiny detector's file (test/support/tiny-detector.ts) on a
 // half-red PNG, resized and letterboxed; JSON and table; boxes drawn into PNGs; a .npy batch; the golden SSDLite's
-// ONNX against its detections.json; bad flags and anchors.
+// ONNX against its detections.json; face-api's manifest against face-api on a photo; bad flags and anchors.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { decode as decodePng, encode as encodePng } from 'fast-png';
 
 import { detect } from '../../src/api/detect.js';
+import { decodeImage } from '../../src/data/image.js';
 import { encodeModelFile } from '../../src/io/model-file.js';
 import { ssdLite } from '../../src/models/ssd.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { FACEAPI_SSD_MANIFEST, faceApiModelFolder, loadFaceApi } from '../support/faceapi.js';
 import { FIXTURES, runCli } from '../support/helpers.js';
 import { TINY_ANCHORS, TINY_DETECTOR_CLASSES, redWhere, tinyDetector } from '../support/tiny-detector.js';
 
+const faceApiSkip = faceApiModelFolder() ? false : 'face-api is not installed (dev dependencies @vladmandic/face-api, @tensorflow/tfjs, @tensorflow/tfjs-backend-wasm)';
 const GOLDEN_CASE = join(FIXTURES, 'golden/apps/ssdlite_mnv2_a050_r160_k5_b2');
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 let dir = '';
@@ -138,6 +141,34 @@ describe('mobilenet detect', () => {
         d.box.forEach((v, k) => assert.ok(Math.abs(v - e.box[k]) < 1e-4, `image ${n} #${i}: box ${d.box} vs ${e.box}`));
       });
     });
+  });
+
+  it("face-api's manifest on a photo, thresholds left to the detector's own: face-api's detections, in the photos' pixels", { skip: faceApiSkip }, async () => {
+    const api = await loadFaceApi('cpu');
+    // one photo, padded on the right to a square (test/io/faceapi.test.ts covers the others): face-api on TF.js's cpu is slow
+    const photos = [join(FIXTURES, 'photos', 'grace_hopper.jpg')];
+    const out = join(dir, 'faces');
+    const r = await runCli('detect', '--model', join(faceApiModelFolder()!, FACEAPI_SSD_MANIFEST), '--json', '--out', out, ...photos);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as Json;
+    for (const [n, file] of photos.entries()) {
+      const decoded = decodeImage(await readFile(file), { channels: 3, source: file });
+      const image = api.tf.tensor3d(Int32Array.from(decoded.pixels), [...decoded.shape], 'int32');
+      const theirs = await api.detectAllFaces(image, new api.SsdMobilenetv1Options({}));
+      image.dispose();
+      assert.ok(theirs.length >= 1, `${file}: face-api finds a face`);
+      assert.deepEqual([j.images[n].width, j.images[n].height], [decoded.shape[1], decoded.shape[0]]);
+      const ours = j.images[n].detections;
+      assert.equal(ours.length, theirs.length, `${file}: count`);
+      ours.forEach((d, i) => {
+        const { x, y, width, height } = theirs[i].box;
+        assert.deepEqual([d.class, d.label], [1, 'face']);
+        assert.ok(Math.abs(d.score - theirs[i].score) <= 1e-3, `${file} #${i}: score ${d.score} vs ${theirs[i].score}`);
+        [y, x, y + height, x + width].forEach((v, k) => assert.ok(Math.abs(d.box[k] - v) <= 0.5, `${file} #${i}: box ${d.box} vs ${[y, x, y + height, x + width]}`));
+      });
+      const drawn = decodePng(await readFile(join(out, `${basename(file, '.jpg')}.detections.png`)));
+      assert.deepEqual([drawn.width, drawn.height], [decoded.shape[1], decoded.shape[0]]);
+    }
   });
 
   it('refuses thresholds outside [0, 1], a model without anchors, anchors of another count, and images with --input; --help', async () => {

@@ -39,6 +39,8 @@ import { detect, loadModel, overlayMask, segment } from '../../src/index.js';
 import { drawBoxes, rgbaOf } from '../../src/data/draw-boxes.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { TINY_ANCHORS, TINY_DETECTOR_CLASSES, redWhere, tinyDetector } from '../support/tiny-detector.js';
+import { FACEAPI_SSD_MANIFEST, faceApiModelFolder } from '../support/faceapi.js';
+import { loadModel as loadNodeModel } from '../../src/node/index.js';
 import { TINY_PALETTE, paint, sceneImage, sceneLabels, tinySegmenterFile } from '../support/tiny-segmenter.js';
 import { encodeMaskPng } from '../../src/data/mask-png.js';
 
@@ -477,6 +479,59 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
     } finally {
       await camera.close();
     }
+  });
+
+  test("Detect: the golden SSDLite's ONNX, which has no anchors, refused until TF's generated anchors are picked; then Node's detections", async () => {
+    await openTab(page, server, 'detect');
+    const onnx = join(ROOT, 'test/fixtures/golden/apps/ssdlite_mnv2_a050_r160_k5_b2/model.onnx');
+    const imageFile = join(work, 'large.png');
+    await dropFiles(page, '#drop-detector', [onnx]);
+    await page.waitForFunction(() => /no detection head/.test(document.getElementById('detect-model-info')!.dataset.error ?? ''));
+    await page.selectOption('#detect-anchors', 'ssd-tf');
+    await page.waitForFunction(() => /540 anchors/.test(document.getElementById('detect-model-info')!.textContent ?? ''));
+    await page.locator('#detect-score').evaluate((input) => {
+      (input as HTMLInputElement).value = '10';
+      input.dispatchEvent(new Event('input'));
+    });
+    await page.evaluate(() => delete document.getElementById('detect-result')!.dataset.image);
+    await dropFiles(page, '#drop-detect-image', [imageFile]);
+    await page.waitForSelector('#detect-result[data-image="large.png"]', { timeout: 30_000 });
+    const shown = JSON.parse((await page.locator('#detect-result').getAttribute('data-detections'))!) as { class: number; score: number; box: number[] }[];
+    const loaded = await loadNodeModel(onnx, { backend: 'reference', detectionAnchors: 'ssd-tf' });
+    const [node] = await detect(loaded, imageFile, { scoreThreshold: 0.1, letterbox: await page.locator('#detect-letterbox').isChecked() });
+    await loaded.dispose();
+    assert.equal(shown.length, node.detections.length);
+    shown.forEach((d, i) => {
+      const n = node.detections[i];
+      assert.equal(d.class, n.class);
+      assert.ok(Math.abs(d.score - n.score) < 1e-4, `score ${d.score} vs ${n.score}`);
+      d.box.forEach((v, k) => assert.ok(Math.abs(v - n.box[k]) < 1e-3, `box ${d.box} vs ${n.box}`));
+    });
+  });
+
+  test("Detect: face-api's manifest and .bin dropped together find Node's faces in a photo, at face-api's thresholds", { skip: faceApiModelFolder() ? false : 'face-api is not installed (dev dependency @vladmandic/face-api)' }, async () => {
+    await openTab(page, server, 'detect');
+    await page.locator('#detect-letterbox').uncheck(); // the tab keeps its state from the test before
+    const manifest = join(faceApiModelFolder()!, FACEAPI_SSD_MANIFEST);
+    const photo = join(ROOT, 'test/fixtures/photos/grace_hopper.jpg');
+    await dropFiles(page, '#drop-detector', [manifest, manifest.replace('-weights_manifest.json', '.bin')]);
+    await page.waitForSelector('#detect-model-info[data-model="faceapi_ssd_mobilenetv1"]', { timeout: 60_000 });
+    assert.deepEqual(await page.evaluate(() => ['detect-score', 'detect-iou'].map((id) => (document.getElementById(id) as HTMLInputElement).value)), ['50', '50'], "the sliders at face-api's own thresholds");
+    await dropFiles(page, '#drop-detect-image', [photo]);
+    await page.waitForSelector('#detect-result[data-image="grace_hopper.jpg"]', { timeout: 60_000 });
+    const shown = JSON.parse((await page.locator('#detect-result').getAttribute('data-detections'))!) as { class: number; label: string; score: number; box: number[] }[];
+    const loaded = await loadNodeModel(manifest, { backend: 'reference' });
+    const [node] = await detect(loaded, photo);
+    await loaded.dispose();
+    assert.ok(node.detections.length >= 1);
+    assert.equal(shown.length, node.detections.length);
+    shown.forEach((d, i) => {
+      const n = node.detections[i];
+      assert.deepEqual([d.class, d.label], [n.class, n.label]);
+      assert.ok(Math.abs(d.score - n.score) < 1e-4, `score ${d.score} vs ${n.score}`);
+      d.box.forEach((v, k) => assert.ok(Math.abs(v - n.box[k]) < 1e-2, `box ${d.box} vs ${n.box}`));
+    });
+    await page.screenshot({ path: join(ARTIFACTS, 'detect-faceapi.png'), fullPage: true });
   });
 
   describe('the page says what it cannot run, shows what the model sees, and asks for what a file leaves out', () => {
