@@ -169,12 +169,12 @@ const TF_HEAD: Omit<DetectionHead, 'anchors' | 'outputs'> = { scaleFactors: SSD_
  * hold 4 values is the boxes. A ConfigError when nothing gives anchors, a ShapeError when their count is not the outputs'.
  */
 export function detectionHead(stored: DetectionHead | undefined, outputs: Readonly<Record<string, readonly number[]>>, options: Pick<DetectRunOptions, 'anchors' | 'head'>, inputSize: readonly [number, number], what: string): DetectionHead {
+  const names = options.head?.outputs ?? stored?.outputs ?? outputNamesOf(outputs, what);
   const corners = (options.head?.boxFormat ?? stored?.boxFormat) === 'corners';
   const given = options.anchors ?? options.head?.anchors ?? stored?.anchors;
   if (given === undefined && !corners) {
     throw new ConfigError(`${what} has no detection head (metadata.detection: anchors, box coding, scores): give its anchors (options.anchors; mobilenet detect --anchors ssd-tf | ssd-torchvision | FILE.npy), or head.boxFormat 'corners' for decoded boxes`);
   }
-  const names = options.head?.outputs ?? stored?.outputs ?? outputNamesOf(outputs, what);
   for (const name of [names.scores, names.boxes]) {
     if (!(name in outputs)) throw new ConfigError(`${what} has no output named ${JSON.stringify(name)} (its outputs: ${Object.keys(outputs).join(', ')})`);
   }
@@ -192,7 +192,7 @@ function outputNamesOf(outputs: Readonly<Record<string, readonly number[]>>, wha
   if ('scores' in outputs && 'boxes' in outputs) return { scores: 'scores', boxes: 'boxes' };
   const boxes = names.filter((n) => outputs[n][outputs[n].length - 1] === 4);
   if (names.length !== 2 || boxes.length !== 1) {
-    throw new ConfigError(`${what} outputs ${names.map((n) => `${n} ${formatShape(outputs[n])}`).join(', ')}: cannot tell its scores [N, A, classes] from its boxes [N, A, 4] (name them scores and boxes, or give head.outputs)`);
+    throw new ConfigError(`${what} outputs ${names.map((n) => `${n} ${formatShape(outputs[n])}`).join(', ')}: not a detector's scores [N, A, classes] and boxes [N, A, 4] (name them scores and boxes, or give head.outputs)`);
   }
   return { scores: names.find((n) => n !== boxes[0])!, boxes: boxes[0] };
 }

@@ -180,6 +180,9 @@ describe('mobilenet detect', () => {
     const none = await runCli('detect', '--model', bare, image);
     assert.equal(none.code, 2);
     assert.match(none.err, /ConfigError: model tiny_detector \(.*tiny\.safetensors\) has no detection head.*--anchors ssd-tf \| ssd-torchvision \| FILE\.npy/);
+    const classifier = await runCli('detect', '--model', 'models/fashion-mnist.safetensors', image);
+    assert.equal(classifier.code, 2);
+    assert.match(classifier.err, /ConfigError: model .* outputs predictions \[10\]: not a detector's scores \[N, A, classes\] and boxes \[N, A, 4\]/);
     await writeFile(join(dir, 'two.npy'), encodeNpy(new Tensor([2, 4], TINY_ANCHORS.slice(0, 8))));
     const two = await runCli('detect', '--model', bare, '--anchors', join(dir, 'two.npy'), image);
     assert.equal(two.code, 2);
