@@ -42,13 +42,13 @@ export async function inferCommand(argv: string[], io: CommandIO): Promise<void>
   printNotes(io, [...notes, `${input} goes in as it is; ${modelFile}: ${scaling}`]);
   const channels = model.inputShape[model.inputShape.length - 1];
   if (model.inputShape.length === 3 && channels !== c) throw channelError(input, channels, c, layout, x.shape);
-  const started = performance.now();
-  const outputs = model.predictOutputs(x, { layout: layout === 'nchw' ? 'NCHW' : 'NHWC' });
-  const ms = performance.now() - started;
   const several = model.outputNames.length > 1;
   if (several && output.endsWith('.npy')) throw new UsageError(`${modelFile} has ${model.outputNames.length} outputs (${model.outputNames.join(', ')}): --output takes a folder, for one NAME.npy each, not ${output}`);
   const unfit = model.outputNames.filter((name) => !/^[\w.-]+$/.test(name) || /^\.+$/.test(name));
   if (several && unfit.length) throw new UsageError(`${modelFile}: output names ${unfit.map((n) => JSON.stringify(n)).join(', ')} cannot be file names in ${output}`);
+  const started = performance.now();
+  const outputs = model.predictOutputs(x, { layout: layout === 'nchw' ? 'NCHW' : 'NHWC' });
+  const ms = performance.now() - started;
   if (several) await mkdir(output, { recursive: true });
   const written = Object.entries(outputs).map(([name, y]) => ({ path: several ? join(output, `${name}.npy`) : output, y }));
   for (const { path, y } of written) await writeNpyFile(path, y);
