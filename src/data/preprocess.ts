@@ -83,16 +83,29 @@ export function letterboxCanvas(shape: ImageShape, size: readonly [height: numbe
   return { height, width, top: offset(height, h), left: offset(width, w) };
 }
 
+/** A [height, width, channels] canvas filled with `padValue`, with `pixels` pasted at (left, top). */
+export function pasteOnCanvas(pixels: ArrayLike<number>, shape: ImageShape, canvas: ImageShape, left: number, top: number, padValue: number | readonly number[]): Float32Array {
+  const [height, width, channels] = shape;
+  const [canvasHeight, canvasWidth] = canvas;
+  const pad = typeof padValue === 'number' ? new Array<number>(channels).fill(padValue) : padValue;
+  if (pad.length !== channels) throw new ConfigError(`padValue has ${pad.length} values for ${channels} channels`);
+  const out = new Float32Array(canvasHeight * canvasWidth * channels);
+  for (let i = 0; i < out.length; i++) out[i] = pad[i % channels];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const from = (y * width + x) * channels;
+      const to = ((y + top) * canvasWidth + x + left) * channels;
+      for (let ch = 0; ch < channels; ch++) out[to + ch] = pixels[from + ch];
+    }
+  }
+  return out;
+}
+
 /** The image padded with black onto its letterbox canvas (see letterboxCanvas), then resized to `size`. */
 function letterbox(pixels: ArrayLike<number>, shape: ImageShape, size: readonly [number, number], options: PreprocessOptions): Float32Array {
   const channels = shape[2];
   const { height, width, top, left } = letterboxCanvas(shape, size, options.align);
-  const canvas = new Float32Array(height * width * channels);
-  const row = shape[1] * channels;
-  for (let y = 0; y < shape[0]; y++) {
-    const to = ((top + y) * width + left) * channels;
-    for (let i = 0; i < row; i++) canvas[to + i] = pixels[y * row + i];
-  }
+  const canvas = pasteOnCanvas(pixels, shape, [height, width, channels], left, top, 0);
   const canvasShape = [height, width, channels] as const;
   return height === size[0] && width === size[1] ? canvas : resizeBilinear(canvas, canvasShape, size, undefined, options.coordinates);
 }

@@ -2,7 +2,7 @@
 // exact maps between normalized model boxes and source pixels, both ways; plus the letterboxed input's pixels.
 
 import { ConfigError } from '../errors.js';
-import { letterboxCanvas, resizeBilinear, type ImageShape, type LetterboxAlign } from '../data/preprocess.js';
+import { letterboxCanvas, pasteOnCanvas, resizeBilinear, type ImageShape, type LetterboxAlign } from '../data/preprocess.js';
 import type { ResizeCoordinates } from '../ops/resize.js';
 import type { Box, Detection } from './types.js';
 
@@ -113,23 +113,6 @@ export interface LetterboxImageOptions {
   coordinates?: ResizeCoordinates;
 }
 
-/** A [height, width, channels] canvas filled with `padValue`, with `pixels` pasted at (left, top). */
-function paste(pixels: ArrayLike<number>, shape: ImageShape, canvas: ImageShape, left: number, top: number, padValue: number | readonly number[]): Float32Array {
-  const [height, width, channels] = shape;
-  const [canvasHeight, canvasWidth] = canvas;
-  const pad = typeof padValue === 'number' ? new Array<number>(channels).fill(padValue) : padValue;
-  if (pad.length !== channels) throw new ConfigError(`padValue has ${pad.length} values for ${channels} channels`);
-  const out = new Float32Array(canvasHeight * canvasWidth * channels);
-  for (let i = 0; i < out.length; i++) out[i] = pad[i % channels];
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const from = (y * width + x) * channels;
-      const to = ((y + top) * canvasWidth + x + left) * channels;
-      for (let ch = 0; ch < channels; ch++) out[to + ch] = pixels[from + ch];
-    }
-  }
-  return out;
-}
 
 /**
  * The model input's raw pixels (HWC, 0..255 like the source; scale them afterwards) for `mapping`: the source
@@ -149,10 +132,10 @@ export function letterboxImage(pixels: ArrayLike<number>, shape: ImageShape, map
       return resizeBilinear(pixels, shape, target, undefined, coordinates);
     case 'letterbox': {
       const content = resizeBilinear(pixels, shape, [region.height, region.width], undefined, coordinates);
-      return paste(content, [region.height, region.width, channels], [input.height, input.width, channels], region.left, region.top, padValue);
+      return pasteOnCanvas(content, [region.height, region.width, channels], [input.height, input.width, channels], region.left, region.top, padValue);
     }
     case 'pad-then-resize': {
-      const canvas = paste(pixels, shape, [region.height, region.width, channels], region.left, region.top, padValue);
+      const canvas = pasteOnCanvas(pixels, shape, [region.height, region.width, channels], region.left, region.top, padValue);
       return resizeBilinear(canvas, [region.height, region.width, channels], target, undefined, coordinates);
     }
   }
