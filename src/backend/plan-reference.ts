@@ -73,6 +73,8 @@ export function runStep(s: Step, v: (t: number) => Tensor): Tensor {
         s.inputs.map((t, k) => v(t).reshape([x.shape[0], ...s.layer.inputShapes[k]])),
         { backend: referenceBackend },
       );
+    default:
+      throw new ConfigError(`step ${s.op} (${s.layers[0]}) has no float reference: int8 steps run on int8 values`);
   }
 }
 

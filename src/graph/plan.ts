@@ -6,6 +6,8 @@ import type { Conv2DParams } from '../ops/conv2d.js';
 import type { Padding4 } from '../ops/geometry.js';
 import type { Pool2DParams } from '../ops/pool.js';
 import type { ResizeCoordinates } from '../ops/resize.js';
+import type { AddRequantization, Requantization } from '../quant/fixed-point.js';
+import type { QParams } from '../quant/qparams.js';
 
 /** A fused activation: y = min(max(y, lo), hi). ReLU is [0, ∞), ReLU6 [0, 6]. */
 export type Clamp = readonly [lo: number, hi: number];
@@ -18,6 +20,12 @@ export interface PlanTensor {
   size: number;
   /** The layer whose output this is (the last one fused into it). */
   name: string;
+  /**
+   * Present: the tensor holds int8, real = scale·(q − zeroPoint), one byte per element. Absent: float32. Steps without a
+   * q-prefixed form (views, pad, concat, maxPool, globalMaxPool, clamp, layer-free reshapes) run on either: pad fills
+   * the zero point, concat needs equal parameters on every input, clamp maps its reals through the parameters.
+   */
+  quant?: QParams;
 }
 
 interface StepBase {
@@ -130,7 +138,85 @@ export interface LayerStep extends StepBase {
   layer: Layer;
 }
 
-export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | SigmoidStep | ResizeStep | ConcatStep | LayerStep;
+/**
+ * Int8 convolution (standard, pointwise, grouped or depthwise) in TFLite's arithmetic: acc = bias[c] + Σ (x − zx)·w over
+ * the window (taps outside the input add nothing), requantized (src/quant/fixed-point.ts). With a residual, that int8
+ * result is then added to inputs[1] by TFLite's ADD (`add`: operand a is the result, in `requant`'s zero point).
+ */
+export interface QConvStep extends StepBase {
+  op: 'qconv';
+  /** HWIO [kh, kw, Cin/groups, Cout], symmetric (zero point 0); the per-channel scales are folded into `requant`. */
+  kernel: Int8Array;
+  kernelShape: [number, number, number, number];
+  /** Int32 per output channel, on the accumulator's scale sx·sw[c]. */
+  bias: Int32Array;
+  conv: Conv2DParams;
+  inShape: [number, number, number];
+  outShape: [number, number, number];
+  inputZeroPoint: number;
+  requant: Requantization;
+  /** Tensor added after requantization (inputs[1]), or null. */
+  residual: number | null;
+  add: AddRequantization | null;
+}
+
+/** A row-streamed chain of int8 convolutions (ChainStep's int8 form); a residual is the chain's input, added by the last stage's `add`. */
+export interface QChainStep extends StepBase {
+  op: 'qchain';
+  stages: QConvStep[];
+}
+
+/** Int8 dense layer: acc = bias[o] + Σ (x − zx)·w, requantized (per output unit or one for all). */
+export interface QDenseStep extends StepBase {
+  op: 'qdense';
+  /** [in, out], symmetric. */
+  kernel: Int8Array;
+  bias: Int32Array;
+  units: number;
+  inputZeroPoint: number;
+  requant: Requantization;
+}
+
+/** TFLite's int8 ADD of inputs[0] and inputs[1]. */
+export interface QAddStep extends StepBase {
+  op: 'qadd';
+  add: AddRequantization;
+}
+
+/** Int8 global average pool: acc = Σ (x − zx) over the map, y = clamp(zy + MBQM(acc, m, s)), m = sx / (H·W·sy). */
+export interface QGlobalAvgPoolStep extends StepBase {
+  op: 'qglobalAvgPool';
+  inputZeroPoint: number;
+  requant: Requantization;
+}
+
+/** Int8 average pool with equal parameters in and out (TFLite's rule): the window's taps inside the input, averaged with rounding half away from zero, clamped to `range`. */
+export interface QAvgPoolStep extends StepBase {
+  op: 'qavgPool';
+  pool: Pool2DParams;
+  range: readonly [number, number];
+}
+
+/** Float32 → int8 by the output tensor's parameters, as `quantize` in src/quant/qparams.ts. */
+export interface QuantizeStep extends StepBase {
+  op: 'quantize';
+}
+
+/** Int8 → float32 by the input tensor's parameters: real = scale·(q − zeroPoint). */
+export interface DequantizeStep extends StepBase {
+  op: 'dequantize';
+}
+
+/** Int8 → int8 with other parameters (TFLite's QUANTIZE of an int8 tensor): y = clamp(zy + MBQM(x − zx, m, s)). */
+export interface RequantizeStep extends StepBase {
+  op: 'requantize';
+  inputZeroPoint: number;
+  requant: Requantization;
+}
+
+export type Int8Step = QConvStep | QChainStep | QDenseStep | QAddStep | QGlobalAvgPoolStep | QAvgPoolStep | QuantizeStep | DequantizeStep | RequantizeStep;
+
+export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | SigmoidStep | ResizeStep | ConcatStep | LayerStep | Int8Step;
 
 export interface Plan {
   tensors: PlanTensor[];
@@ -138,4 +224,11 @@ export interface Plan {
   input: number;
   /** The tensor of each model output, in `Model.outputNames` order (two may be one tensor): alive to the end of the plan. */
   outputs: number[];
+}
+
+/** What an engine runs when no float Model stands behind it (an int8 plan, an imported TFLite graph): a plan and its outputs' names. */
+export interface PlannedModel {
+  readonly plan: Plan;
+  /** One per `plan.outputs`, in order. */
+  readonly outputNames: readonly string[];
 }

@@ -7,6 +7,8 @@ import { convKind } from '../ops/conv-kind.js';
 import type { Conv2DParams } from '../ops/conv2d.js';
 import { formatShape } from '../tensor/tensor.js';
 import type { QParams } from './qparams.js';
+import type { AddRequantization, Requantization } from './fixed-point.js';
+import { multiplyByQuantizedMultiplier } from './fixed-point.js';
 import { roundHalfEven, saturate } from './qparams.js';
 
 /** An NHWC (or [N, features]) int8 tensor with its affine parameters. */
@@ -114,4 +116,35 @@ export function addInt8(a: Int8Tensor, b: Int8Tensor | null, out: QParams, range
     y[i] = saturate(roundHalfEven(v) + out.zeroPoint, range[0], range[1]);
   }
   return { shape: a.shape, data: y, params: out };
+}
+
+/** TFLite's int8 epilogue on accumulators (channels last): y = clamp(z + MBQM(acc + bias[c], multiplier[c], shift[c]), range). */
+export function requantizeFixed(acc: Int32Array, bias: Int32Array, r: Requantization): Int8Array {
+  const channels = bias.length;
+  const perChannel = r.multiplier.length > 1;
+  if (acc.length % channels !== 0 || (perChannel && r.multiplier.length !== channels)) {
+    throw new ShapeError(`int8 requantize: ${acc.length} accumulators, ${channels} biases and ${r.multiplier.length} multipliers do not agree`);
+  }
+  const out = new Int8Array(acc.length);
+  const [lo, hi] = r.range;
+  for (let i = 0; i < acc.length; i++) {
+    const c = i % channels;
+    const k = perChannel ? c : 0;
+    out[i] = saturate(r.zeroPoint + multiplyByQuantizedMultiplier((acc[i] + bias[c]) | 0, r.multiplier[k], r.shift[k]), lo, hi);
+  }
+  return out;
+}
+
+/** TFLite's int8 ADD, element by element (equal lengths): both operands to a common fixed point, summed, requantized. */
+export function addFixed(a: Int8Array, b: Int8Array, p: AddRequantization): Int8Array {
+  if (a.length !== b.length) throw new ShapeError(`int8 add: operands of ${a.length} and ${b.length} elements differ`);
+  const out = new Int8Array(a.length);
+  const scale = 2 ** p.leftShift;
+  const [lo, hi] = p.range;
+  for (let i = 0; i < a.length; i++) {
+    const sa = multiplyByQuantizedMultiplier((a[i] - p.a.zeroPoint) * scale, p.a.multiplier, p.a.shift);
+    const sb = multiplyByQuantizedMultiplier((b[i] - p.b.zeroPoint) * scale, p.b.multiplier, p.b.shift);
+    out[i] = saturate(p.out.zeroPoint + multiplyByQuantizedMultiplier(sa + sb, p.out.multiplier, p.out.shift), lo, hi);
+  }
+  return out;
 }
