@@ -2,12 +2,13 @@
 // weights into linear memory, plans the arena per batch size, and runs each step whole or split across worker threads.
 
 import { ConfigError, ShapeError } from '../../errors.js';
-import type { Model } from '../../graph/model.js';
+import { Model } from '../../graph/model.js';
 import { lowerModel } from '../../graph/lower.js';
 import type { ChannelSlice } from '../../graph/arena.js';
-import type { ChainStep, ConcatStep, ConvStep, Plan, Step } from '../../graph/plan.js';
+import type { ChainStep, ConcatStep, ConvStep, Plan, PlannedModel, Step } from '../../graph/plan.js';
 import { convKind } from '../../ops/conv-kind.js';
 import type { Layout } from '../../tensor/tensor.js';
+import { dequantize, quantize } from '../../quant/qparams.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
 import { runStep } from '../plan-reference.js';
 import { simdSupported } from './assembler.js';
@@ -119,7 +120,7 @@ export class WasmEngine {
   private disposed = false;
 
   private constructor(
-    private readonly model: Model,
+    private readonly signature: Signature,
     plan: Plan,
     private readonly runtime: WasmRuntime,
     private readonly phases: Phase[],
@@ -145,12 +146,18 @@ export class WasmEngine {
     return simdSupported();
   }
 
-  static async create(model: Model, options: WasmEngineOptions = {}): Promise<WasmEngine> {
+  /**
+   * Compiles `model` for this runtime: a float Model is lowered to its plan; a PlannedModel (an int8 plan, an imported
+   * TFLite graph) brings its own plan, which the engine reads but does not change.
+   */
+  static async create(model: Model | PlannedModel, options: WasmEngineOptions = {}): Promise<WasmEngine> {
     const { relaxedSimd, threads, threadsNote } = resolveWasmFeatures('WasmEngine', options);
     const chainSplit = options.chainSplit ?? 'auto';
     if (!['auto', 'rows', 'stages'].includes(chainSplit)) throw new ConfigError(`chainSplit must be 'auto', 'rows' or 'stages', got '${chainSplit}'`);
 
-    const plan = lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true });
+    const lowered = model instanceof Model;
+    const plan = lowered ? lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true }) : model.plan;
+    const signature = signatureOf(model, plan);
     const runtime = new WasmRuntime({ shared: threads > 1 });
     const mod = runtime.module({ relaxedSimd });
     const chains = planChains(plan);
@@ -173,11 +180,12 @@ export class WasmEngine {
     const runners = phases.map((p) => p.work && bindWork(p.work, kernels, runtime, 0));
     const serialRuns = phases.map((p) => p.serial && p.serial(kernels));
     const pool = threads > 1 ? await ThreadPool.start(threads, runtime.memory, module, phases.map((p) => p.work)) : null;
-    // packed copies now live in linear memory: drop the plan's float copies of every step that runs natively
+    // packed copies now live in linear memory: drop the plan's float copies of every step that runs natively (a plan
+    // that came with its model stays whole: its owner may run it again)
     plan.steps.forEach((step, i) => {
-      if (stepPhases[i].phases.every((p) => phases[p].native)) releaseWeights(step);
+      if (lowered && stepPhases[i].phases.every((p) => phases[p].native)) releaseWeights(step);
     });
-    return new WasmEngine(model, plan, runtime, phases, stepPhases, chainSplit, runners, serialRuns, relaxedSimd, chains, pool, threadsNote);
+    return new WasmEngine(signature, plan, runtime, phases, stepPhases, chainSplit, runners, serialRuns, relaxedSimd, chains, pool, threadsNote);
   }
 
   /** Threads in use: the calling thread and its workers. */
@@ -239,22 +247,53 @@ export class WasmEngine {
 
   /** Runs a batch (NHWC unless `layout` says NCHW) through a model with one output and returns it; several outputs: `predictOutputs`. */
   predict(x: Tensor, options: { layout?: Layout } = {}): Tensor {
-    this.model.checkSingleOutput('predict', 'predictOutputs');
-    return this.predictOutputs(x, options)[this.model.outputNames[0]];
+    const { name, outputNames } = this.signature;
+    if (outputNames.length > 1) throw new ConfigError(`model ${name} has ${outputNames.length} outputs (${outputNames.join(', ')}): predict returns one tensor, use predictOutputs`);
+    return this.predictOutputs(x, options)[outputNames[0]];
   }
 
-  /** Runs a batch (NHWC unless `layout` says NCHW) and returns every model output by name, each copied out of the arena once. */
+  /**
+   * Runs a batch (NHWC unless `layout` says NCHW) and returns every model output by name, each copied out of the arena
+   * once. Float in and out: an int8 input is quantized by its tensor's parameters, int8 outputs are dequantized.
+   */
   predictOutputs(x: Tensor, options: { layout?: Layout } = {}): Record<string, Tensor> {
-    if (this.disposed) throw new ConfigError('this WasmEngine was disposed; create a new one to predict');
     const layout = options.layout ?? 'NHWC';
     const nhwc = x.rank === 4 ? toLayout(x, layout, 'NHWC') : x;
-    if (nhwc.rank !== this.model.inputShape.length + 1 || !sameShape(nhwc.shape.slice(1), this.model.inputShape) || nhwc.shape[0] < 1) {
-      throw new ShapeError(`model ${this.model.name}: expected input ${formatShape([-1, ...this.model.inputShape])} (NHWC), got ${formatShape(nhwc.shape)} (${layout === 'NCHW' ? 'after NCHW → NHWC' : 'NHWC'})`);
+    const { name, inputShape, outputNames, outputShapes } = this.signature;
+    if (nhwc.rank !== inputShape.length + 1 || !sameShape(nhwc.shape.slice(1), inputShape) || nhwc.shape[0] < 1) {
+      throw new ShapeError(`model ${name}: expected input ${formatShape([-1, ...inputShape])} (NHWC), got ${formatShape(nhwc.shape)} (${layout === 'NCHW' ? 'after NCHW → NHWC' : 'NHWC'})`);
     }
     const batch = nhwc.shape[0];
+    const { tensors, input, outputs } = this.plan;
+    const inputQuant = tensors[input].quant;
+    const raw = this.predictRaw(inputQuant ? quantize(nhwc.data, inputQuant) : nhwc.data, batch);
+    return Object.fromEntries(
+      outputNames.map((name, k) => {
+        const data = raw[name];
+        const quant = tensors[outputs[k]].quant;
+        const out = new Tensor([batch, ...outputShapes[k]], data instanceof Int8Array ? dequantize(data, quant!) : data);
+        return [name, layout === 'NCHW' && out.rank === 4 ? toLayout(out, 'NHWC', 'NCHW') : out];
+      }),
+    );
+  }
+
+  /**
+   * Runs `batch` NHWC samples given as the plan's input tensor holds them (int8 values for an int8 input, as they are)
+   * and returns each output by name as its tensor holds it: int8 outputs as Int8Array, float ones as Float32Array.
+   */
+  predictRaw(input: Float32Array | Int8Array, batch: number): Record<string, Float32Array | Int8Array> {
+    if (this.disposed) throw new ConfigError('this WasmEngine was disposed; create a new one to predict');
+    const { tensors, outputs } = this.plan;
+    const inputTensor = tensors[this.plan.input];
+    const type = inputTensor.quant ? 'int8' : 'float32';
+    if ((input instanceof Int8Array) !== (type === 'int8') || !Number.isInteger(batch) || batch < 1 || input.length !== batch * inputTensor.size) {
+      throw new ShapeError(
+        `model ${this.signature.name}: input ${inputTensor.name} takes ${type} ${formatShape([batch, ...inputTensor.shape])} (${batch * inputTensor.size} values), got ${input instanceof Int8Array ? 'int8' : 'float32'} data of ${input.length} values`,
+      );
+    }
     const arena = this.prepare(batch);
     const at: Pointers = (t) => arena.base + 4 * arena.offsets.get(`t${t}`)!;
-    this.runtime.write(at(this.plan.input), nhwc.data);
+    this.view(at(this.plan.input), input.length, input instanceof Int8Array).set(input);
     const table = this.pointerTable;
     for (const i of arena.schedule) {
       const runner = this.runners[i];
@@ -267,14 +306,12 @@ export class WasmEngine {
       if (parts > 1) this.pool!.run(i, batch, parts, runner);
       else runner(table[p], table[p + 1], table[p + 2], batch, 0, 1);
     }
-    const { outputNames } = this.model;
-    return Object.fromEntries(
-      outputNames.map((name, k) => {
-        const t = this.plan.outputs[k];
-        const out = new Tensor([batch, ...this.model.outputTensor(name).shape], this.runtime.read(at(t), batch * this.plan.tensors[t].size));
-        return [name, layout === 'NCHW' && out.rank === 4 ? toLayout(out, 'NHWC', 'NCHW') : out];
-      }),
-    );
+    return Object.fromEntries(this.signature.outputNames.map((name, k) => [name, this.view(at(outputs[k]), batch * tensors[outputs[k]].size, tensors[outputs[k]].quant !== undefined).slice()]));
+  }
+
+  /** A live view of `count` elements of linear memory at `pointer`: int8 or float32. */
+  private view(pointer: number, count: number, int8: boolean): Float32Array | Int8Array {
+    return int8 ? new Int8Array(this.runtime.memory.buffer, pointer, count) : this.runtime.f32(pointer, count);
   }
 
   /** Bytes of the engine's linear memory (weights, planned arenas), shared with its workers. */
@@ -287,6 +324,22 @@ export class WasmEngine {
     this.disposed = true;
     await this.pool?.dispose();
   }
+}
+
+/** What the engine needs of what it runs besides the plan: the names and per-sample shapes of its input and outputs. */
+interface Signature {
+  name: string;
+  inputShape: readonly number[];
+  outputNames: readonly string[];
+  outputShapes: readonly (readonly number[])[];
+}
+
+function signatureOf(model: Model | PlannedModel, plan: Plan): Signature {
+  if (model instanceof Model) {
+    return { name: model.name, inputShape: model.inputShape, outputNames: model.outputNames, outputShapes: model.outputNames.map((n) => model.outputTensor(n).shape) };
+  }
+  if (model.outputNames.length !== plan.outputs.length) throw new ConfigError(`planned model: ${model.outputNames.length} output names (${model.outputNames.join(', ')}) for ${plan.outputs.length} plan outputs`);
+  return { name: 'planned model', inputShape: plan.tensors[plan.input].shape, outputNames: model.outputNames, outputShapes: plan.outputs.map((t) => plan.tensors[t].shape) };
 }
 
 /** What compiling steps shares: the module being emitted, the memory the weights go to, and the thread-related buffers. */
