@@ -310,6 +310,9 @@ export class FunctionBuilder {
     load8x8_s: (offset = 0): FunctionBuilder => this.simdMem(0x01, ALIGN.b8, offset),
     /** Loads four int16 and sign-extends them to four int32 lanes. */
     load16x4_s: (offset = 0): FunctionBuilder => this.simdMem(0x03, ALIGN.b8, offset),
+    /** Pops (address, vector), replaces lane `lane` (of 16) with the byte at address + offset. */
+    load8_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x54, 0, offset).lane(lane, 16),
+    store8_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x58, 0, offset).lane(lane, 16),
     const: (bytes: ArrayLike<number>): FunctionBuilder => {
       if (bytes.length !== 16) throw new RangeError(`v128.const needs 16 bytes, got ${bytes.length}`);
       this.simd(0x0c).code.raw(bytes);
@@ -352,6 +355,8 @@ export class FunctionBuilder {
     nearest: (): FunctionBuilder => this.simd(0x6a),
     /** Int32 lanes to floats. */
     convert_i32x4_s: (): FunctionBuilder => this.simd(0xfa),
+    /** Two float64 lanes rounded to float32 lanes 0 and 1; lanes 2 and 3 zero. */
+    demote_f64x2_zero: (): FunctionBuilder => this.simd(0x5e),
     /** Pops (a, b, c), pushes a·b + c, fused or not as the hardware prefers. Relaxed SIMD only. */
     relaxed_madd: (): FunctionBuilder => this.relaxed(0x105),
     relaxed_nmadd: (): FunctionBuilder => this.relaxed(0x106),
@@ -369,11 +374,18 @@ export class FunctionBuilder {
     },
     /** Sixteen int16 lanes of two vectors to int8, saturating. */
     narrow_i16x8_s: (): FunctionBuilder => this.simd(0x65),
+    splat: (): FunctionBuilder => this.simd(0x0f),
+    min_s: (): FunctionBuilder => this.simd(0x76),
+    max_s: (): FunctionBuilder => this.simd(0x78),
   };
 
   readonly i16x8 = {
     splat: (): FunctionBuilder => this.simd(0x10),
     sub: (): FunctionBuilder => this.simd(0x91),
+    add_sat_s: (): FunctionBuilder => this.simd(0x8f),
+    /** The low (or high) eight int8 lanes sign-extended to int16. */
+    extend_low_i8x16_s: (): FunctionBuilder => this.simd(0x87),
+    extend_high_i8x16_s: (): FunctionBuilder => this.simd(0x88),
     /** Eight int32 lanes of two vectors to int16, saturating. */
     narrow_i32x4_s: (): FunctionBuilder => this.simd(0x85),
   };
@@ -382,6 +394,13 @@ export class FunctionBuilder {
     splat: (): FunctionBuilder => this.simd(0x11),
     extract_lane: (lane: number): FunctionBuilder => this.simd(0x1b).lane(lane, 4),
     add: (): FunctionBuilder => this.simd(0xae),
+    sub: (): FunctionBuilder => this.simd(0xb1),
+    abs: (): FunctionBuilder => this.simd(0xa0),
+    /** Pops (vector, i32 count): each lane shifted right, sign-filling. */
+    shr_s: (): FunctionBuilder => this.simd(0xac),
+    /** The low (or high) four int16 lanes sign-extended to int32. */
+    extend_low_i16x8_s: (): FunctionBuilder => this.simd(0xa7),
+    extend_high_i16x8_s: (): FunctionBuilder => this.simd(0xa8),
     /** Pops (vector, i32 count): each lane shifted left. */
     shl: (): FunctionBuilder => this.simd(0xab),
     /** Float lanes truncated to int32, saturating. */
@@ -401,6 +420,8 @@ export class FunctionBuilder {
     splat: (): FunctionBuilder => this.simd(0x14),
     /** Int32 lanes 0 and 1 to two float64 lanes, exactly. */
     convert_low_i32x4_s: (): FunctionBuilder => this.simd(0xfe),
+    /** Float32 lanes 0 and 1 to two float64 lanes, exactly. */
+    promote_low_f32x4: (): FunctionBuilder => this.simd(0x5f),
     add: (): FunctionBuilder => this.simd(0xf0),
     mul: (): FunctionBuilder => this.simd(0xf2),
     /** Round to nearest, ties to even. */

@@ -4,7 +4,6 @@
 import { ConfigError, ShapeError } from '../../errors.js';
 import { Model } from '../../graph/model.js';
 import { lowerModel } from '../../graph/lower.js';
-import type { ChannelSlice } from '../../graph/arena.js';
 import type { ChainStep, ConcatStep, ConvStep, Plan, PlannedModel, Step } from '../../graph/plan.js';
 import { convKind } from '../../ops/conv-kind.js';
 import type { Layout } from '../../tensor/tensor.js';
@@ -12,7 +11,6 @@ import { dequantize, quantize } from '../../quant/qparams.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
 import { runStep } from '../plan-reference.js';
 import { simdSupported } from './assembler.js';
-import type { ModuleBuilder } from './assembler.js';
 import type { Kernel } from './runtime.js';
 import { WasmRuntime } from './runtime.js';
 import { emitConv, packConvWeights } from './kernels/conv.js';
@@ -31,6 +29,9 @@ import type { ChainPlan } from './kernels/chain.js';
 import { DIRECT_CONV_MAX_TAPS, concatSlices, im2colFloats, planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
 import { resolveWasmFeatures } from './options.js';
 import { POINTERS_PER_STEP, ThreadPool } from './threads.js';
+import { tensorPlaces } from './ops/phase.js';
+import { compileInt8Step, touchesInt8 } from './ops/int8-steps.js';
+import type { Compiler, Phase, Place, Pointers, SerialRun } from './ops/phase.js';
 import { CHANNEL_SPLIT_PIXELS_PER_PART, bindWork, channelShare, usefulParts } from './threads-work.js';
 import type { ChainWork, GemmWork, PartRunner, Work } from './threads-work.js';
 
@@ -53,30 +54,6 @@ export interface WasmEngineOptions {
   chainSplit?: 'auto' | 'rows' | 'stages';
 }
 
-/** Byte pointers of plan tensors in the arena, for one batch size. */
-type Pointers = (tensor: number) => number;
-
-/** Where a phase's tensor lives: a plan tensor in the arena, or a slice of its step's scratch (the intermediates of a chain run stage by stage). */
-type Place = { tensor: number } | { scratchOf: number; floatsPerImage: number };
-
-/**
- * What the engine runs, in order: a step, or one stage of a chain that threads run stage by stage. Phases with `work` are split
- * across threads (the workers hold the same work); the others run whole on the calling thread.
- */
-interface Phase {
-  step: number;
-  /** Input, output and residual (null: none). */
-  places: readonly [Place, Place, Place | null];
-  /** The plan tensors the input and output places stand for, as a whole-step run names them. */
-  tensors: readonly [number, number];
-  work: Work | null;
-  /** For phases without work, given the module's kernels: the run on the calling thread. */
-  serial: ((kernels: Record<string, Kernel>) => SerialRun) | null;
-  /** False for a reference fallback on memory views. */
-  native: boolean;
-}
-
-type SerialRun = (at: Pointers, batch: number) => void;
 
 /** The phases of one step: as lowered, and for a streamed chain the stage-by-stage alternative threads may use. */
 interface StepPhases {
@@ -342,20 +319,6 @@ function signatureOf(model: Model | PlannedModel, plan: Plan): Signature {
   return { name: 'planned model', inputShape: plan.tensors[plan.input].shape, outputNames: model.outputNames, outputShapes: plan.outputs.map((t) => plan.tensors[t].shape) };
 }
 
-/** What compiling steps shares: the module being emitted, the memory the weights go to, and the thread-related buffers. */
-interface Compiler {
-  mod: ModuleBuilder;
-  runtime: WasmRuntime;
-  plan: Plan;
-  threads: number;
-  /** Emit row kernels beside the whole-image ones, so parts can hold part of an image (threads > 1). */
-  rowKernels: boolean;
-  zeroRow: number;
-  chainScratch: number;
-  rowBytesPerThread: number;
-  /** Concatenation inputs their producers write straight into the output's channels (`concatSlices`). */
-  slices: ReadonlyMap<number, ChannelSlice>;
-}
 
 /**
  * Emits the GEMM kernels for splitting `spec` by output channels (one per channel count that a part of
@@ -388,11 +351,14 @@ function widestDepthwiseRow(plan: Plan): number {
   return Math.max(0, ...convs.filter((s) => convKind(s.kernelShape, s.conv) === 'depthwise').map((s) => s.inShape[1] * s.inShape[2]));
 }
 
-const tensorPlaces = (step: Step, residual: number | null = null): Phase['places'] => [{ tensor: step.inputs[0] }, { tensor: step.output }, residual === null ? null : { tensor: residual }];
 
 function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPlan | null): Phase[] {
   const name = `step${index}`;
   const tensors = [step.inputs[0], step.output] as const;
+  if (touchesInt8(step, c) || step.op === 'pad') {
+    const phases = compileInt8Step(step, index, c);
+    if (phases) return phases;
+  }
   if (step.op === 'conv') {
     if (im2colFloats(step) > 0) return compileIm2colConv(step, index, c);
     const work = compileConv(step, name, c);
@@ -577,6 +543,7 @@ function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fuse
 /** Runs a step with the reference kernels on views of linear memory, on the calling thread: exact, not fast. */
 function fallbackPhase(step: Step, index: number, c: Compiler, places: Phase['places'], tensors: Phase['tensors']): Phase {
   const { runtime, plan } = c;
+  if (touchesInt8(step, c)) throw new ConfigError(`WasmEngine: no kernel for step ${step.op} (${step.layers[0]}) on int8 tensors`);
   const serial = (): SerialRun => (at, batch) => {
     const view = (t: number): Tensor => new Tensor([batch, ...plan.tensors[t].shape], runtime.f32(at(t), batch * plan.tensors[t].size));
     const y = runStep(step, view);
