@@ -259,6 +259,10 @@ export class FunctionBuilder {
     },
     load: (offset = 0): FunctionBuilder => this.mem(0x28, ALIGN.b4, offset),
     store: (offset = 0): FunctionBuilder => this.mem(0x36, ALIGN.b4, offset),
+    /** One byte, sign- or zero-extended. */
+    load8_s: (offset = 0): FunctionBuilder => this.mem(0x2c, 0, offset),
+    load8_u: (offset = 0): FunctionBuilder => this.mem(0x2d, 0, offset),
+    load16_u: (offset = 0): FunctionBuilder => this.mem(0x2f, 1, offset),
     eqz: (): FunctionBuilder => this.op(0x45),
     eq: (): FunctionBuilder => this.op(0x46),
     ne: (): FunctionBuilder => this.op(0x47),
@@ -302,6 +306,14 @@ export class FunctionBuilder {
     /** Loads one float into lane 0, zeroing the rest: reads never run past a tensor's end. */
     load32_zero: (offset = 0): FunctionBuilder => this.simdMem(0x5c, ALIGN.b4, offset),
     load64_zero: (offset = 0): FunctionBuilder => this.simdMem(0x5d, ALIGN.b8, offset),
+    /** One byte (or two) into all 16 (or 8) lanes: an int8 input, or a pair of them, broadcast. */
+    load8_splat: (offset = 0): FunctionBuilder => this.simdMem(0x07, 0, offset),
+    load16_splat: (offset = 0): FunctionBuilder => this.simdMem(0x08, 1, offset),
+    /** Pops (address, vector), replaces byte lane `lane` (or 16-bit lane) with the value at address + offset. */
+    load8_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x54, 0, offset).lane(lane, 16),
+    load16_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x55, 1, offset).lane(lane, 8),
+    store8_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x58, 0, offset).lane(lane, 16),
+    store16_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x59, 1, offset).lane(lane, 8),
     /** Pops (address, vector), replaces lane `lane` with the float at address + offset. */
     load32_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x56, ALIGN.b4, offset).lane(lane, 4),
     store32_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x5a, ALIGN.b4, offset).lane(lane, 4),
@@ -310,9 +322,6 @@ export class FunctionBuilder {
     load8x8_s: (offset = 0): FunctionBuilder => this.simdMem(0x01, ALIGN.b8, offset),
     /** Loads four int16 and sign-extends them to four int32 lanes. */
     load16x4_s: (offset = 0): FunctionBuilder => this.simdMem(0x03, ALIGN.b8, offset),
-    /** Pops (address, vector), replaces lane `lane` (of 16) with the byte at address + offset. */
-    load8_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x54, 0, offset).lane(lane, 16),
-    store8_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x58, 0, offset).lane(lane, 16),
     const: (bytes: ArrayLike<number>): FunctionBuilder => {
       if (bytes.length !== 16) throw new RangeError(`v128.const needs 16 bytes, got ${bytes.length}`);
       this.simd(0x0c).code.raw(bytes);
@@ -382,10 +391,15 @@ export class FunctionBuilder {
   readonly i16x8 = {
     splat: (): FunctionBuilder => this.simd(0x10),
     sub: (): FunctionBuilder => this.simd(0x91),
-    add_sat_s: (): FunctionBuilder => this.simd(0x8f),
-    /** The low (or high) eight int8 lanes sign-extended to int16. */
+    /**
+     * Pops (a, b): sums of two adjacent int8 products a·b per int16 lane. Relaxed SIMD only; deterministic only where every
+     * byte of b is in [0, 127] and no sum leaves int16 (engines may saturate or wrap).
+     */
+    relaxed_dot_i8x16_i7x16_s: (): FunctionBuilder => this.relaxed(0x112),
+    /** The low eight int8 lanes sign-extended to int16. */
     extend_low_i8x16_s: (): FunctionBuilder => this.simd(0x87),
     extend_high_i8x16_s: (): FunctionBuilder => this.simd(0x88),
+    add_sat_s: (): FunctionBuilder => this.simd(0x8f),
     /** Eight int32 lanes of two vectors to int16, saturating. */
     narrow_i32x4_s: (): FunctionBuilder => this.simd(0x85),
   };
@@ -395,14 +409,18 @@ export class FunctionBuilder {
     extract_lane: (lane: number): FunctionBuilder => this.simd(0x1b).lane(lane, 4),
     add: (): FunctionBuilder => this.simd(0xae),
     sub: (): FunctionBuilder => this.simd(0xb1),
-    abs: (): FunctionBuilder => this.simd(0xa0),
-    /** Pops (vector, i32 count): each lane shifted right, sign-filling. */
-    shr_s: (): FunctionBuilder => this.simd(0xac),
-    /** The low (or high) four int16 lanes sign-extended to int32. */
-    extend_low_i16x8_s: (): FunctionBuilder => this.simd(0xa7),
-    extend_high_i16x8_s: (): FunctionBuilder => this.simd(0xa8),
+    /** Low 32 bits of each lane's product: wraps, as C++'s int32 shifts and products do. */
+    mul: (): FunctionBuilder => this.simd(0xb5),
+    /** All ones where a > b (signed), zeros elsewhere. */
+    gt_s: (): FunctionBuilder => this.simd(0x3b),
     /** Pops (vector, i32 count): each lane shifted left. */
     shl: (): FunctionBuilder => this.simd(0xab),
+    /** Pops (vector, i32 count): each lane shifted right, copying the sign bit. */
+    shr_s: (): FunctionBuilder => this.simd(0xac),
+    /** The low four int16 lanes sign-extended to int32. */
+    extend_low_i16x8_s: (): FunctionBuilder => this.simd(0xa7),
+    extend_high_i16x8_s: (): FunctionBuilder => this.simd(0xa8),
+    abs: (): FunctionBuilder => this.simd(0xa0),
     /** Float lanes truncated to int32, saturating. */
     trunc_sat_f32x4_s: (): FunctionBuilder => this.simd(0xf8),
     min_s: (): FunctionBuilder => this.simd(0xb6),
@@ -414,6 +432,19 @@ export class FunctionBuilder {
     extmul_high_i16x8_s: (): FunctionBuilder => this.simd(0xbd),
     /** Two float64 lanes truncated (saturating) to int32 lanes 0 and 1; lanes 2 and 3 zero. */
     trunc_sat_f64x2_s_zero: (): FunctionBuilder => this.simd(0xfc),
+    /** Adjacent int16 lanes summed into int32 lanes. */
+    extadd_pairwise_i16x8_s: (): FunctionBuilder => this.simd(0x7e),
+  };
+
+  readonly i64x2 = {
+    add: (): FunctionBuilder => this.simd(0xce),
+    /** Pops (vector, i32 count): each lane shifted left. */
+    shl: (): FunctionBuilder => this.simd(0xcb),
+    /** Exact int64 products of int32 lanes 0 and 1 (low) or 2 and 3 (high), signed or unsigned. */
+    extmul_low_i32x4_s: (): FunctionBuilder => this.simd(0xdc),
+    extmul_high_i32x4_s: (): FunctionBuilder => this.simd(0xdd),
+    extmul_low_i32x4_u: (): FunctionBuilder => this.simd(0xde),
+    extmul_high_i32x4_u: (): FunctionBuilder => this.simd(0xdf),
   };
 
   readonly f64x2 = {

@@ -5,37 +5,15 @@ import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import type { QParams } from '../../../quant/qparams.js';
 import { ConfigError } from '../../../errors.js';
 import { F32, LANES, advance, checkPositiveInts, loadLanes, repeat, repeatWhile, storeLanes } from './common.js';
+import { loadBytes, storeBytes } from './int8-epilogue.js';
 
 /** Int8 values in one vector. */
 export const BYTE_LANES = 16;
-
-const ZERO = new Uint8Array(16);
 
 /** i8x16.shuffle lanes that move the high eight bytes of the first operand to the low eight. */
 const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 /** i8x16.shuffle lanes joining the low eight bytes of both operands. */
 const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
-
-/** Pushes `lanes` (1..16) int8 values from pointer + offset, zeros above: never reads past a tensor's end. `scratch`: a v128 local. */
-export function loadBytes(fn: FunctionBuilder, pointer: Local, offset: number, lanes: number, scratch: Local): void {
-  if (lanes === BYTE_LANES) {
-    fn.get(pointer).v128.load(offset);
-    return;
-  }
-  if (lanes >= 8) fn.get(pointer).v128.load64_zero(offset);
-  else fn.v128.const(ZERO);
-  for (let i = lanes >= 8 ? 8 : 0; i < lanes; i++) fn.set(scratch).get(pointer).get(scratch).v128.load8_lane(offset + i, i);
-}
-
-/** Stores the low `lanes` (1..16) int8 values of `value` at pointer + offset; the rest of memory is untouched. */
-export function storeBytes(fn: FunctionBuilder, pointer: Local, offset: number, value: Local, lanes: number): void {
-  if (lanes === BYTE_LANES) {
-    fn.get(pointer).get(value).v128.store(offset);
-    return;
-  }
-  if (lanes >= 8) fn.get(pointer).get(value).v128.store64_lane(offset, 0);
-  for (let i = lanes >= 8 ? 8 : 0; i < lanes; i++) fn.get(pointer).get(value).v128.store8_lane(offset + i, i);
-}
 
 /** Pushes two float64 lanes holding `v`. */
 function f64Splat(fn: FunctionBuilder, v: number): void {

@@ -4,7 +4,8 @@
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError } from '../../../errors.js';
 import { LANES, checkPositiveInts } from './common.js';
-import { BYTE_LANES, elementChunks, loadBytes, storeBytes } from './int8-elementwise.js';
+import { BYTE_LANES, elementChunks } from './int8-elementwise.js';
+import { loadBytes, storeBytes } from './int8-epilogue.js';
 import { type PixelEmitter, type Taps, type WindowGeometry, emitWindowLoops, tapOffset, windowOutput } from './window.js';
 
 /** An undilated window over int8 NHWC images of `channels` channels. */
