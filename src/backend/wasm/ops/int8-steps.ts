@@ -1,13 +1,17 @@
 // The engine's phases of the steps that touch int8 tensors: the int8 plan steps (quantize, dequantize, requantize, qadd,
 // pools, qconv, qdense, qchain) and the steps without a q-form on int8 data (clamp, pad, concat, max pools).
 
-import type { ConcatStep, PadStep, Step } from '../../../graph/plan.js';
+import type { ConcatStep, PadStep, QConvStep, QDenseStep, Step } from '../../../graph/plan.js';
+import { convKind } from '../../../ops/conv-kind.js';
 import { clampRange } from '../../../quant/qparams.js';
 import { emitDequantize, emitInt8Clamp, emitQuantize } from '../kernels/int8-elementwise.js';
+import { defaultInt8Dot, emitInt8Gemm, int8GemmBlockBytes, packInt8GemmWeights } from '../kernels/int8-gemm.js';
+import type { Int8GemmSpec } from '../kernels/int8-gemm.js';
 import { emitInt8AvgPool, emitInt8MaxPool } from '../kernels/int8-pool.js';
+import { emitInt8Add, emitInt8GlobalAvgPool, emitInt8Requantize, packAdd, packGlobalAvgPool, packRequantize } from '../kernels/int8-rescale.js';
 import type { Kernel } from '../runtime.js';
 import type { Work } from '../threads-work.js';
-import { tensorPlaces } from './phase.js';
+import { GEMM_TILE, channelSplit, tensorPlaces } from './phase.js';
 import type { Compiler, Phase, SerialRun } from './phase.js';
 
 /** Whether `step` reads or writes an int8 tensor (or is an int8 plan step): `compileInt8Step` compiles it. */
@@ -20,11 +24,36 @@ function elementBytes(c: Compiler, t: number): number {
   return c.plan.tensors[t].quant ? 1 : 4;
 }
 
-/** Work for a kernel `(x, y, images)` split by whole images across threads. */
-function imageWork(c: Compiler, kernel: string, step: Step): Work {
-  const [input, output] = [step.inputs[0], step.output];
+/**
+ * Work for a kernel `(x, y, images, ...constants)` (with `second`, `(x, second, y, images, ...constants)`: the step's
+ * inputs[1], in the phase's residual place) split by whole images across threads.
+ */
+function imageWork(c: Compiler, kernel: string, step: Step, constants: number[] = [], second = false): Work {
   const perImage = (t: number): number => c.plan.tensors[t].size * elementBytes(c, t);
-  return { kind: 'split', grain: 1, calls: [{ kernel, args: [{ pointer: 0, perUnit: perImage(input) }, { pointer: 1, perUnit: perImage(output) }], unitScale: 1 }] };
+  const input = { pointer: 0, perUnit: perImage(step.inputs[0]) } as const;
+  const output = { pointer: 1, perUnit: perImage(step.output) } as const;
+  const args = second ? [input, { pointer: 2, perUnit: perImage(step.inputs[1]) } as const, output] : [input, output];
+  return { kind: 'split', grain: 1, calls: [{ kernel, args, unitScale: 1, tail: constants }] };
+}
+
+/** Copies packed constants or weights into linear memory (64-byte aligned) and returns their byte pointer. */
+function uploadBytes(c: Compiler, bytes: Uint8Array): number {
+  const at = c.runtime.alloc(bytes.length, 64);
+  new Uint8Array(c.runtime.memory.buffer, at, bytes.length).set(bytes);
+  return at;
+}
+
+/**
+ * A 1×1 int8 convolution or dense layer as the int8 GEMM over every pixel (image, for dense) of the batch, weights packed
+ * once; threads split pixels, or output channels where the batch has few pixels (as the float GEMM does).
+ */
+function compileInt8Gemm(step: QConvStep | QDenseStep, name: string, c: Compiler, cin: number, cout: number, pixels: number): Work {
+  const residual = step.op === 'qconv' && step.residual !== null;
+  const spec: Int8GemmSpec = { cin, cout, dot: defaultInt8Dot(c.mod), residual, tile: GEMM_TILE };
+  emitInt8Gemm(c.mod, name, spec);
+  const weights = uploadBytes(c, packInt8GemmWeights(spec, { kernel: step.kernel, bias: step.bias, inputZeroPoint: step.inputZeroPoint, requant: step.requant, add: step.op === 'qconv' ? step.add : null }));
+  const split = channelSplit(c, name, spec, pixels, emitInt8Gemm);
+  return { kind: 'gemm', kernel: name, weights, cin, cout, pixels, residual, elementBytes: 1, blockBytes: int8GemmBlockBytes(spec), channelSplit: split };
 }
 
 /** The phases of a step that touches int8 tensors, or null where the engine has no kernel for it (the caller falls back). */
@@ -57,6 +86,29 @@ export function compileInt8Step(step: Step, index: number, c: Compiler): Phase[]
       if (step.op === 'qavgPool') emitInt8AvgPool(c.mod, name, spec);
       else emitInt8MaxPool(c.mod, name, spec);
       return phase(imageWork(c, name, step));
+    }
+    case 'requantize': {
+      const channels = input.shape.at(-1)!;
+      emitInt8Requantize(c.mod, name, { size: input.size, channels, requant: step.requant });
+      return phase(imageWork(c, name, step, [uploadBytes(c, packRequantize({ channels, inputZeroPoint: step.inputZeroPoint, requant: step.requant }))]));
+    }
+    case 'qadd': {
+      emitInt8Add(c.mod, name, input.size);
+      const work = imageWork(c, name, step, [uploadBytes(c, packAdd(step.add))], true);
+      return [{ step: index, places: tensorPlaces(step, step.inputs[1]), tensors, work, serial: null, native: true }];
+    }
+    case 'qglobalAvgPool': {
+      const [h, w, channels] = input.shape;
+      emitInt8GlobalAvgPool(c.mod, name, { pixels: h * w, channels });
+      return phase(imageWork(c, name, step, [uploadBytes(c, packGlobalAvgPool({ pixels: h * w, channels, inputZeroPoint: step.inputZeroPoint, requant: step.requant }))]));
+    }
+    case 'qdense':
+      return phase(compileInt8Gemm(step, name, c, step.kernel.length / step.units, step.units, 1));
+    case 'qconv': {
+      const [h, w, cin] = step.inShape;
+      if (convKind(step.kernelShape, step.conv) !== 'pointwise') return null;
+      const work = compileInt8Gemm(step, name, c, cin, step.outShape[2], h * w);
+      return [{ step: index, places: tensorPlaces(step, step.residual), tensors, work, serial: null, native: true }];
     }
     case 'pad':
       return serial(() => padCopies(step, c));
