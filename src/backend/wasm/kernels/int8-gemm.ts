@@ -82,7 +82,7 @@ export function packInt8GemmWeights(spec: Int8GemmSpec, w: Int8ConvWeights): Uin
   const weight = (k: number, channel: number, n: number, first: number): number => (k < cin && channel < n ? w.kernel[k * cout + first + channel] : 0);
   let at = 0;
   for (const [first, n, width] of channelBlocks(cout, int8GemmBlockChannels(spec))) {
-    packBlockConstants(view, at, w, first, n, width, cin, residual);
+    packBlockConstants(view, at, w, { first, count: n, width, kernelRows: cin, foldInputZeroPoint: true, residual });
     const g = group(spec, width);
     let o = at + blockConstantBytes(width, residual);
     for (let k0 = 0; k0 < cin; k0 += g.k, o += g.bytes) {
