@@ -17,12 +17,14 @@ import {
   storeBytes,
 } from '../../../src/backend/wasm/kernels/int8-epilogue.js';
 import { advance, repeatWhile } from '../../../src/backend/wasm/kernels/common.js';
+import { depthwiseOutputSize } from '../../../src/backend/wasm/kernels/depthwise.js';
+import { convOutputSize } from '../../../src/backend/wasm/kernels/conv.js';
+import { type Int8Im2colSpec, emitInt8Im2col, emitInt8Im2colRows } from '../../../src/backend/wasm/kernels/int8-im2col.js';
+import { depthwiseRowOutputWidth } from '../../../src/backend/wasm/kernels/rows.js';
 import {
   type Int8DepthwiseSpec,
   emitInt8Depthwise,
   emitInt8DepthwiseRow,
-  int8DepthwiseOutputSize,
-  int8DepthwiseRowOutputWidth,
   packInt8DepthwiseWeights,
 } from '../../../src/backend/wasm/kernels/int8-depthwise.js';
 import { addFixed, conv2dInt8Accumulate, requantizeFixed } from '../../../src/quant/int8-ops.js';
@@ -233,7 +235,7 @@ for (const mode of MODES) {
     for (const c of depthwiseCases) {
       const kernel = c.kernel ?? [3, 3];
       const spec: Int8DepthwiseSpec = { height: c.height, width: c.width, channels: c.channels, kernel, strides: c.strides, dilations: c.dilations, padding: c.padding };
-      const [oh, ow] = int8DepthwiseOutputSize(spec);
+      const [oh, ow] = depthwiseOutputSize(spec);
 
       it(`whole tensor: ${caseName(c)}`, async () => {
         const h = new Harness(mode.relaxed);
@@ -249,7 +251,7 @@ for (const mode of MODES) {
         const h = new Harness(mode.relaxed);
         const [dh, dw] = c.dilations ?? [1, 1];
         const rowSpec = { width: c.width, channels: c.channels, kernel, stride: c.strides[1], dilation: dw, padLeft: c.padding[2], padRight: c.padding[3] };
-        assert.equal(int8DepthwiseRowOutputWidth(rowSpec), ow);
+        assert.equal(depthwiseRowOutputWidth(rowSpec), ow);
         const k = await h.build((m) => emitInt8DepthwiseRow(m, 'row', rowSpec));
         const w = randomWeights(kernel[0] * kernel[1], c.channels, c.zx, c.zy, false);
         const x = int8s(c.batch * c.height * c.width * c.channels);
@@ -366,5 +368,72 @@ for (const mode of MODES) {
         assertBitEqual(out, addFixed(requantizeFixed(Int32Array.from(accs.flat()), new Int32Array(4), r), res, adds), `add, zero point ${zeroPoint}`);
       }
     });
+  });
+}
+
+interface ConvCase {
+  batch: number;
+  height: number;
+  width: number;
+  cin: number;
+  cout: number;
+  kernel: [number, number];
+  strides: [number, number];
+  dilations?: [number, number];
+  padding: Padding4;
+  zx: number;
+  zy: number;
+}
+
+const convCases: ConvCase[] = [
+  { batch: 5, height: 9, width: 7, cin: 3, cout: 16, kernel: [3, 3], strides: [2, 2], padding: [0, 1, 0, 1], zx: -128, zy: 127 },
+  { batch: 2, height: 5, width: 6, cin: 1, cout: 17, kernel: [3, 3], strides: [1, 1], padding: [1, 1, 1, 1], zx: 127, zy: -128 },
+  { batch: 1, height: 1, width: 1, cin: 3, cout: 33, kernel: [3, 3], strides: [2, 2], padding: [1, 1, 1, 1], zx: 4, zy: 0 },
+  { batch: 2, height: 7, width: 8, cin: 6, cout: 9, kernel: [3, 3], strides: [1, 1], dilations: [2, 2], padding: [2, 2, 2, 2], zx: -3, zy: 3 },
+  { batch: 1, height: 6, width: 11, cin: 5, cout: 8, kernel: [2, 5], strides: [2, 3], padding: [1, 0, 2, 2], zx: -128, zy: -128 },
+];
+
+const convName = (c: ConvCase): string =>
+  `${c.batch}×${c.height}×${c.width}×${c.cin} → ${c.cout}, ${c.kernel.join('×')} stride ${c.strides.join('×')}${c.dilations ? ` dilation ${c.dilations.join('×')}` : ''}, padding [${c.padding.join(', ')}], zx ${c.zx}`;
+
+for (const mode of MODES) {
+  describe(`int8 standard convolution: im2col, then the GEMM (${mode.name}, ${mode.dot} dot)`, { skip: mode.skip }, () => {
+    for (const c of convCases) {
+      const [kh, kw] = c.kernel;
+      const taps = kh * kw * c.cin;
+      const spec: Int8Im2colSpec = { height: c.height, width: c.width, cin: c.cin, kernel: c.kernel, strides: c.strides, dilations: c.dilations, padding: c.padding, zeroPoint: c.zx };
+      const gemm: Int8GemmSpec = { cin: taps, cout: c.cout, dot: mode.dot };
+      const [oh, ow] = convOutputSize({ ...spec, cout: c.cout });
+
+      for (const byRows of [false, true]) {
+        it(`${byRows ? 'in row bands' : 'whole images'}: ${convName(c)}`, async () => {
+          const h = new Harness(mode.relaxed);
+          const k = await h.build((m) => {
+            if (byRows) emitInt8Im2colRows(m, 'im2col', spec);
+            else emitInt8Im2col(m, 'im2col', spec);
+            emitInt8Gemm(m, 'gemm', gemm);
+          });
+          const w = randomWeights(taps, c.cout, c.zx, c.zy, false);
+          const x = int8s(c.batch * c.height * c.width * c.cin);
+          const xp = h.bytes(x);
+          const col = h.output(c.batch * oh * ow * taps);
+          if (!byRows) k.im2col(xp, col, c.batch);
+          else {
+            // bands of uneven heights, the last one the image's bottom
+            for (let n = 0; n < c.batch; n++) {
+              for (let first = 0, band = 1; first < oh; first += band, band++) {
+                const count = Math.min(band, oh - first);
+                k.im2col(xp + n * c.height * c.width * c.cin, col + ((n * oh + first) * ow) * taps, first, count);
+              }
+            }
+          }
+          h.read(col);
+          const y = h.output(c.batch * oh * ow * c.cout);
+          k.gemm(col, h.bytes(packInt8GemmWeights(gemm, w)), y, c.batch * oh * ow, 0);
+          const p: Conv2DParams = { strides: c.strides, dilations: c.dilations ?? [1, 1], padding: c.padding, groups: 1 };
+          assertBitEqual(h.read(y), reference(x, [c.batch, c.height, c.width, c.cin], c.zx, w, [kh, kw, c.cin, c.cout], p, null), convName(c));
+        });
+      }
+    }
   });
 }

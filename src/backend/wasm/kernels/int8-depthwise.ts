@@ -2,38 +2,21 @@
 // as exact int32 products (extmul), TFLite's requantization fused; a whole-tensor kernel and a one-output-row kernel for chains.
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
-import type { Padding4 } from '../../../ops/geometry.js';
 import { ConfigError, ShapeError } from '../../../errors.js';
 import { V128, advance, checkPositiveInts, offsetPointer, repeat } from './common.js';
 import { type Int8ConvWeights, blockConstantBytes, emitRequantize, epilogueScratch, loadBytes, narrowToInt8, packBlockConstants, storeBytes } from './int8-epilogue.js';
-import { type Taps, emitWindowLoops, tapOffset, tapRuns, windowOutput } from './window.js';
+import { type DepthwiseSpec, depthwiseOutputSize } from './depthwise.js';
+import { type DepthwiseRowSpec, depthwiseRowOutputWidth } from './rows.js';
+import { type Taps, emitWindowLoops, tapOffset, tapRuns } from './window.js';
 
 /** Channels per int16 vector. */
 const CHUNK = 8;
 
-export interface Int8DepthwiseSpec {
-  height: number;
-  width: number;
-  channels: number;
-  /** Default [3, 3]. */
-  kernel?: readonly [number, number];
-  strides: readonly [number, number];
-  /** Default [1, 1]. */
-  dilations?: readonly [number, number];
-  /** Explicit [top, bottom, left, right]: taps there add nothing, as the reference's (x − zx) = 0. */
-  padding: Padding4;
-}
+/** The float kernel's geometry (padding taps add nothing, as the reference's (x − zx) = 0); no clamp: the requantization has its range. */
+export type Int8DepthwiseSpec = Omit<DepthwiseSpec, 'clamp' | 'group'>;
 
 /** One output row from kh input rows, as `emitDepthwiseRow`; the vertical stride, dilation and padding are the caller's choice of rows. */
-export interface Int8DepthwiseRowSpec {
-  width: number;
-  channels: number;
-  kernel?: readonly [number, number];
-  stride: number;
-  dilation?: number;
-  padLeft: number;
-  padRight: number;
-}
+export type Int8DepthwiseRowSpec = Omit<DepthwiseRowSpec, 'clamp' | 'group' | 'order'>;
 
 function kernelOf(spec: { kernel?: readonly [number, number] }): readonly [number, number] {
   return spec.kernel ?? [3, 3];
@@ -41,11 +24,6 @@ function kernelOf(spec: { kernel?: readonly [number, number] }): readonly [numbe
 
 function chunkBytes(taps: number): number {
   return blockConstantBytes(CHUNK, false) + taps * V128;
-}
-
-/** Output [height, width]; throws a ShapeError if the window does not fit. */
-export function int8DepthwiseOutputSize(spec: Int8DepthwiseSpec): [number, number] {
-  return windowOutput({ ...spec, kernel: kernelOf(spec), inPixelBytes: 0, outPixelBytes: 0 }, 'int8 depthwise');
 }
 
 /**
@@ -136,7 +114,7 @@ export function emitInt8Depthwise(mod: ModuleBuilder, name: string, spec: Int8De
   const [dh, dw] = spec.dilations ?? [1, 1];
   checkPositiveInts('int8 depthwise', { height: spec.height, width: spec.width, channels: spec.channels, kh: kernel[0], kw: kernel[1], strideH: spec.strides[0], strideW: spec.strides[1], dilationH: dh, dilationW: dw });
   const geometry = { ...spec, kernel, inPixelBytes: spec.channels, outPixelBytes: spec.channels };
-  int8DepthwiseOutputSize(spec);
+  depthwiseOutputSize(spec);
 
   mod.function(name, ['i32', 'i32', 'i32', 'i32'], [], (fn) => {
     const [x, w, y, batch] = fn.params as [Local, Local, Local, Local];
@@ -149,12 +127,6 @@ export function emitInt8Depthwise(mod: ModuleBuilder, name: string, spec: Int8De
       emitter.pixel([cx], cy, taps, (ky, kx) => [0, tapOffset(geometry, taps, ky, kx)]);
     });
   });
-}
-
-/** Output pixels per row; throws a ShapeError if the window does not fit. */
-export function int8DepthwiseRowOutputWidth(spec: Int8DepthwiseRowSpec): number {
-  const kernel = kernelOf(spec);
-  return int8DepthwiseOutputSize({ height: kernel[0], width: spec.width, channels: spec.channels, kernel, strides: [1, spec.stride], dilations: [1, spec.dilation ?? 1], padding: [0, 0, spec.padLeft, spec.padRight] })[1];
 }
 
 /**
@@ -170,7 +142,7 @@ export function emitInt8DepthwiseRow(mod: ModuleBuilder, name: string, spec: Int
   if (![spec.padLeft, spec.padRight].every((p) => Number.isInteger(p) && p >= 0)) {
     throw new ConfigError(`int8 depthwise row: padding must be non-negative integers, got [${spec.padLeft}, ${spec.padRight}]`);
   }
-  const ow = int8DepthwiseRowOutputWidth(spec);
+  const ow = depthwiseRowOutputWidth(spec);
   const c = spec.channels;
   const stepBytes = spec.stride * c;
 
