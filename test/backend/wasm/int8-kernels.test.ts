@@ -217,7 +217,7 @@ const depthwiseCases: DepthwiseCase[] = [
   { batch: 1, height: 1, width: 1, channels: 33, strides: [1, 1], padding: [1, 1, 1, 1], zx: 127, zy: -128 },
   { batch: 2, height: 6, width: 5, channels: 3, strides: [1, 1], padding: [1, 1, 1, 1], zx: 3, zy: -5 },
   { batch: 1, height: 9, width: 11, channels: 24, strides: [2, 2], padding: [0, 1, 0, 1], zx: -128, zy: -128 },
-  { batch: 2, height: 8, width: 7, channels: 12, strides: [1, 1], dilations: [2, 2], padding: [2, 2, 2, 2], zx: 9, zy: 0 },
+  { batch: 2, height: 8, width: 7, channels: 14, strides: [1, 1], dilations: [2, 2], padding: [2, 2, 2, 2], zx: 9, zy: 0 },
   { batch: 1, height: 5, width: 8, channels: 8, kernel: [5, 5], strides: [1, 2], padding: [2, 2, 1, 2], zx: -20, zy: 20 },
 ];
 

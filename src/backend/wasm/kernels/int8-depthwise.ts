@@ -1,5 +1,5 @@
-// Int8 depthwise convolution (any kernel, stride, dilation, explicit padding) on int16 lanes: 8 channels per vector, (x − zx)·w
-// as exact int32 products (extmul), TFLite's requantization fused; a whole-tensor kernel and a one-output-row kernel for chains.
+// Int8 depthwise convolution (any kernel, stride, dilation, explicit padding) on int16 lanes: 8 channels per vector, x·w as exact
+// int32 products (extmul), −zx·Σw in the bias, TFLite's requantization fused; a whole-tensor kernel and a one-output-row kernel.
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError, ShapeError } from '../../../errors.js';
@@ -28,7 +28,7 @@ function chunkBytes(taps: number): number {
 
 /**
  * Packs an HWIO depthwise kernel [kh, kw, 1, C] with its requantization, for both kernels of a spec with these taps and
- * channels: per 8 channels, their constants (the bias as it is: zx, from the header, is subtracted in the lanes) then each tap's 8 int16 weights.
+ * channels: per 8 channels, their constants (the bias with −zx·Σw folded in) then each tap's 8 int16 weights.
  */
 export function packInt8DepthwiseWeights(spec: { channels: number; kernel?: readonly [number, number] }, w: Int8ConvWeights): Uint8Array {
   const [kh, kw] = kernelOf(spec);
@@ -42,7 +42,7 @@ export function packInt8DepthwiseWeights(spec: { channels: number; kernel?: read
     const at = chunk * chunkBytes(taps);
     const first = chunk * CHUNK;
     const n = Math.min(CHUNK, c - first);
-    packBlockConstants(view, at, w, { first, count: n, width: CHUNK, kernelRows: taps, foldInputZeroPoint: false, residual: false });
+    packBlockConstants(view, at, w, { first, count: n, width: CHUNK, kernelRows: taps, foldInputZeroPoint: true, residual: false });
     for (let t = 0; t < taps; t++) {
       for (let i = 0; i < n; i++) view.setInt16(at + blockConstantBytes(CHUNK, false) + t * V128 + i * 2, w.kernel[t * c + first + i], true);
     }
@@ -72,17 +72,20 @@ function chunkEmitter(fn: FunctionBuilder, channels: number, kernel: readonly [n
 
   const chunk = (x: readonly Local[], y: Local, taps: Taps, tap: (ky: number, kx: number) => [number, number], n: number): void => {
     for (const a of acc) fn.v128.const(new Uint8Array(16)).set(a);
-    for (let ky = taps.ky0; ky < taps.ky1; ky++) {
-      for (let kx = taps.kx0; kx < taps.kx1; kx++) {
-        const [pointer, offset] = tap(ky, kx);
-        if (n === CHUNK) fn.get(x[pointer]).v128.load8x8_s(offset);
-        else {
-          loadBytes(fn, x[pointer], offset, n, xv);
-          fn.i16x8.extend_low_i8x16_s();
-        }
-        fn.get(zeroPoint).i16x8.sub().set(xv);
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        // a tap in the padding reads as the zero point: its zx·w cancels the bias's −zx·w
+        if (ky >= taps.ky0 && ky < taps.ky1 && kx >= taps.kx0 && kx < taps.kx1) {
+          const [pointer, offset] = tap(ky, kx);
+          if (n === CHUNK) fn.get(x[pointer]).v128.load8x8_s(offset);
+          else {
+            loadBytes(fn, x[pointer], offset, n, xv);
+            fn.i16x8.extend_low_i8x16_s();
+          }
+          fn.set(xv);
+        } else fn.get(zeroPoint).set(xv);
         fn.get(wp).v128.load(constants + (ky * kw + kx) * V128).set(weight);
-        // |x − zx| ≤ 255 and |w| ≤ 128: products exact in int32 (extmul), sums exact below 2^31 for any kernel size used
+        // int8 by int8: exact int32 products (extmul)
         fn.get(xv).get(weight).i32x4.extmul_low_i16x8_s().get(acc[0]).i32x4.add().set(acc[0]);
         if (n > 4) fn.get(xv).get(weight).i32x4.extmul_high_i16x8_s().get(acc[1]).i32x4.add().set(acc[1]);
       }
@@ -96,7 +99,8 @@ function chunkEmitter(fn: FunctionBuilder, channels: number, kernel: readonly [n
   return {
     pixel(x, y, taps, tap) {
       fn.get(w).set(wp);
-      fn.get(wp).i32.load(12).i16x8.splat().set(zeroPoint);
+      // the zero point (the header's input zero point, the same in every chunk) stands in for taps in the padding
+      if (taps.ky1 - taps.ky0 < kh || taps.kx1 - taps.kx0 < kw) fn.get(wp).i32.load(12).i16x8.splat().set(zeroPoint);
       repeat(fn, Math.floor(channels / CHUNK), () => {
         chunk(x, y, taps, tap, CHUNK);
         for (const p of x) advance(fn, p, CHUNK);
