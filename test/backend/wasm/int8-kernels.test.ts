@@ -135,6 +135,8 @@ interface GemmCase {
   /** Extra bytes per pixel around the channels read and written (channel slices). */
   slack?: number;
   range?: readonly [number, number];
+  /** One multiplier for every channel (TFLite's per-tensor quantization). */
+  perTensor?: boolean;
 }
 
 async function checkGemm(mode: (typeof MODES)[number], c: GemmCase): Promise<void> {
@@ -143,6 +145,7 @@ async function checkGemm(mode: (typeof MODES)[number], c: GemmCase): Promise<voi
   const spec: Int8GemmSpec = { cin: c.cin, cout: c.cout, dot: mode.dot, residual: c.residual, inputStride: c.cin + slack, outputStride: c.cout + slack, residualStride: c.cout + slack };
   const k = await h.build((m) => emitInt8Gemm(m, 'gemm', spec));
   const w = randomWeights(c.cin, c.cout, c.zx, c.zy, c.residual ?? false, c.range);
+  if (c.perTensor) w.requant = requantization([64 / (Math.sqrt(c.cin) * 2 ** 13)], c.zy, c.range);
   const x = int8s(c.pixels * c.cin);
   const strided = (data: Int8Array, channels: number): Int8Array => {
     const out = int8s(c.pixels * (channels + slack));
@@ -175,8 +178,11 @@ for (const mode of MODES) {
       { pixels: 6, cin: 35, cout: 16, zx: -7, zy: 11, residual: true },
       { pixels: 11, cin: 22, cout: 19, zx: 127, zy: -128, residual: true, slack: 5 },
       { pixels: 4, cin: 96, cout: 40, zx: -128, zy: 3, slack: 3 },
+      // a dense layer: batch 5 as its pixels, one multiplier for all units
+      { pixels: 5, cin: 160, cout: 10, zx: -128, zy: 20, perTensor: true },
     ];
-    for (const c of cases) it(`${c.pixels} pixels, ${c.cin} → ${c.cout}, zx ${c.zx}, zy ${c.zy}${c.residual ? ', residual' : ''}${c.slack ? ', strided' : ''}`, () => checkGemm(mode, c));
+    const flags = (c: GemmCase): string => ['residual', 'slack', 'perTensor'].filter((f) => c[f as keyof GemmCase]).join(', ');
+    for (const c of cases) it(`${c.pixels} pixels, ${c.cin} → ${c.cout}, zx ${c.zx}, zy ${c.zy} ${flags(c)}`, () => checkGemm(mode, c));
 
     it('a channel split: kernels for parts of the output channels, started at their first block, give the whole', async () => {
       const h = new Harness(mode.relaxed);
