@@ -102,6 +102,34 @@ describe('int8 engine: fixed-point steps', { skip }, () => {
     });
   }
 
+  for (const [h, w, c, k, stride, padding, dilation, batch] of [
+    [7, 9, 17, 3, 2, [1, 1, 1, 1], 1, 5],
+    [6, 6, 33, 3, 1, [1, 1, 1, 1], 1, 2],
+    [5, 5, 8, 3, 1, [2, 2, 2, 2], 2, 1],
+    [1, 1, 20, 3, 1, [1, 1, 1, 1], 1, 3],
+  ] as const) {
+    const out = (n: number): number => Math.floor((n + padding[0] + padding[1] - (k - 1) * dilation - 1) / stride) + 1;
+    const conv: Conv2DParams = { strides: [stride, stride], dilations: [dilation, dilation], padding, groups: c };
+    it(`qconv depthwise ${k}×${k} stride ${stride} dilation ${dilation} on ${h}×${w}×${c}, batch ${batch}`, async () => {
+      const step = randomQConv(0, 1, [h, w, c], [out(h), out(w), c], [k, k, 1, c], conv, null);
+      const x = randomInt8(batch * h * w * c);
+      await check(planned([tensor(0, [h, w, c], params()), tensor(1, [out(h), out(w), c], params())], [step]), x, batch, referenceQConv(step, x, batch, null));
+    });
+  }
+
+  for (const [h, w, cin, cout, stride, batch] of [
+    [9, 7, 3, 16, 2, 5],
+    [4, 4, 5, 19, 1, 1],
+  ] as const) {
+    it(`qconv standard 3×3 stride ${stride} on ${h}×${w}×${cin} → ${cout} (im2col and the GEMM), batch ${batch}`, async () => {
+      const conv: Conv2DParams = { strides: [stride, stride], dilations: [1, 1], padding: [1, 1, 1, 1], groups: 1 };
+      const out = (n: number): number => Math.floor((n + 2 - 3) / stride) + 1;
+      const step = randomQConv(0, 1, [h, w, cin], [out(h), out(w), cout], [3, 3, cin, cout], conv, null);
+      const x = randomInt8(batch * h * w * cin);
+      await check(planned([tensor(0, [h, w, cin], params()), tensor(1, [out(h), out(w), cout], params())], [step]), x, batch, referenceQConv(step, x, batch, null));
+    });
+  }
+
   it('qdense 37 → 10 with per-unit requantization, batch 5', async () => {
     const requant = randomRequant(10, 37, true);
     const step: Step = { op: 'qdense', layers: ['fc'], inputs: [0], output: 1, kernel: randomInt8(370, -127, 127), bias: Int32Array.from({ length: 10 }, () => int(-5000, 5000)), units: 10, inputZeroPoint: 9, requant };

@@ -19,7 +19,7 @@ function packConstants(channels: number, bias: (channel: number) => number, requ
   const width = roundUp(channels, LANES);
   const out = new Uint8Array(blockConstantBytes(width, add !== null));
   const weights: Int8ConvWeights = { kernel: new Int8Array(channels), bias: Int32Array.from({ length: channels }, (_, c) => bias(c)), inputZeroPoint: 0, requant, add };
-  packBlockConstants(new DataView(out.buffer), 0, weights, 0, channels, width, 1, add !== null);
+  packBlockConstants(new DataView(out.buffer), 0, weights, { first: 0, count: channels, width, kernelRows: 1, foldInputZeroPoint: false, residual: add !== null });
   return out;
 }
 

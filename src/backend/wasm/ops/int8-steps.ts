@@ -5,14 +5,17 @@ import type { ConcatStep, PadStep, QConvStep, QDenseStep, Step } from '../../../
 import { convKind } from '../../../ops/conv-kind.js';
 import { clampRange } from '../../../quant/qparams.js';
 import { emitDequantize, emitInt8Clamp, emitQuantize } from '../kernels/int8-elementwise.js';
-import { defaultInt8Dot, emitInt8Gemm, int8GemmBlockBytes, packInt8GemmWeights } from '../kernels/int8-gemm.js';
+import { emitInt8Gemm, int8GemmBlockBytes, packInt8GemmWeights } from '../kernels/int8-gemm.js';
 import type { Int8GemmSpec } from '../kernels/int8-gemm.js';
 import { emitInt8AvgPool, emitInt8MaxPool } from '../kernels/int8-pool.js';
 import { emitInt8Add, emitInt8GlobalAvgPool, emitInt8Requantize, packAdd, packGlobalAvgPool, packRequantize } from '../kernels/int8-rescale.js';
 import type { Kernel } from '../runtime.js';
 import type { Work } from '../threads-work.js';
 import { GEMM_TILE, channelSplit, tensorPlaces } from './phase.js';
-import type { Compiler, Phase, SerialRun } from './phase.js';
+import type { Compiler, Phase, Place, SerialRun } from './phase.js';
+import { emitInt8Depthwise, emitInt8DepthwiseRow, packInt8DepthwiseWeights } from '../kernels/int8-depthwise.js';
+import type { Int8ConvWeights } from '../kernels/int8-epilogue.js';
+import { emitInt8Im2col } from '../kernels/int8-im2col.js';
 
 /** Whether `step` reads or writes an int8 tensor (or is an int8 plan step): `compileInt8Step` compiles it. */
 export function touchesInt8(step: Step, c: Compiler): boolean {
@@ -36,6 +39,46 @@ function imageWork(c: Compiler, kernel: string, step: Step, constants: number[] 
   return { kind: 'split', grain: 1, calls: [{ kernel, args, unitScale: 1, tail: constants }] };
 }
 
+/** The weights of an int8 convolution as the packers take them. */
+const convWeights = (step: QConvStep): Int8ConvWeights => ({ kernel: step.kernel, bias: step.bias, inputZeroPoint: step.inputZeroPoint, requant: step.requant, add: step.add });
+
+/**
+ * An int8 depthwise convolution on whole images, or with threads on output rows (the row kernel reads the same packed weights);
+ * rows in the vertical padding read a row of the input's zero point.
+ */
+function compileInt8Depthwise(step: QConvStep, name: string, c: Compiler): Work {
+  const [kh, kw] = step.kernelShape;
+  const [h, w, channels] = step.inShape;
+  const { strides, dilations, padding } = step.conv;
+  emitInt8Depthwise(c.mod, name, { height: h, width: w, channels, kernel: [kh, kw], strides, dilations, padding });
+  const rowKernel = c.rowKernels ? `${name}_rows` : null;
+  if (rowKernel) emitInt8DepthwiseRow(c.mod, rowKernel, { width: w, channels, kernel: [kh, kw], stride: strides[1], dilation: dilations[1], padLeft: padding[2], padRight: padding[3] });
+  const weights = uploadBytes(c, packInt8DepthwiseWeights({ channels, kernel: [kh, kw] }, convWeights(step)));
+  const zeroRow = rowKernel ? uploadBytes(c, new Uint8Array(w * channels).fill(step.inputZeroPoint & 0xff)) : 0;
+  return { kind: 'window', op: 'depthwise', kernel: name, rowKernel, weights, inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], dilationHeight: dilations[0], padTop: padding[0], zeroRow, elementBytes: 1 };
+}
+
+/**
+ * A standard int8 convolution (a stem) as int8 im2col into the step's scratch on the calling thread (taps in the padding
+ * hold the input's zero point), then the int8 GEMM of those window rows with the HWIO kernel, split across threads.
+ */
+function compileInt8Im2col(step: QConvStep, index: number, c: Compiler): Phase[] {
+  const name = `step${index}`;
+  const [kh, kw, cin, cout] = step.kernelShape;
+  const [h, w] = step.inShape;
+  const { strides, dilations, padding } = step.conv;
+  const pixels = step.outShape[0] * step.outShape[1];
+  emitInt8Im2col(c.mod, `${name}_im2col`, { height: h, width: w, cin, kernel: [kh, kw], strides, dilations, padding, zeroPoint: step.inputZeroPoint });
+  const work = compileInt8Gemm(step, name, c, kh * kw * cin, cout, pixels);
+  const rows: Place = { scratchOf: index, floatsPerImage: 0 };
+  // the serial phase's output place is the scratch: `at(step.output)` points there during it
+  const layout = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[`${name}_im2col`](at(step.inputs[0]), at(step.output), batch);
+  return [
+    { step: index, places: [{ tensor: step.inputs[0] }, rows, null], tensors: [step.inputs[0], step.output], work: null, serial: layout, native: true },
+    { step: index, places: [rows, { tensor: step.output }, null], tensors: [-1, -1], work, serial: null, native: true },
+  ];
+}
+
 /** Copies packed constants or weights into linear memory (64-byte aligned) and returns their byte pointer. */
 function uploadBytes(c: Compiler, bytes: Uint8Array): number {
   const at = c.runtime.alloc(bytes.length, 64);
@@ -49,9 +92,9 @@ function uploadBytes(c: Compiler, bytes: Uint8Array): number {
  */
 function compileInt8Gemm(step: QConvStep | QDenseStep, name: string, c: Compiler, cin: number, cout: number, pixels: number): Work {
   const residual = step.op === 'qconv' && step.residual !== null;
-  const spec: Int8GemmSpec = { cin, cout, dot: defaultInt8Dot(c.mod), residual, tile: GEMM_TILE };
+  const spec: Int8GemmSpec = { cin, cout, residual, tile: GEMM_TILE };
   emitInt8Gemm(c.mod, name, spec);
-  const weights = uploadBytes(c, packInt8GemmWeights(spec, { kernel: step.kernel, bias: step.bias, inputZeroPoint: step.inputZeroPoint, requant: step.requant, add: step.op === 'qconv' ? step.add : null }));
+  const weights = uploadBytes(c, packInt8GemmWeights(spec, step.op === 'qconv' ? convWeights(step) : { kernel: step.kernel, bias: step.bias, inputZeroPoint: step.inputZeroPoint, requant: step.requant }));
   const split = channelSplit(c, name, spec, pixels, emitInt8Gemm);
   return { kind: 'gemm', kernel: name, weights, cin, cout, pixels, residual, elementBytes: 1, blockBytes: int8GemmBlockBytes(spec), channelSplit: split };
 }
@@ -106,9 +149,14 @@ export function compileInt8Step(step: Step, index: number, c: Compiler): Phase[]
       return phase(compileInt8Gemm(step, name, c, step.kernel.length / step.units, step.units, 1));
     case 'qconv': {
       const [h, w, cin] = step.inShape;
-      if (convKind(step.kernelShape, step.conv) !== 'pointwise') return null;
-      const work = compileInt8Gemm(step, name, c, cin, step.outShape[2], h * w);
-      return [{ step: index, places: tensorPlaces(step, step.residual), tensors, work, serial: null, native: true }];
+      const kind = convKind(step.kernelShape, step.conv);
+      if (kind === 'pointwise') {
+        const work = compileInt8Gemm(step, name, c, cin, step.outShape[2], h * w);
+        return [{ step: index, places: tensorPlaces(step, step.residual), tensors, work, serial: null, native: true }];
+      }
+      if (step.residual !== null) return null;
+      if (kind === 'depthwise') return phase(compileInt8Depthwise(step, name, c));
+      return kind === 'standard' ? compileInt8Im2col(step, index, c) : null;
     }
     case 'pad':
       return serial(() => padCopies(step, c));
