@@ -9,7 +9,8 @@ import { convKind } from '../../ops/conv-kind.js';
 import type { Layout } from '../../tensor/tensor.js';
 import { dequantize, quantize } from '../../quant/qparams.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
-import { runStep } from '../plan-reference.js';
+import { runPlanStep } from '../plan-reference.js';
+import type { PlanValue } from '../plan-reference.js';
 import { simdSupported } from './assembler.js';
 import type { Kernel } from './runtime.js';
 import { WasmRuntime } from './runtime.js';
@@ -523,14 +524,18 @@ function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fuse
   return phases;
 }
 
-/** Runs a step with the reference kernels on views of linear memory, on the calling thread: exact, not fast. */
+/** Runs a step with the reference kernels (float32 or int8, as its tensors are) on views of linear memory, on the calling thread: exact, not fast. */
 function fallbackPhase(step: Step, index: number, c: Compiler, places: Phase['places'], tensors: Phase['tensors']): Phase {
   const { runtime, plan } = c;
-  if (touchesInt8(step, c)) throw new ConfigError(`WasmEngine: no kernel for step ${step.op} (${step.layers[0]}) on int8 tensors`);
   const serial = (): SerialRun => (at, batch) => {
-    const view = (t: number): Tensor => new Tensor([batch, ...plan.tensors[t].shape], runtime.f32(at(t), batch * plan.tensors[t].size));
-    const y = runStep(step, view);
-    runtime.write(at(step.output), y.data);
+    const view = (t: number): PlanValue => {
+      const { shape, size, quant } = plan.tensors[t];
+      if (quant) return { shape: [batch, ...shape], data: new Int8Array(runtime.memory.buffer, at(t), batch * size), params: quant };
+      return new Tensor([batch, ...shape], runtime.f32(at(t), batch * size));
+    };
+    const y = runPlanStep(plan, step, view);
+    if (y instanceof Tensor) runtime.write(at(step.output), y.data);
+    else new Int8Array(runtime.memory.buffer, at(step.output), y.data.length).set(y.data);
   };
   return { step: index, places, tensors, work: null, serial, native: false };
 }
