@@ -3,18 +3,13 @@
 
 import { FormatError } from '../../errors.js';
 import type { Plan, PlannedModel, PlanTensor, Step } from '../../graph/plan.js';
-import type { Conv2DParams } from '../../ops/conv2d.js';
-import type { Padding4 } from '../../ops/geometry.js';
-import { resolvePadding } from '../../ops/geometry.js';
 import { addRequantization, requantization } from '../../quant/fixed-point.js';
 import type { QParams } from '../../quant/qparams.js';
 import { sizeOf } from '../../tensor/tensor.js';
-import type { ConvOptions, PoolOptions, TfliteGraph, TfliteOperator, TfliteTensor } from './read.js';
+import type { TfliteGraph, TfliteOperator, TfliteTensor } from './read.js';
+import { GraphConverter, convGeometry, transposeMatrix } from './convert-base.js';
 import { constantInt32s, constantInt8s } from './read.js';
 import type { TfliteActivation } from './schema.js';
-
-/** The graph input as the importer found it: NCHW where a leading TRANSPOSE to NHWC stood (the plan then starts after it). */
-export type InputLayout = 'NHWC' | 'NCHW';
 
 /** TFLite's CalculateActivationRangeQuantized: the fused activation's bounds quantized (f / scale in float32, rounded half away from zero). */
 export function activationRange(activation: TfliteActivation, q: QParams, where: string): [number, number] {
@@ -37,56 +32,14 @@ export function activationRange(activation: TfliteActivation, q: QParams, where:
   }
 }
 
-/** The explicit padding of a PAD's paddings constant [[0, 0], [top, bottom], [left, right], [0, 0]]. */
-export function spatialPadding(values: Int32Array, where: string): Padding4 {
-  if (values.length !== 8 || values[0] !== 0 || values[1] !== 0 || values[6] !== 0 || values[7] !== 0 || values.some((v) => v < 0)) {
-    throw new FormatError(`${where}: paddings [${values.join(', ')}] pad more than height and width (or negatively)`);
-  }
-  return [values[2], values[3], values[4], values[5]];
-}
-
-/** Conv geometry from a TFLite conv's options on an input [H, W, C]: padding resolved, plus any PAD folded before it. */
-export function convGeometry(o: ConvOptions | PoolOptions, kernel: [number, number], inH: number, inW: number, groups: number, extra: Padding4 = [0, 0, 0, 0]): Conv2DParams {
-  const dilations: [number, number] = 'dilationH' in o ? [o.dilationH, o.dilationW] : [1, 1];
-  const strides: [number, number] = [o.strideH, o.strideW];
-  const padded = [inH + extra[0] + extra[1], inW + extra[2] + extra[3]];
-  const own = resolvePadding(o.padding === 'SAME' ? 'same' : 'valid', padded[0], padded[1], { kernel, strides, dilations });
-  return { strides, dilations, padding: [own[0] + extra[0], own[1] + extra[1], own[2] + extra[2], own[3] + extra[3]], groups };
-}
-
-/** A [rows, cols] matrix of values transposed: OHWI filters ([O, kh·kw·I]) to HWIO and back, [out, in] weights to [in, out]. */
-export function transposeMatrix<T extends Int8Array | Float32Array>(w: T, rows: number, cols: number): T {
-  const out = new (w.constructor as new (n: number) => T)(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
-  return out;
-}
-
 /** A step as an operator gives it: the importer names it and defines its output. */
 type StepBody = Step extends infer S ? (S extends Step ? Omit<S, 'layers' | 'output'> : never) : never;
 
 /** Builds the plan operator by operator; `values` maps a TFLite tensor to the plan tensor holding it. */
-class Int8PlanBuilder {
+class Int8PlanBuilder extends GraphConverter {
   readonly tensors: PlanTensor[] = [];
   readonly steps: Step[] = [];
   readonly values = new Map<number, number>();
-  /** PAD outputs taken into the convolution that alone reads them: the pad's input and amounts. */
-  private readonly foldedPads = new Map<number, { input: number; padding: Padding4 }>();
-  private readonly readers = new Map<number, TfliteOperator[]>();
-
-  constructor(
-    private readonly graph: TfliteGraph,
-    private readonly source: string,
-  ) {
-    for (const op of graph.operators) for (const t of op.inputs) this.readers.set(t, [...(this.readers.get(t) ?? []), op]);
-  }
-
-  where(op: TfliteOperator): string {
-    return `${this.source}: operator ${op.index} (${op.op})`;
-  }
-
-  tensor(t: number): TfliteTensor {
-    return this.graph.tensors[t];
-  }
 
   /** A new plan tensor for TFLite tensor `t` (its shape without the batch axis). */
   define(t: number, shape = this.tensor(t).shape.slice(1)): number {
@@ -171,15 +124,8 @@ class Int8PlanBuilder {
   }
 
   private pad(op: TfliteOperator): void {
-    const padding = spatialPadding(constantInt32s(this.tensor(op.inputs[1]), this.source), this.where(op));
-    const readers = this.readers.get(op.outputs[0]) ?? [];
-    const reader = readers.length === 1 ? readers[0] : undefined;
-    if (reader && (reader.op === 'CONV_2D' || reader.op === 'DEPTHWISE_CONV_2D') && reader.inputs[0] === op.outputs[0] && !this.graph.outputs.includes(op.outputs[0])) {
-      // TFLite pads with the zero point, whose (x − zx) the convolution skips: the same as padding the convolution
-      this.foldedPads.set(op.outputs[0], { input: op.inputs[0], padding });
-      return;
-    }
-    this.emit(op, { op: 'pad', inputs: [this.value(op, 0)], padding });
+    const { padding, folded } = this.padOf(op);
+    if (!folded) this.emit(op, { op: 'pad', inputs: [this.value(op, 0)], padding });
   }
 
   private conv(op: TfliteOperator & { op: 'CONV_2D' | 'DEPTHWISE_CONV_2D' }): void {

@@ -4,7 +4,8 @@
 import { ConfigError } from '../../errors.js';
 import { lowerModel } from '../../graph/lower.js';
 import { Model } from '../../graph/model.js';
-import type { ConvStep, Plan, PlannedModel, PlanTensor, QConvStep, Step } from '../../graph/plan.js';
+import type { ConvStep, LayerStep, Plan, PlannedModel, PlanTensor, QConvStep, Step } from '../../graph/plan.js';
+import { Arithmetic, HardSwish } from '../../nn/extra.js';
 import type { Padding4 } from '../../ops/geometry.js';
 import { resolvePadding } from '../../ops/geometry.js';
 import type { Clamp } from '../../graph/plan.js';
@@ -12,7 +13,8 @@ import { quantizeMultiplier } from '../../quant/fixed-point.js';
 import type { QParams } from '../../quant/qparams.js';
 import { TfliteBuilder } from './builder.js';
 import type { OptionsSpec } from './builder.js';
-import { activationRange, transposeMatrix } from './import-int8.js';
+import { transposeMatrix } from './convert-base.js';
+import { activationRange } from './import-int8.js';
 import type { TfliteActivation } from './schema.js';
 import { ACTIVATIONS, CONCATENATION_OPTIONS, CONV_OPTIONS, DEPTHWISE_OPTIONS, POOL_OPTIONS, REDUCER_OPTIONS, RESIZE_BILINEAR_OPTIONS, SOFTMAX_OPTIONS } from './schema.js';
 
@@ -164,6 +166,22 @@ class PlanWriter {
     return Math.fround(real(add.a) >= 0.5 - 1e-9 ? twiceMax / 2 : twiceMax * real(add.a));
   }
 
+  /** Layers that run on their own kernels in the plan: those with a TFLite op of their own. */
+  private layer(s: LayerStep): void {
+    const { layer } = s;
+    const y = (): number => this.define(s.output);
+    if (layer instanceof HardSwish) return this.out.operator('HARD_SWISH', [this.input(s.inputs[0])], [y()]);
+    if (layer instanceof Arithmetic && (layer.op === 'add' || layer.op === 'mul')) {
+      const operands = s.inputs.map((t) => this.input(t));
+      if (layer.constant) {
+        const c = this.out.constant(`${layer.name}_constant`, layer.constant.value.shape, layer.constant.value.data);
+        operands.splice(layer.constant.side === 'left' ? 0 : 1, 0, c);
+      }
+      return this.out.operator(layer.op === 'add' ? 'ADD' : 'MUL', operands, [y()], { type: layer.op === 'add' ? 'AddOptions' : 'MulOptions', bytes: { 0: 0 } });
+    }
+    throw new ConfigError(`${this.where(s)}: layer ${layer.name} (${layer.kind}) has no TFLite form here`);
+  }
+
   write(s: Step): void {
     const x = (k = 0): number => this.input(s.inputs[k]);
     const out = this.plan.tensors[s.output];
@@ -280,6 +298,8 @@ class PlanWriter {
         this.out.operator('RESIZE_BILINEAR', [x(), size], [this.define(s.output)], { type: 'ResizeBilinearOptions', bytes: { [RESIZE_BILINEAR_OPTIONS.alignCorners]: s.coordinates === 'align-corners' ? 1 : 0, [RESIZE_BILINEAR_OPTIONS.halfPixelCenters]: s.coordinates === 'half-pixel' ? 1 : 0 } });
         return;
       }
+      case 'layer':
+        return this.layer(s);
       default:
         throw new ConfigError(`${this.where(s)}: no TFLite form is written for this step`);
     }
