@@ -55,12 +55,13 @@ describe('TFLite float: written by us, run by LiteRT.js and read back', () => {
       const model = randomiseWeights(make(), 3);
       const x = randomBatch([1, ...model.inputShape], 11);
       const expected = model.predict(x);
-      const bytes = encodeTflite(model);
+      const bytes = encodeTflite(model, { classNames: Array.from({ length: expected.shape[1] ?? 1 }, (_, i) => `class ${i}`) });
       const [litert] = await runTflite(bytes, [x.data]);
       assertClose(new Tensor(expected.shape, litert as Float32Array), expected, 1e-5, `${what}: LiteRT.js`);
       const back = importTflite(bytes, `${model.name}.tflite`);
       assert.ok(back.model instanceof Model);
       assert.equal(back.inputLayout, 'NHWC');
+      assert.deepEqual(back.description?.classNames?.slice(0, 2), ['class 0', 'class 1']);
       assertClose(back.model.predict(x).reshape(expected.shape), expected, 1e-5, `${what}: read back`);
     });
   }

@@ -4,7 +4,7 @@
 import { Builder } from 'flatbuffers';
 import type { Offset } from 'flatbuffers';
 import type { BuiltinOp, TfliteType } from './schema.js';
-import { BUFFER, BUILTIN_CODES, MODEL, OPERATOR, OPERATOR_CODE, OPTIONS_TYPES, PLACEHOLDER_FOR_GREATER_OP_CODES, QUANTIZATION, SUBGRAPH, TENSOR, TENSOR_TYPE_CODE } from './schema.js';
+import { BUFFER, BUILTIN_CODES, METADATA, MODEL, OPERATOR, OPERATOR_CODE, OPTIONS_TYPES, PLACEHOLDER_FOR_GREATER_OP_CODES, QUANTIZATION, SUBGRAPH, TENSOR, TENSOR_TYPE_CODE } from './schema.js';
 
 export interface TensorSpec {
   name: string;
@@ -66,8 +66,8 @@ export class TfliteBuilder {
     this.operators.push({ op, inputs, outputs, options });
   }
 
-  /** The file's bytes, with graph inputs and outputs as tensor indices. */
-  finish(inputs: readonly number[], outputs: readonly number[], description: string): Uint8Array {
+  /** The file's bytes, with graph inputs and outputs as tensor indices and named metadata buffers. */
+  finish(inputs: readonly number[], outputs: readonly number[], description: string, metadata: Readonly<Record<string, Uint8Array>> = {}): Uint8Array {
     const b = new Builder(1 << 16);
     const int32Vector = (values: readonly number[]): Offset => {
       b.startVector(4, values.length, 4);
@@ -90,6 +90,17 @@ export class TfliteBuilder {
       b.addFieldOffset(BUFFER.data, data, 0);
       buffers.push(b.endObject());
       return buffers.length - 1;
+    });
+    const metadataTables = Object.entries(metadata).map(([key, bytes]) => {
+      const data = b.createByteVector(bytes);
+      b.startObject(3);
+      b.addFieldOffset(BUFFER.data, data, 0);
+      buffers.push(b.endObject());
+      const name = b.createString(key);
+      b.startObject(2);
+      b.addFieldOffset(METADATA.name, name, 0);
+      b.addFieldInt32(METADATA.buffer, buffers.length - 1, 0);
+      return b.endObject();
     });
     const tensors = this.tensors.map((t, i) => {
       const name = b.createString(t.name);
@@ -157,12 +168,14 @@ export class TfliteBuilder {
     const graphsVector = offsetVector([graph]);
     const descriptionString = b.createString(description);
     const buffersVector = offsetVector(buffers);
+    const metadataVector = offsetVector(metadataTables);
     b.startObject(8);
     b.addFieldInt32(MODEL.version, 3, 0);
     b.addFieldOffset(MODEL.operatorCodes, codesVector, 0);
     b.addFieldOffset(MODEL.subgraphs, graphsVector, 0);
     b.addFieldOffset(MODEL.description, descriptionString, 0);
     b.addFieldOffset(MODEL.buffers, buffersVector, 0);
+    b.addFieldOffset(MODEL.metadata, metadataVector, 0);
     b.finish(b.endObject(), 'TFL3');
     return b.asUint8Array().slice();
   }

@@ -9,6 +9,9 @@ import { int8PlannedModel } from './import-int8.js';
 import type { InputLayout } from './convert-base.js';
 import type { TfliteModel } from './read.js';
 import { constantInt32s, decodeTflite } from './read.js';
+import { TFLITE_METADATA_NAME } from './schema.js';
+import { readDescription } from '../model-file.js';
+import type { ModelDescription } from '../model-file.js';
 
 export interface TfliteImport {
   model: Model | PlannedModel;
@@ -20,6 +23,22 @@ export interface TfliteImport {
   inputQuant: { scale: number; zeroPoint: number } | null;
   /** How many operators of each kind the file has. */
   operators: Record<string, number>;
+  /** What our export stored beside the graph (class names, preprocessing, architecture), where the file has it. */
+  description: ModelDescription | null;
+}
+
+/** Our description in a file's metadata, checked; null where the file has none. */
+function ourDescription(file: TfliteModel, source: string): ModelDescription | null {
+  const bytes = file.metadata[TFLITE_METADATA_NAME];
+  if (!bytes) return null;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new FormatError(`${source}: metadata ${TFLITE_METADATA_NAME} is not JSON`);
+  }
+  if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) throw new FormatError(`${source}: metadata ${TFLITE_METADATA_NAME} is not a JSON object`);
+  return readDescription(entries as Record<string, unknown>, source);
 }
 
 /** Imports a .tflite file's main subgraph; `source` names it in errors. */
@@ -51,5 +70,6 @@ export function importTflite(file: Uint8Array | TfliteModel, source = 'model.tfl
     inputShape: inputTensor.shape.slice(1),
     inputQuant: inputTensor.type === 'int8' && q ? { scale: q.scale[0], zeroPoint: q.zeroPoint[0] } : null,
     operators,
+    description: ourDescription(decoded, source),
   };
 }

@@ -6,7 +6,7 @@ import { readElements } from '../elements.js';
 import { FlatTable } from './flat-table.js';
 import type { BuiltinOp, TfliteActivation, TflitePadding, TfliteType } from './schema.js';
 import {
-  ACTIVATIONS, ACTIVATION_ONLY_OPTIONS, BUFFER, BUILTIN_NAMES, CONCATENATION_OPTIONS, CONV_OPTIONS, DEPTHWISE_OPTIONS, FULLY_CONNECTED_OPTIONS,
+  ACTIVATIONS, ACTIVATION_ONLY_OPTIONS, BUFFER, METADATA, BUILTIN_NAMES, CONCATENATION_OPTIONS, CONV_OPTIONS, DEPTHWISE_OPTIONS, FULLY_CONNECTED_OPTIONS,
   MODEL, OPERATOR, OPERATOR_CODE, OPTIONS_TYPES, PADDINGS, PLACEHOLDER_FOR_GREATER_OP_CODES, POOL_OPTIONS, QUANTIZATION, REDUCER_OPTIONS,
   RESHAPE_OPTIONS, RESIZE_BILINEAR_OPTIONS, SOFTMAX_OPTIONS, SQUEEZE_OPTIONS, SUBGRAPH, TENSOR, TENSOR_TYPES,
 } from './schema.js';
@@ -82,6 +82,8 @@ export interface TfliteModel {
   version: number;
   description: string;
   subgraphs: TfliteGraph[];
+  /** The model's named metadata buffers (TFLite Support's "TFLITE_METADATA", ours "mobilenet-ts", …). */
+  metadata: Record<string, Uint8Array>;
 }
 
 const ELEMENT_BYTES: Partial<Record<TfliteType, number>> = { float32: 4, float16: 2, int32: 4, uint8: 1, int64: 8, bool: 1, int16: 2, int8: 1, float64: 8 };
@@ -102,7 +104,14 @@ export function decodeTflite(bytes: Uint8Array, source = 'model.tflite'): Tflite
   });
   const subgraphs = root.tables(MODEL.subgraphs, (i) => `subgraph ${i}`).map((g) => readGraph(g, buffers, codes, source));
   if (subgraphs.length === 0) throw new FormatError(`${source}: the model has no subgraph`);
-  return { version: root.uint32(MODEL.version), description: root.string(MODEL.description, 'description') ?? '', subgraphs };
+  const metadata: Record<string, Uint8Array> = {};
+  for (const m of root.tables(MODEL.metadata, (i) => `metadata ${i}`)) {
+    const name = m.string(METADATA.name, 'name') ?? '';
+    const buffer = m.uint32(METADATA.buffer);
+    if (buffer >= buffers.length) throw new FormatError(`${source}: metadata ${JSON.stringify(name)} names buffer ${buffer}, but the model has ${buffers.length}`);
+    metadata[name] = buffers[buffer] ?? new Uint8Array(0);
+  }
+  return { version: root.uint32(MODEL.version), description: root.string(MODEL.description, 'description') ?? '', subgraphs, metadata };
 }
 
 function readGraph(g: FlatTable, buffers: (Uint8Array | null)[], codes: (number | string)[], source: string): TfliteGraph {

@@ -2,7 +2,8 @@
 // each table, the tensor type and builtin operator codes, and the BuiltinOptions union's members, written by hand.
 
 /** Field slots: a field's position in its table's declaration (a union field takes two: its type, then its value). */
-export const MODEL = { version: 0, operatorCodes: 1, subgraphs: 2, description: 3, buffers: 4 } as const;
+export const MODEL = { version: 0, operatorCodes: 1, subgraphs: 2, description: 3, buffers: 4, metadata: 6 } as const;
+export const METADATA = { name: 0, buffer: 1 } as const;
 export const SUBGRAPH = { tensors: 0, inputs: 1, outputs: 2, operators: 3, name: 4 } as const;
 export const TENSOR = { shape: 0, type: 1, buffer: 2, name: 3, quantization: 4, sparsity: 6 } as const;
 export const QUANTIZATION = { min: 0, max: 1, scale: 2, zeroPoint: 3, detailsType: 4, quantizedDimension: 6 } as const;
@@ -85,3 +86,6 @@ export const PADDINGS = ['SAME', 'VALID'] as const;
 export type TflitePadding = (typeof PADDINGS)[number];
 export const ACTIVATIONS = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'] as const;
 export type TfliteActivation = (typeof ACTIVATIONS)[number];
+
+/** The name of the metadata buffer in which our exports keep their description (architecture, class names, preprocessing) as JSON. */
+export const TFLITE_METADATA_NAME = 'mobilenet-ts';

@@ -11,14 +11,16 @@ import { resolvePadding } from '../../ops/geometry.js';
 import type { Clamp } from '../../graph/plan.js';
 import { quantizeMultiplier } from '../../quant/fixed-point.js';
 import type { QParams } from '../../quant/qparams.js';
+import { EXPORT_METADATA_FORMAT, describeExport } from '../model-file.js';
+import type { ModelFileInfo } from '../model-file.js';
 import { TfliteBuilder } from './builder.js';
 import type { OptionsSpec } from './builder.js';
 import { transposeMatrix } from './convert-base.js';
 import { activationRange } from './import-int8.js';
 import type { TfliteActivation } from './schema.js';
-import { ACTIVATIONS, CONCATENATION_OPTIONS, CONV_OPTIONS, DEPTHWISE_OPTIONS, POOL_OPTIONS, REDUCER_OPTIONS, RESIZE_BILINEAR_OPTIONS, SOFTMAX_OPTIONS } from './schema.js';
+import { ACTIVATIONS, TFLITE_METADATA_NAME, CONCATENATION_OPTIONS, CONV_OPTIONS, DEPTHWISE_OPTIONS, POOL_OPTIONS, REDUCER_OPTIONS, RESIZE_BILINEAR_OPTIONS, SOFTMAX_OPTIONS } from './schema.js';
 
-export interface TfliteWriteOptions {
+export interface TfliteWriteOptions extends ModelFileInfo {
   /** The model's description field. */
   description?: string;
 }
@@ -314,5 +316,8 @@ export function encodeTflite(model: Model | PlannedModel, options: TfliteWriteOp
   const input = writer.define(plan.input);
   for (const s of plan.steps) writer.write(s);
   const outputs = plan.outputs.map((id) => writer.input(id));
-  return writer.out.finish([input], outputs, options.description ?? 'mobilenet-ts');
+  const info: ModelFileInfo = { classNames: options.classNames, preprocessing: options.preprocessing, extra: options.extra };
+  const described = model instanceof Model ? describeExport(model, info) : { format: EXPORT_METADATA_FORMAT, inputShape: plan.tensors[plan.input].shape, ...info };
+  const json = new TextEncoder().encode(JSON.stringify(described));
+  return writer.out.finish([input], outputs, options.description ?? 'mobilenet-ts', { [TFLITE_METADATA_NAME]: json });
 }
