@@ -43,6 +43,28 @@ export function littleEndianBytes(values: Float32Array | Int32Array | Int8Array)
   return bytes;
 }
 
+/** IEEE half-precision bits of a float, rounded to nearest even (overflow to ±Infinity, underflow through subnormals to ±0). */
+export function halfBits(value: number): number {
+  const f = new Float32Array([value]);
+  const bits = new Uint32Array(f.buffer)[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  // the kept bits and the rounding of what is dropped, for normal (e ≥ 1) and subnormal results alike
+  const full = mantissa | (exponent === 0 ? 0 : 0x800000);
+  const shift = e >= 1 ? 13 : 14 - e;
+  if (shift > 24) return sign;
+  const kept = Math.floor(full / 2 ** shift);
+  const rest = full - kept * 2 ** shift;
+  const half = 2 ** (shift - 1);
+  const rounded = kept + (rest > half || (rest === half && kept % 2 === 1) ? 1 : 0);
+  // for normal results the implicit bit is in `rounded` (bit 10): adding the exponent field carries correctly
+  return sign | (e >= 1 ? ((e - 1) << 10) + rounded : rounded);
+}
+
 export class TfliteBuilder {
   private readonly tensors: TensorSpec[] = [];
   private readonly operators: OperatorSpec[] = [];
@@ -60,6 +82,17 @@ export class TfliteBuilder {
   constant(name: string, shape: readonly number[], values: Float32Array | Int32Array | Int8Array, quantization?: TensorSpec['quantization']): number {
     const type: TfliteType = values instanceof Float32Array ? 'float32' : values instanceof Int32Array ? 'int32' : 'int8';
     return this.tensor({ name, shape, type, data: littleEndianBytes(values), quantization });
+  }
+
+  /** A float32 constant stored as float16 and widened by a DEQUANTIZE: returns the float32 tensor's index. */
+  float16Constant(name: string, shape: readonly number[], values: Float32Array): number {
+    const data = new Uint8Array(values.length * 2);
+    const view = new DataView(data.buffer);
+    values.forEach((v, i) => view.setUint16(2 * i, halfBits(v), true));
+    const stored = this.tensor({ name: `${name}_fp16`, shape, type: 'float16', data });
+    const widened = this.tensor({ name, shape, type: 'float32' });
+    this.operator('DEQUANTIZE', [stored], [widened]);
+    return widened;
   }
 
   operator(op: BuiltinOp, inputs: readonly number[], outputs: readonly number[], options?: OptionsSpec): void {

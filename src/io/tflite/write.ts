@@ -23,6 +23,8 @@ import { ACTIVATIONS, TFLITE_METADATA_NAME, CONCATENATION_OPTIONS, CONV_OPTIONS,
 export interface TfliteWriteOptions extends ModelFileInfo {
   /** The model's description field. */
   description?: string;
+  /** Float weights stored as float32 (default) or float16 (half the size; TFLite widens them with DEQUANTIZE at load). */
+  weights?: 'float32' | 'float16';
 }
 
 /** A float32 filter scale s for which TFLite's multiplier from sx·s/sy (in doubles, or sx·s in float32 first) is exactly `target`. */
@@ -65,7 +67,15 @@ class PlanWriter {
   /** The TFLite tensor holding each plan tensor (as its producer writes it). */
   private readonly ids = new Map<number, number>();
 
-  constructor(private readonly plan: Plan) {}
+  constructor(
+    private readonly plan: Plan,
+    private readonly float16: boolean,
+  ) {}
+
+  /** A float weight: float32, or float16 behind a DEQUANTIZE. */
+  private weight(name: string, shape: readonly number[], values: Float32Array): number {
+    return this.float16 ? this.out.float16Constant(name, shape, values) : this.out.constant(name, shape, values);
+  }
 
   private quantization(t: PlanTensor): { scale: number[]; zeroPoint: number[] } | undefined {
     return t.quant && { scale: [t.quant.scale], zeroPoint: [t.quant.zeroPoint] };
@@ -108,8 +118,10 @@ class PlanWriter {
     const depthwise = s.conv.groups > 1 && cPerGroup === 1 && s.conv.groups === s.inShape[2];
     const name = this.plan.tensors[s.output].name;
     const { input, padding } = this.convInput(x, s.inShape, s.conv.padding, [kh, kw], [s.conv.strides[0], s.conv.strides[1]], [s.conv.dilations[0], s.conv.dilations[1]], name, this.plan.tensors[s.inputs[0]].quant);
-    const filter = this.out.constant(`${name}_filter`, depthwise ? [1, kh, kw, cOut] : [cOut, kh, kw, cPerGroup], depthwise ? kernel : transposeMatrix(kernel, kh * kw * cPerGroup, cOut), filterQuant && { ...filterQuant, dimension: depthwise ? 3 : 0 });
-    const biasTensor = this.out.constant(`${name}_bias`, [cOut], bias, biasQuant && { ...biasQuant, dimension: 0 });
+    const filterShape = depthwise ? [1, kh, kw, cOut] : [cOut, kh, kw, cPerGroup];
+    const filterValues = depthwise ? kernel : transposeMatrix(kernel, kh * kw * cPerGroup, cOut);
+    const filter = filterValues instanceof Float32Array ? this.weight(`${name}_filter`, filterShape, filterValues) : this.out.constant(`${name}_filter`, filterShape, filterValues, filterQuant && { ...filterQuant, dimension: depthwise ? 3 : 0 });
+    const biasTensor = bias instanceof Float32Array ? this.weight(`${name}_bias`, [cOut], bias) : this.out.constant(`${name}_bias`, [cOut], bias, biasQuant && { ...biasQuant, dimension: 0 });
     const slots = depthwise ? DEPTHWISE_OPTIONS : CONV_OPTIONS;
     const options: OptionsSpec = {
       type: depthwise ? 'DepthwiseConv2DOptions' : 'Conv2DOptions',
@@ -222,8 +234,8 @@ class PlanWriter {
         let bias: number;
         let activation: TfliteActivation | null;
         if (s.op === 'dense') {
-          weights = this.out.constant(`${name}_weights`, [s.units, features], transposeMatrix(s.kernel, features, s.units));
-          bias = this.out.constant(`${name}_bias`, [s.units], s.bias);
+          weights = this.weight(`${name}_weights`, [s.units, features], transposeMatrix(s.kernel, features, s.units));
+          bias = this.weight(`${name}_bias`, [s.units], s.bias);
           activation = floatActivation(s.clamp);
           if (activation === null) throw new ConfigError(`${this.where(s)}: clamp [${s.clamp!.join(', ')}] is no TFLite fused activation`);
         } else {
@@ -312,7 +324,7 @@ class PlanWriter {
 /** A .tflite file of a float Model (lowered to its plan) or of a PlannedModel (float or int8 steps). */
 export function encodeTflite(model: Model | PlannedModel, options: TfliteWriteOptions = {}): Uint8Array {
   const plan = model instanceof Model ? lowerModel(model, { fuseBlocks: false }) : model.plan;
-  const writer = new PlanWriter(plan);
+  const writer = new PlanWriter(plan, options.weights === 'float16');
   const input = writer.define(plan.input);
   for (const s of plan.steps) writer.write(s);
   const outputs = plan.outputs.map((id) => writer.input(id));
