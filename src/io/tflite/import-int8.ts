@@ -4,6 +4,7 @@
 import { FormatError } from '../../errors.js';
 import type { Plan, PlannedModel, PlanTensor, Step } from '../../graph/plan.js';
 import { addRequantization, requantization } from '../../quant/fixed-point.js';
+import { softmaxTable } from '../../quant/int8-softmax.js';
 import type { QParams } from '../../quant/qparams.js';
 import { sizeOf } from '../../tensor/tensor.js';
 import type { TfliteGraph, TfliteOperator, TfliteTensor } from './read.js';
@@ -108,6 +109,12 @@ class Int8PlanBuilder extends GraphConverter {
       }
       case 'DEQUANTIZE':
         return this.emit(op, { op: 'dequantize', inputs: [this.value(op, 0)] });
+      case 'SOFTMAX': {
+        const x = this.params(op.inputs[0], op);
+        this.params(op.outputs[0], op);
+        const channels = this.tensor(op.inputs[0]).shape.at(-1)!;
+        return this.emit(op, { op: 'qsoftmax', inputs: [this.value(op, 0)], channels, beta: op.options.beta, table: softmaxTable(x.scale, op.options.beta) });
+      }
       case 'CONCATENATION': {
         const rank = this.tensor(op.outputs[0]).shape.length;
         if (op.options.axis !== -1 && op.options.axis !== rank - 1) throw new FormatError(`${this.where(op)}: int8 concatenation on axis ${op.options.axis}, not the channels, is not supported`);
@@ -119,7 +126,7 @@ class Int8PlanBuilder extends GraphConverter {
         return this.emit(op, { op: 'concat', inputs: op.inputs.map((_, k) => this.value(op, k)), blocks: op.inputs.map((t) => this.tensor(t).shape.at(-1)!) });
       }
       default:
-        throw new FormatError(`${this.where(op)}: no int8 form of ${op.op} yet (mobilenet-ts runs int8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, PAD, MEAN, AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE, CONCATENATION, QUANTIZE, DEQUANTIZE)`);
+        throw new FormatError(`${this.where(op)}: no int8 form of ${op.op} yet (mobilenet-ts runs int8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, PAD, MEAN, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, RESHAPE, CONCATENATION, QUANTIZE, DEQUANTIZE)`);
     }
   }
 

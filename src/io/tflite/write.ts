@@ -283,7 +283,8 @@ class PlanWriter {
         return;
       }
       case 'softmax':
-        this.out.operator('SOFTMAX', [x()], [this.define(s.output)], { type: 'SoftmaxOptions', floats: { [SOFTMAX_OPTIONS.beta]: 1 } });
+      case 'qsoftmax':
+        this.out.operator('SOFTMAX', [x()], [this.define(s.output)], { type: 'SoftmaxOptions', floats: { [SOFTMAX_OPTIONS.beta]: s.op === 'qsoftmax' ? s.beta : 1 } });
         return;
       case 'sigmoid':
         unary('LOGISTIC');
