@@ -57,12 +57,14 @@ const ARRAYS: Record<number, new (buffer: ArrayBuffer) => LiteRtArray> = { 1: Fl
 let loading: Promise<LiteRtInstance> | null = null;
 
 /**
- * The browser globals LiteRT.js's loader expects: `self`, and `importScripts`, which here compiles its Emscripten glue
+ * The browser globals LiteRT.js's loader expects: `self`, `navigator`, and `importScripts`, which here compiles its Emscripten glue
  * as CommonJS (so that the glue sees Node's `require` and reads its .wasm from the file beside it).
  */
 function installShim(): void {
   const g = globalThis as Record<string, unknown>;
   g.self ??= globalThis;
+  // Node 20 has no navigator: LiteRT.js reads it for WebGPU (absent here) and the threaded build's core count
+  g.navigator ??= { hardwareConcurrency: 1 };
   g.importScripts = (url: string): void => {
     const file = url.startsWith('file:') ? new URL(url).pathname : url;
     const module = { exports: {} as unknown };
