@@ -1,10 +1,18 @@
-// WasmEngine on whole int8 plans (QuantizedModel of MobileNetV2 and V1): every step native, bit-equal to the plan
-// reference runner with 1–3 threads and batch 1 and 5, and an int8 arena at most a quarter of the float one.
+// WasmEngine on whole int8 plans (QuantizedModel of MobileNetV2 and V1, the real TFLite MobileNets when shared/models is
+// there): every step native, bit-equal to the plan reference runner with 1–3 threads, an int8 arena under ¼ of the float one.
 
 import { enableWasmFeatures } from '../../../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBatch } from '../../support/helpers.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIXTURES, randomBatch } from '../../support/helpers.js';
+import { decodeImage } from '../../../src/data/image.js';
+import { preprocessImage } from '../../../src/data/preprocess.js';
+import { applyPreset, torchvisionPreset } from '../../../src/data/preprocess-presets.js';
+import { fuseInt8Chains, fuseInt8Residuals } from '../../../src/graph/passes/fuse-int8-chains.js';
+import type { PlannedModel } from '../../../src/graph/plan.js';
+import { importTflite } from '../../../src/io/tflite/import.js';
 import { WasmEngine } from '../../../src/backend/wasm/engine.js';
 import { runPlanOutputs, runPlanValues } from '../../../src/backend/plan-reference.js';
 import { mobilenetV2 } from '../../../src/models/mobilenet-v2.js';
@@ -68,6 +76,49 @@ describe('int8 engine: quantized MobileNets', { skip }, () => {
       assert.deepEqual(engine.coverage.fallback, []);
       assert.deepEqual(engine.predictRaw(q.data, 5)[q1.outputNames[0]], reference.data);
       assert.deepEqual(engine.predict(x).data, runPlanOutputs(plan, x)[0].data);
+      await engine.dispose();
+    }
+  });
+});
+
+const MODELS = join(FIXTURES, '..', '..', '..', 'shared', 'models');
+const V2 = join(MODELS, 'mobilenet_v2_quantized_1x3x224x224.tflite');
+const PERSON = join(MODELS, 'person_detect.tflite');
+const realSkip = !WasmEngine.supported()
+  ? 'WebAssembly SIMD is not available in this runtime'
+  : existsSync(V2) && existsSync(PERSON)
+    ? false
+    : `the real TFLite models are not in ${MODELS} (they sit beside the repository, in shared/models/, and are not part of a clone)`;
+
+describe('int8 engine: the real TFLite MobileNets', { skip: realSkip }, () => {
+  it('MobileNetV2 1.0-224 (ImageNet) on a photo: as imported, and with its residuals and inverted residuals fused into qchains, bit-equal to the reference runner, 2 threads', async () => {
+    const imported = importTflite(new Uint8Array(readFileSync(V2)), 'mobilenet_v2_quantized_1x3x224x224.tflite');
+    const model = imported.model as PlannedModel;
+    const image = decodeImage(new Uint8Array(readFileSync(join(FIXTURES, 'photos', 'grace_hopper.jpg'))), { channels: 3 });
+    const x = quantize(applyPreset(image.pixels, image.shape, torchvisionPreset()).data, imported.inputQuant!);
+    const reference = runPlanValues(model.plan, { shape: [1, 224, 224, 3], data: x, params: imported.inputQuant! })[0];
+    const fused = fuseInt8Chains(fuseInt8Residuals(model.plan));
+    assert.ok(fused.steps.filter((s) => s.op === 'qchain').length >= 16, fused.steps.map((s) => s.op).join());
+    for (const plan of [model.plan, fused]) {
+      const engine = await WasmEngine.create({ plan, outputNames: model.outputNames }, { threads: 2 });
+      try {
+        assert.deepEqual(engine.coverage.fallback, []);
+        assert.deepEqual(engine.predictRaw(x, 1)[model.outputNames[0]], reference.data);
+      } finally {
+        await engine.dispose();
+      }
+    }
+  });
+
+  it('the person detector (MobileNetV1 0.25, int8 softmax) on a photo, bit-equal to the reference runner', async () => {
+    const imported = importTflite(new Uint8Array(readFileSync(PERSON)), 'person_detect.tflite');
+    const model = imported.model as PlannedModel;
+    const image = decodeImage(new Uint8Array(readFileSync(join(FIXTURES, 'photos', 'astronaut.jpg'))), { channels: 1 });
+    const x = quantize(preprocessImage(image.pixels, image.shape, { size: [96, 96], pixels: 'symmetric' }), imported.inputQuant!);
+    const reference = runPlanValues(model.plan, { shape: [1, 96, 96, 1], data: x, params: imported.inputQuant! })[0];
+    for (const threads of [1, 3]) {
+      const engine = await WasmEngine.create(model, { threads });
+      assert.deepEqual(engine.predictRaw(x, 1)[model.outputNames[0]], reference.data);
       await engine.dispose();
     }
   });
