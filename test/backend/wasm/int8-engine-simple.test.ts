@@ -148,4 +148,14 @@ describe('int8 engine: simple steps', { skip }, () => {
     }
     await checkRaw(model, x, 5, expected);
   });
+
+  it('a float pad runs as the same byte copies, zeros around', async () => {
+    const padding = [2, 0, 1, 3] as const;
+    const x = new Tensor([5, 3, 4, 7], new Float32Array(5 * 84).map(() => rng.uniform() - 0.5));
+    const model = planned([tensor(0, [3, 4, 7]), tensor(1, [5, 8, 7])], [{ op: 'pad', layers: ['pad'], inputs: [0], output: 1, padding }]);
+    const engine = await WasmEngine.create(model);
+    assert.deepEqual(engine.coverage.fallback, []);
+    assert.deepEqual(engine.predict(x).data, zeroPad2d(x, padding).data);
+    await engine.dispose();
+  });
 });

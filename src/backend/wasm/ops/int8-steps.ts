@@ -56,22 +56,23 @@ function compileInt8Depthwise(step: QConvStep, name: string, c: Compiler): Work 
 }
 
 /**
- * A standard int8 convolution (a stem) as int8 im2col into `rows` (the step's scratch) on the calling thread (taps in the
- * padding hold the input's zero point), then the int8 GEMM of those window rows with the HWIO kernel, split across threads.
- * `places`: its input and output; `markers`: the tensors the serial phase's `at` names its input and output by.
+ * A standard int8 convolution (a stem) as int8 im2col into the step's scratch on the calling thread (taps in the padding
+ * hold the input's zero point), then the int8 GEMM of those window rows with the HWIO kernel, split across threads.
  */
-function compileInt8Im2col(step: QConvStep, index: number, c: Compiler, name: string, places: readonly [Place, Place], [rows, markers]: readonly [Place, readonly [number, number]]): Phase[] {
+function compileInt8Im2col(step: QConvStep, index: number, c: Compiler): Phase[] {
+  const name = `step${index}`;
   const [kh, kw, cin, cout] = step.kernelShape;
   const [h, w] = step.inShape;
   const { strides, dilations, padding } = step.conv;
   const pixels = step.outShape[0] * step.outShape[1];
   emitInt8Im2col(c.mod, `${name}_im2col`, { height: h, width: w, cin, kernel: [kh, kw], strides, dilations, padding, zeroPoint: step.inputZeroPoint });
   const work = compileInt8Gemm(step, name, c, kh * kw * cin, cout, pixels);
-  // the serial phase's output place is the rows: `at(markers[1])` points there during it
-  const layout = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[`${name}_im2col`](at(markers[0]), at(markers[1]), batch);
+  const rows: Place = { scratchOf: index, floatsPerImage: 0 };
+  // the serial phase's output place is the rows: `at(step.output)` points there during it
+  const layout = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[`${name}_im2col`](at(step.inputs[0]), at(step.output), batch);
   return [
-    { step: index, places: [places[0], rows, null], tensors: markers, work: null, serial: layout, native: true },
-    { step: index, places: [rows, places[1], null], tensors: [-1, -1], work, serial: null, native: true },
+    { step: index, places: [{ tensor: step.inputs[0] }, rows, null], tensors: [step.inputs[0], step.output], work: null, serial: layout, native: true },
+    { step: index, places: [rows, { tensor: step.output }, null], tensors: [-1, -1], work, serial: null, native: true },
   ];
 }
 
@@ -154,7 +155,7 @@ export function compileInt8Step(step: Step, index: number, c: Compiler): Phase[]
       if (step.residual !== null) return null;
       if (kind === 'depthwise') return phase(compileInt8Depthwise(step, name, c));
       if (kind !== 'standard') return null;
-      return compileInt8Im2col(step, index, c, name, [{ tensor: step.inputs[0] }, { tensor: step.output }], [{ scratchOf: index, floatsPerImage: 0 }, tensors]);
+      return compileInt8Im2col(step, index, c);
     }
     case 'qchain':
       return compileInt8Chain(step, index, c);
