@@ -11,6 +11,7 @@ import {
   blockConstantBytes,
   emitRequantize,
   epilogueScratch,
+  loadBytes,
   loadInt8AsInt32,
   narrowToInt8,
   packBlockConstants,
@@ -441,5 +442,37 @@ for (const mode of MODES) {
         });
       }
     }
+  });
+}
+
+for (const mode of MODES) {
+  describe(`int8 byte loads and stores (${mode.name})`, { skip: mode.skip }, () => {
+    it('loadBytes reads exactly n bytes (zeros above), storeBytes writes exactly n, for n = 1…16', async () => {
+      const h = new Harness(mode.relaxed);
+      const k = await h.build((m) => {
+        for (let n = 1; n <= 16; n++) {
+          m.function(`copy${n}`, ['i32', 'i32', 'i32'], [], (fn) => {
+            const [from, to, whole] = fn.params;
+            const value = fn.local('v128');
+            const scratch = fn.local('v128');
+            loadBytes(fn, from, 3, n, scratch);
+            fn.set(value);
+            storeBytes(fn, to, 5, value, n);
+            fn.get(whole).get(value).v128.store();
+          });
+        }
+      });
+      for (let n = 1; n <= 16; n++) {
+        const source = int8s(3 + n);
+        // guard bands (0x5a) follow the n bytes: a wider read would show them in the vector instead of zeros
+        const from = h.output(3 + n);
+        new Int8Array(h.rt.memory.buffer, from, 3 + n).set(source);
+        const to = h.output(5 + n);
+        const whole = h.output(16);
+        k[`copy${n}`](from, to, whole);
+        assert.deepEqual([...h.read(to).subarray(5)], [...source.subarray(3)], `n = ${n}`);
+        assert.deepEqual([...h.read(whole)], [...source.subarray(3), ...new Array<number>(16 - n).fill(0)], `n = ${n}: the vector`);
+      }
+    });
   });
 }
