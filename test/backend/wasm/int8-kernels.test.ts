@@ -138,6 +138,8 @@ interface GemmCase {
   range?: readonly [number, number];
   /** One multiplier for every channel (TFLite's per-tensor quantization). */
   perTensor?: boolean;
+  /** Inputs all −128 and weights at the int8 ends: the largest pair sums a dot step makes. */
+  extreme?: boolean;
 }
 
 async function checkGemm(mode: (typeof MODES)[number], c: GemmCase): Promise<void> {
@@ -147,7 +149,8 @@ async function checkGemm(mode: (typeof MODES)[number], c: GemmCase): Promise<voi
   const k = await h.build((m) => emitInt8Gemm(m, 'gemm', spec));
   const w = randomWeights(c.cin, c.cout, c.zx, c.zy, c.residual ?? false, c.range);
   if (c.perTensor) w.requant = requantization([64 / (Math.sqrt(c.cin) * 2 ** 13)], c.zy, c.range);
-  const x = int8s(c.pixels * c.cin);
+  if (c.extreme) w.kernel = Int8Array.from(w.kernel, (_, i) => [127, -128, -1, 127, 1][i % 5]);
+  const x = c.extreme ? new Int8Array(c.pixels * c.cin).fill(-128) : int8s(c.pixels * c.cin);
   const strided = (data: Int8Array, channels: number): Int8Array => {
     const out = int8s(c.pixels * (channels + slack));
     for (let p = 0; p < c.pixels; p++) out.set(data.subarray(p * channels, (p + 1) * channels), p * (channels + slack));
@@ -179,10 +182,12 @@ for (const mode of MODES) {
       { pixels: 6, cin: 35, cout: 16, zx: -7, zy: 11, residual: true },
       { pixels: 11, cin: 22, cout: 19, zx: 127, zy: -128, residual: true, slack: 5 },
       { pixels: 4, cin: 96, cout: 40, zx: -128, zy: 3, slack: 3 },
-      // a dense layer: batch 5 as its pixels, one multiplier for all units
+      // dense layers: batch 5 as pixels, one multiplier for all units; a long reduction
       { pixels: 5, cin: 160, cout: 10, zx: -128, zy: 20, perTensor: true },
+      { pixels: 2, cin: 1280, cout: 11, zx: 127, zy: -128 },
+      { pixels: 5, cin: 37, cout: 13, zx: 127, zy: 0, extreme: true },
     ];
-    const flags = (c: GemmCase): string => ['residual', 'slack', 'perTensor'].filter((f) => c[f as keyof GemmCase]).join(', ');
+    const flags = (c: GemmCase): string => ['residual', 'slack', 'perTensor', 'extreme'].filter((f) => c[f as keyof GemmCase]).join(', ');
     for (const c of cases) it(`${c.pixels} pixels, ${c.cin} → ${c.cout}, zx ${c.zx}, zy ${c.zy} ${flags(c)}`, () => checkGemm(mode, c));
 
     it('a channel split: kernels for parts of the output channels, started at their first block, give the whole', async () => {
