@@ -259,7 +259,7 @@ for (const mode of MODES) {
         assertBitEqual(h.read(y), depthwiseReference(c, x, w), caseName(c));
       });
 
-      it(`row by row, padding rows at the zero point: ${caseName(c)}`, async () => {
+      it(`row by row, padding rows 0 (the packed row of zero points) or a row of zero points: ${caseName(c)}`, async () => {
         const h = new Harness(mode.relaxed);
         const [dh, dw] = c.dilations ?? [1, 1];
         const rowSpec = { width: c.width, channels: c.channels, kernel, stride: c.strides[1], dilation: dw, padLeft: c.padding[2], padRight: c.padding[3] };
@@ -270,13 +270,15 @@ for (const mode of MODES) {
         const rowBytes = c.width * c.channels;
         const xp = h.bytes(x);
         const zeroPointRow = h.bytes(new Int8Array(rowBytes).fill(c.zx));
+        let padding = 0;
         const packed = h.bytes(packInt8DepthwiseWeights(rowSpec, w));
         const y = h.output(c.batch * oh * ow * c.channels);
         for (let n = 0; n < c.batch; n++) {
           for (let oy = 0; oy < oh; oy++) {
             const rows = Array.from({ length: kernel[0] }, (_, ky) => {
               const r = oy * c.strides[0] - c.padding[0] + ky * dh;
-              return r < 0 || r >= c.height ? zeroPointRow : xp + (n * c.height + r) * rowBytes;
+              // padding rows alternate between the two ways of passing them
+              return r < 0 || r >= c.height ? (padding++ % 2 === 0 ? 0 : zeroPointRow) : xp + (n * c.height + r) * rowBytes;
             });
             k.row(...rows, packed, y + ((n * oh + oy) * ow) * c.channels);
           }
