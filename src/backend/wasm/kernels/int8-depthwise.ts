@@ -4,7 +4,7 @@
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError, ShapeError } from '../../../errors.js';
 import { V128, advance, checkPositiveInts, offsetPointer, repeat } from './common.js';
-import { type Int8ConvWeights, blockConstantBytes, emitRequantize, epilogueScratch, loadBytes, narrowToInt8, packBlockConstants, storeBytes } from './int8-epilogue.js';
+import { HEADER_INPUT_ZERO_POINT, type Int8ConvWeights, blockConstantBytes, emitRequantize, epilogueScratch, loadBytes, narrowToInt8, packBlockConstants, storeBytes } from './int8-epilogue.js';
 import { type DepthwiseSpec, depthwiseOutputSize } from './depthwise.js';
 import { type DepthwiseRowSpec, depthwiseRowOutputWidth } from './rows.js';
 import { type Taps, emitWindowLoops, tapOffset, tapRuns } from './window.js';
@@ -107,7 +107,7 @@ function chunkEmitter(fn: FunctionBuilder, channels: number, kernel: readonly [n
     pixel(x, y, taps, tap) {
       fn.get(w).set(wp);
       // the zero point (the header's input zero point, the same in every chunk) stands in for taps in the padding
-      if (taps.ky1 - taps.ky0 < kh || taps.kx1 - taps.kx0 < kw) fn.get(wp).i32.load(12).i16x8.splat().set(zeroPoint);
+      if (taps.ky1 - taps.ky0 < kh || taps.kx1 - taps.kx0 < kw) fn.get(wp).i32.load(HEADER_INPUT_ZERO_POINT).i16x8.splat().set(zeroPoint);
       repeat(fn, Math.floor(channels / CHUNK), () => {
         chunk(x, y, taps, tap, CHUNK);
         for (const p of x) advance(fn, p, CHUNK);

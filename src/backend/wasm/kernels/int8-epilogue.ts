@@ -26,6 +26,8 @@ export interface Int8ConvWeights {
  * and the kernel's weights follow. Every block carries its own constants, so a kernel may start at any block (channel splits).
  */
 export const HEADER_BYTES = 16;
+/** Byte offset of the input zero point in a block's header. */
+export const HEADER_INPUT_ZERO_POINT = 12;
 const REQUANT_ARRAYS = 6;
 /** The five per-lane vectors of one multiplyByQuantizedMultiplier: 2^left, multiplier, 2^(31 − right), mask, half mask. */
 const MULTIPLY_VECTORS = 5;
