@@ -41,7 +41,7 @@ const rng = new Random(20261207);
 const int = (lo: number, hi: number): number => lo + Math.floor(rng.uniform() * (hi - lo + 1));
 const int8s = (n: number, lo = -128, hi = 127): Int8Array => Int8Array.from({ length: n }, () => int(lo, hi));
 
-/** Per-channel multipliers of every kind: typical (2^−8…2^−14), above 1 (left shifts), tiny (right shifts beyond 20), exact powers of two (ties). */
+/** Per-channel multipliers of every kind: typical (about `typical`), above 1 (left shifts), tiny (right shifts beyond 20), powers of two (ties). */
 function multipliers(n: number, typical: number): number[] {
   return Array.from({ length: n }, (_, c) => {
     switch (c % 5) {
