@@ -9,7 +9,7 @@ import { FormatError } from '../../src/errors.js';
 import { Model } from '../../src/graph/model.js';
 import { ReLU6 } from '../../src/nn/activation.js';
 import { AveragePooling2D, MaxPooling2D } from '../../src/nn/pooling.js';
-import { Concatenate, HardSwish, Sigmoid } from '../../src/nn/extra.js';
+import { Arithmetic, Concatenate, HardSwish, Sigmoid } from '../../src/nn/extra.js';
 import { Conv2D } from '../../src/nn/conv.js';
 import { input } from '../../src/nn/core.js';
 import { Resize } from '../../src/nn/resize.js';
@@ -36,13 +36,15 @@ const models: [string, () => Model][] = [
   ['MobileNetV2 α 0.35, 48×48, 10 classes (softmax)', () => mobilenetV2({ alpha: 0.35, resolution: 48, classes: 10, classifierActivation: 'softmax' })],
   ['MobileNetV1 α 0.25, 40×40, 7 classes', () => mobilenetV1({ alpha: 0.25, resolution: 40, classes: 7 })],
   [
-    'a graph of sigmoid, hard-swish, pools, a concat and a resize',
+    'a graph of sigmoid, hard-swish, multiplies, pools, a concat and a resize',
     () => {
       const x = input([12, 10, 5], 'image');
       const a = new Conv2D('a', { filters: 6, kernelSize: [3, 3], padding: 'same', activation: 'relu' }).apply(x);
       const b = new Sigmoid('b').apply(new Conv2D('b_conv', { filters: 3, kernelSize: [1, 1] }).apply(x));
       const c = new Concatenate('c', -1, 2).apply([a, b]);
-      const d = new HardSwish('d').apply(new AveragePooling2D('d_pool', { poolSize: [2, 2], strides: [2, 2] }).apply(c));
+      const scaled = new Arithmetic('c_scale', 'mul', { value: new Tensor([9], new Random(2).fillUniform(new Float32Array(9), 0.5, 1.5)), side: 'right' }).apply(c);
+      const squared = new Arithmetic('c_square', 'mul').apply([scaled, c]);
+      const d = new HardSwish('d').apply(new AveragePooling2D('d_pool', { poolSize: [2, 2], strides: [2, 2] }).apply(squared));
       const e = new MaxPooling2D('e', { poolSize: [3, 3], strides: [1, 1], padding: 'same' }).apply(d);
       const f = new ReLU6('f').apply(new Resize('f_resize', { size: [9, 7] }).apply(e));
       return new Model(x, new Conv2D('out', { filters: 4, kernelSize: [1, 1] }).apply(f), { name: 'mixed' });
