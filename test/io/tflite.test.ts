@@ -2,6 +2,10 @@
 // into our Model; and the reader's typed errors on truncated files, lying offsets, out-of-range buffers, unknown ops.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Builder } from 'flatbuffers';
 
@@ -21,7 +25,7 @@ import { encodeTflite } from '../../src/io/tflite/write.js';
 import { halfBits } from '../../src/io/tflite/builder.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Random } from '../../src/tensor/random.js';
-import { assertClose, randomBatch, randomiseBatchNorm, relativeError } from '../support/helpers.js';
+import { FIXTURES, assertClose, randomBatch, randomiseBatchNorm, relativeError } from '../support/helpers.js';
 import { runTflite } from '../support/litert.js';
 
 /** Gives every weight of `model` seeded values, so that no layer is an identity. */
@@ -68,6 +72,26 @@ describe('TFLite float: written by us, run by LiteRT.js and read back', () => {
       assertClose(back.model.predict(x).reshape(expected.shape), expected, 1e-5, `${what}: read back`);
     });
   }
+});
+
+describe('LiteRT.js threaded (2 threads, in a process with relaxed SIMD)', () => {
+  it('runs a written MobileNetV1 to the single-threaded outputs', async () => {
+    const model = randomiseWeights(mobilenetV1({ alpha: 0.25, resolution: 32, classes: 6 }), 5);
+    const x = randomBatch([1, 32, 32, 3], 7);
+    const dir = mkdtempSync(join(tmpdir(), 'mnts-litert-'));
+    try {
+      const bytes = encodeTflite(model);
+      writeFileSync(join(dir, 'm.tflite'), bytes);
+      writeFileSync(join(dir, 'x.bin'), new Uint8Array(x.data.buffer));
+      const child = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', join(FIXTURES, '..', 'support', 'litert-threads.ts'), join(dir, 'm.tflite'), join(dir, 'x.bin'), '2'], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(child.status, 0, child.stderr);
+      const threaded = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as number[];
+      const [single] = await runTflite(bytes, [x.data]);
+      assertClose(new Tensor([1, 6], Float32Array.from(threaded)), new Tensor([1, 6], single as Float32Array), 1e-5, 'threaded');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('TFLite float16 weights', () => {
