@@ -265,7 +265,8 @@ class QdqExporter {
         return this.quantizeValue(this.clip(y, this.realRange(s.add.range, py), name), py, name);
       }
       case 'qglobalAvgPool':
-        return this.quantizeValue(keepDims(this.node('GlobalAveragePool', name, [this.float(x)])), this.quant(s.output), name);
+        // quantized before the flatten: a QDQ reader takes GlobalAveragePool → QuantizeLinear as one int8 op
+        return keepDims(this.quantizeValue(this.node('GlobalAveragePool', name, [this.float(x)]), this.quant(s.output), name));
       case 'qavgPool':
         return this.quantizeValue(this.pool({ ...s, op: 'avgPool' }, 'AveragePool'), this.quant(s.output), name);
       case 'conv':

@@ -38,11 +38,15 @@ interface Constant {
   uint8: boolean;
 }
 
-/** A plan tensor (float32, or int8 where its `quant` is set); `shape` is the ONNX per-sample shape. */
+/**
+ * A plan tensor (float32, or int8 where its `quant` is set); `shape` is the ONNX per-sample shape. `flatFrom`: an image
+ * of ONNX shape [C, H, W] flattened, its elements still in our order (H, W, C): only a dense layer reads it (permuting its weight rows).
+ */
 interface Act {
   kind: 'act';
   id: number;
   shape: number[];
+  flatFrom?: number[];
 }
 
 /** The reals of an int8 plan tensor read with `params` (a DequantizeLinear, or a QLinear op's input). */
@@ -51,6 +55,7 @@ interface Dq {
   id: number;
   params: QParams;
   shape: number[];
+  flatFrom?: number[];
 }
 
 /** A constant dequantized: real = scale[k]·(q − zeroPoint[k]), k the index along `axis` (or 0 for per-tensor parameters). */
@@ -229,12 +234,13 @@ class QuantizedGraphImporter {
   /** An activation as reals read through int8 parameters: Dq values as they are; float tensors have none. */
   private dqOf(v: Value, what: string): Dq {
     if (v.kind === 'dq') return v;
-    if (v.kind === 'act' && this.tensors[v.id].quant) return { kind: 'dq', id: v.id, params: this.tensors[v.id].quant!, shape: v.shape };
+    if (v.kind === 'act' && this.tensors[v.id].quant) return { kind: 'dq', id: v.id, params: this.tensors[v.id].quant!, shape: v.shape, flatFrom: v.flatFrom };
     throw this.fail(`${what} is not an int8 value read through DequantizeLinear`);
   }
 
   /** A float32 plan tensor holding `v`: dequantizing an int8 one (once), or running a pending op in float32. */
   private tensorOf(v: Value): number {
+    if ((v.kind === 'act' || v.kind === 'dq') && v.flatFrom) throw this.fail(`reads a flattened image [${v.flatFrom.join(', ')}] other than through a dense layer`);
     switch (v.kind) {
       case 'act':
         return v.id;
@@ -291,11 +297,17 @@ class QuantizedGraphImporter {
   private denseKernel<T extends Float32Array | Int8Array>(op: Extract<PendingOp, { op: 'dense' }>, values: (c: DqConst | Constant) => ArrayLike<number>, make: new (n: number) => T): { kernel: T; units: number; features: number } {
     const shape = op.weight.kind === 'dqconst' ? op.weight.q.shape : op.weight.shape;
     const [rows, cols] = shape;
+    const [features, units] = op.transposed ? [cols, rows] : [rows, cols];
     const data = values(op.weight);
+    // our feature i reads ONNX's feature row(i): the same where the input is not a reordered flattened image
+    let row = (i: number): number => i;
+    if (op.x.flatFrom) {
+      const [c, h, w] = op.x.flatFrom;
+      row = (i) => (i % c) * h * w + Math.floor(i / c);
+    }
     const kernel = new make(data.length);
-    if (!op.transposed) kernel.set(data);
-    else for (let o = 0; o < rows; o++) for (let i = 0; i < cols; i++) kernel[i * rows + o] = data[o * cols + i];
-    return op.transposed ? { kernel, units: rows, features: cols } : { kernel, units: cols, features: rows };
+    for (let i = 0; i < features; i++) for (let o = 0; o < units; o++) kernel[i * units + o] = data[op.transposed ? o * cols + row(i) : row(i) * cols + o];
+    return { kernel, units, features };
   }
 
   /** Per output channel weight scales when the weights are int8 with zero point 0 along the output axis; null otherwise. */
@@ -370,10 +382,10 @@ class QuantizedGraphImporter {
         return { kind: 'act', id: this.quantizePending(v, py), shape: v.shape };
       case 'dq': {
         const held = this.tensors[v.id].quant!;
-        if (sameParams(v.params, held) && sameParams(held, py)) return { kind: 'act', id: v.id, shape: v.shape };
+        if (sameParams(v.params, held) && sameParams(held, py)) return { kind: 'act', id: v.id, shape: v.shape, flatFrom: v.flatFrom };
         if (!sameParams(v.params, held)) throw this.fail(`requantizes int8 tensor ${this.tensors[v.id].name} read with other parameters than it was quantized with`);
         const requant = requantization([held.scale / py.scale], py.zeroPoint);
-        return { kind: 'act', id: this.step({ op: 'requantize', inputZeroPoint: held.zeroPoint, requant }, [v.id], v.shape, py), shape: v.shape };
+        return { kind: 'act', id: this.step({ op: 'requantize', inputZeroPoint: held.zeroPoint, requant }, [v.id], v.shape, py), shape: v.shape, flatFrom: v.flatFrom };
       }
       default: {
         const id = this.tensorOf(v);
@@ -438,7 +450,7 @@ class QuantizedGraphImporter {
     const shape = weight.kind === 'dqconst' ? weight.q.shape : weight.shape;
     const features = sizeOf(x.shape);
     if (shape.length !== 2 || shape[transposed ? 1 : 0] !== features) throw this.fail(`weight [${shape.join(', ')}] does not fit ${features} input features`);
-    if (x.shape.length === 3 && x.shape.filter((d) => d !== 1).length > 1) throw this.fail('reads an image that is not flat (flatten it after pooling)');
+    if (x.shape.length === 3 && x.shape.filter((d) => d !== 1).length > 1) throw this.fail('reads an image that is not flattened');
     return this.pendingOf({ op: 'dense', x, weight, bias, transposed }, [shape[transposed ? 0 : 1]]);
   }
 
@@ -466,14 +478,18 @@ class QuantizedGraphImporter {
     return { kind: 'act', id: this.step({ op: 'clamp', clamp }, [this.tensorOf(v)], this.shapeOf(v)), shape: this.shapeOf(v) };
   }
 
-  /** A view (Flatten, Reshape) of an activation to `shape`; our element order must agree with ONNX's on both sides. */
+  /**
+   * A view (Flatten, Reshape) of an activation to `shape`. Where our element order differs from ONNX's, only an image
+   * flattened to a vector is taken (for a dense layer, see `flatFrom`).
+   */
   private view(v: Value, shape: number[]): Value {
     const from = this.shapeOf(v);
     const agrees = (s: readonly number[]): boolean => s.length !== 3 || s.filter((d) => d !== 1).length <= 1;
-    if (!agrees(from) || !agrees(shape)) throw this.fail(`reshapes [${from.join(', ')}] to [${shape.join(', ')}], which reorders the elements`);
     if (v.kind === 'pending') return this.view({ kind: 'act', id: this.tensorOf(v), shape: v.shape }, shape);
-    if (v.kind === 'act' || v.kind === 'dq') return { ...v, shape };
-    throw this.fail('reshapes a constant');
+    if (v.kind !== 'act' && v.kind !== 'dq') throw this.fail('reshapes a constant');
+    if (agrees(from) && agrees(shape)) return { ...v, shape, flatFrom: undefined };
+    if (shape.length === 1 && !v.flatFrom) return { ...v, shape, flatFrom: from };
+    throw this.fail(`reshapes [${from.join(', ')}] to [${shape.join(', ')}], which reorders the elements`);
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -509,6 +525,7 @@ class QuantizedGraphImporter {
       }
       case 'GlobalAveragePool': {
         const x = this.dqOf(this.required(0), 'the input');
+        if (x.shape.length !== 3) throw this.fail('only over images');
         return [this.pendingOf({ op: 'globalAvgPool', x }, [x.shape[0], 1, 1])];
       }
       case 'AveragePool':
@@ -579,6 +596,7 @@ class QuantizedGraphImporter {
       case 'QLinearGlobalAveragePool': {
         if (this.attrInt('channels_last', 0) !== 0) throw this.fail('channels_last');
         const x = this.int8Input(0, 1);
+        if (x.shape.length !== 3) throw this.fail('only over images');
         return [this.quantize(this.pendingOf({ op: 'globalAvgPool', x }, [x.shape[0], 1, 1]), this.tensorParams(3))];
       }
       default:
@@ -590,7 +608,7 @@ class QuantizedGraphImporter {
   private int8Input(k: number, paramsAt: number): Dq {
     const v = this.required(k);
     if (v.kind !== 'act' || !this.tensors[v.id].quant) throw this.fail(`input ${k} is not an int8 tensor`);
-    return { kind: 'dq', id: v.id, params: this.tensorParams(paramsAt), shape: v.shape };
+    return { kind: 'dq', id: v.id, params: this.tensorParams(paramsAt), shape: v.shape, flatFrom: v.flatFrom };
   }
 
   /** QLinearConv's int32 bias: on the scale sx·sw[c], zero point 0. */
