@@ -465,6 +465,24 @@ class QuantizedGraphImporter {
     throw this.fail('the bias must be a constant');
   }
 
+  /** Zero padding of an image's height and width (mode constant, value 0 or, on int8, the zero point): a pad step, int8 or float. */
+  private pad(x: Value): Value {
+    const mode = this.node.attribute.find((a) => a.name === 'mode');
+    if (mode && new TextDecoder().decode(mode.s) !== 'constant') throw this.fail('mode other than constant');
+    const shape = this.shapeOf(x);
+    const pads = [...this.constant(1).data];
+    const value = this.value(2);
+    const fill = value?.kind === 'const' ? value.data[0] - (value.uint8 ? 128 : 0) : 0;
+    const int8 = x.kind === 'act' && this.tensors[x.id].quant;
+    if (shape.length !== 3 || pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || fill !== (int8 ? int8.zeroPoint : 0)) {
+      throw this.fail('only zero padding of the height and width of images');
+    }
+    const [, , t, l, , , b, r] = pads;
+    const out = [shape[0], shape[1] + t + b, shape[2] + l + r];
+    if (x.kind === 'dq') return { ...x, id: this.step({ op: 'pad', padding: [t, b, l, r] }, [x.id], out, this.tensors[x.id].quant), shape: out };
+    return { kind: 'act', id: this.step({ op: 'pad', padding: [t, b, l, r] }, [this.tensorOf(x)], out, int8 || undefined), shape: out };
+  }
+
   /** Relu or Clip: joins a pending op, or clamps an int8 or float tensor. */
   private clamp(v: Value, clamp: Clamp): Value {
     if (v.kind === 'pending') {
@@ -541,6 +559,8 @@ class QuantizedGraphImporter {
         if (x.kind === 'dq') return [{ ...x, id: this.step({ op: 'maxPool', pool }, [x.id], shape, this.tensors[x.id].quant), shape }];
         return [{ kind: 'act', id: this.step({ op: 'maxPool', pool }, [this.tensorOf(x)], shape), shape }];
       }
+      case 'Pad':
+        return [this.pad(this.required(0))];
       case 'Relu':
         return [this.clamp(this.required(0), [0, Infinity])];
       case 'Clip': {
@@ -600,7 +620,7 @@ class QuantizedGraphImporter {
         return [this.quantize(this.pendingOf({ op: 'globalAvgPool', x }, [x.shape[0], 1, 1]), this.tensorParams(3))];
       }
       default:
-        throw this.fail(`not supported in a quantized graph (${[...QUANTIZED_OPS].join(', ')}, Conv, Gemm, MatMul, Add, pools, Relu, Clip, Flatten, Reshape, Softmax)`);
+        throw this.fail(`not supported in a quantized graph (${[...QUANTIZED_OPS].join(', ')}, Conv, Gemm, MatMul, Add, pools, Pad, Relu, Clip, Flatten, Reshape, Softmax)`);
     }
   }
 
