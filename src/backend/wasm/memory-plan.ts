@@ -85,17 +85,17 @@ export interface PlannedMemory {
  * GEMM take scratch for their window rows.
  */
 export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
-  const layout = placeBuffers(
-    planRequests(
-      plan,
-      batch,
-      (i) => {
-        const step = plan.steps[i];
-        return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : batch * im2colFloats(step);
-      },
-      concatSlices(plan),
-    ),
+  const requests = planRequests(
+    plan,
+    batch,
+    (i) => {
+      const step = plan.steps[i];
+      return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : batch * im2colFloats(step);
+    },
+    concatSlices(plan),
   );
+  // the arena counts in floats: an int8 tensor's bytes take a quarter as many (its offset stays 64-byte aligned)
+  const layout = placeBuffers(requests.map((r) => (r.key.startsWith('t') && plan.tensors[Number(r.key.slice(1))].quant ? { ...r, floats: Math.ceil(r.floats / 4) } : r)));
   const rowBufferBytes = threads * Math.max(0, ...chains.map((c) => c?.scratchBytes ?? 0));
   return { layout, arenaBytes: 4 * layout.floats, rowBufferBytes, totalBytes: 4 * layout.floats + rowBufferBytes };
 }
