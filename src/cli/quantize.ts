@@ -7,7 +7,8 @@ import type { Dataset } from '../data/dataset.js';
 import { describeModel } from '../io/model-file.js';
 import { writeFileAtomic } from '../node/files.js';
 import { openDataset } from '../node/training-run.js';
-import { RangeObserver } from '../quant/calibrate.js';
+import { CALIBRATION_METHODS, RangeObserver } from '../quant/calibrate.js';
+import type { RangeChoice } from '../quant/calibrate.js';
 import { encodeInt8ModelFile } from '../quant/int8-file.js';
 import { quantizationErrors } from '../quant/error-report.js';
 import type { StepError } from '../quant/error-report.js';
@@ -15,17 +16,19 @@ import { QuantizedModel, planForInt8 } from '../quant/quantized-model.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { MetricsAccumulator } from '../train/metrics.js';
-import { POSITIVE_INTEGER, listFlag, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
+import { POSITIVE, POSITIVE_INTEGER, listFlag, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { CommandIO } from './io.js';
 import { loadModelOrDefault } from './model-files.js';
 import { modelRunner } from '../backend/model-runner.js';
 import { createProgress } from './progress.js';
 
 export const QUANTIZE_HELP = `mobilenet quantize [--model FILE] --data DIR --out FILE.safetensors [--split train|test] [--images 512]
-                   [--keep-float LAYER,…] [--eval [N]] [--report] [--json]
-Post-training int8 quantization (per-channel symmetric int8 weights, per-tensor affine int8 activations, BatchNorm
-folded, ReLU6 and residual adds fused): calibrates activation ranges on --images images (default 512, a seeded shuffle)
-of DIR's split (default train), writes an int8 model file that eval and classify run. --keep-float keeps the named
+                   [--ranges minmax|percentile|mse [--percentile P]] [--keep-float LAYER,…] [--eval [N]] [--report] [--json]
+Post-training int8 quantization in TFLite's arithmetic (per-channel symmetric int8 weights, per-tensor affine int8
+activations, BatchNorm folded, ReLU6 and residual adds fused): calibrates activation ranges on --images images (default
+512, a seeded shuffle) of DIR's split (default train), writes an int8 model file that eval, classify, infer and bench
+run. --ranges chooses each activation's range from what calibration saw: minmax (default: every value), percentile
+(P% of the values kept, default 99.99) or mse (the least squared quantization error). --keep-float keeps the named
 layers' steps in float32. --eval compares float and int8 top-1 on the first N test images (default all).
 --report prints each step's signal-to-quantization-noise ratio (dB) against the float model on 32 calibration
 images: errors compound, so the first steps with a low ratio are the ones worth keeping in float32.`;
@@ -52,6 +55,8 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     split: { type: 'string' },
     images: { type: 'string' },
     'keep-float': { type: 'string' },
+    ranges: { type: 'string' },
+    percentile: { type: 'string' },
     eval: { type: 'string' },
     report: { type: 'boolean' },
     json: { type: 'boolean' },
@@ -65,6 +70,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   const images = numberFlag(values, 'images', POSITIVE_INTEGER) ?? 512;
   const evalImages = values.eval === undefined || values.eval === 'all' ? values.eval : numberFlag(values, 'eval', POSITIVE_INTEGER);
   const keepFloat = listFlag(values, 'keep-float');
+  const ranges: RangeChoice = { method: stringFlag(values, 'ranges', CALIBRATION_METHODS) ?? 'minmax', percentile: numberFlag(values, 'percentile', POSITIVE) };
 
   const { model, preprocessing, classNames, source, notes } = await loadModelOrDefault(values.model as string | undefined);
   for (const note of notes) io.err(`note: ${note}`);
@@ -78,7 +84,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   const observer = new RangeObserver(planForInt8(model));
   const started = performance.now();
   await overBatches(io, 'calibrating', calibration, order, (x) => observer.observe(x));
-  const quantized = QuantizedModel.fromCalibration(observer, { keepFloat, outputNames: model.outputNames });
+  const quantized = QuantizedModel.fromCalibration(observer, { keepFloat, outputNames: model.outputNames, ranges });
   const bytes = encodeInt8ModelFile(model, quantized, { classNames, preprocessing, extra: { quantized: { from: source, calibration: { data, split, images: order.length } } } });
   await writeFileAtomic(out, bytes);
   const floatBytes = 4 * [...model.weights().values()].reduce((n, t) => n + t.size, 0);
@@ -86,6 +92,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     model: source,
     out,
     calibrationImages: order.length,
+    ranges,
     seconds: (performance.now() - started) / 1000,
     fileBytes: bytes.length,
     floatWeightBytes: floatBytes,

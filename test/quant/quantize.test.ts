@@ -185,6 +185,11 @@ describe('int8 models', () => {
     const noise = f.reduce((n, v, k) => n + (v - i8[k]) ** 2, 0);
     const signal = f.reduce((n, v) => n + v * v, 0);
     assert.ok(Math.abs(report[report.length - 1].sqnrDb - 10 * Math.log10(signal / noise)) < 1e-3, JSON.stringify(report.at(-1)));
+    // ranges clipped to the 99th percentile: no activation's step is wider than min/max's, some are narrower
+    const [minmax, clipped] = [QuantizedModel.quantize(model, [x]), QuantizedModel.quantize(model, [x], { ranges: { method: 'percentile', percentile: 99 } })];
+    const scales = (m: QuantizedModel): number[] => m.parts.params.map((p) => p.scale);
+    assert.ok(scales(clipped).every((s, i) => s <= scales(minmax)[i]) && scales(clipped).some((s, i) => s < scales(minmax)[i]));
+    assertClose(runPlanOutputs(clipped.plan, x)[0], model.predict(x), 0.1, 'int8 MobileNetV1, percentile ranges');
     assert.throws(() => QuantizedModel.quantize(model, [x], { keepFloat: ['nope'] }), /no layer nope/);
     assert.throws(() => QuantizedModel.quantize(model, []), /at least one calibration image/);
     assert.throws(() => runPlanOutputs(q.plan, randomBatch([1, 31, 32, 3], 1)), ShapeError);
@@ -275,7 +280,7 @@ describe('int8 model file', () => {
 
 describe('mobilenet quantize, then classify, eval, infer and inspect with the int8 file', () => {
   it('bench --precision int8 quantizes the model on the fly; --backend int8 is its alias', async () => {
-    for (const flags of [['--precision', 'int8'], ['--backend', 'int8']]) {
+    for (const flags of [['--precision', 'int8'], ['--backend', 'int8', '--calibration', FASHION, '--input-channels', '1']]) {
       const r = await runCli('bench', ...flags, '--alpha', '0.35', '--resolution', '32', '--classes', '10', '--runs', '2', '--json');
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out);
@@ -288,10 +293,11 @@ describe('mobilenet quantize, then classify, eval, infer and inspect with the in
     const dir = mkdtempSync(join(tmpdir(), 'mnts-int8-'));
     try {
       const out = join(dir, 'fm-int8.safetensors');
-      const r = await runCli('quantize', '--data', FASHION, '--split', 'test', '--images', '64', '--eval', '64', '--report', '--out', out, '--json');
+      const r = await runCli('quantize', '--data', FASHION, '--split', 'test', '--images', '64', '--ranges', 'percentile', '--eval', '64', '--report', '--out', out, '--json');
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out);
       assert.equal(result.calibrationImages, 64);
+      assert.equal(result.ranges.method, 'percentile');
       assert.ok(existsSync(out) && result.fileBytes < 0.3 * result.floatWeightBytes, r.out);
       assert.ok(result.eval.agreement >= 0.95 && result.eval.images === 64, r.out);
       assert.equal(result.report.length, 64); // 52 convolutions, 10 residual adds, the pooling, the classifier
