@@ -159,8 +159,8 @@ function int8Plan({ plan, params, weights }: QuantizedParts): Plan {
       const out = int8Output(s);
       const pixels = x.size / x.shape[x.shape.length - 1];
       steps.push({ op: 'qglobalAvgPool', layers: s.layers, inputs: s.inputs, output: s.output, inputZeroPoint: x.quant!.zeroPoint, requant: requantization([x.quant!.scale / (pixels * out.scale)], out.zeroPoint) });
-    } else if (s.op === 'avgPool' && isInt8(s.inputs[0])) {
-      // TFLite's int8 average pool keeps its input's parameters
+    } else if (s.op === 'avgPool' && isInt8(s.inputs[0]) && !(s.pool.countIncludePad && s.pool.padding.some((p) => p > 0))) {
+      // TFLite's int8 average pool keeps its input's parameters and divides by the taps inside the input (torch's padded divisor stays float)
       int8Output(s, tensors[s.inputs[0]].quant);
       steps.push({ op: 'qavgPool', layers: s.layers, inputs: s.inputs, output: s.output, pool: s.pool, range: [-128, 127] });
     } else if ((s.op === 'pad' || s.op === 'maxPool' || s.op === 'globalMaxPool' || s.op === 'clamp') && isInt8(s.inputs[0])) {

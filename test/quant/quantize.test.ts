@@ -18,6 +18,13 @@ import { runPlanOutputs, runPlanValues } from '../../src/backend/plan-reference.
 import type { PlanValue } from '../../src/backend/plan-reference.js';
 import { modelRunner } from '../../src/backend/model-runner.js';
 import { conv2d } from '../../src/ops/conv2d.js';
+import { avgPool2d, maxPool2d } from '../../src/ops/pool.js';
+import { Model } from '../../src/graph/model.js';
+import { input } from '../../src/nn/core.js';
+import { Conv2D } from '../../src/nn/conv.js';
+import { ReLU6 } from '../../src/nn/activation.js';
+import { AveragePooling2D, MaxPooling2D } from '../../src/nn/pooling.js';
+import { Concatenate } from '../../src/nn/extra.js';
 import type { Conv2DParams } from '../../src/ops/conv2d.js';
 import { mobilenetV2 } from '../../src/models/mobilenet-v2.js';
 import { mobilenetV1 } from '../../src/models/mobilenet-v1.js';
@@ -166,6 +173,34 @@ describe('int8 models', () => {
     }
     assert.deepEqual([...q.outputNames], [...model.outputNames]);
     assert.deepEqual([...q.outputShape], [10]);
+  });
+
+  it('pools: max and Keras-style average pools run on int8 (the input\'s parameters), torch\'s padded divisor stays float; concat requantizes', () => {
+    const x = input([7, 6, 3]);
+    const a = new ReLU6('relu').apply(new Conv2D('conv', { filters: 5, kernelSize: 3, padding: 'same' }).apply(x));
+    const max = new MaxPooling2D('max', { poolSize: 2, strides: 2, padding: 'same' }).apply(a);
+    const keras = new AveragePooling2D('keras', { poolSize: 3, strides: 1, padding: 'same' }).apply(max);
+    const torch = new AveragePooling2D('torch', { poolSize: 3, strides: 1, padding: 'same', countIncludePad: true }).apply(max);
+    const model = new Model(x, new Concatenate('concat', -1, 2).apply([keras, new Conv2D('mix', { filters: 2, kernelSize: 1 }).apply(torch)]));
+    for (const [i, [, w]] of [...model.weights()].entries()) w.data.set(randomBatch([w.size], 20 + i).data);
+    const batch = randomBatch([2, 7, 6, 3], 5);
+    const q = QuantizedModel.quantize(model, [batch]);
+    const steps = q.unfused.steps.map((s) => `${s.op} ${s.layers[0]}`);
+    assert.deepEqual(steps, ['quantize input', 'qconv conv', 'maxPool max', 'qavgPool keras', 'dequantize max', 'avgPool torch', 'quantize torch', 'qconv mix', 'requantize keras', 'requantize mix', 'concat concat', 'dequantize concat']);
+    const { tensors } = q.unfused;
+    const [maxStep, kerasStep] = [q.unfused.steps[2], q.unfused.steps[3]];
+    assert.deepEqual([tensors[maxStep.output].quant, tensors[kerasStep.output].quant], [tensors[maxStep.inputs[0]].quant, tensors[maxStep.inputs[0]].quant]);
+    // each int8 pool against the float pool on its dequantized input: the max exactly, the average within one step
+    const seen = new Map<number, PlanValue>();
+    runPlanValues(q.unfused, batch, (s, out) => seen.set(s.output, out));
+    for (const [s, float, tolerance] of [[maxStep, maxPool2d, 0], [kerasStep, avgPool2d, 1]] as const) {
+      const inValue = seen.get(s.inputs[0]) as Int8Tensor;
+      const out = seen.get(s.output) as Int8Tensor;
+      const pool = s.op === 'maxPool' || s.op === 'qavgPool' ? s.pool : assert.fail(s.op);
+      const expected = quantize(float(real(inValue).reshape([2, ...tensors[s.inputs[0]].shape]), pool).data, out.params);
+      assert.ok(out.data.every((v, i) => Math.abs(v - expected[i]) <= tolerance), `${s.layers[0]}`);
+    }
+    assertClose(runPlanOutputs(q.plan, batch)[0], model.predict(batch), 0.05, 'int8 pools and concat');
   });
 
   it('MobileNetV1 with a layer kept in float32: within 4% of the float model, that layer runs in float', () => {
