@@ -95,6 +95,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     model: source,
     out,
     calibrationImages: order.length,
+    calibration: calibrationChoice,
     seconds: (performance.now() - started) / 1000,
     fileBytes: bytes.length,
     floatWeightBytes: floatBytes,

@@ -24,6 +24,8 @@ import { decodeModelFile } from '../../src/io/model-file.js';
 import { readIdxFolder } from '../../src/node/idx-files.js';
 import { loadBatch } from '../../src/data/dataset.js';
 import { QuantizedModel } from '../../src/quant/quantized-model.js';
+import { decodeAnyModel } from '../../src/io/any-model.js';
+import { FormatError } from '../../src/errors.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES } from '../support/helpers.js';
@@ -305,6 +307,13 @@ describe('QDQ ONNX export of int8 plans', async () => {
     const agree = range(0, 64).filter((i) => top(ours.data, i) === top(theirs.data, i)).length;
     console.log(`end to end: ${d.same} of ${ours.size} logits equal, ${d.one} one step apart, ${d.more} more (at most ${d.worst}); same top class on ${agree} of 64 images`);
     assert.ok(agree >= 62, `same top class on ${agree} of 64 images`);
+  });
+
+  it('decodeAnyModel reads it as an int8 plan with { planned: true }, and says so without', async () => {
+    const loaded = await decodeAnyModel({ bytes, source: 'fashion-int8.onnx' }, { planned: true });
+    assert.ok(!('nodes' in loaded.model));
+    assert.deepEqual((loaded.model as PlannedModel).plan.steps.map((s) => s.op), q.unfused.steps.map((s) => s.op));
+    await assert.rejects(decodeAnyModel({ bytes, source: 'fashion-int8.onnx' }), (e) => e instanceof FormatError && /imports as an int8 plan/.test(e.message));
   });
 
   it('imports back as the same int8 steps, giving our outputs within one step', () => {
