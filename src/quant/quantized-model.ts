@@ -19,8 +19,8 @@ export interface QuantizeOptions {
   keepFloat?: readonly string[];
   /** The names of the plan's outputs (default: their tensors' names); `quantize` gives the model's. */
   outputNames?: readonly string[];
-  /** How each activation's range is chosen from what calibration saw (default min/max, TFLite's). */
-  ranges?: RangeChoice;
+  /** How each activation's int8 range is chosen from what calibration saw (default min/max). */
+  calibration?: RangeChoice;
 }
 
 /** Int8 weights (per output channel) and the float32 bias (BatchNorm folded) of a convolution or dense step. */
@@ -79,11 +79,11 @@ export class QuantizedModel implements PlannedModel {
     return QuantizedModel.fromCalibration(observer, { outputNames: model.outputNames, ...options });
   }
 
-  /** Quantizes the plan `observer` ran (from planForInt8): activations to the ranges it saw (as `ranges` chooses), weights per output channel. */
+  /** Quantizes the plan `observer` ran (from planForInt8): activations to the ranges it saw, weights per output channel. */
   static fromCalibration(observer: RangeObserver, options: QuantizeOptions = {}): QuantizedModel {
     const { plan } = observer;
     if (observer.images === 0) throw new ConfigError('int8 quantization needs at least one calibration image');
-    const params = observer.calibratedRanges(options.ranges).map((r, id) => affineParams(r.min, r.max, `tensor ${plan.tensors[id].name}`));
+    const params = observer.calibratedRanges(options.calibration).map((r, id) => affineParams(r.min, r.max, `tensor ${plan.tensors[id].name}`));
     const keep = new Set(options.keepFloat ?? []);
     for (const name of keep) if (!plan.steps.some((s) => s.layers.includes(name))) throw new ConfigError(`keepFloat: the model has no layer ${name}`);
     const weights = new Map<string, Int8Weights>();

@@ -7,7 +7,10 @@ import { Histogram, RangeObserver } from '../../src/quant/calibrate.js';
 import type { TensorRange } from '../../src/quant/calibrate.js';
 import { mobilenetV2 } from '../../src/models/mobilenet-v2.js';
 import { planForInt8 } from '../../src/quant/quantized-model.js';
-import { randomBatch } from '../support/helpers.js';
+import { FIXTURES, randomBatch, runCli } from '../support/helpers.js';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 
 /** `count` values evenly spread over [a, b): the midpoints of `count` equal cells. */
@@ -143,5 +146,29 @@ describe('RangeObserver', () => {
       assert.ok(ranges.some((r, id) => r.max < observer.ranges[id].max), `${choice.method} clips somewhere`);
     }
     assert.throws(() => observer.calibratedRanges({ method: 'entropy' as 'mse' }), /calibration method "entropy"/);
+  });
+});
+
+describe('mobilenet quantize --calibration-method', () => {
+  it('percentile with --percentile writes the int8 file and says how it calibrated; mismatched or unknown flags are usage errors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mnts-calibrate-'));
+    const data = join(FIXTURES, '..', '..', 'data', 'fashion-mnist');
+    try {
+      const out = join(dir, 'q.safetensors');
+      const r = await runCli('quantize', '--data', data, '--split', 'test', '--images', '64', '--calibration-method', 'percentile', '--percentile', '99.9', '--out', out, '--json');
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(JSON.parse(r.out).calibration, { method: 'percentile', percentile: 99.9 });
+      assert.ok(existsSync(out));
+      const mismatched = await runCli('quantize', '--data', data, '--percentile', '99', '--out', out);
+      assert.equal(mismatched.code, 2);
+      assert.match(mismatched.err, /--percentile goes with --calibration-method percentile/);
+      const unknown = await runCli('quantize', '--data', data, '--calibration-method', 'entropy', '--out', out);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.err, /--calibration-method must be one of minmax, percentile, mse/);
+      const range = await runCli('quantize', '--data', data, '--calibration-method', 'percentile', '--percentile', '0', '--out', out);
+      assert.equal(range.code, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

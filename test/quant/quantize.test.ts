@@ -221,7 +221,7 @@ describe('int8 models', () => {
     const signal = f.reduce((n, v) => n + v * v, 0);
     assert.ok(Math.abs(report[report.length - 1].sqnrDb - 10 * Math.log10(signal / noise)) < 1e-3, JSON.stringify(report.at(-1)));
     // ranges clipped to the 99th percentile: no activation's step is wider than min/max's, some are narrower
-    const [minmax, clipped] = [QuantizedModel.quantize(model, [x]), QuantizedModel.quantize(model, [x], { ranges: { method: 'percentile', percentile: 99 } })];
+    const [minmax, clipped] = [QuantizedModel.quantize(model, [x]), QuantizedModel.quantize(model, [x], { calibration: { method: 'percentile', percentile: 99 } })];
     const scales = (m: QuantizedModel): number[] => m.parts.params.map((p) => p.scale);
     assert.ok(scales(clipped).every((s, i) => s <= scales(minmax)[i]) && scales(clipped).some((s, i) => s < scales(minmax)[i]));
     assertClose(runPlanOutputs(clipped.plan, x)[0], model.predict(x), 0.1, 'int8 MobileNetV1, percentile ranges');
@@ -328,11 +328,11 @@ describe('mobilenet quantize, then classify, eval, infer and inspect with the in
     const dir = mkdtempSync(join(tmpdir(), 'mnts-int8-'));
     try {
       const out = join(dir, 'fm-int8.safetensors');
-      const r = await runCli('quantize', '--data', FASHION, '--split', 'test', '--images', '64', '--ranges', 'percentile', '--eval', '64', '--report', '--out', out, '--json');
+      const r = await runCli('quantize', '--data', FASHION, '--split', 'test', '--images', '64', '--calibration-method', 'percentile', '--eval', '64', '--report', '--out', out, '--json');
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out);
       assert.equal(result.calibrationImages, 64);
-      assert.equal(result.ranges.method, 'percentile');
+      assert.equal(result.calibration.method, 'percentile');
       assert.ok(existsSync(out) && result.fileBytes < 0.3 * result.floatWeightBytes, r.out);
       assert.ok(result.eval.agreement >= 0.95 && result.eval.images === 64, r.out);
       assert.equal(result.report.length, 64); // 52 convolutions, 10 residual adds, the pooling, the classifier

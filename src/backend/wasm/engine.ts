@@ -25,6 +25,7 @@ import { emitResize, emitResizeRows, packResizeTaps } from './kernels/resize.js'
 import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
+import type { Int8ChainPlan } from './kernels/int8-chain.js';
 import { DIRECT_CONV_MAX_TAPS, concatSlices, im2colFloats, planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
 import { resolveWasmFeatures } from './options.js';
 import { POINTERS_PER_STEP, ThreadPool } from './threads.js';
@@ -104,7 +105,7 @@ export class WasmEngine {
     private readonly runners: (PartRunner | null)[],
     private readonly serialRuns: (SerialRun | null)[],
     relaxedSimd: boolean,
-    private readonly chains: (ChainPlan | null)[],
+    private readonly chains: (ChainPlan | Int8ChainPlan | null)[],
     private readonly pool: ThreadPool | null,
     threadsNote: string | null,
   ) {
@@ -145,8 +146,8 @@ export class WasmEngine {
     const phases: Phase[] = [];
     const add = (list: Phase[]): number[] => list.map((p) => phases.push(p) - 1);
     const stepPhases = plan.steps.map((step, i): StepPhases => {
-      const own = add(compileStep(step, i, compiler, chains[i]));
-      const chain = chains[i];
+      const chain = floatChain(chains[i]);
+      const own = add(compileStep(step, i, compiler, chain));
       if (threads === 1 || step.op !== 'chain' || chain === null || chain.stem !== null) return { phases: own, stages: null, stageFloats: 0 };
       return { phases: own, stages: add(chainStagePhases(step, i, chain, phases[own[0]].work as ChainWork, compiler)), stageFloats: unfusedChainFloats(step, 1) };
     });
@@ -298,6 +299,11 @@ export class WasmEngine {
     this.disposed = true;
     await this.pool?.dispose();
   }
+}
+
+/** A float chain's plan; null for an int8 chain's (its step compiles it) and for other steps. */
+function floatChain(plan: ChainPlan | Int8ChainPlan | null): ChainPlan | null {
+  return plan !== null && 'stem' in plan ? plan : null;
 }
 
 /** What the engine needs of what it runs besides the plan: the names and per-sample shapes of its input and outputs. */
