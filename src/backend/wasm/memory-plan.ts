@@ -16,13 +16,7 @@ import type { Int8ChainPlan } from './kernels/int8-chain.js';
  * kernels take (`chainRoles`), so a chain they refuse is a bug, and throws.
  */
 export function planChains(plan: Plan): (ChainPlan | Int8ChainPlan | null)[] {
-  return plan.steps.map((step, i) => {
-    if (step.op === 'qchain') {
-      const streamed = convKind(step.stages[0].kernelShape, step.stages[0].conv) === 'standard' ? step.stages.slice(1) : step.stages;
-      return planInt8Chain(streamed, { prefix: `step${i}` });
-    }
-    return step.op === 'chain' ? planChain(chainSpecOf(step), { prefix: `step${i}` }) : null;
-  });
+  return plan.steps.map((step, i) => (step.op === 'qchain' ? planInt8Chain(step.stages, { prefix: `step${i}` }) : step.op === 'chain' ? planChain(chainSpecOf(step), { prefix: `step${i}` }) : null));
 }
 
 /** Floats of the intermediates of a chain run stage by stage, for `batch` images. */
@@ -38,21 +32,9 @@ export const DIRECT_CONV_MAX_TAPS = 512;
  * layers on hundreds of channels, a dilated one; every int8 one) is laid out in before its GEMM: im2col scratch. 0 for other steps.
  */
 export function im2colFloats(step: Step): number {
-  // every standard int8 convolution runs as im2col, its window rows a byte per value; a streamed int8 chain's stem too
+  // every standard int8 convolution runs as im2col, its window rows a byte per value
   if (step.op === 'qconv') return convKind(step.kernelShape, step.conv) === 'standard' ? Math.ceil(windowValues(step) / 4) : 0;
-  if (step.op === 'qchain') {
-    const stem = step.stages[0];
-    if (convKind(stem.kernelShape, stem.conv) !== 'standard') return 0;
-    const { rows, output } = int8StemScratchFloats(stem);
-    return rows + output;
-  }
   return step.op === 'conv' && runsAsIm2col(step) ? windowValues(step) : 0;
-}
-
-/** Floats per image of an int8 chain's stem: its window rows, then its output (the streamed stages' input), a byte per value. */
-export function int8StemScratchFloats(stem: QConvStep): { rows: number; output: number } {
-  const [h, w, c] = stem.outShape;
-  return { rows: Math.ceil(windowValues(stem) / 4), output: Math.ceil((h * w * c) / 4) };
 }
 
 /** Values per image of a convolution's window rows: kh·kw·cin per output pixel. */

@@ -36,8 +36,11 @@ export function chainSpecOf(step: ChainStep): ChainSpec {
  * data (no weights, no functions), so it can be posted to workers.
  */
 export interface ChainRows {
-  /** Export names of the chain's kernels. */
-  names: { stem: string | null; expand: string | null; depthwise: string; project: string };
+  /**
+   * Export names of the chain's kernels. `stemWindows`: where the stem runs as window rows and a GEMM (int8), the kernel
+   * `(image, windows, firstRow, rowCount)` laying out the windows of stem output rows; the stem is then that GEMM.
+   */
+  names: { stem: string | null; stemWindows: string | null; expand: string | null; depthwise: string; project: string };
   residual: boolean;
   /** Bytes per tensor element: 4 (float32) or 1 (int8). */
   elementBytes: number;
@@ -60,7 +63,7 @@ export interface ChainRows {
    * Byte offsets into a runner's scratch, each 64-byte aligned; -1 where a chain has no such buffer. Rows
    * inside a buffer are packed with no gap, so consecutive rows are one run of pixels for the GEMM.
    */
-  scratch: { ring: number; stemRows: number; depthwiseRows: number };
+  scratch: { ring: number; stemRows: number; stemWindows: number; depthwiseRows: number };
   /** Bytes each runner needs for its row buffers (a multiple of 64). */
   scratchBytes: number;
   /** Elements of the shared row that stands for rows in the vertical padding. */
@@ -129,8 +132,11 @@ export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPla
   return { ...rows, stem: stemSpec, expand: expandSpec, depthwise: dwSpec, project: projectSpec };
 }
 
-/** The rows, names and scratch of a chain of these stages (`chainRoles`' roles), its tensors `elementBytes` bytes per element. */
-export function planChainRows(roles: ChainRoles<ChainStageShape>, residual: boolean, elementBytes: number, options: ChainOptions = {}): ChainRows {
+/**
+ * The rows, names and scratch of a chain of these stages (`chainRoles`' roles), its tensors `elementBytes` bytes per element;
+ * `stemWindows`: the stem runs as window rows (kh·kw·cin elements per output pixel) and a GEMM.
+ */
+export function planChainRows(roles: ChainRoles<ChainStageShape>, residual: boolean, elementBytes: number, options: ChainOptions & { stemWindows?: boolean } = {}): ChainRows {
   const { stem, expand, depthwise, project } = roles;
   const inShape = [...(stem ?? expand ?? depthwise).inShape] as [number, number, number];
   const outShape = [...project.outShape] as [number, number, number];
@@ -151,11 +157,13 @@ export function planChainRows(roles: ChainRoles<ChainStageShape>, residual: bool
   };
   const ring = ringRows > 0 ? take(ringRows * width * channels * elementBytes) : -1;
   const stemRows = stem && expand ? take(ringRows * width * stem.outShape[2] * elementBytes) : -1;
+  const windows = stem && options.stemWindows ? take(ringRows * width * stem.kernelShape[0] * stem.kernelShape[1] * stem.inShape[2] * elementBytes) : -1;
   const depthwiseRows = take(rowsPerStep * outWidth * channels * elementBytes);
   const prefix = options.prefix ?? 'chain';
   return {
     names: {
       stem: stem && `${prefix}_stem`,
+      stemWindows: stem && options.stemWindows ? `${prefix}_stem_windows` : null,
       expand: expand && `${prefix}_expand`,
       depthwise: `${prefix}_depthwise`,
       project: `${prefix}_project`,
@@ -167,7 +175,7 @@ export function planChainRows(roles: ChainRoles<ChainStageShape>, residual: bool
     rows: { height, width, channels, kernelHeight: kh, stride, dilation, padTop },
     rowsPerStep,
     ringRows,
-    scratch: { ring, stemRows, depthwiseRows },
+    scratch: { ring, stemRows, stemWindows: windows, depthwiseRows },
     scratchBytes: top,
     zeroRowFloats: width * channels,
   };
@@ -238,6 +246,7 @@ export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, 
   const base = scratch ?? runtime.alloc(plan.scratchBytes, ALIGN);
   if (base % ALIGN !== 0) throw new ConfigError(`chain: scratch pointer ${base} is not ${ALIGN}-byte aligned`);
   const stem = plan.names.stem ? kernel(kernels, plan.names.stem) : null;
+  const stemWindows = plan.names.stemWindows ? kernel(kernels, plan.names.stemWindows) : null;
   const expand = plan.names.expand ? kernel(kernels, plan.names.expand) : null;
   const depthwise = kernel(kernels, plan.names.depthwise);
   const project = kernel(kernels, plan.names.project);
@@ -253,6 +262,7 @@ export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, 
   const ringRowBytes = width * channels * element;
   const ring = base + plan.scratch.ring;
   const stemRows = base + plan.scratch.stemRows;
+  const windows = base + plan.scratch.stemWindows;
   const depthwiseRows = base + plan.scratch.depthwiseRows;
   const depthwiseRowBytes = outW * channels * element;
   // the depthwise kernel's arguments, reused: kh row pointers, weights, output row
@@ -265,7 +275,10 @@ export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, 
     let source = image + row * inRowBytes;
     if (stem) {
       source = expand ? stemRows : target;
-      stem(image, weights.stem, source, row, count);
+      if (stemWindows) {
+        stemWindows(image, windows, row, count);
+        stem(windows, weights.stem, source, count * width, 0);
+      } else stem(image, weights.stem, source, row, count);
     }
     if (expand) expand(source, weights.expand, target, count * width, 0);
   };

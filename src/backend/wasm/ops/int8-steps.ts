@@ -16,7 +16,6 @@ import type { Compiler, Phase, Place, SerialRun } from './phase.js';
 import { emitInt8Depthwise, emitInt8DepthwiseRow, packInt8DepthwiseWeights } from '../kernels/int8-depthwise.js';
 import { emitInt8Im2col } from '../kernels/int8-im2col.js';
 import { emitInt8ChainKernels, int8ConvWeights, packInt8Chain, planInt8Chain, uploadBytes } from '../kernels/int8-chain.js';
-import { int8StemScratchFloats } from '../memory-plan.js';
 
 /** Whether `step` reads or writes an int8 tensor (or is an int8 plan step): `compileInt8Step` compiles it. */
 export function touchesInt8(step: Step, c: Compiler): boolean {
@@ -76,22 +75,12 @@ function compileInt8Im2col(step: QConvStep, index: number, c: Compiler, name: st
   ];
 }
 
-/**
- * A row-streamed int8 chain (paper §5.1): the expansion's rows in each thread's row buffers, the depthwise from them, the
- * projection and its ADD. A stem runs first, whole, on phases of its own (im2col and the GEMM) into the step's scratch.
- */
+/** A row-streamed int8 chain (paper §5.1): the stem's and expansion's rows in each thread's row buffers, the depthwise from them, the projection and its ADD. */
 function compileInt8Chain(step: QChainStep, index: number, c: Compiler): Phase[] {
-  const name = `step${index}`;
-  const stem = convKind(step.stages[0].kernelShape, step.stages[0].conv) === 'standard' ? step.stages[0] : null;
-  const streamed = stem ? step.stages.slice(1) : step.stages;
-  const plan = planInt8Chain(streamed, { prefix: name });
+  const plan = planInt8Chain(step.stages, { prefix: `step${index}` });
   emitInt8ChainKernels(c.mod, plan);
-  const work: Work = { kind: 'chain', weights: packInt8Chain(c.runtime, plan, streamed), scratch: c.chainScratch, scratchStride: c.rowBytesPerThread };
-  const input: Place = stem ? { scratchOf: index, floatsPerImage: int8StemScratchFloats(stem).rows } : { tensor: step.inputs[0] };
-  const chain: Phase = { step: index, places: [input, { tensor: step.output }, null], tensors: [-1, -1], work, serial: null, native: true };
-  if (!stem) return [{ ...chain, tensors: [step.inputs[0], step.output] }];
-  const stemPhases = compileInt8Im2col(stem, index, c, `${name}_stem`, [{ tensor: step.inputs[0] }, input], [{ scratchOf: index, floatsPerImage: 0 }, [step.inputs[0], step.output]]);
-  return [...stemPhases, chain];
+  const work: Work = { kind: 'chain', weights: packInt8Chain(c.runtime, plan, step.stages), scratch: c.chainScratch, scratchStride: c.rowBytesPerThread };
+  return [{ step: index, places: tensorPlaces(step), tensors: [step.inputs[0], step.output], work, serial: null, native: true }];
 }
 
 /**
