@@ -3,18 +3,20 @@
 
 import { placeBuffers, planRequests } from '../../graph/arena.js';
 import type { ArenaLayout, ChannelSlice } from '../../graph/arena.js';
-import type { ChainStep, ConvStep, Plan, Step } from '../../graph/plan.js';
+import type { ChainStep, ConvStep, Plan, QConvStep, Step } from '../../graph/plan.js';
 import { readerCounts } from '../../graph/passes/rewrite.js';
 import { convKind } from '../../ops/conv-kind.js';
 import { chainSpecOf, planChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
+import { planInt8Chain } from './kernels/int8-chain.js';
+import type { Int8ChainPlan } from './kernels/int8-chain.js';
 
 /**
  * For each step: the row-streaming plan of a chain; null for other steps. The lowering fuses only chains the row
  * kernels take (`chainRoles`), so a chain they refuse is a bug, and throws.
  */
-export function planChains(plan: Plan): (ChainPlan | null)[] {
-  return plan.steps.map((step, i) => (step.op === 'chain' ? planChain(chainSpecOf(step), { prefix: `step${i}` }) : null));
+export function planChains(plan: Plan): (ChainPlan | Int8ChainPlan | null)[] {
+  return plan.steps.map((step, i) => (step.op === 'qchain' ? planInt8Chain(step.stages, { prefix: `step${i}` }) : step.op === 'chain' ? planChain(chainSpecOf(step), { prefix: `step${i}` }) : null));
 }
 
 /** Floats of the intermediates of a chain run stage by stage, for `batch` images. */
@@ -27,10 +29,16 @@ export const DIRECT_CONV_MAX_TAPS = 512;
 
 /**
  * Floats per image of the window rows that a standard convolution the direct kernel does not take (SSD's 3×3 extra
- * layers on hundreds of channels, a dilated one) is laid out in before its GEMM: im2col scratch. 0 for other steps.
+ * layers on hundreds of channels, a dilated one; every int8 one) is laid out in before its GEMM: im2col scratch. 0 for other steps.
  */
 export function im2colFloats(step: Step): number {
-  if (step.op !== 'conv' || !runsAsIm2col(step)) return 0;
+  // every standard int8 convolution runs as im2col, its window rows a byte per value
+  if (step.op === 'qconv') return convKind(step.kernelShape, step.conv) === 'standard' ? Math.ceil(windowValues(step) / 4) : 0;
+  return step.op === 'conv' && runsAsIm2col(step) ? windowValues(step) : 0;
+}
+
+/** Values per image of a convolution's window rows: kh·kw·cin per output pixel. */
+function windowValues(step: ConvStep | QConvStep): number {
   const [kh, kw, cin] = step.kernelShape;
   return step.outShape[0] * step.outShape[1] * kh * kw * cin;
 }
@@ -84,7 +92,7 @@ export interface PlannedMemory {
  * intermediates then take arena scratch; their row buffers exist all the same. Convolutions run as im2col and a
  * GEMM take scratch for their window rows.
  */
-export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
+export function planMemory(plan: Plan, chains: readonly (ChainPlan | Int8ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
   const requests = planRequests(
     plan,
     batch,

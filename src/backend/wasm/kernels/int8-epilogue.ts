@@ -55,15 +55,25 @@ function checkRange(what: string, zeroPoint: number, range: readonly [number, nu
   }
 }
 
-/**
- * Writes a block's constants at byte `at` of `out` for channels [first, first + count) of `w` (the rest of the block's `width`
- * stays zero): the bias has Σ zx·w folded in (the kernels sum x·w, not (x − zx)·w), `kernelRows` rows of a [rows, cout] kernel.
- */
-export function packBlockConstants(out: DataView, at: number, w: Int8ConvWeights, first: number, count: number, width: number, kernelRows: number, residual: boolean): void {
+/** Which channels a packed block holds, and how its bias is made. */
+export interface BlockLayout {
+  /** Channels [first, first + count) of the weights; the rest of the block's `width` stays zero. */
+  first: number;
+  count: number;
+  width: number;
+  /** Rows of the [rows, cout] kernel (HWIO flattened): the kernels that sum x·w, not (x − zx)·w, get bias − zx·Σw. */
+  kernelRows: number;
+  foldInputZeroPoint: boolean;
+  residual: boolean;
+}
+
+/** Writes a block's constants at byte `at` of `out` (see the layout above). */
+export function packBlockConstants(out: DataView, at: number, w: Int8ConvWeights, b: BlockLayout): void {
   const cout = w.bias.length;
   const r = w.requant;
   checkRange('int8 requantization', r.zeroPoint, r.range);
   if (r.multiplier.length !== 1 && r.multiplier.length !== cout) throw new ShapeError(`int8 requantization: ${r.multiplier.length} multipliers for ${cout} output channels`);
+  const { first, count, width, kernelRows, residual } = b;
   if (w.kernel.length !== kernelRows * cout) throw new ShapeError(`int8 weights: kernel has ${w.kernel.length} values, expected ${kernelRows}·${cout} = ${kernelRows * cout}`);
   const i32 = (offset: number, v: number): void => out.setInt32(at + offset, v, true);
   [r.zeroPoint, r.range[0] - r.zeroPoint, r.range[1] - r.zeroPoint, w.inputZeroPoint].forEach((v, i) => i32(4 * i, v));
@@ -81,7 +91,7 @@ export function packBlockConstants(out: DataView, at: number, w: Int8ConvWeights
   for (let c = 0; c < count; c++) {
     const ch = first + c;
     let sum = 0;
-    for (let k = 0; k < kernelRows; k++) sum += w.kernel[k * cout + ch];
+    if (b.foldInputZeroPoint) for (let k = 0; k < kernelRows; k++) sum += w.kernel[k * cout + ch];
     const k = r.multiplier.length === 1 ? 0 : ch;
     const values = [(w.bias[ch] - w.inputZeroPoint * sum) | 0, ...multiplyConstants(r.multiplier[k], r.shift[k])];
     values.forEach((v, array) => i32(o + (array * width + c) * 4, v));

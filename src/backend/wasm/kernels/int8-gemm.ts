@@ -14,23 +14,27 @@ import { type Int8ConvWeights, blockConstantBytes, emitRequantize, epilogueScrat
  *    exact for every int8 w (−128 included). Per 4 inputs: the int16 pair sums of x·lo (|x| ≤ 128, lo ≤ 127: at most 32,512
  *    in magnitude, so no engine saturates or wraps them) widened by extadd_pairwise, and those of x·hi widened by
  *    i32x4.dot_i16x8_s with −128: Σx·w exactly, in one int32 accumulator, wrapping as the reference's int32 arithmetic does.
- *    (The fused i32x4.relaxed_dot_i8x16_i7x16_add_s is the same pmaddubsw/pmaddwd/paddd on x64, but V8 11.3 (Node 20, behind
- *    its flag) returns 2·dot instead of dot + c when its register allocator gives the result c's register.)
- *  - 'i16': inputs sign-extended to int16 pairs, weights stored as int16, i32x4.dot_i16x8_s: 2 products per lane.
+ *    (The fused i32x4.relaxed_dot_i8x16_i7x16_add_s is the same pmaddubsw/pmaddwd/paddd on x64 without VNNI, and V8 11.3,
+ *    Node 20's behind its flag, returned 2·dot instead of dot + c here for some register assignments.)
+ *  - 'i16': weights stored as int16 pairs, inputs sign-extended to int16 eight at a time (load8x8_s) and each pair broadcast
+ *    by a shuffle, i32x4.dot_i16x8_s: 2 exact products per lane.
  */
 export type Int8Dot = 'relaxed' | 'i16';
 
-/** The dot product a module can hold: the relaxed one where the module allows relaxed SIMD. */
-export function defaultInt8Dot(mod: ModuleBuilder): Int8Dot {
-  return mod.relaxedSimd ? 'relaxed' : 'i16';
-}
+/**
+ * 'i16' unless asked: without a trustworthy fused dot it takes fewer instructions than 'relaxed' on x64 (per 16 products,
+ * 2 pmaddwd + 2 paddd against 2 × (pmaddubsw + pmaddwd + paddd)) and on arm64 (smull/smull2/addp either way, the
+ * relaxed split doubling them), so 'relaxed' is exact but not faster; it pays once a fused dot (sdot, vpdpbusd) can be used.
+ */
+export const DEFAULT_INT8_DOT: Int8Dot = 'i16';
 
 export interface Int8GemmSpec {
   /** Reduction length: input channels, dense inputs, or kh·kw·cin after im2col. */
   cin: number;
   /** Output channels, or dense units. */
   cout: number;
-  dot: Int8Dot;
+  /** Default DEFAULT_INT8_DOT; 'relaxed' needs a module built with relaxed SIMD. */
+  dot?: Int8Dot;
   /** TFLite's ADD of a second int8 [pixels × cout] tensor after the requantization (the inverted residual's shortcut). */
   residual?: boolean;
   /** Bytes (int8 values) from one pixel to the next; larger than cin/cout to read or write a channel slice. */
@@ -43,6 +47,10 @@ export interface Int8GemmSpec {
 
 const DEFAULT_TILE: GemmTile = { pixels: 4, vectors: 2 };
 
+function relaxedDot(spec: Int8GemmSpec): boolean {
+  return (spec.dot ?? DEFAULT_INT8_DOT) === 'relaxed';
+}
+
 function tileOf(spec: Int8GemmSpec): GemmTile {
   return spec.tile ?? DEFAULT_TILE;
 }
@@ -54,7 +62,7 @@ export function int8GemmBlockChannels(spec: Int8GemmSpec): number {
 
 /** Reduction values per dot step, and the weight bytes of one step for a block of `width` channels. */
 function group(spec: Int8GemmSpec, width: number): { k: number; bytes: number } {
-  return spec.dot === 'relaxed' ? { k: 4, bytes: 2 * width * 4 } : { k: 2, bytes: width * 4 };
+  return relaxedDot(spec) ? { k: 4, bytes: 2 * width * 4 } : { k: 2, bytes: width * 4 };
 }
 
 /** Bytes of the packed block of `width` channels: its constants, then its weights. */
@@ -82,7 +90,7 @@ export function packInt8GemmWeights(spec: Int8GemmSpec, w: Int8ConvWeights): Uin
   const weight = (k: number, channel: number, n: number, first: number): number => (k < cin && channel < n ? w.kernel[k * cout + first + channel] : 0);
   let at = 0;
   for (const [first, n, width] of channelBlocks(cout, int8GemmBlockChannels(spec))) {
-    packBlockConstants(view, at, w, first, n, width, cin, residual);
+    packBlockConstants(view, at, w, { first, count: n, width, kernelRows: cin, foldInputZeroPoint: true, residual });
     const g = group(spec, width);
     let o = at + blockConstantBytes(width, residual);
     for (let k0 = 0; k0 < cin; k0 += g.k, o += g.bytes) {
@@ -91,7 +99,7 @@ export function packInt8GemmWeights(spec: Int8GemmSpec, w: Int8ConvWeights): Uin
         const lane = c % LANES;
         for (let i = 0; i < g.k; i++) {
           const v = weight(k0 + i, c, n, first);
-          if (spec.dot === 'relaxed') {
+          if (relaxedDot(spec)) {
             out[o + vector * V128 + lane * 4 + i] = v & 0x7f;
             out[o + (width / LANES + vector) * V128 + lane * 4 + i] = v < 0 ? 1 : 0;
           } else {
@@ -118,7 +126,7 @@ export function emitInt8Gemm(mod: ModuleBuilder, name: string, spec: Int8GemmSpe
   const yStride = spec.outputStride ?? spec.cout;
   const rStride = spec.residualStride ?? spec.cout;
   if (xStride < spec.cin || yStride < spec.cout || rStride < spec.cout) throw new ShapeError('int8 gemm: a pixel stride is shorter than its row of channels');
-  const relaxed = spec.dot === 'relaxed';
+  const relaxed = relaxedDot(spec);
   if (relaxed && !mod.relaxedSimd) throw new ConfigError('int8 gemm: the relaxed dot product needs a module built with relaxedSimd');
   const residual = spec.residual ?? false;
   const planes = relaxed ? 2 : 1;
@@ -140,19 +148,23 @@ export function emitInt8Gemm(mod: ModuleBuilder, name: string, spec: Int8GemmSpe
     const minus128 = fn.local('v128');
     if (relaxed) fn.v128.const(new Uint8Array(new Int16Array(8).fill(-128).buffer)).set(minus128);
 
-    /** Pushes pixel p's next `k` inputs (1…4) as the dot reads them: broadcast bytes, or int16 pairs. */
-    const pushInputs = (p: number, k: number): void => {
-      const at = p * xStride;
+    // 'i16': eight inputs per pixel loaded once as int16 lanes, each pair then broadcast by a shuffle (pshufd on x64)
+    const octets = relaxed ? [] : Array.from({ length: tile.pixels }, () => fn.local('v128'));
+    const pairLanes = (pair: number): number[] => Array.from({ length: 16 }, (_, i) => 4 * pair + (i % 4));
+
+    /**
+     * Pushes pixel p's `k` inputs (1…4) from byte `at` of its row as the dot reads them: broadcast bytes ('relaxed'), or an
+     * int16 pair ('i16'). Inputs past the row's end meet zero weights: any value there is right, so a shorter load does.
+     */
+    const pushInputs = (p: number, at: number, k: number): void => {
+      const offset = p * xStride + at;
       if (!relaxed) {
-        if (k === 2) fn.get(xk).v128.load16_splat(at).i16x8.extend_low_i8x16_s();
-        else fn.get(xk).i32.load8_s(at).i16x8.splat();
-        return;
-      }
-      // missing inputs meet zero weights: any value there is right, so a shorter splat does
-      if (k === 4) fn.get(xk).v128.load32_splat(at);
-      else if (k === 2) fn.get(xk).v128.load16_splat(at);
-      else if (k === 1) fn.get(xk).v128.load8_splat(at);
-      else fn.get(xk).i32.load16_u(at).get(xk).i32.load8_u(at + 2).i32.const(16).i32.shl().i32.or().i32x4.splat();
+        if (k === 2) fn.get(xk).v128.load16_splat(offset).i16x8.extend_low_i8x16_s();
+        else fn.get(xk).i32.load8_s(offset).i16x8.splat();
+      } else if (k === 4) fn.get(xk).v128.load32_splat(offset);
+      else if (k === 2) fn.get(xk).v128.load16_splat(offset);
+      else if (k === 1) fn.get(xk).v128.load8_splat(offset);
+      else fn.get(xk).i32.load16_u(offset).get(xk).i32.load8_u(offset + 2).i32.const(16).i32.shl().i32.or().i32x4.splat();
     };
 
     /** One register tile: `rows` pixels × `width` padded channels of which `channels` are stored. */
@@ -162,10 +174,11 @@ export function emitInt8Gemm(mod: ModuleBuilder, name: string, spec: Int8GemmSpe
       for (let p = 0; p < rows; p++) for (let v = 0; v < vectors; v++) fn.v128.const(zero).set(acc[p][v]);
       offsetPointer(fn, kp, wp, blockConstantBytes(width, residual));
       fn.get(xRow).set(xk);
-      const step = (k: number): void => {
-        for (let i = 0; i < planes * vectors; i++) fn.get(kp).v128.load(i * V128).set(weights[i]);
+      /** One dot step: the weights of step `index` after kp, each pixel's inputs pushed by `inputs`. */
+      const step = (index: number, inputs: (p: number) => void): void => {
+        for (let i = 0; i < planes * vectors; i++) fn.get(kp).v128.load(index * g.bytes + i * V128).set(weights[i]);
         for (let p = 0; p < rows; p++) {
-          pushInputs(p, k);
+          inputs(p);
           fn.set(xs);
           for (let plane = 0; plane < planes; plane++) {
             for (let v = 0; v < vectors; v++) {
@@ -178,12 +191,19 @@ export function emitInt8Gemm(mod: ModuleBuilder, name: string, spec: Int8GemmSpe
           }
         }
       };
-      repeat(fn, Math.floor(spec.cin / g.k), () => {
-        step(g.k);
-        advance(fn, kp, g.bytes);
-        advance(fn, xk, g.k);
+      // steps per loop iteration: one quad ('relaxed'), or the four pairs of an octet ('i16')
+      const perLoop = relaxed ? 1 : 4;
+      repeat(fn, Math.floor(spec.cin / (perLoop * g.k)), () => {
+        if (relaxed) step(0, (p) => pushInputs(p, 0, 4));
+        else {
+          for (let p = 0; p < rows; p++) fn.get(xk).v128.load8x8_s(p * xStride).set(octets[p]);
+          for (let pair = 0; pair < 4; pair++) step(pair, (p) => fn.get(octets[p]).get(octets[p]).i8x16.shuffle(pairLanes(pair)));
+        }
+        advance(fn, kp, perLoop * g.bytes);
+        advance(fn, xk, perLoop * g.k);
       });
-      if (spec.cin % g.k) step(spec.cin % g.k);
+      const rest = spec.cin % (perLoop * g.k);
+      for (let index = 0; index * g.k < rest; index++) step(index, (p) => pushInputs(p, index * g.k, Math.min(g.k, rest - index * g.k)));
       const block = { block: wp, width, residual };
       for (let p = 0; p < rows; p++) {
         const results = acc[p].slice(0, vectors);
