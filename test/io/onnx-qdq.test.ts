@@ -220,6 +220,36 @@ describe('QDQ and QLinear ONNX import', () => {
     }
   });
 
+  it('the imported QDQ graph written again (pad and a separate qadd included) runs in onnxruntime within one step of our plan', { skip: NO_ORT }, async () => {
+    const { model } = quantizedOnnxToPlan(parseOnnxModel(qdqNetwork()));
+    const x = randomInput([20, 3, 9, 7], 4, 2.5);
+    const again = encodeOnnx(model);
+    assert.deepEqual(quantizedOnnxToPlan(parseOnnxModel(again)).model.plan.steps.map((s) => s.op), model.plan.steps.map((s) => s.op));
+    const d = stepDifferences(runOurs(model, x), await runOrt(again, x), 0.08);
+    assert.equal(d.more, 0, JSON.stringify(d));
+  });
+
+  it('max and average pools on int8 (equal parameters in and out): maxPool and qavgPool steps, within one step of onnxruntime', { skip: NO_ORT }, async () => {
+    const init = [scalar('s', 0.03), zero8('z', -7)];
+    const qdq = (x: string, out: string): NodeSpec[] => [
+      { op: 'QuantizeLinear', inputs: [x, 's', 'z'], output: `${out}.q` },
+      { op: 'DequantizeLinear', inputs: [`${out}.q`, 's', 'z'], output: out },
+    ];
+    const nodes: NodeSpec[] = [
+      ...qdq('input', 'x'),
+      { op: 'MaxPool', inputs: ['x'], output: 'm', attrs: { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 1] } } },
+      ...qdq('m', 'mq'),
+      { op: 'AveragePool', inputs: ['mq'], output: 'a', attrs: { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] } } },
+      ...qdq('a', 'output'),
+    ];
+    const bytes = graph([3, 7, 6], [3, 3, 5], nodes, init);
+    const { model } = quantizedOnnxToPlan(parseOnnxModel(bytes));
+    assert.deepEqual(model.plan.steps.map((s) => s.op), ['quantize', 'maxPool', 'qavgPool', 'dequantize']);
+    const x = randomInput([6, 3, 7, 6], 8, 3);
+    const d = stepDifferences(runOurs(model, x), await runOrt(bytes, x), 0.03);
+    assert.equal(d.more, 0, JSON.stringify(d));
+  });
+
   it('float weights in a QDQ graph run in float32 between dequantize and quantize, and say so', () => {
     const init = [scalar('s', 0.05), zero8('z', 0), floatTensorProto('w', [2, 1, 1, 1], Float32Array.of(0.5, -1))];
     const nodes: NodeSpec[] = [
