@@ -250,6 +250,36 @@ describe('QDQ and QLinear ONNX import', () => {
     assert.equal(d.more, 0, JSON.stringify(d));
   });
 
+  it('MatMul with its bias Add after a Reshape (a qdense), then Softmax in float32: onnxruntime\'s logits within one step', { skip: NO_ORT }, async () => {
+    const rng = new Random(3);
+    const init: Message[] = [
+      scalar('s', 0.02), zero8('z', 5), scalar('ys', 0.05), zero8('yz', -3),
+      { name: 'shape', dims: [2], dataType: DataType.INT64, int64Data: [0, 12] },
+      integerTensorProto('w', [12, 4], Int8Array.from(integers(rng, 48, -127, 127))), floatTensorProto('ws', [4], Float32Array.of(0.003, 0.004, 0.005, 0.006)), integerTensorProto('wz', [4], new Int8Array(4)),
+      integerTensorProto('b', [4], Int32Array.from(integers(rng, 4, -500, 500))), floatTensorProto('bs', [4], Float32Array.of(0.003, 0.004, 0.005, 0.006).map((v) => Math.fround(0.02 * v))), integerTensorProto('bz', [4], new Int32Array(4)),
+    ];
+    const nodes: NodeSpec[] = [
+      { op: 'QuantizeLinear', inputs: ['input', 's', 'z'], output: 'xq' },
+      { op: 'Reshape', inputs: ['xq', 'shape'], output: 'flat' },
+      { op: 'DequantizeLinear', inputs: ['flat', 's', 'z'], output: 'x' },
+      { op: 'DequantizeLinear', inputs: ['w', 'ws', 'wz'], output: 'wf', attrs: { axis: { i: 1 } } },
+      { op: 'DequantizeLinear', inputs: ['b', 'bs', 'bz'], output: 'bf', attrs: { axis: { i: 0 } } },
+      { op: 'MatMul', inputs: ['x', 'wf'], output: 'mm' },
+      { op: 'Add', inputs: ['mm', 'bf'], output: 'y' },
+      { op: 'QuantizeLinear', inputs: ['y', 'ys', 'yz'], output: 'yq' },
+      { op: 'DequantizeLinear', inputs: ['yq', 'ys', 'yz'], output: 'logits' },
+      { op: 'Softmax', inputs: ['logits'], output: 'probs', attrs: { axis: { i: -1 } } },
+    ];
+    const bytes = graph([12, 1, 1], { logits: [4], probs: [4] }, nodes, init);
+    const { model } = quantizedOnnxToPlan(parseOnnxModel(bytes));
+    assert.deepEqual(model.plan.steps.map((s) => s.op), ['quantize', 'qdense', 'dequantize', 'softmax']);
+    const x = randomInput([16, 12, 1, 1], 9, 2);
+    const d = stepDifferences(runOurs(model, x, 0), await runOrt(bytes, x, 'input', 'logits'), 0.05);
+    assert.equal(d.more, 0, JSON.stringify(d));
+    const [ours, theirs] = [runOurs(model, x, 1), await runOrt(bytes, x, 'input', 'probs')];
+    ours.data.forEach((p, i) => assert.ok(Math.abs(p - theirs.data[i]) < 0.05 * theirs.data[i] + 1e-6, `${i}: ${p} vs ${theirs.data[i]}`));
+  });
+
   it('float weights in a QDQ graph run in float32 between dequantize and quantize, and say so', () => {
     const init = [scalar('s', 0.05), zero8('z', 0), floatTensorProto('w', [2, 1, 1, 1], Float32Array.of(0.5, -1))];
     const nodes: NodeSpec[] = [
