@@ -21,10 +21,13 @@ export function integerTensorProto(name: string, shape: readonly number[], value
   return { name, dims: [...shape], dataType: values instanceof Int8Array ? DataType.INT8 : DataType.INT32, rawData };
 }
 
-/** The real multiplier of channel c of a fixed-point requantization: multiplier·2^(shift − 31). */
-export function realMultiplier(r: Requantization, c: number): number {
+/** The real multiplier of a fixed-point one: multiplier·2^(shift − 31). */
+const real = (m: { multiplier: number; shift: number }): number => m.multiplier * 2 ** (m.shift - 31);
+
+/** Channel c's real multiplier of a requantization (one for all channels, or one each). */
+function channelMultiplier(r: Requantization, c: number): number {
   const k = r.multiplier.length === 1 ? 0 : c;
-  return r.multiplier[k] * 2 ** (r.shift[k] - 31);
+  return real({ multiplier: r.multiplier[k], shift: r.shift[k] });
 }
 
 const ints = (name: string, values: readonly number[]): Message => ({ name, type: AttributeType.INTS, ints: [...values] });
@@ -166,7 +169,7 @@ class QdqExporter {
    */
   private int8Weights(weights: Int8Array, shape: readonly number[], bias: Int32Array, r: Requantization, sx: number, sy: number, name: string): [string, string] {
     const channels = bias.length;
-    const sw = Float32Array.from({ length: channels }, (_, c) => (realMultiplier(r, c) * sy) / sx);
+    const sw = Float32Array.from({ length: channels }, (_, c) => (channelMultiplier(r, c) * sy) / sx);
     const axis = [int('axis', 0)];
     const w = this.initializer(`${name}.weight_quantized`, integerTensorProto('', shape, weights));
     const wScale = this.initializer(`${name}.weight_scale`, floatTensorProto('', [channels], sw));
@@ -189,9 +192,7 @@ class QdqExporter {
     let convParams = py;
     if (residual !== null) {
       if (!s.add) throw new ConfigError(`QDQ export: step ${name} has a residual but no add parameters`);
-      const mr = s.add.b.multiplier * 2 ** (s.add.b.shift - 31);
-      const ma = s.add.a.multiplier * 2 ** (s.add.a.shift - 31);
-      convParams = { scale: Math.fround((this.quant(residual).scale * ma) / mr), zeroPoint: s.requant.zeroPoint };
+      convParams = { scale: Math.fround((this.quant(residual).scale * real(s.add.a)) / real(s.add.b)), zeroPoint: s.requant.zeroPoint };
     }
     const [w, b] = this.int8Weights(toOIHW(s.kernel, s.kernelShape), [s.kernelShape[3], s.kernelShape[2], s.kernelShape[0], s.kernelShape[1]], s.bias, s.requant, px.scale, convParams.scale, name);
     const y = this.clip(this.convNode(xf, s, w, b, name), this.realRange(s.requant.range, convParams), name);

@@ -71,7 +71,7 @@ type Operand = Dq | DqConst | Constant;
 
 /** A float op on dequantized values, kept until a QuantizeLinear reads it (an int8 step) or anything else does (float32). */
 type PendingOp =
-  | { op: 'conv'; x: Dq; weight: DqConst | Constant; bias: Operand | null; conv: Conv2DParams; kernel: [number, number] }
+  | { op: 'conv'; x: Dq; weight: DqConst | Constant; bias: Operand | null; conv: Conv2DParams }
   | { op: 'dense'; x: Dq; weight: DqConst | Constant; bias: Operand | null; transposed: boolean }
   | { op: 'add'; a: Dq; b: Dq }
   | { op: 'globalAvgPool'; x: Dq }
@@ -443,7 +443,7 @@ class QuantizedGraphImporter {
     const groups = this.attrInt('group', 1);
     if (x.shape[0] !== shape[1] * groups) throw this.fail(`weight [${shape.join(', ')}] with ${groups} groups does not fit ${x.shape[0]} input channels`);
     const { strides, dilations, padding, out } = this.window(x.shape, [shape[2], shape[3]]);
-    return this.pendingOf({ op: 'conv', x, weight, bias, conv: { strides, dilations, padding, groups }, kernel: [shape[2], shape[3]] }, [shape[0], ...out]);
+    return this.pendingOf({ op: 'conv', x, weight, bias, conv: { strides, dilations, padding, groups } }, [shape[0], ...out]);
   }
 
   private denseOp(x: Dq, weight: DqConst | Constant, bias: Operand | null, transposed: boolean): Pending {
