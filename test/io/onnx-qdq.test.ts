@@ -24,12 +24,15 @@ import { decodeModelFile } from '../../src/io/model-file.js';
 import { readIdxFolder } from '../../src/node/idx-files.js';
 import { loadBatch } from '../../src/data/dataset.js';
 import { QuantizedModel } from '../../src/quant/quantized-model.js';
+import { WasmEngine } from '../../src/backend/wasm/engine.js';
+import { enableWasmFeatures } from '../../src/node/wasm-features.js';
 import { decodeAnyModel } from '../../src/io/any-model.js';
 import { FormatError } from '../../src/errors.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES } from '../support/helpers.js';
 
+enableWasmFeatures();
 const NO_ORT = ort ? false : 'onnxruntime-node is not installed (npm ci in bench/peers installs it)';
 const ROOT = join(FIXTURES, '..', '..');
 const BUNDLED = join(ROOT, 'models', 'fashion-mnist.safetensors');
@@ -376,10 +379,17 @@ describe('QDQ ONNX export of int8 plans', async () => {
     await assert.rejects(decodeAnyModel({ bytes, source: 'fashion-int8.onnx' }), (e) => e instanceof FormatError && /imports as an int8 plan/.test(e.message));
   });
 
-  it('imports back as the same int8 steps, giving our outputs within one step', () => {
+  it('imports back as the same int8 steps, giving our outputs within one step; WasmEngine runs the imported plan as the reference does', async () => {
     const back = quantizedOnnxToPlan(parseOnnxModel(bytes)).model;
     assert.deepEqual(back.plan.steps.map((s) => s.op), q.unfused.steps.map((s) => s.op));
-    const d = stepDifferences(runPlanOutputs(back.plan, x)[0], ours, outputScale);
+    const reference = runPlanOutputs(back.plan, x)[0];
+    const d = stepDifferences(reference, ours, outputScale);
     assert.equal(d.more, 0, JSON.stringify(d));
+    const engine = await WasmEngine.create(back, { threads: 2 });
+    try {
+      assert.deepEqual([...engine.predict(x).data], [...reference.data]);
+    } finally {
+      await engine.dispose();
+    }
   });
 });
