@@ -122,15 +122,23 @@ export {
   decodeOnnx, parseOnnxModel, onnxToModel, externalDataLocations, encodeOnnx,
   decodeTorchStateDict, loadTorchCheckpoint, encodeTorchStateDict, readTorchPickle,
   readKerasH5, decodeKerasH5Model, loadKerasH5Weights, decodeKerasArchive, kerasVariablePaths,
-  decodeTfjsGraphModel,
+  decodeTfjsGraphModel, quantizedOnnxToPlan,
 } from './api/readers.js';
+export type { DecodedQuantizedOnnx } from './io/onnx/qdq-import.js';
 export { UnsupportedOperatorError, ExternalDataError } from './io/onnx/errors.js';
+export { decodeTflite } from './io/tflite/read.js';
+export type { TfliteModel } from './io/tflite/read.js';
+export { importTflite } from './io/tflite/import.js';
+export type { TfliteImport } from './io/tflite/import.js';
+export { encodeTflite } from './io/tflite/write.js';
+export type { TfliteWriteOptions } from './io/tflite/write.js';
 export { QuantizedModel, planForInt8 } from './quant/quantized-model.js';
 export type { QuantizeOptions, QuantizedParts, Int8Weights } from './quant/quantized-model.js';
 export type { PlannedModel } from './graph/plan.js';
 export { runPlanOutputs, runPlanValues } from './backend/plan-reference.js';
 export type { PlanValue } from './backend/plan-reference.js';
 export { RangeObserver } from './quant/calibrate.js';
+export type { CalibrationMethod, RangeChoice } from './quant/calibrate.js';
 export { INT8_FILE_FORMAT, encodeInt8ModelFile, decodeInt8ModelFile } from './quant/int8-file.js';
 export type { LoadedInt8Model } from './quant/int8-file.js';
 export { affineParams, quantizeWeights, quantize, dequantize } from './quant/qparams.js';

@@ -28,8 +28,10 @@ export const parseOnnxModel = onFirstUse(onnxImport, 'parseOnnxModel');
 export const onnxToModel = onFirstUse(onnxImport, 'onnxToModel');
 /** The external-data files an ONNX ModelProto names. */
 export const externalDataLocations = onFirstUse(onnxImport, 'externalDataLocations');
-/** Our model → ONNX bytes. */
+/** Our model → ONNX bytes (an int8 plan in QDQ form). */
 export const encodeOnnx = onFirstUse(onnxExport, 'encodeOnnx');
+/** A parsed quantized ONNX ModelProto (QDQ or QLinear operators) → an int8 plan. */
+export const quantizedOnnxToPlan = onFirstUse(() => import('../io/onnx/qdq-import.js'), 'quantizedOnnxToPlan');
 
 /** A torch.save file's state dict (safe unpickling: tensors and containers only). */
 export const decodeTorchStateDict = onFirstUse(torch, 'decodeTorchStateDict');

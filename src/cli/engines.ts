@@ -1,5 +1,5 @@
-// Which kernels the CLI's long jobs use: the WebAssembly engine for evaluation where SIMD is available (compiled
-// from the current weights), and the training backends, with the reference as the fallback.
+// Which kernels the CLI's long jobs use: the WebAssembly engine for evaluation where SIMD is available
+// (compiled from the current weights), and the training backends, with the reference as the fallback.
 
 import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../graph/model.js';

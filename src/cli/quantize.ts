@@ -1,13 +1,13 @@
 // `mobilenet quantize`: post-training int8 quantization of a model file, calibrated on images of a data folder,
 // written as an int8 model file; optionally compares float and int8 accuracy on the test split.
 
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { loadBatch, shuffledIndices, batchIndices } from '../data/dataset.js';
 import type { Dataset } from '../data/dataset.js';
 import { describeModel } from '../io/model-file.js';
 import { writeFileAtomic } from '../node/files.js';
 import { openDataset } from '../node/training-run.js';
-import { RangeObserver } from '../quant/calibrate.js';
+import { CALIBRATION_METHODS, RangeObserver } from '../quant/calibrate.js';
 import { encodeInt8ModelFile } from '../quant/int8-file.js';
 import { quantizationErrors } from '../quant/error-report.js';
 import type { StepError } from '../quant/error-report.js';
@@ -17,18 +17,23 @@ import type { Tensor } from '../tensor/tensor.js';
 import { MetricsAccumulator } from '../train/metrics.js';
 import { POSITIVE_INTEGER, listFlag, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { CommandIO } from './io.js';
+import type { NumberRule } from './args.js';
 import { loadModelOrDefault } from './model-files.js';
 import { modelRunner } from '../backend/model-runner.js';
 import { createProgress } from './progress.js';
 
 export const QUANTIZE_HELP = `mobilenet quantize [--model FILE] --data DIR --out FILE.safetensors [--split train|test] [--images 512]
-                   [--keep-float LAYER,…] [--eval [N]] [--report] [--json]
+                   [--calibration-method minmax|percentile|mse [--percentile 99.99]] [--keep-float LAYER,…] [--eval [N]] [--report] [--json]
 Post-training int8 quantization (per-channel symmetric int8 weights, per-tensor affine int8 activations, BatchNorm
 folded, ReLU6 and residual adds fused): calibrates activation ranges on --images images (default 512, a seeded shuffle)
-of DIR's split (default train), writes an int8 model file that eval and classify run. --keep-float keeps the named
+of DIR's split (default train), writes an int8 model file that eval and classify run. Each activation's range covers
+every value seen (minmax, the default), all but (100 − P)% of them, half at each end (percentile, P 99.99 by default),
+or minimises the expected squared quantization error over its histogram (mse). --keep-float keeps the named
 layers' steps in float32. --eval compares float and int8 top-1 on the first N test images (default all).
 --report prints each step's signal-to-quantization-noise ratio (dB) against the float model on 32 calibration
 images: errors compound, so the first steps with a low ratio are the ones worth keeping in float32.`;
+
+const PERCENTILE: NumberRule = { accepts: (v) => v > 0 && v <= 100, what: 'a percentage in (0, 100]' };
 
 /** Folds batches of `order` through `run` with a progress bar; `run` sees each batch and its labels. */
 async function overBatches(io: CommandIO, label: string, data: Dataset, order: ArrayLike<number>, run: (x: Tensor, labels: Int32Array) => void): Promise<void> {
@@ -52,6 +57,8 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     split: { type: 'string' },
     images: { type: 'string' },
     'keep-float': { type: 'string' },
+    'calibration-method': { type: 'string' },
+    percentile: { type: 'string' },
     eval: { type: 'string' },
     report: { type: 'boolean' },
     json: { type: 'boolean' },
@@ -65,6 +72,8 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   const images = numberFlag(values, 'images', POSITIVE_INTEGER) ?? 512;
   const evalImages = values.eval === undefined || values.eval === 'all' ? values.eval : numberFlag(values, 'eval', POSITIVE_INTEGER);
   const keepFloat = listFlag(values, 'keep-float');
+  const calibrationChoice = { method: stringFlag(values, 'calibration-method', CALIBRATION_METHODS) ?? 'minmax', percentile: numberFlag(values, 'percentile', PERCENTILE) };
+  if (calibrationChoice.percentile !== undefined && calibrationChoice.method !== 'percentile') throw new UsageError('--percentile goes with --calibration-method percentile');
 
   const { model, preprocessing, classNames, source, notes } = await loadModelOrDefault(values.model as string | undefined);
   for (const note of notes) io.err(`note: ${note}`);
@@ -78,14 +87,15 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   const observer = new RangeObserver(planForInt8(model));
   const started = performance.now();
   await overBatches(io, 'calibrating', calibration, order, (x) => observer.observe(x));
-  const quantized = QuantizedModel.fromCalibration(observer, { keepFloat, outputNames: model.outputNames });
-  const bytes = encodeInt8ModelFile(model, quantized, { classNames, preprocessing, extra: { quantized: { from: source, calibration: { data, split, images: order.length } } } });
+  const quantized = QuantizedModel.fromCalibration(observer, { keepFloat, outputNames: model.outputNames, calibration: calibrationChoice });
+  const bytes = encodeInt8ModelFile(model, quantized, { classNames, preprocessing, extra: { quantized: { from: source, calibration: { data, split, images: order.length, ...calibrationChoice } } } });
   await writeFileAtomic(out, bytes);
   const floatBytes = 4 * [...model.weights().values()].reduce((n, t) => n + t.size, 0);
   const result: Record<string, unknown> = {
     model: source,
     out,
     calibrationImages: order.length,
+    calibration: calibrationChoice,
     seconds: (performance.now() - started) / 1000,
     fileBytes: bytes.length,
     floatWeightBytes: floatBytes,

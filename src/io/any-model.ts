@@ -452,15 +452,22 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       const proto = parseOnnxModel(bytes, source);
       const extents = externalDataExtents(proto, source);
       const files = await companions(input, extents.keys(), (location) => new ExternalDataError(`${source}: external data ${JSON.stringify(location)} was not given (give the files beside the model)`, location), extents);
-      const decoded = onnxToModel(proto, {
+      const importOptions = {
         name: stem(source),
         source,
-        externalData: (location) => {
+        externalData: (location: string) => {
           const data = files.get(location);
           if (!data) throw new ExternalDataError(`${source}: external data ${JSON.stringify(location)} was not read`, location);
           return data;
         },
-      });
+      };
+      const { isQuantizedOnnx, quantizedOnnxToPlan } = await import('./onnx/qdq-import.js');
+      if (options.planned && isQuantizedOnnx(proto)) {
+        const quantized = quantizedOnnxToPlan(proto, importOptions);
+        Object.assign(metadata, { int8: true, inputLayout: quantized.inputLayout });
+        return { model: quantized.model, format, notes: [...notes, `a quantized ONNX graph: an int8 plan, input NCHW`, ...quantized.notes], metadata };
+      }
+      const decoded = onnxToModel(proto, importOptions);
       Object.assign(metadata, decoded.info);
       notes.push(`ONNX opset ${decoded.info.opsetVersion}${decoded.info.producer ? ` from ${decoded.info.producer}` : ''}; input ${decoded.info.inputName} [${decoded.info.inputShape.join(', ')}] (NCHW)`);
       const description = taggedDescription(decoded.info.metadataProps, source) ?? {};

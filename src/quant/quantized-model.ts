@@ -9,6 +9,7 @@ import { fuseInt8Chains, fuseInt8Residuals } from '../graph/passes/fuse-int8-cha
 import { formatShape } from '../tensor/tensor.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { RangeObserver } from './calibrate.js';
+import type { RangeChoice } from './calibrate.js';
 import { addRequantization, requantization } from './fixed-point.js';
 import type { QParams, QuantizedWeights } from './qparams.js';
 import { affineParams, clampRange, quantizeWeights, roundHalfEven } from './qparams.js';
@@ -18,6 +19,8 @@ export interface QuantizeOptions {
   keepFloat?: readonly string[];
   /** The names of the plan's outputs (default: their tensors' names); `quantize` gives the model's. */
   outputNames?: readonly string[];
+  /** How each activation's int8 range is chosen from what calibration saw (default min/max). */
+  calibration?: RangeChoice;
 }
 
 /** Int8 weights (per output channel) and the float32 bias (BatchNorm folded) of a convolution or dense step. */
@@ -80,7 +83,7 @@ export class QuantizedModel implements PlannedModel {
   static fromCalibration(observer: RangeObserver, options: QuantizeOptions = {}): QuantizedModel {
     const { plan } = observer;
     if (observer.images === 0) throw new ConfigError('int8 quantization needs at least one calibration image');
-    const params = observer.ranges.map((r, id) => affineParams(r.min, r.max, `tensor ${plan.tensors[id].name}`));
+    const params = observer.calibratedRanges(options.calibration).map((r, id) => affineParams(r.min, r.max, `tensor ${plan.tensors[id].name}`));
     const keep = new Set(options.keepFloat ?? []);
     for (const name of keep) if (!plan.steps.some((s) => s.layers.includes(name))) throw new ConfigError(`keepFloat: the model has no layer ${name}`);
     const weights = new Map<string, Int8Weights>();
@@ -156,8 +159,8 @@ function int8Plan({ plan, params, weights }: QuantizedParts): Plan {
       const out = int8Output(s);
       const pixels = x.size / x.shape[x.shape.length - 1];
       steps.push({ op: 'qglobalAvgPool', layers: s.layers, inputs: s.inputs, output: s.output, inputZeroPoint: x.quant!.zeroPoint, requant: requantization([x.quant!.scale / (pixels * out.scale)], out.zeroPoint) });
-    } else if (s.op === 'avgPool' && isInt8(s.inputs[0])) {
-      // TFLite's int8 average pool keeps its input's parameters
+    } else if (s.op === 'avgPool' && isInt8(s.inputs[0]) && !(s.pool.countIncludePad && s.pool.padding.some((p) => p > 0))) {
+      // TFLite's int8 average pool keeps its input's parameters and divides by the taps inside the input (torch's padded divisor stays float)
       int8Output(s, tensors[s.inputs[0]].quant);
       steps.push({ op: 'qavgPool', layers: s.layers, inputs: s.inputs, output: s.output, pool: s.pool, range: [-128, 127] });
     } else if ((s.op === 'pad' || s.op === 'maxPool' || s.op === 'globalMaxPool' || s.op === 'clamp') && isInt8(s.inputs[0])) {

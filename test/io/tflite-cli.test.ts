@@ -13,7 +13,8 @@ import { preprocessImage } from '../../src/data/preprocess.js';
 import { decodeModelFile } from '../../src/io/model-file.js';
 import { decodeNpy } from '../../src/io/npy.js';
 import { importTflite } from '../../src/io/tflite/import.js';
-import { writeNpyFile } from '../../src/node/files.js';
+import { writeFileAtomic, writeNpyFile } from '../../src/node/files.js';
+import { mobilenetV1 } from '../../src/models/mobilenet-v1.js';
 import { QuantizedModel } from '../../src/quant/quantized-model.js';
 import { encodeTflite } from '../../src/io/tflite/write.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -85,6 +86,20 @@ describe('mobilenet convert to and from .tflite', () => {
       const argmax = (a: ArrayLike<number>): number => Array.from(a).indexOf(Math.max(...Array.from(a)));
       assert.equal(argmax(ours), argmax(litert), file);
     }
+  });
+});
+
+describe('mobilenet classify --labels imagenet on a 1001-class .tflite', () => {
+  it('names slot 0 background and slot k ImageNet class k − 1, as TF-slim models have them', async () => {
+    const out = join(dir, 'slim.tflite');
+    const x = mobilenetV1({ alpha: 0.25, resolution: 32, classes: 1001 });
+    await writeFileAtomic(out, encodeTflite(x));
+    const c = await runCli('classify', '--model', out, '--labels', 'imagenet', '--top', '1001', '--json', join(SAMPLES, '0006-coat.png'));
+    assert.equal(c.code, 0, c.err);
+    const top = (JSON.parse(c.out).results as { top: { class: string; index: number }[] }[])[0].top;
+    assert.equal(top.find((t) => t.index === 0)?.class, 'background');
+    assert.equal(top.find((t) => t.index === 1)?.class, 'tench');
+    assert.equal(top.find((t) => t.index === 1000)?.class, 'toilet tissue');
   });
 });
 

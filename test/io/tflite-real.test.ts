@@ -8,6 +8,8 @@ import { describe, it } from 'node:test';
 import { ByteBuffer } from 'flatbuffers';
 
 import { runPlanValues } from '../../src/backend/plan-reference.js';
+import { WasmEngine } from '../../src/backend/wasm/engine.js';
+import { ConfigError } from '../../src/errors.js';
 import type { PlanValue } from '../../src/backend/plan-reference.js';
 import { decodeImage } from '../../src/data/image.js';
 import { IMAGENET_CLASSES } from '../../src/data/imagenet-classes.js';
@@ -107,6 +109,25 @@ describe('the real MobileNetV2 1.0-224 int8 TFLite model (PyTorch → TFLite, NC
       }
     }
     assert.ok(worstShare < 0.03, `a step differs from LiteRT.js on ${(worstShare * 100).toFixed(2)}% of its elements`);
+  });
+
+  it('WasmEngine (1 and 2 threads) gives the plan reference’s int8 logits exactly', async (t) => {
+    const x = quantize(imagenetInput(PHOTOS[1]), imported!.inputQuant!);
+    const expected = stepOutputs(model, x, [1, 224, 224, 3]).get(model.plan.outputs[0])!;
+    for (const threads of [1, 2]) {
+      let engine: WasmEngine;
+      try {
+        engine = await WasmEngine.create(model, { threads });
+      } catch (e) {
+        if (e instanceof ConfigError && /no kernel/.test(e.message)) return t.skip(`the engine does not run this plan yet: ${e.message}`);
+        throw e;
+      }
+      try {
+        assert.deepEqual(Array.from(engine.predictRaw(x, 1)[model.outputNames[0]]), Array.from(expected), `${threads} thread(s)`);
+      } finally {
+        await engine.dispose();
+      }
+    }
   });
 
   for (const photo of PHOTOS) {

@@ -2,6 +2,10 @@
 // into our Model; and the reader's typed errors on truncated files, lying offsets, out-of-range buffers, unknown ops.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Builder } from 'flatbuffers';
 
@@ -9,7 +13,7 @@ import { FormatError } from '../../src/errors.js';
 import { Model } from '../../src/graph/model.js';
 import { ReLU6 } from '../../src/nn/activation.js';
 import { AveragePooling2D, MaxPooling2D } from '../../src/nn/pooling.js';
-import { Concatenate, HardSwish, Sigmoid } from '../../src/nn/extra.js';
+import { Arithmetic, Concatenate, HardSwish, Sigmoid } from '../../src/nn/extra.js';
 import { Conv2D } from '../../src/nn/conv.js';
 import { input } from '../../src/nn/core.js';
 import { Resize } from '../../src/nn/resize.js';
@@ -21,7 +25,7 @@ import { encodeTflite } from '../../src/io/tflite/write.js';
 import { halfBits } from '../../src/io/tflite/builder.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Random } from '../../src/tensor/random.js';
-import { assertClose, randomBatch, randomiseBatchNorm, relativeError } from '../support/helpers.js';
+import { FIXTURES, assertClose, randomBatch, randomiseBatchNorm, relativeError } from '../support/helpers.js';
 import { runTflite } from '../support/litert.js';
 
 /** Gives every weight of `model` seeded values, so that no layer is an identity. */
@@ -36,13 +40,15 @@ const models: [string, () => Model][] = [
   ['MobileNetV2 α 0.35, 48×48, 10 classes (softmax)', () => mobilenetV2({ alpha: 0.35, resolution: 48, classes: 10, classifierActivation: 'softmax' })],
   ['MobileNetV1 α 0.25, 40×40, 7 classes', () => mobilenetV1({ alpha: 0.25, resolution: 40, classes: 7 })],
   [
-    'a graph of sigmoid, hard-swish, pools, a concat and a resize',
+    'a graph of sigmoid, hard-swish, multiplies, pools, a concat and a resize',
     () => {
       const x = input([12, 10, 5], 'image');
       const a = new Conv2D('a', { filters: 6, kernelSize: [3, 3], padding: 'same', activation: 'relu' }).apply(x);
       const b = new Sigmoid('b').apply(new Conv2D('b_conv', { filters: 3, kernelSize: [1, 1] }).apply(x));
       const c = new Concatenate('c', -1, 2).apply([a, b]);
-      const d = new HardSwish('d').apply(new AveragePooling2D('d_pool', { poolSize: [2, 2], strides: [2, 2] }).apply(c));
+      const scaled = new Arithmetic('c_scale', 'mul', { value: new Tensor([9], new Random(2).fillUniform(new Float32Array(9), 0.5, 1.5)), side: 'right' }).apply(c);
+      const squared = new Arithmetic('c_square', 'mul').apply([scaled, c]);
+      const d = new HardSwish('d').apply(new AveragePooling2D('d_pool', { poolSize: [2, 2], strides: [2, 2] }).apply(squared));
       const e = new MaxPooling2D('e', { poolSize: [3, 3], strides: [1, 1], padding: 'same' }).apply(d);
       const f = new ReLU6('f').apply(new Resize('f_resize', { size: [9, 7] }).apply(e));
       return new Model(x, new Conv2D('out', { filters: 4, kernelSize: [1, 1] }).apply(f), { name: 'mixed' });
@@ -66,6 +72,26 @@ describe('TFLite float: written by us, run by LiteRT.js and read back', () => {
       assertClose(back.model.predict(x).reshape(expected.shape), expected, 1e-5, `${what}: read back`);
     });
   }
+});
+
+describe('LiteRT.js threaded (2 threads, in a process with relaxed SIMD)', () => {
+  it('runs a written MobileNetV1 to the single-threaded outputs', async () => {
+    const model = randomiseWeights(mobilenetV1({ alpha: 0.25, resolution: 32, classes: 6 }), 5);
+    const x = randomBatch([1, 32, 32, 3], 7);
+    const dir = mkdtempSync(join(tmpdir(), 'mnts-litert-'));
+    try {
+      const bytes = encodeTflite(model);
+      writeFileSync(join(dir, 'm.tflite'), bytes);
+      writeFileSync(join(dir, 'x.bin'), new Uint8Array(x.data.buffer));
+      const child = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', join(FIXTURES, '..', 'support', 'litert-threads.ts'), join(dir, 'm.tflite'), join(dir, 'x.bin'), '2'], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(child.status, 0, child.stderr);
+      const threaded = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as number[];
+      const [single] = await runTflite(bytes, [x.data]);
+      assertClose(new Tensor([1, 6], Float32Array.from(threaded)), new Tensor([1, 6], single as Float32Array), 1e-5, 'threaded');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('TFLite float16 weights', () => {

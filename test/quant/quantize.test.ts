@@ -18,6 +18,13 @@ import { runPlanOutputs, runPlanValues } from '../../src/backend/plan-reference.
 import type { PlanValue } from '../../src/backend/plan-reference.js';
 import { modelRunner } from '../../src/backend/model-runner.js';
 import { conv2d } from '../../src/ops/conv2d.js';
+import { avgPool2d, maxPool2d } from '../../src/ops/pool.js';
+import { Model } from '../../src/graph/model.js';
+import { input } from '../../src/nn/core.js';
+import { Conv2D } from '../../src/nn/conv.js';
+import { ReLU6 } from '../../src/nn/activation.js';
+import { AveragePooling2D, MaxPooling2D } from '../../src/nn/pooling.js';
+import { Concatenate } from '../../src/nn/extra.js';
 import type { Conv2DParams } from '../../src/ops/conv2d.js';
 import { mobilenetV2 } from '../../src/models/mobilenet-v2.js';
 import { mobilenetV1 } from '../../src/models/mobilenet-v1.js';
@@ -145,7 +152,7 @@ describe('int8 models', () => {
     assert.deepEqual([convs, adds], [53, 10]); // 52 convolutions and the classifier; the blocks' residual adds
   });
 
-  it('the plan engines run: residual adds fused into convs, inverted residuals into qchains, bit-equal to the unfused plan', () => {
+  it('the plan engines run: residual adds fused into convs, inverted residuals into qchains, bit-equal to the unfused plan', async () => {
     const model = mobilenetV2({ alpha: 0.35, resolution: 32, classes: 10, seed: 4 });
     const x = randomBatch([3, 32, 32, 3], 9);
     const q = QuantizedModel.quantize(model, [x]);
@@ -156,9 +163,44 @@ describe('int8 models', () => {
     const residual = q.plan.steps.filter((s) => s.op === 'qchain' && s.stages.at(-1)!.residual !== null);
     assert.equal(residual.length, 10);
     assert.ok(q.plan.tensors.every((t) => t.quant === undefined || Number.isInteger(t.quant.zeroPoint)));
-    assert.deepEqual([...runPlanOutputs(q.plan, x)[0].data], [...runPlanOutputs(q.unfused, x)[0].data]);
+    const reference = [...runPlanOutputs(q.unfused, x)[0].data];
+    assert.deepEqual([...runPlanOutputs(q.plan, x)[0].data], reference);
+    // and as the engine runs either plan (or the reference runner, for steps it has no kernel for: said in its notes)
+    for (const planned of [q, { plan: q.unfused, outputNames: q.outputNames }]) {
+      const runner = await modelRunner(planned);
+      assert.deepEqual([...runner.predict(x).data], reference, `${runner.engine} ${runner.notes.join()}`);
+      await runner.dispose();
+    }
     assert.deepEqual([...q.outputNames], [...model.outputNames]);
     assert.deepEqual([...q.outputShape], [10]);
+  });
+
+  it('pools: max and Keras-style average pools run on int8 (the input\'s parameters), torch\'s padded divisor stays float; concat requantizes', () => {
+    const x = input([7, 6, 3]);
+    const a = new ReLU6('relu').apply(new Conv2D('conv', { filters: 5, kernelSize: 3, padding: 'same' }).apply(x));
+    const max = new MaxPooling2D('max', { poolSize: 2, strides: 2, padding: 'same' }).apply(a);
+    const keras = new AveragePooling2D('keras', { poolSize: 3, strides: 1, padding: 'same' }).apply(max);
+    const torch = new AveragePooling2D('torch', { poolSize: 3, strides: 1, padding: 'same', countIncludePad: true }).apply(max);
+    const model = new Model(x, new Concatenate('concat', -1, 2).apply([keras, new Conv2D('mix', { filters: 2, kernelSize: 1 }).apply(torch)]));
+    for (const [i, [, w]] of [...model.weights()].entries()) w.data.set(randomBatch([w.size], 20 + i).data);
+    const batch = randomBatch([2, 7, 6, 3], 5);
+    const q = QuantizedModel.quantize(model, [batch]);
+    const steps = q.unfused.steps.map((s) => `${s.op} ${s.layers[0]}`);
+    assert.deepEqual(steps, ['quantize input', 'qconv conv', 'maxPool max', 'qavgPool keras', 'dequantize max', 'avgPool torch', 'quantize torch', 'qconv mix', 'requantize keras', 'requantize mix', 'concat concat', 'dequantize concat']);
+    const { tensors } = q.unfused;
+    const [maxStep, kerasStep] = [q.unfused.steps[2], q.unfused.steps[3]];
+    assert.deepEqual([tensors[maxStep.output].quant, tensors[kerasStep.output].quant], [tensors[maxStep.inputs[0]].quant, tensors[maxStep.inputs[0]].quant]);
+    // each int8 pool against the float pool on its dequantized input: the max exactly, the average within one step
+    const seen = new Map<number, PlanValue>();
+    runPlanValues(q.unfused, batch, (s, out) => seen.set(s.output, out));
+    for (const [s, float, tolerance] of [[maxStep, maxPool2d, 0], [kerasStep, avgPool2d, 1]] as const) {
+      const inValue = seen.get(s.inputs[0]) as Int8Tensor;
+      const out = seen.get(s.output) as Int8Tensor;
+      const pool = s.op === 'maxPool' || s.op === 'qavgPool' ? s.pool : assert.fail(s.op);
+      const expected = quantize(float(real(inValue).reshape([2, ...tensors[s.inputs[0]].shape]), pool).data, out.params);
+      assert.ok(out.data.every((v, i) => Math.abs(v - expected[i]) <= tolerance), `${s.layers[0]}`);
+    }
+    assertClose(runPlanOutputs(q.plan, batch)[0], model.predict(batch), 0.05, 'int8 pools and concat');
   });
 
   it('MobileNetV1 with a layer kept in float32: within 4% of the float model, that layer runs in float', () => {
@@ -178,6 +220,11 @@ describe('int8 models', () => {
     const noise = f.reduce((n, v, k) => n + (v - i8[k]) ** 2, 0);
     const signal = f.reduce((n, v) => n + v * v, 0);
     assert.ok(Math.abs(report[report.length - 1].sqnrDb - 10 * Math.log10(signal / noise)) < 1e-3, JSON.stringify(report.at(-1)));
+    // ranges clipped to the 99th percentile: no activation's step is wider than min/max's, some are narrower
+    const [minmax, clipped] = [QuantizedModel.quantize(model, [x]), QuantizedModel.quantize(model, [x], { calibration: { method: 'percentile', percentile: 99 } })];
+    const scales = (m: QuantizedModel): number[] => m.parts.params.map((p) => p.scale);
+    assert.ok(scales(clipped).every((s, i) => s <= scales(minmax)[i]) && scales(clipped).some((s, i) => s < scales(minmax)[i]));
+    assertClose(runPlanOutputs(clipped.plan, x)[0], model.predict(x), 0.1, 'int8 MobileNetV1, percentile ranges');
     assert.throws(() => QuantizedModel.quantize(model, [x], { keepFloat: ['nope'] }), /no layer nope/);
     assert.throws(() => QuantizedModel.quantize(model, []), /at least one calibration image/);
     assert.throws(() => runPlanOutputs(q.plan, randomBatch([1, 31, 32, 3], 1)), ShapeError);
@@ -268,7 +315,7 @@ describe('int8 model file', () => {
 
 describe('mobilenet quantize, then classify, eval, infer and inspect with the int8 file', () => {
   it('bench --precision int8 quantizes the model on the fly; --backend int8 is its alias', async () => {
-    for (const flags of [['--precision', 'int8'], ['--backend', 'int8']]) {
+    for (const flags of [['--precision', 'int8'], ['--backend', 'int8', '--calibration', FASHION, '--input-channels', '1']]) {
       const r = await runCli('bench', ...flags, '--alpha', '0.35', '--resolution', '32', '--classes', '10', '--runs', '2', '--json');
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out);
@@ -281,10 +328,11 @@ describe('mobilenet quantize, then classify, eval, infer and inspect with the in
     const dir = mkdtempSync(join(tmpdir(), 'mnts-int8-'));
     try {
       const out = join(dir, 'fm-int8.safetensors');
-      const r = await runCli('quantize', '--data', FASHION, '--split', 'test', '--images', '64', '--eval', '64', '--report', '--out', out, '--json');
+      const r = await runCli('quantize', '--data', FASHION, '--split', 'test', '--images', '64', '--calibration-method', 'percentile', '--eval', '64', '--report', '--out', out, '--json');
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out);
       assert.equal(result.calibrationImages, 64);
+      assert.equal(result.calibration.method, 'percentile');
       assert.ok(existsSync(out) && result.fileBytes < 0.3 * result.floatWeightBytes, r.out);
       assert.ok(result.eval.agreement >= 0.95 && result.eval.images === 64, r.out);
       assert.equal(result.report.length, 64); // 52 convolutions, 10 residual adds, the pooling, the classifier

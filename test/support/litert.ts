@@ -74,14 +74,78 @@ function installShim(): void {
   };
 }
 
-/** LiteRT.js, loaded once (single-threaded: the SIMD build, or the relaxed-SIMD one where the engine validates it). */
-export function liteRt(): Promise<LiteRtInstance> {
+/**
+ * LiteRT.js, loaded once: the SIMD build, or the relaxed-SIMD one where the engine validates it; with `threads`, the
+ * threaded build (relaxed SIMD needed: Node 20 with --experimental-wasm-relaxed-simd), whose pthread workers start
+ * from litert-pthread.cjs. The first call decides.
+ */
+export function liteRt(options: { threads?: boolean } = {}): Promise<LiteRtInstance> {
   loading ??= (async () => {
     installShim();
-    const core = (await import('@litertjs/core')) as unknown as { loadLiteRt(path: string): Promise<LiteRtInstance> };
-    return core.loadLiteRt(wasmDir + '/');
+    if (options.threads) (globalThis as Record<string, unknown>).Module = { mainScriptUrlOrBlob: join(dirname(new URL(import.meta.url).pathname), 'litert-pthread.cjs') };
+    const core = (await import('@litertjs/core')) as unknown as { loadLiteRt(path: string, options?: { threads: boolean }): Promise<LiteRtInstance> };
+    return core.loadLiteRt(wasmDir + '/', { threads: options.threads === true });
   })();
   return loading;
+}
+
+/** A model compiled once for repeated runs (benchmarks): inputs as in runTflite, on `threads` CPU threads. */
+export async function compileTflite(bytes: Uint8Array, threads = 1): Promise<{ run(inputs: readonly LiteRtArray[]): Promise<LiteRtArray[]>; dispose(): void }> {
+  const instance = await liteRt({ threads: threads > 1 });
+  return compiled(instance, bytes, threads);
+}
+
+/** Loads and compiles `bytes`; `run` feeds inputs through LiteRT.js's tensor buffers and copies the outputs out. */
+async function compiled(instance: LiteRtInstance, bytes: Uint8Array, threads: number): Promise<{ run(inputs: readonly LiteRtArray[]): Promise<LiteRtArray[]>; dispose(): void }> {
+  const wasm = instance.liteRtWasm;
+  const env = instance.getDefaultEnvironment().liteRtEnvironment;
+  const ptr = wasm._malloc(bytes.byteLength);
+  wasm.HEAPU8.set(bytes, ptr);
+  const kept: Deletable[] = [];
+  const dispose = (): void => {
+    for (const o of kept.reverse()) o.delete();
+    wasm._free(ptr);
+  };
+  try {
+    const model = wasm.loadModel(env, ptr, bytes.byteLength);
+    kept.push(model);
+    const compiledModel = await wasm.compileModel(env, model, { accelerator: 'wasm', cpuOptions: { numThreads: threads }, gpuOptions: {}, webNNOptions: {} });
+    kept.push(compiledModel);
+    const run = async (inputs: readonly LiteRtArray[]): Promise<LiteRtArray[]> => {
+      const owned: Deletable[] = [];
+      try {
+        const buffers = inputs.map((data, i) => {
+          const type = model.getInputTensorType(0, i);
+          owned.push(type);
+          if (type.bytes() !== data.byteLength) throw new Error(`LiteRT.js: input ${i} holds ${type.bytes()} bytes, given ${data.byteLength}`);
+          const buffer = wasm.LiteRtTensorBuffer.createManaged(env, wasm.LiteRtTensorBufferType.HOST_MEMORY, type, data.byteLength);
+          owned.push(buffer);
+          const at = buffer.lock(wasm.LiteRtTensorBufferLockMode.WRITE);
+          wasm.HEAPU8.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+          buffer.unlock();
+          return buffer;
+        });
+        const outputs = await compiledModel.run(0, buffers);
+        owned.push(...outputs);
+        return outputs.map((buffer, k) => {
+          const type = buffer.tensorType();
+          owned.push(type);
+          const Array = ARRAYS[type.elementType().value];
+          if (!Array) throw new Error(`LiteRT.js: output ${k} has element type ${type.elementType().value}, not float32, int32, int8 or uint8`);
+          const at = buffer.lock(wasm.LiteRtTensorBufferLockMode.READ);
+          const copy = wasm.HEAPU8.slice(at, at + type.bytes());
+          buffer.unlock();
+          return new Array(copy.buffer);
+        });
+      } finally {
+        for (const o of owned.reverse()) o.delete();
+      }
+    };
+    return { run, dispose };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
 }
 
 /**
@@ -89,42 +153,10 @@ export function liteRt(): Promise<LiteRtInstance> {
  * int8 or uint8, in the model's input order); returns each output in the signature's output order.
  */
 export async function runTflite(bytes: Uint8Array, inputs: readonly LiteRtArray[]): Promise<LiteRtArray[]> {
-  const instance = await liteRt();
-  const wasm = instance.liteRtWasm;
-  const env = instance.getDefaultEnvironment().liteRtEnvironment;
-  const ptr = wasm._malloc(bytes.byteLength);
-  wasm.HEAPU8.set(bytes, ptr);
-  const owned: Deletable[] = [];
+  const model = await compiled(await liteRt(), bytes, 1);
   try {
-    const model = wasm.loadModel(env, ptr, bytes.byteLength);
-    owned.push(model);
-    const compiled = await wasm.compileModel(env, model, { accelerator: 'wasm', cpuOptions: { numThreads: 1 }, gpuOptions: {}, webNNOptions: {} });
-    owned.push(compiled);
-    const buffers = inputs.map((data, i) => {
-      const type = model.getInputTensorType(0, i);
-      owned.push(type);
-      if (type.bytes() !== data.byteLength) throw new Error(`LiteRT.js: input ${i} holds ${type.bytes()} bytes, given ${data.byteLength}`);
-      const buffer = wasm.LiteRtTensorBuffer.createManaged(env, wasm.LiteRtTensorBufferType.HOST_MEMORY, type, data.byteLength);
-      owned.push(buffer);
-      const at = buffer.lock(wasm.LiteRtTensorBufferLockMode.WRITE);
-      wasm.HEAPU8.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
-      buffer.unlock();
-      return buffer;
-    });
-    const outputs = await compiled.run(0, buffers);
-    owned.push(...outputs);
-    return outputs.map((buffer, k) => {
-      const type = buffer.tensorType();
-      owned.push(type);
-      const Array = ARRAYS[type.elementType().value];
-      if (!Array) throw new Error(`LiteRT.js: output ${k} has element type ${type.elementType().value}, not float32, int32, int8 or uint8`);
-      const at = buffer.lock(wasm.LiteRtTensorBufferLockMode.READ);
-      const copy = wasm.HEAPU8.slice(at, at + type.bytes());
-      buffer.unlock();
-      return new Array(copy.buffer);
-    });
+    return await model.run(inputs);
   } finally {
-    for (const o of owned.reverse()) o.delete();
-    wasm._free(ptr);
+    model.dispose();
   }
 }

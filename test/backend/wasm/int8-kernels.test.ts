@@ -11,6 +11,7 @@ import {
   blockConstantBytes,
   emitRequantize,
   epilogueScratch,
+  loadBytes,
   loadInt8AsInt32,
   narrowToInt8,
   packBlockConstants,
@@ -40,7 +41,7 @@ const rng = new Random(20261207);
 const int = (lo: number, hi: number): number => lo + Math.floor(rng.uniform() * (hi - lo + 1));
 const int8s = (n: number, lo = -128, hi = 127): Int8Array => Int8Array.from({ length: n }, () => int(lo, hi));
 
-/** Per-channel multipliers of every kind: typical (2^−8…2^−14), above 1 (left shifts), tiny (right shifts beyond 20), exact powers of two (ties). */
+/** Per-channel multipliers of every kind: typical (about `typical`), above 1 (left shifts), tiny (right shifts beyond 20), powers of two (ties). */
 function multipliers(n: number, typical: number): number[] {
   return Array.from({ length: n }, (_, c) => {
     switch (c % 5) {
@@ -137,6 +138,8 @@ interface GemmCase {
   range?: readonly [number, number];
   /** One multiplier for every channel (TFLite's per-tensor quantization). */
   perTensor?: boolean;
+  /** Inputs all −128 and weights at the int8 ends: the largest pair sums a dot step makes. */
+  extreme?: boolean;
 }
 
 async function checkGemm(mode: (typeof MODES)[number], c: GemmCase): Promise<void> {
@@ -146,7 +149,8 @@ async function checkGemm(mode: (typeof MODES)[number], c: GemmCase): Promise<voi
   const k = await h.build((m) => emitInt8Gemm(m, 'gemm', spec));
   const w = randomWeights(c.cin, c.cout, c.zx, c.zy, c.residual ?? false, c.range);
   if (c.perTensor) w.requant = requantization([64 / (Math.sqrt(c.cin) * 2 ** 13)], c.zy, c.range);
-  const x = int8s(c.pixels * c.cin);
+  if (c.extreme) w.kernel = Int8Array.from(w.kernel, (_, i) => [127, -128, -1, 127, 1][i % 5]);
+  const x = c.extreme ? new Int8Array(c.pixels * c.cin).fill(-128) : int8s(c.pixels * c.cin);
   const strided = (data: Int8Array, channels: number): Int8Array => {
     const out = int8s(c.pixels * (channels + slack));
     for (let p = 0; p < c.pixels; p++) out.set(data.subarray(p * channels, (p + 1) * channels), p * (channels + slack));
@@ -178,10 +182,12 @@ for (const mode of MODES) {
       { pixels: 6, cin: 35, cout: 16, zx: -7, zy: 11, residual: true },
       { pixels: 11, cin: 22, cout: 19, zx: 127, zy: -128, residual: true, slack: 5 },
       { pixels: 4, cin: 96, cout: 40, zx: -128, zy: 3, slack: 3 },
-      // a dense layer: batch 5 as its pixels, one multiplier for all units
+      // dense layers: batch 5 as pixels, one multiplier for all units; a long reduction
       { pixels: 5, cin: 160, cout: 10, zx: -128, zy: 20, perTensor: true },
+      { pixels: 2, cin: 1280, cout: 11, zx: 127, zy: -128 },
+      { pixels: 5, cin: 37, cout: 13, zx: 127, zy: 0, extreme: true },
     ];
-    const flags = (c: GemmCase): string => ['residual', 'slack', 'perTensor'].filter((f) => c[f as keyof GemmCase]).join(', ');
+    const flags = (c: GemmCase): string => ['residual', 'slack', 'perTensor', 'extreme'].filter((f) => c[f as keyof GemmCase]).join(', ');
     for (const c of cases) it(`${c.pixels} pixels, ${c.cin} → ${c.cout}, zx ${c.zx}, zy ${c.zy} ${flags(c)}`, () => checkGemm(mode, c));
 
     it('a channel split: kernels for parts of the output channels, started at their first block, give the whole', async () => {
@@ -253,7 +259,7 @@ for (const mode of MODES) {
         assertBitEqual(h.read(y), depthwiseReference(c, x, w), caseName(c));
       });
 
-      it(`row by row, padding rows at the zero point: ${caseName(c)}`, async () => {
+      it(`row by row, padding rows 0 (the packed row of zero points) or a row of zero points: ${caseName(c)}`, async () => {
         const h = new Harness(mode.relaxed);
         const [dh, dw] = c.dilations ?? [1, 1];
         const rowSpec = { width: c.width, channels: c.channels, kernel, stride: c.strides[1], dilation: dw, padLeft: c.padding[2], padRight: c.padding[3] };
@@ -264,13 +270,15 @@ for (const mode of MODES) {
         const rowBytes = c.width * c.channels;
         const xp = h.bytes(x);
         const zeroPointRow = h.bytes(new Int8Array(rowBytes).fill(c.zx));
+        let padding = 0;
         const packed = h.bytes(packInt8DepthwiseWeights(rowSpec, w));
         const y = h.output(c.batch * oh * ow * c.channels);
         for (let n = 0; n < c.batch; n++) {
           for (let oy = 0; oy < oh; oy++) {
             const rows = Array.from({ length: kernel[0] }, (_, ky) => {
               const r = oy * c.strides[0] - c.padding[0] + ky * dh;
-              return r < 0 || r >= c.height ? zeroPointRow : xp + (n * c.height + r) * rowBytes;
+              // padding rows alternate between the two ways of passing them
+              return r < 0 || r >= c.height ? (padding++ % 2 === 0 ? 0 : zeroPointRow) : xp + (n * c.height + r) * rowBytes;
             });
             k.row(...rows, packed, y + ((n * oh + oy) * ow) * c.channels);
           }
@@ -441,5 +449,37 @@ for (const mode of MODES) {
         });
       }
     }
+  });
+}
+
+for (const mode of MODES) {
+  describe(`int8 byte loads and stores (${mode.name})`, { skip: mode.skip }, () => {
+    it('loadBytes reads exactly n bytes (zeros above), storeBytes writes exactly n, for n = 1…16', async () => {
+      const h = new Harness(mode.relaxed);
+      const k = await h.build((m) => {
+        for (let n = 1; n <= 16; n++) {
+          m.function(`copy${n}`, ['i32', 'i32', 'i32'], [], (fn) => {
+            const [from, to, whole] = fn.params;
+            const value = fn.local('v128');
+            const scratch = fn.local('v128');
+            loadBytes(fn, from, 3, n, scratch);
+            fn.set(value);
+            storeBytes(fn, to, 5, value, n);
+            fn.get(whole).get(value).v128.store();
+          });
+        }
+      });
+      for (let n = 1; n <= 16; n++) {
+        const source = int8s(3 + n);
+        // guard bands (0x5a) follow the n bytes: a wider read would show them in the vector instead of zeros
+        const from = h.output(3 + n);
+        new Int8Array(h.rt.memory.buffer, from, 3 + n).set(source);
+        const to = h.output(5 + n);
+        const whole = h.output(16);
+        k[`copy${n}`](from, to, whole);
+        assert.deepEqual([...h.read(to).subarray(5)], [...source.subarray(3)], `n = ${n}`);
+        assert.deepEqual([...h.read(whole)], [...source.subarray(3), ...new Array<number>(16 - n).fill(0)], `n = ${n}: the vector`);
+      }
+    });
   });
 }

@@ -4,7 +4,7 @@
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError, ShapeError } from '../../../errors.js';
 import { V128, advance, checkPositiveInts, offsetPointer, repeat } from './common.js';
-import { type Int8ConvWeights, blockConstantBytes, emitRequantize, epilogueScratch, loadBytes, narrowToInt8, packBlockConstants, storeBytes } from './int8-epilogue.js';
+import { HEADER_INPUT_ZERO_POINT, type Int8ConvWeights, blockConstantBytes, emitRequantize, epilogueScratch, loadBytes, narrowToInt8, packBlockConstants, storeBytes } from './int8-epilogue.js';
 import { type DepthwiseSpec, depthwiseOutputSize } from './depthwise.js';
 import { type DepthwiseRowSpec, depthwiseRowOutputWidth } from './rows.js';
 import { type Taps, emitWindowLoops, tapOffset, tapRuns } from './window.js';
@@ -26,17 +26,24 @@ function chunkBytes(taps: number): number {
   return blockConstantBytes(CHUNK, false) + taps * V128;
 }
 
+/** Where the packed weights' row of zero points starts: after every chunk's constants and weights. */
+function zeroPointRowOffset(spec: { channels: number; kernel?: readonly [number, number] }): number {
+  const [kh, kw] = kernelOf(spec);
+  return Math.ceil(spec.channels / CHUNK) * chunkBytes(kh * kw);
+}
+
 /**
- * Packs an HWIO depthwise kernel [kh, kw, 1, C] with its requantization, for both kernels of a spec with these taps and
- * channels: per 8 channels, their constants (the bias with −zx·Σw folded in) then each tap's 8 int16 weights.
+ * Packs an HWIO depthwise kernel [kh, kw, 1, C] with its requantization, for both kernels of a spec with these taps, channels
+ * and width: per 8 channels, their constants (the bias with −zx·Σw folded in) then each tap's 8 int16 weights; last, one
+ * input row (width × C) of the input's zero point, which the row kernel reads for rows in the vertical padding.
  */
-export function packInt8DepthwiseWeights(spec: { channels: number; kernel?: readonly [number, number] }, w: Int8ConvWeights): Uint8Array {
+export function packInt8DepthwiseWeights(spec: { width: number; channels: number; kernel?: readonly [number, number] }, w: Int8ConvWeights): Uint8Array {
   const [kh, kw] = kernelOf(spec);
   const taps = kh * kw;
   const c = spec.channels;
   if (w.bias.length !== c) throw new ShapeError(`packInt8DepthwiseWeights: bias has ${w.bias.length} values, expected ${c}`);
   const chunks = Math.ceil(c / CHUNK);
-  const out = new Uint8Array(chunks * chunkBytes(taps));
+  const out = new Uint8Array(zeroPointRowOffset(spec) + spec.width * c).fill(w.inputZeroPoint & 0xff, zeroPointRowOffset(spec));
   const view = new DataView(out.buffer);
   for (let chunk = 0; chunk < chunks; chunk++) {
     const at = chunk * chunkBytes(taps);
@@ -100,7 +107,7 @@ function chunkEmitter(fn: FunctionBuilder, channels: number, kernel: readonly [n
     pixel(x, y, taps, tap) {
       fn.get(w).set(wp);
       // the zero point (the header's input zero point, the same in every chunk) stands in for taps in the padding
-      if (taps.ky1 - taps.ky0 < kh || taps.kx1 - taps.kx0 < kw) fn.get(wp).i32.load(12).i16x8.splat().set(zeroPoint);
+      if (taps.ky1 - taps.ky0 < kh || taps.kx1 - taps.kx0 < kw) fn.get(wp).i32.load(HEADER_INPUT_ZERO_POINT).i16x8.splat().set(zeroPoint);
       repeat(fn, Math.floor(channels / CHUNK), () => {
         chunk(x, y, taps, tap, CHUNK);
         for (const p of x) advance(fn, p, CHUNK);
@@ -135,8 +142,8 @@ export function emitInt8Depthwise(mod: ModuleBuilder, name: string, spec: Int8De
 
 /**
  * Emits `name(row0, …, row[kh−1], packedWeights, y)`: one output row of `outWidth × channels` int8 from kh input rows of
- * `width × channels` (byte pointers). A row in the vertical padding is a pointer to a row filled with the input's zero point
- * (whose x − zx is 0). The weights are `packInt8DepthwiseWeights`'s, as for `emitInt8Depthwise` with the same taps.
+ * `width × channels` (byte pointers). A row in the vertical padding is 0 (or any row of the input's zero point, whose
+ * x − zx is 0): 0 reads the packed weights' row of zero points. The weights are `packInt8DepthwiseWeights`'s for this spec.
  */
 export function emitInt8DepthwiseRow(mod: ModuleBuilder, name: string, spec: Int8DepthwiseRowSpec): void {
   const kernel = kernelOf(spec);
@@ -154,6 +161,7 @@ export function emitInt8DepthwiseRow(mod: ModuleBuilder, name: string, spec: Int
     const rows = fn.params.slice(0, kh);
     const w = fn.params[kh];
     const y = fn.params[kh + 1];
+    for (const row of rows) fn.get(row).i32.eqz().ifElse(() => fn.get(w).i32.const(zeroPointRowOffset(spec)).i32.add().set(row));
     const emitter = chunkEmitter(fn, c, kernel, w);
     const pixelX = rows.map(() => fn.local('i32'));
     const pixelY = fn.local('i32');

@@ -26,6 +26,8 @@ export interface Int8ConvWeights {
  * and the kernel's weights follow. Every block carries its own constants, so a kernel may start at any block (channel splits).
  */
 export const HEADER_BYTES = 16;
+/** Byte offset of the input zero point in a block's header. */
+export const HEADER_INPUT_ZERO_POINT = 12;
 const REQUANT_ARRAYS = 6;
 /** The five per-lane vectors of one multiplyByQuantizedMultiplier: 2^left, multiplier, 2^(31 − right), mask, half mask. */
 const MULTIPLY_VECTORS = 5;
@@ -149,10 +151,13 @@ export interface EpilogueScratch {
   unsigned: Local;
   other: Local;
   bytes: Local;
+  /** A constant vector read more than once. */
+  constant: Local;
 }
 
 export function epilogueScratch(fn: FunctionBuilder): EpilogueScratch {
-  return { low: fn.local('v128'), high: fn.local('v128'), unsigned: fn.local('v128'), other: fn.local('v128'), bytes: fn.local('v128') };
+  const v = (): Local => fn.local('v128');
+  return { low: v(), high: v(), unsigned: v(), other: v(), bytes: v(), constant: v() };
 }
 
 /**
@@ -169,26 +174,23 @@ export function epilogueScratch(fn: FunctionBuilder): EpilogueScratch {
 export function emitMultiply(fn: FunctionBuilder, value: Local, base: Local, offset: number, stride: number, s: EpilogueScratch): void {
   const at = (i: number): number => offset + i * stride;
   fn.get(value).get(base).v128.load(at(0)).i32x4.mul().set(value);
-  const highWords = (into: Local, extend: (high: boolean) => void, nudge: boolean): void => {
+  /** into ← the high words of 2·(x·m (+ 2^30)), x and m int32 (signed) or uint32 lanes, products exact in 64 bits. */
+  const highWords = (into: Local, x: Local, signed: boolean, nudge: boolean): void => {
     for (const high of [false, true]) {
-      extend(high);
+      fn.get(x).get(s.constant);
+      if (signed) fn.i64x2[high ? 'extmul_high_i32x4_s' : 'extmul_low_i32x4_s']();
+      else fn.i64x2[high ? 'extmul_high_i32x4_u' : 'extmul_low_i32x4_u']();
       if (nudge) fn.v128.const(i64Splat(2 ** 30)).i64x2.add();
       fn.i32.const(1).i64x2.shl().set(high ? s.high : s.low);
     }
     fn.get(s.low).get(s.high).i8x16.shuffle(HIGH_WORDS).set(into);
   };
-  highWords(value, (high) => {
-    fn.get(value).get(base).v128.load(at(1));
-    if (high) fn.i64x2.extmul_high_i32x4_s();
-    else fn.i64x2.extmul_low_i32x4_s();
-  }, true);
+  fn.get(base).v128.load(at(1)).set(s.constant);
+  highWords(value, value, true, true);
   fn.get(value).v128.const(i32Splat(-(2 ** 31))).v128.xor().set(s.unsigned);
-  highWords(s.other, (high) => {
-    fn.get(s.unsigned).get(base).v128.load(at(2));
-    if (high) fn.i64x2.extmul_high_i32x4_u();
-    else fn.i64x2.extmul_low_i32x4_u();
-  }, false);
-  fn.get(s.other).get(base).v128.load(at(2)).i32x4.sub();
+  fn.get(base).v128.load(at(2)).set(s.constant);
+  highWords(s.other, s.unsigned, false, false);
+  fn.get(s.other).get(s.constant).i32x4.sub();
   fn.get(value).get(base).v128.load(at(3)).v128.and();
   fn.get(base).v128.load(at(4)).get(value).i32.const(31).i32x4.shr_s().i32x4.sub();
   fn.i32x4.gt_s().i32x4.sub().set(value);

@@ -14,8 +14,9 @@ import { type Int8ConvWeights, blockConstantBytes, emitRequantize, epilogueScrat
  *    exact for every int8 w (−128 included). Per 4 inputs: the int16 pair sums of x·lo (|x| ≤ 128, lo ≤ 127: at most 32,512
  *    in magnitude, so no engine saturates or wraps them) widened by extadd_pairwise, and those of x·hi widened by
  *    i32x4.dot_i16x8_s with −128: Σx·w exactly, in one int32 accumulator, wrapping as the reference's int32 arithmetic does.
- *    (The fused i32x4.relaxed_dot_i8x16_i7x16_add_s is the same pmaddubsw/pmaddwd/paddd on x64 without VNNI, and V8 11.3,
- *    Node 20's behind its flag, returned 2·dot instead of dot + c here for some register assignments.)
+ *    (The fused i32x4.relaxed_dot_i8x16_i7x16_add_s is the same pmaddubsw/pmaddwd/paddd on x64 without VNNI, and the baseline
+ *    compiler of V8 11.3 (Liftoff; Node 20, behind its flag) returned 2·dot instead of dot + c here where c was not held in a
+ *    local's register; its optimizing tier was right. Code runs in the baseline tier first, so exactness rules it out.)
  *  - 'i16': weights stored as int16 pairs, inputs sign-extended to int16 eight at a time (load8x8_s) and each pair broadcast
  *    by a shuffle, i32x4.dot_i16x8_s: 2 exact products per lane.
  */
