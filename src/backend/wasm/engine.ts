@@ -314,9 +314,11 @@ function withoutInputQuantize(plan: Plan): Plan {
   return { ...plan, steps: rest, input: first.output };
 }
 
+const isFloatChain = (plan: ChainPlan | Int8ChainPlan): plan is ChainPlan => plan.elementBytes === 4;
+
 /** A float chain's plan; null for an int8 chain's (its step compiles it) and for other steps. */
 function floatChain(plan: ChainPlan | Int8ChainPlan | null): ChainPlan | null {
-  return plan === null || 'paddingValue' in plan ? null : plan;
+  return plan !== null && isFloatChain(plan) ? plan : null;
 }
 
 /** What the engine needs of what it runs besides the plan: the names and per-sample shapes of its input and outputs. */

@@ -18,8 +18,6 @@ export interface Int8ChainPlan extends ChainRows {
   expand: Int8GemmSpec | null;
   depthwise: Int8DepthwiseRowSpec;
   project: Int8GemmSpec;
-  /** The depthwise stage's input zero point: what the row standing for the vertical padding holds. */
-  paddingValue: number;
 }
 
 /** Plans a chain of int8 stages: the rows, the kernels' names (`prefix` + stage) and specs. */
@@ -37,7 +35,7 @@ export function planInt8Chain(stages: readonly QConvStep[], options: ChainOption
   const [kh, kw] = dw.kernelShape;
   const depthwise: Int8DepthwiseRowSpec = { width, channels, kernel: [kh, kw], stride: dw.conv.strides[1], dilation: dw.conv.dilations[1], padLeft: dw.conv.padding[2], padRight: dw.conv.padding[3] };
   const expand: Int8GemmSpec | null = roles.expand && { cin: roles.expand.inShape[2], cout: channels };
-  return { ...rows, stem, expand, depthwise, project: { cin: channels, cout: rows.outShape[2], residual }, paddingValue: dw.inputZeroPoint };
+  return { ...rows, stem, expand, depthwise, project: { cin: channels, cout: rows.outShape[2], residual } };
 }
 
 /** Emits the chain's kernels into `mod` under `plan.names`. */
@@ -61,7 +59,7 @@ export function uploadBytes(runtime: WasmRuntime, bytes: Uint8Array): number {
 /** The weights of an int8 convolution as the packers take them. */
 export const int8ConvWeights = (step: QConvStep): Int8ConvWeights => ({ kernel: step.kernel, bias: step.bias, inputZeroPoint: step.inputZeroPoint, requant: step.requant, add: step.add });
 
-/** Packs the stages' weights (`stages` as `planInt8Chain` took them) and the padding row, for `kernels/chain.ts`'s runner. */
+/** Packs the stages' weights (`stages` as `planInt8Chain` took them) for `kernels/chain.ts`'s runner. */
 export function packInt8Chain(runtime: WasmRuntime, plan: Int8ChainPlan, stages: readonly QConvStep[]): ChainWeights {
   const start = runtime.used;
   const at = (fromEnd: number): QConvStep => stages[stages.length - fromEnd];
@@ -69,7 +67,6 @@ export function packInt8Chain(runtime: WasmRuntime, plan: Int8ChainPlan, stages:
   const expand = plan.expand ? uploadBytes(runtime, packInt8GemmWeights(plan.expand, int8ConvWeights(at(3)))) : 0;
   const depthwise = uploadBytes(runtime, packInt8DepthwiseWeights(plan.depthwise, int8ConvWeights(at(2))));
   const project = uploadBytes(runtime, packInt8GemmWeights(plan.project, int8ConvWeights(at(1))));
-  // rows in the vertical padding hold the depthwise input's zero point: their x − zx is 0
-  const zeroRow = uploadBytes(runtime, new Uint8Array(plan.zeroRowFloats).fill(plan.paddingValue & 0xff));
-  return { plan, stem, expand, depthwise, project, zeroRow, bytes: runtime.used - start };
+  // rows in the vertical padding as 0: the depthwise row kernel reads the zero points packed with its weights
+  return { plan, stem, expand, depthwise, project, zeroRow: 0, bytes: runtime.used - start };
 }

@@ -40,8 +40,8 @@ function imageWork(c: Compiler, kernel: string, step: Step, constants: number[] 
 }
 
 /**
- * An int8 depthwise convolution on whole images, or with threads on output rows (the row kernel reads the same packed weights);
- * rows in the vertical padding read a row of the input's zero point.
+ * An int8 depthwise convolution on whole images, or with threads on output rows (the row kernel reads the same packed weights,
+ * and for rows in the vertical padding their row of the input's zero point).
  */
 function compileInt8Depthwise(step: QConvStep, name: string, c: Compiler): Work {
   const [kh, kw] = step.kernelShape;
@@ -50,8 +50,9 @@ function compileInt8Depthwise(step: QConvStep, name: string, c: Compiler): Work 
   emitInt8Depthwise(c.mod, name, { height: h, width: w, channels, kernel: [kh, kw], strides, dilations, padding });
   const rowKernel = c.rowKernels ? `${name}_rows` : null;
   if (rowKernel) emitInt8DepthwiseRow(c.mod, rowKernel, { width: w, channels, kernel: [kh, kw], stride: strides[1], dilation: dilations[1], padLeft: padding[2], padRight: padding[3] });
-  const weights = uploadBytes(c.runtime, packInt8DepthwiseWeights({ channels, kernel: [kh, kw] }, int8ConvWeights(step)));
-  const zeroRow = rowKernel ? uploadBytes(c.runtime, new Uint8Array(w * channels).fill(step.inputZeroPoint & 0xff)) : 0;
+  const weights = uploadBytes(c.runtime, packInt8DepthwiseWeights({ width: w, channels, kernel: [kh, kw] }, int8ConvWeights(step)));
+  // padding rows as 0: the row kernel reads the row of zero points packed with the weights
+  const zeroRow = 0;
   return { kind: 'window', op: 'depthwise', kernel: name, rowKernel, weights, inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], dilationHeight: dilations[0], padTop: padding[0], zeroRow, elementBytes: 1 };
 }
 
