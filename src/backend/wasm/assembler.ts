@@ -261,6 +261,10 @@ export class FunctionBuilder {
     store: (offset = 0): FunctionBuilder => this.mem(0x36, ALIGN.b4, offset),
     /** One byte, sign- or zero-extended. */
     load8_s: (offset = 0): FunctionBuilder => this.mem(0x2c, 0, offset),
+    /** Stores the low byte. */
+    store8: (offset = 0): FunctionBuilder => this.mem(0x3a, 0, offset),
+    /** A float truncated toward zero (traps outside the int32 range). */
+    trunc_f32_s: (): FunctionBuilder => this.op(0xa8),
     load8_u: (offset = 0): FunctionBuilder => this.mem(0x2d, 0, offset),
     load16_u: (offset = 0): FunctionBuilder => this.mem(0x2f, 1, offset),
     eqz: (): FunctionBuilder => this.op(0x45),
@@ -296,6 +300,9 @@ export class FunctionBuilder {
     div: (): FunctionBuilder => this.op(0x95),
     min: (): FunctionBuilder => this.op(0x96),
     max: (): FunctionBuilder => this.op(0x97),
+    /** Rounded toward zero, to a whole float. */
+    trunc: (): FunctionBuilder => this.op(0x8f),
+    ge: (): FunctionBuilder => this.op(0x60),
   };
 
   readonly v128 = {

@@ -110,7 +110,7 @@ describe('int8 engine: the real TFLite MobileNets', { skip: realSkip }, () => {
     }
   });
 
-  it('the person detector (MobileNetV1 0.25, int8 softmax) on a photo, bit-equal to the reference runner', async () => {
+  it('the person detector (MobileNetV1 0.25, int8 softmax) on a photo: every step native, bit-equal to the reference runner', async () => {
     const imported = importTflite(new Uint8Array(readFileSync(PERSON)), 'person_detect.tflite');
     const model = imported.model as PlannedModel;
     const image = decodeImage(new Uint8Array(readFileSync(join(FIXTURES, 'photos', 'astronaut.jpg'))), { channels: 1 });
@@ -118,6 +118,7 @@ describe('int8 engine: the real TFLite MobileNets', { skip: realSkip }, () => {
     const reference = runPlanValues(model.plan, { shape: [1, 96, 96, 1], data: x, params: imported.inputQuant! })[0];
     for (const threads of [1, 3]) {
       const engine = await WasmEngine.create(model, { threads });
+      assert.deepEqual(engine.coverage.fallback, []);
       assert.deepEqual(engine.predictRaw(x, 1)[model.outputNames[0]], reference.data);
       await engine.dispose();
     }

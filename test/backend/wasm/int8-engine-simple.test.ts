@@ -1,5 +1,5 @@
-// WasmEngine on hand-built int8 plans of the simple steps (quantize, dequantize, clamp, pad, concat, max and average
-// pools) on awkward shapes, batch 5 and 1–3 threads, against qparams' definitions and the float reference pools.
+// WasmEngine on hand-built int8 plans of the simple steps (quantize, dequantize, clamp, pad, concat, pools, softmax) on
+// awkward shapes, batch 5 and 1–3 threads, against qparams' definitions, the float reference pools and the int8 softmax.
 
 import { enableWasmFeatures } from '../../../src/node/wasm-features.js';
 import { describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import type { Pool2DParams } from '../../../src/ops/pool.js';
 import { zeroPad2d } from '../../../src/ops/pad.js';
 import { clampRange, dequantize, quantize } from '../../../src/quant/qparams.js';
 import type { QParams } from '../../../src/quant/qparams.js';
+import { softmaxInt8, softmaxTable } from '../../../src/quant/int8-softmax.js';
 import { Random } from '../../../src/tensor/random.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
 
@@ -157,5 +158,15 @@ describe('int8 engine: simple steps', { skip }, () => {
     assert.deepEqual(engine.coverage.fallback, []);
     assert.deepEqual(engine.predict(x).data, zeroPad2d(x, padding).data);
     await engine.dispose();
+  });
+
+  it('int8 softmax over rows of 10 and 1001 values (TFLite table, float32 sums, ties away from zero), batch 5, 1–3 threads', async () => {
+    for (const channels of [10, 1001]) {
+      const out: QParams = { scale: 1 / 256, zeroPoint: -128 };
+      const table = softmaxTable(0.11, 1);
+      const x = randomInt8(5 * 2 * channels);
+      const model = planned([tensor(0, [2, channels], P), tensor(1, [2, channels], out)], [{ op: 'qsoftmax', layers: ['softmax'], inputs: [0], output: 1, channels, beta: 1, table }]);
+      await checkRaw(model, x, 5, softmaxInt8(x, channels, table, out));
+    }
   });
 });

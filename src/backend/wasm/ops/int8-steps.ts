@@ -1,5 +1,5 @@
 // The engine's phases of the steps that touch int8 tensors: the int8 plan steps (quantize, dequantize, requantize, qadd,
-// pools, qconv, qdense, qchain) and the steps without a q-form on int8 data (clamp, pad, concat, max pools).
+// pools, qconv, qdense, qchain, qsoftmax) and the steps without a q-form on int8 data (clamp, pad, concat, max pools).
 
 import type { ConcatStep, PadStep, QChainStep, QConvStep, QDenseStep, Step } from '../../../graph/plan.js';
 import { convKind } from '../../../ops/conv-kind.js';
@@ -8,6 +8,7 @@ import { emitDequantize, emitInt8Clamp, emitQuantize } from '../kernels/int8-ele
 import { emitInt8Gemm, int8GemmBlockBytes, packInt8GemmWeights } from '../kernels/int8-gemm.js';
 import type { Int8GemmSpec } from '../kernels/int8-gemm.js';
 import { emitInt8AvgPool, emitInt8MaxPool } from '../kernels/int8-pool.js';
+import { emitInt8Softmax } from '../kernels/int8-softmax.js';
 import { emitInt8Add, emitInt8GlobalAvgPool, emitInt8Requantize, packAdd, packGlobalAvgPool, packRequantize } from '../kernels/int8-rescale.js';
 import type { Kernel } from '../runtime.js';
 import type { Work } from '../threads-work.js';
@@ -28,15 +29,15 @@ function elementBytes(c: Compiler, t: number): number {
 }
 
 /**
- * Work for a kernel `(x, y, images, ...constants)` (with `second`, `(x, second, y, images, ...constants)`: the step's
- * inputs[1], in the phase's residual place) split by whole images across threads.
+ * Work for a kernel `(x, y, images · unitScale, ...constants)` (with `second`, `(x, second, y, …)`: the step's inputs[1], in
+ * the phase's residual place) split by whole images across threads.
  */
-function imageWork(c: Compiler, kernel: string, step: Step, constants: number[] = [], second = false): Work {
+function imageWork(c: Compiler, kernel: string, step: Step, constants: number[] = [], second = false, unitScale = 1): Work {
   const perImage = (t: number): number => c.plan.tensors[t].size * elementBytes(c, t);
   const input = { pointer: 0, perUnit: perImage(step.inputs[0]) } as const;
   const output = { pointer: 1, perUnit: perImage(step.output) } as const;
   const args = second ? [input, { pointer: 2, perUnit: perImage(step.inputs[1]) } as const, output] : [input, output];
-  return { kind: 'split', grain: 1, calls: [{ kernel, args, unitScale: 1, tail: constants }] };
+  return { kind: 'split', grain: 1, calls: [{ kernel, args, unitScale, tail: constants }] };
 }
 
 /**
@@ -143,6 +144,10 @@ export function compileInt8Step(step: Step, index: number, c: Compiler): Phase[]
       const [h, w, channels] = input.shape;
       emitInt8GlobalAvgPool(c.mod, name, { pixels: h * w, channels });
       return phase(imageWork(c, name, step, [uploadBytes(c.runtime, packGlobalAvgPool({ pixels: h * w, channels, inputZeroPoint: step.inputZeroPoint, requant: step.requant }))]));
+    }
+    case 'qsoftmax': {
+      emitInt8Softmax(c.mod, name, { channels: step.channels, out: output.quant! });
+      return phase(imageWork(c, name, step, [c.runtime.upload(step.table)], false, input.size / step.channels));
     }
     case 'qdense':
       return phase(compileInt8Gemm(step, name, c, step.kernel.length / step.units, step.units, 1));
