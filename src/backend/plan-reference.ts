@@ -143,6 +143,8 @@ function runInt8Step(s: Step, v: (t: number) => PlanValue, out: QParams | undefi
     }
     case 'qavgPool':
       return avgPool2dInt8(x(), s.pool, s.range);
+    case 'qlut':
+      return { shape: x().shape, data: x().data.map((q) => s.table[q + 128]), params: params() };
     case 'qsoftmax':
       return { shape: x().shape, data: softmaxInt8(x().data, s.channels, s.table, params()), params: params() };
     case 'requantize': {
@@ -174,7 +176,7 @@ function runInt8Step(s: Step, v: (t: number) => PlanValue, out: QParams | undefi
   }
 }
 
-const INT8_OPS = new Set<Step['op']>(['qconv', 'qchain', 'qdense', 'qadd', 'qglobalAvgPool', 'qavgPool', 'qsoftmax', 'quantize', 'dequantize', 'requantize']);
+const INT8_OPS = new Set<Step['op']>(['qconv', 'qchain', 'qdense', 'qadd', 'qglobalAvgPool', 'qavgPool', 'qsoftmax', 'qlut', 'quantize', 'dequantize', 'requantize']);
 
 /** One step of `plan` on reference kernels, float32 or int8 as its tensors are; `v` gives a tensor's value, batch axis first, shaped as planned. */
 export function runPlanStep(plan: Plan, s: Step, v: (t: number) => PlanValue): PlanValue {

@@ -205,6 +205,15 @@ export interface QSoftmaxStep extends StepBase {
   table: Float32Array;
 }
 
+/** An int8 function of one int8 value by its table (TFLite's int8 LOGISTIC, HARD_SWISH): y = table[x + 128]. */
+export interface QLutStep extends StepBase {
+  op: 'qlut';
+  /** What the table computes, for writers and listings. */
+  fn: 'logistic' | 'hardSwish';
+  /** 256 entries, indexed by x + 128. */
+  table: Int8Array;
+}
+
 /** Float32 → int8 by the output tensor's parameters, as `quantize` in src/quant/qparams.ts. */
 export interface QuantizeStep extends StepBase {
   op: 'quantize';
@@ -222,7 +231,7 @@ export interface RequantizeStep extends StepBase {
   requant: Requantization;
 }
 
-export type Int8Step = QConvStep | QChainStep | QDenseStep | QAddStep | QGlobalAvgPoolStep | QAvgPoolStep | QSoftmaxStep | QuantizeStep | DequantizeStep | RequantizeStep;
+export type Int8Step = QConvStep | QChainStep | QDenseStep | QAddStep | QGlobalAvgPoolStep | QAvgPoolStep | QSoftmaxStep | QLutStep | QuantizeStep | DequantizeStep | RequantizeStep;
 
 export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | SigmoidStep | ResizeStep | ConcatStep | LayerStep | Int8Step;
 

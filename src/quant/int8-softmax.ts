@@ -1,5 +1,6 @@
 // TFLite's int8 SOFTMAX as its optimized kernel computes it (the one LiteRT.js runs: XNNPACK takes no int8 softmax):
-// e^(−sx·β·(max − q)) from a float32 table of 256 entries, summed in float32, each term scaled and rounded to int8.
+// e^(−sx·β·(max − q)) from a float32 table of 256 entries, summed in float32, each term scaled and rounded to int8;
+// and the tables of int8 functions of one value (LOGISTIC, HARD_SWISH) as XNNPACK builds them.
 
 import { ShapeError } from '../errors.js';
 import type { QParams } from './qparams.js';
@@ -35,4 +36,25 @@ export function softmaxInt8(x: Int8Array, channels: number, table: Float32Array,
     }
   }
   return y;
+}
+
+/** The float functions int8 tables compute. */
+export const LUT_FUNCTIONS = {
+  logistic: (x: number): number => 1 / (1 + Math.exp(-x)),
+  hardSwish: (x: number): number => (x * Math.min(Math.max(x + 3, 0), 6)) / 6,
+} as const;
+
+/**
+ * The int8 table of `fn` from input to output parameters, as XNNPACK's qs8 LUT operators build it: each q's real value
+ * in float32 through the function, divided by the output scale, rounded half to even, offset and clamped. Index q + 128.
+ */
+export function int8Table(fn: keyof typeof LUT_FUNCTIONS, x: QParams, y: QParams): Int8Array {
+  const f = Math.fround;
+  return Int8Array.from({ length: 256 }, (_, i) => {
+    const real = f(f(x.scale) * (i - 128 - x.zeroPoint));
+    const v = f(f(LUT_FUNCTIONS[fn](real)) / f(y.scale));
+    const r = Math.round(v);
+    const even = r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+    return Math.max(-128, Math.min(127, even + y.zeroPoint));
+  });
 }

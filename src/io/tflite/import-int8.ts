@@ -4,7 +4,7 @@
 import { FormatError } from '../../errors.js';
 import type { Plan, PlannedModel, PlanTensor, Step } from '../../graph/plan.js';
 import { addRequantization, requantization } from '../../quant/fixed-point.js';
-import { softmaxTable } from '../../quant/int8-softmax.js';
+import { int8Table, softmaxTable } from '../../quant/int8-softmax.js';
 import type { QParams } from '../../quant/qparams.js';
 import { sizeOf } from '../../tensor/tensor.js';
 import type { TfliteGraph, TfliteOperator, TfliteTensor } from './read.js';
@@ -109,6 +109,11 @@ class Int8PlanBuilder extends GraphConverter {
       }
       case 'DEQUANTIZE':
         return this.emit(op, { op: 'dequantize', inputs: [this.value(op, 0)] });
+      case 'LOGISTIC':
+      case 'HARD_SWISH': {
+        const fn = op.op === 'LOGISTIC' ? 'logistic' : 'hardSwish';
+        return this.emit(op, { op: 'qlut', inputs: [this.value(op, 0)], fn, table: int8Table(fn, this.params(op.inputs[0], op), this.params(op.outputs[0], op)) });
+      }
       case 'SOFTMAX': {
         const x = this.params(op.inputs[0], op);
         this.params(op.outputs[0], op);
@@ -126,7 +131,7 @@ class Int8PlanBuilder extends GraphConverter {
         return this.emit(op, { op: 'concat', inputs: op.inputs.map((_, k) => this.value(op, k)), blocks: op.inputs.map((t) => this.tensor(t).shape.at(-1)!) });
       }
       default:
-        throw new FormatError(`${this.where(op)}: no int8 form of ${op.op} yet (mobilenet-ts runs int8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, PAD, MEAN, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, RESHAPE, CONCATENATION, QUANTIZE, DEQUANTIZE)`);
+        throw new FormatError(`${this.where(op)}: no int8 form of ${op.op} yet (mobilenet-ts runs int8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, PAD, MEAN, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, LOGISTIC, HARD_SWISH, RESHAPE, CONCATENATION, QUANTIZE, DEQUANTIZE)`);
     }
   }
 

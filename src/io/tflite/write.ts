@@ -289,6 +289,9 @@ class PlanWriter {
       case 'sigmoid':
         unary('LOGISTIC');
         return;
+      case 'qlut':
+        this.out.operator(s.fn === 'logistic' ? 'LOGISTIC' : 'HARD_SWISH', [x()], [this.define(s.output)]);
+        return;
       case 'quantize':
       case 'requantize':
         unary('QUANTIZE');
