@@ -169,4 +169,11 @@ describe('int8 engine: simple steps', { skip }, () => {
       await checkRaw(model, x, 5, softmaxInt8(x, channels, table, out));
     }
   });
+
+  it('int8 table lookup (qlut): y = table[x + 128] on every int8 value, batch 5', async () => {
+    const table = Int8Array.from({ length: 256 }, (_, i) => 127 - i);
+    const x = Int8Array.from({ length: 5 * 3 * 103 }, (_, i) => (i % 256) - 128);
+    const model = planned([tensor(0, [3, 103], P), tensor(1, [3, 103], P)], [{ op: 'qlut', layers: ['hswish'], inputs: [0], output: 1, fn: 'hardSwish', table }]);
+    await checkRaw(model, x, 5, x.map((v) => 127 - (v + 128)));
+  });
 });

@@ -1,5 +1,5 @@
-// Element-wise int8 kernels of the engine's plan steps, 16 values to a vector: quantize (float32 → int8), dequantize
-// (int8 → float32) and the int8 clamp, each over whole samples whose size is known when the kernel is emitted.
+// Element-wise int8 kernels of the engine's plan steps: quantize (float32 → int8), dequantize (int8 → float32) and the int8
+// clamp, 16 values to a vector, and table lookups (LOGISTIC, HARD_SWISH), over whole samples of a size known when emitted.
 
 import type { FunctionBuilder, Local, ModuleBuilder } from '../assembler.js';
 import type { QParams } from '../../../quant/qparams.js';
@@ -141,5 +141,22 @@ export function emitInt8Clamp(mod: ModuleBuilder, name: string, spec: { size: nu
     loadBytes(fn, x, 0, lanes, value);
     fn.i32.const(lo).i8x16.splat().i8x16.max_s().i32.const(hi).i8x16.splat().i8x16.min_s().set(value);
     storeBytes(fn, y, 0, value, lanes);
+  });
+}
+
+/** Emits `name(x, y, samples, table)`: y = table[x + 128] for samples of `size` int8 values (`table`: 256 int8, byte pointer). */
+export function emitInt8Lookup(mod: ModuleBuilder, name: string, size: number): void {
+  checkPositiveInts(name, { size });
+  mod.function(name, ['i32', 'i32', 'i32', 'i32'], [], (fn) => {
+    const [x, y, samples, table] = fn.params as [Local, Local, Local, Local];
+    const left = fn.local('i32');
+    // one byte at a time: a lookup has no SIMD form for a 256-entry table short of 16 swizzles
+    fn.get(samples).i32.const(size).i32.mul().set(left);
+    advance(fn, table, 128);
+    repeatWhile(fn, left, () => {
+      fn.get(y).get(x).i32.load8_s().get(table).i32.add().i32.load8_s().i32.store8();
+      advance(fn, x, 1);
+      advance(fn, y, 1);
+    });
   });
 }

@@ -1,10 +1,10 @@
 // The engine's phases of the steps that touch int8 tensors: the int8 plan steps (quantize, dequantize, requantize, qadd,
-// pools, qconv, qdense, qchain, qsoftmax) and the steps without a q-form on int8 data (clamp, pad, concat, max pools).
+// pools, qconv, qdense, qchain, qsoftmax, qlut) and the steps without a q-form on int8 data (clamp, pad, concat, max pools).
 
 import type { ConcatStep, PadStep, QChainStep, QConvStep, QDenseStep, Step } from '../../../graph/plan.js';
 import { convKind } from '../../../ops/conv-kind.js';
 import { clampRange } from '../../../quant/qparams.js';
-import { emitDequantize, emitInt8Clamp, emitQuantize } from '../kernels/int8-elementwise.js';
+import { emitDequantize, emitInt8Clamp, emitInt8Lookup, emitQuantize } from '../kernels/int8-elementwise.js';
 import { emitInt8Gemm, int8GemmBlockBytes, packInt8GemmWeights } from '../kernels/int8-gemm.js';
 import type { Int8GemmSpec } from '../kernels/int8-gemm.js';
 import { emitInt8AvgPool, emitInt8MaxPool } from '../kernels/int8-pool.js';
@@ -148,6 +148,10 @@ export function compileInt8Step(step: Step, index: number, c: Compiler): Phase[]
     case 'qsoftmax': {
       emitInt8Softmax(c.mod, name, { channels: step.channels, out: output.quant! });
       return phase(imageWork(c, name, step, [c.runtime.upload(step.table)], false, input.size / step.channels));
+    }
+    case 'qlut': {
+      emitInt8Lookup(c.mod, name, input.size);
+      return phase(imageWork(c, name, step, [uploadBytes(c.runtime, new Uint8Array(step.table.buffer, step.table.byteOffset, 256))]));
     }
     case 'qdense':
       return phase(compileInt8Gemm(step, name, c, step.kernel.length / step.units, step.units, 1));
