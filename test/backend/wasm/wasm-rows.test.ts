@@ -396,6 +396,6 @@ describe('chain planning', () => {
   it('plans the scratch a runner needs: three expanded rows and one depthwise row', () => {
     const plan = planChain(chainOf({ size: [56, 56], cin: 24, hidden: 144, cout: 24, stride: 1, padding: 'torch', residual: true }));
     assert.equal(plan.scratchBytes, 4 * 56 * 144 * 4);
-    assert.deepEqual(plan.names, { stem: null, expand: 'chain_expand', depthwise: 'chain_depthwise', project: 'chain_project' });
+    assert.deepEqual(plan.names, { stem: null, stemWindows: null, expand: 'chain_expand', depthwise: 'chain_depthwise', project: 'chain_project' });
   });
 });
