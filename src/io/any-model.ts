@@ -17,6 +17,7 @@ import { KERAS_CONFIG_ENTRY, KERAS_WEIGHTS_ENTRY } from './keras-h5/archive-entr
 import { ZipReader } from './pth/zip.js';
 import { timmArchitecture, timmToTorchvisionV2 } from './timm-names.js';
 import { decodeSafetensors } from './safetensors.js';
+import { decodeInt8ModelFile } from '../quant/int8-file.js';
 import { buildModel, isArchitecture, ARCHITECTURES } from '../models/registry.js';
 import type { ArchitectureOptions } from '../models/registry.js';
 import { buildInBudget } from '../nn/parameter-budget.js';
@@ -416,7 +417,6 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       }
       if (meta.format === INT8_FILE_FORMAT) {
         if (!options.planned) throw new FormatError(`${source}: an int8 model file (made by mobilenet quantize), a plan with no float model: decode it with { planned: true } (mobilenet eval, classify, infer and bench run it)`);
-        const { decodeInt8ModelFile } = await import('../quant/int8-file.js');
         const { quantized, architecture, notes: read, ...info } = decodeInt8ModelFile(bytes, source);
         if (options.resolution !== undefined) read.push(`an int8 plan's input is fixed at ${formatShape(quantized.inputShape)}: resolution not applied`);
         Object.assign(metadata, { architecture, int8: true, ...(info.extra ? { extra: info.extra } : {}) });
