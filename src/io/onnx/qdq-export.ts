@@ -8,10 +8,16 @@ import type { Pool2DParams } from '../../ops/pool.js';
 import type { Requantization } from '../../quant/fixed-point.js';
 import type { QParams } from '../../quant/qparams.js';
 import { AttributeType, DataType } from './schema.js';
-import type { OnnxExportOptions } from './export.js';
 import { floatTensorProto, int64TensorProto } from './tensors.js';
 
 type Message = Record<string, unknown>;
+
+/** The names OnnxExportOptions gives the graph's input, output and batch axis. */
+export interface QdqNames {
+  inputName?: string;
+  outputName?: string;
+  batchName?: string;
+}
 
 /** An INT8 or INT32 TensorProto as little-endian raw_data. */
 export function integerTensorProto(name: string, shape: readonly number[], values: Int8Array | Int32Array): Message {
@@ -64,7 +70,7 @@ class QdqExporter {
 
   constructor(
     private readonly model: PlannedModel,
-    private readonly options: OnnxExportOptions,
+    private readonly options: QdqNames,
   ) {
     this.plan = model.plan;
   }
@@ -315,6 +321,6 @@ class QdqExporter {
 }
 
 /** The graph of `model` in QDQ form, for encodeOnnx (which adds the model's header). */
-export function qdqGraph(model: PlannedModel, options: OnnxExportOptions, name: string): Message {
+export function qdqGraph(model: PlannedModel, options: QdqNames, name: string): Message {
   return new QdqExporter(model, options).graph(name);
 }

@@ -10,16 +10,21 @@ import type { QParams } from '../../quant/qparams.js';
 import { clampRange, roundHalfEven } from '../../quant/qparams.js';
 import { sizeOf } from '../../tensor/tensor.js';
 import { UnsupportedOperatorError } from './errors.js';
-import type { OnnxImportOptions } from './importer.js';
 import { AttributeType, DataType } from './schema.js';
 import type { AttributeProto, ModelProto, NodeProto, TensorProto } from './schema.js';
 import { int64, readTensor } from './tensors.js';
+import type { TensorSource } from './tensors.js';
 
 /** The operators that make a graph quantized: such a graph imports as an int8 plan (decodeQuantizedOnnx). */
 export const QUANTIZED_OPS: ReadonlySet<string> = new Set(['QuantizeLinear', 'DequantizeLinear', 'QLinearConv', 'QLinearMatMul', 'QLinearAdd', 'QLinearGlobalAveragePool']);
 
 export function isQuantizedOnnx(proto: ModelProto): boolean {
   return (proto.graph?.node ?? []).some((n) => QUANTIZED_OPS.has(n.opType));
+}
+
+/** As OnnxImportOptions: the file's name in errors, its external data, the input's shape where the file leaves it open. */
+export interface QuantizedOnnxOptions extends Partial<TensorSource> {
+  inputShape?: readonly number[];
 }
 
 export interface DecodedQuantizedOnnx {
@@ -121,7 +126,7 @@ class QuantizedGraphImporter {
 
   constructor(
     private readonly proto: ModelProto,
-    private readonly options: OnnxImportOptions,
+    private readonly options: QuantizedOnnxOptions,
   ) {
     this.source = options.source ?? '<buffer>';
   }
@@ -640,7 +645,7 @@ class QuantizedGraphImporter {
 }
 
 /** Builds an int8 plan from a quantized ONNX graph (see QUANTIZED_OPS); a graph without them is a ConfigError: use onnxToModel. */
-export function quantizedOnnxToPlan(proto: ModelProto, options: OnnxImportOptions = {}): DecodedQuantizedOnnx {
+export function quantizedOnnxToPlan(proto: ModelProto, options: QuantizedOnnxOptions = {}): DecodedQuantizedOnnx {
   if (!isQuantizedOnnx(proto)) throw new ConfigError(`${options.source ?? '<buffer>'}: the ONNX graph has no quantized operators; import it as a float model (onnxToModel)`);
   const importer = new QuantizedGraphImporter(proto, options);
   const model = importer.build();
