@@ -55,12 +55,12 @@ ${ARCHITECTURE_HELP}
                                      the best val mAP): TF's argmax matcher (IoU 0.5, each box forced onto its best
                                      anchor), smooth-L1 box loss, sigmoid classification with 3:1 hard negative mining,
                                      normalised by the matches; a new head starts at the class prior (TF's bias
-                                     init, predictor kernels N(0, 0.03²)). --resolution R|HxW (default: the first image's size);
-                                     --classes must be the data's categories (K, without the background); --from FILE
-                                     copies a classifier's backbone (by name and shape; α, input channels and pixel
-                                     scaling from it). Augmentation, the boxes moved with the pixels: --flip,
-                                     --zoom-out, --iou-crop, --photometric; no --crop-padding, --erasing or
-                                     --label-smoothing
+                                     init, predictor kernels N(0, 0.03²)). --resolution R|HxW (default: the first
+                                     image's size); --classes must be the data's categories (K, without the
+                                     background); --from FILE copies a classifier's backbone (by name and shape;
+                                     α, input channels and pixel scaling from it). Augmentation, the boxes moved
+                                     with the pixels: --flip, --zoom-out, --iou-crop, --photometric; no
+                                     --crop-padding, --erasing or --label-smoothing
   --zoom-out R (4)                   detection: with probability ½, the image on a mean-grey canvas up to R× its size
                                      (1: off)
   --iou-crop on|off (on)             detection: SSD's random crop (scale 0.3–1, aspect ½–2, min IoU with a kept box
@@ -420,7 +420,6 @@ async function segmentationStart(flags: Values, data: string, seed: number, resu
   const classes = train.classNames.length;
   if (options.classes !== undefined && options.classes !== classes) throw new UsageError(`--classes ${options.classes}: the data in ${data} has ${classes} classes (${train.classNames.join(', ')}); leave --classes out`);
   const model = buildModel(arch, { ...options, alpha, resolution: [h, w], inputChannels: channels, classes, seed });
-  initDetectionHead(model, { classification: model.metadata.detection?.scoreConversion === 'softmax' ? 'softmax' : 'sigmoid', seed });
   if (source) {
     const { copied, kept } = transferWeights(source.model, model);
     io.err(`--from ${flags.from}: copied ${copied.length} weights of its backbone (by name and shape) into the ${model.name}; ${kept.length} start fresh (the head, and any layer whose name or shape differs)`);
