@@ -99,6 +99,8 @@ export { detectionTargets, matchAnchors } from './train/detection-targets.js';
 export type { GroundTruth, MatchOptions, DetectionTargets } from './train/detection-targets.js';
 export { detectionLoss } from './train/detection-loss.js';
 export type { DetectionLossOptions, DetectionLossResult } from './train/detection-loss.js';
+export { initDetectionHead, classPriorLogits } from './train/detection-init.js';
+export type { DetectionHeadInit } from './train/detection-init.js';
 export { encodeCheckpoint, decodeCheckpoint } from './train/checkpoint.js';
 export { freezeLayers, replaceHead, embed, transferWeights } from './train/finetune.js';
 export { encodeModelFile, decodeModelFile } from './io/model-file.js';

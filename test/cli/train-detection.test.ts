@@ -130,13 +130,19 @@ describe('train --task detection', () => {
     assert.equal(trained.model.metadata.alpha, source.metadata.alpha);
   });
 
-  it('--classification softmax trains a softmax loss and writes a head that converts its scores with a softmax', async () => {
+  it('--classification softmax trains a softmax loss and writes a head that converts its scores with a softmax; the new head starts at the prior, trained by Adam at 0.001', async () => {
     const out = fresh();
     const r = await runCli(['train', '--data', data, '--out', out, '--task', 'detection', '--alpha', '0.35', '--resolution', '64', '--classification', 'softmax', '--epochs', '1', '--batch', '4', '--limit', '4']);
     assert.equal(r.code, 0, r.err);
     const trained = decodeModelFile(new Uint8Array(await readFile(join(out, 'model.safetensors'))));
     assert.equal(trained.model.metadata.detection?.scoreConversion, 'softmax');
-    assert.deepEqual((trained.extra?.training as { detectionLoss?: unknown }).detectionLoss, { classification: 'softmax' });
+    const training = trained.extra?.training as { detectionLoss?: unknown; optimizer: { kind: string }; schedule: { lr: number } };
+    assert.deepEqual(training.detectionLoss, { classification: 'softmax' });
+    // the detection defaults, and one Adam step of at most about 0.001 from the softmax prior: ln ¾, then ln ⅛ per class
+    assert.equal(training.optimizer.kind, 'adam');
+    assert.equal(training.schedule.lr, 0.001);
+    const bias = trained.model.weights().get('class_predictor_1.bias')!.data;
+    bias.forEach((b, i) => assert.ok(Math.abs(b - Math.log(i % 3 === 0 ? 3 / 4 : 1 / 8)) < 2e-3, `class_predictor_1.bias[${i}] ${b}`));
   });
 
   it('refuses other tasks\' flags, a classifier architecture and --classes that do not match the data, naming them', async () => {
