@@ -103,7 +103,7 @@ export { encodeCheckpoint, decodeCheckpoint } from './train/checkpoint.js';
 export { freezeLayers, replaceHead, embed, transferWeights } from './train/finetune.js';
 export { encodeModelFile, decodeModelFile } from './io/model-file.js';
 export { decodeAnyModel, detectModelFormat, describeHead, guessPreprocessing, UnknownFormatError, MODEL_FORMATS } from './io/any-model.js';
-export type { AnyModel, LoadAnyModelOptions, ModelFormat, ModelInput } from './io/any-model.js';
+export type { AnyModel, LoadAnyModelOptions, LoadPlannedOptions, ModelFormat, ModelInput } from './io/any-model.js';
 
 export { decodeTfjsLayersModel, encodeTfjsLayersModel, parseTfjsModelJson, tfjsShardPaths } from './io/tfjs/layers-model.js';
 export type { TfjsModelJson, TfjsImport, TfjsExport, TfjsImportOptions, TfjsExportOptions } from './io/tfjs/layers-model.js';
@@ -126,13 +126,15 @@ export {
 } from './api/readers.js';
 export { UnsupportedOperatorError, ExternalDataError } from './io/onnx/errors.js';
 export { QuantizedModel, planForInt8 } from './quant/quantized-model.js';
-export type { QuantizeOptions, QuantizedStep, QuantizedParts, Int8ConvStep, Int8ConvKernels, Int8PredictOptions } from './quant/quantized-model.js';
+export type { QuantizeOptions, QuantizedParts, Int8Weights } from './quant/quantized-model.js';
+export type { PlannedModel } from './graph/plan.js';
+export { runPlanOutputs, runPlanValues } from './backend/plan-reference.js';
+export type { PlanValue } from './backend/plan-reference.js';
 export { RangeObserver } from './quant/calibrate.js';
 export { INT8_FILE_FORMAT, encodeInt8ModelFile, decodeInt8ModelFile } from './quant/int8-file.js';
 export type { LoadedInt8Model } from './quant/int8-file.js';
 export { affineParams, quantizeWeights, quantize, dequantize } from './quant/qparams.js';
 export type { QParams, QuantizedWeights } from './quant/qparams.js';
 export type { Int8Tensor } from './quant/int8-ops.js';
-export { WasmInt8Kernels } from './quant/wasm-int8.js';
 export { quantizationErrors } from './quant/error-report.js';
 export type { StepError } from './quant/error-report.js';

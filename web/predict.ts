@@ -1,17 +1,17 @@
 // What Classify and Your model share: a model behind the wasm engine (1 thread: one image is too little work
 // to share), its answer as top-5 with logits and time, drawn as bars, and images (files or elements) as inputs.
 
-import { WasmEngine } from '../src/backend/wasm/engine.js';
+import { modelRunner } from '../src/backend/model-runner.js';
 import { imageData } from '../src/browser/image.js';
 import type { ImageInput } from '../src/browser/image.js';
 import { convertChannels, decodeImage } from '../src/data/image.js';
 import { preprocessImage } from '../src/data/preprocess.js';
 import type { ImageShape, PreprocessOptions } from '../src/data/preprocess.js';
 import type { Model } from '../src/graph/model.js';
+import type { PlannedModel } from '../src/graph/plan.js';
+import { modelSignature } from '../src/io/any-model.js';
 import { softmax } from '../src/ops/activation.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import type { QuantizedModel } from '../src/quant/quantized-model.js';
-import { WasmInt8Kernels } from '../src/quant/wasm-int8.js';
 
 export interface Classifier {
   /** Per-sample input shape [H, W, C]. */
@@ -30,19 +30,12 @@ export interface Answer {
   ms: number;
 }
 
-export async function classifier(model: Model, classNames?: string[], preprocessing?: PreprocessOptions): Promise<Classifier> {
-  const { inputShape } = model;
-  const classes = model.outputShape[model.outputShape.length - 1];
-  if (!WasmEngine.supported()) return { inputShape, classes, classNames, preprocessing, run: (x) => model.predict(x), dispose: async () => {} };
-  const engine = await WasmEngine.create(model, { threads: 1 });
-  return { inputShape, classes, classNames, preprocessing, run: (x) => engine.predict(x), dispose: () => engine.dispose() };
-}
-
-/** An int8 model (an int8 model file) on the WebAssembly int8 kernels where SIMD validates. */
-export async function int8Classifier(quantized: QuantizedModel, classNames?: string[], preprocessing?: PreprocessOptions): Promise<Classifier> {
-  const kernels = WasmInt8Kernels.supported() ? await WasmInt8Kernels.create(quantized) : null;
-  const classes = quantized.outputShape[quantized.outputShape.length - 1];
-  return { inputShape: quantized.inputShape, classes, classNames, preprocessing, run: (x) => quantized.predict(x, { kernels }), dispose: async () => {} };
+/** A float model or a plan (an int8 model file) behind the engine that runs it (see modelRunner), one thread. */
+export async function classifier(model: Model | PlannedModel, classNames?: string[], preprocessing?: PreprocessOptions): Promise<Classifier> {
+  const { inputShape, outputShapes } = modelSignature(model);
+  const classes = outputShapes[0][outputShapes[0].length - 1];
+  const runner = await modelRunner(model, { threads: 1 });
+  return { inputShape, classes, classNames, preprocessing, run: (x) => runner.predict(x), dispose: () => runner.dispose() };
 }
 
 /** The model's input options for an image: its size and channels, and the pixels as `preprocessing` says. */

@@ -1,14 +1,12 @@
-// Your model tab: a model dropped in any format the library reads (with its shards or external data), or an int8
+// Your model tab: a model dropped in any format the library reads (with its shards or external data), float or an int8
 // model file, is decoded in the page, described, and classifies a dropped or sample image. What the file does not
 // say (preprocessing, class names) is said in one line and chosen here as `mobilenet classify` takes it in flags.
 
-import { decodeModelFiles, mainModelFile } from '../src/browser/files.js';
+import { decodeModelFiles } from '../src/browser/files.js';
 import { ConfigError, FormatError } from '../src/errors.js';
-import { extensionOf } from '../src/io/any-model.js';
-import { INT8_FILE_FORMAT } from '../src/io/model-file.js';
-import { decodeSafetensorsMetadata } from '../src/io/safetensors.js';
-import { decodeInt8ModelFile } from '../src/quant/int8-file.js';
-import type { LoadedInt8Model } from '../src/quant/int8-file.js';
+import { modelSignature } from '../src/io/any-model.js';
+import { Model } from '../src/graph/model.js';
+import type { PlannedModel } from '../src/graph/plan.js';
 import type { NamedBytes } from '../src/browser/files.js';
 import { checkPreprocessOptions } from '../src/data/preprocess.js';
 import type { PixelScaling, PreprocessOptions } from '../src/data/preprocess.js';
@@ -16,7 +14,7 @@ import { IMAGENET_CLASSES } from '../src/data/imagenet-classes.js';
 import { FRAMEWORK_PIXELS, RANGE_PIXELS } from '../src/data/preprocess-presets.js';
 import { modelCost } from '../src/cost/model-cost.js';
 import type { AnyModel, LoadAnyModelOptions } from '../src/io/any-model.js';
-import { bytesOf, classifier, classify, fileInput, int8Classifier, onFiles, renderAnswer, renderError, renderSamples, showPreview, showSeen } from './predict.js';
+import { bytesOf, classifier, classify, fileInput, onFiles, renderAnswer, renderError, renderSamples, showPreview, showSeen } from './predict.js';
 import type { Classifier } from './predict.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -105,32 +103,25 @@ function classesLine(names: string[] | undefined): string[] {
   return names ? [`classes: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}`] : [];
 }
 
-function describe(any: AnyModel, source: string): void {
+function describe(any: AnyModel<Model | PlannedModel>, source: string): void {
   const info = $('model-info');
-  const cost = modelCost(any.model);
-  const lines = [
-    `${source}: ${any.format}, ${any.model.name}`,
-    `input ${any.model.inputShape.join('×')} (H×W×C), output ${any.model.outputShape.join('×')}`,
-    `${cost.params.weights.toLocaleString()} weights, ${cost.macs.toLocaleString()} multiply-adds per image`,
-    ...classesLine(any.classNames),
-    ...any.notes,
-  ];
+  const { model } = any;
+  const { inputShape, outputShapes } = modelSignature(model);
+  const shapes = `input ${inputShape.join('×')} (H×W×C), output ${outputShapes[0].join('×')}`;
+  let lines: string[];
+  let facts: Record<string, string>;
+  if (model instanceof Model) {
+    const cost = modelCost(model);
+    lines = [`${source}: ${any.format}, ${model.name}`, shapes, `${cost.params.weights.toLocaleString()} weights, ${cost.macs.toLocaleString()} multiply-adds per image`];
+    facts = { format: any.format, macs: String(cost.macs) };
+  } else {
+    const int8 = model.plan.steps.filter((s) => model.plan.tensors[s.output].quant).length;
+    lines = [`${source}: int8 model file (mobilenet quantize), ${String(any.metadata.architecture)}`, shapes, `a plan of ${model.plan.steps.length} steps, ${int8} of them in int8`];
+    facts = { format: 'int8' };
+  }
+  lines.push(...classesLine(any.classNames), ...any.notes);
   info.replaceChildren(...lines.map((l) => Object.assign(document.createElement('p'), { textContent: l })));
-  Object.assign(info.dataset, { format: any.format, inputShape: JSON.stringify(any.model.inputShape), macs: String(cost.macs) });
-  delete info.dataset.error;
-}
-
-function describeInt8(file: LoadedInt8Model, source: string): void {
-  const info = $('model-info');
-  const q = file.quantized;
-  const lines = [
-    `${source}: int8 model file (mobilenet quantize), ${file.architecture}`,
-    `input ${q.inputShape.join('×')} (H×W×C), output ${q.outputShape.join('×')}`,
-    `${q.weightBytes().toLocaleString()} bytes of weights; ${q.int8ConvSteps.length} int8 convolutions; float32 steps: ${q.floatLayers().join(', ') || 'none'}`,
-    ...classesLine(file.classNames),
-  ];
-  info.replaceChildren(...lines.map((l) => Object.assign(document.createElement('p'), { textContent: l })));
-  Object.assign(info.dataset, { format: 'int8', inputShape: JSON.stringify(q.inputShape) });
+  Object.assign(info.dataset, { ...facts, inputShape: JSON.stringify(inputShape) });
   delete info.dataset.error;
 }
 
@@ -147,18 +138,11 @@ async function load(named: NamedBytes[]): Promise<void> {
   info.dataset.loading = 'true';
   lastFiles = named;
   try {
-    const main = mainModelFile(named);
     await loaded?.classifier.dispose();
     loaded = null;
-    if (extensionOf(main.name) === '.safetensors' && decodeSafetensorsMetadata(main.bytes, main.name).format === INT8_FILE_FORMAT) {
-      const file = decodeInt8ModelFile(main.bytes, main.name);
-      loaded = { preprocessing: file.preprocessing, classNames: file.classNames, classifier: await int8Classifier(file.quantized, file.classNames, file.preprocessing) };
-      describeInt8(file, main.name);
-    } else {
-      const any = await decodeModelFiles(named, buildOptions());
-      loaded = { preprocessing: any.preprocessing, classNames: any.classNames, classifier: await classifier(any.model, any.classNames, any.preprocessing) };
-      describe(any, named.map((f) => f.name).join(' + '));
-    }
+    const any = await decodeModelFiles(named, { ...buildOptions(), planned: true });
+    loaded = { preprocessing: any.preprocessing, classNames: any.classNames, classifier: await classifier(any.model, any.classNames, any.preprocessing) };
+    describe(any, named.map((f) => f.name).join(' + '));
     sayMissing(loaded.preprocessing, loaded.classNames);
     if (lastImage) answer(lastImage.bytes, lastImage.name);
   } catch (e) {

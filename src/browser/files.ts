@@ -3,7 +3,9 @@
 
 import { FormatError } from '../errors.js';
 import { decodeAnyModel, extensionOf, torchSidecarPath } from '../io/any-model.js';
-import type { AnyModel, LoadAnyModelOptions } from '../io/any-model.js';
+import type { AnyModel, LoadAnyModelOptions, LoadPlannedOptions } from '../io/any-model.js';
+import type { Model } from '../graph/model.js';
+import type { PlannedModel } from '../graph/plan.js';
 
 /** A file's name (or its path within a dropped folder) and bytes: a File read, or bytes from anywhere else. */
 export interface NamedBytes {
@@ -36,7 +38,9 @@ function baseName(path: string): string {
  * Decodes the model among `files` (see mainModelFile), in any format decodeAnyModel reads. Its companions are
  * matched by the path the model names them with, or by file name where the files came without their folder.
  */
-export async function decodeModelFiles(files: readonly NamedBytes[], options: LoadAnyModelOptions = {}): Promise<AnyModel> {
+export async function decodeModelFiles(files: readonly NamedBytes[], options: LoadPlannedOptions): Promise<AnyModel<Model | PlannedModel>>;
+export async function decodeModelFiles(files: readonly NamedBytes[], options?: LoadAnyModelOptions): Promise<AnyModel>;
+export async function decodeModelFiles(files: readonly NamedBytes[], options: LoadAnyModelOptions | LoadPlannedOptions = {}): Promise<AnyModel<Model | PlannedModel>> {
   const main = mainModelFile(files);
   const others = files.filter((f) => f !== main);
   const companion = async (path: string): Promise<Uint8Array> => {

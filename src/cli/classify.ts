@@ -12,8 +12,8 @@ import type { CommandIO } from './io.js';
 import { printNotes } from './io.js';
 
 export const CLASSIFY_HELP = `mobilenet classify [--model FILE] IMAGE… [--top K] [--json] [flags below]
-Classifies PNG or JPEG images with a model (default: the bundled Fashion-MNIST model; an int8 model
-file from \`mobilenet quantize\` runs on the int8 kernels), resized and scaled as the model file says;
+Classifies PNG or JPEG images with a model (default: the bundled Fashion-MNIST model; a float model or an
+int8 model file from \`mobilenet quantize\` alike, on the WebAssembly engine), resized and scaled as the model file says;
 prints the top K classes (default 5, at most the model's classes) with probabilities. FILE may be any format
 \`mobilenet convert\` reads; weights-only files (.safetensors, .pt/.pth, Keras weights .h5) are built from
 the architecture flags (α and classes inferred from torchvision weights) and, unless the flags below say
@@ -37,6 +37,7 @@ export async function classifyCommand(argv: string[], io: CommandIO): Promise<vo
   images.forEach((img, i) => batch.data.set(img.data, i * h * w * c));
   const started = performance.now();
   const runner = await loaded.start();
+  printNotes(io, runner.notes);
   const logits = runner.predict(batch);
   await runner.dispose();
   const ms = performance.now() - started;

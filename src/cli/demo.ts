@@ -10,7 +10,7 @@ import { buildModel } from '../models/registry.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { numberFlag, parse, POSITIVE_INTEGER } from './args.js';
-import { floatRunner } from './model-files.js';
+import { modelRunner } from '../backend/model-runner.js';
 import type { CommandIO } from './io.js';
 
 export const DEMO_HELP = `mobilenet demo [--batch N]
@@ -68,7 +68,7 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<void> 
   for (const f of PUBLISHED_FIGURES) if (f.oursDiffers) io.out(`${figureLabel(f)}: ${f.oursDiffers.why}`);
 
   const x = new Tensor([batch, 224, 224, 3], new Random(1).fillUniform(new Float32Array(batch * 224 * 224 * 3), -1, 1));
-  const runner = await floatRunner(v2);
+  const runner = await modelRunner(v2);
   io.err(`\nrunning a batch of ${batch} through ${v2.name} (${runner.engine} engine, randomly initialised weights) …`);
   runner.predict(x); // the first run sizes the engine's buffers: not timed
   const started = performance.now();

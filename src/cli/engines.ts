@@ -1,9 +1,10 @@
-// Which kernels the CLI's long jobs use: the WebAssembly engine for evaluation where SIMD is available
-// (compiled from the current weights), and the training backends, with the reference as the fallback.
+// Which kernels the CLI's long jobs use: the WebAssembly engine for evaluation where SIMD is available (compiled
+// from the current weights), and the training backends, with the reference as the fallback.
 
 import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../graph/model.js';
 import { WasmEngine } from '../backend/wasm/engine.js';
+import { modelRunner } from '../backend/model-runner.js';
 import { createWasmTrainingBackends } from '../backend/wasm/ops-backend.js';
 import type { EvaluationMetrics } from '../train/metrics.js';
 import type { TrainerOptions } from '../train/trainer.js';
@@ -16,12 +17,11 @@ import type { CommandIO } from './io.js';
  */
 export function engineEvaluator(batchSize = 100, threads = 1): (model: Model, data: Dataset) => Promise<EvaluationMetrics> {
   return async (model, data) => {
-    if (!WasmEngine.supported()) return evaluate(model, data, { batchSize });
-    const engine = await WasmEngine.create(model, { threads });
+    const runner = await modelRunner(model, { threads });
     try {
-      return await evaluate(model, data, { batchSize, predict: (x) => engine.predict(x) });
+      return await evaluate(model, data, { batchSize, predict: (x) => runner.predict(x) });
     } finally {
-      await engine.dispose();
+      await runner.dispose();
     }
   };
 }

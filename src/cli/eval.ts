@@ -8,7 +8,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { openDataset } from '../node/training-run.js';
 import { readVocFolder } from '../node/voc-folder.js';
 import { readCocoFolder } from '../node/coco-folder.js';
-import { WasmEngine } from '../backend/wasm/engine.js';
+import { modelRunner } from '../backend/model-runner.js';
 import { detectionHead, withLetterbox } from '../api/detect.js';
 import { anchorsFlag } from './detect.js';
 import { evaluateDetector } from '../train/detection-metrics.js';
@@ -25,7 +25,7 @@ import { evaluate, evaluateSegmentation } from '../train/trainer.js';
 import type { Values } from './args.js';
 
 export const EVAL_HELP = `mobilenet eval [--task segmentation|detection] [--model FILE] --data DIR [--split test|train] [--limit N] [--json] [flags below]
-Evaluates a model (default: the bundled model; an int8 file from \`mobilenet quantize\` runs on the int8 kernels;
+Evaluates a model (default: the bundled model; float or an int8 file from \`mobilenet quantize\` alike, on the engine;
 any format \`mobilenet convert\` reads, weights-only files built from the architecture flags) on DIR's split
 (IDX files: the test split is t10k-*), or on its first N images. Top-5 is shown for models of more than 5 classes.
   --model FILE                       the model (default: the bundled Fashion-MNIST model)
@@ -91,6 +91,7 @@ export async function evalCommand(argv: string[], io: CommandIO): Promise<void> 
   const all = await openDataset(folder, split, { size: [h, w], channels: c as 1 | 3, preprocessing });
   const data = limit === undefined || limit >= all.size ? all : subset(all, Int32Array.from({ length: limit }, (_, i) => i));
   const runner = await loaded.start();
+  printNotes(io, runner.notes);
   const started = performance.now();
   const metrics = await evaluate(loaded, data, { predict: (x) => runner.predict(x) }).finally(() => runner.dispose());
   const seconds = (performance.now() - started) / 1000;
@@ -118,6 +119,7 @@ async function evalSegmenter(loaded: RunnableModel, values: Values, folder: stri
   const vocSplit = split === 'test' ? 'val' : 'train';
   const data = await readVocFolder(folder, { split: vocSplit, size: [h, w], pixels: preprocessing.pixels, channels: c as 1 | 3, classNames: loaded.classNames, limit });
   const runner = await loaded.start();
+  printNotes(io, runner.notes);
   const started = performance.now();
   const metrics = await evaluateSegmentation({ outputShape: loaded.outputShape }, data, { predict: (x) => runner.predict(x) }).finally(() => runner.dispose());
   const seconds = (performance.now() - started) / 1000;
@@ -153,8 +155,8 @@ async function evalDetector(values: Values, folder: string, split: 'test' | 'tra
     data.notes.push(`${data.categories.length} categories with ids up to ${largestId} for ${classes} classes: category id = class`);
   }
   printNotes(io, data.notes);
-  const engine = WasmEngine.supported() ? await WasmEngine.create(model) : undefined;
-  const detector: Detector = { inputShape: model.inputShape, head, predictOutputs: (x) => (engine ? engine.predictOutputs(x) : model.predictOutputs(x)) };
+  const runner = await modelRunner(model);
+  const detector: Detector = { inputShape: model.inputShape, head, predictOutputs: (x) => runner.predictOutputs(x) };
   const fitted = withLetterbox(preprocessing, values.letterbox === true);
   const progress = createProgress(io, { label: 'eval (detection)', total: data.images.length, unit: 'images' });
   let done = 0;
@@ -167,12 +169,12 @@ async function evalDetector(values: Values, folder: string, split: 'test' | 'tra
     },
   }).finally(async () => {
     progress.stop();
-    await engine?.dispose();
+    await runner.dispose();
   });
   const seconds = (performance.now() - started) / 1000;
   const categoryOf = new Map(data.categories.map((c) => [c.class, c.id]));
   const perClass = metrics.perClass.map(({ class: slot, ...rest }) => ({ class: slot, categoryId: categoryOf.get(slot), ...rest }));
-  const engineName = engine ? 'wasm' : 'reference';
+  const engineName = runner.engine;
   if (values.json) {
     io.out(JSON.stringify({ model: source, engine: engineName, split: cocoSplit, ...metrics, perClass, imagesPerSecond: metrics.images / seconds }));
     return;

@@ -8,6 +8,8 @@ import { loadAnyModel } from '../node/any-model.js';
 import { readBytes } from '../node/files.js';
 import { INT8_FILE_FORMAT } from '../io/model-file.js';
 import { decodeSafetensorsMetadata } from '../io/safetensors.js';
+import { convKind } from '../ops/conv-kind.js';
+import type { Step } from '../graph/plan.js';
 import { decodeInt8ModelFile } from '../quant/int8-file.js';
 import type { LoadedInt8Model } from '../quant/int8-file.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse } from './args.js';
@@ -64,16 +66,21 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<voi
   io.out(formatSummary(cost));
 }
 
-/** An int8 model file: per step what runs it, its kernel and weight bytes, and the int8 parameters of its input and output. */
+/** What int8 steps compute, in the float steps' words. */
+const INT8_NAMES: Partial<Record<Step['op'], string>> = { qdense: 'dense', qadd: 'add', qglobalAvgPool: 'globalAvgPool', qavgPool: 'avgPool' };
+
+/** An int8 model file: per step of its plan what runs it, its kernel and weight bytes, and the int8 parameters of its input and output. */
 function inspectInt8(file: string, loaded: LoadedInt8Model, json: boolean, io: CommandIO): void {
   const { quantized: q } = loaded;
-  const { params } = q.parts;
-  const steps = q.steps.map((s) => {
-    const step = s.op === 'int8conv' ? s : s.step;
-    const kernel = s.op === 'int8conv' ? s.kernelShape : s.step.op === 'conv' ? s.step.kernelShape : null;
-    const bytes = s.op === 'int8conv' ? s.weights.q.length + 4 * (s.weights.scales.length + s.bias.length) : s.step.op === 'conv' || s.step.op === 'dense' ? 4 * (s.step.kernel.length + s.step.bias.length) : 0;
-    const qp = (id: number): { scale: number; zeroPoint: number } => params[id];
-    return { layer: step.layers[0], runs: s.op === 'float' ? `float32 ${s.step.op}` : s.op === 'int8' ? `int8 ${s.step.op}` : s.dense ? 'int8 dense' : s.conv.groups === 1 ? 'int8 conv' : s.kernelShape[2] === 1 ? 'int8 depthwise' : 'int8 grouped conv', kernel, weightBytes: bytes, input: qp(step.inputs[0]), output: qp(step.output) };
+  const { tensors } = q.plan;
+  const steps = q.plan.steps.map((s) => {
+    const kernel = s.op === 'qconv' || s.op === 'conv' ? s.kernelShape : null;
+    const stages = s.op === 'qchain' ? s.stages : s.op === 'qconv' || s.op === 'qdense' ? [s] : [];
+    const int8Bytes = stages.reduce((n, st) => n + st.kernel.length + 4 * (st.bias.length + st.requant.multiplier.length), 0);
+    const bytes = s.op === 'conv' || s.op === 'dense' ? 4 * (s.kernel.length + s.bias.length) : int8Bytes;
+    const what = s.op === 'qconv' ? convKind(s.kernelShape, s.conv) : s.op === 'qchain' ? `chain of ${s.stages.length}` : (INT8_NAMES[s.op] ?? s.op);
+    const runs = tensors[s.output].quant ? `int8 ${what}` : s.op === 'dequantize' ? 'dequantize' : `float32 ${s.op}`;
+    return { layer: s.layers[0], runs, kernel, weightBytes: bytes, input: tensors[s.inputs[0]].quant ?? null, output: tensors[s.output].quant ?? null };
   });
   if (json) {
     io.out(JSON.stringify({ file, format: INT8_FILE_FORMAT, architecture: loaded.architecture, classNames: loaded.classNames ?? null, preprocessing: loaded.preprocessing ?? null, extra: loaded.extra ?? null, weightBytes: q.weightBytes(), steps }, null, 2));
@@ -81,7 +88,7 @@ function inspectInt8(file: string, loaded: LoadedInt8Model, json: boolean, io: C
   }
   io.out(`File: ${file}   format: ${INT8_FILE_FORMAT}   architecture: ${loaded.architecture}`);
   printConventions(loaded, io);
-  const p = (v: { scale: number; zeroPoint: number }): string => `${v.scale.toPrecision(4)} @ ${v.zeroPoint}`;
+  const p = (v: { scale: number; zeroPoint: number } | null): string => (v ? `${v.scale.toPrecision(4)} @ ${v.zeroPoint}` : 'float32');
   io.out(`${'layer'.padEnd(28)}${'runs'.padEnd(24)}${'kernel'.padEnd(18)}${'weights'.padStart(10)}  ${'input scale @ zero'.padEnd(20)}output scale @ zero`);
   for (const s of steps) io.out(`${s.layer.padEnd(28)}${s.runs.padEnd(24)}${(s.kernel ? s.kernel.join('×') : '').padEnd(18)}${String(s.weightBytes).padStart(10)}  ${p(s.input).padEnd(20)}${p(s.output)}`);
   io.out(`Weights: ${q.weightBytes()} bytes; float32 steps: ${q.floatLayers().join(', ') || 'none'}`);

@@ -17,7 +17,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import { MetricsAccumulator } from '../train/metrics.js';
 import { POSITIVE_INTEGER, listFlag, numberFlag, parse, requiredFlag, stringFlag } from './args.js';
 import type { CommandIO } from './io.js';
-import { floatRunner, int8Runner, loadModelOrDefault } from './model-files.js';
+import { loadModelOrDefault } from './model-files.js';
+import { modelRunner } from '../backend/model-runner.js';
 import { createProgress } from './progress.js';
 
 export const QUANTIZE_HELP = `mobilenet quantize [--model FILE] --data DIR --out FILE.safetensors [--split train|test] [--images 512]
@@ -77,7 +78,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
   const observer = new RangeObserver(planForInt8(model));
   const started = performance.now();
   await overBatches(io, 'calibrating', calibration, order, (x) => observer.observe(x));
-  const quantized = QuantizedModel.fromCalibration(observer, { keepFloat });
+  const quantized = QuantizedModel.fromCalibration(observer, { keepFloat, outputNames: model.outputNames });
   const bytes = encodeInt8ModelFile(model, quantized, { classNames, preprocessing, extra: { quantized: { from: source, calibration: { data, split, images: order.length } } } });
   await writeFileAtomic(out, bytes);
   const floatBytes = 4 * [...model.weights().values()].reduce((n, t) => n + t.size, 0);
@@ -92,14 +93,14 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
     floatLayers: quantized.floatLayers(),
   };
 
-  // compiled once, for the report and the evaluation alike
-  const int8 = values.report || evalImages !== undefined ? await int8Runner(quantized) : null;
-  if (int8 && values.report) {
+  if (values.report) {
     const { x } = await loadBatch(calibration, order.subarray(0, Math.min(32, order.length)));
-    result.report = quantizationErrors(model, quantized, x, int8.kernels);
+    result.report = quantizationErrors(model, quantized, x);
   }
 
-  if (int8 && evalImages !== undefined) {
+  if (evalImages !== undefined) {
+    const int8 = await modelRunner(quantized);
+    for (const note of int8.notes) io.err(`note: ${note}`);
     const test = await openDataset(data, 'test', dataOptions);
     const n = evalImages === 'all' ? test.size : Math.min(Number(evalImages), test.size);
     const classes = model.outputShape[model.outputShape.length - 1];
@@ -112,7 +113,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
       for (let k = 1; k < classes; k++) if (d[at + k] > d[at + best]) best = k;
       return best;
     };
-    const runner = await floatRunner(model);
+    const runner = await modelRunner(model);
     await overBatches(io, 'float vs int8', test, Int32Array.from({ length: n }, (_, i) => i), (x, labels) => {
       const yf = runner.predict(x).data;
       const t0 = performance.now();
@@ -121,7 +122,7 @@ export async function quantizeCommand(argv: string[], io: CommandIO): Promise<vo
       floatMetrics.add(yf, labels, 0);
       int8Metrics.add(yq, labels, 0);
       for (let i = 0; i < labels.length; i++) if (argmax(yf, i * classes) === argmax(yq, i * classes)) agree++;
-    }).finally(() => runner.dispose());
+    }).finally(() => Promise.all([runner.dispose(), int8.dispose()]));
     const [f, q] = [floatMetrics.result(), int8Metrics.result()];
     result.eval = { images: n, floatTop1: f.top1, int8Top1: q.top1, floatTop5: f.top5, int8Top5: q.top5, agreement: agree / n, int8Engine: int8.engine, int8ImagesPerSecond: n / (int8Ms / 1000) };
   }

@@ -17,6 +17,8 @@ import type { Plan, PlanTensor, Step } from './plan.js';
 export interface LowerOptions {
   /** Fuse inverted residual blocks (and the stem into the first) into row-streamed chains. Default true. */
   fuseBlocks?: boolean;
+  /** Fuse residual adds into the convolutions that make an operand. Default true; int8 quantization keeps them apart to calibrate the sum and its operand. */
+  fuseResiduals?: boolean;
 }
 
 /**
@@ -26,7 +28,8 @@ export interface LowerOptions {
 const PASSES: readonly ((plan: Plan) => Plan)[] = [mergePadding, foldBatchNorm, fuseClamp, fuseResidual, fuseClamp, globalizeWholeWindowPools];
 
 export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
-  const plan = PASSES.reduce((p, pass) => pass(p), lowerLayers(model));
+  const passes = options.fuseResiduals === false ? PASSES.filter((pass) => pass !== fuseResidual) : PASSES;
+  const plan = passes.reduce((p, pass) => pass(p), lowerLayers(model));
   return options.fuseBlocks === false ? plan : fuseChains(plan);
 }
 

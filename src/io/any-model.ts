@@ -6,7 +6,8 @@
 import type { PreprocessOptions } from '../data/preprocess.js';
 import { FRAMEWORK_PIXELS } from '../data/preprocess-presets.js';
 import { ConfigError, FormatError, WeightsError } from '../errors.js';
-import type { Model } from '../graph/model.js';
+import { Model } from '../graph/model.js';
+import type { PlannedModel, Step } from '../graph/plan.js';
 import { inferMobileNetV2 } from './infer-architecture.js';
 import { EXPORT_METADATA_FORMAT, INT8_FILE_FORMAT, MODEL_FILE_FORMAT, decodeModelFile, graphModel, readDescription } from './model-file.js';
 import type { ModelDescription, ModelFileInfo } from './model-file.js';
@@ -56,8 +57,15 @@ export interface LoadAnyModelOptions extends ArchitectureOptions {
   beforeBuild?: (arch: string, options: ArchitectureOptions) => void;
 }
 
-export interface AnyModel {
-  model: Model;
+/**
+ * Options that also decode files holding a plan and no float model (an int8 model file from mobilenet quantize), giving
+ * the plan: what WasmEngine.create and the plan reference run. Without `planned` such a file is a FormatError that says so.
+ */
+export type LoadPlannedOptions = LoadAnyModelOptions & { planned: true };
+
+/** A decoded model file: a float Model, or (when decoded with `planned`) a plan with no float model behind it. */
+export interface AnyModel<M extends Model | PlannedModel = Model> {
+  model: M;
   format: ModelFormat;
   classNames?: string[];
   preprocessing?: PreprocessOptions;
@@ -67,6 +75,22 @@ export interface AnyModel {
   notes: string[];
   /** Format-specific metadata (ONNX producer and opset, Keras version, model file extras, …). */
   metadata: Record<string, unknown>;
+}
+
+/** What a caller needs to feed a decoded model and read it: the per-sample input shape and each output's name and shape. */
+export function modelSignature(model: Model | PlannedModel): { inputShape: readonly number[]; outputNames: readonly string[]; outputShapes: readonly (readonly number[])[] } {
+  if (model instanceof Model) return { inputShape: model.inputShape, outputNames: model.outputNames, outputShapes: model.outputNames.map((name) => model.outputTensor(name).shape) };
+  const { tensors, input, outputs } = model.plan;
+  return { inputShape: tensors[input].shape, outputNames: model.outputNames, outputShapes: outputs.map((t) => tensors[t].shape) };
+}
+
+/** Whether the (first) output is a softmax's (imported Keras, TF.js and ONNX models often end in one): probabilities already. */
+export function endsInSoftmax(model: Model | PlannedModel): boolean {
+  if (model instanceof Model) return model.getLayer(model.output.name).kind === 'Softmax';
+  const { steps, outputs } = model.plan;
+  const writer = (t: number): Step | undefined => steps.find((s) => s.output === t);
+  const last = writer(outputs[0]);
+  return (last?.op === 'dequantize' ? writer(last.inputs[0]) : last)?.op === 'softmax';
 }
 
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -373,7 +397,9 @@ export function guessPreprocessing(loaded: Pick<AnyModel, 'format' | 'metadata'>
  * first bytes. TF.js shards and ONNX external data come through `input.companion`. The readers other than
  * safetensors are imported on first use, so a bundle that only meets model files does not load protobufjs or jsfive.
  */
-export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOptions = {}): Promise<AnyModel> {
+export async function decodeAnyModel(input: ModelInput, options: LoadPlannedOptions): Promise<AnyModel<Model | PlannedModel>>;
+export async function decodeAnyModel(input: ModelInput, options?: LoadAnyModelOptions): Promise<AnyModel>;
+export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOptions & { planned?: boolean } = {}): Promise<AnyModel<Model | PlannedModel>> {
   const { bytes, source } = input;
   const format = input.format ?? detectModelFormat(bytes, source);
   const notes: string[] = [];
@@ -388,7 +414,12 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
         return { model: atResolution(loaded.model, options, notes), format: 'model-file', ...fileInfo(loaded), notes, metadata };
       }
       if (meta.format === INT8_FILE_FORMAT) {
-        throw new FormatError(`${source}: an int8 model file (made by mobilenet quantize): mobilenet eval and classify run it; the library reads it with decodeInt8ModelFile`);
+        if (!options.planned) throw new FormatError(`${source}: an int8 model file (made by mobilenet quantize), a plan with no float model: decode it with { planned: true } (mobilenet eval, classify, infer and bench run it)`);
+        const { decodeInt8ModelFile } = await import('../quant/int8-file.js');
+        const { quantized, architecture, notes: read, ...info } = decodeInt8ModelFile(bytes, source);
+        if (options.resolution !== undefined) read.push(`an int8 plan's input is fixed at ${formatShape(quantized.inputShape)}: resolution not applied`);
+        Object.assign(metadata, { architecture, int8: true, ...(info.extra ? { extra: info.extra } : {}) });
+        return { model: quantized, format: 'model-file', ...fileInfo(info), notes: [...notes, ...read], metadata };
       }
       const naming = detectNaming(tensors.keys());
       Object.assign(metadata, { naming, tensors: tensors.size, ...meta });

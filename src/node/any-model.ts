@@ -10,7 +10,8 @@ import type { PreprocessOptions } from '../data/preprocess.js';
 import { ConfigError, FormatError } from '../errors.js';
 import type { Model } from '../graph/model.js';
 import { UnknownFormatError, decodeAnyModel, detectModelFormat, torchSidecarPath } from '../io/any-model.js';
-import type { AnyModel, LoadAnyModelOptions } from '../io/any-model.js';
+import type { AnyModel, LoadAnyModelOptions, LoadPlannedOptions } from '../io/any-model.js';
+import type { PlannedModel } from '../graph/plan.js';
 import { describeExport, encodeModelFile, metadataEntries } from '../io/model-file.js';
 import type { ModelFileInfo } from '../io/model-file.js';
 import { encodeTorchStateDict } from '../io/pth/torch-checkpoint.js';
@@ -25,7 +26,7 @@ import { readOnnxExternal, writeOnnxFile } from './onnx-files.js';
 import { readTfjsModelFiles, readWeightShards, writeTfjsModel } from './tfjs-files.js';
 
 export { MODEL_FORMATS, UnknownFormatError, describeHead, detectModelFormat, torchSidecarPath } from '../io/any-model.js';
-export type { AnyModel, LoadAnyModelOptions, ModelFormat } from '../io/any-model.js';
+export type { AnyModel, LoadAnyModelOptions, LoadPlannedOptions, ModelFormat } from '../io/any-model.js';
 /** Formats saveAnyModel writes. */
 export const SAVE_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'pytorch'] as const;
 export type SaveFormat = (typeof SAVE_FORMATS)[number];
@@ -63,7 +64,9 @@ async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
  * external data are read from the model's folder, confined to it; a torch.save file's sidecar JSON
  * (`model.pt.json`, see torchSidecarPath) from beside it, where there is one.
  */
-export async function loadAnyModel(path: string, options: LoadAnyModelOptions = {}): Promise<AnyModel> {
+export async function loadAnyModel(path: string, options: LoadPlannedOptions): Promise<AnyModel<Model | PlannedModel>>;
+export async function loadAnyModel(path: string, options?: LoadAnyModelOptions): Promise<AnyModel>;
+export async function loadAnyModel(path: string, options: LoadAnyModelOptions | LoadPlannedOptions = {}): Promise<AnyModel<Model | PlannedModel>> {
   const resolved = await resolveModelPath(path);
   const source = resolved.path;
   const bytes = await readBytes(source);

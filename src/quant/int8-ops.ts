@@ -1,15 +1,17 @@
-// Reference int8 kernels: convolution (standard, pointwise, depthwise, grouped; dense is a 1×1 conv) accumulating
-// (x − zx)·w exactly in int32, the requantizing epilogue (bias, residual, fused clamp), global average pool and add.
+// Reference int8 kernels in TFLite's arithmetic: convolution (standard, pointwise, depthwise, grouped; dense is a 1×1 conv)
+// accumulating (x − zx)·w exactly in int32, the fixed-point epilogue, add, global and windowed average pools, moves.
 
 import { ShapeError } from '../errors.js';
 import { conv2dOutputShape, forEachWindowTap } from '../ops/conv2d.js';
 import { convKind } from '../ops/conv-kind.js';
 import type { Conv2DParams } from '../ops/conv2d.js';
-import { formatShape } from '../tensor/tensor.js';
+import { avgPool2d } from '../ops/pool.js';
+import type { Pool2DParams } from '../ops/pool.js';
+import { Tensor, formatShape } from '../tensor/tensor.js';
 import type { QParams } from './qparams.js';
 import type { AddRequantization, Requantization } from './fixed-point.js';
 import { multiplyByQuantizedMultiplier } from './fixed-point.js';
-import { roundHalfEven, saturate } from './qparams.js';
+import { saturate } from './qparams.js';
 
 /** An NHWC (or [N, features]) int8 tensor with its affine parameters. */
 export interface Int8Tensor {
@@ -53,69 +55,41 @@ export function conv2dInt8Accumulate(x: Int8Tensor, kernel: Int8Array, kernelSha
   return { acc, shape };
 }
 
-/** How int32 accumulators become int8: y = sat(round((acc + bias[c])·multiplier[c] + (r − zr)·residualMultiplier) + zy). */
-export interface Requantize {
-  /** Int32 bias per output channel, on the accumulator's scale sx·sw[c]. */
-  bias: Int32Array;
-  /** sx·sw[c] / sy per output channel. */
-  multipliers: Float64Array;
-  out: QParams;
-  /** The fused clamp's int8 interval (the full int8 range without one). */
-  range: readonly [number, number];
-  /** sr / sy for a fused residual add. */
-  residualMultiplier?: number;
-}
-
-export function requantize(acc: Int32Array, shape: readonly number[], r: Requantize, residual: Int8Tensor | null): Int8Tensor {
-  const channels = r.bias.length;
-  if (acc.length % channels !== 0) throw new ShapeError(`int8 requantize: ${acc.length} accumulators do not split into ${channels} channels`);
-  if (residual && residual.data.length !== acc.length) {
-    throw new ShapeError(`int8 requantize: residual ${formatShape(residual.shape)} does not match output ${formatShape(shape)}`);
-  }
-  const out = new Int8Array(acc.length);
-  const [lo, hi] = r.range;
-  const zy = r.out.zeroPoint;
-  const rm = r.residualMultiplier ?? 0;
-  const zr = residual?.params.zeroPoint ?? 0;
-  for (let i = 0; i < acc.length; i++) {
-    const c = i % channels;
-    let v = (acc[i] + r.bias[c]) * r.multipliers[c];
-    if (residual) v += (residual.data[i] - zr) * rm;
-    out[i] = saturate(roundHalfEven(v) + zy, lo, hi);
-  }
-  return { shape, data: out, params: r.out };
-}
-
-/** Global average pool of [N, H, W, C] to [N, C]: y = round(Σ(x − zx)·sx / (H·W·sy)) + zy. */
-export function globalAvgPoolInt8(x: Int8Tensor, out: QParams): Int8Tensor {
+/** Σ (x − zx) over each sample's map, per channel, of an NHWC int8 tensor: [N·C] int32 (exact below 2^23 pixels). */
+export function globalSumInt8(x: Int8Tensor, zx: number): Int32Array {
   if (x.shape.length !== 4) throw new ShapeError(`int8 global average pool: input must be NHWC, got ${formatShape(x.shape)}`);
   const [n, h, w, c] = x.shape as [number, number, number, number];
-  const y = new Int8Array(n * c);
-  const sums = new Int32Array(c);
-  const m = x.params.scale / (h * w * out.scale);
+  const sums = new Int32Array(n * c);
   for (let b = 0; b < n; b++) {
-    sums.fill(0);
     for (let p = 0; p < h * w; p++) {
       const base = (b * h * w + p) * c;
-      for (let k = 0; k < c; k++) sums[k] += x.data[base + k] - x.params.zeroPoint;
+      for (let k = 0; k < c; k++) sums[b * c + k] += x.data[base + k] - zx;
     }
-    for (let k = 0; k < c; k++) y[b * c + k] = saturate(roundHalfEven(sums[k] * m) + out.zeroPoint);
   }
-  return { shape: [n, c], data: y, params: out };
+  return sums;
 }
 
-/** Element-wise a + b (either may be null: a rescale alone), then a clamp interval: y = sat(round(Σ (q − z)·s / sy) + zy). */
-export function addInt8(a: Int8Tensor, b: Int8Tensor | null, out: QParams, range: readonly [number, number]): Int8Tensor {
-  if (b && b.data.length !== a.data.length) throw new ShapeError(`int8 add: operands ${formatShape(a.shape)} and ${formatShape(b.shape)} differ`);
-  const y = new Int8Array(a.data.length);
-  const ma = a.params.scale / out.scale;
-  const mb = b ? b.params.scale / out.scale : 0;
-  for (let i = 0; i < y.length; i++) {
-    let v = (a.data[i] - a.params.zeroPoint) * ma;
-    if (b) v += (b.data[i] - b.params.zeroPoint) * mb;
-    y[i] = saturate(roundHalfEven(v) + out.zeroPoint, range[0], range[1]);
-  }
-  return { shape: a.shape, data: y, params: out };
+/**
+ * TFLite's int8 average pool: the mean of the window's taps inside the input (the raw q values: parameters are equal in
+ * and out), rounded half away from zero, clamped to `range`. The float mean decides the rounding exactly: a quotient
+ * of integers over fewer than 2^16 taps is either k + ½ or at least 1/(2·taps) away from it.
+ */
+export function avgPool2dInt8(x: Int8Tensor, pool: Pool2DParams, range: readonly [number, number]): Int8Tensor {
+  const mean = avgPool2d(new Tensor(x.shape, Float32Array.from(x.data)), { ...pool, countIncludePad: false });
+  const data = Int8Array.from(mean.data, (v) => saturate(Math.sign(v) * Math.round(Math.abs(v)), range[0], range[1]));
+  return { shape: mean.shape, data, params: x.params };
+}
+
+/**
+ * A step that only moves, pads or picks values (pad, max pools, concat) on int8 tensors of equal parameters: the float
+ * kernel on q − zeroPoint, which it computes exactly, shifted back (so padding holds the zero point, real 0).
+ */
+export function shiftedInt8(inputs: readonly Int8Tensor[], kernel: (xs: Tensor[]) => Tensor, what: string): Int8Tensor {
+  const { params } = inputs[0];
+  const other = inputs.find((t) => t.params.scale !== params.scale || t.params.zeroPoint !== params.zeroPoint);
+  if (other) throw new ShapeError(`${what}: int8 inputs need equal parameters, got scale ${params.scale} zero point ${params.zeroPoint} and scale ${other.params.scale} zero point ${other.params.zeroPoint}`);
+  const y = kernel(inputs.map((t) => new Tensor(t.shape, Float32Array.from(t.data, (q) => q - params.zeroPoint))));
+  return { shape: y.shape, data: Int8Array.from(y.data, (v) => v + params.zeroPoint), params };
 }
 
 /** TFLite's int8 epilogue on accumulators (channels last): y = clamp(z + MBQM(acc + bias[c], multiplier[c], shift[c]), range). */

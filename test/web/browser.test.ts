@@ -20,6 +20,7 @@ import { decodeModelFile, encodeModelFile } from '../../src/io/model-file.js';
 import { encodeOnnx } from '../../src/io/onnx/export.js';
 import { decodeInt8ModelFile, encodeInt8ModelFile } from '../../src/quant/int8-file.js';
 import { QuantizedModel } from '../../src/quant/quantized-model.js';
+import { runPlanOutputs } from '../../src/backend/plan-reference.js';
 import { encodeTfjsLayersModel } from '../../src/io/tfjs/layers-model.js';
 import { encodeTorchStateDict } from '../../src/io/pth/torch-checkpoint.js';
 import { torchStateDict } from '../../src/io/torch-names.js';
@@ -257,7 +258,7 @@ describe('in the browser', { skip: executable ? false : `${missing}: skipped` },
       const bytes = await readFile(files[0]);
       const reference =
         format === 'int8'
-          ? (({ quantized, preprocessing }) => ({ model: quantized, preprocessing }))(decodeInt8ModelFile(bytes, files[0]))
+          ? (({ quantized, preprocessing }) => ({ model: { inputShape: quantized.inputShape, predict: (x: Tensor) => runPlanOutputs(quantized.plan, x)[0] }, preprocessing }))(decodeInt8ModelFile(bytes, files[0]))
           : await decodeAnyModel({ bytes, source: files[0], companion: async (p) => readFile(join(folder, p)) });
       assertSameAnswer(await answerOf(page, '#model-result', image), nodeAnswer(reference.model, imageBytes, reference.preprocessing), `${format} (${how})`);
       await page.screenshot({ path: join(ARTIFACTS, `your-model-${format}.png`), fullPage: true });

@@ -259,6 +259,10 @@ export class FunctionBuilder {
     },
     load: (offset = 0): FunctionBuilder => this.mem(0x28, ALIGN.b4, offset),
     store: (offset = 0): FunctionBuilder => this.mem(0x36, ALIGN.b4, offset),
+    /** One byte, sign- or zero-extended. */
+    load8_s: (offset = 0): FunctionBuilder => this.mem(0x2c, 0, offset),
+    load8_u: (offset = 0): FunctionBuilder => this.mem(0x2d, 0, offset),
+    load16_u: (offset = 0): FunctionBuilder => this.mem(0x2f, 1, offset),
     eqz: (): FunctionBuilder => this.op(0x45),
     eq: (): FunctionBuilder => this.op(0x46),
     ne: (): FunctionBuilder => this.op(0x47),
@@ -302,6 +306,14 @@ export class FunctionBuilder {
     /** Loads one float into lane 0, zeroing the rest: reads never run past a tensor's end. */
     load32_zero: (offset = 0): FunctionBuilder => this.simdMem(0x5c, ALIGN.b4, offset),
     load64_zero: (offset = 0): FunctionBuilder => this.simdMem(0x5d, ALIGN.b8, offset),
+    /** One byte (or two) into all 16 (or 8) lanes: an int8 input, or a pair of them, broadcast. */
+    load8_splat: (offset = 0): FunctionBuilder => this.simdMem(0x07, 0, offset),
+    load16_splat: (offset = 0): FunctionBuilder => this.simdMem(0x08, 1, offset),
+    /** Pops (address, vector), replaces byte lane `lane` (or 16-bit lane) with the value at address + offset. */
+    load8_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x54, 0, offset).lane(lane, 16),
+    load16_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x55, 1, offset).lane(lane, 8),
+    store8_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x58, 0, offset).lane(lane, 16),
+    store16_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x59, 1, offset).lane(lane, 8),
     /** Pops (address, vector), replaces lane `lane` with the float at address + offset. */
     load32_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x56, ALIGN.b4, offset).lane(lane, 4),
     store32_lane: (offset: number, lane: number): FunctionBuilder => this.simdMem(0x5a, ALIGN.b4, offset).lane(lane, 4),
@@ -352,6 +364,8 @@ export class FunctionBuilder {
     nearest: (): FunctionBuilder => this.simd(0x6a),
     /** Int32 lanes to floats. */
     convert_i32x4_s: (): FunctionBuilder => this.simd(0xfa),
+    /** Two float64 lanes rounded to float32 lanes 0 and 1; lanes 2 and 3 zero. */
+    demote_f64x2_zero: (): FunctionBuilder => this.simd(0x5e),
     /** Pops (a, b, c), pushes a·b + c, fused or not as the hardware prefers. Relaxed SIMD only. */
     relaxed_madd: (): FunctionBuilder => this.relaxed(0x105),
     relaxed_nmadd: (): FunctionBuilder => this.relaxed(0x106),
@@ -369,11 +383,23 @@ export class FunctionBuilder {
     },
     /** Sixteen int16 lanes of two vectors to int8, saturating. */
     narrow_i16x8_s: (): FunctionBuilder => this.simd(0x65),
+    splat: (): FunctionBuilder => this.simd(0x0f),
+    min_s: (): FunctionBuilder => this.simd(0x76),
+    max_s: (): FunctionBuilder => this.simd(0x78),
   };
 
   readonly i16x8 = {
     splat: (): FunctionBuilder => this.simd(0x10),
     sub: (): FunctionBuilder => this.simd(0x91),
+    /**
+     * Pops (a, b): sums of two adjacent int8 products a·b per int16 lane. Relaxed SIMD only; deterministic only where every
+     * byte of b is in [0, 127] and no sum leaves int16 (engines may saturate or wrap).
+     */
+    relaxed_dot_i8x16_i7x16_s: (): FunctionBuilder => this.relaxed(0x112),
+    /** The low eight int8 lanes sign-extended to int16. */
+    extend_low_i8x16_s: (): FunctionBuilder => this.simd(0x87),
+    extend_high_i8x16_s: (): FunctionBuilder => this.simd(0x88),
+    add_sat_s: (): FunctionBuilder => this.simd(0x8f),
     /** Eight int32 lanes of two vectors to int16, saturating. */
     narrow_i32x4_s: (): FunctionBuilder => this.simd(0x85),
   };
@@ -382,8 +408,19 @@ export class FunctionBuilder {
     splat: (): FunctionBuilder => this.simd(0x11),
     extract_lane: (lane: number): FunctionBuilder => this.simd(0x1b).lane(lane, 4),
     add: (): FunctionBuilder => this.simd(0xae),
+    sub: (): FunctionBuilder => this.simd(0xb1),
+    /** Low 32 bits of each lane's product: wraps, as C++'s int32 shifts and products do. */
+    mul: (): FunctionBuilder => this.simd(0xb5),
+    /** All ones where a > b (signed), zeros elsewhere. */
+    gt_s: (): FunctionBuilder => this.simd(0x3b),
     /** Pops (vector, i32 count): each lane shifted left. */
     shl: (): FunctionBuilder => this.simd(0xab),
+    /** Pops (vector, i32 count): each lane shifted right, copying the sign bit. */
+    shr_s: (): FunctionBuilder => this.simd(0xac),
+    /** The low four int16 lanes sign-extended to int32. */
+    extend_low_i16x8_s: (): FunctionBuilder => this.simd(0xa7),
+    extend_high_i16x8_s: (): FunctionBuilder => this.simd(0xa8),
+    abs: (): FunctionBuilder => this.simd(0xa0),
     /** Float lanes truncated to int32, saturating. */
     trunc_sat_f32x4_s: (): FunctionBuilder => this.simd(0xf8),
     min_s: (): FunctionBuilder => this.simd(0xb6),
@@ -395,12 +432,27 @@ export class FunctionBuilder {
     extmul_high_i16x8_s: (): FunctionBuilder => this.simd(0xbd),
     /** Two float64 lanes truncated (saturating) to int32 lanes 0 and 1; lanes 2 and 3 zero. */
     trunc_sat_f64x2_s_zero: (): FunctionBuilder => this.simd(0xfc),
+    /** Adjacent int16 lanes summed into int32 lanes. */
+    extadd_pairwise_i16x8_s: (): FunctionBuilder => this.simd(0x7e),
+  };
+
+  readonly i64x2 = {
+    add: (): FunctionBuilder => this.simd(0xce),
+    /** Pops (vector, i32 count): each lane shifted left. */
+    shl: (): FunctionBuilder => this.simd(0xcb),
+    /** Exact int64 products of int32 lanes 0 and 1 (low) or 2 and 3 (high), signed or unsigned. */
+    extmul_low_i32x4_s: (): FunctionBuilder => this.simd(0xdc),
+    extmul_high_i32x4_s: (): FunctionBuilder => this.simd(0xdd),
+    extmul_low_i32x4_u: (): FunctionBuilder => this.simd(0xde),
+    extmul_high_i32x4_u: (): FunctionBuilder => this.simd(0xdf),
   };
 
   readonly f64x2 = {
     splat: (): FunctionBuilder => this.simd(0x14),
     /** Int32 lanes 0 and 1 to two float64 lanes, exactly. */
     convert_low_i32x4_s: (): FunctionBuilder => this.simd(0xfe),
+    /** Float32 lanes 0 and 1 to two float64 lanes, exactly. */
+    promote_low_f32x4: (): FunctionBuilder => this.simd(0x5f),
     add: (): FunctionBuilder => this.simd(0xf0),
     mul: (): FunctionBuilder => this.simd(0xf2),
     /** Round to nearest, ties to even. */

@@ -2,24 +2,22 @@
 // weights into linear memory, plans the arena per batch size, and runs each step whole or split across worker threads.
 
 import { ConfigError, ShapeError } from '../../errors.js';
-import type { Model } from '../../graph/model.js';
+import { Model } from '../../graph/model.js';
 import { lowerModel } from '../../graph/lower.js';
-import type { ChannelSlice } from '../../graph/arena.js';
-import type { ChainStep, ConcatStep, ConvStep, Plan, Step } from '../../graph/plan.js';
+import type { ChainStep, ConcatStep, ConvStep, Plan, PlannedModel, Step } from '../../graph/plan.js';
 import { convKind } from '../../ops/conv-kind.js';
 import type { Layout } from '../../tensor/tensor.js';
+import { dequantize, quantize } from '../../quant/qparams.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
 import { runStep } from '../plan-reference.js';
 import { simdSupported } from './assembler.js';
-import type { ModuleBuilder } from './assembler.js';
 import type { Kernel } from './runtime.js';
 import { WasmRuntime } from './runtime.js';
 import { emitConv, packConvWeights } from './kernels/conv.js';
 import { emitDepthwise, packDepthwiseWeights } from './kernels/depthwise.js';
 import { emitGemm, packGemmWeights } from './kernels/gemm.js';
 import { emitIm2col } from './kernels/im2col.js';
-import type { GemmSpec, GemmTile } from './kernels/gemm.js';
-import { LANES } from './kernels/common.js';
+import type { GemmSpec } from './kernels/gemm.js';
 import { emitGlobalAvgPool } from './kernels/pool.js';
 import { emitChannelSlice } from './kernels/concat.js';
 import { emitSigmoid, emitSoftmax } from './kernels/exponential.js';
@@ -30,8 +28,11 @@ import type { ChainPlan } from './kernels/chain.js';
 import { DIRECT_CONV_MAX_TAPS, concatSlices, im2colFloats, planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
 import { resolveWasmFeatures } from './options.js';
 import { POINTERS_PER_STEP, ThreadPool } from './threads.js';
-import { CHANNEL_SPLIT_PIXELS_PER_PART, bindWork, channelShare, usefulParts } from './threads-work.js';
-import type { ChainWork, GemmWork, PartRunner, Work } from './threads-work.js';
+import { GEMM_TILE, channelSplit, tensorPlaces } from './ops/phase.js';
+import { compileInt8Step, touchesInt8 } from './ops/int8-steps.js';
+import type { Compiler, Phase, Place, Pointers, SerialRun } from './ops/phase.js';
+import { bindWork, usefulParts } from './threads-work.js';
+import type { ChainWork, PartRunner, Work } from './threads-work.js';
 
 export interface WasmEngineOptions {
   /** Fuse inverted residuals into row-streamed chains (paper §5.1). Default true. */
@@ -52,30 +53,6 @@ export interface WasmEngineOptions {
   chainSplit?: 'auto' | 'rows' | 'stages';
 }
 
-/** Byte pointers of plan tensors in the arena, for one batch size. */
-type Pointers = (tensor: number) => number;
-
-/** Where a phase's tensor lives: a plan tensor in the arena, or a slice of its step's scratch (the intermediates of a chain run stage by stage). */
-type Place = { tensor: number } | { scratchOf: number; floatsPerImage: number };
-
-/**
- * What the engine runs, in order: a step, or one stage of a chain that threads run stage by stage. Phases with `work` are split
- * across threads (the workers hold the same work); the others run whole on the calling thread.
- */
-interface Phase {
-  step: number;
-  /** Input, output and residual (null: none). */
-  places: readonly [Place, Place, Place | null];
-  /** The plan tensors the input and output places stand for, as a whole-step run names them. */
-  tensors: readonly [number, number];
-  work: Work | null;
-  /** For phases without work, given the module's kernels: the run on the calling thread. */
-  serial: ((kernels: Record<string, Kernel>) => SerialRun) | null;
-  /** False for a reference fallback on memory views. */
-  native: boolean;
-}
-
-type SerialRun = (at: Pointers, batch: number) => void;
 
 /** The phases of one step: as lowered, and for a streamed chain the stage-by-stage alternative threads may use. */
 interface StepPhases {
@@ -104,8 +81,6 @@ interface Arena {
  */
 const STAGE_SPLIT_MAX_BYTES = 1024 * 1024;
 
-/** The GEMM's default tile (the chains' GEMMs use it too), named: a split by output channels needs its block width. */
-const GEMM_TILE: GemmTile = { pixels: 4, vectors: 2 };
 
 export class WasmEngine {
   readonly plan: Plan;
@@ -119,7 +94,7 @@ export class WasmEngine {
   private disposed = false;
 
   private constructor(
-    private readonly model: Model,
+    private readonly signature: Signature,
     plan: Plan,
     private readonly runtime: WasmRuntime,
     private readonly phases: Phase[],
@@ -145,12 +120,18 @@ export class WasmEngine {
     return simdSupported();
   }
 
-  static async create(model: Model, options: WasmEngineOptions = {}): Promise<WasmEngine> {
+  /**
+   * Compiles `model` for this runtime: a float Model is lowered to its plan; a PlannedModel (an int8 plan, an imported
+   * TFLite graph) brings its own plan, which the engine reads but does not change.
+   */
+  static async create(model: Model | PlannedModel, options: WasmEngineOptions = {}): Promise<WasmEngine> {
     const { relaxedSimd, threads, threadsNote } = resolveWasmFeatures('WasmEngine', options);
     const chainSplit = options.chainSplit ?? 'auto';
     if (!['auto', 'rows', 'stages'].includes(chainSplit)) throw new ConfigError(`chainSplit must be 'auto', 'rows' or 'stages', got '${chainSplit}'`);
 
-    const plan = lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true });
+    const lowered = model instanceof Model;
+    const plan = lowered ? lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true }) : model.plan;
+    const signature = signatureOf(model, plan);
     const runtime = new WasmRuntime({ shared: threads > 1 });
     const mod = runtime.module({ relaxedSimd });
     const chains = planChains(plan);
@@ -173,11 +154,12 @@ export class WasmEngine {
     const runners = phases.map((p) => p.work && bindWork(p.work, kernels, runtime, 0));
     const serialRuns = phases.map((p) => p.serial && p.serial(kernels));
     const pool = threads > 1 ? await ThreadPool.start(threads, runtime.memory, module, phases.map((p) => p.work)) : null;
-    // packed copies now live in linear memory: drop the plan's float copies of every step that runs natively
+    // packed copies now live in linear memory: drop the plan's float copies of every step that runs natively (a plan
+    // that came with its model stays whole: its owner may run it again)
     plan.steps.forEach((step, i) => {
-      if (stepPhases[i].phases.every((p) => phases[p].native)) releaseWeights(step);
+      if (lowered && stepPhases[i].phases.every((p) => phases[p].native)) releaseWeights(step);
     });
-    return new WasmEngine(model, plan, runtime, phases, stepPhases, chainSplit, runners, serialRuns, relaxedSimd, chains, pool, threadsNote);
+    return new WasmEngine(signature, plan, runtime, phases, stepPhases, chainSplit, runners, serialRuns, relaxedSimd, chains, pool, threadsNote);
   }
 
   /** Threads in use: the calling thread and its workers. */
@@ -239,22 +221,53 @@ export class WasmEngine {
 
   /** Runs a batch (NHWC unless `layout` says NCHW) through a model with one output and returns it; several outputs: `predictOutputs`. */
   predict(x: Tensor, options: { layout?: Layout } = {}): Tensor {
-    this.model.checkSingleOutput('predict', 'predictOutputs');
-    return this.predictOutputs(x, options)[this.model.outputNames[0]];
+    const { name, outputNames } = this.signature;
+    if (outputNames.length > 1) throw new ConfigError(`model ${name} has ${outputNames.length} outputs (${outputNames.join(', ')}): predict returns one tensor, use predictOutputs`);
+    return this.predictOutputs(x, options)[outputNames[0]];
   }
 
-  /** Runs a batch (NHWC unless `layout` says NCHW) and returns every model output by name, each copied out of the arena once. */
+  /**
+   * Runs a batch (NHWC unless `layout` says NCHW) and returns every model output by name, each copied out of the arena
+   * once. Float in and out: an int8 input is quantized by its tensor's parameters, int8 outputs are dequantized.
+   */
   predictOutputs(x: Tensor, options: { layout?: Layout } = {}): Record<string, Tensor> {
-    if (this.disposed) throw new ConfigError('this WasmEngine was disposed; create a new one to predict');
     const layout = options.layout ?? 'NHWC';
     const nhwc = x.rank === 4 ? toLayout(x, layout, 'NHWC') : x;
-    if (nhwc.rank !== this.model.inputShape.length + 1 || !sameShape(nhwc.shape.slice(1), this.model.inputShape) || nhwc.shape[0] < 1) {
-      throw new ShapeError(`model ${this.model.name}: expected input ${formatShape([-1, ...this.model.inputShape])} (NHWC), got ${formatShape(nhwc.shape)} (${layout === 'NCHW' ? 'after NCHW → NHWC' : 'NHWC'})`);
+    const { name, inputShape, outputNames, outputShapes } = this.signature;
+    if (nhwc.rank !== inputShape.length + 1 || !sameShape(nhwc.shape.slice(1), inputShape) || nhwc.shape[0] < 1) {
+      throw new ShapeError(`model ${name}: expected input ${formatShape([-1, ...inputShape])} (NHWC), got ${formatShape(nhwc.shape)} (${layout === 'NCHW' ? 'after NCHW → NHWC' : 'NHWC'})`);
     }
     const batch = nhwc.shape[0];
+    const { tensors, input, outputs } = this.plan;
+    const inputQuant = tensors[input].quant;
+    const raw = this.predictRaw(inputQuant ? quantize(nhwc.data, inputQuant) : nhwc.data, batch);
+    return Object.fromEntries(
+      outputNames.map((name, k) => {
+        const data = raw[name];
+        const quant = tensors[outputs[k]].quant;
+        const out = new Tensor([batch, ...outputShapes[k]], data instanceof Int8Array ? dequantize(data, quant!) : data);
+        return [name, layout === 'NCHW' && out.rank === 4 ? toLayout(out, 'NHWC', 'NCHW') : out];
+      }),
+    );
+  }
+
+  /**
+   * Runs `batch` NHWC samples given as the plan's input tensor holds them (int8 values for an int8 input, as they are)
+   * and returns each output by name as its tensor holds it: int8 outputs as Int8Array, float ones as Float32Array.
+   */
+  predictRaw(input: Float32Array | Int8Array, batch: number): Record<string, Float32Array | Int8Array> {
+    if (this.disposed) throw new ConfigError('this WasmEngine was disposed; create a new one to predict');
+    const { tensors, outputs } = this.plan;
+    const inputTensor = tensors[this.plan.input];
+    const type = inputTensor.quant ? 'int8' : 'float32';
+    if ((input instanceof Int8Array) !== (type === 'int8') || !Number.isInteger(batch) || batch < 1 || input.length !== batch * inputTensor.size) {
+      throw new ShapeError(
+        `model ${this.signature.name}: input ${inputTensor.name} takes ${type} ${formatShape([batch, ...inputTensor.shape])} (${batch * inputTensor.size} values), got ${input instanceof Int8Array ? 'int8' : 'float32'} data of ${input.length} values`,
+      );
+    }
     const arena = this.prepare(batch);
     const at: Pointers = (t) => arena.base + 4 * arena.offsets.get(`t${t}`)!;
-    this.runtime.write(at(this.plan.input), nhwc.data);
+    this.view(at(this.plan.input), input.length, input instanceof Int8Array).set(input);
     const table = this.pointerTable;
     for (const i of arena.schedule) {
       const runner = this.runners[i];
@@ -267,14 +280,12 @@ export class WasmEngine {
       if (parts > 1) this.pool!.run(i, batch, parts, runner);
       else runner(table[p], table[p + 1], table[p + 2], batch, 0, 1);
     }
-    const { outputNames } = this.model;
-    return Object.fromEntries(
-      outputNames.map((name, k) => {
-        const t = this.plan.outputs[k];
-        const out = new Tensor([batch, ...this.model.outputTensor(name).shape], this.runtime.read(at(t), batch * this.plan.tensors[t].size));
-        return [name, layout === 'NCHW' && out.rank === 4 ? toLayout(out, 'NHWC', 'NCHW') : out];
-      }),
-    );
+    return Object.fromEntries(this.signature.outputNames.map((name, k) => [name, this.view(at(outputs[k]), batch * tensors[outputs[k]].size, tensors[outputs[k]].quant !== undefined).slice()]));
+  }
+
+  /** A live view of `count` elements of linear memory at `pointer`: int8 or float32. */
+  private view(pointer: number, count: number, int8: boolean): Float32Array | Int8Array {
+    return int8 ? new Int8Array(this.runtime.memory.buffer, pointer, count) : this.runtime.f32(pointer, count);
   }
 
   /** Bytes of the engine's linear memory (weights, planned arenas), shared with its workers. */
@@ -289,40 +300,22 @@ export class WasmEngine {
   }
 }
 
-/** What compiling steps shares: the module being emitted, the memory the weights go to, and the thread-related buffers. */
-interface Compiler {
-  mod: ModuleBuilder;
-  runtime: WasmRuntime;
-  plan: Plan;
-  threads: number;
-  /** Emit row kernels beside the whole-image ones, so parts can hold part of an image (threads > 1). */
-  rowKernels: boolean;
-  zeroRow: number;
-  chainScratch: number;
-  rowBytesPerThread: number;
-  /** Concatenation inputs their producers write straight into the output's channels (`concatSlices`). */
-  slices: ReadonlyMap<number, ChannelSlice>;
+/** What the engine needs of what it runs besides the plan: the names and per-sample shapes of its input and outputs. */
+interface Signature {
+  name: string;
+  inputShape: readonly number[];
+  outputNames: readonly string[];
+  outputShapes: readonly (readonly number[])[];
 }
 
-/**
- * Emits the GEMM kernels for splitting `spec` by output channels (one per channel count that a part of
- * 2…threads parts gets) where a batch of one image would split that way; null where none would.
- */
-function channelSplit(c: Compiler, name: string, spec: GemmSpec, pixelsPerImage: number): GemmWork['channelSplit'] {
-  if (c.threads === 1 || pixelsPerImage >= CHANNEL_SPLIT_PIXELS_PER_PART * c.threads) return null;
-  if (spec.tile && (spec.tile.pixels !== GEMM_TILE.pixels || spec.tile.vectors !== GEMM_TILE.vectors)) throw new ConfigError(`threads: a channel split needs the GEMM's default tile, got ${spec.tile.pixels}×${spec.tile.vectors}`);
-  const blockChannels = GEMM_TILE.vectors * LANES;
-  const kernels: Record<number, string> = {};
-  for (let parts = 2; parts <= c.threads; parts++) {
-    for (let part = 0; part < parts; part++) {
-      const [, count] = channelShare(spec.cout, blockChannels, part, parts);
-      if (count === 0 || kernels[count]) continue;
-      kernels[count] = `${name}_c${count}`;
-      emitGemm(c.mod, kernels[count], { ...spec, cout: count, outputStride: spec.outputStride ?? spec.cout, residualStride: spec.cout });
-    }
+function signatureOf(model: Model | PlannedModel, plan: Plan): Signature {
+  if (model instanceof Model) {
+    return { name: model.name, inputShape: model.inputShape, outputNames: model.outputNames, outputShapes: model.outputNames.map((n) => model.outputTensor(n).shape) };
   }
-  return { blockChannels, kernels };
+  if (model.outputNames.length !== plan.outputs.length) throw new ConfigError(`planned model: ${model.outputNames.length} output names (${model.outputNames.join(', ')}) for ${plan.outputs.length} plan outputs`);
+  return { name: 'planned model', inputShape: plan.tensors[plan.input].shape, outputNames: model.outputNames, outputShapes: plan.outputs.map((t) => plan.tensors[t].shape) };
 }
+
 
 /** Channels of the tensor that `tensor` is a channel slice of (its pixel stride), or undefined where it is a tensor of its own. */
 function sliceChannels(c: Compiler, tensor: number): number | undefined {
@@ -335,11 +328,14 @@ function widestDepthwiseRow(plan: Plan): number {
   return Math.max(0, ...convs.filter((s) => convKind(s.kernelShape, s.conv) === 'depthwise').map((s) => s.inShape[1] * s.inShape[2]));
 }
 
-const tensorPlaces = (step: Step, residual: number | null = null): Phase['places'] => [{ tensor: step.inputs[0] }, { tensor: step.output }, residual === null ? null : { tensor: residual }];
 
 function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPlan | null): Phase[] {
   const name = `step${index}`;
   const tensors = [step.inputs[0], step.output] as const;
+  if (touchesInt8(step, c) || step.op === 'pad') {
+    const phases = compileInt8Step(step, index, c);
+    if (phases) return phases;
+  }
   if (step.op === 'conv') {
     if (im2colFloats(step) > 0) return compileIm2colConv(step, index, c);
     const work = compileConv(step, name, c);
@@ -351,7 +347,7 @@ function compileStep(step: Step, index: number, c: Compiler, chainPlan: ChainPla
     const spec: GemmSpec = { cin: step.kernel.length / step.units, cout: step.units, clamp: step.clamp, tile: GEMM_TILE };
     emitGemm(c.mod, name, spec);
     const weights = c.runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
-    const work: Work = { kind: 'gemm', kernel: name, weights, cin: spec.cin, cout: spec.cout, pixels: 1, residual: false, channelSplit: channelSplit(c, name, spec, 1) };
+    const work: Work = { kind: 'gemm', kernel: name, weights, cin: spec.cin, cout: spec.cout, pixels: 1, residual: false, channelSplit: channelSplit(c, name, spec, 1, emitGemm) };
     return [{ step: index, places: tensorPlaces(step), tensors, work, serial: null, native: true }];
   } else if (step.op === 'globalAvgPool') {
     // too little work to be worth waking the workers
@@ -417,7 +413,7 @@ function compileConv(step: ConvStep, name: string, c: Compiler): Work | null {
     const spec = { cin, cout, clamp: step.clamp, residual: residual !== null, tile: GEMM_TILE, outputStride };
     emitGemm(c.mod, name, spec);
     const weights = c.runtime.upload(packGemmWeights(spec, step.kernel, step.bias));
-    return { kind: 'gemm', kernel: name, weights, cin, cout, pixels: h * w, residual: residual !== null, outputStride, channelSplit: channelSplit(c, name, spec, h * w) };
+    return { kind: 'gemm', kernel: name, weights, cin, cout, pixels: h * w, residual: residual !== null, outputStride, channelSplit: channelSplit(c, name, spec, h * w, emitGemm) };
   }
   if (residual !== null) return null;
   const window = { inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], dilationHeight: dilations[0], padTop: padding[0], zeroRow: c.zeroRow };
@@ -464,7 +460,7 @@ function compileIm2colConv(step: ConvStep, index: number, c: Compiler): Phase[] 
     if (padded) c.runtime.f32(at(step.output), batch * pixels * taps).fill(0);
     k[`${name}_im2col`](at(step.inputs[0]), at(step.output), batch);
   };
-  const work: Work = { kind: 'gemm', kernel: name, weights, cin: taps, cout, pixels, residual: step.residual !== null, outputStride, channelSplit: channelSplit(c, name, spec, pixels) };
+  const work: Work = { kind: 'gemm', kernel: name, weights, cin: taps, cout, pixels, residual: step.residual !== null, outputStride, channelSplit: channelSplit(c, name, spec, pixels, emitGemm) };
   const residual = step.residual === null ? null : { tensor: step.residual };
   return [
     { step: index, places: [{ tensor: step.inputs[0] }, rows, null], tensors: [step.inputs[0], step.output], work: null, serial: layout, native: true },
@@ -496,7 +492,7 @@ function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fuse
   const phases: Phase[] = [];
   if (chain.expand && chain.names.expand) {
     const name = chain.names.expand;
-    const work: Work = { kind: 'gemm', kernel: name, weights: weights.expand, cin: chain.expand.cin, cout: channels, pixels: height * width, residual: false, channelSplit: channelSplit(c, name, chain.expand, height * width) };
+    const work: Work = { kind: 'gemm', kernel: name, weights: weights.expand, cin: chain.expand.cin, cout: channels, pixels: height * width, residual: false, channelSplit: channelSplit(c, name, chain.expand, height * width, emitGemm) };
     phases.push(phase([input, expanded, null], work));
   }
   phases.push(
@@ -516,7 +512,7 @@ function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fuse
     }),
   );
   const name = chain.names.project;
-  const project: Work = { kind: 'gemm', kernel: name, weights: weights.project, cin: channels, cout: outC, pixels: outH * outW, residual: chain.residual, channelSplit: channelSplit(c, name, chain.project, outH * outW) };
+  const project: Work = { kind: 'gemm', kernel: name, weights: weights.project, cin: channels, cout: outC, pixels: outH * outW, residual: chain.residual, channelSplit: channelSplit(c, name, chain.project, outH * outW, emitGemm) };
   phases.push(phase([filtered, { tensor: step.output }, chain.residual ? input : null], project));
   return phases;
 }
@@ -524,6 +520,7 @@ function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fuse
 /** Runs a step with the reference kernels on views of linear memory, on the calling thread: exact, not fast. */
 function fallbackPhase(step: Step, index: number, c: Compiler, places: Phase['places'], tensors: Phase['tensors']): Phase {
   const { runtime, plan } = c;
+  if (touchesInt8(step, c)) throw new ConfigError(`WasmEngine: no kernel for step ${step.op} (${step.layers[0]}) on int8 tensors`);
   const serial = (): SerialRun => (at, batch) => {
     const view = (t: number): Tensor => new Tensor([batch, ...plan.tensors[t].shape], runtime.f32(at(t), batch * plan.tensors[t].size));
     const y = runStep(step, view);

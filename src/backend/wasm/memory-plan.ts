@@ -3,7 +3,7 @@
 
 import { placeBuffers, planRequests } from '../../graph/arena.js';
 import type { ArenaLayout, ChannelSlice } from '../../graph/arena.js';
-import type { ChainStep, ConvStep, Plan, Step } from '../../graph/plan.js';
+import type { ChainStep, ConvStep, Plan, QConvStep, Step } from '../../graph/plan.js';
 import { readerCounts } from '../../graph/passes/rewrite.js';
 import { convKind } from '../../ops/conv-kind.js';
 import { chainSpecOf, planChain } from './kernels/chain.js';
@@ -27,10 +27,16 @@ export const DIRECT_CONV_MAX_TAPS = 512;
 
 /**
  * Floats per image of the window rows that a standard convolution the direct kernel does not take (SSD's 3×3 extra
- * layers on hundreds of channels, a dilated one) is laid out in before its GEMM: im2col scratch. 0 for other steps.
+ * layers on hundreds of channels, a dilated one; every int8 one) is laid out in before its GEMM: im2col scratch. 0 for other steps.
  */
 export function im2colFloats(step: Step): number {
-  if (step.op !== 'conv' || !runsAsIm2col(step)) return 0;
+  // every standard int8 convolution runs as im2col, its window rows a byte per value
+  if (step.op === 'qconv') return convKind(step.kernelShape, step.conv) === 'standard' ? Math.ceil(windowValues(step) / 4) : 0;
+  return step.op === 'conv' && runsAsIm2col(step) ? windowValues(step) : 0;
+}
+
+/** Values per image of a convolution's window rows: kh·kw·cin per output pixel. */
+function windowValues(step: ConvStep | QConvStep): number {
   const [kh, kw, cin] = step.kernelShape;
   return step.outShape[0] * step.outShape[1] * kh * kw * cin;
 }
@@ -85,17 +91,17 @@ export interface PlannedMemory {
  * GEMM take scratch for their window rows.
  */
 export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
-  const layout = placeBuffers(
-    planRequests(
-      plan,
-      batch,
-      (i) => {
-        const step = plan.steps[i];
-        return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : batch * im2colFloats(step);
-      },
-      concatSlices(plan),
-    ),
+  const requests = planRequests(
+    plan,
+    batch,
+    (i) => {
+      const step = plan.steps[i];
+      return step.op === 'chain' && staged.has(i) ? unfusedChainFloats(step, batch) : batch * im2colFloats(step);
+    },
+    concatSlices(plan),
   );
+  // the arena counts in floats: an int8 tensor's bytes take a quarter as many (its offset stays 64-byte aligned)
+  const layout = placeBuffers(requests.map((r) => (r.key.startsWith('t') && plan.tensors[Number(r.key.slice(1))].quant ? { ...r, floats: Math.ceil(r.floats / 4) } : r)));
   const rowBufferBytes = threads * Math.max(0, ...chains.map((c) => c?.scratchBytes ?? 0));
   return { layout, arenaBytes: 4 * layout.floats, rowBufferBytes, totalBytes: 4 * layout.floats + rowBufferBytes };
 }

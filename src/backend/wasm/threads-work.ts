@@ -18,8 +18,12 @@ export interface GemmWork {
   /** Pixels per image (1 for a dense layer). */
   pixels: number;
   residual: boolean;
-  /** Floats from one output pixel to the next, where it writes a channel slice of a wider tensor; default `cout`. */
+  /** Elements from one output pixel to the next, where it writes a channel slice of a wider tensor; default `cout`. */
   outputStride?: number;
+  /** Bytes per element of its tensors: 4 (float32, the default) or 1 (int8). */
+  elementBytes?: number;
+  /** Bytes of one packed block of `channelSplit.blockChannels` output channels; default the float GEMM's (bias and one row per input). */
+  blockBytes?: number;
   /**
    * For batches with few pixels per part (`byChannels`): parts take ranges of the packed output-channel
    * blocks instead, each with a kernel for its channel count (`emitGemm` with the full output and
@@ -49,6 +53,8 @@ export interface WindowWork {
   padTop: number;
   /** A row of at least `inShape[1]·inShape[2]` zeros, standing for input rows in the vertical padding (depthwise rows). */
   zeroRow: number;
+  /** Bytes per element of its tensors: 4 (float32, the default) or 1 (int8). */
+  elementBytes?: number;
 }
 
 /** A row-streamed chain (kernels/chain.ts), split by bands of output rows; each thread has its own row buffers. */
@@ -208,13 +214,14 @@ function bindSplit(work: SplitWork, kernels: Record<string, Kernel>): PartRunner
 
 function bindGemm(work: GemmWork, kernels: Record<string, Kernel>): PartRunner {
   const gemm = kernelOf(kernels, work.kernel);
-  const inBytes = work.cin * F32;
-  const outBytes = work.cout * F32;
-  const outPixelBytes = (work.outputStride ?? work.cout) * F32;
+  const element = work.elementBytes ?? F32;
+  const inBytes = work.cin * element;
+  const outBytes = work.cout * element;
+  const outPixelBytes = (work.outputStride ?? work.cout) * element;
   const split = work.channelSplit;
   const channelKernels = split && Object.fromEntries(Object.entries(split.kernels).map(([count, name]) => [count, kernelOf(kernels, name)]));
-  // a packed block: its bias, then a row of its width per input channel
-  const blockBytes = split ? split.blockChannels * (1 + work.cin) * F32 : 0;
+  // a float packed block: its bias, then a row of its width per input channel
+  const blockBytes = split ? (work.blockBytes ?? split.blockChannels * (1 + work.cin) * F32) : 0;
   return (input, output, residual, batch, part, parts) => {
     const pixels = batch * work.pixels;
     if (split && channelKernels && byChannels(work, pixels, parts)) {
@@ -222,7 +229,7 @@ function bindGemm(work: GemmWork, kernels: Record<string, Kernel>): PartRunner {
       if (count === 0) return;
       const kernel = channelKernels[count];
       if (!kernel) throw new ConfigError(`threads: no GEMM kernel for ${count} of ${work.cout} output channels`);
-      kernel(input, work.weights + (first / split.blockChannels) * blockBytes, output + first * F32, pixels, work.residual ? residual + first * F32 : 0);
+      kernel(input, work.weights + (first / split.blockChannels) * blockBytes, output + first * element, pixels, work.residual ? residual + first * element : 0);
       return;
     }
     const [start, end] = shareOf(pixels, part, parts, GEMM_GRAIN);
@@ -234,8 +241,9 @@ function bindGemm(work: GemmWork, kernels: Record<string, Kernel>): PartRunner {
 function bindWindow(work: WindowWork, kernels: Record<string, Kernel>): PartRunner {
   const [inH, inW, inC] = work.inShape;
   const [outH, outW, outC] = work.outShape;
-  const inRowBytes = inW * inC * F32;
-  const outRowBytes = outW * outC * F32;
+  const element = work.elementBytes ?? F32;
+  const inRowBytes = inW * inC * element;
+  const outRowBytes = outW * outC * element;
   const inImageBytes = inH * inRowBytes;
   const outImageBytes = outH * outRowBytes;
   if (work.rowKernel === null) {

@@ -73,20 +73,22 @@ export class PlanRewrite {
 
   /**
    * Fuses `step` into `into` (already in the plan, now doing both): `step` is dropped, its output becomes `into`'s,
-   * which takes its name, and whatever read it reads `into`'s output.
+   * which takes its name (and int8 parameters), and whatever read it reads `into`'s output.
    */
   fuse(step: Step, into: Step): void {
     const [from, to] = [step.output, into.output];
     this.steps.splice(this.steps.indexOf(step), 1);
     this.producer.delete(from);
     this.tensors[to].name = this.tensors[from].name;
+    // the merged tensor holds what `step` wrote: an int8 sum has the sum's parameters, not its operand's
+    if (this.tensors[from].quant) this.tensors[to].quant = this.tensors[from].quant;
     this.readers.set(to, this.readers.get(from) ?? 0);
     this.merged.add(from);
     const rename = (t: number): number => (t === from ? to : t);
     for (const [i, s] of this.steps.entries()) {
       if (!s.inputs.includes(from)) continue;
       const next: Step = { ...s, inputs: s.inputs.map(rename) };
-      if (next.op === 'conv' && next.residual === from) next.residual = to;
+      if ((next.op === 'conv' || next.op === 'qconv') && next.residual === from) next.residual = to;
       this.steps[i] = next;
       this.producer.set(next.output, next);
     }
@@ -101,8 +103,8 @@ export class PlanRewrite {
     const id = (t: number): number => ids.get(t)!;
     const renumber = <S extends Step>(s: S): S => {
       const next = { ...s, inputs: s.inputs.map(id), output: id(s.output) };
-      if (next.op === 'conv') next.residual = next.residual === null ? null : id(next.residual);
-      if (next.op === 'chain') next.stages = next.stages.map(renumber);
+      if (next.op === 'conv' || next.op === 'qconv') next.residual = next.residual === null ? null : id(next.residual);
+      if (next.op === 'chain' || next.op === 'qchain') next.stages = next.stages.map(renumber) as typeof next.stages;
       return next;
     };
     return { tensors, steps: this.steps.map(renumber), input: id(this.plan.input), outputs: this.outputs.map(id) };

@@ -3,6 +3,7 @@
 
 import { ConfigError } from '../../errors.js';
 import type { Model } from '../../graph/model.js';
+import type { PlannedModel } from '../../graph/plan.js';
 import type { SymbolicTensor } from '../../graph/symbolic.js';
 import { ActivationLayer, Softmax } from '../../nn/activation.js';
 import { ConvLayer } from '../../nn/conv.js';
@@ -20,6 +21,7 @@ import { batchNormAffine } from '../../ops/normalization.js';
 import type { Pool2DParams } from '../../ops/pool.js';
 import { Tensor, transpose } from '../../tensor/tensor.js';
 import { AttributeType, DataType, modelProtoType } from './schema.js';
+import { qdqGraph } from './qdq-export.js';
 import { floatTensorProto, int64TensorProto } from './tensors.js';
 
 export interface OnnxExportOptions {
@@ -39,13 +41,28 @@ export interface OnnxExportOptions {
 /** IR version that goes with each opset (onnx/helper.py's table): runtimes refuse a newer IR than they know. */
 const IR_VERSION: Record<number, number> = { 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
 
-/** Encodes `model` as an ONNX file. */
-export function encodeOnnx(model: Model, options: OnnxExportOptions = {}): Uint8Array {
+/** Encodes `model` as an ONNX file; an int8 plan (a PlannedModel) in QDQ form (./qdq-export.ts). */
+export function encodeOnnx(model: Model | PlannedModel, options: OnnxExportOptions = {}): Uint8Array {
   const type = modelProtoType();
-  return type.encode(type.fromObject(new OnnxExporter(model, options).build())).finish();
+  const proto = 'nodes' in model ? new OnnxExporter(model, options).build() : modelProto(qdqGraph(model, options, 'int8_plan'), options);
+  return type.encode(type.fromObject(proto)).finish();
 }
 
 type Message = Record<string, unknown>;
+
+/** The ModelProto around `graph`: opset and its IR version, producer, metadata. */
+function modelProto(graph: Message, options: OnnxExportOptions): Message {
+  const opset = options.opset ?? 13;
+  if (!(opset in IR_VERSION)) throw new ConfigError(`ONNX export: opset ${opset} is not supported (13 to 21)`);
+  return {
+    irVersion: IR_VERSION[opset],
+    opsetImport: [{ domain: '', version: opset }],
+    producerName: 'mobilenet-ts',
+    producerVersion: '0.1.0',
+    metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+    graph,
+  };
+}
 
 const IMAGE_TO_NCHW = [0, 3, 1, 2];
 const NCHW_TO_IMAGE = [0, 2, 3, 1];
@@ -80,7 +97,6 @@ class OnnxExporter {
     private readonly options: OnnxExportOptions,
   ) {
     this.opset = options.opset ?? 13;
-    if (!(this.opset in IR_VERSION)) throw new ConfigError(`ONNX export: opset ${this.opset} is not supported (13 to 21)`);
     this.inputName = options.inputName ?? 'input';
     this.outputNames = model.outputNames.length === 1 ? [options.outputName ?? 'output'] : [...model.outputNames];
     this.used.add(this.inputName);
@@ -109,20 +125,16 @@ class OnnxExporter {
       named.set(value, name);
     });
     const valueInfo = (name: string, shape: readonly number[]): Message => ({ name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims(shape) } } } });
-    return {
-      irVersion: IR_VERSION[this.opset],
-      opsetImport: [{ domain: '', version: this.opset }],
-      producerName: 'mobilenet-ts',
-      producerVersion: '0.1.0',
-      metadataProps: Object.entries(this.options.metadata ?? {}).map(([key, value]) => ({ key, value })),
-      graph: {
+    return modelProto(
+      {
         name: this.model.name,
         node: this.nodes,
         initializer: this.initializers,
         input: [valueInfo(this.inputName, this.model.inputShape)],
         output: this.model.outputNames.map((modelName, k) => valueInfo(this.outputNames[k], this.model.outputTensor(modelName).shape)),
       },
-    };
+      this.options,
+    );
   }
 
   /** ONNX per-sample shape of one of ours: images [H, W, C] are [C, H, W] there. */

@@ -11,6 +11,7 @@ import { formatShape, sameShape, sizeOf } from '../../tensor/tensor.js';
 import { GraphImporter, safeName } from '../graph-import/importer.js';
 import type { ActivationValue, ConstantValue, OpTable } from '../graph-import/importer.js';
 import { UnsupportedOperatorError } from './errors.js';
+import { isQuantizedOnnx } from './qdq-import.js';
 import { AttributeType, DataType } from './schema.js';
 import type { AttributeProto, ModelProto, NodeProto, TensorProto } from './schema.js';
 import { int64, readTensor } from './tensors.js';
@@ -89,6 +90,7 @@ export class OnnxImporter extends GraphImporter<NodeProto, Activation, HostTenso
    */
   build(ops: OpTable<OnnxImporter, Value>): { model: Model; outputs: { name: string; shape: number[] }[]; input: { name: string; shape: (number | string)[] } } {
     const graph = this.proto.graph!;
+    if (isQuantizedOnnx(this.proto)) throw new FormatError(`${this.source}: a quantized ONNX graph (QDQ or QLinear operators) imports as an int8 plan: quantizedOnnxToPlan, or decodeAnyModel with { planned: true }`);
     for (const t of graph.initializer) {
       if (this.initializers.has(t.name)) throw new FormatError(`${this.source}: initializer ${JSON.stringify(t.name)} is defined twice`);
       this.initializers.set(t.name, t);
