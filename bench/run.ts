@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
 import { loadTorchStateDict } from '../src/io/torch-names.js';
 import { mobilenetV2 } from '../src/models/mobilenet-v2.js';
+import { QuantizedModel } from '../src/quant/quantized-model.js';
 import { readSafetensorsFile } from '../src/node/files.js';
 import { peakRssBytes } from '../src/node/memory.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
@@ -16,10 +17,13 @@ import { MACHINE, race, raceMarkdown, summarize, timeRuns } from './race.js';
 import type { ChildResult } from './race.js';
 import { resultsFolder, writeResults } from './results-files.js';
 
-/** Ours (fused chains, and unfused for the §5.1 comparison) and the peers. */
-const RUNTIMES = ['mobilenet-ts', 'mobilenet-ts-unfused', 'onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm'] as const;
-type Runtime = (typeof RUNTIMES)[number];
-const OURS: readonly Runtime[] = ['mobilenet-ts', 'mobilenet-ts-unfused'];
+/** Ours (fused chains, unfused for the §5.1 comparison, and int8 quantized from the same weights) and the peers. */
+const OURS = ['mobilenet-ts', 'mobilenet-ts-unfused', 'mobilenet-ts-int8'] as const;
+const PEERS = ['onnxruntime-node', 'onnxruntime-web', 'tfjs-wasm'] as const;
+type Ours = (typeof OURS)[number];
+type Peer = (typeof PEERS)[number];
+type Runtime = Ours | Peer;
+const isOurs = (r: Runtime): r is Ours => (OURS as readonly Runtime[]).includes(r);
 /** TensorFlow.js's wasm backend has no threads in Node. */
 const SINGLE_THREADED: readonly Runtime[] = ['tfjs-wasm'];
 
@@ -63,19 +67,22 @@ async function child(runtime: Runtime, threads: number, batch: number): Promise<
   let label: string;
   let run: () => Promise<Float32Array>;
   let plannedActivationBytes: number | null = null;
-  if (OURS.includes(runtime)) {
+  if (isOurs(runtime)) {
     enableWasmFeatures();
     const model = mobilenetV2();
     loadTorchStateDict(model, (await readSafetensorsFile(join(modelDir, 'weights.safetensors'))).tensors);
-    const fuseBlocks = runtime === 'mobilenet-ts';
-    const engine = await WasmEngine.create(model, { threads, fuseBlocks });
+    const fuseBlocks = runtime !== 'mobilenet-ts-unfused';
     const [, c, h, w] = golden.input.shape as [number, number, number, number];
-    const x = new Tensor([batch, h, w, c], nchwToNhwc(tileBatch(golden.input, batch), batch, c, h, w));
-    label = `mobilenet-ts wasm, ${fuseBlocks ? 'fused' : 'unfused'} blocks, ${threads} thread${threads > 1 ? 's' : ''}`;
+    const images = (n: number): Tensor => new Tensor([n, h, w, c], nchwToNhwc(tileBatch(golden.input, n), n, c, h, w));
+    // int8: calibrated on the golden images themselves (the ranges a real calibration set would give are not the point here)
+    const int8 = runtime === 'mobilenet-ts-int8';
+    const engine = await WasmEngine.create(int8 ? QuantizedModel.quantize(model, [images(golden.input.shape[0]!)]) : model, { threads, fuseBlocks });
+    const x = images(batch);
+    label = `mobilenet-ts wasm${int8 ? ' int8' : ''}, ${fuseBlocks ? 'fused' : 'unfused'} blocks, ${threads} thread${threads > 1 ? 's' : ''}`;
     plannedActivationBytes = engine.arenaBytes(batch);
     run = async () => engine.predict(x).data;
   } else {
-    const peer = await createPeer({ name: runtime as Exclude<Runtime, 'mobilenet-ts' | 'mobilenet-ts-unfused'>, threads, modelDir, onnxPath: defaultOnnxPath(modelDir) }, golden);
+    const peer = await createPeer({ name: runtime, threads, modelDir, onnxPath: defaultOnnxPath(modelDir) }, golden);
     await peer.prepare(batch);
     label = peer.label;
     run = () => peer.run();
@@ -86,7 +93,7 @@ async function child(runtime: Runtime, threads: number, batch: number): Promise<
 }
 
 async function parent(): Promise<void> {
-  const runtimes: Runtime[] = values['no-peers'] || !ensurePeersInstalled() ? [...OURS] : [...RUNTIMES];
+  const runtimes: Runtime[] = values['no-peers'] || !ensurePeersInstalled() ? [...OURS] : [...OURS, ...PEERS];
   const results = race('bench', fileURLToPath(import.meta.url), runtimes, settings, [], (runtime, threads) => threads > 1 && SINGLE_THREADED.includes(runtime)) as (ChildResult<Runtime> & { maxError: number })[];
   const { rows, ratios } = summarize(results, runtimes, settings.threadCounts, 'mobilenet-ts', settings.batches);
   const maxError = (runtime: Runtime): number => Math.max(...results.filter((r) => r.runtime === runtime).map((r) => r.maxError));
@@ -97,7 +104,7 @@ async function parent(): Promise<void> {
 Made by \`${command}\` on ${MACHINE}, ${new Date().toISOString().slice(0, 10)}.
 Each runtime runs in a fresh process (under tsx) per round, thread count and batch (${settings.warmup} warm-up runs, then
 ${settings.runs} timed runs), ${settings.rounds} rounds in alternating order. Peak RSS is the whole process's (VmHWM).
-Max error: max |logits − PyTorch| / max(1, max|PyTorch|), over every image of the batch.
+Max error: max |logits − PyTorch| / max(1, max|PyTorch|), over every image of the batch (int8: the quantization's own error).
 
 ${table}
 
