@@ -125,6 +125,12 @@ export {
   decodeTfjsGraphModel,
 } from './api/readers.js';
 export { UnsupportedOperatorError, ExternalDataError } from './io/onnx/errors.js';
+export { decodeTflite } from './io/tflite/read.js';
+export type { TfliteModel } from './io/tflite/read.js';
+export { importTflite } from './io/tflite/import.js';
+export type { TfliteImport } from './io/tflite/import.js';
+export { encodeTflite } from './io/tflite/write.js';
+export type { TfliteWriteOptions } from './io/tflite/write.js';
 export { QuantizedModel, planForInt8 } from './quant/quantized-model.js';
 export type { QuantizeOptions, QuantizedParts, Int8Weights } from './quant/quantized-model.js';
 export type { PlannedModel } from './graph/plan.js';

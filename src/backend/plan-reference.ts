@@ -1,6 +1,7 @@
 // Runs a lowered Plan with the reference kernels, one step at a time (chains stage by stage), float32 and int8 tensors
 // mixed (int8 steps in TFLite's arithmetic): the semantics every plan engine must reproduce, and the check that lowering is exact.
 
+import { softmaxInt8 } from '../quant/int8-softmax.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { ConvStep, Plan, QConvStep, Step } from '../graph/plan.js';
 import type { Conv2DParams } from '../ops/conv2d.js';
@@ -142,6 +143,8 @@ function runInt8Step(s: Step, v: (t: number) => PlanValue, out: QParams | undefi
     }
     case 'qavgPool':
       return avgPool2dInt8(x(), s.pool, s.range);
+    case 'qsoftmax':
+      return { shape: x().shape, data: softmaxInt8(x().data, s.channels, s.table, params()), params: params() };
     case 'requantize': {
       const input = x();
       return { shape: input.shape, data: requantizeFixed(Int32Array.from(input.data, (q) => q - s.inputZeroPoint), new Int32Array(1), s.requant), params: params() };
@@ -171,7 +174,7 @@ function runInt8Step(s: Step, v: (t: number) => PlanValue, out: QParams | undefi
   }
 }
 
-const INT8_OPS = new Set<Step['op']>(['qconv', 'qchain', 'qdense', 'qadd', 'qglobalAvgPool', 'qavgPool', 'quantize', 'dequantize', 'requantize']);
+const INT8_OPS = new Set<Step['op']>(['qconv', 'qchain', 'qdense', 'qadd', 'qglobalAvgPool', 'qavgPool', 'qsoftmax', 'quantize', 'dequantize', 'requantize']);
 
 /** One step of `plan` on reference kernels, float32 or int8 as its tensors are; `v` gives a tensor's value, batch axis first, shaped as planned. */
 export function runPlanStep(plan: Plan, s: Step, v: (t: number) => PlanValue): PlanValue {

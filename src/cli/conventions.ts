@@ -138,7 +138,9 @@ export function resolveConventions(
 
   let classNames = stored.classNames;
   if (given?.classNames) {
-    const { names, flags } = given.classNames;
+    const { flags } = given.classNames;
+    // a TF-slim ImageNet model has 1001 outputs, slot 0 the background
+    const names = flags === '--labels imagenet' && classes === IMAGENET_CLASSES.length + 1 ? ['background', ...given.classNames.names] : given.classNames.names;
     if (names.length !== classes) throw new UsageError(`${flags}: ${names.length} names, but ${source} has ${classes} classes`);
     if (stored.classNames) replaced.push(`the ${stored.classNames.length} class names`);
     classNames = names;

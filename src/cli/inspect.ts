@@ -5,13 +5,10 @@ import { modelCost } from '../cost/model-cost.js';
 import { formatSummary } from '../cost/format.js';
 import { UsageError } from '../errors.js';
 import { loadAnyModel } from '../node/any-model.js';
-import { readBytes } from '../node/files.js';
-import { INT8_FILE_FORMAT } from '../io/model-file.js';
-import { decodeSafetensorsMetadata } from '../io/safetensors.js';
+import type { AnyModel } from '../io/any-model.js';
+import type { Model } from '../graph/model.js';
 import { convKind } from '../ops/conv-kind.js';
-import type { Step } from '../graph/plan.js';
-import { decodeInt8ModelFile } from '../quant/int8-file.js';
-import type { LoadedInt8Model } from '../quant/int8-file.js';
+import type { Plan, PlannedModel, Step } from '../graph/plan.js';
 import { ARCHITECTURE_FLAGS, ARCHITECTURE_HELP, architectureFlags, parse } from './args.js';
 import type { PreprocessOptions } from '../data/preprocess.js';
 import type { CommandIO } from './io.js';
@@ -30,16 +27,14 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<voi
   if (positionals.length !== 1) throw new UsageError(`give one model file, got ${positionals.length} (see mobilenet inspect --help)`);
   const { arch, options } = architectureFlags(values);
   const file = positionals[0];
-  if (file.toLowerCase().endsWith('.safetensors')) {
-    const bytes = await readBytes(file);
-    if (decodeSafetensorsMetadata(bytes, file).format === INT8_FILE_FORMAT) {
-      inspectInt8(file, decodeInt8ModelFile(bytes, file), values.json === true, io);
-      return;
-    }
-  }
-  const loaded = await loadAnyModel(file, { ...options, arch });
+  const loaded = await loadAnyModel(file, { ...options, arch, planned: true });
   printNotes(io, loaded.notes);
-  const cost = modelCost(loaded.model);
+  const { model } = loaded;
+  if ('plan' in model) {
+    inspectPlan(file, model.plan, loaded, values.json === true, io);
+    return;
+  }
+  const cost = modelCost(model);
   if (values.json) {
     io.out(
       JSON.stringify(
@@ -47,11 +42,11 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<voi
           file,
           format: loaded.format,
           metadata: loaded.metadata,
-          modelMetadata: loaded.model.metadata,
+          modelMetadata: model.metadata,
           classNames: loaded.classNames ?? null,
           preprocessing: loaded.preprocessing ?? null,
           notes: loaded.notes,
-          outputShape: loaded.model.outputShape,
+          outputShape: model.outputShape,
           ...cost,
         },
         null,
@@ -61,19 +56,25 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<voi
     return;
   }
   io.out(`File: ${file}   format: ${loaded.format}`);
-  for (const [k, v] of Object.entries(loaded.metadata)) if (v !== undefined) io.out(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  printMetadata(loaded.metadata, io);
   printConventions(loaded, io);
   io.out(formatSummary(cost));
 }
 
-/** What int8 steps compute, in the float steps' words. */
-const INT8_NAMES: Partial<Record<Step['op'], string>> = { qdense: 'dense', qadd: 'add', qglobalAvgPool: 'globalAvgPool', qavgPool: 'avgPool' };
+function printMetadata(metadata: Record<string, unknown>, io: CommandIO): void {
+  for (const [k, v] of Object.entries(metadata)) if (v !== undefined) io.out(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+}
 
-/** An int8 model file: per step of its plan what runs it, its kernel and weight bytes, and the int8 parameters of its input and output. */
-function inspectInt8(file: string, loaded: LoadedInt8Model, json: boolean, io: CommandIO): void {
-  const { quantized: q } = loaded;
-  const { tensors } = q.plan;
-  const steps = q.plan.steps.map((s) => {
+/** What int8 steps compute, in the float steps' words. */
+const INT8_NAMES: Partial<Record<Step['op'], string>> = { qdense: 'dense', qadd: 'add', qglobalAvgPool: 'globalAvgPool', qavgPool: 'avgPool', qsoftmax: 'softmax' };
+
+/**
+ * A plan with no float model (an int8 model file, an int8 .tflite): per step what runs it, its kernel and weight bytes,
+ * and the int8 parameters of its input and output.
+ */
+function inspectPlan(file: string, plan: Plan, loaded: AnyModel<Model | PlannedModel>, json: boolean, io: CommandIO): void {
+  const { tensors } = plan;
+  const steps = plan.steps.map((s) => {
     const kernel = s.op === 'qconv' || s.op === 'conv' ? s.kernelShape : null;
     const stages = s.op === 'qchain' ? s.stages : s.op === 'qconv' || s.op === 'qdense' ? [s] : [];
     const int8Bytes = stages.reduce((n, st) => n + st.kernel.length + 4 * (st.bias.length + st.requant.multiplier.length), 0);
@@ -82,16 +83,19 @@ function inspectInt8(file: string, loaded: LoadedInt8Model, json: boolean, io: C
     const runs = tensors[s.output].quant ? `int8 ${what}` : s.op === 'dequantize' ? 'dequantize' : `float32 ${s.op}`;
     return { layer: s.layers[0], runs, kernel, weightBytes: bytes, input: tensors[s.inputs[0]].quant ?? null, output: tensors[s.output].quant ?? null };
   });
+  const weightBytes = steps.reduce((n, s) => n + s.weightBytes, 0);
+  const floatSteps = steps.filter((s) => s.runs.startsWith('float32')).map((s) => s.layer);
   if (json) {
-    io.out(JSON.stringify({ file, format: INT8_FILE_FORMAT, architecture: loaded.architecture, classNames: loaded.classNames ?? null, preprocessing: loaded.preprocessing ?? null, extra: loaded.extra ?? null, weightBytes: q.weightBytes(), steps }, null, 2));
+    io.out(JSON.stringify({ file, format: loaded.format, metadata: loaded.metadata, classNames: loaded.classNames ?? null, preprocessing: loaded.preprocessing ?? null, extra: loaded.extra ?? null, notes: loaded.notes, weightBytes, steps }, null, 2));
     return;
   }
-  io.out(`File: ${file}   format: ${INT8_FILE_FORMAT}   architecture: ${loaded.architecture}`);
+  io.out(`File: ${file}   format: ${loaded.format}   int8 plan`);
+  printMetadata(loaded.metadata, io);
   printConventions(loaded, io);
   const p = (v: { scale: number; zeroPoint: number } | null): string => (v ? `${v.scale.toPrecision(4)} @ ${v.zeroPoint}` : 'float32');
   io.out(`${'layer'.padEnd(28)}${'runs'.padEnd(24)}${'kernel'.padEnd(18)}${'weights'.padStart(10)}  ${'input scale @ zero'.padEnd(20)}output scale @ zero`);
   for (const s of steps) io.out(`${s.layer.padEnd(28)}${s.runs.padEnd(24)}${(s.kernel ? s.kernel.join('×') : '').padEnd(18)}${String(s.weightBytes).padStart(10)}  ${p(s.input).padEnd(20)}${p(s.output)}`);
-  io.out(`Weights: ${q.weightBytes()} bytes; float32 steps: ${q.floatLayers().join(', ') || 'none'}`);
+  io.out(`Weights: ${weightBytes} bytes; float32 steps: ${floatSteps.join(', ') || 'none'}`);
 }
 
 /** The class names and preprocessing a file stores, or that it stores none (eval and classify then take flags). */

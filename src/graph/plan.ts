@@ -197,6 +197,14 @@ export interface QAvgPoolStep extends StepBase {
   range: readonly [number, number];
 }
 
+/** TFLite's int8 SOFTMAX over runs of `channels` values (src/quant/int8-softmax.ts): `table` holds e^(−sx·β·v), v = 255 − index. */
+export interface QSoftmaxStep extends StepBase {
+  op: 'qsoftmax';
+  channels: number;
+  beta: number;
+  table: Float32Array;
+}
+
 /** Float32 → int8 by the output tensor's parameters, as `quantize` in src/quant/qparams.ts. */
 export interface QuantizeStep extends StepBase {
   op: 'quantize';
@@ -214,7 +222,7 @@ export interface RequantizeStep extends StepBase {
   requant: Requantization;
 }
 
-export type Int8Step = QConvStep | QChainStep | QDenseStep | QAddStep | QGlobalAvgPoolStep | QAvgPoolStep | QuantizeStep | DequantizeStep | RequantizeStep;
+export type Int8Step = QConvStep | QChainStep | QDenseStep | QAddStep | QGlobalAvgPoolStep | QAvgPoolStep | QSoftmaxStep | QuantizeStep | DequantizeStep | RequantizeStep;
 
 export type Step = ConvStep | ChainStep | DenseStep | GlobalPoolStep | PoolStep | AffineStep | ClampStep | AddStep | PadStep | SoftmaxStep | SigmoidStep | ResizeStep | ConcatStep | LayerStep | Int8Step;
 

@@ -28,7 +28,7 @@ import { decodeUtf8 } from './elements.js';
  * Formats decodeAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights;
  * `tfjs-weights` a TF.js weights manifest without a model (face-api's SSD-MobileNetV1 is the one recognised).
  */
-export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'tfjs-weights', 'keras-h5', 'keras', 'pytorch'] as const;
+export const MODEL_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'tfjs-graph', 'tfjs-weights', 'keras-h5', 'keras', 'pytorch', 'tflite'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
 /** A file whose format is none the library reads; `head` holds its first bytes. */
@@ -148,7 +148,8 @@ export function detectModelFormat(bytes: Uint8Array, path: string): ModelFormat 
   if (text.startsWith('{') && (ext === '.json' || text.includes('"'))) return 'tfjs';
   if (text.startsWith('[') && (ext === '.json' || text.includes('"'))) return 'tfjs-weights';
   if (ext === '.onnx' || looksLikeOnnx(bytes)) return 'onnx';
-  const known = "our model file or .safetensors, .onnx, TF.js model.json (or its folder), face-api's SSD weights manifest, Keras .h5 or .keras, torch.save .pt/.pth";
+  if (ext === '.tflite' || (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'TFL3')) return 'tflite';
+  const known = "our model file or .safetensors, .onnx, .tflite, TF.js model.json (or its folder), face-api's SSD weights manifest, Keras .h5 or .keras, torch.save .pt/.pth";
   throw new UnknownFormatError(`${path}: unknown model format: ${describeHead(bytes)}; expected ${known}`, path, bytes.slice(0, 16));
 }
 
@@ -426,6 +427,17 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       const description = taggedDescription(meta, source) ?? {};
       const model = fromNamedWeights(tensors, options, source, notes, description);
       return { model, format: 'safetensors', ...fileInfo(description), notes, metadata };
+    }
+    case 'tflite': {
+      const { importTflite } = await import('./tflite/import.js');
+      const imported = importTflite(bytes, source, stem(source));
+      const int8 = 'plan' in imported.model;
+      if (int8 && !options.planned) throw new FormatError(`${source}: an int8 TFLite model, a plan with no float model: decode it with { planned: true } (mobilenet eval, classify, infer and bench run it)`);
+      const ops = Object.entries(imported.operators).map(([op, n]) => `${op}×${n}`).join(', ');
+      notes.push(`TFLite ${int8 ? 'int8' : 'float'} graph: input [${imported.inputShape.join(', ')}] ${imported.inputLayout === 'NCHW' ? '(the file takes NCHW: its leading TRANSPOSE is left out, so the model takes NHWC)' : '(NHWC)'}; ops ${ops}`);
+      Object.assign(metadata, { inputLayout: imported.inputLayout, operators: imported.operators, ...(imported.inputQuant ? { inputQuant: imported.inputQuant } : {}) });
+      // the description's architecture is not rebuilt: the graph's weights are folded (BatchNorm in the convolutions)
+      return { model: imported.model, format, ...fileInfo(imported.description ?? {}), notes, metadata };
     }
     case 'pytorch': {
       const { decodeTorchStateDict } = await import('./pth/torch-checkpoint.js');

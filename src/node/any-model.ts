@@ -28,7 +28,7 @@ import { readTfjsModelFiles, readWeightShards, writeTfjsModel } from './tfjs-fil
 export { MODEL_FORMATS, UnknownFormatError, describeHead, detectModelFormat, torchSidecarPath } from '../io/any-model.js';
 export type { AnyModel, LoadAnyModelOptions, LoadPlannedOptions, ModelFormat } from '../io/any-model.js';
 /** Formats saveAnyModel writes. */
-export const SAVE_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'pytorch'] as const;
+export const SAVE_FORMATS = ['model-file', 'safetensors', 'onnx', 'tfjs', 'pytorch', 'tflite'] as const;
 export type SaveFormat = (typeof SAVE_FORMATS)[number];
 
 /** Resolves a folder to the model.json inside it. */
@@ -106,6 +106,7 @@ export interface SavedModel {
 export function saveFormatFor(path: string): SaveFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.onnx') return 'onnx';
+  if (ext === '.tflite') return 'tflite';
   if (ext === '.pt' || ext === '.pth') return 'pytorch';
   if (ext === '.json' || ext === '' || path.endsWith('/')) return 'tfjs';
   if (ext === '.safetensors') return 'model-file';
@@ -181,6 +182,11 @@ export async function saveAnyModel(model: Model, path: string, options: SaveAnyM
     }
     case 'onnx': {
       await writeOnnxFile(path, model, { metadata: metadataEntries(describeExport(model, info)) });
+      return { format, paths: [path], notes };
+    }
+    case 'tflite': {
+      const { encodeTflite } = await import('../io/tflite/write.js');
+      await writeFileAtomic(path, encodeTflite(model, info));
       return { format, paths: [path], notes };
     }
     case 'tfjs': {

@@ -16,6 +16,7 @@ import { encodeOnnx } from '../../src/io/onnx/export.js';
 import { encodeTorchStateDict } from '../../src/io/pth/torch-checkpoint.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { encodeTfjsLayersModel } from '../../src/io/tfjs/layers-model.js';
+import { encodeTflite } from '../../src/io/tflite/write.js';
 import { torchStateDict } from '../../src/io/torch-names.js';
 import { Model } from '../../src/graph/model.js';
 import { Conv2D } from '../../src/nn/conv.js';
@@ -155,7 +156,7 @@ function cliSeeds(): Uint8Array[] {
   return argvs.map((a) => text(JSON.stringify(a)));
 }
 
-export const FORMATS = ['npy', 'safetensors', 'model-file', 'int8-model', 'checkpoint', 'onnx', 'tfjs', 'keras-h5', 'pth', 'idx', 'idx-gz', 'png', 'jpeg', 'cli'] as const;
+export const FORMATS = ['npy', 'safetensors', 'model-file', 'int8-model', 'checkpoint', 'onnx', 'tfjs', 'keras-h5', 'pth', 'idx', 'idx-gz', 'png', 'jpeg', 'cli', 'tflite'] as const;
 export type FuzzFormat = (typeof FORMATS)[number];
 
 /** The valid files mutations start from, as plain Uint8Arrays (a Buffer's `slice` is a view, not a copy). */
@@ -207,5 +208,7 @@ async function writeSeeds(format: FuzzFormat): Promise<Uint8Array[]> {
       return jpegSeeds();
     case 'cli':
       return cliSeeds();
+    case 'tflite':
+      return [encodeTflite(tinyV2()), encodeTflite(tinyV1())];
   }
 }

@@ -11,6 +11,7 @@ import { decodeOnnx } from '../../src/io/onnx/import.js';
 import { decodeTorchStateDict } from '../../src/io/pth/torch-checkpoint.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { decodeTfjsLayersModel } from '../../src/io/tfjs/layers-model.js';
+import { importTflite } from '../../src/io/tflite/import.js';
 import { decodeKerasH5Model } from '../../src/io/keras-h5/keras-h5.js';
 import { decodeCheckpoint } from '../../src/train/checkpoint.js';
 import { main } from '../../src/cli/cli.js';
@@ -77,6 +78,7 @@ export const TARGETS: Record<FuzzFormat, FuzzTarget> = {
   'idx-gz': { run: (b) => decodeIdx(b, 'fuzz-idx.gz'), allocationBound: bounded(INFLATE * 2), timeLimitMs: 2000 },
   png: { run: (b) => decodeImage(b, { source: 'fuzz.png' }), allocationBound: bounded(INFLATE * 4), timeLimitMs: 3000 },
   jpeg: { run: (b) => decodeImage(b, { source: 'fuzz.jpg' }), allocationBound: bounded(1024 * 4 * 4), timeLimitMs: 3000 },
+  tflite: { run: (b) => importTflite(b, 'fuzz.tflite'), allocationBound: bounded(EXPANSION), timeLimitMs: 3000 },
   cli: {
     run: async (b) => {
       const argv = cliArgs(b);
