@@ -9,7 +9,8 @@ import { convKind } from '../../ops/conv-kind.js';
 import type { Layout } from '../../tensor/tensor.js';
 import { dequantize, quantize } from '../../quant/qparams.js';
 import { Tensor, formatShape, sameShape, toLayout } from '../../tensor/tensor.js';
-import { runStep } from '../plan-reference.js';
+import { runPlanStep } from '../plan-reference.js';
+import type { PlanValue } from '../plan-reference.js';
 import { simdSupported } from './assembler.js';
 import type { Kernel } from './runtime.js';
 import { WasmRuntime } from './runtime.js';
@@ -25,6 +26,7 @@ import { emitResize, emitResizeRows, packResizeTaps } from './kernels/resize.js'
 import { emitConvRows, emitDepthwiseRow } from './kernels/rows.js';
 import { chainSpecOf, emitChainKernels, packChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
+import type { Int8ChainPlan } from './kernels/int8-chain.js';
 import { DIRECT_CONV_MAX_TAPS, concatSlices, im2colFloats, planChains, planMemory, unfusedChainFloats } from './memory-plan.js';
 import { resolveWasmFeatures } from './options.js';
 import { POINTERS_PER_STEP, ThreadPool } from './threads.js';
@@ -83,6 +85,7 @@ const STAGE_SPLIT_MAX_BYTES = 1024 * 1024;
 
 
 export class WasmEngine {
+  /** The plan it runs: the model's, less a first step that quantizes the float input (done on the way in, off the arena). */
   readonly plan: Plan;
   readonly relaxedSimd: boolean;
   /** Why fewer threads run than were asked for; null when all did. */
@@ -104,7 +107,7 @@ export class WasmEngine {
     private readonly runners: (PartRunner | null)[],
     private readonly serialRuns: (SerialRun | null)[],
     relaxedSimd: boolean,
-    private readonly chains: (ChainPlan | null)[],
+    private readonly chains: (ChainPlan | Int8ChainPlan | null)[],
     private readonly pool: ThreadPool | null,
     threadsNote: string | null,
   ) {
@@ -130,8 +133,9 @@ export class WasmEngine {
     if (!['auto', 'rows', 'stages'].includes(chainSplit)) throw new ConfigError(`chainSplit must be 'auto', 'rows' or 'stages', got '${chainSplit}'`);
 
     const lowered = model instanceof Model;
-    const plan = lowered ? lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true }) : model.plan;
-    const signature = signatureOf(model, plan);
+    const given = lowered ? lowerModel(model, { fuseBlocks: options.fuseBlocks ?? true }) : model.plan;
+    const signature = signatureOf(model, given);
+    const plan = withoutInputQuantize(given);
     const runtime = new WasmRuntime({ shared: threads > 1 });
     const mod = runtime.module({ relaxedSimd });
     const chains = planChains(plan);
@@ -145,8 +149,8 @@ export class WasmEngine {
     const phases: Phase[] = [];
     const add = (list: Phase[]): number[] => list.map((p) => phases.push(p) - 1);
     const stepPhases = plan.steps.map((step, i): StepPhases => {
-      const own = add(compileStep(step, i, compiler, chains[i]));
-      const chain = chains[i];
+      const chain = floatChain(chains[i]);
+      const own = add(compileStep(step, i, compiler, chain));
       if (threads === 1 || step.op !== 'chain' || chain === null || chain.stem !== null) return { phases: own, stages: null, stageFloats: 0 };
       return { phases: own, stages: add(chainStagePhases(step, i, chain, phases[own[0]].work as ChainWork, compiler)), stageFloats: unfusedChainFloats(step, 1) };
     });
@@ -239,8 +243,7 @@ export class WasmEngine {
     }
     const batch = nhwc.shape[0];
     const { tensors, input, outputs } = this.plan;
-    const inputQuant = tensors[input].quant;
-    const raw = this.predictRaw(inputQuant ? quantize(nhwc.data, inputQuant) : nhwc.data, batch);
+    const raw = this.predictRaw(this.signature.inputType === 'int8' ? quantize(nhwc.data, tensors[input].quant!) : nhwc.data, batch);
     return Object.fromEntries(
       outputNames.map((name, k) => {
         const data = raw[name];
@@ -259,7 +262,7 @@ export class WasmEngine {
     if (this.disposed) throw new ConfigError('this WasmEngine was disposed; create a new one to predict');
     const { tensors, outputs } = this.plan;
     const inputTensor = tensors[this.plan.input];
-    const type = inputTensor.quant ? 'int8' : 'float32';
+    const type = this.signature.inputType;
     if ((input instanceof Int8Array) !== (type === 'int8') || !Number.isInteger(batch) || batch < 1 || input.length !== batch * inputTensor.size) {
       throw new ShapeError(
         `model ${this.signature.name}: input ${inputTensor.name} takes ${type} ${formatShape([batch, ...inputTensor.shape])} (${batch * inputTensor.size} values), got ${input instanceof Int8Array ? 'int8' : 'float32'} data of ${input.length} values`,
@@ -267,7 +270,7 @@ export class WasmEngine {
     }
     const arena = this.prepare(batch);
     const at: Pointers = (t) => arena.base + 4 * arena.offsets.get(`t${t}`)!;
-    this.view(at(this.plan.input), input.length, input instanceof Int8Array).set(input);
+    this.view(at(this.plan.input), input.length, inputTensor.quant !== undefined).set(input instanceof Float32Array && inputTensor.quant ? quantize(input, inputTensor.quant) : input);
     const table = this.pointerTable;
     for (const i of arena.schedule) {
       const runner = this.runners[i];
@@ -300,20 +303,39 @@ export class WasmEngine {
   }
 }
 
+/**
+ * `plan` less a first step that quantizes its float input, where nothing else reads that input: the engine quantizes on
+ * the way in (qparams' `quantize`, the step's definition), so the float input takes no arena.
+ */
+function withoutInputQuantize(plan: Plan): Plan {
+  const [first, ...rest] = plan.steps;
+  const quantizes = first?.op === 'quantize' && first.inputs[0] === plan.input;
+  if (!quantizes || rest.some((s) => s.inputs.includes(plan.input)) || plan.outputs.includes(plan.input)) return plan;
+  return { ...plan, steps: rest, input: first.output };
+}
+
+/** A float chain's plan; null for an int8 chain's (its step compiles it) and for other steps. */
+function floatChain(plan: ChainPlan | Int8ChainPlan | null): ChainPlan | null {
+  return plan === null || 'paddingValue' in plan ? null : plan;
+}
+
 /** What the engine needs of what it runs besides the plan: the names and per-sample shapes of its input and outputs. */
 interface Signature {
   name: string;
   inputShape: readonly number[];
+  /** What callers give `predictRaw`: the model's input tensor's type. */
+  inputType: 'int8' | 'float32';
   outputNames: readonly string[];
   outputShapes: readonly (readonly number[])[];
 }
 
 function signatureOf(model: Model | PlannedModel, plan: Plan): Signature {
+  const inputType = plan.tensors[plan.input].quant ? 'int8' : 'float32';
   if (model instanceof Model) {
-    return { name: model.name, inputShape: model.inputShape, outputNames: model.outputNames, outputShapes: model.outputNames.map((n) => model.outputTensor(n).shape) };
+    return { name: model.name, inputShape: model.inputShape, inputType, outputNames: model.outputNames, outputShapes: model.outputNames.map((n) => model.outputTensor(n).shape) };
   }
   if (model.outputNames.length !== plan.outputs.length) throw new ConfigError(`planned model: ${model.outputNames.length} output names (${model.outputNames.join(', ')}) for ${plan.outputs.length} plan outputs`);
-  return { name: 'planned model', inputShape: plan.tensors[plan.input].shape, outputNames: model.outputNames, outputShapes: plan.outputs.map((t) => plan.tensors[t].shape) };
+  return { name: 'planned model', inputShape: plan.tensors[plan.input].shape, inputType, outputNames: model.outputNames, outputShapes: plan.outputs.map((t) => plan.tensors[t].shape) };
 }
 
 
@@ -517,14 +539,18 @@ function chainStagePhases(step: ChainStep, index: number, chain: ChainPlan, fuse
   return phases;
 }
 
-/** Runs a step with the reference kernels on views of linear memory, on the calling thread: exact, not fast. */
+/** Runs a step with the reference kernels (float32 or int8, as its tensors are) on views of linear memory, on the calling thread: exact, not fast. */
 function fallbackPhase(step: Step, index: number, c: Compiler, places: Phase['places'], tensors: Phase['tensors']): Phase {
   const { runtime, plan } = c;
-  if (touchesInt8(step, c)) throw new ConfigError(`WasmEngine: no kernel for step ${step.op} (${step.layers[0]}) on int8 tensors`);
   const serial = (): SerialRun => (at, batch) => {
-    const view = (t: number): Tensor => new Tensor([batch, ...plan.tensors[t].shape], runtime.f32(at(t), batch * plan.tensors[t].size));
-    const y = runStep(step, view);
-    runtime.write(at(step.output), y.data);
+    const view = (t: number): PlanValue => {
+      const { shape, size, quant } = plan.tensors[t];
+      if (quant) return { shape: [batch, ...shape], data: new Int8Array(runtime.memory.buffer, at(t), batch * size), params: quant };
+      return new Tensor([batch, ...shape], runtime.f32(at(t), batch * size));
+    };
+    const y = runPlanStep(plan, step, view);
+    if (y instanceof Tensor) runtime.write(at(step.output), y.data);
+    else new Int8Array(runtime.memory.buffer, at(step.output), y.data.length).set(y.data);
   };
   return { step: index, places, tensors, work: null, serial, native: false };
 }

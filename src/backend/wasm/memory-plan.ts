@@ -8,13 +8,15 @@ import { readerCounts } from '../../graph/passes/rewrite.js';
 import { convKind } from '../../ops/conv-kind.js';
 import { chainSpecOf, planChain } from './kernels/chain.js';
 import type { ChainPlan } from './kernels/chain.js';
+import { planInt8Chain } from './kernels/int8-chain.js';
+import type { Int8ChainPlan } from './kernels/int8-chain.js';
 
 /**
  * For each step: the row-streaming plan of a chain; null for other steps. The lowering fuses only chains the row
  * kernels take (`chainRoles`), so a chain they refuse is a bug, and throws.
  */
-export function planChains(plan: Plan): (ChainPlan | null)[] {
-  return plan.steps.map((step, i) => (step.op === 'chain' ? planChain(chainSpecOf(step), { prefix: `step${i}` }) : null));
+export function planChains(plan: Plan): (ChainPlan | Int8ChainPlan | null)[] {
+  return plan.steps.map((step, i) => (step.op === 'qchain' ? planInt8Chain(step.stages, { prefix: `step${i}` }) : step.op === 'chain' ? planChain(chainSpecOf(step), { prefix: `step${i}` }) : null));
 }
 
 /** Floats of the intermediates of a chain run stage by stage, for `batch` images. */
@@ -90,7 +92,7 @@ export interface PlannedMemory {
  * intermediates then take arena scratch; their row buffers exist all the same. Convolutions run as im2col and a
  * GEMM take scratch for their window rows.
  */
-export function planMemory(plan: Plan, chains: readonly (ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
+export function planMemory(plan: Plan, chains: readonly (ChainPlan | Int8ChainPlan | null)[], batch: number, threads = 1, staged: ReadonlySet<number> = new Set()): PlannedMemory {
   const requests = planRequests(
     plan,
     batch,

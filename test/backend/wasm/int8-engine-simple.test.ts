@@ -53,18 +53,29 @@ describe('int8 engine: simple steps', { skip }, () => {
     const x = new Float32Array(batch * size).map(() => (rng.uniform() - 0.5) * 14);
     // ties (k + 0.5 steps), beyond the range both ways, zero
     x.set([0.5 * P.scale, 1.5 * P.scale, -2.5 * P.scale, 1e9, -1e9, 0].map(Math.fround));
-    const model = planned([tensor(0, shape), tensor(1, shape, P), tensor(2, shape)], [
+    // the wasm kernel quantizes after a (zero) pad; a first step quantizing the input itself is done on the way in
+    const kernelModel = planned([tensor(0, shape), tensor(1, shape), tensor(2, shape, P), tensor(3, shape)], [
+      { op: 'pad', layers: ['pad'], inputs: [0], output: 1, padding: [0, 0, 0, 0] },
+      { op: 'quantize', layers: ['q'], inputs: [1], output: 2 },
+      { op: 'dequantize', layers: ['d'], inputs: [2], output: 3 },
+    ]);
+    const doorModel = planned([tensor(0, shape), tensor(1, shape, P), tensor(2, shape)], [
       { op: 'quantize', layers: ['q'], inputs: [0], output: 1 },
       { op: 'dequantize', layers: ['d'], inputs: [1], output: 2 },
     ]);
     const expected = dequantize(quantize(x, P), P);
-    for (const threads of [1, 3]) {
-      const engine = await WasmEngine.create(model, { threads });
-      assert.deepEqual(engine.coverage.fallback, []);
-      assert.deepEqual(engine.predictRaw(x, batch).y, expected);
-      const y = engine.predict(new Tensor([batch, ...shape], x));
-      assert.deepEqual(y.data, expected);
-      await engine.dispose();
+    for (const [model, steps] of [
+      [kernelModel, ['pad', 'quantize', 'dequantize']],
+      [doorModel, ['dequantize']],
+    ] as const) {
+      for (const threads of [1, 3]) {
+        const engine = await WasmEngine.create(model, { threads });
+        assert.deepEqual(engine.coverage.fallback, []);
+        assert.deepEqual(engine.plan.steps.map((st) => st.op), steps);
+        assert.deepEqual(engine.predictRaw(x, batch).y, expected);
+        assert.deepEqual(engine.predict(new Tensor([batch, ...shape], x)).data, expected);
+        await engine.dispose();
+      }
     }
   });
 

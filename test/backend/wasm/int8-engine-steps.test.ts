@@ -174,3 +174,43 @@ describe('int8 engine: fixed-point steps', { skip }, () => {
     }
   });
 });
+
+describe('int8 engine: row-streamed qchains', { skip }, () => {
+  /** An inverted residual [stem] [expand] depthwise project on `inShape`, its reference output, and the plan holding it as one qchain. */
+  function chainCase(inShape: [number, number, number], o: { stem?: number; expand?: number; stride: number; out: number; residual: boolean }): { model: PlannedModel; reference: (x: Int8Array, batch: number) => Int8Array } {
+    const stages: QConvStep[] = [];
+    let shape = inShape;
+    const next = (kernelShape: [number, number, number, number], conv: Conv2DParams, outShape: [number, number, number], residual: boolean): void => {
+      stages.push(randomQConv(100 + stages.length, 101 + stages.length, shape, outShape, kernelShape, conv, residual ? 100 : null));
+      shape = outShape;
+    };
+    const down = (n: number, stride: number): number => Math.floor((n + 2 - 3) / stride) + 1;
+    if (o.stem) next([3, 3, shape[2], o.stem], { strides: [2, 2], dilations: [1, 1], padding: [1, 1, 1, 1], groups: 1 }, [down(shape[0], 2), down(shape[1], 2), o.stem], false);
+    if (o.expand) next([1, 1, shape[2], o.expand], pointwise, [shape[0], shape[1], o.expand], false);
+    const c = shape[2];
+    next([3, 3, 1, c], { strides: [o.stride, o.stride], dilations: [1, 1], padding: [1, 1, 1, 1], groups: c }, [down(shape[0], o.stride), down(shape[1], o.stride), c], false);
+    next([1, 1, c, o.out], pointwise, [shape[0], shape[1], o.out], o.residual);
+    const step: Step = { op: 'qchain', layers: ['block'], inputs: [0], output: 1, stages };
+    const reference = (x: Int8Array, batch: number): Int8Array => stages.reduce((y, s, i) => referenceQConv(s, y, batch, i === stages.length - 1 && o.residual ? x : null), x);
+    return { model: planned([tensor(0, inShape, params()), tensor(1, shape, params())], [step]), reference };
+  }
+
+  for (const [name, inShape, o, batch] of [
+    ['expand 6×, stride 1 with the residual', [7, 5, 16], { expand: 96, stride: 1, out: 16, residual: true }, 5],
+    ['expand, stride 2 on odd sizes, 17 → 24 channels', [9, 7, 17], { expand: 40, stride: 2, out: 24, residual: false }, 2],
+    ['no expansion (MobileNetV2 block 0 after the stem)', [6, 6, 8], { stride: 1, out: 12, residual: false }, 1],
+    ['a stem, depthwise and projection', [11, 9, 3], { stem: 16, stride: 1, out: 8, residual: false }, 3],
+    ['a 1×1 map with the residual', [1, 1, 24], { expand: 72, stride: 1, out: 24, residual: true }, 5],
+  ] as const) {
+    it(`${name}: ${inShape.join('×')}, batch ${batch}, bit-equal to the stages one by one`, async () => {
+      const { model, reference } = chainCase([...inShape], o);
+      const x = randomInt8(batch * size(inShape));
+      await check(model, x, batch, reference(x, batch));
+      // the expansion streams through row buffers: the arena holds less than the expanded tensor would take
+      const expanded = 'expand' in o ? batch * inShape[0] * inShape[1] * o.expand : 0;
+      const engine = await WasmEngine.create(model);
+      if (expanded > 10000) assert.ok(engine.arenaBytes(batch) < expanded, `arena ${engine.arenaBytes(batch)} bytes, expanded tensor ${expanded}`);
+      await engine.dispose();
+    });
+  }
+});

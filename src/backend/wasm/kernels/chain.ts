@@ -4,7 +4,7 @@
 import type { ModuleBuilder } from '../assembler.js';
 import type { Kernel, WasmRuntime } from '../runtime.js';
 import type { ChainStep } from '../../../graph/plan.js';
-import { type ChainStageShape, chainRoles } from '../../../graph/chain-stages.js';
+import { type ChainRoles, type ChainStageShape, chainRoles } from '../../../graph/chain-stages.js';
 import { ConfigError } from '../../../errors.js';
 import { type Clamp, F32, roundUp } from './common.js';
 import { type ConvSpec, packConvWeights } from './conv.js';
@@ -32,17 +32,18 @@ export function chainSpecOf(step: ChainStep): ChainSpec {
 }
 
 /**
- * Everything decided before data flows: kernel specs and export names, row geometry and the per-runner
- * scratch layout. Plain data (no weights, no functions), so it can be posted to workers.
+ * How a chain streams, whatever its precision: kernel export names, row geometry and the per-runner scratch layout. Plain
+ * data (no weights, no functions), so it can be posted to workers.
  */
-export interface ChainPlan {
-  /** Export names of the chain's kernels in the module `emitChainKernels` filled. */
-  names: { stem: string | null; expand: string | null; depthwise: string; project: string };
-  stem: ConvSpec | null;
-  expand: GemmSpec | null;
-  depthwise: DepthwiseRowSpec;
-  project: GemmSpec;
+export interface ChainRows {
+  /**
+   * Export names of the chain's kernels. `stemWindows`: where the stem runs as window rows and a GEMM (int8), the kernel
+   * `(image, windows, firstRow, rowCount)` laying out the windows of stem output rows; the stem is then that GEMM.
+   */
+  names: { stem: string | null; stemWindows: string | null; expand: string | null; depthwise: string; project: string };
   residual: boolean;
+  /** Bytes per tensor element: 4 (float32) or 1 (int8). */
+  elementBytes: number;
   /** The chain's per-sample input (the stem's, if any) and output, [H, W, C]. */
   inShape: [number, number, number];
   outShape: [number, number, number];
@@ -62,11 +63,19 @@ export interface ChainPlan {
    * Byte offsets into a runner's scratch, each 64-byte aligned; -1 where a chain has no such buffer. Rows
    * inside a buffer are packed with no gap, so consecutive rows are one run of pixels for the GEMM.
    */
-  scratch: { ring: number; stemRows: number; depthwiseRows: number };
+  scratch: { ring: number; stemRows: number; stemWindows: number; depthwiseRows: number };
   /** Bytes each runner needs for its row buffers (a multiple of 64). */
   scratchBytes: number;
-  /** Floats of the shared zero row that stands for rows in the vertical padding. */
+  /** Elements of the shared row that stands for rows in the vertical padding. */
   zeroRowFloats: number;
+}
+
+/** Everything decided before data flows for a float chain: its rows and its kernels' specs. */
+export interface ChainPlan extends ChainRows {
+  stem: ConvSpec | null;
+  expand: GemmSpec | null;
+  depthwise: DepthwiseRowSpec;
+  project: GemmSpec;
 }
 
 const ALIGN = 64;
@@ -101,16 +110,13 @@ export interface ChainOptions {
  * Throws ConfigError for a chain these kernels do not run, ShapeError for inconsistent shapes.
  */
 export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPlan {
-  const { stem, expand, depthwise, project } = chainRoles(spec.stages, spec.residual);
-  const inShape = [...spec.stages[0].inShape] as [number, number, number];
-  const outShape = [...project.outShape] as [number, number, number];
-
-  const [height, width, channels] = depthwise.inShape;
+  const roles = chainRoles(spec.stages, spec.residual);
+  const { stem, expand, depthwise, project } = roles;
+  const rows = planChainRows(roles, spec.residual, F32, options);
+  const { width, channels } = rows.rows;
   const [kh, kw] = depthwise.kernelShape;
-  const [padTop, , padLeft, padRight] = depthwise.conv.padding;
-  const [dilation, dilationW] = depthwise.conv.dilations;
-  const dwSpec: DepthwiseRowSpec = { width, channels, kernel: [kh, kw], stride: depthwise.conv.strides[1], dilation: dilationW, padLeft, padRight, clamp: depthwise.clamp };
-
+  const [, , padLeft, padRight] = depthwise.conv.padding;
+  const dwSpec: DepthwiseRowSpec = { width, channels, kernel: [kh, kw], stride: depthwise.conv.strides[1], dilation: depthwise.conv.dilations[1], padLeft, padRight, clamp: depthwise.clamp };
   const stemSpec: ConvSpec | null = stem && {
     height: stem.inShape[0],
     width: stem.inShape[1],
@@ -122,8 +128,22 @@ export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPla
     clamp: stem.clamp,
   };
   const expandSpec: GemmSpec | null = expand && { cin: expand.inShape[2], cout: channels, clamp: expand.clamp };
-  const projectSpec: GemmSpec = { cin: channels, cout: outShape[2], clamp: project.clamp, residual: spec.residual };
+  const projectSpec: GemmSpec = { cin: channels, cout: rows.outShape[2], clamp: project.clamp, residual: spec.residual };
+  return { ...rows, stem: stemSpec, expand: expandSpec, depthwise: dwSpec, project: projectSpec };
+}
 
+/**
+ * The rows, names and scratch of a chain of these stages (`chainRoles`' roles), its tensors `elementBytes` bytes per element;
+ * `stemWindows`: the stem runs as window rows (kh·kw·cin elements per output pixel) and a GEMM.
+ */
+export function planChainRows(roles: ChainRoles<ChainStageShape>, residual: boolean, elementBytes: number, options: ChainOptions & { stemWindows?: boolean } = {}): ChainRows {
+  const { stem, expand, depthwise, project } = roles;
+  const inShape = [...(stem ?? expand ?? depthwise).inShape] as [number, number, number];
+  const outShape = [...project.outShape] as [number, number, number];
+  const [height, width, channels] = depthwise.inShape;
+  const [kh] = depthwise.kernelShape;
+  const [padTop] = depthwise.conv.padding;
+  const [dilation] = depthwise.conv.dilations;
   const [outHeight, outWidth] = outShape;
   const rowsPerStep = options.rowsPerStep ?? defaultRowsPerStep(outHeight, outWidth);
   if (!Number.isInteger(rowsPerStep) || rowsPerStep < 1) throw new ConfigError(`chain: rowsPerStep must be a positive integer, got ${rowsPerStep}`);
@@ -135,29 +155,27 @@ export function planChain(spec: ChainSpec, options: ChainOptions = {}): ChainPla
     top += roundUp(bytes, ALIGN);
     return at;
   };
-  const ring = ringRows > 0 ? take(ringRows * width * channels * F32) : -1;
-  const stemRows = stem && expand ? take(ringRows * width * stem.outShape[2] * F32) : -1;
-  const depthwiseRows = take(rowsPerStep * outWidth * channels * F32);
+  const ring = ringRows > 0 ? take(ringRows * width * channels * elementBytes) : -1;
+  const stemRows = stem && expand ? take(ringRows * width * stem.outShape[2] * elementBytes) : -1;
+  const windows = stem && options.stemWindows ? take(ringRows * width * stem.kernelShape[0] * stem.kernelShape[1] * stem.inShape[2] * elementBytes) : -1;
+  const depthwiseRows = take(rowsPerStep * outWidth * channels * elementBytes);
   const prefix = options.prefix ?? 'chain';
-
   return {
     names: {
       stem: stem && `${prefix}_stem`,
+      stemWindows: stem && options.stemWindows ? `${prefix}_stem_windows` : null,
       expand: expand && `${prefix}_expand`,
       depthwise: `${prefix}_depthwise`,
       project: `${prefix}_project`,
     },
-    stem: stemSpec,
-    expand: expandSpec,
-    depthwise: dwSpec,
-    project: projectSpec,
-    residual: spec.residual,
+    residual,
+    elementBytes,
     inShape,
     outShape,
     rows: { height, width, channels, kernelHeight: kh, stride, dilation, padTop },
     rowsPerStep,
     ringRows,
-    scratch: { ring, stemRows, depthwiseRows },
+    scratch: { ring, stemRows, stemWindows: windows, depthwiseRows },
     scratchBytes: top,
     zeroRowFloats: width * channels,
   };
@@ -173,7 +191,7 @@ export function emitChainKernels(mod: ModuleBuilder, plan: ChainPlan): void {
 
 /** Packed weights and the zero row in the runtime's memory, shared read-only by every runner of the chain. Plain data. */
 export interface ChainWeights {
-  plan: ChainPlan;
+  plan: ChainRows;
   /** Byte pointers; 0 for a stage the chain lacks. */
   stem: number;
   expand: number;
@@ -228,22 +246,25 @@ export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, 
   const base = scratch ?? runtime.alloc(plan.scratchBytes, ALIGN);
   if (base % ALIGN !== 0) throw new ConfigError(`chain: scratch pointer ${base} is not ${ALIGN}-byte aligned`);
   const stem = plan.names.stem ? kernel(kernels, plan.names.stem) : null;
+  const stemWindows = plan.names.stemWindows ? kernel(kernels, plan.names.stemWindows) : null;
   const expand = plan.names.expand ? kernel(kernels, plan.names.expand) : null;
   const depthwise = kernel(kernels, plan.names.depthwise);
   const project = kernel(kernels, plan.names.project);
 
   const [inH, inW, inC] = plan.inShape;
   const [outH, outW, outC] = plan.outShape;
-  const inRowBytes = inW * inC * F32;
-  const outRowBytes = outW * outC * F32;
+  const element = plan.elementBytes;
+  const inRowBytes = inW * inC * element;
+  const outRowBytes = outW * outC * element;
   const { height, width, channels, kernelHeight, stride, dilation, padTop } = plan.rows;
   const span = windowRows(kernelHeight, dilation);
   const { rowsPerStep, ringRows } = plan;
-  const ringRowBytes = width * channels * F32;
+  const ringRowBytes = width * channels * element;
   const ring = base + plan.scratch.ring;
   const stemRows = base + plan.scratch.stemRows;
+  const windows = base + plan.scratch.stemWindows;
   const depthwiseRows = base + plan.scratch.depthwiseRows;
-  const depthwiseRowBytes = outW * channels * F32;
+  const depthwiseRowBytes = outW * channels * element;
   // the depthwise kernel's arguments, reused: kh row pointers, weights, output row
   const args: number[] = new Array<number>(kernelHeight + 2).fill(0);
   args[kernelHeight] = weights.depthwise;
@@ -254,7 +275,10 @@ export function createChainRunner(runtime: WasmRuntime, kernels: Record<string, 
     let source = image + row * inRowBytes;
     if (stem) {
       source = expand ? stemRows : target;
-      stem(image, weights.stem, source, row, count);
+      if (stemWindows) {
+        stemWindows(image, windows, row, count);
+        stem(windows, weights.stem, source, count * width, 0);
+      } else stem(image, weights.stem, source, row, count);
     }
     if (expand) expand(source, weights.expand, target, count * width, 0);
   };

@@ -1,7 +1,7 @@
 // The engine's phases of the steps that touch int8 tensors: the int8 plan steps (quantize, dequantize, requantize, qadd,
 // pools, qconv, qdense, qchain) and the steps without a q-form on int8 data (clamp, pad, concat, max pools).
 
-import type { ConcatStep, PadStep, QConvStep, QDenseStep, Step } from '../../../graph/plan.js';
+import type { ConcatStep, PadStep, QChainStep, QConvStep, QDenseStep, Step } from '../../../graph/plan.js';
 import { convKind } from '../../../ops/conv-kind.js';
 import { clampRange } from '../../../quant/qparams.js';
 import { emitDequantize, emitInt8Clamp, emitQuantize } from '../kernels/int8-elementwise.js';
@@ -14,8 +14,8 @@ import type { Work } from '../threads-work.js';
 import { GEMM_TILE, channelSplit, tensorPlaces } from './phase.js';
 import type { Compiler, Phase, Place, SerialRun } from './phase.js';
 import { emitInt8Depthwise, emitInt8DepthwiseRow, packInt8DepthwiseWeights } from '../kernels/int8-depthwise.js';
-import type { Int8ConvWeights } from '../kernels/int8-epilogue.js';
 import { emitInt8Im2col } from '../kernels/int8-im2col.js';
+import { emitInt8ChainKernels, int8ConvWeights, packInt8Chain, planInt8Chain, uploadBytes } from '../kernels/int8-chain.js';
 
 /** Whether `step` reads or writes an int8 tensor (or is an int8 plan step): `compileInt8Step` compiles it. */
 export function touchesInt8(step: Step, c: Compiler): boolean {
@@ -39,9 +39,6 @@ function imageWork(c: Compiler, kernel: string, step: Step, constants: number[] 
   return { kind: 'split', grain: 1, calls: [{ kernel, args, unitScale: 1, tail: constants }] };
 }
 
-/** The weights of an int8 convolution as the packers take them. */
-const convWeights = (step: QConvStep): Int8ConvWeights => ({ kernel: step.kernel, bias: step.bias, inputZeroPoint: step.inputZeroPoint, requant: step.requant, add: step.add });
-
 /**
  * An int8 depthwise convolution on whole images, or with threads on output rows (the row kernel reads the same packed weights);
  * rows in the vertical padding read a row of the input's zero point.
@@ -53,37 +50,37 @@ function compileInt8Depthwise(step: QConvStep, name: string, c: Compiler): Work 
   emitInt8Depthwise(c.mod, name, { height: h, width: w, channels, kernel: [kh, kw], strides, dilations, padding });
   const rowKernel = c.rowKernels ? `${name}_rows` : null;
   if (rowKernel) emitInt8DepthwiseRow(c.mod, rowKernel, { width: w, channels, kernel: [kh, kw], stride: strides[1], dilation: dilations[1], padLeft: padding[2], padRight: padding[3] });
-  const weights = uploadBytes(c, packInt8DepthwiseWeights({ channels, kernel: [kh, kw] }, convWeights(step)));
-  const zeroRow = rowKernel ? uploadBytes(c, new Uint8Array(w * channels).fill(step.inputZeroPoint & 0xff)) : 0;
+  const weights = uploadBytes(c.runtime, packInt8DepthwiseWeights({ channels, kernel: [kh, kw] }, int8ConvWeights(step)));
+  const zeroRow = rowKernel ? uploadBytes(c.runtime, new Uint8Array(w * channels).fill(step.inputZeroPoint & 0xff)) : 0;
   return { kind: 'window', op: 'depthwise', kernel: name, rowKernel, weights, inShape: step.inShape, outShape: step.outShape, kernelHeight: kh, strideHeight: strides[0], dilationHeight: dilations[0], padTop: padding[0], zeroRow, elementBytes: 1 };
 }
 
 /**
- * A standard int8 convolution (a stem) as int8 im2col into the step's scratch on the calling thread (taps in the padding
- * hold the input's zero point), then the int8 GEMM of those window rows with the HWIO kernel, split across threads.
+ * A standard int8 convolution (a stem) as int8 im2col into `rows` (the step's scratch) on the calling thread (taps in the
+ * padding hold the input's zero point), then the int8 GEMM of those window rows with the HWIO kernel, split across threads.
+ * `places`: its input and output; `markers`: the tensors the serial phase's `at` names its input and output by.
  */
-function compileInt8Im2col(step: QConvStep, index: number, c: Compiler): Phase[] {
-  const name = `step${index}`;
+function compileInt8Im2col(step: QConvStep, index: number, c: Compiler, name: string, places: readonly [Place, Place], [rows, markers]: readonly [Place, readonly [number, number]]): Phase[] {
   const [kh, kw, cin, cout] = step.kernelShape;
   const [h, w] = step.inShape;
   const { strides, dilations, padding } = step.conv;
   const pixels = step.outShape[0] * step.outShape[1];
   emitInt8Im2col(c.mod, `${name}_im2col`, { height: h, width: w, cin, kernel: [kh, kw], strides, dilations, padding, zeroPoint: step.inputZeroPoint });
   const work = compileInt8Gemm(step, name, c, kh * kw * cin, cout, pixels);
-  const rows: Place = { scratchOf: index, floatsPerImage: 0 };
-  // the serial phase's output place is the scratch: `at(step.output)` points there during it
-  const layout = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[`${name}_im2col`](at(step.inputs[0]), at(step.output), batch);
+  // the serial phase's output place is the rows: `at(markers[1])` points there during it
+  const layout = (k: Record<string, Kernel>): SerialRun => (at, batch) => k[`${name}_im2col`](at(markers[0]), at(markers[1]), batch);
   return [
-    { step: index, places: [{ tensor: step.inputs[0] }, rows, null], tensors: [step.inputs[0], step.output], work: null, serial: layout, native: true },
-    { step: index, places: [rows, { tensor: step.output }, null], tensors: [-1, -1], work, serial: null, native: true },
+    { step: index, places: [places[0], rows, null], tensors: markers, work: null, serial: layout, native: true },
+    { step: index, places: [rows, places[1], null], tensors: [-1, -1], work, serial: null, native: true },
   ];
 }
 
-/** Copies packed constants or weights into linear memory (64-byte aligned) and returns their byte pointer. */
-function uploadBytes(c: Compiler, bytes: Uint8Array): number {
-  const at = c.runtime.alloc(bytes.length, 64);
-  new Uint8Array(c.runtime.memory.buffer, at, bytes.length).set(bytes);
-  return at;
+/** A row-streamed int8 chain (paper §5.1): the stem's and expansion's rows in each thread's row buffers, the depthwise from them, the projection and its ADD. */
+function compileInt8Chain(step: QChainStep, index: number, c: Compiler): Phase[] {
+  const plan = planInt8Chain(step.stages, { prefix: `step${index}` });
+  emitInt8ChainKernels(c.mod, plan);
+  const work: Work = { kind: 'chain', weights: packInt8Chain(c.runtime, plan, step.stages), scratch: c.chainScratch, scratchStride: c.rowBytesPerThread };
+  return [{ step: index, places: tensorPlaces(step), tensors: [step.inputs[0], step.output], work, serial: null, native: true }];
 }
 
 /**
@@ -94,7 +91,7 @@ function compileInt8Gemm(step: QConvStep | QDenseStep, name: string, c: Compiler
   const residual = step.op === 'qconv' && step.residual !== null;
   const spec: Int8GemmSpec = { cin, cout, residual, tile: GEMM_TILE };
   emitInt8Gemm(c.mod, name, spec);
-  const weights = uploadBytes(c, packInt8GemmWeights(spec, step.op === 'qconv' ? convWeights(step) : { kernel: step.kernel, bias: step.bias, inputZeroPoint: step.inputZeroPoint, requant: step.requant }));
+  const weights = uploadBytes(c.runtime, packInt8GemmWeights(spec, step.op === 'qconv' ? int8ConvWeights(step) : { kernel: step.kernel, bias: step.bias, inputZeroPoint: step.inputZeroPoint, requant: step.requant }));
   const split = channelSplit(c, name, spec, pixels, emitInt8Gemm);
   return { kind: 'gemm', kernel: name, weights, cin, cout, pixels, residual, elementBytes: 1, blockBytes: int8GemmBlockBytes(spec), channelSplit: split };
 }
@@ -133,17 +130,17 @@ export function compileInt8Step(step: Step, index: number, c: Compiler): Phase[]
     case 'requantize': {
       const channels = input.shape.at(-1)!;
       emitInt8Requantize(c.mod, name, { size: input.size, channels, requant: step.requant });
-      return phase(imageWork(c, name, step, [uploadBytes(c, packRequantize({ channels, inputZeroPoint: step.inputZeroPoint, requant: step.requant }))]));
+      return phase(imageWork(c, name, step, [uploadBytes(c.runtime, packRequantize({ channels, inputZeroPoint: step.inputZeroPoint, requant: step.requant }))]));
     }
     case 'qadd': {
       emitInt8Add(c.mod, name, input.size);
-      const work = imageWork(c, name, step, [uploadBytes(c, packAdd(step.add))], true);
+      const work = imageWork(c, name, step, [uploadBytes(c.runtime, packAdd(step.add))], true);
       return [{ step: index, places: tensorPlaces(step, step.inputs[1]), tensors, work, serial: null, native: true }];
     }
     case 'qglobalAvgPool': {
       const [h, w, channels] = input.shape;
       emitInt8GlobalAvgPool(c.mod, name, { pixels: h * w, channels });
-      return phase(imageWork(c, name, step, [uploadBytes(c, packGlobalAvgPool({ pixels: h * w, channels, inputZeroPoint: step.inputZeroPoint, requant: step.requant }))]));
+      return phase(imageWork(c, name, step, [uploadBytes(c.runtime, packGlobalAvgPool({ pixels: h * w, channels, inputZeroPoint: step.inputZeroPoint, requant: step.requant }))]));
     }
     case 'qdense':
       return phase(compileInt8Gemm(step, name, c, step.kernel.length / step.units, step.units, 1));
@@ -156,8 +153,11 @@ export function compileInt8Step(step: Step, index: number, c: Compiler): Phase[]
       }
       if (step.residual !== null) return null;
       if (kind === 'depthwise') return phase(compileInt8Depthwise(step, name, c));
-      return kind === 'standard' ? compileInt8Im2col(step, index, c) : null;
+      if (kind !== 'standard') return null;
+      return compileInt8Im2col(step, index, c, name, [{ tensor: step.inputs[0] }, { tensor: step.output }], [{ scratchOf: index, floatsPerImage: 0 }, tensors]);
     }
+    case 'qchain':
+      return compileInt8Chain(step, index, c);
     case 'pad':
       return serial(() => padCopies(step, c));
     case 'concat':
