@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ssdLite } from '../src/models/ssd.js';
-import { MACHINE, agreementWithOurs, race, raceMarkdown, raceRuntimes, summarize, timeRuntime, writeRaceFiles } from './onnx-race.js';
+import { agreementColumn, agreementWithOurs, raceRuntimes, timeRuntime, writeRaceFiles } from './onnx-race.js';
+import { MACHINE, race, raceMarkdown, summarize } from './race.js';
 import type { Runtime } from './onnx-race.js';
 import { resultsFolder, writeResults } from './results-files.js';
 
@@ -46,10 +47,10 @@ async function parent(): Promise<void> {
   try {
     await writeRaceFiles(dir, model);
     const runtimes = raceRuntimes(values['no-peers'] ?? false);
-    const results = race('bench:detect', fileURLToPath(import.meta.url), dir, runtimes, settings);
+    const results = race('bench:detect', fileURLToPath(import.meta.url), runtimes, settings, ['--dir', dir]);
     const agreement = await agreementWithOurs(dir, runtimes, model.outputNames.length);
-    const { rows, ratios } = summarize(results, runtimes, settings.threadCounts);
-    const { table, lines } = raceMarkdown(rows, ratios, agreement, 1);
+    const { rows, ratios } = summarize(results, runtimes, settings.threadCounts, 'mobilenet-ts');
+    const { table, lines } = raceMarkdown(rows, ratios, agreementColumn(agreement), 1);
     const anchors = model.outputShapes.scores![0];
     const command = `npm run bench:detect -- --alpha ${options.alpha} --resolution ${options.resolution} --classes ${options.classes} --runs ${settings.runs} --warmup ${settings.warmup} --rounds ${settings.rounds}${values.write ? ' --write' : ''}`;
     const markdown = `# Benchmark: SSDLite, MobileNetV2 α ${options.alpha}, ${options.resolution}×${options.resolution}, ${options.classes} classes + background (${anchors} anchors), batch 1

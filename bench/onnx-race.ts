@@ -1,11 +1,8 @@
 // Our engine against onnxruntime-web (wasm SIMD) and onnxruntime-node on one ONNX file (our export), for bench:segment and
-// bench:detect: a process per runtime, thread count and round, alternating; medians, ratios, every output compared.
+// bench:detect: the files, each runtime's child-process side of the race (./race.ts), every output compared with ours.
 
-import { execFileSync } from 'node:child_process';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { WasmEngine } from '../src/backend/wasm/engine.js';
-import { quantile } from '../src/cli/bench.js';
 import { decodeAnyModel } from '../src/io/any-model.js';
 import type { Model } from '../src/graph/model.js';
 import { encodeOnnx } from '../src/io/onnx/export.js';
@@ -15,47 +12,11 @@ import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { Random } from '../src/tensor/random.js';
 import { Tensor, toLayout } from '../src/tensor/tensor.js';
 import { ensurePeersInstalled } from './peers-setup.js';
+import { timeRuns } from './race.js';
+import type { ChildResult } from './race.js';
 
 export const RUNTIMES = ['mobilenet-ts', 'onnxruntime-web', 'onnxruntime-node'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
-
-export interface RaceSettings {
-  runs: number;
-  warmup: number;
-  rounds: number;
-  threadCounts: number[];
-}
-
-/** What one child process measured. */
-export interface ChildResult {
-  runtime: Runtime;
-  label: string;
-  threads: number;
-  samplesMs: number[];
-  plannedActivationBytes: number | null;
-  peakRssBytes: number;
-}
-
-export interface Row {
-  runtime: Runtime;
-  label: string;
-  threads: number;
-  medianMs: number;
-  p10Ms: number;
-  p90Ms: number;
-  samples: number;
-  plannedActivationBytes: number | null;
-  peakRssBytes: number;
-}
-
-export interface Ratio {
-  threads: number;
-  peer: Runtime;
-  speedup: number;
-}
-
-/** The machine, for the results' header. */
-export const MACHINE = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
 
 /** Ours, and the peers unless `noPeers` or they cannot be installed. */
 export function raceRuntimes(noPeers: boolean): Runtime[] {
@@ -115,46 +76,10 @@ export async function timeRuntime(runtime: Runtime, dir: string, threads: number
       return Object.fromEntries(ort.session.outputNames.map((name) => [name, new Tensor([...out[name]!.dims], out[name]!.data as Float32Array)]));
     };
   }
-  // warm-up: WebAssembly engines (ours, onnxruntime-web) reach their optimized code only after a few runs
-  const first = await run();
+  const { first, samplesMs } = await timeRuns(run, settings);
   if (settings.saveOutput) for (const [k, y] of Object.values(first).entries()) await writeNpyFile(outputFile(dir, runtime, k), asNchw(y));
-  for (let w = 1; w < settings.warmup; w++) await run();
-  const samplesMs: number[] = [];
-  for (let r = 0; r < settings.runs; r++) {
-    const started = performance.now();
-    await run();
-    samplesMs.push(performance.now() - started);
-  }
-  const result: ChildResult = { runtime, label, threads, samplesMs, plannedActivationBytes, peakRssBytes: peakRssBytes() };
+  const result: ChildResult<Runtime> = { runtime, label, threads, samplesMs, plannedActivationBytes, peakRssBytes: peakRssBytes() };
   console.log(JSON.stringify(result));
-}
-
-/**
- * In the parent: runs `script --child RUNTIME --dir DIR --threads T` (which calls `timeRuntime`) for each round, thread
- * count and runtime, each round starting with the next runtime; a runtime that fails is said and left out.
- */
-export function race(name: string, script: string, dir: string, runtimes: readonly Runtime[], s: RaceSettings): ChildResult[] {
-  const results: ChildResult[] = [];
-  const total = s.rounds * s.threadCounts.length * runtimes.length;
-  let started = 0;
-  for (let round = 0; round < s.rounds; round++) {
-    for (const threads of s.threadCounts) {
-      // alternate: each round starts with the next runtime, so drifting load on a shared machine hits all alike
-      const order = runtimes.map((_, i) => runtimes[(i + round) % runtimes.length]!);
-      for (const runtime of order) {
-        const saveOutput = round === 0 && threads === s.threadCounts[0];
-        const args = ['--import', 'tsx', script, '--child', runtime, '--dir', dir, '--threads', String(threads), '--runs', String(s.runs), '--warmup', String(s.warmup), ...(saveOutput ? ['--save-output'] : [])];
-        console.error(`${name} ${++started}/${total}: ${runtime}, ${threads} thread(s)`);
-        try {
-          const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-          results.push(JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult);
-        } catch (e) {
-          console.error(`${name}: ${runtime} on ${threads} thread(s) failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
-        }
-      }
-    }
-  }
-  return results;
 }
 
 /** Per peer, the largest max |output − ours| / max(1, max|ours|) over the `outputs` outputs; a peer that saved nothing is left out. */
@@ -182,48 +107,7 @@ function maxRelativeDifference(a: Tensor, b: Tensor): number {
   return worst / scale;
 }
 
-/** Medians and spreads per runtime and thread count, and each peer's median over ours. */
-export function summarize(results: readonly ChildResult[], runtimes: readonly Runtime[], threadCounts: readonly number[]): { rows: Row[]; ratios: Ratio[] } {
-  const rows: Row[] = [];
-  for (const threads of threadCounts) {
-    for (const runtime of runtimes) {
-      const mine = results.filter((r) => r.runtime === runtime && r.threads === threads);
-      if (mine.length === 0) continue;
-      const s = mine.flatMap((r) => r.samplesMs).sort((a, b) => a - b);
-      rows.push({
-        runtime,
-        label: mine[0]!.label,
-        threads,
-        medianMs: quantile(s, 0.5),
-        p10Ms: quantile(s, 0.1),
-        p90Ms: quantile(s, 0.9),
-        samples: s.length,
-        plannedActivationBytes: mine[0]!.plannedActivationBytes,
-        peakRssBytes: Math.max(...mine.map((r) => r.peakRssBytes)),
-      });
-    }
-  }
-  const find = (runtime: Runtime, threads: number): Row | undefined => rows.find((r) => r.runtime === runtime && r.threads === threads);
-  const ratios = threadCounts.flatMap((threads) => {
-    const ours = find('mobilenet-ts', threads);
-    if (!ours) return [];
-    return runtimes.filter((r) => r !== 'mobilenet-ts').flatMap((peer) => {
-      const p = find(peer, threads);
-      return p ? [{ threads, peer, speedup: p.medianMs / ours.medianMs }] : [];
-    });
-  });
-  return { rows, ratios };
-}
-
-/** The results table (median with p10–p90, memory, agreement) and a line per ratio, as markdown. */
-export function raceMarkdown(rows: readonly Row[], ratios: readonly Ratio[], agreement: ReadonlyMap<Runtime, number>, digits = 0): { table: string; lines: string[] } {
-  const mb = (b: number | null): string => (b === null ? '—' : `${(b / 1e6).toFixed(1)} MB`);
-  const ms = (v: number): string => v.toFixed(digits);
-  const table = [
-    '| runtime | threads | median ms (p10–p90) | samples | planned activations | peak RSS (process) | max difference vs ours |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.label} | ${r.threads} | ${ms(r.medianMs)} (${ms(r.p10Ms)}–${ms(r.p90Ms)}) | ${r.samples} | ${mb(r.plannedActivationBytes)} | ${mb(r.peakRssBytes)} | ${r.runtime === 'mobilenet-ts' ? '—' : (agreement.get(r.runtime)?.toExponential(1) ?? 'not compared')} |`),
-  ].join('\n');
-  const lines = ratios.map((r) => `- ${r.threads} thread(s): mobilenet-ts is **${r.speedup.toFixed(2)}×** ${r.peer}'s speed (median latency).`);
-  return { table, lines };
+/** The agreement column of a race's table: each peer's largest max |output − ours| / max(1, max|ours|). */
+export function agreementColumn(agreement: ReadonlyMap<Runtime, number>): { header: string; text: (runtime: Runtime) => string } {
+  return { header: 'max difference vs ours', text: (r) => (r === 'mobilenet-ts' ? '—' : (agreement.get(r)?.toExponential(1) ?? 'not compared')) };
 }

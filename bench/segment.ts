@@ -18,8 +18,10 @@ import { readBytes, writeFileAtomic } from '../src/node/files.js';
 import { enableWasmFeatures } from '../src/node/wasm-features.js';
 import { loadModel } from '../src/node/load-model.js';
 import { Random } from '../src/tensor/random.js';
-import { MACHINE, agreementWithOurs, race, raceMarkdown, raceRuntimes, summarize, timeRuntime, writeRaceFiles } from './onnx-race.js';
-import type { Row, Ratio, Runtime } from './onnx-race.js';
+import { agreementColumn, agreementWithOurs, raceRuntimes, timeRuntime, writeRaceFiles } from './onnx-race.js';
+import { MACHINE, race, raceMarkdown, summarize } from './race.js';
+import type { Runtime } from './onnx-race.js';
+import type { Ratio, Row } from './race.js';
 import { resultsFolder, writeResults } from './results-files.js';
 
 /** The segmenter the end-to-end timing uses without --model. */
@@ -103,10 +105,10 @@ async function parent(): Promise<void> {
     await writeRaceFiles(dir, model);
     const runtimes = raceRuntimes(values['no-peers'] ?? false);
     const script = fileURLToPath(import.meta.url);
-    const results = race('bench:segment', script, dir, runtimes, { runs, warmup, rounds, threadCounts });
+    const results = race('bench:segment', script, runtimes, { runs, warmup, rounds, threadCounts }, ['--dir', dir]);
     const agreement = await agreementWithOurs(dir, runtimes, model.outputNames.length);
     const endToEndMs = await timeEndToEnd(dir, script);
-    await report(options, summarize(results, runtimes, threadCounts), agreement, endToEndMs);
+    await report(options, summarize(results, runtimes, threadCounts, 'mobilenet-ts'), agreement, endToEndMs);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -143,10 +145,10 @@ async function timeEndToEnd(dir: string, script: string): Promise<{ model: strin
   return { model, imageSize, medianMs: quantile(samples, 0.5), samples: samples.length };
 }
 
-async function report(options: { alpha: number; resolution: number; outputStride: number; head: string }, { rows, ratios }: { rows: Row[]; ratios: Ratio[] }, agreement: Map<Runtime, number>, endToEnd: { model: string; imageSize: number; medianMs: number; samples: number } | null): Promise<void> {
+async function report(options: { alpha: number; resolution: number; outputStride: number; head: string }, { rows, ratios }: { rows: Row<Runtime>[]; ratios: Ratio<Runtime>[] }, agreement: Map<Runtime, number>, endToEnd: { model: string; imageSize: number; medianMs: number; samples: number } | null): Promise<void> {
   const machine = MACHINE;
   const command = `npm run bench:segment -- --alpha ${options.alpha} --resolution ${options.resolution} --output-stride ${options.outputStride} --head ${options.head} --runs ${runs} --warmup ${warmup} --rounds ${rounds}${values.write ? ' --write' : ''}`;
-  const { table, lines } = raceMarkdown(rows, ratios, agreement);
+  const { table, lines } = raceMarkdown(rows, ratios, agreementColumn(agreement));
   if (endToEnd) {
     lines.push(`- End to end on 1 thread (\`segment()\`: PNG decode, resize, run, scores resized back, argmax), a ${endToEnd.imageSize}×${endToEnd.imageSize} image with ${endToEnd.model.split('/').at(-1)}: **${endToEnd.medianMs.toFixed(1)} ms** (median of ${endToEnd.samples}).`);
   }
