@@ -24,6 +24,7 @@ import { buildInBudget } from '../nn/parameter-budget.js';
 import { formatShape, sameShape } from '../tensor/tensor.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { decodeUtf8 } from './elements.js';
+import { importTflite } from './tflite/import.js';
 
 /**
  * Formats decodeAnyModel reads. `model-file` is a safetensors with our metadata; `safetensors` is plain weights;
@@ -429,7 +430,6 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       return { model, format: 'safetensors', ...fileInfo(description), notes, metadata };
     }
     case 'tflite': {
-      const { importTflite } = await import('./tflite/import.js');
       const imported = importTflite(bytes, source, stem(source));
       const int8 = 'plan' in imported.model;
       if (int8 && !options.planned) throw new FormatError(`${source}: an int8 TFLite model, a plan with no float model: decode it with { planned: true } (mobilenet eval, classify, infer and bench run it)`);

@@ -21,6 +21,7 @@ import { torchStateDict } from '../io/torch-names.js';
 import { detectNaming } from '../io/named-weights.js';
 import { oursToTimmV1, torchvisionToTimmV2 } from '../io/timm-names.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { encodeTflite } from '../io/tflite/write.js';
 import { FileError, readBytes, writeFileAtomic } from './files.js';
 import { readOnnxExternal, writeOnnxFile } from './onnx-files.js';
 import { readTfjsModelFiles, readWeightShards, writeTfjsModel } from './tfjs-files.js';
@@ -185,7 +186,6 @@ export async function saveAnyModel(model: Model, path: string, options: SaveAnyM
       return { format, paths: [path], notes };
     }
     case 'tflite': {
-      const { encodeTflite } = await import('../io/tflite/write.js');
       await writeFileAtomic(path, encodeTflite(model, info));
       return { format, paths: [path], notes };
     }
