@@ -47,10 +47,11 @@ export interface GemmSpec {
   unroll?: number;
 }
 
-const DEFAULT_TILE: GemmTile = { pixels: 4, vectors: 2 };
+/** The default tile, shared with the int8 GEMM. */
+export const DEFAULT_GEMM_TILE: GemmTile = { pixels: 4, vectors: 2 };
 
 function blockWidth(spec: GemmSpec): number {
-  return (spec.tile ?? DEFAULT_TILE).vectors * LANES;
+  return (spec.tile ?? DEFAULT_GEMM_TILE).vectors * LANES;
 }
 
 /** Floats in the packed weights: per block of output channels, its bias then cin rows of the block's width. */
@@ -68,7 +69,7 @@ export function packGemmWeights(spec: GemmSpec, kernel: Float32Array, bias: Floa
  * Pointers are byte addresses; `residual` is ignored unless the spec asks for it; any `pixels` ≥ 0.
  */
 export function emitGemm(mod: ModuleBuilder, name: string, spec: GemmSpec): void {
-  const tile = spec.tile ?? DEFAULT_TILE;
+  const tile = spec.tile ?? DEFAULT_GEMM_TILE;
   const unroll = spec.unroll ?? 1;
   checkPositiveInts('gemm', { cin: spec.cin, cout: spec.cout, tilePixels: tile.pixels, tileVectors: tile.vectors, unroll });
   const xStride = spec.inputStride ?? spec.cin;

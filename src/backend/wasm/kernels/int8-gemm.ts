@@ -4,6 +4,7 @@
 import type { Local, ModuleBuilder } from '../assembler.js';
 import { ConfigError, ShapeError } from '../../../errors.js';
 import { LANES, V128, advance, channelBlocks, checkPositiveInts, offsetPointer, repeat, repeatWhile } from './common.js';
+import { DEFAULT_GEMM_TILE } from './gemm.js';
 import type { GemmTile } from './gemm.js';
 import { type Int8ConvWeights, blockConstantBytes, emitRequantize, epilogueScratch, loadInt8AsInt32, narrowToInt8, packBlockConstants, storeBytes } from './int8-epilogue.js';
 
@@ -46,14 +47,12 @@ export interface Int8GemmSpec {
   tile?: GemmTile;
 }
 
-const DEFAULT_TILE: GemmTile = { pixels: 4, vectors: 2 };
-
 function relaxedDot(spec: Int8GemmSpec): boolean {
   return (spec.dot ?? DEFAULT_INT8_DOT) === 'relaxed';
 }
 
 function tileOf(spec: Int8GemmSpec): GemmTile {
-  return spec.tile ?? DEFAULT_TILE;
+  return spec.tile ?? DEFAULT_GEMM_TILE;
 }
 
 /** Output channels per packed block: a channel split starts a kernel at a block boundary. */
