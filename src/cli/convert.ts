@@ -54,7 +54,6 @@ export async function convertCommand(argv: string[], io: CommandIO): Promise<voi
     io.out(`${input} (${loaded.format}) → ${output} (tflite${'plan' in loaded.model ? ', int8' : values.fp16 ? ', float16 weights' : ''}): ${output}`);
     return;
   }
-  if ('plan' in loaded.model) throw new UsageError(`${input} is an int8 plan with no float model: it converts to .tflite only`);
   const saved = await saveAnyModel(loaded.model, output, { format, naming, ...info });
   for (const note of saved.notes) io.err(note);
   io.out(`${input} (${loaded.format}) → ${output} (${saved.format}): ${saved.paths.join(', ')}`);

@@ -448,7 +448,7 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       return { model, format, ...fileInfo(description), notes, metadata };
     }
     case 'onnx': {
-      const { externalDataExtents, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
+      const { externalDataExtents, metadataProps, onnxToModel, parseOnnxModel } = await import('./onnx/import.js');
       const proto = parseOnnxModel(bytes, source);
       const extents = externalDataExtents(proto, source);
       const files = await companions(input, extents.keys(), (location) => new ExternalDataError(`${source}: external data ${JSON.stringify(location)} was not given (give the files beside the model)`, location), extents);
@@ -465,7 +465,8 @@ export async function decodeAnyModel(input: ModelInput, options: LoadAnyModelOpt
       if (options.planned && isQuantizedOnnx(proto)) {
         const quantized = quantizedOnnxToPlan(proto, importOptions);
         Object.assign(metadata, { int8: true, inputLayout: quantized.inputLayout });
-        return { model: quantized.model, format, notes: [...notes, `a quantized ONNX graph: an int8 plan, input NCHW`, ...quantized.notes], metadata };
+        const description = taggedDescription(metadataProps(proto, source), source) ?? {};
+        return { model: quantized.model, format, ...fileInfo(description), notes: [...notes, `a quantized ONNX graph: an int8 plan, input NCHW`, ...quantized.notes], metadata };
       }
       const decoded = onnxToModel(proto, importOptions);
       Object.assign(metadata, decoded.info);

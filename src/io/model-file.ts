@@ -4,6 +4,7 @@
 
 import { FormatError } from '../errors.js';
 import type { Model } from '../graph/model.js';
+import type { PlannedModel } from '../graph/plan.js';
 import { ARCHITECTURES, buildModel, isArchitecture } from '../models/registry.js';
 import type { Architecture, ArchitectureOptions } from '../models/registry.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
@@ -65,10 +66,15 @@ export function encodeModelFile(model: Model, info: ModelFileInfo = {}): Uint8Ar
  * What every export carries beside the weights, as JSON values: the format tag, the architecture and builder
  * options (for models built here), the input shape, class names, preprocessing and extra entries. With `graph`, a
  * model with no architecture of ours (an imported graph) has its topology written too, for files of weights alone.
+ * An int8 plan (a PlannedModel) has no builder behind it: its input shape and `info` only.
  */
-export function describeExport(model: Model, info: ModelFileInfo, { format = EXPORT_METADATA_FORMAT, graph = false } = {}): Record<string, unknown> {
-  const { architecture, options } = model.metadata;
+export function describeExport(model: Model | PlannedModel, info: ModelFileInfo, { format = EXPORT_METADATA_FORMAT, graph = false } = {}): Record<string, unknown> {
   const description: Record<string, unknown> = { format };
+  if (!('nodes' in model)) {
+    description.inputShape = [...model.plan.tensors[model.plan.input].shape];
+    return withInfo(description, info);
+  }
+  const { architecture, options } = model.metadata;
   if (typeof architecture === 'string') Object.assign(description, { architecture, options: options ?? {} });
   else if (graph) description.graph = modelToKerasTopology(model, { extended: true }).topology;
   description.inputShape = [...model.inputShape];
@@ -76,6 +82,11 @@ export function describeExport(model: Model, info: ModelFileInfo, { format = EXP
     const { anchors: _anchors, ...head } = model.metadata.detection;
     description.detection = head;
   }
+  return withInfo(description, info);
+}
+
+/** `description` with the class names, preprocessing and extra entries `info` has, as plain JSON values. */
+function withInfo(description: Record<string, unknown>, info: ModelFileInfo): Record<string, unknown> {
   if (info.classNames) description.classNames = info.classNames;
   if (info.preprocessing) description.preprocessing = info.preprocessing;
   if (info.extra) description.extra = info.extra;

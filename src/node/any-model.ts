@@ -157,11 +157,12 @@ function weightsDescription(model: Model, weights: Map<string, Tensor>, info: Mo
  * class names and preprocessing: in the safetensors metadata, ONNX metadata_props, TF.js userDefinedMetadata, and
  * for torch.save, which has no room, in a sidecar JSON beside it (`model.pt.json`, see torchSidecarPath).
  */
-export async function saveAnyModel(model: Model, path: string, options: SaveAnyModelOptions = {}): Promise<SavedModel> {
+export async function saveAnyModel(model: Model | PlannedModel, path: string, options: SaveAnyModelOptions = {}): Promise<SavedModel> {
   const format = options.format ?? saveFormatFor(path);
   const notes: string[] = [];
   if (options.naming === 'timm' && format !== 'safetensors' && format !== 'pytorch') throw new ConfigError(`timm names apply to plain weights files (safetensors, pytorch), not to ${format}`);
   const info: ModelFileInfo = { classNames: options.classNames, preprocessing: options.preprocessing, extra: options.extra };
+  if (!('nodes' in model)) return savePlan(model, path, format, info);
   switch (format) {
     case 'model-file': {
       if (typeof model.metadata.architecture !== 'string') notes.push(`an imported graph (${model.name}): its Keras topology is kept in the file's metadata`);
@@ -197,4 +198,12 @@ export async function saveAnyModel(model: Model, path: string, options: SaveAnyM
     default:
       throw new ConfigError(`unknown output format ${JSON.stringify(format)}; one of ${SAVE_FORMATS.join(', ')}`);
   }
+}
+
+/** An int8 plan has no float layers to write as weights: QDQ ONNX and int8 .tflite are the formats that hold it. */
+async function savePlan(plan: PlannedModel, path: string, format: SaveFormat, info: ModelFileInfo): Promise<SavedModel> {
+  if (format === 'onnx') await writeOnnxFile(path, plan, { metadata: metadataEntries(describeExport(plan, info)) });
+  else if (format === 'tflite') await writeFileAtomic(path, encodeTflite(plan, info));
+  else throw new ConfigError(`${path}: an int8 model is written as ONNX (QDQ) or .tflite, not as ${format}`);
+  return { format, paths: [path], notes: [] };
 }

@@ -5,6 +5,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 
 import type { Model } from '../graph/model.js';
+import type { PlannedModel } from '../graph/plan.js';
 import { ExternalDataError } from '../io/onnx/errors.js';
 import { encodeOnnx } from '../io/onnx/export.js';
 import type { OnnxExportOptions } from '../io/onnx/export.js';
@@ -40,7 +41,7 @@ export async function readOnnxExternal(modelPath: string, location: string, used
 }
 
 /** Writes `model` as an ONNX file (see encodeOnnx), replacing `path` atomically. */
-export async function writeOnnxFile(path: string, model: Model, options: OnnxExportOptions = {}): Promise<void> {
+export async function writeOnnxFile(path: string, model: Model | PlannedModel, options: OnnxExportOptions = {}): Promise<void> {
   await writeFileAtomic(path, encodeOnnx(model, options));
 }
 

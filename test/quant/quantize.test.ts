@@ -358,6 +358,19 @@ describe('mobilenet quantize, then classify, eval, infer and inspect with the in
       const steps = JSON.parse(inspected.out).steps as { layer: string; runs: string }[];
       assert.deepEqual(steps.slice(0, 2).map((s) => s.runs), ['int8 quantize', 'int8 chain of 3']);
       assert.deepEqual(steps.slice(-3).map((s) => s.runs), ['int8 globalAvgPool', 'int8 dense', 'dequantize']);
+      // convert to QDQ ONNX: class names and preprocessing travel, and the file reads back as the same int8 arithmetic
+      const onnx = join(dir, 'fm-int8.onnx');
+      const conv = await runCli('convert', out, onnx);
+      assert.equal(conv.code, 0, conv.err);
+      const co = await runCli('classify', '--model', onnx, '--json', join(FASHION, 'samples', '0002-trouser.png'));
+      assert.equal(co.code, 0, co.err);
+      assert.equal(JSON.parse(co.out).results[0].top[0].class, 'Trouser');
+      const io = await runCli('infer', '--model', onnx, '--input', join(dir, 'x.npy'), '--layout', 'nhwc', '--output', join(dir, 'yo.npy'));
+      assert.equal(io.code, 0, io.err);
+      assert.deepEqual([...decodeNpy(readFileSync(join(dir, 'yo.npy'))).data], [...expected.data]);
+      const refused = await runCli('convert', out, join(dir, 'fm-int8.pt'));
+      assert.equal(refused.code, 2);
+      assert.match(refused.err, /written as ONNX \(QDQ\) or \.tflite/);
       const bad = await runCli('quantize', '--data', FASHION, '--split', 'test', '--keep-float', 'nope', '--out', out);
       assert.equal(bad.code, 2);
       assert.match(bad.err, /has no layer "nope"/);

@@ -126,7 +126,8 @@ export function onnxToModel(proto: ModelProto, options: OnnxImportOptions = {}):
   };
 }
 
-function metadataProps(proto: ModelProto, source: string): Record<string, string> {
+/** The model's metadata_props as a record (duplicate keys refused). */
+export function metadataProps(proto: ModelProto, source: string): Record<string, string> {
   const props: Record<string, string> = {};
   for (const { key, value } of proto.metadataProps ?? []) {
     if (Object.hasOwn(props, key)) throw new FormatError(`${source}: metadata_props key ${JSON.stringify(key)} is given twice`);

@@ -11,7 +11,7 @@ import { resolvePadding } from '../../ops/geometry.js';
 import type { Clamp } from '../../graph/plan.js';
 import { quantizeMultiplier } from '../../quant/fixed-point.js';
 import type { QParams } from '../../quant/qparams.js';
-import { EXPORT_METADATA_FORMAT, describeExport } from '../model-file.js';
+import { describeExport } from '../model-file.js';
 import type { ModelFileInfo } from '../model-file.js';
 import { TfliteBuilder } from './builder.js';
 import type { OptionsSpec } from './builder.js';
@@ -333,7 +333,7 @@ export function encodeTflite(model: Model | PlannedModel, options: TfliteWriteOp
   for (const s of plan.steps) writer.write(s);
   const outputs = plan.outputs.map((id) => writer.input(id));
   const info: ModelFileInfo = { classNames: options.classNames, preprocessing: options.preprocessing, extra: options.extra };
-  const described = model instanceof Model ? describeExport(model, info) : { format: EXPORT_METADATA_FORMAT, inputShape: plan.tensors[plan.input].shape, ...info };
+  const described = describeExport(model, info);
   const json = new TextEncoder().encode(JSON.stringify(described));
   return writer.out.finish([input], outputs, options.description ?? 'mobilenet-ts', { [TFLITE_METADATA_NAME]: json });
 }
